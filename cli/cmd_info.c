@@ -1,0 +1,226 @@
+/*
+ * cmd_info.c - graphsub info: a summary of a model (op histogram, node count,
+ * inputs and outputs with shapes, parameter count and bytes, opsets), as
+ * text or JSON.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: graphsub info IN.onnx [--json]\n"
+    "\n"
+    "Print the op histogram, node count, inputs and outputs with their shapes,\n"
+    "parameter count and bytes, and the opsets of a model.\n"
+    "\n"
+    "  --json       print one JSON object instead of text\n"
+    "  -h, --help   show this help\n";
+
+typedef struct opcount {
+    const char *op, *domain;
+    int count;
+} opcount;
+
+static int by_count(const void *a, const void *b)
+{
+    const opcount *x = a, *y = b;
+    if (x->count != y->count)
+        return y->count - x->count;
+    return strcmp(x->op, y->op);
+}
+
+/* Histogram of live node ops, sorted by count; returns the number of rows. */
+static int histogram(const gs_model *m, opcount *rows)
+{
+    int n = 0;
+    for (int i = 0; i < gs_model_node_count(m); i++) {
+        if (!gs_node_is_live(m, i))
+            continue;
+        const char *op = gs_node_op(m, i), *dom = gs_node_domain(m, i);
+        int k;
+        for (k = 0; k < n && (strcmp(rows[k].op, op) || strcmp(rows[k].domain, dom)); k++)
+            ;
+        if (k == n)
+            rows[n++] = (opcount){ op, dom, 0 };
+        rows[k].count++;
+    }
+    qsort(rows, (size_t)n, sizeof *rows, by_count);
+    return n;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_shape(const gs_model *m, int v, bool json)
+{
+    int rank = gs_value_rank(m, v);
+    if (rank < 0) {
+        fputs(json ? "null" : "?", stdout);
+        return;
+    }
+    putchar('[');
+    for (int k = 0; k < rank; k++) {
+        const char *sym;
+        int64_t d = gs_value_dim(m, v, k, &sym);
+        if (k)
+            fputs(json ? ", " : ",", stdout);
+        if (d >= 0)
+            printf("%lld", (long long)d);
+        else if (sym && json)
+            json_str(sym);
+        else if (sym)
+            fputs(sym, stdout);
+        else
+            fputs(json ? "null" : "?", stdout);
+    }
+    putchar(']');
+}
+
+static void print_values(const gs_model *m, bool inputs, bool json)
+{
+    int n = inputs ? gs_model_input_count(m) : gs_model_output_count(m);
+    for (int i = 0; i < n; i++) {
+        int v = inputs ? gs_model_input(m, i) : gs_model_output(m, i);
+        if (json) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            json_str(gs_value_name(m, v));
+            printf(", \"dtype\": \"%s\", \"shape\": ", gs_dtype_str(gs_value_dtype(m, v)));
+            print_shape(m, v, true);
+            putchar('}');
+        } else {
+            printf("  %-8s %s %s ", inputs ? "input" : "output", gs_value_name(m, v),
+                   gs_dtype_str(gs_value_dtype(m, v)));
+            print_shape(m, v, false);
+            putchar('\n');
+        }
+    }
+}
+
+typedef struct params {
+    int64_t count, bytes;
+    int tensors;
+} params;
+
+static params count_params(const gs_model *m)
+{
+    params p = { 0, 0, 0 };
+    for (int v = 0; v < gs_model_value_count(m); v++) {
+        if (!gs_value_is_constant(m, v))
+            continue;
+        int64_t n = gs_value_numel(m, v);
+        if (n < 0)
+            continue;
+        p.tensors++;
+        p.count += n;
+        p.bytes += n * gs_dtype_bytes(gs_value_dtype(m, v));
+    }
+    return p;
+}
+
+static int live_nodes(const gs_model *m)
+{
+    int n = 0;
+    for (int i = 0; i < gs_model_node_count(m); i++)
+        n += gs_node_is_live(m, i);
+    return n;
+}
+
+static void print_text(const char *path, const gs_model *m, const opcount *rows, int nrows)
+{
+    params p = count_params(m);
+    printf("%s\n  nodes    %d\n  params   %lld in %d tensors (%lld bytes)\n  opset   ", path,
+           live_nodes(m), (long long)p.count, p.tensors, (long long)p.bytes);
+    printf(" ai.onnx %lld\n", (long long)gs_model_opset(m, ""));
+    print_values(m, true, false);
+    print_values(m, false, false);
+    printf("  ops\n");
+    for (int i = 0; i < nrows; i++)
+        printf("    %6d  %s%s%s\n", rows[i].count, rows[i].domain, *rows[i].domain ? "." : "",
+               rows[i].op);
+}
+
+static void print_json(const char *path, const gs_model *m, const opcount *rows, int nrows)
+{
+    params p = count_params(m);
+    printf("{\"file\": ");
+    json_str(path);
+    printf(", \"nodes\": %d, \"params\": %lld, \"param_tensors\": %d, \"param_bytes\": %lld, "
+           "\"opset\": %lld, \"inputs\": [", live_nodes(m), (long long)p.count, p.tensors,
+           (long long)p.bytes, (long long)gs_model_opset(m, ""));
+    print_values(m, true, true);
+    printf("], \"outputs\": [");
+    print_values(m, false, true);
+    printf("], \"ops\": {");
+    for (int i = 0; i < nrows; i++) {
+        printf("%s", i ? ", " : "");
+        if (*rows[i].domain) {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s.%s", rows[i].domain, rows[i].op);
+            json_str(buf);
+        } else {
+            json_str(rows[i].op);
+        }
+        printf(": %d", rows[i].count);
+    }
+    printf("}}\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *in = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(help, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("info", "unknown option '%s'", argv[i]);
+        } else if (!in) {
+            in = argv[i];
+        } else {
+            return cli_usage("info", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!in)
+        return cli_usage("info", "no input model given");
+    gs_ctx *ctx = cli_ctx();
+    if (!ctx)
+        return EXIT_INTERNAL;
+    gs_model *m = NULL;
+    gs_status st = gs_model_load(ctx, in, &m);
+    if (st != GS_OK) {
+        int rc = cli_fail(ctx, st);
+        gs_ctx_free(ctx);
+        return rc;
+    }
+    opcount *rows = calloc((size_t)gs_model_node_count(m) + 1, sizeof *rows);
+    int rc = 0;
+    if (!rows) {
+        rc = cli_error(EXIT_INTERNAL, "out of memory");
+    } else {
+        int nrows = histogram(m, rows);
+        if (json)
+            print_json(in, m, rows, nrows);
+        else
+            print_text(in, m, rows, nrows);
+    }
+    free(rows);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+    return rc;
+}

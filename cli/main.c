@@ -1,0 +1,46 @@
+/*
+ * main.c - the graphsub command: dispatch to a subcommand.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    { "optimize", cmd_optimize, "rewrite a model into a faster equivalent model" },
+    { "info", cmd_info, "print ops, inputs, outputs, parameters and opsets of a model" },
+};
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: graphsub COMMAND [ARGS]\n\n"
+               "graphsub rewrites ONNX models into equivalent, faster models.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'graphsub COMMAND --help' describes a command.\n"
+               "Exit status: 0 success, 1 a check or comparison failed, 2 usage error,\n"
+               "3 bad input (model, rules, data), 4 internal error.\n");
+    return f == stdout ? 0 : EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (cli_is_help(argv[1]))
+        return usage(stdout);
+    if (!strcmp(argv[1], "--version")) {
+        printf("graphsub %s\n", gs_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "graphsub: unknown command '%s' (see 'graphsub --help')\n", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,187 @@
+/*
+ * graphsub.h - the whole public C API of graphsub.
+ *
+ * graphsub reads an ONNX model, rewrites its computation graph into an
+ * equivalent graph that runs faster, and writes a standard ONNX model back.
+ *
+ * A complete example (error handling included) that loads a model, prints its
+ * nodes and writes it back:
+ *
+ *     #include <graphsub.h>
+ *     #include <stdio.h>
+ *
+ *     int main(int argc, char **argv) {
+ *         gs_ctx *ctx = gs_ctx_new(NULL);          // NULL: malloc/realloc/free
+ *         gs_model *m = NULL;
+ *         if (!ctx) return 4;
+ *         if (gs_model_load(ctx, argv[1], &m) != GS_OK) {
+ *             fprintf(stderr, "%s\n", gs_ctx_errmsg(ctx));
+ *             gs_ctx_free(ctx);
+ *             return 3;
+ *         }
+ *         for (int i = 0; i < gs_model_node_count(m); i++)
+ *             printf("%s %s\n", gs_node_op(m, i), gs_node_name(m, i));
+ *         gs_status st = gs_model_save(m, argv[2], NULL);   // atomic write
+ *         if (st != GS_OK) fprintf(stderr, "%s\n", gs_ctx_errmsg(ctx));
+ *         gs_model_free(m);
+ *         gs_ctx_free(ctx);
+ *         return st == GS_OK ? 0 : 3;
+ *     }
+ *
+ * Conventions:
+ *  - Every fallible call returns a gs_status; GS_OK is 0. The text of the last
+ *    error is kept on the context (gs_ctx_errmsg) until the next error.
+ *  - The library never prints and never exits.
+ *  - Handles are opaque. A gs_model belongs to the gs_ctx that made it and must
+ *    be freed before the context. A context is not thread-safe; use one per thread.
+ *  - Strings returned by the API are owned by the model (or context) and stay
+ *    valid until the model is freed or changed.
+ */
+#ifndef GRAPHSUB_H
+#define GRAPHSUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(GS_BUILDING_LIB) && defined(__GNUC__)
+#define GS_API __attribute__((visibility("default")))
+#else
+#define GS_API
+#endif
+
+#define GS_VERSION_MAJOR 0
+#define GS_VERSION_MINOR 1
+#define GS_VERSION_PATCH 0
+
+/* Status codes. The CLI maps them to exit statuses (see gs_status_exit). */
+typedef enum gs_status {
+    GS_OK = 0,
+    GS_ERR_NOMEM,       /* an allocation failed */
+    GS_ERR_IO,          /* a file could not be read or written */
+    GS_ERR_PARSE,       /* bytes are not a valid ONNX model / tensor */
+    GS_ERR_MODEL,       /* the model is well-formed protobuf but invalid (cycle, undefined value...) */
+    GS_ERR_RULE,        /* a rule file is invalid */
+    GS_ERR_UNSUPPORTED, /* an op, dtype or mode graphsub cannot handle */
+    GS_ERR_LIMIT,       /* a size limit was exceeded (nodes, rank, bytes, depth...) */
+    GS_ERR_ARG,         /* a bad argument was passed to the API */
+    GS_ERR_MISMATCH,    /* a comparison failed (verify, run --data) */
+    GS_ERR_INTERNAL     /* a bug: an invariant does not hold */
+} gs_status;
+
+/* ONNX tensor element types (the values of onnx.TensorProto.DataType). */
+typedef enum gs_dtype {
+    GS_UNDEFINED = 0, GS_FLOAT = 1, GS_UINT8 = 2, GS_INT8 = 3, GS_UINT16 = 4,
+    GS_INT16 = 5, GS_INT32 = 6, GS_INT64 = 7, GS_STRING = 8, GS_BOOL = 9,
+    GS_FLOAT16 = 10, GS_DOUBLE = 11, GS_UINT32 = 12, GS_UINT64 = 13,
+    GS_COMPLEX64 = 14, GS_COMPLEX128 = 15, GS_BFLOAT16 = 16
+} gs_dtype;
+
+/* Memory hooks. Every allocation the library makes goes through these, so a
+ * caller can account for memory or inject failures. realloc(ud, NULL, n) must
+ * behave as alloc; free(ud, NULL) must do nothing. */
+typedef struct gs_allocator {
+    void *(*alloc)(void *ud, size_t size);
+    void *(*realloc)(void *ud, void *ptr, size_t size);
+    void (*free)(void *ud, void *ptr);
+    void *ud;
+} gs_allocator;
+
+typedef struct gs_ctx gs_ctx;
+typedef struct gs_model gs_model;
+
+/* ---- context ---------------------------------------------------------- */
+
+/* Returns a new context, or NULL when memory is short. alloc may be NULL for
+ * the C library's malloc; it is copied. Free with gs_ctx_free. */
+GS_API gs_ctx *gs_ctx_new(const gs_allocator *alloc);
+GS_API void gs_ctx_free(gs_ctx *ctx);
+/* The message of the last error on ctx ("" if none). Owned by ctx. */
+GS_API const char *gs_ctx_errmsg(const gs_ctx *ctx);
+/* A short constant name for a status ("GS_ERR_NOMEM"...). */
+GS_API const char *gs_status_str(gs_status st);
+/* The CLI exit status for a status: 0 ok, 1 mismatch, 2 argument, 3 bad input, 4 internal. */
+GS_API int gs_status_exit(gs_status st);
+/* Free memory the library returned to the caller (gs_model_save_mem buffers). */
+GS_API void gs_free(gs_ctx *ctx, void *ptr);
+/* The library version as "MAJOR.MINOR.PATCH". */
+GS_API const char *gs_version(void);
+
+/* ---- models ----------------------------------------------------------- */
+
+/* Load an ONNX model from a file. Weights are mapped from the file, not copied;
+ * external data is resolved next to the file and may not leave its folder.
+ * On success *out owns the model; on failure *out is NULL and the error names
+ * the file. */
+GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out);
+/* Load from memory. The bytes are copied. External data is resolved against
+ * base_dir (NULL: external data is refused). */
+GS_API gs_status gs_model_load_mem(gs_ctx *ctx, const void *data, size_t size,
+                                   const char *base_dir, gs_model **out);
+GS_API void gs_model_free(gs_model *m);
+
+typedef struct gs_save_opts {
+    int version;                 /* GS_SAVE_OPTS_VERSION */
+    int external_data;           /* write tensors >= external_threshold to PATH.data */
+    size_t external_threshold;   /* bytes; 0 means 1024 */
+} gs_save_opts;
+#define GS_SAVE_OPTS_VERSION 1
+
+/* Write the model to path atomically: a temporary file in the same folder is
+ * written, flushed and renamed over path, so a failure leaves any previous
+ * file intact and no temporary file behind. opts may be NULL. Tensors read
+ * from external data are written inline unless opts->external_data is set;
+ * a model above 2 GiB is written with external data automatically. */
+GS_API gs_status gs_model_save(gs_model *m, const char *path, const gs_save_opts *opts);
+/* Serialize to memory (inline tensors only). *buf is freed with gs_free. */
+GS_API gs_status gs_model_save_mem(gs_model *m, void **buf, size_t *size);
+/* Check every IR invariant (acyclic, every use defined, use lists consistent). */
+GS_API gs_status gs_model_verify(gs_model *m);
+
+/* ---- walking the main graph ------------------------------------------- */
+/* Node and value indices run from 0 to count-1. Value index -1 stands for an
+ * absent optional input or output. */
+
+GS_API int gs_model_node_count(const gs_model *m);
+GS_API int gs_model_value_count(const gs_model *m);
+GS_API int gs_model_input_count(const gs_model *m);   /* graph inputs, initializers excluded */
+GS_API int gs_model_output_count(const gs_model *m);
+GS_API int gs_model_input(const gs_model *m, int i);  /* value index */
+GS_API int gs_model_output(const gs_model *m, int i);
+/* The opset version the model imports for domain ("" or "ai.onnx" for the default), or 0. */
+GS_API int64_t gs_model_opset(const gs_model *m, const char *domain);
+
+GS_API const char *gs_node_op(const gs_model *m, int node);
+GS_API const char *gs_node_domain(const gs_model *m, int node);
+GS_API const char *gs_node_name(const gs_model *m, int node);
+GS_API int gs_node_input_count(const gs_model *m, int node);
+GS_API int gs_node_output_count(const gs_model *m, int node);
+GS_API int gs_node_input(const gs_model *m, int node, int k);
+GS_API int gs_node_output(const gs_model *m, int node, int k);
+/* 0 for a node removed by a rewrite (its index stays valid), else 1. */
+GS_API int gs_node_is_live(const gs_model *m, int node);
+
+GS_API const char *gs_value_name(const gs_model *m, int value);
+GS_API gs_dtype gs_value_dtype(const gs_model *m, int value);
+/* Rank of the value, or -1 when unknown. */
+GS_API int gs_value_rank(const gs_model *m, int value);
+/* Dim k: its size, or -1 when unknown or symbolic; *sym (if not NULL) receives
+ * the symbol name or NULL. */
+GS_API int64_t gs_value_dim(const gs_model *m, int value, int k, const char **sym);
+/* 1 if the value is an initializer (a weight), else 0. */
+GS_API int gs_value_is_constant(const gs_model *m, int value);
+/* The node producing the value, or -1 for inputs and initializers. */
+GS_API int gs_value_producer(const gs_model *m, int value);
+/* Element count when every dim is known, else -1. */
+GS_API int64_t gs_value_numel(const gs_model *m, int value);
+/* Bytes per element of a dtype (0 for strings and unknown types), and its name ("float32"). */
+GS_API int gs_dtype_bytes(gs_dtype t);
+GS_API const char *gs_dtype_str(gs_dtype t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRAPHSUB_H */

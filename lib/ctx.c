@@ -1,0 +1,129 @@
+/*
+ * ctx.c - the context: allocator hooks, the stored error message, and small
+ * checked-arithmetic helpers. All library state hangs off a gs_ctx; nothing
+ * here is global except constant tables.
+ */
+#include "gs_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *std_alloc(void *ud, size_t n) { (void)ud; return malloc(n ? n : 1); }
+static void *std_realloc(void *ud, void *p, size_t n) { (void)ud; return realloc(p, n ? n : 1); }
+static void std_free(void *ud, void *p) { (void)ud; free(p); }
+
+static const gs_allocator std_allocator = { std_alloc, std_realloc, std_free, NULL };
+
+GS_API gs_ctx *gs_ctx_new(const gs_allocator *alloc)
+{
+    const gs_allocator *a = alloc ? alloc : &std_allocator;
+    if (!a->alloc || !a->realloc || !a->free)
+        return NULL;
+    gs_ctx *ctx = a->alloc(a->ud, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->a = *a;
+    return ctx;
+}
+
+GS_API void gs_ctx_free(gs_ctx *ctx)
+{
+    if (ctx)
+        ctx->a.free(ctx->a.ud, ctx);
+}
+
+GS_API const char *gs_ctx_errmsg(const gs_ctx *ctx)
+{
+    return ctx ? ctx->msg : "no context";
+}
+
+GS_API const char *gs_status_str(gs_status st)
+{
+    static const char *const names[] = {
+        "GS_OK", "GS_ERR_NOMEM", "GS_ERR_IO", "GS_ERR_PARSE", "GS_ERR_MODEL", "GS_ERR_RULE",
+        "GS_ERR_UNSUPPORTED", "GS_ERR_LIMIT", "GS_ERR_ARG", "GS_ERR_MISMATCH", "GS_ERR_INTERNAL",
+    };
+    if ((unsigned)st < sizeof names / sizeof names[0])
+        return names[st];
+    return "GS_ERR_UNKNOWN";
+}
+
+GS_API int gs_status_exit(gs_status st)
+{
+    switch (st) {
+    case GS_OK: return 0;
+    case GS_ERR_MISMATCH: return 1;
+    case GS_ERR_ARG: return 2;
+    case GS_ERR_IO: case GS_ERR_PARSE: case GS_ERR_MODEL: case GS_ERR_RULE:
+    case GS_ERR_UNSUPPORTED: case GS_ERR_LIMIT: return 3;
+    default: return 4;
+    }
+}
+
+GS_API const char *gs_version(void)
+{
+    return "0.1.0";
+}
+
+gs_status gs_err(gs_ctx *ctx, gs_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    va_end(ap);
+    for (char *p = ctx->msg; *p; p++)   /* messages are one line */
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    ctx->last = st;
+    return st;
+}
+
+gs_status gs_nomem(gs_ctx *ctx)
+{
+    return gs_err(ctx, GS_ERR_NOMEM, "out of memory");
+}
+
+void *gs_alloc(gs_ctx *ctx, size_t n) { return ctx->a.alloc(ctx->a.ud, n); }
+
+void *gs_zalloc(gs_ctx *ctx, size_t n)
+{
+    void *p = ctx->a.alloc(ctx->a.ud, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void *gs_realloc(gs_ctx *ctx, void *p, size_t n) { return ctx->a.realloc(ctx->a.ud, p, n); }
+
+void gs_dealloc(gs_ctx *ctx, void *p)
+{
+    if (p)
+        ctx->a.free(ctx->a.ud, p);
+}
+
+GS_API void gs_free(gs_ctx *ctx, void *ptr)
+{
+    if (ctx)
+        gs_dealloc(ctx, ptr);
+}
+
+char *gs_strdup(gs_ctx *ctx, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = gs_alloc(ctx, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+bool gs_mul_ok(size_t a, size_t b, size_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+bool gs_mul64_ok(int64_t a, int64_t b, int64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}

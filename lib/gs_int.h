@@ -1,0 +1,299 @@
+/*
+ * gs_int.h - the private map of graphsub. Each file's exports are listed
+ * under a banner with its name; reading this header is reading the design.
+ *
+ * The IR is index based: a graph owns arrays of nodes and values, and nodes
+ * refer to values by index (gs_id). Strings and small arrays live in the
+ * graph's arena and die with it. Weights (gs_tensor.data) point into the
+ * model file mapping or into tensors owned by the model; they are immutable.
+ */
+#ifndef GS_INT_H
+#define GS_INT_H
+
+#define GS_BUILDING_LIB 1
+#include "graphsub.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int32_t gs_id;   /* index of a node or value in its graph */
+#define GS_NONE ((gs_id)-1)
+
+/* Limits: inputs beyond these are refused with GS_ERR_LIMIT. */
+#define GS_MAX_RANK 16
+#define GS_MAX_NODES (1 << 24)
+#define GS_MAX_DEPTH 32            /* subgraph nesting */
+#define GS_MAX_NAME 65536          /* bytes in a name */
+#define GS_MAX_TENSOR_BYTES ((int64_t)1 << 40)
+
+/* ---- ctx.c: context, errors, allocation ------------------------------- */
+
+struct gs_ctx {
+    gs_allocator a;
+    char msg[1024];           /* last error message */
+    gs_status last;           /* last error status */
+};
+
+/* Record an error on ctx and return st. fmt as printf. */
+gs_status gs_err(gs_ctx *ctx, gs_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+gs_status gs_nomem(gs_ctx *ctx);   /* gs_err(ctx, GS_ERR_NOMEM, "out of memory") */
+void *gs_alloc(gs_ctx *ctx, size_t n);           /* NULL on failure (no message) */
+void *gs_zalloc(gs_ctx *ctx, size_t n);          /* zeroed */
+void *gs_realloc(gs_ctx *ctx, void *p, size_t n);
+void gs_dealloc(gs_ctx *ctx, void *p);
+char *gs_strdup(gs_ctx *ctx, const char *s);
+/* a*b with overflow check: false on overflow. */
+bool gs_mul_ok(size_t a, size_t b, size_t *out);
+bool gs_mul64_ok(int64_t a, int64_t b, int64_t *out);
+
+/* ---- arena.c: bump allocator owned by a graph ------------------------- */
+
+typedef struct gs_arena_block gs_arena_block;
+typedef struct gs_arena {
+    gs_ctx *ctx;
+    gs_arena_block *head;
+    int32_t refs;           /* shared arenas (gs_arena_new): owners count */
+} gs_arena;
+
+void gs_arena_init(gs_arena *a, gs_ctx *ctx);
+void gs_arena_free(gs_arena *a);
+/* A heap arena shared by several graphs: new holds one reference. */
+gs_arena *gs_arena_new(gs_ctx *ctx);
+gs_arena *gs_arena_ref(gs_arena *a);
+void gs_arena_unref(gs_arena *a);
+void *gs_arena_alloc(gs_arena *a, size_t n);     /* 16-byte aligned, zeroed; NULL on failure */
+char *gs_arena_strdup(gs_arena *a, const char *s);
+char *gs_arena_printf(gs_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void *gs_arena_memdup(gs_arena *a, const void *p, size_t n);
+
+/* ---- tensor.c: dense tensors ------------------------------------------ */
+
+typedef struct gs_tensor {
+    int32_t dtype;                  /* gs_dtype */
+    int32_t rank;
+    int64_t dims[GS_MAX_RANK];
+    void *data;                     /* row-major elements; NULL for strings */
+    size_t nbytes;                  /* bytes at data */
+    const char *name;
+    const void *src;                /* originating onnx TensorProto, or NULL */
+    uint32_t flags;                 /* GS_T_* */
+} gs_tensor;
+
+enum {
+    GS_T_OWNED = 1,     /* data was allocated with the ctx allocator for this tensor */
+    GS_T_EXTERNAL = 2,  /* data came from an external-data file */
+};
+
+size_t gs_dtype_size(int32_t dtype);            /* bytes per element; 0 for strings/unknown */
+const char *gs_dtype_name(int32_t dtype);       /* "float32", "int64"... */
+int64_t gs_tensor_numel(const gs_tensor *t);
+/* Element count of dims[0..rank); -1 on overflow. */
+int64_t gs_numel(const int64_t *dims, int rank);
+float gs_half_to_float(uint16_t h);
+uint16_t gs_float_to_half(float f);
+float gs_bf16_to_float(uint16_t h);
+uint16_t gs_float_to_bf16(float f);
+
+/* ---- ir.c: graphs, nodes, values -------------------------------------- */
+
+typedef struct gs_graph gs_graph;
+
+/* One dimension: a size (v >= 0), or unknown (v < 0) possibly named by sym. */
+typedef struct gs_dim {
+    int64_t v;
+    const char *sym;
+} gs_dim;
+
+enum {                  /* gs_value.flags */
+    GS_V_INPUT = 1,     /* listed in graph.input */
+    GS_V_OUTPUT = 2,    /* listed in graph.output */
+    GS_V_OUTER = 4,     /* a name from an enclosing graph (subgraphs only) */
+    GS_V_DEAD = 8,      /* removed; slot kept so ids stay stable */
+    GS_V_TYPED = 16,    /* dtype/shape set or changed since import (src_info stale) */
+    GS_V_SPARSE = 32,   /* defined by a sparse initializer (carried through, no tensor) */
+};
+
+typedef struct gs_value {
+    const char *name;
+    int32_t dtype;          /* gs_dtype; 0 unknown */
+    int32_t rank;           /* -1 unknown */
+    gs_dim *dims;           /* rank entries (arena) */
+    gs_id producer;         /* producing node, or GS_NONE */
+    gs_id *uses;            /* consuming nodes, one entry per input slot (ctx heap) */
+    int32_t nuses, capuses;
+    gs_tensor *init;        /* initializer tensor, or NULL */
+    gs_id outer;            /* GS_V_OUTER: value id in the parent graph */
+    uint32_t flags;
+    const void *src_info;   /* ValueInfoProto this value was described by, or NULL */
+} gs_value;
+
+/* Attribute types: the values of onnx.AttributeProto.AttributeType. */
+enum {
+    GS_A_UNDEFINED = 0, GS_A_FLOAT = 1, GS_A_INT = 2, GS_A_STRING = 3, GS_A_TENSOR = 4,
+    GS_A_GRAPH = 5, GS_A_FLOATS = 6, GS_A_INTS = 7, GS_A_STRINGS = 8, GS_A_TENSORS = 9,
+    GS_A_GRAPHS = 10, GS_A_SPARSE_TENSOR = 11, GS_A_SPARSE_TENSORS = 12,
+    GS_A_TYPE_PROTO = 13, GS_A_TYPE_PROTOS = 14
+};
+
+typedef struct gs_attr {
+    const char *name;
+    int32_t type;           /* GS_A_* */
+    int64_t i;
+    float f;
+    const char *s;          /* GS_A_STRING (not NUL-safe: use slen) */
+    size_t slen;
+    size_t n;               /* element count of the list kinds */
+    int64_t *ints;
+    float *floats;
+    const char **strs;
+    size_t *strlens;
+    gs_tensor *t;
+    gs_tensor **ts;
+    gs_graph *g;
+    gs_graph **gs;
+    const void *src;        /* AttributeProto carried through untouched, or NULL */
+} gs_attr;
+
+enum {                  /* gs_node.flags */
+    GS_N_DEAD = 1,      /* removed; slot kept so ids stay stable */
+};
+
+typedef struct gs_node {
+    const char *op;         /* op_type */
+    const char *domain;     /* "" for the default ONNX domain */
+    const char *name;
+    int32_t opid;           /* op registry index, or -1 (opaque node) */
+    gs_id *in;              /* value ids; GS_NONE for an absent optional input */
+    gs_id *out;
+    int32_t nin, nout;
+    gs_attr *attrs;
+    int32_t nattrs;
+    gs_id *caps;            /* outer values read by this node's subgraphs */
+    int32_t ncaps;
+    uint32_t flags;
+    const void *src;        /* NodeProto this node came from, or NULL */
+} gs_node;
+
+/*
+ * Memory of a graph: `arena` holds its structure (node input/output lists,
+ * attribute lists, dims), which gs_ir_clone copies; `perm` holds immutable
+ * payloads (names, attribute contents) shared by a graph, its clones and its
+ * subgraphs, so a clone can outlive the graph it came from.
+ */
+struct gs_graph {
+    gs_ctx *ctx;
+    gs_arena arena;
+    gs_arena *perm;
+    gs_graph *parent;       /* enclosing graph for subgraphs */
+    gs_node *nodes;         /* ctx heap, grows */
+    gs_value *values;       /* ctx heap, grows */
+    int32_t nnodes, capnodes, nvalues, capvalues;
+    gs_id *inputs, *outputs, *inits, *infos;  /* ordered lists (arena) */
+    int32_t ninputs, noutputs, ninits, ninfos;
+    const void **insrc, **outsrc, **infosrc;  /* ValueInfoProto per list entry, or NULL */
+    const char *name;
+    const void *src;        /* GraphProto, or NULL */
+    gs_graph **subs;        /* subgraphs owned (freed with this graph) */
+    int32_t nsubs, capsubs;
+    /* name -> value id (open addressing, ctx heap) */
+    gs_id *map;
+    uint32_t mapcap;
+};
+
+gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);   /* NULL on no memory */
+void gs_ir_free(gs_graph *g);                         /* frees subgraphs too */
+/* Add a value named name (copied into the arena unless it is NULL). Names must
+ * be unique in the graph; returns GS_NONE on failure (message set). */
+gs_id gs_ir_add_value(gs_graph *g, const char *name, bool copy_name);
+gs_id gs_ir_find(const gs_graph *g, const char *name);   /* GS_NONE if absent */
+/* Add a node; in/out are copied. Uses and producers are updated. */
+gs_id gs_ir_add_node(gs_graph *g, const char *op, const char *domain, const char *name,
+                     const gs_id *in, int nin, const gs_id *out, int nout);
+gs_status gs_ir_add_use(gs_graph *g, gs_id v, gs_id node);
+void gs_ir_del_use(gs_graph *g, gs_id v, gs_id node);   /* removes one entry */
+/* Point input k of node at value v (updating use lists). */
+gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v);
+/* Every use of old is redirected to nv, and old's output/graph-output role is
+ * moved too. Returns GS_OK or NOMEM. */
+gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv);
+void gs_ir_remove_node(gs_graph *g, gs_id node);   /* marks dead, drops uses */
+/* Remove nodes whose outputs are unused and not graph outputs; returns count. */
+int gs_ir_dce(gs_graph *g);
+/* Check every invariant; message names the first broken one. */
+gs_status gs_ir_verify(const gs_graph *g);
+/* Deep copy (tensors shared). NULL on no memory. */
+gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent);
+/* Topological order of live nodes into order[nnodes]; count returned, or -1 on a cycle. */
+int gs_ir_topo(const gs_graph *g, gs_id *order);
+const gs_attr *gs_ir_attr(const gs_node *n, const char *name);
+int64_t gs_attr_int(const gs_node *n, const char *name, int64_t dflt);
+float gs_attr_float(const gs_node *n, const char *name, float dflt);
+const char *gs_attr_str(const gs_node *n, const char *name, const char *dflt);
+/* INTS attribute: returns count (or -1 when absent) and *vals. */
+int gs_attr_ints(const gs_node *n, const char *name, const int64_t **vals);
+int gs_attr_floats(const gs_node *n, const char *name, const float **vals);
+int gs_ir_live_nodes(const gs_graph *g);
+
+/* ---- model.c: the model handle ---------------------------------------- */
+
+typedef struct gs_opset {
+    const char *domain;
+    int64_t version;
+} gs_opset;
+
+struct gs_model {
+    gs_ctx *ctx;
+    gs_graph *graph;
+    void *proto;            /* unpacked onnx ModelProto (carried-through fields) */
+    gs_opset *opsets;
+    int32_t nopsets;
+    void *map;              /* model file mapping */
+    size_t mapsize;
+    char *dir;              /* folder of the model file (external data), or NULL */
+    void **extmaps;         /* external data mappings */
+    size_t *extsizes;
+    int32_t nextmaps, capextmaps;
+    gs_tensor **owned;      /* tensors created after import (freed with the model) */
+    int32_t nowned, capowned;
+};
+
+int64_t gs_model_opset_of(const gs_model *m, const char *domain);
+/* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
+gs_status gs_model_own(gs_model *m, gs_tensor *t);
+
+/* ---- onnx_import.c / onnx_export.c: the only code that sees protobuf-c - */
+
+gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
+                         const char *path, const char *dir, gs_model **out);
+/* Pack the model and stream it to fd (fd >= 0) or into *buf (ctx heap, size
+ * in *size). When ext_fd >= 0, tensors of ext_threshold bytes or more are
+ * written to ext_fd and referenced as external data named ext_name. path
+ * names the output in messages. */
+gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
+                         int ext_fd, const char *ext_name, size_t ext_threshold,
+                         const char *path);
+/* Packed size of the model with every tensor inline (for the 2 GiB check). */
+gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);
+/* Free the unpacked ModelProto kept by a model. */
+void gs_onnx_free_proto(gs_ctx *ctx, void *proto);
+/* Decode one TensorProto file (ONNX test-data layout) into a tensor owned by
+ * the caller (free with gs_tensor_free). */
+gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out);
+gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t);
+
+/* ---- fileio.c: files -------------------------------------------------- */
+
+/* Map (or read) a whole file; *map must be released with gs_file_unmap. */
+gs_status gs_file_map(gs_ctx *ctx, const char *path, void **map, size_t *size);
+void gs_file_unmap(void *map, size_t size);
+/* Open a temporary file beside path; returns fd and fills tmp (malloc'd via ctx). */
+gs_status gs_file_tmp(gs_ctx *ctx, const char *path, int *fd, char **tmp);
+/* fsync, close and rename tmp over path; on failure unlink tmp. */
+gs_status gs_file_commit(gs_ctx *ctx, int fd, char *tmp, const char *path);
+void gs_file_abort(gs_ctx *ctx, int fd, char *tmp);
+gs_status gs_file_write_all(gs_ctx *ctx, int fd, const void *p, size_t n, const char *path);
+
+#endif /* GS_INT_H */

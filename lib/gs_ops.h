@@ -1,0 +1,128 @@
+/*
+ * gs_ops.h - the op registry, shape inference, cost and the reference
+ * interpreter's kernel interface.
+ *
+ * Every op of the default ONNX domain that graphsub understands is one row
+ * (gs_opdef) in one of the tables listed in ops.c. A row carries the op's
+ * signature and flags and points at three small functions: shape inference,
+ * cost, and a reference kernel. Ops without a row are opaque: carried
+ * through untouched, never evaluated.
+ */
+#ifndef GS_OPS_H
+#define GS_OPS_H
+
+#include "gs_int.h"
+
+enum {                          /* gs_opdef.flags */
+    GS_OP_ELEMENTWISE = 1 << 0, /* output[i] depends on input[i] only (after broadcast) */
+    GS_OP_COMMUTATIVE = 1 << 1, /* inputs 0 and 1 may be swapped */
+    GS_OP_ASSOCIATIVE = 1 << 2,
+    GS_OP_SHAPE_ONLY = 1 << 3,  /* output depends on input shapes only (Shape, Size) */
+    GS_OP_LAYOUT = 1 << 4,      /* moves data without arithmetic (Reshape, Transpose...) */
+    GS_OP_RANDOM = 1 << 5,      /* nondeterministic: never folded */
+    GS_OP_CONTROL = 1 << 6,     /* has subgraphs (If, Loop, Scan) */
+};
+
+typedef struct gs_interp gs_interp;
+
+/* What a kernel sees besides its tensors. */
+typedef struct gs_kcall {
+    gs_ctx *ctx;
+    const gs_graph *graph;      /* graph of the node */
+    const gs_node *node;
+    int64_t opset;              /* default-domain opset of the model */
+    gs_interp *interp;          /* for ops that run subgraphs */
+} gs_kcall;
+
+/* A reference kernel. in[k] is NULL for an absent optional input. The kernel
+ * sets dtype/rank/dims of each out[k] and allocates its data with
+ * gs_tensor_alloc; on error it returns a status with a message naming the
+ * node and the problem (the caller frees any outputs already allocated). */
+typedef gs_status (*gs_kernel_fn)(gs_kcall *k, const gs_tensor *const *in, int nin,
+                                  gs_tensor *out, int nout);
+
+/* Shape inference: set dtype/rank/dims of the node's outputs from its inputs
+ * (and constant inputs' values where needed). Unknown stays unknown (rank -1);
+ * return GS_OK unless the node is provably invalid. */
+typedef gs_status (*gs_infer_fn)(gs_graph *g, gs_node *n, int64_t opset);
+
+typedef struct gs_cost {
+    double flops;               /* arithmetic operations */
+    double bytes_read;          /* input bytes */
+    double bytes_written;       /* output bytes */
+} gs_cost;
+
+/* Cost of one node from its (inferred) shapes; unknown dims count as 1. */
+typedef void (*gs_cost_fn)(const gs_graph *g, const gs_node *n, gs_cost *c);
+
+typedef struct gs_opdef {
+    const char *name;
+    int since, until;           /* opset range handled; until 0 = up to the latest */
+    int8_t min_in, max_in;      /* max_in -1: variadic */
+    int8_t min_out, max_out;
+    uint32_t flags;             /* GS_OP_* */
+    const char *attrs;          /* "axis:i=0 keepdims:i=1 perm:ints" documentation and checks */
+    gs_infer_fn infer;          /* NULL: outputs stay unknown */
+    gs_cost_fn cost;            /* NULL: gs_cost_default */
+    gs_kernel_fn kernel;        /* NULL: cannot be evaluated */
+} gs_opdef;
+
+/* ---- ops.c: the registry ---------------------------------------------- */
+
+/* The row for op in domain ("" or "ai.onnx") at opset, or NULL. */
+const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset);
+/* Calls fn for every row (for listings and tests). */
+void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
+void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
+
+/* Tables, each terminated by a row with name NULL. */
+extern const gs_opdef gs_ops_elementwise[];  /* ops_elementwise.c */
+extern const gs_opdef gs_ops_tensor[];       /* ops_tensor.c: shape/layout/index ops */
+extern const gs_opdef gs_ops_reduce[];       /* ops_reduce.c */
+extern const gs_opdef gs_ops_nn[];           /* ops_nn.c: conv, pool, matmul, norms, softmax */
+extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
+
+/* ---- tensor.c: helpers for kernels ------------------------------------ */
+
+/* Allocate t->data for t's dtype and dims (zeroed); sets nbytes and GS_T_OWNED. */
+gs_status gs_tensor_alloc(gs_ctx *ctx, gs_tensor *t);
+/* Free data if owned and reset the tensor to empty. */
+void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t);
+/* Free a heap tensor made by gs_tensor_new / gs_onnx_read_tensor. */
+void gs_tensor_free(gs_ctx *ctx, gs_tensor *t);
+gs_tensor *gs_tensor_new(gs_ctx *ctx);
+/* Read element i of any numeric tensor as double / int64. */
+double gs_tensor_get_f(const gs_tensor *t, int64_t i);
+int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i);
+void gs_tensor_set_f(gs_tensor *t, int64_t i, double v);
+void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v);
+
+/* ---- broadcast.c: numpy-style multidirectional broadcasting ------------ */
+
+/* Broadcast shape of a and b into out; false if incompatible. */
+bool gs_broadcast_shape(const int64_t *a, int ra, const int64_t *b, int rb,
+                        int64_t *out, int *rout);
+/* For output flat index i (shape out/rout), the flat index into an input of
+ * shape in/rin broadcast to it. Strides precomputed by gs_bcast_init. */
+typedef struct gs_bcast {
+    int rank;
+    int64_t out_dims[GS_MAX_RANK];
+    int64_t in_strides[GS_MAX_RANK];   /* 0 where the input dim is broadcast */
+} gs_bcast;
+void gs_bcast_init(gs_bcast *b, const int64_t *out, int rout, const int64_t *in, int rin);
+int64_t gs_bcast_index(const gs_bcast *b, int64_t i);
+
+/* ---- interp.c: the reference interpreter ------------------------------ */
+
+/* Run graph g of model m. inputs[k] feeds graph input k (by position in
+ * g->inputs, initializers excluded); outputs are returned in g->outputs order
+ * as tensors owned by the caller (free each with gs_tensor_free). */
+gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g, int64_t opset,
+                        const gs_tensor *const *inputs, int ninputs,
+                        gs_tensor **outputs, int noutputs);
+
+/* ---- infer.c: shape inference over a graph ---------------------------- */
+
+gs_status gs_infer_graph(gs_graph *g, int64_t opset);
+
+#endif /* GS_OPS_H */

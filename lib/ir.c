@@ -1,0 +1,651 @@
+/*
+ * ir.c - the graph IR: nodes and values in arrays, addressed by index.
+ *
+ * A value has one producer (a node, or none for inputs, initializers and
+ * outer-scope names) and a list of consumer nodes with one entry per input
+ * slot that reads it. Nodes and values are never moved or reused: removing
+ * one marks it dead, so ids held by the search stay valid. gs_ir_verify()
+ * checks every invariant and is run after each rewrite in tests.
+ */
+#include "gs_int.h"
+
+#include <string.h>
+
+/* ---- creation and destruction ----------------------------------------- */
+
+gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent)
+{
+    gs_graph *g = gs_zalloc(ctx, sizeof *g);
+    if (!g)
+        return NULL;
+    g->ctx = ctx;
+    g->parent = parent;
+    gs_arena_init(&g->arena, ctx);
+    g->perm = parent ? gs_arena_ref(parent->perm) : gs_arena_new(ctx);
+    if (!g->perm) {
+        gs_dealloc(ctx, g);
+        return NULL;
+    }
+    g->name = "";
+    return g;
+}
+
+void gs_ir_free(gs_graph *g)
+{
+    if (!g)
+        return;
+    gs_ctx *ctx = g->ctx;
+    for (int32_t i = 0; i < g->nsubs; i++)
+        gs_ir_free(g->subs[i]);
+    for (int32_t i = 0; i < g->nvalues; i++)
+        gs_dealloc(ctx, g->values[i].uses);
+    gs_dealloc(ctx, g->subs);
+    gs_dealloc(ctx, g->values);
+    gs_dealloc(ctx, g->nodes);
+    gs_dealloc(ctx, g->map);
+    gs_arena_free(&g->arena);
+    gs_arena_unref(g->perm);
+    gs_dealloc(ctx, g);
+}
+
+/* ---- name map: open addressing, name -> value id ---------------------- */
+
+static uint32_t hash_name(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+static gs_id *map_slot(const gs_graph *g, const char *name)
+{
+    uint32_t mask = g->mapcap - 1;
+    for (uint32_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+        gs_id *slot = &g->map[i];
+        if (*slot == GS_NONE || !strcmp(g->values[*slot].name, name))
+            return slot;
+    }
+}
+
+static bool map_grow(gs_graph *g)
+{
+    uint32_t cap = g->mapcap ? g->mapcap * 2 : 64;
+    gs_id *old = g->map;
+    uint32_t oldcap = g->mapcap;
+    g->map = gs_alloc(g->ctx, cap * sizeof *g->map);
+    if (!g->map) {
+        g->map = old;
+        return false;
+    }
+    memset(g->map, 0xff, cap * sizeof *g->map);   /* all GS_NONE */
+    g->mapcap = cap;
+    for (uint32_t i = 0; i < oldcap; i++)
+        if (old[i] != GS_NONE)
+            *map_slot(g, g->values[old[i]].name) = old[i];
+    gs_dealloc(g->ctx, old);
+    return true;
+}
+
+gs_id gs_ir_find(const gs_graph *g, const char *name)
+{
+    if (!g->mapcap)
+        return GS_NONE;
+    return *map_slot(g, name);
+}
+
+/* ---- values and nodes ------------------------------------------------- */
+
+static bool grow(gs_ctx *ctx, void **arr, int32_t *cap, int32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    int32_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > INT32_MAX / 2)
+            return false;
+        ncap *= 2;
+    }
+    size_t bytes;
+    if (!gs_mul_ok((size_t)ncap, elem, &bytes))
+        return false;
+    void *p = gs_realloc(ctx, *arr, bytes);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = ncap;
+    return true;
+}
+
+gs_id gs_ir_add_value(gs_graph *g, const char *name, bool copy_name)
+{
+    if (gs_ir_find(g, name) != GS_NONE) {
+        gs_err(g->ctx, GS_ERR_MODEL, "value '%s' is defined twice", name);
+        return GS_NONE;
+    }
+    if (copy_name && !(name = gs_arena_strdup(g->perm, name)))
+        goto nomem;
+    if (!grow(g->ctx, (void **)&g->values, &g->capvalues, g->nvalues + 1, sizeof(gs_value)))
+        goto nomem;
+    if ((uint32_t)(g->nvalues + 1) * 2 > g->mapcap && !map_grow(g))
+        goto nomem;
+    gs_id id = g->nvalues++;
+    gs_value *v = &g->values[id];
+    memset(v, 0, sizeof *v);
+    v->name = name;
+    v->rank = -1;
+    v->producer = GS_NONE;
+    v->outer = GS_NONE;
+    *map_slot(g, name) = id;
+    return id;
+nomem:
+    gs_nomem(g->ctx);
+    return GS_NONE;
+}
+
+gs_status gs_ir_add_use(gs_graph *g, gs_id v, gs_id node)
+{
+    gs_value *val = &g->values[v];
+    if (!grow(g->ctx, (void **)&val->uses, &val->capuses, val->nuses + 1, sizeof(gs_id)))
+        return gs_nomem(g->ctx);
+    val->uses[val->nuses++] = node;
+    return GS_OK;
+}
+
+void gs_ir_del_use(gs_graph *g, gs_id v, gs_id node)
+{
+    gs_value *val = &g->values[v];
+    for (int32_t i = 0; i < val->nuses; i++)
+        if (val->uses[i] == node) {
+            val->uses[i] = val->uses[--val->nuses];
+            return;
+        }
+}
+
+gs_id gs_ir_add_node(gs_graph *g, const char *op, const char *domain, const char *name,
+                     const gs_id *in, int nin, const gs_id *out, int nout)
+{
+    if (g->nnodes >= GS_MAX_NODES) {
+        gs_err(g->ctx, GS_ERR_LIMIT, "graph has more than %d nodes", GS_MAX_NODES);
+        return GS_NONE;
+    }
+    if (!grow(g->ctx, (void **)&g->nodes, &g->capnodes, g->nnodes + 1, sizeof(gs_node)))
+        goto nomem;
+    gs_id id = g->nnodes;
+    gs_node *n = &g->nodes[id];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->domain = domain ? domain : "";
+    n->name = name ? name : "";
+    n->opid = -1;
+    n->nin = nin;
+    n->nout = nout;
+    n->in = gs_arena_memdup(&g->arena, in, (size_t)nin * sizeof *in);
+    n->out = gs_arena_memdup(&g->arena, out, (size_t)nout * sizeof *out);
+    if (!n->in || !n->out)
+        goto nomem;
+    for (int k = 0; k < nout; k++) {
+        if (out[k] == GS_NONE)
+            continue;
+        gs_value *v = &g->values[out[k]];
+        if (v->producer != GS_NONE || v->init || (v->flags & (GS_V_INPUT | GS_V_OUTER))) {
+            gs_err(g->ctx, GS_ERR_MODEL, "value '%s' is defined twice (again by node '%s' (%s))",
+                   v->name, n->name, op);
+            return GS_NONE;
+        }
+    }
+    g->nnodes++;
+    for (int k = 0; k < nout; k++)
+        if (out[k] != GS_NONE)
+            g->values[out[k]].producer = id;
+    for (int k = 0; k < nin; k++)
+        if (in[k] != GS_NONE && gs_ir_add_use(g, in[k], id) != GS_OK)
+            return GS_NONE;
+    return id;
+nomem:
+    gs_nomem(g->ctx);
+    return GS_NONE;
+}
+
+gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v)
+{
+    gs_node *n = &g->nodes[node];
+    if (n->in[k] == v)
+        return GS_OK;
+    if (v != GS_NONE && gs_ir_add_use(g, v, node) != GS_OK)
+        return GS_ERR_NOMEM;
+    if (n->in[k] != GS_NONE)
+        gs_ir_del_use(g, n->in[k], node);
+    n->in[k] = v;
+    return GS_OK;
+}
+
+gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv)
+{
+    gs_value *o = &g->values[old];
+    while (o->nuses > 0) {
+        gs_id user = o->uses[o->nuses - 1];
+        gs_node *n = &g->nodes[user];
+        int k;
+        for (k = 0; k < n->nin && n->in[k] != old; k++)
+            ;
+        if (k == n->nin) {                 /* a capture by a subgraph: rename not supported */
+            return gs_err(g->ctx, GS_ERR_INTERNAL, "value '%s' is captured by node '%s'",
+                          o->name, n->name);
+        }
+        gs_status st = gs_ir_set_input(g, user, k, nv);
+        if (st != GS_OK)
+            return st;
+        o = &g->values[old];
+    }
+    for (int32_t i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == old) {
+            g->outputs[i] = nv;
+            g->values[nv].flags |= GS_V_OUTPUT;
+            g->values[old].flags &= ~(uint32_t)GS_V_OUTPUT;
+        }
+    return GS_OK;
+}
+
+void gs_ir_remove_node(gs_graph *g, gs_id node)
+{
+    gs_node *n = &g->nodes[node];
+    if (n->flags & GS_N_DEAD)
+        return;
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k] != GS_NONE)
+            gs_ir_del_use(g, n->in[k], node);
+    for (int k = 0; k < n->ncaps; k++)
+        gs_ir_del_use(g, n->caps[k], node);
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] != GS_NONE) {
+            gs_value *v = &g->values[n->out[k]];
+            v->producer = GS_NONE;
+            if (!(v->flags & GS_V_OUTPUT))
+                v->flags |= GS_V_DEAD;
+        }
+    n->flags |= GS_N_DEAD;
+}
+
+static bool node_is_dead_code(const gs_graph *g, const gs_node *n)
+{
+    if (n->flags & GS_N_DEAD)
+        return false;
+    for (int k = 0; k < n->nout; k++) {
+        if (n->out[k] == GS_NONE)
+            continue;
+        const gs_value *v = &g->values[n->out[k]];
+        if (v->nuses > 0 || (v->flags & GS_V_OUTPUT))
+            return false;
+    }
+    return true;
+}
+
+int gs_ir_dce(gs_graph *g)
+{
+    int removed = 0;
+    bool again = true;
+    while (again) {            /* a removal can free its producers: repeat */
+        again = false;
+        for (gs_id i = g->nnodes - 1; i >= 0; i--)
+            if (node_is_dead_code(g, &g->nodes[i])) {
+                gs_ir_remove_node(g, i);
+                removed++;
+                again = true;
+            }
+    }
+    return removed;
+}
+
+int gs_ir_live_nodes(const gs_graph *g)
+{
+    int n = 0;
+    for (gs_id i = 0; i < g->nnodes; i++)
+        n += !(g->nodes[i].flags & GS_N_DEAD);
+    return n;
+}
+
+/* ---- topological order: Kahn with a min-heap, so a graph already in order
+ * keeps its order exactly ------------------------------------------------ */
+
+static void heap_push(gs_id *h, int *n, gs_id x)
+{
+    int i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2] > x) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = x;
+}
+
+static gs_id heap_pop(gs_id *h, int *n)
+{
+    gs_id top = h[0], x = h[--*n];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= x)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+    return top;
+}
+
+static int live_producer(const gs_graph *g, gs_id v)
+{
+    if (v == GS_NONE)
+        return 0;
+    gs_id p = g->values[v].producer;
+    return p != GS_NONE && !(g->nodes[p].flags & GS_N_DEAD);
+}
+
+int gs_ir_topo(const gs_graph *g, gs_id *order)
+{
+    int32_t *indeg = gs_zalloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *indeg);
+    gs_id *heap = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *heap);
+    int nheap = 0, count = 0, live = 0;
+    if (!indeg || !heap) {
+        gs_dealloc(g->ctx, indeg);
+        gs_dealloc(g->ctx, heap);
+        gs_nomem(g->ctx);
+        return -2;
+    }
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        const gs_node *n = &g->nodes[i];
+        if (n->flags & GS_N_DEAD)
+            continue;
+        live++;
+        for (int k = 0; k < n->nin; k++)
+            indeg[i] += live_producer(g, n->in[k]);
+        for (int k = 0; k < n->ncaps; k++)
+            indeg[i] += live_producer(g, n->caps[k]);
+        if (indeg[i] == 0)
+            heap_push(heap, &nheap, i);
+    }
+    while (nheap > 0) {
+        gs_id i = heap_pop(heap, &nheap);
+        order[count++] = i;
+        const gs_node *n = &g->nodes[i];
+        for (int k = 0; k < n->nout; k++) {
+            if (n->out[k] == GS_NONE)
+                continue;
+            const gs_value *v = &g->values[n->out[k]];
+            for (int32_t u = 0; u < v->nuses; u++)
+                if (--indeg[v->uses[u]] == 0)
+                    heap_push(heap, &nheap, v->uses[u]);
+        }
+    }
+    gs_dealloc(g->ctx, indeg);
+    gs_dealloc(g->ctx, heap);
+    return count == live ? count : -1;
+}
+
+/* ---- verification ----------------------------------------------------- */
+
+static bool value_defined(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    if (val->flags & GS_V_DEAD)
+        return false;
+    return live_producer(g, v) || val->init || (val->flags & (GS_V_INPUT | GS_V_OUTER | GS_V_SPARSE));
+}
+
+static int count_in(const gs_id *arr, int n, gs_id x)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += arr[i] == x;
+    return c;
+}
+
+static gs_status verify_node(const gs_graph *g, gs_id i)
+{
+    const gs_node *n = &g->nodes[i];
+    for (int k = 0; k < n->nin; k++) {
+        gs_id v = n->in[k];
+        if (v == GS_NONE)
+            continue;
+        if (v < 0 || v >= g->nvalues)
+            return gs_err(g->ctx, GS_ERR_INTERNAL, "node '%s' (%s): input %d out of range",
+                          n->name, n->op, k);
+        if (!value_defined(g, v))
+            return gs_err(g->ctx, GS_ERR_MODEL, "node '%s' (%s) reads undefined value '%s'",
+                          n->name, n->op, g->values[v].name);
+        const gs_value *val = &g->values[v];
+        if (count_in(val->uses, val->nuses, i) != count_in(n->in, n->nin, v) +
+                                                     count_in(n->caps, n->ncaps, v))
+            return gs_err(g->ctx, GS_ERR_INTERNAL, "value '%s': use list disagrees with node '%s'",
+                          val->name, n->name);
+    }
+    for (int k = 0; k < n->nout; k++) {
+        gs_id v = n->out[k];
+        if (v != GS_NONE && (v < 0 || v >= g->nvalues || g->values[v].producer != i))
+            return gs_err(g->ctx, GS_ERR_INTERNAL, "node '%s' (%s): output %d not produced by it",
+                          n->name, n->op, k);
+    }
+    for (int a = 0; a < n->nattrs; a++) {
+        const gs_attr *at = &n->attrs[a];
+        if (at->type == GS_A_GRAPH && at->g && gs_ir_verify(at->g) != GS_OK)
+            return GS_ERR_MODEL;
+        for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n; j++)
+            if (gs_ir_verify(at->gs[j]) != GS_OK)
+                return GS_ERR_MODEL;
+    }
+    return GS_OK;
+}
+
+static gs_status verify_uses(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    for (int32_t u = 0; u < val->nuses; u++) {
+        gs_id user = val->uses[u];
+        if (user < 0 || user >= g->nnodes || (g->nodes[user].flags & GS_N_DEAD))
+            return gs_err(g->ctx, GS_ERR_INTERNAL, "value '%s' lists a dead or invalid user",
+                          val->name);
+        const gs_node *n = &g->nodes[user];
+        if (!count_in(n->in, n->nin, v) && !count_in(n->caps, n->ncaps, v))
+            return gs_err(g->ctx, GS_ERR_INTERNAL, "value '%s' lists node '%s' which does not read it",
+                          val->name, n->name);
+    }
+    return GS_OK;
+}
+
+gs_status gs_ir_verify(const gs_graph *g)
+{
+    gs_status st;
+    for (gs_id i = 0; i < g->nnodes; i++)
+        if (!(g->nodes[i].flags & GS_N_DEAD) && (st = verify_node(g, i)) != GS_OK)
+            return st;
+    for (gs_id v = 0; v < g->nvalues; v++)
+        if ((st = verify_uses(g, v)) != GS_OK)
+            return st;
+    for (int32_t i = 0; i < g->noutputs; i++)
+        if (!value_defined(g, g->outputs[i]))
+            return gs_err(g->ctx, GS_ERR_MODEL, "graph output '%s' is not defined",
+                          g->values[g->outputs[i]].name);
+    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    if (!order)
+        return gs_nomem(g->ctx);
+    int n = gs_ir_topo(g, order);
+    gs_dealloc(g->ctx, order);
+    if (n == -2)
+        return GS_ERR_NOMEM;
+    if (n < 0)
+        return gs_err(g->ctx, GS_ERR_MODEL, "graph '%s' has a cycle", g->name);
+    return GS_OK;
+}
+
+/* ---- attributes ------------------------------------------------------- */
+
+const gs_attr *gs_ir_attr(const gs_node *n, const char *name)
+{
+    for (int i = 0; i < n->nattrs; i++)
+        if (!strcmp(n->attrs[i].name, name))
+            return &n->attrs[i];
+    return NULL;
+}
+
+int64_t gs_attr_int(const gs_node *n, const char *name, int64_t dflt)
+{
+    const gs_attr *a = gs_ir_attr(n, name);
+    return a && a->type == GS_A_INT ? a->i : dflt;
+}
+
+float gs_attr_float(const gs_node *n, const char *name, float dflt)
+{
+    const gs_attr *a = gs_ir_attr(n, name);
+    return a && a->type == GS_A_FLOAT ? a->f : dflt;
+}
+
+const char *gs_attr_str(const gs_node *n, const char *name, const char *dflt)
+{
+    const gs_attr *a = gs_ir_attr(n, name);
+    return a && a->type == GS_A_STRING ? a->s : dflt;
+}
+
+int gs_attr_ints(const gs_node *n, const char *name, const int64_t **vals)
+{
+    const gs_attr *a = gs_ir_attr(n, name);
+    if (!a || a->type != GS_A_INTS)
+        return -1;
+    *vals = a->ints;
+    return (int)a->n;
+}
+
+int gs_attr_floats(const gs_node *n, const char *name, const float **vals)
+{
+    const gs_attr *a = gs_ir_attr(n, name);
+    if (!a || a->type != GS_A_FLOATS)
+        return -1;
+    *vals = a->floats;
+    return (int)a->n;
+}
+
+/* ---- cloning ---------------------------------------------------------- */
+
+static bool clone_attrs(gs_graph *d, gs_node *n)
+{
+    if (!n->nattrs)
+        return true;
+    gs_attr *attrs = gs_arena_memdup(&d->arena, n->attrs, (size_t)n->nattrs * sizeof *attrs);
+    if (!attrs)
+        return false;
+    n->attrs = attrs;
+    for (int a = 0; a < n->nattrs; a++) {
+        gs_attr *at = &attrs[a];
+        if (at->type == GS_A_GRAPH && at->g) {
+            if (!(at->g = gs_ir_clone(at->g, d)))
+                return false;
+        } else if (at->type == GS_A_GRAPHS && at->n) {
+            gs_graph **gs = gs_arena_alloc(&d->arena, at->n * sizeof *gs);
+            if (!gs)
+                return false;
+            for (size_t j = 0; j < at->n; j++)
+                if (!(gs[j] = gs_ir_clone(at->gs[j], d)))
+                    return false;
+            at->gs = gs;
+        }
+    }
+    return true;
+}
+
+static bool clone_node(gs_graph *d, gs_node *n)
+{
+    n->in = gs_arena_memdup(&d->arena, n->in, (size_t)n->nin * sizeof *n->in);
+    n->out = gs_arena_memdup(&d->arena, n->out, (size_t)n->nout * sizeof *n->out);
+    if (!n->in || !n->out)
+        return false;
+    if (n->ncaps && !(n->caps = gs_arena_memdup(&d->arena, n->caps, (size_t)n->ncaps * sizeof(gs_id))))
+        return false;
+    return clone_attrs(d, n);
+}
+
+static bool clone_value(gs_graph *d, gs_value *v)
+{
+    if (v->rank > 0 && v->dims &&
+        !(v->dims = gs_arena_memdup(&d->arena, v->dims, (size_t)v->rank * sizeof *v->dims)))
+        return false;
+    gs_id *uses = v->nuses ? gs_alloc(d->ctx, (size_t)v->nuses * sizeof *uses) : NULL;
+    if (v->nuses && !uses)
+        return false;
+    if (uses)
+        memcpy(uses, v->uses, (size_t)v->nuses * sizeof *uses);
+    v->uses = uses;
+    v->capuses = v->nuses;
+    return true;
+}
+
+static gs_id *dup_ids(gs_arena *a, const gs_id *ids, int32_t n, bool *ok)
+{
+    if (!n)
+        return NULL;
+    gs_id *d = gs_arena_memdup(a, ids, (size_t)n * sizeof *ids);
+    *ok = *ok && d;
+    return d;
+}
+
+static bool register_sub(gs_graph *parent, gs_graph *sub)
+{
+    if (!grow(parent->ctx, (void **)&parent->subs, &parent->capsubs, parent->nsubs + 1,
+              sizeof(gs_graph *)))
+        return false;
+    parent->subs[parent->nsubs++] = sub;
+    return true;
+}
+
+gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
+{
+    gs_ctx *ctx = g->ctx;
+    gs_graph *d = gs_zalloc(ctx, sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *g;
+    d->parent = parent;
+    gs_arena_init(&d->arena, ctx);
+    gs_arena_ref(d->perm);
+    d->nodes = NULL, d->values = NULL, d->map = NULL, d->subs = NULL;
+    d->capnodes = d->capvalues = d->nsubs = d->capsubs = 0;
+    d->nvalues = 0;   /* so a failed copy frees only what it made */
+    bool ok = grow(ctx, (void **)&d->nodes, &d->capnodes, g->nnodes, sizeof(gs_node)) &&
+              grow(ctx, (void **)&d->values, &d->capvalues, g->nvalues, sizeof(gs_value)) &&
+              (!g->mapcap || (d->map = gs_alloc(ctx, g->mapcap * sizeof *d->map)));
+    if (ok && parent && !register_sub(parent, d))
+        ok = false;
+    if (!ok) {
+        gs_dealloc(ctx, d->nodes);   /* d is not a sub yet, or parent frees it: see below */
+        d->nodes = NULL;
+        if (parent && parent->nsubs && parent->subs[parent->nsubs - 1] == d)
+            parent->nsubs--;
+        gs_ir_free(d);
+        return NULL;
+    }
+    if (g->nnodes)
+        memcpy(d->nodes, g->nodes, (size_t)g->nnodes * sizeof *d->nodes);
+    if (g->mapcap)
+        memcpy(d->map, g->map, g->mapcap * sizeof *d->map);
+    for (gs_id v = 0; v < g->nvalues && ok; v++) {
+        d->values[v] = g->values[v];
+        d->nvalues = v + 1;
+        ok = clone_value(d, &d->values[v]);
+        if (!ok)
+            d->values[v].uses = NULL;
+    }
+    for (gs_id i = 0; i < g->nnodes && ok; i++)
+        ok = clone_node(d, &d->nodes[i]);
+    d->inputs = dup_ids(&d->arena, g->inputs, g->ninputs, &ok);
+    d->outputs = dup_ids(&d->arena, g->outputs, g->noutputs, &ok);
+    d->inits = dup_ids(&d->arena, g->inits, g->ninits, &ok);
+    d->infos = dup_ids(&d->arena, g->infos, g->ninfos, &ok);
+    if (!ok) {
+        if (!parent)
+            gs_ir_free(d);
+        return NULL;   /* a subgraph stays registered with its parent, which frees it */
+    }
+    return d;
+}

@@ -1,0 +1,680 @@
+/*
+ * onnx_import.c - ONNX ModelProto -> IR. With onnx_export.c, the only code
+ * that sees protobuf-c.
+ *
+ * The unpacked ModelProto stays alive with the model: IR names point into it
+ * and every IR entity keeps a pointer to the message it came from, so the
+ * exporter can carry through everything the IR does not model (doc strings,
+ * metadata, functions, unknown fields). Typed tensor fields of the matching
+ * element type are used in place; other typed fields are converted once.
+ * External data is mapped from files next to the model; a location that
+ * would leave the model's folder is refused.
+ */
+#include "gs_int.h"
+#include "onnx.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct imp {
+    gs_ctx *ctx;
+    gs_model *m;
+    const char *path;     /* for messages */
+    const char *dir;      /* for external data, or NULL */
+    int depth;
+} imp;
+
+/* ---- protobuf-c allocator over the ctx hooks --------------------------- */
+
+static void *pb_alloc(void *ud, size_t n) { return gs_alloc(ud, n); }
+static void pb_free(void *ud, void *p) { gs_dealloc(ud, p); }
+
+static ProtobufCAllocator pb_allocator(gs_ctx *ctx)
+{
+    ProtobufCAllocator a = { pb_alloc, pb_free, ctx };
+    return a;
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Prefix the stored message with the file name. */
+static gs_status in_file(imp *im, gs_status st)
+{
+    char tmp[sizeof im->ctx->msg];
+    if (st == GS_ERR_NOMEM || !strncmp(im->ctx->msg, im->path, strlen(im->path)))
+        return st;
+    snprintf(tmp, sizeof tmp, "%s", im->ctx->msg);
+    return gs_err(im->ctx, st, "%s: %s", im->path, tmp);
+}
+
+/* ---- tensors ----------------------------------------------------------- */
+
+static bool safe_location(const char *loc)
+{
+    if (!loc || !*loc || loc[0] == '/')
+        return false;
+    for (const char *p = loc; *p;) {            /* no ".." component */
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return false;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return !strchr(loc, '\\');
+}
+
+static gs_status map_external(imp *im, const char *loc, void **map, size_t *size)
+{
+    gs_model *m = im->m;
+    size_t n = strlen(im->dir) + strlen(loc) + 2;
+    char *full = gs_alloc(im->ctx, n);
+    if (!full)
+        return gs_nomem(im->ctx);
+    snprintf(full, n, "%s/%s", im->dir, loc);
+    gs_status st = gs_file_map(im->ctx, full, map, size);
+    gs_dealloc(im->ctx, full);
+    if (st != GS_OK)
+        return st;
+    if (m->nextmaps == m->capextmaps) {
+        int32_t cap = m->capextmaps ? m->capextmaps * 2 : 4;
+        void **maps = gs_realloc(im->ctx, m->extmaps, (size_t)cap * sizeof *maps);
+        if (maps)
+            m->extmaps = maps;
+        size_t *sizes = maps ? gs_realloc(im->ctx, m->extsizes, (size_t)cap * sizeof *sizes) : NULL;
+        if (sizes)
+            m->extsizes = sizes;
+        if (!maps || !sizes) {
+            gs_file_unmap(*map, *size);
+            return gs_nomem(im->ctx);
+        }
+        m->capextmaps = cap;
+    }
+    m->extmaps[m->nextmaps] = *map;
+    m->extsizes[m->nextmaps++] = *size;
+    return GS_OK;
+}
+
+static gs_status external_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *t, size_t want)
+{
+    const char *loc = NULL;
+    int64_t offset = 0, length = -1;
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *e = tp->external_data[i];
+        if (!e->key || !e->value)
+            continue;
+        if (!strcmp(e->key, "location"))
+            loc = e->value;
+        else if (!strcmp(e->key, "offset"))
+            offset = strtoll(e->value, NULL, 10);
+        else if (!strcmp(e->key, "length"))
+            length = strtoll(e->value, NULL, 10);
+    }
+    const char *name = t->name;
+    if (!safe_location(loc))
+        return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s': external data location '%s' is not a "
+                      "relative path inside the model's folder", name, loc ? loc : "");
+    if (!im->dir)
+        return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s': external data needs a model file", name);
+    void *map;
+    size_t size;
+    gs_status st = map_external(im, loc, &map, &size);
+    if (st != GS_OK)
+        return st;
+    if (length < 0)
+        length = (int64_t)want;
+    if (offset < 0 || (uint64_t)offset > size || (uint64_t)length > size - (uint64_t)offset ||
+        (size_t)length != want)
+        return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s': external data range (offset %lld, "
+                      "length %lld) does not fit '%s' or the tensor's %zu bytes", name,
+                      (long long)offset, (long long)length, loc, want);
+    t->data = (char *)map + offset;
+    t->nbytes = want;
+    if ((uintptr_t)t->data % 16 && !(t->data = gs_arena_memdup(im->m->graph->perm, t->data, want)))
+        return gs_nomem(im->ctx);   /* kernels need aligned elements */
+    t->flags |= GS_T_EXTERNAL;
+    return GS_OK;
+}
+
+/* Copy n typed-field elements into t's element type. */
+static gs_status convert_typed(imp *im, gs_tensor *t, const void *src, size_t n, int kind)
+{
+    size_t es = gs_dtype_size(t->dtype);
+    size_t bytes = n * es;   /* n counts elements of a shape already checked */
+    void *d = gs_arena_alloc(im->m->graph->perm, bytes ? bytes : 1);
+    if (!d)
+        return gs_nomem(im->ctx);
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = kind == 32 ? ((const int32_t *)src)[i] : (int64_t)((const uint64_t *)src)[i];
+        switch (es) {
+        case 1: ((uint8_t *)d)[i] = (uint8_t)v; break;
+        case 2: ((uint16_t *)d)[i] = (uint16_t)v; break;
+        case 4: ((uint32_t *)d)[i] = (uint32_t)v; break;
+        default: ((uint64_t *)d)[i] = (uint64_t)v; break;
+        }
+    }
+    t->data = d;
+    t->nbytes = n * es;
+    return GS_OK;
+}
+
+static gs_status typed_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *t, size_t numel)
+{
+    const void *src = NULL;
+    size_t n = 0, per = 1;
+    int kind = 0;   /* 0: use in place; 32 / 64: convert from int32 / uint64 fields */
+    switch (t->dtype) {
+    case GS_FLOAT: src = tp->float_data, n = tp->n_float_data; break;
+    case GS_COMPLEX64: src = tp->float_data, n = tp->n_float_data, per = 2; break;
+    case GS_DOUBLE: src = tp->double_data, n = tp->n_double_data; break;
+    case GS_COMPLEX128: src = tp->double_data, n = tp->n_double_data, per = 2; break;
+    case GS_INT64: src = tp->int64_data, n = tp->n_int64_data; break;
+    case GS_INT32: src = tp->int32_data, n = tp->n_int32_data; break;
+    case GS_UINT32: case GS_UINT64:
+        src = tp->uint64_data, n = tp->n_uint64_data, kind = t->dtype == GS_UINT32 ? 64 : 0; break;
+    default: src = tp->int32_data, n = tp->n_int32_data, kind = 32; break;
+    }
+    if (n != numel * per)
+        return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s' has %zu values, its shape needs %zu",
+                      t->name, n / per, numel);
+    if (kind)
+        return convert_typed(im, t, src, n, kind);
+    t->data = (void *)src;
+    t->nbytes = numel * gs_dtype_size(t->dtype);
+    return GS_OK;
+}
+
+static gs_status tensor_shape(imp *im, const Onnx__TensorProto *tp, gs_tensor *t, size_t *numel)
+{
+    if (tp->n_dims > GS_MAX_RANK)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "tensor '%s' has rank %zu (limit %d)", t->name,
+                      tp->n_dims, GS_MAX_RANK);
+    t->rank = (int32_t)tp->n_dims;
+    for (size_t i = 0; i < tp->n_dims; i++) {
+        if (tp->dims[i] < 0)
+            return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s' has a negative dim", t->name);
+        t->dims[i] = tp->dims[i];
+    }
+    int64_t n = gs_numel(t->dims, t->rank);
+    size_t bytes;
+    if (n < 0 || !gs_mul_ok((size_t)n, gs_dtype_size(t->dtype) ? gs_dtype_size(t->dtype) : 1, &bytes) ||
+        (int64_t)bytes > GS_MAX_TENSOR_BYTES)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "tensor '%s': dims overflow or exceed the size limit",
+                      t->name);
+    *numel = (size_t)n;
+    return GS_OK;
+}
+
+/* Import a TensorProto into a tensor in the graph's shared arena. */
+static gs_status import_tensor(imp *im, gs_graph *g, const Onnx__TensorProto *tp, gs_tensor **out)
+{
+    gs_tensor *t = gs_arena_alloc(g->perm, sizeof *t);
+    if (!t)
+        return gs_nomem(im->ctx);
+    t->name = tp->name ? tp->name : "";
+    t->dtype = tp->has_data_type ? tp->data_type : GS_UNDEFINED;
+    t->src = tp;
+    *out = t;
+    size_t numel = 0;
+    gs_status st = tensor_shape(im, tp, t, &numel);
+    if (st != GS_OK)
+        return st;
+    size_t es = gs_dtype_size(t->dtype);
+    if (t->dtype == GS_STRING || es == 0 || tp->segment)
+        return GS_OK;   /* carried through, never evaluated */
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return external_data(im, tp, t, numel * es);
+    if (tp->has_raw_data) {
+        if (tp->raw_data.len != numel * es)
+            return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s' has %zu bytes of data, its shape "
+                          "needs %zu", t->name, tp->raw_data.len, numel * es);
+        t->data = tp->raw_data.data;
+        t->nbytes = tp->raw_data.len;
+        return GS_OK;
+    }
+    return typed_data(im, tp, t, numel);
+}
+
+/* ---- value types ------------------------------------------------------- */
+
+static gs_status import_type(imp *im, gs_graph *g, gs_value *v, const Onnx__ValueInfoProto *vi)
+{
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return GS_OK;
+    const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+    if (tt->has_elem_type)
+        v->dtype = tt->elem_type;
+    if (!tt->shape)
+        return GS_OK;
+    if (tt->shape->n_dim > GS_MAX_RANK)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "value '%s' has rank %zu (limit %d)", v->name,
+                      tt->shape->n_dim, GS_MAX_RANK);
+    int rank = (int)tt->shape->n_dim;
+    gs_dim *dims = gs_arena_alloc(&g->arena, (size_t)(rank ? rank : 1) * sizeof *dims);
+    if (!dims)
+        return gs_nomem(im->ctx);
+    for (int i = 0; i < rank; i++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+        dims[i].v = -1;
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value >= 0)
+            dims[i].v = d->dim_value;
+        else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM)
+            dims[i].sym = d->dim_param;
+    }
+    v->rank = rank;
+    v->dims = dims;
+    return GS_OK;
+}
+
+/* Find or create the value named by a ValueInfoProto and attach its type. */
+static gs_status value_of_info(imp *im, gs_graph *g, const Onnx__ValueInfoProto *vi, gs_id *out)
+{
+    const char *name = vi->name ? vi->name : "";
+    gs_id v = gs_ir_find(g, name);
+    if (v == GS_NONE && (v = gs_ir_add_value(g, name, false)) == GS_NONE)
+        return g->ctx->last;
+    *out = v;
+    gs_value *val = &g->values[v];
+    if (val->src_info)
+        return GS_OK;
+    val->src_info = vi;
+    return import_type(im, g, val, vi);
+}
+
+/* ---- graphs and nodes -------------------------------------------------- */
+
+static gs_status import_graph(imp *im, const Onnx__GraphProto *gp, gs_graph *parent, gs_graph **out);
+
+/* The id in g of a name used by a node: local, or captured from an
+ * enclosing graph (recursively), or GS_NONE when undefined anywhere. */
+static gs_id resolve(gs_graph *g, const char *name)
+{
+    gs_id v = gs_ir_find(g, name);
+    if (v != GS_NONE || !g->parent)
+        return v;
+    gs_id pv = resolve(g->parent, name);
+    if (pv == GS_NONE)
+        return GS_NONE;
+    v = gs_ir_add_value(g, name, false);
+    if (v == GS_NONE)
+        return GS_NONE;
+    g->values[v].flags |= GS_V_OUTER;
+    g->values[v].outer = pv;
+    g->values[v].dtype = g->parent->values[pv].dtype;
+    return v;
+}
+
+static gs_status attr_strings(imp *im, gs_graph *g, gs_attr *a, const ProtobufCBinaryData *bs, size_t n)
+{
+    a->strs = gs_arena_alloc(g->perm, (n ? n : 1) * sizeof *a->strs);
+    a->strlens = gs_arena_alloc(g->perm, (n ? n : 1) * sizeof *a->strlens);
+    if (!a->strs || !a->strlens)
+        return gs_nomem(im->ctx);
+    for (size_t i = 0; i < n; i++) {
+        char *s = gs_arena_alloc(g->perm, bs[i].len + 1);
+        if (!s)
+            return gs_nomem(im->ctx);
+        if (bs[i].len)
+            memcpy(s, bs[i].data, bs[i].len);
+        a->strs[i] = s;
+        a->strlens[i] = bs[i].len;
+    }
+    a->n = n;
+    return GS_OK;
+}
+
+static int attr_type(const Onnx__AttributeProto *ap)
+{
+    if (ap->has_type && ap->type)
+        return ap->type;
+    if (ap->has_f) return GS_A_FLOAT;       /* IR version 1 models omit the type */
+    if (ap->has_i) return GS_A_INT;
+    if (ap->has_s) return GS_A_STRING;
+    if (ap->t) return GS_A_TENSOR;
+    if (ap->g) return GS_A_GRAPH;
+    if (ap->n_floats) return GS_A_FLOATS;
+    if (ap->n_ints) return GS_A_INTS;
+    if (ap->n_strings) return GS_A_STRINGS;
+    if (ap->n_tensors) return GS_A_TENSORS;
+    if (ap->n_graphs) return GS_A_GRAPHS;
+    return GS_A_UNDEFINED;
+}
+
+static gs_status import_attr(imp *im, gs_graph *g, const Onnx__AttributeProto *ap, gs_attr *a)
+{
+    gs_status st = GS_OK;
+    a->name = ap->name ? ap->name : "";
+    a->type = attr_type(ap);
+    a->src = ap;
+    a->f = ap->f;
+    a->i = ap->i;
+    a->ints = ap->ints;
+    a->floats = ap->floats;
+    switch (a->type) {
+    case GS_A_INTS: a->n = ap->n_ints; break;
+    case GS_A_FLOATS: a->n = ap->n_floats; break;
+    case GS_A_STRING:
+        if ((st = attr_strings(im, g, a, &ap->s, 1)) == GS_OK)
+            a->s = a->strs[0], a->slen = a->strlens[0], a->n = 0;
+        break;
+    case GS_A_STRINGS: st = attr_strings(im, g, a, ap->strings, ap->n_strings); break;
+    case GS_A_TENSOR:
+        if (ap->t)
+            st = import_tensor(im, g, ap->t, &a->t);
+        break;
+    case GS_A_TENSORS:
+        a->n = ap->n_tensors;
+        if (!(a->ts = gs_arena_alloc(g->perm, (a->n ? a->n : 1) * sizeof *a->ts)))
+            return gs_nomem(im->ctx);
+        for (size_t i = 0; i < a->n && st == GS_OK; i++)
+            st = import_tensor(im, g, ap->tensors[i], &a->ts[i]);
+        break;
+    case GS_A_GRAPH:
+        if (ap->g)
+            st = import_graph(im, ap->g, g, &a->g);
+        break;
+    case GS_A_GRAPHS:
+        a->n = ap->n_graphs;
+        if (!(a->gs = gs_arena_alloc(&g->arena, (a->n ? a->n : 1) * sizeof *a->gs)))
+            return gs_nomem(im->ctx);
+        for (size_t i = 0; i < a->n && st == GS_OK; i++)
+            st = import_graph(im, ap->graphs[i], g, &a->gs[i]);
+        break;
+    default:
+        break;   /* sparse tensors, type protos: carried through by src */
+    }
+    return st;
+}
+
+/* Record on node id the outer values its subgraphs read. */
+static gs_status collect_caps(gs_graph *g, gs_id id, const gs_graph *sub)
+{
+    for (gs_id v = 0; v < sub->nvalues; v++) {
+        const gs_value *sv = &sub->values[v];
+        if (!(sv->flags & GS_V_OUTER))
+            continue;
+        gs_node *n = &g->nodes[id];
+        bool seen = false;
+        for (int k = 0; k < n->ncaps; k++)
+            seen |= n->caps[k] == sv->outer;
+        if (seen)
+            continue;
+        gs_id *caps = gs_arena_alloc(&g->arena, (size_t)(n->ncaps + 1) * sizeof *caps);
+        if (!caps)
+            return gs_nomem(g->ctx);
+        if (n->ncaps)
+            memcpy(caps, n->caps, (size_t)n->ncaps * sizeof *caps);
+        caps[n->ncaps++] = sv->outer;
+        n->caps = caps;
+        if (gs_ir_add_use(g, sv->outer, id) != GS_OK)
+            return GS_ERR_NOMEM;
+    }
+    return GS_OK;
+}
+
+static gs_status node_caps(gs_graph *g, gs_id id)
+{
+    gs_status st = GS_OK;
+    for (int a = 0; a < g->nodes[id].nattrs && st == GS_OK; a++) {
+        const gs_attr *at = &g->nodes[id].attrs[a];
+        if (at->type == GS_A_GRAPH && at->g)
+            st = collect_caps(g, id, at->g);
+        for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
+            st = collect_caps(g, id, at->gs[j]);
+    }
+    return st;
+}
+
+static gs_status node_values(imp *im, gs_graph *g, const Onnx__NodeProto *np, gs_id *ids, bool out)
+{
+    size_t n = out ? np->n_output : np->n_input;
+    char **names = out ? np->output : np->input;
+    for (size_t k = 0; k < n; k++) {
+        const char *name = names[k] ? names[k] : "";
+        if (!*name) {
+            ids[k] = GS_NONE;
+            continue;
+        }
+        if (strlen(name) > GS_MAX_NAME)
+            return gs_err(im->ctx, GS_ERR_LIMIT, "node '%s': a value name is too long",
+                          np->name ? np->name : "");
+        ids[k] = out ? gs_ir_find(g, name) : resolve(g, name);
+        if (ids[k] == GS_NONE)
+            return g->ctx->last == GS_ERR_NOMEM ? GS_ERR_NOMEM :
+                   gs_err(im->ctx, GS_ERR_MODEL, "node '%s' (%s) reads undefined value '%s'",
+                          np->name ? np->name : "", np->op_type ? np->op_type : "", name);
+    }
+    return GS_OK;
+}
+
+static gs_status import_node(imp *im, gs_graph *g, const Onnx__NodeProto *np)
+{
+    size_t nin = np->n_input, nout = np->n_output;
+    if (nin > 100000 || nout > 100000)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "node '%s' has too many inputs or outputs",
+                      np->name ? np->name : "");
+    gs_id *ids = gs_alloc(im->ctx, (nin + nout + 1) * sizeof *ids);
+    if (!ids)
+        return gs_nomem(im->ctx);
+    gs_status st = node_values(im, g, np, ids, false);
+    if (st == GS_OK)
+        st = node_values(im, g, np, ids + nin, true);
+    gs_id id = GS_NONE;
+    if (st == GS_OK) {
+        id = gs_ir_add_node(g, np->op_type ? np->op_type : "", np->domain ? np->domain : "",
+                            np->name ? np->name : "", ids, (int)nin, ids + nin, (int)nout);
+        st = id == GS_NONE ? g->ctx->last : GS_OK;
+    }
+    gs_dealloc(im->ctx, ids);
+    if (st != GS_OK)
+        return st;
+    gs_node *n = &g->nodes[id];
+    n->src = np;
+    if (np->n_attribute > 10000)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "node '%s' has too many attributes", n->name);
+    n->nattrs = (int32_t)np->n_attribute;
+    gs_attr *attrs = gs_arena_alloc(&g->arena, (np->n_attribute ? np->n_attribute : 1) * sizeof *attrs);
+    if (!attrs)
+        return gs_nomem(im->ctx);
+    g->nodes[id].attrs = attrs;
+    for (size_t a = 0; a < np->n_attribute; a++)
+        if ((st = import_attr(im, g, np->attribute[a], &attrs[a])) != GS_OK)
+            return st;
+    return node_caps(g, id);
+}
+
+/* Pre-create the values every node defines, so nodes may come in any order. */
+static gs_status define_outputs(imp *im, gs_graph *g, const Onnx__GraphProto *gp)
+{
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        for (size_t k = 0; k < np->n_output; k++) {
+            const char *name = np->output[k] ? np->output[k] : "";
+            if (!*name)
+                continue;
+            gs_id v = gs_ir_find(g, name);
+            if (v != GS_NONE && !(g->values[v].flags & GS_V_INPUT) && !g->values[v].init)
+                return gs_err(im->ctx, GS_ERR_MODEL, "value '%s' is defined by two nodes", name);
+            if (v == GS_NONE && gs_ir_add_value(g, name, false) == GS_NONE)
+                return g->ctx->last;
+        }
+    }
+    return GS_OK;
+}
+
+static gs_status import_list(imp *im, gs_graph *g, Onnx__ValueInfoProto **vis, size_t n,
+                             gs_id **ids, const void ***srcs, int32_t *count, uint32_t flag)
+{
+    *ids = gs_arena_alloc(g->perm, (n ? n : 1) * sizeof **ids);
+    *srcs = gs_arena_alloc(g->perm, (n ? n : 1) * sizeof **srcs);
+    if (!*ids || !*srcs)
+        return gs_nomem(im->ctx);
+    for (size_t i = 0; i < n; i++) {
+        gs_status st = value_of_info(im, g, vis[i], &(*ids)[i]);
+        if (st != GS_OK)
+            return st;
+        (*srcs)[i] = vis[i];
+        g->values[(*ids)[i]].flags |= flag;
+    }
+    *count = (int32_t)n;
+    return GS_OK;
+}
+
+static gs_status import_inits(imp *im, gs_graph *g, const Onnx__GraphProto *gp)
+{
+    g->inits = gs_arena_alloc(g->perm, (gp->n_initializer ? gp->n_initializer : 1) * sizeof *g->inits);
+    if (!g->inits)
+        return gs_nomem(im->ctx);
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        const char *name = tp->name ? tp->name : "";
+        gs_id v = gs_ir_find(g, name);
+        if (v != GS_NONE && g->values[v].init)
+            return gs_err(im->ctx, GS_ERR_MODEL, "initializer '%s' is defined twice", name);
+        if (v == GS_NONE && (v = gs_ir_add_value(g, name, false)) == GS_NONE)
+            return g->ctx->last;
+        gs_tensor *t;
+        gs_status st = import_tensor(im, g, tp, &t);
+        if (st != GS_OK)
+            return st;
+        gs_value *val = &g->values[v];
+        val->init = t;
+        if (!val->src_info) {
+            val->dtype = t->dtype;
+            val->rank = t->rank;
+            val->dims = gs_arena_alloc(&g->arena, (size_t)(t->rank ? t->rank : 1) * sizeof(gs_dim));
+            if (!val->dims)
+                return gs_nomem(im->ctx);
+            for (int k = 0; k < t->rank; k++)
+                val->dims[k].v = t->dims[k];
+        }
+        g->inits[g->ninits++] = v;
+    }
+    for (size_t i = 0; i < gp->n_sparse_initializer; i++) {
+        const Onnx__SparseTensorProto *sp = gp->sparse_initializer[i];
+        const char *name = sp->values && sp->values->name ? sp->values->name : "";
+        gs_id v = gs_ir_find(g, name);
+        if (v == GS_NONE && (v = gs_ir_add_value(g, name, false)) == GS_NONE)
+            return g->ctx->last;
+        g->values[v].flags |= GS_V_SPARSE;
+    }
+    return GS_OK;
+}
+
+static gs_status import_graph_body(imp *im, const Onnx__GraphProto *gp, gs_graph *g)
+{
+    gs_status st;
+    g->name = gp->name ? gp->name : "";
+    g->src = gp;
+    if (gp->n_node > GS_MAX_NODES)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "graph '%s' has more than %d nodes", g->name, GS_MAX_NODES);
+    if ((st = import_list(im, g, gp->input, gp->n_input, &g->inputs, &g->insrc, &g->ninputs,
+                          GS_V_INPUT)) != GS_OK ||
+        (st = import_inits(im, g, gp)) != GS_OK ||
+        (st = define_outputs(im, g, gp)) != GS_OK)
+        return st;
+    for (size_t i = 0; i < gp->n_node; i++)
+        if ((st = import_node(im, g, gp->node[i])) != GS_OK)
+            return st;
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+        if (resolve(g, name) == GS_NONE)
+            return gs_err(im->ctx, GS_ERR_MODEL, "graph output '%s' is not defined", name);
+    }
+    if ((st = import_list(im, g, gp->output, gp->n_output, &g->outputs, &g->outsrc, &g->noutputs,
+                          GS_V_OUTPUT)) != GS_OK)
+        return st;
+    return import_list(im, g, gp->value_info, gp->n_value_info, &g->infos, &g->infosrc,
+                       &g->ninfos, 0);
+}
+
+static gs_status import_graph(imp *im, const Onnx__GraphProto *gp, gs_graph *parent, gs_graph **out)
+{
+    if (++im->depth > GS_MAX_DEPTH)
+        return gs_err(im->ctx, GS_ERR_LIMIT, "subgraphs nested deeper than %d", GS_MAX_DEPTH);
+    gs_graph *g = gs_ir_new(im->ctx, parent);
+    if (!g)
+        return gs_nomem(im->ctx);
+    if (parent) {   /* owned by the parent from the start, so errors free it */
+        gs_graph **subs = gs_realloc(im->ctx, parent->subs, ((size_t)parent->nsubs + 1) * sizeof *subs);
+        if (!subs) {
+            gs_ir_free(g);
+            return gs_nomem(im->ctx);
+        }
+        parent->subs = subs;
+        parent->subs[parent->nsubs++] = g;
+        parent->capsubs = parent->nsubs;
+    } else {
+        im->m->graph = g;
+    }
+    *out = g;
+    gs_status st = import_graph_body(im, gp, g);
+    im->depth--;
+    return st;
+}
+
+/* ---- model ------------------------------------------------------------- */
+
+static gs_status import_opsets(imp *im, const Onnx__ModelProto *mp)
+{
+    gs_model *m = im->m;
+    m->opsets = gs_zalloc(im->ctx, (mp->n_opset_import + 1) * sizeof *m->opsets);
+    if (!m->opsets)
+        return gs_nomem(im->ctx);
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+        m->opsets[i].domain = o->domain ? o->domain : "";
+        m->opsets[i].version = o->has_version ? o->version : 0;
+    }
+    m->nopsets = (int32_t)mp->n_opset_import;
+    return GS_OK;
+}
+
+gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
+                         const char *path, const char *dir, gs_model **out)
+{
+    *out = NULL;
+    ProtobufCAllocator pa = pb_allocator(ctx);
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, size, buf);
+    if (mapped)
+        gs_file_unmap(buf, size);   /* unpack copied everything it keeps */
+    if (!mp)
+        return gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (protobuf parse failed)", path);
+    gs_model *m = gs_zalloc(ctx, sizeof *m);
+    if (!m) {
+        onnx__model_proto__free_unpacked(mp, &pa);
+        return gs_nomem(ctx);
+    }
+    m->ctx = ctx;
+    m->proto = mp;
+    imp im = { ctx, m, path, dir, 0 };
+    gs_status st = GS_OK;
+    if (dir && !(m->dir = gs_strdup(ctx, dir)))
+        st = gs_nomem(ctx);
+    if (st == GS_OK && !mp->graph)
+        st = gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (no graph)", path);
+    if (st == GS_OK)
+        st = import_opsets(&im, mp);
+    gs_graph *g;
+    if (st == GS_OK)
+        st = import_graph(&im, mp->graph, NULL, &g);
+    if (st == GS_OK)
+        st = gs_ir_verify(m->graph);
+    if (st != GS_OK) {
+        st = in_file(&im, st);
+        gs_model_free(m);
+        return st;
+    }
+    *out = m;
+    return GS_OK;
+}
+
+void gs_onnx_free_proto(gs_ctx *ctx, void *proto)
+{
+    ProtobufCAllocator pa = pb_allocator(ctx);
+    if (proto)
+        onnx__model_proto__free_unpacked(proto, &pa);
+}

@@ -1,0 +1,35 @@
+/*
+ * ops.c - the op registry: one lookup over the per-family tables. A node of
+ * an op without a row (or of a custom domain) is opaque to graphsub.
+ */
+#include "gs_ops.h"
+
+#include <string.h>
+
+static const gs_opdef *const tables[] = {
+    gs_ops_elementwise, gs_ops_tensor, gs_ops_reduce, gs_ops_nn, gs_ops_control,
+};
+enum { NTABLES = sizeof tables / sizeof tables[0] };
+
+static bool default_domain(const char *domain)
+{
+    return !domain || !*domain || !strcmp(domain, "ai.onnx");
+}
+
+const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset)
+{
+    if (!op || !default_domain(domain))
+        return NULL;
+    for (int t = 0; t < NTABLES; t++)
+        for (const gs_opdef *d = tables[t]; d->name; d++)
+            if (!strcmp(d->name, op) && opset >= d->since && (d->until == 0 || opset <= d->until))
+                return d;
+    return NULL;
+}
+
+void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud)
+{
+    for (int t = 0; t < NTABLES; t++)
+        for (const gs_opdef *d = tables[t]; d->name; d++)
+            fn(d, ud);
+}

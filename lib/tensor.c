@@ -1,0 +1,227 @@
+/*
+ * tensor.c - dense tensors: element types, sizes, allocation, half-precision
+ * conversion, and generic element access for kernels that are written once
+ * for every numeric type.
+ */
+#include "gs_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+static const struct { int32_t size; const char *name; } dtypes[] = {
+    [GS_UNDEFINED] = { 0, "undefined" }, [GS_FLOAT] = { 4, "float32" },
+    [GS_UINT8] = { 1, "uint8" },         [GS_INT8] = { 1, "int8" },
+    [GS_UINT16] = { 2, "uint16" },       [GS_INT16] = { 2, "int16" },
+    [GS_INT32] = { 4, "int32" },         [GS_INT64] = { 8, "int64" },
+    [GS_STRING] = { 0, "string" },       [GS_BOOL] = { 1, "bool" },
+    [GS_FLOAT16] = { 2, "float16" },     [GS_DOUBLE] = { 8, "float64" },
+    [GS_UINT32] = { 4, "uint32" },       [GS_UINT64] = { 8, "uint64" },
+    [GS_COMPLEX64] = { 8, "complex64" }, [GS_COMPLEX128] = { 16, "complex128" },
+    [GS_BFLOAT16] = { 2, "bfloat16" },
+};
+enum { NDTYPES = sizeof dtypes / sizeof dtypes[0] };
+
+size_t gs_dtype_size(int32_t dtype)
+{
+    return dtype >= 0 && dtype < NDTYPES ? (size_t)dtypes[dtype].size : 0;
+}
+
+const char *gs_dtype_name(int32_t dtype)
+{
+    return dtype >= 0 && dtype < NDTYPES ? dtypes[dtype].name : "unknown";
+}
+
+int64_t gs_numel(const int64_t *dims, int rank)
+{
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        if (dims[i] < 0 || !gs_mul64_ok(n, dims[i], &n))
+            return -1;
+    return n;
+}
+
+int64_t gs_tensor_numel(const gs_tensor *t)
+{
+    return gs_numel(t->dims, t->rank);
+}
+
+gs_status gs_tensor_alloc(gs_ctx *ctx, gs_tensor *t)
+{
+    int64_t n = gs_tensor_numel(t);
+    size_t es = gs_dtype_size(t->dtype), bytes;
+    if (n < 0 || t->rank < 0 || t->rank > GS_MAX_RANK)
+        return gs_err(ctx, GS_ERR_LIMIT, "tensor shape is invalid or too large");
+    if (es == 0)
+        return gs_err(ctx, GS_ERR_UNSUPPORTED, "tensors of type %s are not supported",
+                      gs_dtype_name(t->dtype));
+    if (!gs_mul_ok((size_t)n, es, &bytes) || (int64_t)bytes > GS_MAX_TENSOR_BYTES)
+        return gs_err(ctx, GS_ERR_LIMIT, "tensor of %lld elements is too large", (long long)n);
+    t->data = gs_zalloc(ctx, bytes ? bytes : 1);
+    if (!t->data)
+        return gs_nomem(ctx);
+    t->nbytes = bytes;
+    t->flags |= GS_T_OWNED;
+    return GS_OK;
+}
+
+void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t)
+{
+    if (t->flags & GS_T_OWNED)
+        gs_dealloc(ctx, t->data);
+    memset(t, 0, sizeof *t);
+}
+
+gs_tensor *gs_tensor_new(gs_ctx *ctx)
+{
+    return gs_zalloc(ctx, sizeof(gs_tensor));
+}
+
+void gs_tensor_free(gs_ctx *ctx, gs_tensor *t)
+{
+    if (!t)
+        return;
+    gs_tensor_clear(ctx, t);
+    gs_dealloc(ctx, t);
+}
+
+float gs_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {                      /* subnormal: normalise */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
+            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t gs_float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t man = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff)                       /* inf or nan */
+        return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    if (exp >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {                                        /* subnormal or zero */
+        if (exp < -10)
+            return (uint16_t)sign;
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1)))
+            h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = sign | ((uint32_t)exp << 10) | (man >> 13);
+    uint32_t rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++;                                               /* may carry into exp: correct */
+    return (uint16_t)h;
+}
+
+float gs_bf16_to_float(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t gs_float_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000)
+        return (uint16_t)((x >> 16) | 0x40);
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+
+double gs_tensor_get_f(const gs_tensor *t, int64_t i)
+{
+    const void *p = t->data;
+    switch (t->dtype) {
+    case GS_FLOAT: return ((const float *)p)[i];
+    case GS_DOUBLE: return ((const double *)p)[i];
+    case GS_FLOAT16: return gs_half_to_float(((const uint16_t *)p)[i]);
+    case GS_BFLOAT16: return gs_bf16_to_float(((const uint16_t *)p)[i]);
+    case GS_INT8: return ((const int8_t *)p)[i];
+    case GS_UINT8: case GS_BOOL: return ((const uint8_t *)p)[i];
+    case GS_INT16: return ((const int16_t *)p)[i];
+    case GS_UINT16: return ((const uint16_t *)p)[i];
+    case GS_INT32: return ((const int32_t *)p)[i];
+    case GS_UINT32: return ((const uint32_t *)p)[i];
+    case GS_INT64: return (double)((const int64_t *)p)[i];
+    case GS_UINT64: return (double)((const uint64_t *)p)[i];
+    default: return NAN;
+    }
+}
+
+int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i)
+{
+    const void *p = t->data;
+    switch (t->dtype) {
+    case GS_INT8: return ((const int8_t *)p)[i];
+    case GS_UINT8: case GS_BOOL: return ((const uint8_t *)p)[i];
+    case GS_INT16: return ((const int16_t *)p)[i];
+    case GS_UINT16: return ((const uint16_t *)p)[i];
+    case GS_INT32: return ((const int32_t *)p)[i];
+    case GS_UINT32: return ((const uint32_t *)p)[i];
+    case GS_INT64: return ((const int64_t *)p)[i];
+    case GS_UINT64: return (int64_t)((const uint64_t *)p)[i];
+    default: {
+        double d = gs_tensor_get_f(t, i);
+        if (!(d >= -9.2e18 && d <= 9.2e18))
+            return 0;
+        return (int64_t)d;
+    }
+    }
+}
+
+void gs_tensor_set_f(gs_tensor *t, int64_t i, double v)
+{
+    void *p = t->data;
+    switch (t->dtype) {
+    case GS_FLOAT: ((float *)p)[i] = (float)v; break;
+    case GS_DOUBLE: ((double *)p)[i] = v; break;
+    case GS_FLOAT16: ((uint16_t *)p)[i] = gs_float_to_half((float)v); break;
+    case GS_BFLOAT16: ((uint16_t *)p)[i] = gs_float_to_bf16((float)v); break;
+    case GS_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    default: gs_tensor_set_i(t, i, (int64_t)v); break;
+    }
+}
+
+void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v)
+{
+    void *p = t->data;
+    switch (t->dtype) {
+    case GS_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
+    case GS_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case GS_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    case GS_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
+    case GS_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    case GS_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
+    case GS_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
+    case GS_INT64: ((int64_t *)p)[i] = v; break;
+    case GS_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
+    default: gs_tensor_set_f(t, i, (double)v); break;
+    }
+}
