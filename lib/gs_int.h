@@ -226,7 +226,8 @@ int gs_ir_dce(gs_graph *g);
 gs_status gs_ir_verify(const gs_graph *g);
 /* Deep copy (tensors shared). NULL on no memory. */
 gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent);
-/* Topological order of live nodes into order[nnodes]; count returned, or -1 on a cycle. */
+/* Topological order of live nodes into order[nnodes]; returns the count, -1
+ * on a cycle, -2 when memory is short (message set). */
 int gs_ir_topo(const gs_graph *g, gs_id *order);
 const gs_attr *gs_ir_attr(const gs_node *n, const char *name);
 int64_t gs_attr_int(const gs_node *n, const char *name, int64_t dflt);

@@ -429,15 +429,15 @@ static gs_status verify_node(const gs_graph *g, gs_id i)
             return gs_err(g->ctx, GS_ERR_INTERNAL, "node '%s' (%s): output %d not produced by it",
                           n->name, n->op, k);
     }
-    for (int a = 0; a < n->nattrs; a++) {
+    gs_status st = GS_OK;
+    for (int a = 0; a < n->nattrs && st == GS_OK; a++) {
         const gs_attr *at = &n->attrs[a];
-        if (at->type == GS_A_GRAPH && at->g && gs_ir_verify(at->g) != GS_OK)
-            return GS_ERR_MODEL;
-        for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n; j++)
-            if (gs_ir_verify(at->gs[j]) != GS_OK)
-                return GS_ERR_MODEL;
+        if (at->type == GS_A_GRAPH && at->g)
+            st = gs_ir_verify(at->g);
+        for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
+            st = gs_ir_verify(at->gs[j]);
     }
-    return GS_OK;
+    return st;
 }
 
 static gs_status verify_uses(const gs_graph *g, gs_id v)

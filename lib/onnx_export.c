@@ -331,7 +331,8 @@ static Onnx__GraphProto *export_graph(ex *e, const gs_graph *g)
     int n = gs_ir_topo(g, order);
     if (n < 0) {
         if (e->st == GS_OK)
-            e->st = gs_err(e->ctx, GS_ERR_INTERNAL, "graph '%s' has a cycle", g->name);
+            e->st = n == -2 ? GS_ERR_NOMEM :
+                    gs_err(e->ctx, GS_ERR_INTERNAL, "graph '%s' has a cycle", g->name);
         return NULL;
     }
     gp->n_node = (size_t)n;

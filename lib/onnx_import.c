@@ -27,12 +27,26 @@ typedef struct imp {
 
 /* ---- protobuf-c allocator over the ctx hooks --------------------------- */
 
-static void *pb_alloc(void *ud, size_t n) { return gs_alloc(ud, n); }
-static void pb_free(void *ud, void *p) { gs_dealloc(ud, p); }
+/* protobuf-c reports a failed allocation and a parse error alike (NULL), so
+ * the allocator remembers whether it failed. */
+typedef struct pbmem {
+    gs_ctx *ctx;
+    bool failed;
+} pbmem;
 
-static ProtobufCAllocator pb_allocator(gs_ctx *ctx)
+static void *pb_alloc(void *ud, size_t n)
 {
-    ProtobufCAllocator a = { pb_alloc, pb_free, ctx };
+    pbmem *pm = ud;
+    void *p = gs_alloc(pm->ctx, n);
+    pm->failed |= !p;
+    return p;
+}
+
+static void pb_free(void *ud, void *p) { gs_dealloc(((pbmem *)ud)->ctx, p); }
+
+static ProtobufCAllocator pb_allocator(pbmem *pm)
+{
+    ProtobufCAllocator a = { pb_alloc, pb_free, pm };
     return a;
 }
 
@@ -637,10 +651,13 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
                          const char *path, const char *dir, gs_model **out)
 {
     *out = NULL;
-    ProtobufCAllocator pa = pb_allocator(ctx);
+    pbmem pm = { ctx, false };
+    ProtobufCAllocator pa = pb_allocator(&pm);
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, size, buf);
     if (mapped)
         gs_file_unmap(buf, size);   /* unpack copied everything it keeps */
+    if (!mp && pm.failed)
+        return gs_nomem(ctx);
     if (!mp)
         return gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (protobuf parse failed)", path);
     gs_model *m = gs_zalloc(ctx, sizeof *m);
@@ -674,7 +691,8 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
 
 void gs_onnx_free_proto(gs_ctx *ctx, void *proto)
 {
-    ProtobufCAllocator pa = pb_allocator(ctx);
+    pbmem pm = { ctx, false };
+    ProtobufCAllocator pa = pb_allocator(&pm);
     if (proto)
         onnx__model_proto__free_unpacked(proto, &pa);
 }
