@@ -237,6 +237,13 @@ const char *gs_attr_str(const gs_node *n, const char *name, const char *dflt);
 int gs_attr_ints(const gs_node *n, const char *name, const int64_t **vals);
 int gs_attr_floats(const gs_node *n, const char *name, const float **vals);
 int gs_ir_live_nodes(const gs_graph *g);
+/* base, or base_N, unused in g (in g->perm); NULL on no memory. */
+const char *gs_ir_unique_name(gs_graph *g, const char *base);
+/* Add an initializer value named after base holding t (t must outlive g:
+ * put it in g->perm or register it with the model). GS_NONE on failure. */
+gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);
+/* Mark initializers nothing reads (and that are not graph inputs/outputs) dead. */
+void gs_ir_drop_unused_inits(gs_graph *g);
 
 /* ---- model.c: the model handle ---------------------------------------- */
 

@@ -649,3 +649,61 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
     }
     return d;
 }
+
+/* ---- new values for rewrites ------------------------------------------ */
+
+const char *gs_ir_unique_name(gs_graph *g, const char *base)
+{
+    if (gs_ir_find(g, base) == GS_NONE)
+        return gs_arena_strdup(g->perm, base);
+    for (int i = 1;; i++) {
+        char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
+        if (!s || gs_ir_find(g, s) == GS_NONE)
+            return s;
+    }
+}
+
+static gs_status append_id(gs_graph *g, gs_id **list, int32_t *n, gs_id v)
+{
+    gs_id *l = gs_arena_alloc(&g->arena, ((size_t)*n + 1) * sizeof *l);
+    if (!l)
+        return gs_nomem(g->ctx);
+    if (*n)
+        memcpy(l, *list, (size_t)*n * sizeof *l);
+    l[(*n)++] = v;
+    *list = l;
+    return GS_OK;
+}
+
+gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t)
+{
+    const char *name = gs_ir_unique_name(g, base);
+    gs_id v = name ? gs_ir_add_value(g, name, false) : GS_NONE;
+    if (!name)
+        gs_nomem(g->ctx);
+    if (v == GS_NONE)
+        return GS_NONE;
+    gs_value *val = &g->values[v];
+    val->init = t;
+    val->dtype = t->dtype;
+    val->rank = t->rank;
+    val->dims = gs_arena_alloc(&g->arena, (size_t)(t->rank ? t->rank : 1) * sizeof(gs_dim));
+    if (!val->dims || append_id(g, &g->inits, &g->ninits, v) != GS_OK) {
+        gs_nomem(g->ctx);
+        return GS_NONE;
+    }
+    for (int k = 0; k < t->rank; k++)
+        g->values[v].dims[k].v = t->dims[k];
+    g->values[v].flags |= GS_V_TYPED;
+    t->name = g->values[v].name;
+    return v;
+}
+
+void gs_ir_drop_unused_inits(gs_graph *g)
+{
+    for (int32_t i = 0; i < g->ninits; i++) {
+        gs_value *v = &g->values[g->inits[i]];
+        if (!v->nuses && !(v->flags & (GS_V_OUTPUT | GS_V_INPUT)))
+            v->flags |= GS_V_DEAD;
+    }
+}

@@ -1,0 +1,84 @@
+/*
+ * gs_rules.h - rewrite rules: loading (the only code that sees cJSON),
+ * compiled patterns, matching against the IR, and applying rewrites.
+ *
+ * A rule says: this subgraph may be replaced by that one, under these
+ * conditions. Rules are data (JSON files under rules/), compiled once into a
+ * gs_ruleset; each compiled rule keeps its file and name so every message
+ * points back at the JSON that caused it. The search (search.c) drives the
+ * engine through the three calls below: find matches, apply one, and learn
+ * what changed.
+ */
+#ifndef GS_RULES_H
+#define GS_RULES_H
+
+#include "gs_int.h"
+
+#define GS_MAX_PATTERN 16        /* nodes in one side of a rule */
+#define GS_MAX_BINDINGS 48       /* variables bound by one match */
+
+typedef struct gs_rule gs_rule;          /* one compiled rule (opaque outside rules*.c) */
+typedef struct gs_ruleset gs_ruleset;    /* rules loaded from files/memory (owns them) */
+
+enum {                          /* gs_rule flags, from the JSON "class" field */
+    GS_RULE_CLEANUP = 1,        /* always pays: applied to a fixed point before/after search */
+    GS_RULE_SEARCH = 2,         /* explored by the cost-guided search */
+};
+
+/* ---- rules_load.c ------------------------------------------------------ */
+
+gs_ruleset *gs_ruleset_new(gs_ctx *ctx);
+void gs_ruleset_free(gs_ruleset *rs);
+/* Load every rule of a JSON file, or of every *.json file of a folder (in
+ * name order). A file with any error is refused whole; the message gives
+ * file, rule name and position. */
+gs_status gs_ruleset_load(gs_ruleset *rs, const char *path);
+gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, const char *name);
+int gs_ruleset_count(const gs_ruleset *rs);
+const gs_rule *gs_ruleset_get(const gs_ruleset *rs, int i);
+const char *gs_rule_name(const gs_rule *r);
+const char *gs_rule_file(const gs_rule *r);
+const char *gs_rule_doc(const gs_rule *r);
+uint32_t gs_rule_flags(const gs_rule *r);
+/* Ops of the match side, space separated (for listings). */
+const char *gs_rule_ops(const gs_rule *r);
+
+/* ---- match.c ----------------------------------------------------------- */
+
+/* One match: the matched nodes (root first) and the variable bindings. */
+typedef struct gs_match {
+    const gs_rule *rule;
+    gs_id nodes[GS_MAX_PATTERN];
+    int nnodes;
+    gs_id values[GS_MAX_BINDINGS];   /* value bound to each pattern variable, or GS_NONE */
+    const gs_attr *attrs[GS_MAX_BINDINGS];  /* attribute bound to each attribute variable */
+} gs_match;
+
+/* Call fn for every match of every rule with a flag in `flags` whose opset
+ * range admits `opset`, found through the op index (not a scan per pattern
+ * node). fn returns false to stop. Returns the number of matches reported. */
+typedef bool (*gs_match_fn)(const gs_match *m, void *ud);
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+                 gs_match_fn fn, void *ud);
+/* Matches rooted at node `root` only (for incremental search after a rewrite). */
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+                gs_id root, gs_match_fn fn, void *ud);
+
+/* ---- rewrite.c --------------------------------------------------------- */
+
+/* What a rewrite did: nodes removed (dead) and nodes added (new ids). */
+typedef struct gs_delta {
+    gs_id removed[GS_MAX_PATTERN * 2];
+    int nremoved;
+    gs_id added[GS_MAX_PATTERN * 2];
+    int nadded;
+} gs_delta;
+
+/* Apply match m to graph g (which must be the graph it was found in, or a
+ * clone of it): build the replacement, rewire consumers, keep graph output
+ * names, remove what became dead. gs_ir_verify(g) holds afterwards. New
+ * constants computed from matched constants are ordinary nodes, left for
+ * constant folding. delta may be NULL. */
+gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta);
+
+#endif /* GS_RULES_H */
