@@ -34,6 +34,8 @@ void gs_ruleset_free(gs_ruleset *rs);
  * file, rule name and position. */
 gs_status gs_ruleset_load(gs_ruleset *rs, const char *path);
 gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, const char *name);
+/* Load the default rule library (the JSON files of rules/, embedded at build time). */
+gs_status gs_ruleset_load_default(gs_ruleset *rs);
 int gs_ruleset_count(const gs_ruleset *rs);
 const gs_rule *gs_ruleset_get(const gs_ruleset *rs, int i);
 const char *gs_rule_name(const gs_rule *r);
