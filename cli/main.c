@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     { "optimize", cmd_optimize, "rewrite a model into a faster equivalent model" },
     { "info", cmd_info, "print ops, inputs, outputs, parameters and opsets of a model" },
+    { "dot", cmd_dot, "write the graph in Graphviz dot format" },
 };
 
 static int usage(FILE *f)
