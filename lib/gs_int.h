@@ -85,6 +85,7 @@ typedef struct gs_tensor {
 enum {
     GS_T_OWNED = 1,     /* data was allocated with the ctx allocator for this tensor */
     GS_T_EXTERNAL = 2,  /* data came from an external-data file */
+    GS_T_MAPPED = 4,    /* data points into the mapped model file (may be unaligned) */
 };
 
 size_t gs_dtype_size(int32_t dtype);            /* bytes per element; 0 for strings/unknown */
@@ -258,8 +259,10 @@ struct gs_model {
     void *proto;            /* unpacked onnx ModelProto (carried-through fields) */
     gs_opset *opsets;
     int32_t nopsets;
-    void *map;              /* model file mapping */
+    void *map;              /* model file mapping, kept while tensors point into it */
     size_t mapsize;
+    void *cuts;             /* gs_wire_cut[]: initializers whose raw_data is in map */
+    int32_t ncuts;
     char *dir;              /* folder of the model file (external data), or NULL */
     void **extmaps;         /* external data mappings */
     size_t *extsizes;
@@ -285,8 +288,8 @@ gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
                          const char *path);
 /* Packed size of the model with every tensor inline (for the 2 GiB check). */
 gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);
-/* Free the unpacked ModelProto kept by a model. */
-void gs_onnx_free_proto(gs_ctx *ctx, void *proto);
+/* Free the unpacked ModelProto kept by a model (and its file mapping). */
+void gs_onnx_free_proto(gs_model *m);
 /* Decode one TensorProto file (ONNX test-data layout) into a tensor owned by
  * the caller (free with gs_tensor_free). */
 gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out);

@@ -69,7 +69,7 @@ GS_API void gs_model_free(gs_model *m)
         return;
     gs_ctx *ctx = m->ctx;
     gs_ir_free(m->graph);
-    gs_onnx_free_proto(ctx, m->proto);
+    gs_onnx_free_proto(m);
     for (int32_t i = 0; i < m->nextmaps; i++)
         gs_file_unmap(m->extmaps[i], m->extsizes[i]);
     for (int32_t i = 0; i < m->nowned; i++)

@@ -10,7 +10,7 @@
  * External data is mapped from files next to the model; a location that
  * would leave the model's folder is refused.
  */
-#include "gs_int.h"
+#include "gs_wire.h"
 #include "onnx.pb-c.h"
 
 #include <stdio.h>
@@ -246,6 +246,9 @@ static gs_status import_tensor(imp *im, gs_graph *g, const Onnx__TensorProto *tp
                           "needs %zu", t->name, tp->raw_data.len, numel * es);
         t->data = tp->raw_data.data;
         t->nbytes = tp->raw_data.len;
+        if (im->m->map && t->data >= (void *)im->m->map &&
+            (char *)t->data < (char *)im->m->map + im->m->mapsize)
+            t->flags |= GS_T_MAPPED;
         return GS_OK;
     }
     return typed_data(im, tp, t, numel);
@@ -647,14 +650,61 @@ static gs_status import_opsets(imp *im, const Onnx__ModelProto *mp)
     return GS_OK;
 }
 
+enum { CUT_THRESHOLD = 4096, SKELETON_MIN_FILE = 1 << 20 };
+
+/* Point the initializers cut from the skeleton at their bytes in the map;
+ * false when the unpacked message does not have them where expected. */
+static bool attach_cuts(Onnx__ModelProto *mp, const gs_wire_skel *sk)
+{
+    for (int i = 0; i < sk->ncuts; i++) {
+        const gs_wire_cut *c = &sk->cuts[i];
+        if (!mp->graph || (size_t)c->tensor >= mp->graph->n_initializer ||
+            mp->graph->initializer[c->tensor]->has_raw_data)
+            return false;
+    }
+    for (int i = 0; i < sk->ncuts; i++) {
+        Onnx__TensorProto *tp = sk->cuts[i].tensor >= 0 ? mp->graph->initializer[sk->cuts[i].tensor] : NULL;
+        tp->has_raw_data = 1;
+        tp->raw_data.data = (uint8_t *)sk->cuts[i].data;
+        tp->raw_data.len = sk->cuts[i].len;
+    }
+    return true;
+}
+
+/* Unpack buf; for a large mapped file, unpack a skeleton without the big
+ * weights and keep the map (see onnx_wire.c). *keep_map tells which. */
+static Onnx__ModelProto *unpack(gs_ctx *ctx, pbmem *pm, void *buf, size_t size, bool mapped,
+                                gs_wire_skel *sk, bool *keep_map)
+{
+    ProtobufCAllocator pa = pb_allocator(pm);
+    *keep_map = false;
+    if (mapped && size >= SKELETON_MIN_FILE && gs_wire_skeleton(ctx, buf, size, CUT_THRESHOLD, sk)) {
+        Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, sk->size, sk->buf);
+        gs_dealloc(ctx, sk->buf);
+        sk->buf = NULL;
+        if (mp && attach_cuts(mp, sk)) {
+            *keep_map = true;
+            return mp;
+        }
+        if (mp)
+            onnx__model_proto__free_unpacked(mp, &pa);
+        gs_wire_skel_free(ctx, sk);
+        if (pm->failed)
+            return NULL;
+    }
+    return onnx__model_proto__unpack(&pa, size, buf);
+}
+
 gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
                          const char *path, const char *dir, gs_model **out)
 {
     *out = NULL;
     pbmem pm = { ctx, false };
     ProtobufCAllocator pa = pb_allocator(&pm);
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, size, buf);
-    if (mapped)
+    gs_wire_skel sk;
+    bool keep_map;
+    Onnx__ModelProto *mp = unpack(ctx, &pm, buf, size, mapped, &sk, &keep_map);
+    if (mapped && !keep_map)
         gs_file_unmap(buf, size);   /* unpack copied everything it keeps */
     if (!mp && pm.failed)
         return gs_nomem(ctx);
@@ -662,11 +712,24 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
         return gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (protobuf parse failed)", path);
     gs_model *m = gs_zalloc(ctx, sizeof *m);
     if (!m) {
+        for (int i = 0; i < sk.ncuts && keep_map; i++)
+            mp->graph->initializer[sk.cuts[i].tensor]->has_raw_data = 0,
+            mp->graph->initializer[sk.cuts[i].tensor]->raw_data.data = NULL;
         onnx__model_proto__free_unpacked(mp, &pa);
+        if (keep_map) {
+            gs_wire_skel_free(ctx, &sk);
+            gs_file_unmap(buf, size);
+        }
         return gs_nomem(ctx);
     }
     m->ctx = ctx;
     m->proto = mp;
+    if (keep_map) {
+        m->map = buf;
+        m->mapsize = size;
+        m->cuts = sk.cuts;
+        m->ncuts = sk.ncuts;
+    }
     imp im = { ctx, m, path, dir, 0 };
     gs_status st = GS_OK;
     if (dir && !(m->dir = gs_strdup(ctx, dir)))
@@ -689,10 +752,23 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
     return GS_OK;
 }
 
-void gs_onnx_free_proto(gs_ctx *ctx, void *proto)
+void gs_onnx_free_proto(gs_model *m)
 {
-    pbmem pm = { ctx, false };
+    pbmem pm = { m->ctx, false };
     ProtobufCAllocator pa = pb_allocator(&pm);
-    if (proto)
-        onnx__model_proto__free_unpacked(proto, &pa);
+    Onnx__ModelProto *mp = m->proto;
+    const gs_wire_cut *cuts = m->cuts;
+    for (int32_t i = 0; mp && i < m->ncuts; i++) {   /* the map owns these bytes */
+        Onnx__TensorProto *tp = mp->graph->initializer[cuts[i].tensor];
+        tp->has_raw_data = 0;
+        tp->raw_data.data = NULL;
+        tp->raw_data.len = 0;
+    }
+    if (mp)
+        onnx__model_proto__free_unpacked(mp, &pa);
+    gs_dealloc(m->ctx, m->cuts);
+    gs_file_unmap(m->map, m->mapsize);
+    m->proto = NULL;
+    m->cuts = NULL;
+    m->map = NULL;
 }
