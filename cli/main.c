@@ -14,6 +14,8 @@ typedef struct command {
 static const command commands[] = {
     { "optimize", cmd_optimize, "rewrite a model into a faster equivalent model" },
     { "info", cmd_info, "print ops, inputs, outputs, parameters and opsets of a model" },
+    { "run", cmd_run, "run a model in the reference interpreter (ONNX test-data layout)" },
+    { "verify", cmd_verify, "check that two models compute the same outputs" },
     { "dot", cmd_dot, "write the graph in Graphviz dot format" },
 };
 

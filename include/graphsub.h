@@ -181,6 +181,73 @@ GS_API int64_t gs_value_numel(const gs_model *m, int value);
 GS_API int gs_dtype_bytes(gs_dtype t);
 GS_API const char *gs_dtype_str(gs_dtype t);
 
+/* ---- running ------------------------------------------------------------ */
+
+/* A dense tensor in row-major order. Arrays made by the library are freed
+ * with gs_array_free; data is owned by the array. */
+typedef struct gs_array {
+    gs_dtype dtype;
+    int rank;
+    int64_t dims[16];
+    void *data;
+    size_t nbytes;
+} gs_array;
+
+/* A new zero-filled array; NULL when memory is short or the shape is invalid. */
+GS_API gs_array *gs_array_new(gs_ctx *ctx, gs_dtype dtype, int rank, const int64_t *dims);
+GS_API void gs_array_free(gs_ctx *ctx, gs_array *a);
+/* Read / write one onnx TensorProto file (the ONNX test-data layout: input_0.pb...). */
+GS_API gs_status gs_array_load(gs_ctx *ctx, const char *path, gs_array **out);
+GS_API gs_status gs_array_save(gs_ctx *ctx, const char *path, const gs_array *a);
+
+/* Run the model in the reference interpreter. inputs[i] feeds graph input i
+ * (initializers excluded); outputs[0..gs_model_output_count) receive new
+ * arrays owned by the caller. A node whose op has no kernel is an error
+ * (GS_ERR_UNSUPPORTED) naming the node and the op. */
+GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,
+                              gs_array **outputs);
+/* Random inputs for the model: floats uniform in [-1, 1), integers in [0, 8),
+ * bools; unknown or symbolic dims take the value given by "name=value" in
+ * dims (NULL-terminated, may be NULL), else 1. inputs receives
+ * gs_model_input_count arrays. */
+GS_API gs_status gs_model_random_inputs(gs_ctx *ctx, const gs_model *m, uint64_t seed,
+                                        const char *const *dims, gs_array **inputs);
+/* Infer the shapes of every value (exported models carry them in value_info). */
+GS_API gs_status gs_model_infer_shapes(gs_model *m);
+
+/* Element-wise comparison: |got - want| <= atol + rtol * |want|; NaN equals NaN. */
+typedef struct gs_diff {
+    double max_abs, max_rel;     /* largest differences */
+    int64_t worst;               /* flat index of the worst element, or -1 */
+    double got, want;            /* values at the worst element */
+    int ok;                      /* 1 when every element is within tolerance */
+} gs_diff;
+/* Compare two arrays; GS_ERR_MISMATCH (message set) when the types or
+ * shapes differ. */
+GS_API gs_status gs_array_compare(gs_ctx *ctx, const gs_array *got, const gs_array *want,
+                                  double rtol, double atol, gs_diff *diff);
+
+typedef struct gs_verify_opts {
+    int version;                 /* GS_VERIFY_OPTS_VERSION */
+    uint64_t seed;
+    int trials;                  /* random input sets (0: 1) */
+    double rtol, atol;           /* 0: 1e-3 and 1e-4 */
+    const char *const *dims;     /* "name=value" for dynamic dims, NULL-terminated */
+} gs_verify_opts;
+#define GS_VERIFY_OPTS_VERSION 1
+
+typedef struct gs_output_diff {
+    const char *name;            /* output name (owned by model a) */
+    gs_diff diff;                /* worst over the trials */
+} gs_output_diff;
+
+/* Run a and b on the same random inputs and compare every output of a with
+ * the output of b of the same name. diffs (may be NULL) receives one entry
+ * per output of a, freed with gs_free. GS_ERR_MISMATCH when any differs or
+ * is missing from b. opts may be NULL. */
+GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
+                                  gs_output_diff **diffs, int *ndiffs);
+
 /* ---- optimizing --------------------------------------------------------- */
 
 /* Per-node cost callback: return the estimated seconds of one node, given

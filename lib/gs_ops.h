@@ -121,8 +121,34 @@ gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g, int64_t opset,
                         const gs_tensor *const *inputs, int ninputs,
                         gs_tensor **outputs, int noutputs);
 
-/* ---- infer.c: shape inference over a graph ---------------------------- */
+/* Run subgraph sub within a running interpreter: its outer-scope names
+ * resolve in the caller's values (for If, Loop, Scan kernels). */
+gs_status gs_interp_run_sub(gs_interp *parent, const gs_graph *sub,
+                            const gs_tensor *const *inputs, int ninputs,
+                            gs_tensor **outputs, int noutputs);
 
+/* ---- infer.c: shape inference ----------------------------------------- */
+
+/* Infer every node's outputs in topological order (subgraphs included);
+ * ops without an infer function leave their outputs as they are. */
 gs_status gs_infer_graph(gs_graph *g, int64_t opset);
+/* Set value v's type; dims (rank entries, may be NULL for rank -1) are
+ * copied. Marks the value GS_V_TYPED when anything changed. */
+gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_dim *dims);
+/* Output 0 has input 0's type and shape. */
+gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset);
+/* Output 0: broadcast of every input's shape, input 0's dtype. */
+gs_status gs_infer_bcast(gs_graph *g, gs_node *n, int64_t opset);
+/* As gs_infer_bcast with a bool output (comparisons). */
+gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset);
+/* The constant tensor of input k of n (an initializer), or NULL. */
+const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
+
+/* ---- fold.c: constant folding ----------------------------------------- */
+
+/* Evaluate every node whose inputs are all constants (and whose op is known
+ * and not random) and make its outputs initializers owned by m; outputs
+ * above max_bytes stay computed at run time. *folded receives the count. */
+gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded);
 
 #endif /* GS_OPS_H */

@@ -459,3 +459,33 @@ gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size)
     gs_arena_free(&e.tmp);
     return e.st;
 }
+
+/* ---- tensor files ------------------------------------------------------ */
+
+gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t)
+{
+    Onnx__TensorProto tp;
+    onnx__tensor_proto__init(&tp);
+    tp.name = (char *)(t->name ? t->name : "");
+    tp.has_data_type = 1;
+    tp.data_type = t->dtype;
+    tp.n_dims = (size_t)t->rank;
+    tp.dims = (int64_t *)t->dims;
+    tp.has_raw_data = 1;
+    tp.raw_data.len = t->nbytes;
+    tp.raw_data.data = t->data;
+    size_t n = onnx__tensor_proto__get_packed_size(&tp);
+    uint8_t *buf = gs_alloc(ctx, n ? n : 1);
+    if (!buf)
+        return gs_nomem(ctx);
+    onnx__tensor_proto__pack(&tp, buf);
+    int fd;
+    char *tmp;
+    gs_status st = gs_file_tmp(ctx, path, &fd, &tmp);
+    if (st == GS_OK && (st = gs_file_write_all(ctx, fd, buf, n, path)) != GS_OK)
+        gs_file_abort(ctx, fd, tmp);
+    else if (st == GS_OK)
+        st = gs_file_commit(ctx, fd, tmp, path);
+    gs_dealloc(ctx, buf);
+    return st;
+}

@@ -10,6 +10,7 @@
  * External data is mapped from files next to the model; a location that
  * would leave the model's folder is refused.
  */
+#include "gs_ops.h"
 #include "gs_wire.h"
 #include "onnx.pb-c.h"
 
@@ -130,7 +131,7 @@ static gs_status external_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *
     if (!safe_location(loc))
         return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s': external data location '%s' is not a "
                       "relative path inside the model's folder", name, loc ? loc : "");
-    if (!im->dir)
+    if (!im->dir || !im->m)
         return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s': external data needs a model file", name);
     void *map;
     size_t size;
@@ -153,11 +154,12 @@ static gs_status external_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *
 }
 
 /* Copy n typed-field elements into t's element type. */
-static gs_status convert_typed(imp *im, gs_tensor *t, const void *src, size_t n, int kind)
+static gs_status convert_typed(imp *im, gs_arena *perm, gs_tensor *t, const void *src, size_t n,
+                               int kind)
 {
     size_t es = gs_dtype_size(t->dtype);
     size_t bytes = n * es;   /* n counts elements of a shape already checked */
-    void *d = gs_arena_alloc(im->m->graph->perm, bytes ? bytes : 1);
+    void *d = gs_arena_alloc(perm, bytes ? bytes : 1);
     if (!d)
         return gs_nomem(im->ctx);
     for (size_t i = 0; i < n; i++) {
@@ -174,7 +176,8 @@ static gs_status convert_typed(imp *im, gs_tensor *t, const void *src, size_t n,
     return GS_OK;
 }
 
-static gs_status typed_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *t, size_t numel)
+static gs_status typed_data(imp *im, gs_arena *perm, const Onnx__TensorProto *tp, gs_tensor *t,
+                            size_t numel)
 {
     const void *src = NULL;
     size_t n = 0, per = 1;
@@ -194,7 +197,7 @@ static gs_status typed_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *t, 
         return gs_err(im->ctx, GS_ERR_MODEL, "tensor '%s' has %zu values, its shape needs %zu",
                       t->name, n / per, numel);
     if (kind)
-        return convert_typed(im, t, src, n, kind);
+        return convert_typed(im, perm, t, src, n, kind);
     t->data = (void *)src;
     t->nbytes = numel * gs_dtype_size(t->dtype);
     return GS_OK;
@@ -221,10 +224,11 @@ static gs_status tensor_shape(imp *im, const Onnx__TensorProto *tp, gs_tensor *t
     return GS_OK;
 }
 
-/* Import a TensorProto into a tensor in the graph's shared arena. */
-static gs_status import_tensor(imp *im, gs_graph *g, const Onnx__TensorProto *tp, gs_tensor **out)
+/* Import a TensorProto into a tensor in arena perm (the graph's shared arena). */
+static gs_status import_tensor_in(imp *im, gs_arena *perm, const Onnx__TensorProto *tp,
+                                  gs_tensor **out)
 {
-    gs_tensor *t = gs_arena_alloc(g->perm, sizeof *t);
+    gs_tensor *t = gs_arena_alloc(perm, sizeof *t);
     if (!t)
         return gs_nomem(im->ctx);
     t->name = tp->name ? tp->name : "";
@@ -246,12 +250,17 @@ static gs_status import_tensor(imp *im, gs_graph *g, const Onnx__TensorProto *tp
                           "needs %zu", t->name, tp->raw_data.len, numel * es);
         t->data = tp->raw_data.data;
         t->nbytes = tp->raw_data.len;
-        if (im->m->map && t->data >= (void *)im->m->map &&
+        if (im->m && im->m->map && t->data >= (void *)im->m->map &&
             (char *)t->data < (char *)im->m->map + im->m->mapsize)
             t->flags |= GS_T_MAPPED;
         return GS_OK;
     }
-    return typed_data(im, tp, t, numel);
+    return typed_data(im, perm, tp, t, numel);
+}
+
+static gs_status import_tensor(imp *im, gs_graph *g, const Onnx__TensorProto *tp, gs_tensor **out)
+{
+    return import_tensor_in(im, g->perm, tp, out);
 }
 
 /* ---- value types ------------------------------------------------------- */
@@ -771,4 +780,65 @@ void gs_onnx_free_proto(gs_model *m)
     m->proto = NULL;
     m->cuts = NULL;
     m->map = NULL;
+}
+
+/* ---- tensor files (ONNX test-data layout) ------------------------------ */
+
+static gs_status read_tensor(gs_ctx *ctx, const char *path, const Onnx__TensorProto *tp,
+                             gs_tensor **out)
+{
+    gs_arena tmp;
+    gs_arena_init(&tmp, ctx);
+    imp im = { ctx, NULL, path, NULL, 0 };
+    gs_tensor *t = NULL, *c = NULL;
+    gs_status st = import_tensor_in(&im, &tmp, tp, &t);
+    if (st == GS_OK && !t->data && (t->dtype == GS_STRING || !gs_dtype_size(t->dtype) || t->nbytes))
+        st = gs_err(ctx, GS_ERR_UNSUPPORTED, "tensors of type %s are not supported",
+                    gs_dtype_name(t->dtype));
+    if (st == GS_OK && !(c = gs_tensor_new(ctx)))
+        st = gs_nomem(ctx);
+    if (st == GS_OK) {
+        *c = *t;
+        c->src = NULL;
+        c->flags = 0;
+        c->name = "";
+        c->data = gs_alloc(ctx, t->nbytes ? t->nbytes : 1);
+        if (!c->data) {
+            gs_dealloc(ctx, c);
+            c = NULL;
+            st = gs_nomem(ctx);
+        } else {
+            if (t->nbytes)
+                memcpy(c->data, t->data, t->nbytes);
+            c->flags = GS_T_OWNED;
+        }
+    }
+    gs_arena_free(&tmp);
+    *out = c;
+    return st;
+}
+
+gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out)
+{
+    *out = NULL;
+    void *map;
+    size_t size;
+    gs_status st = gs_file_map(ctx, path, &map, &size);
+    if (st != GS_OK)
+        return st;
+    pbmem pm = { ctx, false };
+    ProtobufCAllocator pa = pb_allocator(&pm);
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pa, size, map ? map : (void *)"");
+    gs_file_unmap(map, size);
+    if (!tp)
+        return pm.failed ? gs_nomem(ctx)
+                         : gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX tensor (protobuf parse failed)", path);
+    st = read_tensor(ctx, path, tp, out);
+    onnx__tensor_proto__free_unpacked(tp, &pa);
+    if (st != GS_OK && st != GS_ERR_NOMEM && strncmp(ctx->msg, path, strlen(path))) {
+        char msg[sizeof ctx->msg];
+        snprintf(msg, sizeof msg, "%s", ctx->msg);
+        gs_err(ctx, st, "%s: %s", path, msg);
+    }
+    return st;
 }

@@ -33,3 +33,27 @@ void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud)
         for (const gs_opdef *d = tables[t]; d->name; d++)
             fn(d, ud);
 }
+
+/* Elementwise default: one operation per output element; bytes are every
+ * input and output with a known shape. */
+void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
+{
+    c->flops = c->bytes_read = c->bytes_written = 0;
+    for (int k = 0; k < n->nin + n->nout; k++) {
+        bool out = k >= n->nin;
+        gs_id v = out ? n->out[k - n->nin] : n->in[k];
+        if (v == GS_NONE || g->values[v].rank < 0)
+            continue;
+        const gs_value *val = &g->values[v];
+        double elems = 1;
+        for (int d = 0; d < val->rank; d++)
+            elems *= val->dims[d].v > 0 ? (double)val->dims[d].v : 1;
+        double bytes = elems * (double)(gs_dtype_size(val->dtype) ? gs_dtype_size(val->dtype) : 4);
+        if (out) {
+            c->bytes_written += bytes;
+            c->flops += elems;
+        } else {
+            c->bytes_read += bytes;
+        }
+    }
+}

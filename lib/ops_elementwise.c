@@ -1,8 +1,507 @@
 /*
- * ops_elementwise.c - registry rows for the elementwise ops (see gs_ops.h).
+ * ops_elementwise.c - registry rows for elementwise ops: unary math and
+ * activations, binary arithmetic with broadcasting, comparisons, logic,
+ * variadic Min/Max/Sum/Mean, Clip, Where.
+ *
+ * Kernels are written once for every numeric type: values are read and
+ * written through gs_tensor_get_f/set_f (double precision, float16 by
+ * conversion), with an int64 path where float math would lose precision,
+ * and a direct float32 path for the common case.
  */
 #include "gs_ops.h"
 
+#include <math.h>
+#include <string.h>
+
+static bool is_float(int32_t t)
+{
+    return t == GS_FLOAT || t == GS_DOUBLE || t == GS_FLOAT16 || t == GS_BFLOAT16;
+}
+
+static bool is_numeric(int32_t t)
+{
+    return gs_dtype_size(t) > 0 && t != GS_COMPLEX64 && t != GS_COMPLEX128;
+}
+
+static gs_status bad_type(gs_kcall *k, const gs_tensor *t)
+{
+    return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s): type %s is not supported",
+                  k->node->name, k->node->op, gs_dtype_name(t->dtype));
+}
+
+static gs_status alloc_like(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
+{
+    out->dtype = dtype;
+    out->rank = rank;
+    memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
+    return gs_tensor_alloc(k->ctx, out);
+}
+
+/* ---- unary ------------------------------------------------------------ */
+
+typedef struct uparams {
+    double alpha, beta, gamma;
+    const char *mode;
+} uparams;
+
+typedef double (*ufn)(double x, const uparams *p);
+
+static double f_abs(double x, const uparams *p) { (void)p; return fabs(x); }
+static double f_neg(double x, const uparams *p) { (void)p; return -x; }
+static double f_exp(double x, const uparams *p) { (void)p; return exp(x); }
+static double f_log(double x, const uparams *p) { (void)p; return log(x); }
+static double f_sqrt(double x, const uparams *p) { (void)p; return sqrt(x); }
+static double f_recip(double x, const uparams *p) { (void)p; return 1.0 / x; }
+static double f_erf(double x, const uparams *p) { (void)p; return erf(x); }
+static double f_tanh(double x, const uparams *p) { (void)p; return tanh(x); }
+static double f_sigmoid(double x, const uparams *p) { (void)p; return 1.0 / (1.0 + exp(-x)); }
+static double f_relu(double x, const uparams *p) { (void)p; return x > 0 ? x : 0; }
+static double f_floor(double x, const uparams *p) { (void)p; return floor(x); }
+static double f_ceil(double x, const uparams *p) { (void)p; return ceil(x); }
+static double f_round(double x, const uparams *p) { (void)p; return nearbyint(x); }
+static double f_sign(double x, const uparams *p) { (void)p; return x > 0 ? 1 : x < 0 ? -1 : 0; }
+static double f_sin(double x, const uparams *p) { (void)p; return sin(x); }
+static double f_cos(double x, const uparams *p) { (void)p; return cos(x); }
+static double f_tan(double x, const uparams *p) { (void)p; return tan(x); }
+static double f_asin(double x, const uparams *p) { (void)p; return asin(x); }
+static double f_acos(double x, const uparams *p) { (void)p; return acos(x); }
+static double f_atan(double x, const uparams *p) { (void)p; return atan(x); }
+static double f_sinh(double x, const uparams *p) { (void)p; return sinh(x); }
+static double f_cosh(double x, const uparams *p) { (void)p; return cosh(x); }
+static double f_asinh(double x, const uparams *p) { (void)p; return asinh(x); }
+static double f_acosh(double x, const uparams *p) { (void)p; return acosh(x); }
+static double f_atanh(double x, const uparams *p) { (void)p; return atanh(x); }
+static double f_softplus(double x, const uparams *p) { (void)p; return x > 30 ? x : log1p(exp(x)); }
+static double f_softsign(double x, const uparams *p) { (void)p; return x / (1 + fabs(x)); }
+static double f_leaky(double x, const uparams *p) { return x >= 0 ? x : p->alpha * x; }
+static double f_elu(double x, const uparams *p) { return x >= 0 ? x : p->alpha * (exp(x) - 1); }
+static double f_celu(double x, const uparams *p) { return fmax(0, x) + fmin(0, p->alpha * (exp(x / p->alpha) - 1)); }
+static double f_selu(double x, const uparams *p)
+{
+    return p->gamma * (x > 0 ? x : p->alpha * (exp(x) - 1));
+}
+static double f_hsigmoid(double x, const uparams *p) { return fmax(0, fmin(1, p->alpha * x + p->beta)); }
+static double f_hswish(double x, const uparams *p) { (void)p; return x * fmax(0, fmin(1, x / 6 + 0.5)); }
+static double f_thrrelu(double x, const uparams *p) { return x > p->alpha ? x : 0; }
+static double f_mish(double x, const uparams *p) { return x * tanh(f_softplus(x, p)); }
+static double f_gelu(double x, const uparams *p)
+{
+    if (p->mode && !strcmp(p->mode, "tanh"))
+        return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+}
+
+static gs_status map1(gs_kcall *k, const gs_tensor *x, gs_tensor *out, ufn f, const uparams *p)
+{
+    if (!is_numeric(x->dtype))
+        return bad_type(k, x);
+    gs_status st = alloc_like(k, out, x->dtype, x->dims, x->rank);
+    if (st != GS_OK)
+        return st;
+    int64_t n = gs_tensor_numel(x);
+    if (x->dtype == GS_FLOAT) {
+        const float *a = x->data;
+        float *o = out->data;
+        for (int64_t i = 0; i < n; i++)
+            o[i] = (float)f(a[i], p);
+        return GS_OK;
+    }
+    for (int64_t i = 0; i < n; i++)
+        gs_tensor_set_f(out, i, f(gs_tensor_get_f(x, i), p));
+    return GS_OK;
+}
+
+static uparams params(const gs_node *n, double alpha, double beta, double gamma)
+{
+    uparams p = { gs_attr_float(n, "alpha", (float)alpha), gs_attr_float(n, "beta", (float)beta),
+                  gs_attr_float(n, "gamma", (float)gamma), gs_attr_str(n, "approximate", "none") };
+    return p;
+}
+
+#define UNARY(name, fn, a, b, c)                                                        \
+    static gs_status k_##name(gs_kcall *k, const gs_tensor *const *in, int nin,         \
+                              gs_tensor *out, int nout)                                 \
+    {                                                                                   \
+        (void)nin, (void)nout;                                                          \
+        uparams p = params(k->node, a, b, c);                                           \
+        return map1(k, in[0], out, fn, &p);                                             \
+    }
+
+UNARY(abs, f_abs, 0, 0, 0)
+UNARY(neg, f_neg, 0, 0, 0)
+UNARY(exp, f_exp, 0, 0, 0)
+UNARY(log, f_log, 0, 0, 0)
+UNARY(sqrt, f_sqrt, 0, 0, 0)
+UNARY(recip, f_recip, 0, 0, 0)
+UNARY(erf, f_erf, 0, 0, 0)
+UNARY(tanh, f_tanh, 0, 0, 0)
+UNARY(sigmoid, f_sigmoid, 0, 0, 0)
+UNARY(relu, f_relu, 0, 0, 0)
+UNARY(floor, f_floor, 0, 0, 0)
+UNARY(ceil, f_ceil, 0, 0, 0)
+UNARY(round, f_round, 0, 0, 0)
+UNARY(sign, f_sign, 0, 0, 0)
+UNARY(sin, f_sin, 0, 0, 0)
+UNARY(cos, f_cos, 0, 0, 0)
+UNARY(tan, f_tan, 0, 0, 0)
+UNARY(asin, f_asin, 0, 0, 0)
+UNARY(acos, f_acos, 0, 0, 0)
+UNARY(atan, f_atan, 0, 0, 0)
+UNARY(sinh, f_sinh, 0, 0, 0)
+UNARY(cosh, f_cosh, 0, 0, 0)
+UNARY(asinh, f_asinh, 0, 0, 0)
+UNARY(acosh, f_acosh, 0, 0, 0)
+UNARY(atanh, f_atanh, 0, 0, 0)
+UNARY(softplus, f_softplus, 0, 0, 0)
+UNARY(softsign, f_softsign, 0, 0, 0)
+UNARY(leaky, f_leaky, 0.01, 0, 0)
+UNARY(elu, f_elu, 1.0, 0, 0)
+UNARY(celu, f_celu, 1.0, 0, 0)
+UNARY(selu, f_selu, 1.67326319217681884765625, 0, 1.05070102214813232421875)
+UNARY(hsigmoid, f_hsigmoid, 0.2, 0.5, 0)
+UNARY(hswish, f_hswish, 0, 0, 0)
+UNARY(thrrelu, f_thrrelu, 1.0, 0, 0)
+UNARY(mish, f_mish, 0, 0, 0)
+UNARY(gelu, f_gelu, 0, 0, 0)
+
+static gs_status k_not(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    gs_status st = alloc_like(k, out, GS_BOOL, in[0]->dims, in[0]->rank);
+    int64_t n = gs_tensor_numel(in[0]);
+    for (int64_t i = 0; st == GS_OK && i < n; i++)
+        ((uint8_t *)out->data)[i] = !((const uint8_t *)in[0]->data)[i];
+    return st;
+}
+
+static gs_status isx(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool nan)
+{
+    if (!is_float(x->dtype))
+        return bad_type(k, x);
+    gs_status st = alloc_like(k, out, GS_BOOL, x->dims, x->rank);
+    int64_t pos = gs_attr_int(k->node, "detect_positive", 1), neg = gs_attr_int(k->node, "detect_negative", 1);
+    int64_t n = gs_tensor_numel(x);
+    for (int64_t i = 0; st == GS_OK && i < n; i++) {
+        double v = gs_tensor_get_f(x, i);
+        ((uint8_t *)out->data)[i] = nan ? isnan(v) : isinf(v) && ((v > 0 && pos) || (v < 0 && neg));
+    }
+    return st;
+}
+
+static gs_status k_isnan(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return isx(k, in[0], out, true);
+}
+
+static gs_status k_isinf(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return isx(k, in[0], out, false);
+}
+
+/* ---- binary with broadcasting ----------------------------------------- */
+
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MOD, B_FMOD, B_MIN, B_MAX, B_PRELU,
+               B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR, B_BITAND, B_BITOR, B_BITXOR } bop;
+
+static bool is_compare(bop op) { return op >= B_EQ && op <= B_GE; }
+static bool is_logic(bop op) { return op >= B_AND && op <= B_XOR; }
+
+static double fop(bop op, double a, double b)
+{
+    switch (op) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_POW: return pow(a, b);
+    case B_FMOD: return fmod(a, b);
+    case B_MOD: { double r = fmod(a, b); return r != 0 && ((r < 0) != (b < 0)) ? r + b : r; }
+    case B_MIN: return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
+    case B_MAX: return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
+    case B_PRELU: return a < 0 ? a * b : a;
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_GT: return a > b;
+    case B_LE: return a <= b;
+    case B_GE: return a >= b;
+    default: return 0;
+    }
+}
+
+static int64_t iop(bop op, int64_t a, int64_t b)
+{
+    switch (op) {
+    case B_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
+    case B_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
+    case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
+    case B_DIV: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
+    case B_POW: { int64_t r = 1; for (int64_t i = 0; i < b && i < 64; i++) r *= a; return r; }
+    case B_FMOD: return b == 0 ? 0 : a % b;
+    case B_MOD: { if (b == 0) return 0; int64_t r = a % b; return r != 0 && ((r < 0) != (b < 0)) ? r + b : r; }
+    case B_MIN: return a < b ? a : b;
+    case B_MAX: return a > b ? a : b;
+    case B_PRELU: return a < 0 ? a * b : a;
+    case B_EQ: return a == b;
+    case B_LT: return a < b;
+    case B_GT: return a > b;
+    case B_LE: return a <= b;
+    case B_GE: return a >= b;
+    case B_AND: return a && b;
+    case B_OR: return a || b;
+    case B_XOR: return !a != !b;
+    case B_BITAND: return a & b;
+    case B_BITOR: return a | b;
+    case B_BITXOR: return a ^ b;
+    }
+    return 0;
+}
+
+/* out = a op b, broadcast; out dtype: a's, or bool for comparisons/logic. */
+static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_tensor *out, bop op)
+{
+    if (!is_numeric(a->dtype) || !is_numeric(b->dtype))
+        return bad_type(k, a);
+    int64_t dims[GS_MAX_RANK];
+    int rank;
+    if (!gs_broadcast_shape(a->dims, a->rank, b->dims, b->rank, dims, &rank))
+        return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): shapes do not broadcast",
+                      k->node->name, k->node->op);
+    int32_t dtype = is_compare(op) || is_logic(op) ? GS_BOOL : a->dtype;
+    gs_status st = alloc_like(k, out, dtype, dims, rank);
+    if (st != GS_OK)
+        return st;
+    gs_bcast ba, bb;
+    gs_bcast_init(&ba, dims, rank, a->dims, a->rank);
+    gs_bcast_init(&bb, dims, rank, b->dims, b->rank);
+    int64_t n = gs_tensor_numel(out);
+    bool same = a->rank == rank && b->rank == rank && !memcmp(a->dims, b->dims, (size_t)rank * 8) &&
+                !memcmp(a->dims, dims, (size_t)rank * 8);
+    bool ints = !is_float(a->dtype) && (op == B_POW ? !is_float(b->dtype) : true);
+    if (a->dtype == GS_FLOAT && b->dtype == GS_FLOAT && dtype == GS_FLOAT) {
+        const float *x = a->data, *y = b->data;
+        float *o = out->data;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t ia = same ? i : gs_bcast_index(&ba, i), ib = same ? i : gs_bcast_index(&bb, i);
+            o[i] = (float)fop(op, x[ia], y[ib]);
+        }
+        return GS_OK;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t ia = same ? i : gs_bcast_index(&ba, i), ib = same ? i : gs_bcast_index(&bb, i);
+        if (ints || is_logic(op))
+            gs_tensor_set_i(out, i, iop(op, gs_tensor_get_i(a, ia), gs_tensor_get_i(b, ib)));
+        else
+            gs_tensor_set_f(out, i, fop(op, gs_tensor_get_f(a, ia), gs_tensor_get_f(b, ib)));
+    }
+    return GS_OK;
+}
+
+#define BINARY(name, op)                                                                \
+    static gs_status k_##name(gs_kcall *k, const gs_tensor *const *in, int nin,         \
+                              gs_tensor *out, int nout)                                 \
+    {                                                                                   \
+        (void)nin, (void)nout;                                                          \
+        return binary(k, in[0], in[1], out, op);                                        \
+    }
+
+BINARY(add, B_ADD)
+BINARY(sub, B_SUB)
+BINARY(mul, B_MUL)
+BINARY(div, B_DIV)
+BINARY(pow, B_POW)
+BINARY(prelu, B_PRELU)
+BINARY(eq, B_EQ)
+BINARY(lt, B_LT)
+BINARY(gt, B_GT)
+BINARY(le, B_LE)
+BINARY(ge, B_GE)
+BINARY(and, B_AND)
+BINARY(or, B_OR)
+BINARY(xor, B_XOR)
+BINARY(bitand, B_BITAND)
+BINARY(bitor, B_BITOR)
+BINARY(bitxor, B_BITXOR)
+
+static gs_status k_mod(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return binary(k, in[0], in[1], out, gs_attr_int(k->node, "fmod", 0) ? B_FMOD : B_MOD);
+}
+
+/* Fold a variadic op over its inputs: Min, Max, Sum, Mean. */
+static gs_status variadic(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, bop op,
+                          bool mean)
+{
+    gs_tensor acc = { 0 };
+    gs_status st = GS_OK;
+    if (nin == 1) {
+        st = alloc_like(k, &acc, in[0]->dtype, in[0]->dims, in[0]->rank);
+        if (st == GS_OK)
+            memcpy(acc.data, in[0]->data, acc.nbytes);
+    }
+    for (int i = 1; i < nin && st == GS_OK; i++) {
+        gs_tensor next = { 0 };
+        st = binary(k, i == 1 ? in[0] : &acc, in[i], &next, op);
+        gs_tensor_clear(k->ctx, &acc);
+        acc = next;
+    }
+    if (st == GS_OK && mean) {
+        int64_t n = gs_tensor_numel(&acc);
+        for (int64_t i = 0; i < n; i++)
+            gs_tensor_set_f(&acc, i, gs_tensor_get_f(&acc, i) / nin);
+    }
+    if (st != GS_OK) {
+        gs_tensor_clear(k->ctx, &acc);
+        return st;
+    }
+    *out = acc;
+    return GS_OK;
+}
+
+static gs_status k_min(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    return variadic(k, in, nin, out, B_MIN, false);
+}
+
+static gs_status k_max(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    return variadic(k, in, nin, out, B_MAX, false);
+}
+
+static gs_status k_sum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    return variadic(k, in, nin, out, B_ADD, false);
+}
+
+static gs_status k_mean(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    return variadic(k, in, nin, out, B_ADD, true);
+}
+
+/* ---- Clip, Where ------------------------------------------------------- */
+
+static gs_status k_clip(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    if (!is_numeric(x->dtype))
+        return bad_type(k, x);
+    bool ints = !is_float(x->dtype);
+    double lo = -INFINITY, hi = INFINITY;
+    int64_t ilo = INT64_MIN, ihi = INT64_MAX;
+    if (k->opset < 11) {
+        lo = gs_attr_float(k->node, "min", -3.402823e+38f);
+        hi = gs_attr_float(k->node, "max", 3.402823e+38f);
+    } else {
+        if (nin > 1 && in[1] && gs_tensor_numel(in[1]) > 0)
+            lo = gs_tensor_get_f(in[1], 0), ilo = gs_tensor_get_i(in[1], 0);
+        if (nin > 2 && in[2] && gs_tensor_numel(in[2]) > 0)
+            hi = gs_tensor_get_f(in[2], 0), ihi = gs_tensor_get_i(in[2], 0);
+    }
+    gs_status st = alloc_like(k, out, x->dtype, x->dims, x->rank);
+    int64_t n = gs_tensor_numel(x);
+    for (int64_t i = 0; st == GS_OK && i < n; i++) {
+        if (ints) {
+            int64_t v = gs_tensor_get_i(x, i);
+            gs_tensor_set_i(out, i, v < ilo ? ilo : v > ihi ? ihi : v);
+        } else {
+            double v = gs_tensor_get_f(x, i);
+            gs_tensor_set_f(out, i, v < lo ? lo : v > hi ? hi : v);
+        }
+    }
+    return st;
+}
+
+static gs_status k_where(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *c = in[0], *x = in[1], *y = in[2];
+    int64_t d1[GS_MAX_RANK], dims[GS_MAX_RANK];
+    int r1, rank;
+    if (x->dtype != y->dtype || !gs_broadcast_shape(c->dims, c->rank, x->dims, x->rank, d1, &r1) ||
+        !gs_broadcast_shape(d1, r1, y->dims, y->rank, dims, &rank))
+        return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (Where): inputs do not broadcast", k->node->name);
+    size_t es = gs_dtype_size(x->dtype);
+    if (!es)
+        return bad_type(k, x);
+    gs_status st = alloc_like(k, out, x->dtype, dims, rank);
+    if (st != GS_OK)
+        return st;
+    gs_bcast bc, bx, by;
+    gs_bcast_init(&bc, dims, rank, c->dims, c->rank);
+    gs_bcast_init(&bx, dims, rank, x->dims, x->rank);
+    gs_bcast_init(&by, dims, rank, y->dims, y->rank);
+    int64_t n = gs_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++) {
+        bool take_x = ((const uint8_t *)c->data)[gs_bcast_index(&bc, i)];
+        const char *src = take_x ? (const char *)x->data + gs_bcast_index(&bx, i) * (int64_t)es
+                                 : (const char *)y->data + gs_bcast_index(&by, i) * (int64_t)es;
+        memcpy((char *)out->data + i * (int64_t)es, src, es);
+    }
+    return GS_OK;
+}
+
+/* Where: output dtype is that of X (input 1). */
+static gs_status infer_where(gs_graph *g, gs_node *n, int64_t opset)
+{
+    gs_status st = gs_infer_bcast(g, n, opset);
+    if (st == GS_OK && n->nin > 1 && n->in[1] != GS_NONE) {
+        const gs_value *o = &g->values[n->out[0]];
+        st = gs_infer_set(g, n->out[0], g->values[n->in[1]].dtype, o->rank, o->rank >= 0 ? o->dims : NULL);
+    }
+    return st;
+}
+
+static gs_status infer_isx(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = &g->values[n->in[0]];
+    return gs_infer_set(g, n->out[0], GS_BOOL, x->rank, x->dims);
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+#define EW GS_OP_ELEMENTWISE
+#define U(name, fn) { name, 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_##fn }
+#define UA(name, fn, attrs) { name, 1, 0, 1, 1, 1, 1, EW, attrs, gs_infer_same, NULL, k_##fn }
+#define B(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast, NULL, k_##fn }
+#define C(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast_bool, NULL, k_##fn }
+#define V(name, fn) { name, 1, 0, 1, -1, 1, 1, EW | GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE, "", gs_infer_bcast, NULL, k_##fn }
+
 const gs_opdef gs_ops_elementwise[] = {
+    U("Abs", abs), U("Neg", neg), U("Exp", exp), U("Log", log), U("Sqrt", sqrt),
+    U("Reciprocal", recip), U("Erf", erf), U("Tanh", tanh), U("Sigmoid", sigmoid),
+    U("Relu", relu), U("Floor", floor), U("Ceil", ceil), U("Round", round), U("Sign", sign),
+    U("Sin", sin), U("Cos", cos), U("Tan", tan), U("Asin", asin), U("Acos", acos),
+    U("Atan", atan), U("Sinh", sinh), U("Cosh", cosh), U("Asinh", asinh), U("Acosh", acosh),
+    U("Atanh", atanh), U("Softplus", softplus), U("Softsign", softsign),
+    UA("LeakyRelu", leaky, "alpha:f=0.01"), UA("Elu", elu, "alpha:f=1"),
+    UA("Celu", celu, "alpha:f=1"),
+    UA("Selu", selu, "alpha:f=1.6733 gamma:f=1.0507"),
+    UA("HardSigmoid", hsigmoid, "alpha:f=0.2 beta:f=0.5"), U("HardSwish", hswish),
+    UA("ThresholdedRelu", thrrelu, "alpha:f=1"), U("Mish", mish),
+    UA("Gelu", gelu, "approximate:s=none"),
+    { "Not", 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_not },
+    { "IsNaN", 9, 0, 1, 1, 1, 1, EW, "", infer_isx, NULL, k_isnan },
+    { "IsInf", 10, 0, 1, 1, 1, 1, EW, "detect_positive:i=1 detect_negative:i=1", infer_isx, NULL, k_isinf },
+    B("Add", add, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE), B("Sub", sub, 0),
+    B("Mul", mul, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE), B("Div", div, 0), B("Pow", pow, 0),
+    { "Mod", 10, 0, 2, 2, 1, 1, EW, "fmod:i=0", gs_infer_bcast, NULL, k_mod },
+    B("PRelu", prelu, 0),
+    B("BitwiseAnd", bitand, GS_OP_COMMUTATIVE), B("BitwiseOr", bitor, GS_OP_COMMUTATIVE),
+    B("BitwiseXor", bitxor, GS_OP_COMMUTATIVE),
+    C("Equal", eq, GS_OP_COMMUTATIVE), C("Less", lt, 0), C("Greater", gt, 0),
+    C("LessOrEqual", le, 0), C("GreaterOrEqual", ge, 0),
+    C("And", and, GS_OP_COMMUTATIVE), C("Or", or, GS_OP_COMMUTATIVE), C("Xor", xor, GS_OP_COMMUTATIVE),
+    V("Min", min), V("Max", max), V("Sum", sum), V("Mean", mean),
+    { "Clip", 1, 0, 1, 3, 1, 1, EW, "min:f max:f (attributes before opset 11, inputs after)",
+      gs_infer_same, NULL, k_clip },
+    { "Where", 9, 0, 3, 3, 1, 1, EW, "", infer_where, NULL, k_where },
     { .name = NULL },
 };

@@ -1,0 +1,196 @@
+/*
+ * cmd_run.c - graphsub run: run a model in the reference interpreter on the
+ * inputs of a test-data folder (or random inputs), and compare with or write
+ * the outputs.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char help[] =
+    "usage: graphsub run IN.onnx [--data DIR] [--seed S] [--rtol R] [--atol A]\n"
+    "\n"
+    "Run IN.onnx in the reference interpreter. Inputs come from DIR/input_N.pb\n"
+    "(onnx TensorProto files, the ONNX test-data layout), or are random (seeded by\n"
+    "S) when DIR has none. When DIR/output_N.pb exist the outputs are compared with\n"
+    "them (exit 1 on a mismatch, naming the output and the worst element);\n"
+    "otherwise they are written there. Without --data a summary is printed.\n"
+    "\n"
+    "  --data DIR    test-data folder\n"
+    "  --seed S      seed for random inputs (default 0)\n"
+    "  --rtol R      relative tolerance (default 1e-3)\n"
+    "  --atol A      absolute tolerance (default 1e-5)\n"
+    "  -h, --help    show this help\n"
+    "An op without a kernel is an error naming it (exit 3), never a wrong answer.\n";
+
+typedef struct opts {
+    const char *in, *data;
+    long seed;
+    double rtol, atol;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            fputs(help, stdout);
+            return -1;
+        }
+        bool valued = !strcmp(a, "--data") || !strcmp(a, "--seed") || !strcmp(a, "--rtol") ||
+                      !strcmp(a, "--atol");
+        if (valued && i + 1 >= argc)
+            return cli_usage("run", "%s needs a value", a);
+        if (!strcmp(a, "--data"))
+            o->data = argv[++i];
+        else if (!strcmp(a, "--seed") && !cli_parse_long("run", a, argv[++i], &o->seed))
+            return EXIT_USAGE;
+        else if (!strcmp(a, "--rtol") && !cli_parse_double("run", a, argv[++i], &o->rtol))
+            return EXIT_USAGE;
+        else if (!strcmp(a, "--atol") && !cli_parse_double("run", a, argv[++i], &o->atol))
+            return EXIT_USAGE;
+        else if (!valued && a[0] == '-' && a[1])
+            return cli_usage("run", "unknown option '%s'", a);
+        else if (!valued && !o->in)
+            o->in = a;
+        else if (!valued)
+            return cli_usage("run", "unexpected argument '%s'", a);
+    }
+    if (!o->in)
+        return cli_usage("run", "no input model given");
+    return 0;
+}
+
+/* Index of the first input whose type is not a tensor, or -1. */
+static int non_tensor_input(const gs_model *m)
+{
+    for (int i = 0; i < gs_model_input_count(m); i++)
+        if (gs_value_dtype(m, gs_model_input(m, i)) == GS_UNDEFINED)
+            return i;
+    return -1;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void file_name(char *buf, size_t n, const char *dir, const char *kind, int i)
+{
+    snprintf(buf, n, "%s/%s_%d.pb", dir, kind, i);
+}
+
+/* Inputs from files when the first exists, else random. */
+static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array **in)
+{
+    int n = gs_model_input_count(m);
+    char path[4096];
+    if (o->data) {
+        file_name(path, sizeof path, o->data, "input", 0);
+        if (n > 0 && exists(path)) {
+            for (int i = 0; i < n; i++) {
+                file_name(path, sizeof path, o->data, "input", i);
+                gs_status st = gs_array_load(ctx, path, &in[i]);
+                if (st != GS_OK)
+                    return st;
+            }
+            return GS_OK;
+        }
+    }
+    return gs_model_random_inputs(ctx, m, (uint64_t)o->seed, NULL, in);
+}
+
+static int compare_or_write(gs_ctx *ctx, const gs_model *m, const opts *o, gs_array **out)
+{
+    int n = gs_model_output_count(m), rc = 0;
+    char path[4096];
+    file_name(path, sizeof path, o->data, "output", 0);
+    bool compare = exists(path);
+    for (int i = 0; i < n && rc != EXIT_INPUT; i++) {
+        file_name(path, sizeof path, o->data, "output", i);
+        const char *name = gs_value_name(m, gs_model_output(m, i));
+        if (!compare) {
+            gs_status st = gs_array_save(ctx, path, out[i]);
+            if (st != GS_OK)
+                return cli_fail(ctx, st);
+            continue;
+        }
+        gs_array *want = NULL;
+        gs_diff d;
+        gs_status st = gs_array_load(ctx, path, &want);
+        if (st == GS_OK)
+            st = gs_array_compare(ctx, out[i], want, o->rtol, o->atol, &d);
+        gs_array_free(ctx, want);
+        if (st == GS_ERR_MISMATCH) {
+            printf("output %d '%s': %s\n", i, name, gs_ctx_errmsg(ctx));
+            rc = EXIT_MISMATCH;
+        } else if (st != GS_OK) {
+            rc = cli_fail(ctx, st);
+        } else if (!d.ok) {
+            printf("output %d '%s': MISMATCH: max abs %g, max rel %g, worst element %lld: got %.9g, "
+                   "expected %.9g\n", i, name, d.max_abs, d.max_rel, (long long)d.worst, d.got, d.want);
+            rc = EXIT_MISMATCH;
+        } else {
+            printf("output %d '%s': ok (max abs %g, max rel %g)\n", i, name, d.max_abs, d.max_rel);
+        }
+    }
+    return rc;
+}
+
+static void summary(const gs_model *m, gs_array **out)
+{
+    for (int i = 0; i < gs_model_output_count(m); i++) {
+        const gs_array *a = out[i];
+        printf("output %d '%s': %s [", i, gs_value_name(m, gs_model_output(m, i)), gs_dtype_str(a->dtype));
+        for (int k = 0; k < a->rank; k++)
+            printf("%s%lld", k ? "," : "", (long long)a->dims[k]);
+        printf("]\n");
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    opts o = { NULL, NULL, 0, 1e-3, 1e-5 };
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    gs_ctx *ctx = cli_ctx();
+    if (!ctx)
+        return EXIT_INTERNAL;
+    gs_model *m = NULL;
+    gs_array **in = NULL, **out = NULL;
+    gs_status st = gs_model_load(ctx, o.in, &m);
+    int bad = st == GS_OK ? non_tensor_input(m) : -1;
+    if (bad >= 0) {
+        rc = cli_error(EXIT_INPUT, "%s: input '%s' is not a tensor: sequence, map and optional "
+                       "inputs are not supported", o.in, gs_value_name(m, gs_model_input(m, bad)));
+        gs_model_free(m);
+        gs_ctx_free(ctx);
+        return rc;
+    }
+    if (st == GS_OK) {
+        in = calloc((size_t)gs_model_input_count(m) + 1, sizeof *in);
+        out = calloc((size_t)gs_model_output_count(m) + 1, sizeof *out);
+        st = in && out ? load_inputs(ctx, m, &o, in) : GS_ERR_NOMEM;
+    }
+    if (st == GS_OK)
+        st = gs_model_run(ctx, m, (const gs_array *const *)in, gs_model_input_count(m), out);
+    if (st != GS_OK)
+        rc = st == GS_ERR_NOMEM && !in ? cli_error(EXIT_INTERNAL, "out of memory") : cli_fail(ctx, st);
+    else if (o.data)
+        rc = compare_or_write(ctx, m, &o, out);
+    else
+        summary(m, out);
+    for (int i = 0; m && in && i < gs_model_input_count(m); i++)
+        gs_array_free(ctx, in[i]);
+    for (int i = 0; m && out && i < gs_model_output_count(m); i++)
+        gs_array_free(ctx, out[i]);
+    free(in);
+    free(out);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,260 @@
+/*
+ * interp.c - the reference interpreter: runs a graph on concrete tensors with
+ * the registry's plain kernels, in topological order. Initializers and
+ * inputs are used in place; an intermediate is freed after its last use. A
+ * node without a kernel is an error naming it, never skipped. Subgraphs
+ * (If branches) run with their outer-scope names resolved in the caller.
+ */
+#include "gs_ops.h"
+
+#include <string.h>
+
+struct gs_interp {
+    gs_ctx *ctx;
+    const gs_graph *g;
+    int64_t opset;
+    gs_interp *parent;
+    gs_tensor **env;          /* per value id: its tensor, or NULL */
+    uint8_t *owned;           /* env[v] was made here and is freed here */
+    int32_t *left;            /* uses not yet executed */
+};
+
+static gs_status no_data(gs_interp *it, gs_id v)
+{
+    return gs_err(it->ctx, GS_ERR_MODEL, "value '%s' has no data when it is read",
+                  it->g->values[v].name);
+}
+
+/* The tensor of value v, resolving outer names in the enclosing run. */
+static gs_tensor *lookup(gs_interp *it, gs_id v)
+{
+    const gs_value *val = &it->g->values[v];
+    if (it->env[v])
+        return it->env[v];
+    if ((val->flags & GS_V_OUTER) && it->parent)
+        return lookup(it->parent, val->outer);
+    return NULL;
+}
+
+/* Mapped weights may sit at any byte offset: kernels get an aligned copy. */
+static gs_status aligned_init(gs_interp *it, gs_id v)
+{
+    gs_tensor *t = it->g->values[v].init;
+    if (!t->data || (uintptr_t)t->data % 16 == 0) {
+        it->env[v] = t;
+        return GS_OK;
+    }
+    gs_tensor *c = gs_tensor_new(it->ctx);
+    if (!c)
+        return gs_nomem(it->ctx);
+    *c = *t;
+    c->flags = 0;
+    c->data = gs_alloc(it->ctx, t->nbytes ? t->nbytes : 1);
+    if (!c->data) {
+        gs_dealloc(it->ctx, c);
+        return gs_nomem(it->ctx);
+    }
+    memcpy(c->data, t->data, t->nbytes);
+    c->flags = GS_T_OWNED;
+    it->env[v] = c;
+    it->owned[v] = 1;
+    return GS_OK;
+}
+
+static gs_status bind_inputs(gs_interp *it, const gs_tensor *const *inputs, int n)
+{
+    const gs_graph *g = it->g;
+    int k = 0;
+    for (int32_t i = 0; i < g->ninputs; i++) {
+        gs_id v = g->inputs[i];
+        if (g->values[v].init)
+            continue;   /* an initializer listed as input keeps its value */
+        if (k >= n)
+            return gs_err(it->ctx, GS_ERR_ARG, "graph '%s' needs input '%s' (only %d given)",
+                          g->name, g->values[v].name, n);
+        it->env[v] = (gs_tensor *)inputs[k++];
+    }
+    if (k != n)
+        return gs_err(it->ctx, GS_ERR_ARG, "graph '%s' takes %d inputs, %d given", g->name, k, n);
+    for (int32_t i = 0; i < g->ninits; i++) {
+        gs_id v = g->inits[i];
+        if (!it->env[v] && g->values[v].init) {
+            gs_status st = aligned_init(it, v);
+            if (st != GS_OK)
+                return st;
+        }
+    }
+    return GS_OK;
+}
+
+static void release(gs_interp *it, gs_id v)
+{
+    if (it->owned[v]) {
+        gs_tensor_free(it->ctx, it->env[v]);
+        it->owned[v] = 0;
+    }
+    it->env[v] = NULL;
+}
+
+static gs_status check_arity(gs_interp *it, const gs_node *n, const gs_opdef *d)
+{
+    if (n->nin < d->min_in || (d->max_in >= 0 && n->nin > d->max_in) ||
+        n->nout < d->min_out || (d->max_out >= 0 && n->nout > d->max_out))
+        return gs_err(it->ctx, GS_ERR_MODEL, "node '%s' (%s): %d inputs and %d outputs do not "
+                      "fit the op", n->name, n->op, n->nin, n->nout);
+    return GS_OK;
+}
+
+static gs_status store_outputs(gs_interp *it, const gs_node *n, gs_tensor *outs)
+{
+    for (int k = 0; k < n->nout; k++) {
+        gs_id v = n->out[k];
+        if (v == GS_NONE || (!it->left[v] && !(it->g->values[v].flags & GS_V_OUTPUT))) {
+            gs_tensor_clear(it->ctx, &outs[k]);
+            continue;
+        }
+        gs_tensor *t = gs_tensor_new(it->ctx);
+        if (!t)
+            return gs_nomem(it->ctx);
+        *t = outs[k];
+        memset(&outs[k], 0, sizeof outs[k]);
+        t->name = it->g->values[v].name;
+        it->env[v] = t;
+        it->owned[v] = 1;
+    }
+    return GS_OK;
+}
+
+static gs_status run_node(gs_interp *it, gs_id id)
+{
+    const gs_node *n = &it->g->nodes[id];
+    const gs_opdef *d = gs_op_find(n->op, n->domain, it->opset);
+    if (!d || !d->kernel)
+        return gs_err(it->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s%s%s): no kernel for this op",
+                      n->name, n->domain, *n->domain ? "." : "", n->op);
+    gs_status st = check_arity(it, n, d);
+    if (st != GS_OK)
+        return st;
+    const gs_tensor *in[64];
+    gs_tensor out[16];
+    if (n->nin > 64 || n->nout > 16)
+        return gs_err(it->ctx, GS_ERR_LIMIT, "node '%s' (%s) has too many operands", n->name, n->op);
+    for (int k = 0; k < n->nin; k++) {
+        in[k] = n->in[k] == GS_NONE ? NULL : lookup(it, n->in[k]);
+        if (n->in[k] != GS_NONE && !in[k])
+            return no_data(it, n->in[k]);
+    }
+    memset(out, 0, sizeof out);
+    gs_kcall k = { it->ctx, it->g, n, it->opset, it };
+    st = d->kernel(&k, in, n->nin, out, n->nout);
+    if (st == GS_OK)
+        st = store_outputs(it, n, out);
+    for (int j = 0; j < n->nout; j++)
+        gs_tensor_clear(it->ctx, &out[j]);
+    for (int j = 0; j < n->nin && st == GS_OK; j++) {
+        gs_id v = n->in[j];
+        if (v != GS_NONE && it->env[v] && --it->left[v] <= 0 &&
+            !(it->g->values[v].flags & GS_V_OUTPUT))
+            release(it, v);
+    }
+    return st;
+}
+
+/* Hand the graph outputs to the caller as tensors it owns. */
+static gs_status take_outputs(gs_interp *it, gs_tensor **outputs, int n)
+{
+    const gs_graph *g = it->g;
+    if (n != g->noutputs)
+        return gs_err(it->ctx, GS_ERR_ARG, "graph '%s' has %d outputs, %d asked", g->name,
+                      g->noutputs, n);
+    for (int i = 0; i < n; i++)
+        outputs[i] = NULL;
+    for (int i = 0; i < n; i++) {
+        gs_id v = g->outputs[i];
+        gs_tensor *t = lookup(it, v);
+        if (!t)
+            return no_data(it, v);
+        gs_tensor *c = gs_tensor_new(it->ctx);
+        if (!c)
+            return gs_nomem(it->ctx);
+        *c = *t;
+        c->flags = 0;
+        c->src = NULL;
+        bool again = false;
+        for (int j = i + 1; j < n; j++)
+            again |= g->outputs[j] == v;
+        if (it->owned[v] && it->env[v] == t && !again) {   /* move */
+            c->flags = GS_T_OWNED;
+            gs_dealloc(it->ctx, t);
+            it->env[v] = NULL;
+            it->owned[v] = 0;
+        } else if (t->data) {                     /* copy: inputs, weights, repeats */
+            c->data = gs_alloc(it->ctx, t->nbytes ? t->nbytes : 1);
+            if (!c->data) {
+                gs_dealloc(it->ctx, c);
+                return gs_nomem(it->ctx);
+            }
+            memcpy(c->data, t->data, t->nbytes);
+            c->flags = GS_T_OWNED;
+        }
+        outputs[i] = c;
+    }
+    return GS_OK;
+}
+
+static void interp_free(gs_interp *it)
+{
+    for (gs_id v = 0; it->owned && v < it->g->nvalues; v++)
+        if (it->owned[v])
+            release(it, v);
+    gs_dealloc(it->ctx, it->env);
+    gs_dealloc(it->ctx, it->owned);
+    gs_dealloc(it->ctx, it->left);
+}
+
+static gs_status run(gs_interp *it, const gs_tensor *const *inputs, int ninputs,
+                     gs_tensor **outputs, int noutputs)
+{
+    const gs_graph *g = it->g;
+    size_t nv = (size_t)g->nvalues + 1;
+    it->env = gs_zalloc(it->ctx, nv * sizeof *it->env);
+    it->owned = gs_zalloc(it->ctx, nv);
+    it->left = gs_zalloc(it->ctx, nv * sizeof *it->left);
+    gs_id *order = gs_alloc(it->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    gs_status st = it->env && it->owned && it->left && order ? GS_OK : gs_nomem(it->ctx);
+    int n = st == GS_OK ? gs_ir_topo(g, order) : 0;
+    if (n < 0)
+        st = n == -2 ? GS_ERR_NOMEM : gs_err(it->ctx, GS_ERR_MODEL, "graph '%s' has a cycle", g->name);
+    for (gs_id v = 0; st == GS_OK && v < g->nvalues; v++)
+        it->left[v] = g->values[v].nuses;
+    if (st == GS_OK)
+        st = bind_inputs(it, inputs, ninputs);
+    for (int i = 0; i < n && st == GS_OK; i++)
+        st = run_node(it, order[i]);
+    if (st == GS_OK)
+        st = take_outputs(it, outputs, noutputs);
+    if (st != GS_OK)
+        for (int i = 0; i < noutputs; i++) {
+            gs_tensor_free(it->ctx, outputs[i]);
+            outputs[i] = NULL;
+        }
+    gs_dealloc(it->ctx, order);
+    interp_free(it);
+    return st;
+}
+
+gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g, int64_t opset,
+                        const gs_tensor *const *inputs, int ninputs,
+                        gs_tensor **outputs, int noutputs)
+{
+    gs_interp it = { ctx, g, opset, NULL, NULL, NULL, NULL };
+    return run(&it, inputs, ninputs, outputs, noutputs);
+}
+
+gs_status gs_interp_run_sub(gs_interp *parent, const gs_graph *sub,
+                            const gs_tensor *const *inputs, int ninputs,
+                            gs_tensor **outputs, int noutputs)
+{
+    gs_interp it = { parent->ctx, sub, parent->opset, parent, NULL, NULL, NULL };
+    return run(&it, inputs, ninputs, outputs, noutputs);
+}
