@@ -1,8 +1,883 @@
 /*
- * ops_tensor.c - registry rows for the tensor ops (see gs_ops.h).
+ * ops_tensor.c - registry rows for ops that move data without arithmetic:
+ * shape and layout (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand,
+ * Tile), joining and cutting (Concat, Split, Slice, Gather), Shape, Size,
+ * Cast, ConstantOfShape, Range, Pad, Identity, Dropout.
+ *
+ * Kernels move elements by element size with memcpy, so one kernel serves
+ * every dtype. Ops whose signature changed across opsets (Squeeze, Unsqueeze,
+ * Split, Slice, Pad) read the attribute form before the change and the
+ * input form after.
  */
 #include "gs_ops.h"
 
+#include <string.h>
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static gs_status fail(gs_kcall *k, const char *what)
+{
+    return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): %s", k->node->name, k->node->op, what);
+}
+
+static gs_status unsupported(gs_kcall *k, const char *what)
+{
+    return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s): %s is not supported", k->node->name,
+                  k->node->op, what);
+}
+
+static gs_status make(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
+{
+    if (rank < 0 || rank > GS_MAX_RANK)
+        return fail(k, "output rank out of range");
+    out->dtype = dtype;
+    out->rank = rank;
+    memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
+    if (!gs_dtype_size(dtype))
+        return unsupported(k, gs_dtype_name(dtype));
+    return gs_tensor_alloc(k->ctx, out);
+}
+
+static int norm_axis(int64_t axis, int rank)
+{
+    return (int)(axis < 0 ? axis + rank : axis);
+}
+
+/* A list of int64 from input k (when present) or attribute name. */
+static int int_list(gs_kcall *k, const gs_tensor *const *in, int nin, int idx, const char *attr,
+                    int64_t *vals, int max)
+{
+    if (idx >= 0 && idx < nin && in[idx]) {
+        int64_t n = gs_tensor_numel(in[idx]);
+        if (n > max)
+            return -2;
+        for (int64_t i = 0; i < n; i++)
+            vals[i] = gs_tensor_get_i(in[idx], i);
+        return (int)n;
+    }
+    const int64_t *a;
+    int n = attr ? gs_attr_ints(k->node, attr, &a) : -1;
+    if (n > max)
+        return -2;
+    for (int i = 0; i < n; i++)
+        vals[i] = a[i];
+    return n;
+}
+
+static void strides_of(const int64_t *dims, int rank, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= dims[i];
+    }
+}
+
+/* ---- Identity, Dropout, Reshape, Flatten, Squeeze, Unsqueeze ------------- */
+
+static gs_status copy_as(gs_kcall *k, const gs_tensor *x, gs_tensor *out, const int64_t *dims, int rank)
+{
+    int64_t n = gs_numel(dims, rank);
+    if (n != gs_tensor_numel(x))
+        return fail(k, "element count changes");
+    gs_status st = make(k, out, x->dtype, dims, rank);
+    if (st == GS_OK && x->nbytes)
+        memcpy(out->data, x->data, x->nbytes);
+    return st;
+}
+
+static gs_status k_identity(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return copy_as(k, in[0], out, in[0]->dims, in[0]->rank);
+}
+
+static gs_status k_dropout(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    if (nin > 2 && in[2] && gs_tensor_get_i(in[2], 0))
+        return unsupported(k, "training mode");
+    if (k->opset < 7 && gs_attr_int(k->node, "is_test", 0) == 0)
+        return unsupported(k, "training mode (is_test=0)");
+    gs_status st = copy_as(k, in[0], out, in[0]->dims, in[0]->rank);
+    if (st == GS_OK && nout > 1) {   /* mask: all kept */
+        st = make(k, &out[1], GS_BOOL, in[0]->dims, in[0]->rank);
+        if (st == GS_OK)
+            memset(out[1].data, 1, out[1].nbytes);
+    }
+    return st;
+}
+
+static gs_status reshape_dims(gs_kcall *k, const gs_tensor *x, const int64_t *shape, int n, bool allowzero,
+                              int64_t *dims)
+{
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < n; i++) {
+        dims[i] = shape[i];
+        if (shape[i] == 0 && !allowzero) {
+            if (i >= x->rank)
+                return fail(k, "shape 0 refers past the input rank");
+            dims[i] = x->dims[i];
+        }
+        if (dims[i] == -1) {
+            if (infer >= 0)
+                return fail(k, "two -1 in the shape");
+            infer = i;
+        } else if (dims[i] < 0) {
+            return fail(k, "negative dim in the shape");
+        } else {
+            known *= dims[i];
+        }
+    }
+    if (infer >= 0)
+        dims[infer] = known ? gs_tensor_numel(x) / known : 0;
+    return GS_OK;
+}
+
+static gs_status k_reshape(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    int64_t shape[GS_MAX_RANK], dims[GS_MAX_RANK];
+    int n = int_list(k, in, nin, 1, "shape", shape, GS_MAX_RANK);
+    if (n < 0)
+        return fail(k, "missing or too long shape");
+    gs_status st = reshape_dims(k, in[0], shape, n, gs_attr_int(k->node, "allowzero", 0), dims);
+    return st == GS_OK ? copy_as(k, in[0], out, dims, n) : st;
+}
+
+static gs_status k_flatten(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int axis = norm_axis(gs_attr_int(k->node, "axis", 1), x->rank);
+    if (axis < 0 || axis > x->rank)
+        return fail(k, "axis out of range");
+    int64_t dims[2] = { gs_numel(x->dims, axis), gs_numel(x->dims + axis, x->rank - axis) };
+    return copy_as(k, x, out, dims, 2);
+}
+
+static gs_status k_squeeze(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t axes[GS_MAX_RANK], dims[GS_MAX_RANK];
+    int na = int_list(k, in, nin, k->opset >= 13 ? 1 : -1, k->opset >= 13 ? NULL : "axes", axes, GS_MAX_RANK);
+    bool drop[GS_MAX_RANK] = { false };
+    for (int i = 0; i < na; i++) {
+        int a = norm_axis(axes[i], x->rank);
+        if (a < 0 || a >= x->rank || x->dims[a] != 1)
+            return fail(k, "axis out of range or not of size 1");
+        drop[a] = true;
+    }
+    int r = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (!(na > 0 ? drop[i] : x->dims[i] == 1))
+            dims[r++] = x->dims[i];
+    return copy_as(k, x, out, dims, r);
+}
+
+static gs_status k_unsqueeze(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t axes[GS_MAX_RANK], dims[GS_MAX_RANK];
+    int na = int_list(k, in, nin, k->opset >= 13 ? 1 : -1, k->opset >= 13 ? NULL : "axes", axes, GS_MAX_RANK);
+    int r = x->rank + na;
+    if (na < 0 || r > GS_MAX_RANK)
+        return fail(k, "axes missing or rank too large");
+    bool add[GS_MAX_RANK] = { false };
+    for (int i = 0; i < na; i++) {
+        int a = norm_axis(axes[i], r);
+        if (a < 0 || a >= r || add[a])
+            return fail(k, "axis out of range or repeated");
+        add[a] = true;
+    }
+    for (int i = 0, j = 0; i < r; i++)
+        dims[i] = add[i] ? 1 : x->dims[j++];
+    return copy_as(k, x, out, dims, r);
+}
+
+/* ---- Transpose ------------------------------------------------------------ */
+
+static gs_status k_transpose(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t perm[GS_MAX_RANK], dims[GS_MAX_RANK], xs[GS_MAX_RANK], os[GS_MAX_RANK];
+    int np = int_list(k, in, 0, -1, "perm", perm, GS_MAX_RANK);
+    if (np < 0)
+        for (np = 0; np < x->rank; np++)
+            perm[np] = x->rank - 1 - np;
+    if (np != x->rank)
+        return fail(k, "perm does not match the rank");
+    for (int i = 0; i < np; i++) {
+        if (perm[i] < 0 || perm[i] >= x->rank)
+            return fail(k, "perm out of range");
+        dims[i] = x->dims[perm[i]];
+    }
+    gs_status st = make(k, out, x->dtype, dims, np);
+    if (st != GS_OK)
+        return st;
+    strides_of(x->dims, x->rank, xs);
+    strides_of(dims, np, os);
+    size_t es = gs_dtype_size(x->dtype);
+    int64_t n = gs_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, src = 0;
+        for (int d = 0; d < np; d++) {
+            int64_t c = rem / os[d];
+            rem %= os[d];
+            src += c * xs[perm[d]];
+        }
+        memcpy((char *)out->data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
+    }
+    return GS_OK;
+}
+
+/* ---- Concat, Split, Slice, Gather ---------------------------------------- */
+
+static gs_status k_concat(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    int axis = norm_axis(gs_attr_int(k->node, "axis", 0), x->rank);
+    if (axis < 0 || axis >= x->rank)
+        return fail(k, "axis out of range");
+    int64_t dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, sizeof dims);
+    dims[axis] = 0;
+    for (int i = 0; i < nin; i++) {
+        if (in[i]->rank != x->rank || in[i]->dtype != x->dtype)
+            return fail(k, "inputs differ in rank or type");
+        dims[axis] += in[i]->dims[axis];
+    }
+    gs_status st = make(k, out, x->dtype, dims, x->rank);
+    if (st != GS_OK)
+        return st;
+    int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    size_t es = gs_dtype_size(x->dtype);
+    char *o = out->data;
+    for (int64_t b = 0; b < outer; b++)
+        for (int i = 0; i < nin; i++) {
+            size_t chunk = (size_t)(in[i]->dims[axis] * inner) * es;
+            if (chunk)
+                memcpy(o, (const char *)in[i]->data + (size_t)b * chunk, chunk);
+            o += chunk;
+        }
+    return GS_OK;
+}
+
+static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    const gs_tensor *x = in[0];
+    int axis = norm_axis(gs_attr_int(k->node, "axis", 0), x->rank);
+    if (axis < 0 || axis >= x->rank)
+        return fail(k, "axis out of range");
+    int64_t split[64];
+    int ns = int_list(k, in, nin, k->opset >= 13 ? 1 : -1, k->opset >= 13 ? NULL : "split", split, 64);
+    if (ns < 0 || ns == 0) {   /* equal parts; the last smaller (opset 18 num_outputs) */
+        int64_t each = (x->dims[axis] + nout - 1) / nout;
+        for (int i = 0; i < nout && i < 64; i++) {
+            int64_t left = x->dims[axis] - each * i;
+            split[i] = left < each ? (left > 0 ? left : 0) : each;
+        }
+        ns = nout;
+    }
+    if (ns != nout || nout > 64)
+        return fail(k, "split sizes do not match the outputs");
+    int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    size_t es = gs_dtype_size(x->dtype);
+    int64_t offset = 0;
+    for (int i = 0; i < nout; i++) {
+        int64_t dims[GS_MAX_RANK];
+        memcpy(dims, x->dims, sizeof dims);
+        dims[axis] = split[i];
+        gs_status st = make(k, &out[i], x->dtype, dims, x->rank);
+        if (st != GS_OK)
+            return st;
+        size_t chunk = (size_t)(split[i] * inner) * es, row = (size_t)(x->dims[axis] * inner) * es;
+        for (int64_t b = 0; b < outer && chunk; b++)
+            memcpy((char *)out[i].data + (size_t)b * chunk,
+                   (const char *)x->data + (size_t)b * row + (size_t)(offset * inner) * es, chunk);
+        offset += split[i];
+    }
+    return offset == x->dims[axis] ? GS_OK : fail(k, "split sizes do not add up");
+}
+
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t starts[GS_MAX_RANK], ends[GS_MAX_RANK], axes[GS_MAX_RANK], steps[GS_MAX_RANK];
+    bool v10 = k->opset >= 10;
+    int n = int_list(k, in, nin, v10 ? 1 : -1, v10 ? NULL : "starts", starts, GS_MAX_RANK);
+    int ne = int_list(k, in, nin, v10 ? 2 : -1, v10 ? NULL : "ends", ends, GS_MAX_RANK);
+    int na = int_list(k, in, nin, v10 ? 3 : -1, v10 ? NULL : "axes", axes, GS_MAX_RANK);
+    int nst = int_list(k, in, nin, v10 ? 4 : -1, NULL, steps, GS_MAX_RANK);
+    if (n < 0 || ne != n || (na >= 0 && na != n) || (nst >= 0 && nst != n))
+        return fail(k, "starts, ends, axes and steps disagree");
+    int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], dims[GS_MAX_RANK];
+    for (int d = 0; d < x->rank; d++)
+        lo[d] = 0, step[d] = 1, dims[d] = x->dims[d];
+    for (int i = 0; i < n; i++) {
+        int a = norm_axis(na >= 0 ? axes[i] : i, x->rank);
+        int64_t s = nst >= 0 ? steps[i] : 1, dim = x->dims[a];
+        if (a < 0 || a >= x->rank || s == 0)
+            return fail(k, "axis out of range or zero step");
+        int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i];
+        int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
+        b = s > 0 ? clamp(b, 0, dim) : clamp(b, 0, dim - 1);
+        e = s > 0 ? clamp(e, 0, dim) : clamp(e, -1, dim - 1);
+        int64_t len = s > 0 ? (e - b + s - 1) / s : (b - e + (-s) - 1) / (-s);
+        lo[a] = b, step[a] = s, dims[a] = len > 0 ? len : 0;
+    }
+    gs_status st = make(k, out, x->dtype, dims, x->rank);
+    if (st != GS_OK)
+        return st;
+    int64_t xs[GS_MAX_RANK], os[GS_MAX_RANK];
+    strides_of(x->dims, x->rank, xs);
+    strides_of(dims, x->rank, os);
+    size_t es = gs_dtype_size(x->dtype);
+    int64_t total = gs_tensor_numel(out);
+    for (int64_t i = 0; i < total; i++) {
+        int64_t rem = i, src = 0;
+        for (int d = 0; d < x->rank; d++) {
+            int64_t c = rem / os[d];
+            rem %= os[d];
+            src += (lo[d] + c * step[d]) * xs[d];
+        }
+        memcpy((char *)out->data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
+    }
+    return GS_OK;
+}
+
+static gs_status k_gather(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *idx = in[1];
+    int axis = norm_axis(gs_attr_int(k->node, "axis", 0), x->rank);
+    if (axis < 0 || axis >= x->rank || x->rank + idx->rank - 1 > GS_MAX_RANK)
+        return fail(k, "axis out of range");
+    int64_t dims[GS_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < axis; i++)
+        dims[r++] = x->dims[i];
+    for (int i = 0; i < idx->rank; i++)
+        dims[r++] = idx->dims[i];
+    for (int i = axis + 1; i < x->rank; i++)
+        dims[r++] = x->dims[i];
+    gs_status st = make(k, out, x->dtype, dims, r);
+    if (st != GS_OK)
+        return st;
+    int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    int64_t ni = gs_tensor_numel(idx), dim = x->dims[axis];
+    size_t es = gs_dtype_size(x->dtype), chunk = (size_t)inner * es;
+    for (int64_t b = 0; b < outer; b++)
+        for (int64_t j = 0; j < ni; j++) {
+            int64_t ix = gs_tensor_get_i(idx, j);
+            ix = ix < 0 ? ix + dim : ix;
+            if (ix < 0 || ix >= dim)
+                return fail(k, "index out of range");
+            memcpy((char *)out->data + (size_t)(b * ni + j) * chunk,
+                   (const char *)x->data + (size_t)(b * dim + ix) * chunk, chunk);
+        }
+    return GS_OK;
+}
+
+/* ---- Shape, Size, Cast, ConstantOfShape, Range, Expand, Tile, Pad ---------- */
+
+static gs_status k_shape(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    int r = in[0]->rank;
+    int64_t s = gs_attr_int(k->node, "start", 0), e = gs_attr_int(k->node, "end", r);
+    s = clamp(s < 0 ? s + r : s, 0, r);
+    e = clamp(e < 0 ? e + r : e, 0, r);
+    int64_t n = e > s ? e - s : 0;
+    gs_status st = make(k, out, GS_INT64, &n, 1);
+    for (int64_t i = 0; st == GS_OK && i < n; i++)
+        ((int64_t *)out->data)[i] = in[0]->dims[s + i];
+    return st;
+}
+
+static gs_status k_size(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    gs_status st = make(k, out, GS_INT64, NULL, 0);
+    if (st == GS_OK)
+        *(int64_t *)out->data = gs_tensor_numel(in[0]);
+    return st;
+}
+
+static gs_status cast_to(gs_kcall *k, const gs_tensor *x, gs_tensor *out, int32_t to)
+{
+    if (!gs_dtype_size(to) || !gs_dtype_size(x->dtype) || to == GS_STRING)
+        return unsupported(k, "casting strings");
+    if (to == GS_BFLOAT16 || x->dtype == GS_BFLOAT16)
+        return unsupported(k, "casting bfloat16");
+    gs_status st = make(k, out, to, x->dims, x->rank);
+    int64_t n = gs_tensor_numel(x);
+    bool from_float = x->dtype == GS_FLOAT || x->dtype == GS_DOUBLE || x->dtype == GS_FLOAT16 ||
+                      x->dtype == GS_BFLOAT16;
+    for (int64_t i = 0; st == GS_OK && i < n; i++) {
+        if (from_float)
+            gs_tensor_set_f(out, i, gs_tensor_get_f(x, i));
+        else
+            gs_tensor_set_i(out, i, gs_tensor_get_i(x, i));
+    }
+    return st;
+}
+
+static gs_status k_cast(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return cast_to(k, in[0], out, (int32_t)gs_attr_int(k->node, "to", 0));
+}
+
+static gs_status k_castlike(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return cast_to(k, in[0], out, in[1]->dtype);
+}
+
+static gs_status k_constant_of_shape(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out,
+                                     int nout)
+{
+    (void)nout;
+    int64_t dims[GS_MAX_RANK];
+    int r = int_list(k, in, nin, 0, NULL, dims, GS_MAX_RANK);
+    const gs_attr *a = gs_ir_attr(k->node, "value");
+    const gs_tensor *v = a && a->type == GS_A_TENSOR ? a->t : NULL;
+    if (r < 0)
+        return fail(k, "shape rank too large");
+    gs_status st = make(k, out, v ? v->dtype : GS_FLOAT, dims, r);
+    size_t es = gs_dtype_size(out->dtype);
+    int64_t n = gs_tensor_numel(out);
+    for (int64_t i = 0; st == GS_OK && v && v->data && i < n; i++)
+        memcpy((char *)out->data + i * (int64_t)es, v->data, es);
+    return st;
+}
+
+static gs_status k_range(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    double s = gs_tensor_get_f(in[0], 0), l = gs_tensor_get_f(in[1], 0), d = gs_tensor_get_f(in[2], 0);
+    if (d == 0)
+        return fail(k, "delta is zero");
+    double count = (l - s) / d;
+    int64_t n = count > 0 ? (int64_t)(count + (count - (double)(int64_t)count > 0 ? 1 : 0)) : 0;
+    if (n > ((int64_t)1 << 32))
+        return fail(k, "range too long");
+    bool ints = in[0]->dtype != GS_FLOAT && in[0]->dtype != GS_DOUBLE && in[0]->dtype != GS_FLOAT16;
+    gs_status st = make(k, out, in[0]->dtype, &n, 1);
+    for (int64_t i = 0; st == GS_OK && i < n; i++) {
+        if (ints)
+            gs_tensor_set_i(out, i, gs_tensor_get_i(in[0], 0) + i * gs_tensor_get_i(in[2], 0));
+        else
+            gs_tensor_set_f(out, i, s + (double)i * d);
+    }
+    return st;
+}
+
+/* Copy x into out where out's dims are a broadcast (Expand) or multiple (Tile). */
+static gs_status repeat(gs_kcall *k, const gs_tensor *x, gs_tensor *out, const int64_t *dims, int rank,
+                        bool tile)
+{
+    gs_status st = make(k, out, x->dtype, dims, rank);
+    if (st != GS_OK)
+        return st;
+    int64_t xd[GS_MAX_RANK], xs[GS_MAX_RANK], os[GS_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        xd[i] = i < rank - x->rank ? 1 : x->dims[i - (rank - x->rank)];
+    strides_of(xd, rank, xs);
+    strides_of(dims, rank, os);
+    size_t es = gs_dtype_size(x->dtype);
+    int64_t n = gs_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, src = 0;
+        for (int d = 0; d < rank; d++) {
+            int64_t c = rem / os[d];
+            rem %= os[d];
+            src += (tile ? c % xd[d] : (xd[d] == 1 ? 0 : c)) * xs[d];
+        }
+        memcpy((char *)out->data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
+    }
+    return GS_OK;
+}
+
+static gs_status k_expand(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    int64_t shape[GS_MAX_RANK], dims[GS_MAX_RANK];
+    int n = int_list(k, in, nin, 1, NULL, shape, GS_MAX_RANK), r;
+    if (n < 0 || !gs_broadcast_shape(in[0]->dims, in[0]->rank, shape, n, dims, &r))
+        return fail(k, "shape does not broadcast");
+    return repeat(k, in[0], out, dims, r, false);
+}
+
+static gs_status k_tile(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    int64_t reps[GS_MAX_RANK], dims[GS_MAX_RANK];
+    int n = int_list(k, in, nin, 1, NULL, reps, GS_MAX_RANK);
+    if (n != in[0]->rank)
+        return fail(k, "repeats do not match the rank");
+    for (int i = 0; i < n; i++)
+        dims[i] = in[0]->dims[i] * reps[i];
+    return repeat(k, in[0], out, dims, n, true);
+}
+
+static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    const char *mode = gs_attr_str(k->node, "mode", "constant");
+    if (strcmp(mode, "constant"))
+        return unsupported(k, "pad mode other than constant");
+    int64_t pads[2 * GS_MAX_RANK], axes[GS_MAX_RANK], full[2 * GS_MAX_RANK] = { 0 }, dims[GS_MAX_RANK];
+    bool v11 = k->opset >= 11;
+    int np = int_list(k, in, nin, v11 ? 1 : -1, v11 ? NULL : (k->opset < 2 ? "paddings" : "pads"), pads,
+                      2 * GS_MAX_RANK);
+    int na = v11 ? int_list(k, in, nin, 3, NULL, axes, GS_MAX_RANK) : -1;
+    if (na < 0)
+        for (na = 0; na < x->rank; na++)
+            axes[na] = na;
+    if (np != 2 * na)
+        return fail(k, "pads do not match the axes");
+    for (int i = 0; i < na; i++) {
+        int a = norm_axis(axes[i], x->rank);
+        if (a < 0 || a >= x->rank)
+            return fail(k, "axis out of range");
+        full[a] = pads[i], full[a + x->rank] = pads[i + na];
+    }
+    for (int d = 0; d < x->rank; d++)
+        if ((dims[d] = x->dims[d] + full[d] + full[d + x->rank]) < 0)
+            return fail(k, "negative size");
+    gs_status st = make(k, out, x->dtype, dims, x->rank);
+    if (st != GS_OK)
+        return st;
+    double value = v11 ? (nin > 2 && in[2] && gs_tensor_numel(in[2]) ? gs_tensor_get_f(in[2], 0) : 0)
+                       : gs_attr_float(k->node, "value", 0);
+    int64_t xs[GS_MAX_RANK], os[GS_MAX_RANK], n = gs_tensor_numel(out);
+    strides_of(x->dims, x->rank, xs);
+    strides_of(dims, x->rank, os);
+    size_t es = gs_dtype_size(x->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, src = 0;
+        bool inside = true;
+        for (int d = 0; d < x->rank; d++) {
+            int64_t c = rem / os[d] - full[d];
+            rem %= os[d];
+            inside &= c >= 0 && c < x->dims[d];
+            src += c * xs[d];
+        }
+        if (inside)
+            memcpy((char *)out->data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
+        else
+            gs_tensor_set_f(out, i, value);
+    }
+    return GS_OK;
+}
+
+/* ---- shape inference ------------------------------------------------------ */
+
+static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
+{
+    return k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
+}
+
+static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    const gs_tensor *s = gs_infer_const(g, n, 1);
+    if (!x || !s || s->rank != 1 || s->dims[0] > GS_MAX_RANK)
+        return x ? gs_infer_set(g, n->out[0], x->dtype, -1, NULL) : GS_OK;
+    gs_dim dims[GS_MAX_RANK];
+    int r = (int)s->dims[0], infer = -1;
+    bool allowzero = gs_attr_int(n, "allowzero", 0);
+    int64_t known = 1, total = 1;
+    bool all = x->rank >= 0;
+    for (int i = 0; i < x->rank; i++)
+        all &= x->dims[i].v >= 0, total *= x->dims[i].v >= 0 ? x->dims[i].v : 1;
+    for (int i = 0; i < r; i++) {
+        int64_t v = gs_tensor_get_i(s, i);
+        dims[i] = (gs_dim){ v, NULL };
+        if (v == 0 && !allowzero)
+            dims[i] = i < x->rank ? x->dims[i] : (gs_dim){ -1, NULL };
+        if (v == -1)
+            infer = i;
+        else if (dims[i].v >= 0)
+            known *= dims[i].v;
+        else
+            all = false;
+    }
+    if (infer >= 0)
+        dims[infer] = (gs_dim){ all && known ? total / known : -1, NULL };
+    return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
+static gs_status infer_transpose(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    const int64_t *perm;
+    int np = gs_attr_ints(n, "perm", &perm);
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        int64_t p = np >= 0 ? (i < np ? perm[i] : -1) : x->rank - 1 - i;
+        if (np >= 0 && np != x->rank)
+            return GS_OK;
+        if (p < 0 || p >= x->rank)
+            return GS_OK;
+        dims[i] = x->dims[p];
+    }
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+}
+
+static gs_status infer_concat(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
+    if (axis < 0 || axis >= x->rank)
+        return GS_OK;
+    gs_dim dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    int64_t sum = 0;
+    for (int i = 0; i < n->nin; i++) {
+        const gs_value *v = val(g, n, i);
+        if (!v || v->rank != x->rank || v->dims[axis].v < 0 || sum < 0)
+            sum = -1;
+        else
+            sum += v->dims[axis].v;
+    }
+    dims[axis] = (gs_dim){ sum, NULL };
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+}
+
+static gs_status infer_flatten(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    int axis = norm_axis(gs_attr_int(n, "axis", 1), x->rank);
+    int64_t a = 1, b = 1;
+    for (int i = 0; i < x->rank; i++) {
+        int64_t *p = i < axis ? &a : &b;
+        *p = x->dims[i].v >= 0 && *p >= 0 ? *p * x->dims[i].v : -1;
+    }
+    gs_dim dims[2] = { { a, NULL }, { b, NULL } };
+    if (axis == 1 && x->rank >= 1 && x->dims[0].v < 0)
+        dims[0] = x->dims[0];
+    return gs_infer_set(g, n->out[0], x->dtype, 2, dims);
+}
+
+static gs_status infer_unsqueeze(gs_graph *g, gs_node *n, int64_t opset)
+{
+    const gs_value *x = val(g, n, 0);
+    int64_t axes[GS_MAX_RANK];
+    int na = -1;
+    if (opset >= 13) {
+        const gs_tensor *t = gs_infer_const(g, n, 1);
+        if (t && gs_tensor_numel(t) <= GS_MAX_RANK)
+            for (na = 0; na < gs_tensor_numel(t); na++)
+                axes[na] = gs_tensor_get_i(t, na);
+    } else {
+        const int64_t *a;
+        na = gs_attr_ints(n, "axes", &a);
+        for (int i = 0; i < na && i < GS_MAX_RANK; i++)
+            axes[i] = a[i];
+    }
+    if (!x || x->rank < 0 || na < 0 || x->rank + na > GS_MAX_RANK)
+        return GS_OK;
+    int r = x->rank + na;
+    bool add[GS_MAX_RANK] = { false };
+    for (int i = 0; i < na; i++) {
+        int a = norm_axis(axes[i], r);
+        if (a < 0 || a >= r)
+            return GS_OK;
+        add[a] = true;
+    }
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0, j = 0; i < r; i++)
+        dims[i] = add[i] ? (gs_dim){ 1, NULL } : x->dims[j++];
+    return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
+static gs_status infer_squeeze(gs_graph *g, gs_node *n, int64_t opset)
+{
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    int64_t axes[GS_MAX_RANK];
+    int na = 0;
+    if (opset >= 13) {
+        const gs_tensor *t = gs_infer_const(g, n, 1);
+        if (n->nin > 1 && n->in[1] != GS_NONE && !t)
+            return GS_OK;
+        for (na = 0; t && na < gs_tensor_numel(t) && na < GS_MAX_RANK; na++)
+            axes[na] = gs_tensor_get_i(t, na);
+    } else {
+        const int64_t *a;
+        int c = gs_attr_ints(n, "axes", &a);
+        for (na = 0; na < c && na < GS_MAX_RANK; na++)
+            axes[na] = a[na];
+    }
+    bool drop[GS_MAX_RANK] = { false };
+    for (int i = 0; i < na; i++) {
+        int a = norm_axis(axes[i], x->rank);
+        if (a < 0 || a >= x->rank)
+            return GS_OK;
+        drop[a] = true;
+    }
+    gs_dim dims[GS_MAX_RANK];
+    int r = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (na == 0 && x->dims[i].v < 0)
+            return GS_OK;   /* unknown which dims are 1 */
+        if (!(na ? drop[i] : x->dims[i].v == 1))
+            dims[r++] = x->dims[i];
+    }
+    return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
+static gs_status infer_gather(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0), *i = val(g, n, 1);
+    if (!x || !i || x->rank < 0 || i->rank < 0 || x->rank + i->rank - 1 > GS_MAX_RANK)
+        return GS_OK;
+    int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
+    if (axis < 0 || axis >= x->rank)
+        return GS_OK;
+    gs_dim dims[GS_MAX_RANK];
+    int r = 0;
+    for (int d = 0; d < axis; d++)
+        dims[r++] = x->dims[d];
+    for (int d = 0; d < i->rank; d++)
+        dims[r++] = i->dims[d];
+    for (int d = axis + 1; d < x->rank; d++)
+        dims[r++] = x->dims[d];
+    return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
+static gs_status infer_shape(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return gs_infer_set(g, n->out[0], GS_INT64, -1, NULL);
+    int64_t r = x->rank, s = gs_attr_int(n, "start", 0), e = gs_attr_int(n, "end", r);
+    s = clamp(s < 0 ? s + r : s, 0, r);
+    e = clamp(e < 0 ? e + r : e, 0, r);
+    gs_dim d = { e > s ? e - s : 0, NULL };
+    return gs_infer_set(g, n->out[0], GS_INT64, 1, &d);
+}
+
+static gs_status infer_size(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    return gs_infer_set(g, n->out[0], GS_INT64, 0, (gs_dim[1]){ { 0, NULL } });
+}
+
+static gs_status infer_cast(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    int32_t to = !strcmp(n->op, "CastLike") ? (val(g, n, 1) ? val(g, n, 1)->dtype : 0)
+                                            : (int32_t)gs_attr_int(n, "to", 0);
+    return x ? gs_infer_set(g, n->out[0], to, x->rank, x->rank >= 0 ? x->dims : NULL) : GS_OK;
+}
+
+static gs_status infer_dropout(gs_graph *g, gs_node *n, int64_t opset)
+{
+    gs_status st = gs_infer_same(g, n, opset);
+    const gs_value *x = val(g, n, 0);
+    if (st == GS_OK && x && n->nout > 1 && n->out[1] != GS_NONE)
+        st = gs_infer_set(g, n->out[1], GS_BOOL, x->rank, x->rank >= 0 ? x->dims : NULL);
+    return st;
+}
+
+static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
+{
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
+    if (axis < 0 || axis >= x->rank)
+        return GS_OK;
+    int64_t split[64];
+    int ns = -1;
+    if (opset >= 13) {
+        const gs_tensor *t = gs_infer_const(g, n, 1);
+        if (t && gs_tensor_numel(t) <= 64)
+            for (ns = 0; ns < gs_tensor_numel(t); ns++)
+                split[ns] = gs_tensor_get_i(t, ns);
+        else if (n->nin > 1 && n->in[1] != GS_NONE)
+            return GS_OK;
+    } else {
+        const int64_t *a;
+        ns = gs_attr_ints(n, "split", &a);
+        for (int i = 0; i < ns && i < 64; i++)
+            split[i] = a[i];
+    }
+    if (ns < 0) {
+        if (x->dims[axis].v < 0 || n->nout > 64)
+            return GS_OK;
+        int64_t each = (x->dims[axis].v + n->nout - 1) / n->nout;
+        for (ns = 0; ns < n->nout; ns++) {
+            int64_t left = x->dims[axis].v - each * ns;
+            split[ns] = left < each ? (left > 0 ? left : 0) : each;
+        }
+    }
+    if (ns != n->nout)
+        return GS_OK;
+    gs_status st = GS_OK;
+    for (int i = 0; i < ns && st == GS_OK; i++) {
+        gs_dim dims[GS_MAX_RANK];
+        memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+        dims[axis] = (gs_dim){ split[i], NULL };
+        st = gs_infer_set(g, n->out[i], x->dtype, x->rank, dims);
+    }
+    return st;
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define L GS_OP_LAYOUT
+
 const gs_opdef gs_ops_tensor[] = {
+    { "Identity", 1, 0, 1, 1, 1, 1, L, "", gs_infer_same, NULL, k_identity },
+    { "Dropout", 1, 0, 1, 3, 1, 2, L, "ratio:f=0.5 seed:i", infer_dropout, NULL, k_dropout },
+    { "Reshape", 5, 0, 2, 2, 1, 1, L, "allowzero:i=0", infer_reshape, NULL, k_reshape },
+    { "Flatten", 1, 0, 1, 1, 1, 1, L, "axis:i=1", infer_flatten, NULL, k_flatten },
+    { "Squeeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_squeeze, NULL, k_squeeze },
+    { "Unsqueeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_unsqueeze, NULL,
+      k_unsqueeze },
+    { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose },
+    { "Concat", 4, 0, 1, -1, 1, 1, L, "axis:i", infer_concat, NULL, k_concat },
+    { "Split", 2, 0, 1, 2, 1, -1, L, "axis:i=0 split:ints num_outputs:i", infer_split, NULL, k_split },
+    { "Slice", 1, 0, 1, 5, 1, 1, L, "starts ends axes (inputs from opset 10) steps", NULL, NULL, k_slice },
+    { "Gather", 1, 0, 2, 2, 1, 1, L, "axis:i=0", infer_gather, NULL, k_gather },
+    { "Shape", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "start:i=0 end:i", infer_shape, NULL, k_shape },
+    { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size },
+    { "Cast", 6, 0, 1, 1, 1, 1, GS_OP_ELEMENTWISE, "to:i saturate:i=1", infer_cast, NULL, k_cast },
+    { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike },
+    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", NULL, NULL, k_constant_of_shape },
+    { "Range", 11, 0, 3, 3, 1, 1, 0, "", NULL, NULL, k_range },
+    { "Expand", 8, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_expand },
+    { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
+    { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", NULL, NULL, k_pad },
     { .name = NULL },
 };
