@@ -418,8 +418,6 @@ static gs_status cast_to(gs_kcall *k, const gs_tensor *x, gs_tensor *out, int32_
 {
     if (!gs_dtype_size(to) || !gs_dtype_size(x->dtype) || to == GS_STRING)
         return unsupported(k, "casting strings");
-    if (to == GS_BFLOAT16 || x->dtype == GS_BFLOAT16)
-        return unsupported(k, "casting bfloat16");
     gs_status st = make(k, out, to, x->dims, x->rank);
     int64_t n = gs_tensor_numel(x);
     bool from_float = x->dtype == GS_FLOAT || x->dtype == GS_DOUBLE || x->dtype == GS_FLOAT16 ||

@@ -151,8 +151,7 @@ uint16_t gs_float_to_bf16(float f)
     memcpy(&x, &f, 4);
     if ((x & 0x7fffffff) > 0x7f800000)
         return (uint16_t)((x >> 16) | 0x40);
-    x += 0x7fff + ((x >> 16) & 1);
-    return (uint16_t)(x >> 16);
+    return (uint16_t)(x >> 16);   /* truncation, as ONNX's reference Cast does */
 }
 
 double gs_tensor_get_f(const gs_tensor *t, int64_t i)
