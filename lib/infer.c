@@ -32,7 +32,7 @@ gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_d
     if (rank > GS_MAX_RANK)
         return gs_err(g->ctx, GS_ERR_LIMIT, "value '%s': rank %d above the limit", val->name, rank);
     bool dtype_changes = dtype && dtype != val->dtype;
-    bool shape_changes = rank >= 0 && dims && !same_dims(val, rank, dims);
+    bool shape_changes = rank >= 0 && (dims || rank == 0) && !same_dims(val, rank, dims);
     if (!dtype_changes && !shape_changes)
         return GS_OK;
     if (dtype_changes)
@@ -41,7 +41,8 @@ gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_d
         gs_dim *d = gs_arena_alloc(&g->arena, (size_t)(rank ? rank : 1) * sizeof *d);
         if (!d)
             return gs_nomem(g->ctx);
-        memcpy(d, dims, (size_t)rank * sizeof *d);
+        if (rank)
+            memcpy(d, dims, (size_t)rank * sizeof *d);
         val->dims = d;
         val->rank = rank;
     }
