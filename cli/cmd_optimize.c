@@ -1,58 +1,138 @@
 /*
- * cmd_optimize.c - graphsub optimize: load, optimize, write atomically.
+ * cmd_optimize.c - graphsub optimize: load, optimize, optionally verify,
+ * write atomically, and report.
  */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char help[] =
-    "usage: graphsub optimize IN.onnx [-o OUT.onnx] [-O0] [--external-data] [--quiet]\n"
+    "usage: graphsub optimize IN.onnx [-o OUT.onnx] [--rules PATH]... [--no-default-rules]\n"
+    "                         [-O0|-O1|-O2] [--alpha A] [--budget N] [--time-limit SEC]\n"
+    "                         [--profile DEVICE.json] [--report REPORT.json] [--verify]\n"
+    "                         [--external-data] [--quiet]\n"
     "\n"
-    "Rewrite IN.onnx into an equivalent model and write it to OUT.onnx\n"
-    "(default: IN.opt.onnx beside the input). The input is never modified;\n"
-    "the output is written to a temporary file and renamed into place.\n"
+    "Rewrite IN.onnx into an equivalent model that the cost model estimates to be\n"
+    "faster, and write it to OUT.onnx (default: IN.opt.onnx beside the input). The\n"
+    "input is never modified; the output is written to a temporary file and renamed\n"
+    "into place.\n"
     "\n"
-    "  -o OUT.onnx        output file\n"
-    "  -O0                import and export only (a lossless round trip)\n"
-    "  --external-data    write tensors of 1 KiB or more to OUT.onnx.data\n"
-    "  --quiet            print nothing on success\n"
-    "  -h, --help         show this help\n";
+    "  -o OUT.onnx          output file\n"
+    "  -O0                  import and export only (a lossless round trip)\n"
+    "  -O1                  cleanup rules and constant folding\n"
+    "  -O2                  cleanup, then the cost-guided search (default)\n"
+    "  --rules PATH         add rules from a JSON file or a folder of them (repeatable)\n"
+    "  --no-default-rules   use only the rules given with --rules\n"
+    "  --alpha A            keep candidates costing less than A x the best (default 1.05)\n"
+    "  --budget N           candidates the search expands (default 400)\n"
+    "  --time-limit SEC     search time limit in seconds (default 10)\n"
+    "  --profile FILE       device profile for the cost model (default: generic x86-64)\n"
+    "  --report FILE        write a JSON report: nodes, cost, rewrites, search, timings\n"
+    "  --verify             run both models on random inputs and refuse to write the\n"
+    "                       output when they differ (exit 1)\n"
+    "  --external-data      write tensors of 1 KiB or more to OUT.onnx.data\n"
+    "  --quiet              print nothing on success\n"
+    "  -h, --help           show this help\n";
+
+enum { MAX_RULE_PATHS = 64 };
 
 typedef struct opts {
-    const char *in, *out;
-    int level;
-    bool external, quiet;
+    const char *in, *out, *report;
+    const char *rules[MAX_RULE_PATHS + 1];
+    int nrules;
+    gs_optimize_opts go;
+    bool external, quiet, verify;
 } opts;
+
+static int need(int argc, char **argv, int i)
+{
+    if (i + 1 >= argc)
+        return cli_usage("optimize", "%s needs a value", argv[i]);
+    return 0;
+}
+
+/* One option at argv[*i]; returns 0, an exit status, or -1 after --help. */
+static int parse_one(int argc, char **argv, int *i, opts *o)
+{
+    const char *a = argv[*i];
+    double d;
+    long l;
+    if (cli_is_help(a)) {
+        fputs(help, stdout);
+        return -1;
+    }
+    if (!strcmp(a, "-O0") || !strcmp(a, "-O1") || !strcmp(a, "-O2")) {
+        o->go.level = a[2] - '0';
+        return 0;
+    }
+    if (!strcmp(a, "--external-data"))
+        return o->external = true, 0;
+    if (!strcmp(a, "--quiet"))
+        return o->quiet = true, 0;
+    if (!strcmp(a, "--verify"))
+        return o->verify = true, 0;
+    if (!strcmp(a, "--no-default-rules"))
+        return o->go.no_default_rules = 1, 0;
+    bool valued = !strcmp(a, "-o") || !strcmp(a, "--rules") || !strcmp(a, "--alpha") ||
+                  !strcmp(a, "--budget") || !strcmp(a, "--time-limit") ||
+                  !strcmp(a, "--profile") || !strcmp(a, "--report");
+    if (!valued)
+        return cli_usage("optimize", "unknown option '%s'", a);
+    if (need(argc, argv, *i))
+        return EXIT_USAGE;
+    const char *v = argv[++*i];
+    if (!strcmp(a, "-o"))
+        o->out = v;
+    else if (!strcmp(a, "--profile"))
+        o->go.profile_path = v;
+    else if (!strcmp(a, "--report"))
+        o->report = v;
+    else if (!strcmp(a, "--rules")) {
+        if (o->nrules == MAX_RULE_PATHS)
+            return cli_usage("optimize", "at most %d --rules options", MAX_RULE_PATHS);
+        o->rules[o->nrules++] = v;
+    } else if (!strcmp(a, "--alpha")) {
+        if (!cli_parse_double("optimize", a, v, &d))
+            return EXIT_USAGE;
+        if (!(d >= 1.0 && d <= 10.0))
+            return cli_usage("optimize", "--alpha must be between 1 and 10, got '%s'", v);
+        o->go.alpha = d;
+    } else if (!strcmp(a, "--budget")) {
+        if (!cli_parse_long("optimize", a, v, &l))
+            return EXIT_USAGE;
+        if (l < 0 || l > 10000000)
+            return cli_usage("optimize", "--budget must be between 0 and 10000000, got '%s'", v);
+        o->go.budget = (int)l;
+    } else {
+        if (!cli_parse_double("optimize", a, v, &d))
+            return EXIT_USAGE;
+        if (!(d >= 0 && d <= 86400))
+            return cli_usage("optimize", "--time-limit must be between 0 and 86400, got '%s'", v);
+        o->go.time_limit = d;
+    }
+    return 0;
+}
 
 static int parse(int argc, char **argv, opts *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            fputs(help, stdout);
-            return -1;
-        } else if (!strcmp(a, "-o")) {
-            if (++i >= argc)
-                return cli_usage("optimize", "-o needs a file name");
-            o->out = argv[i];
-        } else if (!strcmp(a, "-O0")) {
-            o->level = 0;
-        } else if (!strcmp(a, "--external-data")) {
-            o->external = true;
-        } else if (!strcmp(a, "--quiet")) {
-            o->quiet = true;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage("optimize", "unknown option '%s'", a);
+        if (argv[i][0] == '-' && argv[i][1]) {
+            int rc = parse_one(argc, argv, &i, o);
+            if (rc)
+                return rc;
         } else if (!o->in) {
-            o->in = a;
+            o->in = argv[i];
         } else {
-            return cli_usage("optimize", "unexpected argument '%s'", a);
+            return cli_usage("optimize", "unexpected argument '%s'", argv[i]);
         }
     }
     if (!o->in)
         return cli_usage("optimize", "no input model given");
+    o->rules[o->nrules] = NULL;
+    o->go.rule_paths = o->rules;
     return 0;
 }
 
@@ -76,9 +156,157 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* A progress line on a terminal once the search has run for a second. */
+typedef struct progress {
+    double start;
+    bool shown;
+} progress;
+
+static void on_progress(void *ud, int expanded, double best)
+{
+    progress *p = ud;
+    if (now_ms() - p->start < 1000)
+        return;
+    fprintf(stderr, "\rgraphsub: searching: %d candidates expanded, best cost %.3f ms ", expanded,
+            best * 1e3);
+    p->shown = true;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct timings {
+    double import, optimize, verify, export_;
+} timings;
+
+static void write_report_json(FILE *f, const gs_report *r, const opts *o, const timings *t)
+{
+    fprintf(f, "{\n  \"nodes_before\": %d,\n  \"nodes_after\": %d,\n", r->nodes_before,
+            r->nodes_after);
+    fprintf(f, "  \"cost_before\": %.9g,\n  \"cost_after\": %.9g,\n  \"cost_unit\": \"seconds\",\n",
+            r->cost_before, r->cost_after);
+    fprintf(f, "  \"folded\": %d,\n  \"rewrites\": {", r->folded);
+    for (int i = 0; i < r->nrules; i++) {
+        fprintf(f, "%s\n    ", i ? "," : "");
+        json_str(f, r->rule_names[i]);
+        fprintf(f, ": %d", r->rule_counts[i]);
+    }
+    fprintf(f, "%s},\n  \"applied\": [", r->nrules ? "\n  " : "");
+    for (int i = 0; i < r->nsteps; i++) {
+        fprintf(f, "%s\n    {\"rule\": ", i ? "," : "");
+        json_str(f, r->steps[i].rule);
+        fprintf(f, ", \"nodes\": ");
+        json_str(f, r->steps[i].nodes);
+        fprintf(f, ", \"cost_delta\": %.9g}", r->steps[i].cost_delta);
+    }
+    fprintf(f, "%s],\n", r->nsteps ? "\n  " : "");
+    fprintf(f, "  \"search\": {\"level\": %d, \"alpha\": %g, \"budget\": %d, \"time_limit\": %g, "
+               "\"candidates\": %d, \"expanded\": %d, \"time_ms\": %.3f},\n",
+            o->go.level, o->go.alpha, o->go.budget, o->go.time_limit, r->candidates, r->expanded,
+            r->time_ms);
+    fprintf(f, "  \"timings_ms\": {\"import\": %.3f, \"optimize\": %.3f, \"verify\": %.3f, "
+               "\"export\": %.3f}\n}\n", t->import, t->optimize, t->verify, t->export_);
+}
+
+static int write_report(const char *path, const gs_report *r, const opts *o, const timings *t)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return cli_error(EXIT_INTERNAL, "out of memory");
+    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int rc = 0;
+    if (!f) {
+        rc = cli_error(EXIT_INPUT, "%s: cannot write the report", path);
+    } else {
+        write_report_json(f, r, o, t);
+        if (fclose(f) != 0 || rename(tmp, path) != 0)
+            rc = cli_error(EXIT_INPUT, "%s: cannot write the report", path);
+    }
+    if (rc)
+        remove(tmp);
+    free(tmp);
+    return rc;
+}
+
+static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs_report *rep,
+                                     timings *t)
+{
+    double t0 = now_ms();
+    progress pr = { t0, false };
+    gs_optimize_opts go = o->go;
+    if (!o->quiet && isatty(2)) {
+        go.progress = on_progress;
+        go.progress_ud = &pr;
+    }
+    gs_status st = gs_optimize(ctx, m, &go, rep);
+    if (pr.shown)
+        fputc('\n', stderr);
+    t->optimize = now_ms() - t0;
+    if (st != GS_OK || !o->verify)
+        return st;
+    t0 = now_ms();
+    gs_model *orig = NULL;
+    st = gs_model_load(ctx, o->in, &orig);
+    if (st == GS_OK)
+        st = gs_model_compare(ctx, orig, m, NULL, NULL, NULL);
+    gs_model_free(orig);
+    t->verify = now_ms() - t0;
+    return st;
+}
+
+static void summary(const gs_report *r, const char *out, const timings *t)
+{
+    fprintf(stderr, "graphsub: wrote %s: %d -> %d nodes, estimated cost %.3f -> %.3f ms "
+                    "(%.1f%%), %d rewrites, %.0f ms\n",
+            out, r->nodes_before, r->nodes_after, r->cost_before * 1e3, r->cost_after * 1e3,
+            r->cost_before > 0 ? 100.0 * (r->cost_after - r->cost_before) / r->cost_before : 0.0,
+            r->nsteps, t->import + t->optimize + t->verify + t->export_);
+}
+
+static int run(gs_ctx *ctx, const opts *o, const char *out)
+{
+    timings t = { 0, 0, 0, 0 };
+    gs_report rep = { .version = GS_REPORT_VERSION };
+    gs_model *m = NULL;
+    double t0 = now_ms();
+    gs_status st = gs_model_load(ctx, o->in, &m);
+    t.import = now_ms() - t0;
+    if (st == GS_OK)
+        st = optimize_and_verify(ctx, m, o, &rep, &t);
+    if (st == GS_OK) {
+        gs_save_opts so = { GS_SAVE_OPTS_VERSION, o->external, 0 };
+        t0 = now_ms();
+        st = gs_model_save(m, out, &so);
+        t.export_ = now_ms() - t0;
+    }
+    int rc = st == GS_OK ? 0 : cli_fail(ctx, st);
+    if (rc == 0 && o->report)
+        rc = write_report(o->report, &rep, o, &t);
+    if (rc == 0 && !o->quiet)
+        summary(&rep, out, &t);
+    gs_report_clear(ctx, &rep);
+    gs_model_free(m);
+    return rc;
+}
+
 int cmd_optimize(int argc, char **argv)
 {
-    opts o = { .level = 2 };
+    opts o = { 0 };
+    gs_optimize_opts_init(&o.go);
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -87,19 +315,7 @@ int cmd_optimize(int argc, char **argv)
     if (!out)
         return cli_error(EXIT_INTERNAL, "out of memory");
     gs_ctx *ctx = cli_ctx();
-    gs_model *m = NULL;
-    gs_status st = GS_ERR_NOMEM;
-    double t0 = now_ms();
-    if (ctx && (st = gs_model_load(ctx, o.in, &m)) == GS_OK) {
-        double t1 = now_ms();
-        gs_save_opts so = { GS_SAVE_OPTS_VERSION, o.external, 0 };
-        st = gs_model_save(m, out, &so);
-        if (st == GS_OK && !o.quiet)
-            fprintf(stderr, "graphsub: wrote %s (import %.0f ms, export %.0f ms)\n", out,
-                    t1 - t0, now_ms() - t1);
-    }
-    rc = st == GS_OK ? 0 : ctx ? cli_fail(ctx, st) : EXIT_INTERNAL;
-    gs_model_free(m);
+    rc = ctx ? run(ctx, &o, out) : EXIT_INTERNAL;
     gs_ctx_free(ctx);
     free(defout);
     return rc;

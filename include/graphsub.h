@@ -206,7 +206,7 @@ GS_API gs_status gs_array_save(gs_ctx *ctx, const char *path, const gs_array *a)
  * (GS_ERR_UNSUPPORTED) naming the node and the op. */
 GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,
                               gs_array **outputs);
-/* Random inputs for the model: floats uniform in [-1, 1), integers in [0, 8),
+/* Random inputs for the model: floats uniform in [-1, 1), integers in [0, 4),
  * bools; unknown or symbolic dims take the value given by "name=value" in
  * dims (NULL-terminated, may be NULL), else 1. inputs receives
  * gs_model_input_count arrays. */

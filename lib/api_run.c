@@ -186,7 +186,7 @@ static gs_status random_input(gs_ctx *ctx, const gs_value *v, uint64_t *seed, co
         if (fl)
             gs_tensor_set_f(&t, i, (double)(r >> 11) / 9007199254740992.0 * 2 - 1);
         else
-            gs_tensor_set_i(&t, i, (int64_t)(r % (v->dtype == GS_BOOL ? 2 : 8)));
+            gs_tensor_set_i(&t, i, (int64_t)(r % (v->dtype == GS_BOOL ? 2 : 4)));
     }
     *out = a;
     return GS_OK;

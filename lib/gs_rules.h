@@ -83,4 +83,59 @@ typedef struct gs_delta {
  * constant folding. delta may be NULL. */
 gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta);
 
+/* ---- compiled patterns (rules_load.c builds them, match.c reads them) --- */
+
+typedef enum { P_VAR, P_CALL, P_NUM, P_LIST, P_FUNC } gs_pkind;
+
+typedef struct gs_pnode gs_pnode;
+
+typedef struct gs_pattr {
+    const char *name;           /* attribute name; NULL for "..." (copy all) */
+    gs_pnode *val;              /* P_VAR (attribute variable) or a literal */
+    gs_attr *dflt;              /* "eps|1e-5": the value bound when the attribute is absent */
+} gs_pattr;
+
+struct gs_pnode {
+    gs_pkind kind;
+    const char *name;           /* variable, op or function name */
+    int var;                    /* P_VAR: variable index */
+    double num;                 /* P_NUM */
+    gs_pnode **args;            /* P_CALL / P_LIST / P_FUNC arguments */
+    int nargs;
+    gs_pattr *attrs;            /* P_CALL attributes */
+    int nattrs;
+    int slot;                   /* P_CALL in a match: index in gs_match.nodes */
+    int pos;                    /* byte offset in its source text, for messages */
+};
+
+#define GS_MAX_ROOTS 4
+
+struct gs_rule {
+    const char *name, *doc, *file;
+    uint32_t flags;             /* GS_RULE_* */
+    int opset_min, opset_max;
+    gs_pnode *roots[GS_MAX_ROOTS];   /* match statements */
+    int root_out[GS_MAX_ROOTS];      /* output variable of each statement, or -1 */
+    int nroots;
+    gs_pnode *rewrite[GS_MAX_ROOTS]; /* rewrite expressions, one per root output */
+    int nrewrite;
+    gs_pnode **where;           /* conditions: P_FUNC nodes */
+    int nwhere;
+    const char *vars[GS_MAX_BINDINGS];   /* variable names */
+    int nvars;
+    int nslots;                 /* matched nodes */
+    const char *ops;            /* match-side ops, space separated */
+    const char *check;          /* JSON text of the "check" object, or NULL */
+};
+
+struct gs_ruleset {
+    gs_ctx *ctx;
+    gs_arena arena;             /* rules and their patterns */
+    gs_rule **rules;
+    int n, cap;
+};
+
+/* match.c: evaluate a condition function (for rules_load.c's validation). */
+bool gs_match_known_condition(const char *name, int nargs);
+
 #endif /* GS_RULES_H */

@@ -90,9 +90,8 @@ static gs_status bcast(gs_graph *g, gs_node *n, int32_t dtype)
         for (int i = 0; i < r; i++) {
             gs_dim a = i < r - rank ? (gs_dim){ 1, NULL } : dims[i - (r - rank)];
             gs_dim b = i < r - x->rank ? (gs_dim){ 1, NULL } : x->dims[i - (r - x->rank)];
-            if (!bdim(a, b, &next[i]))
-                return gs_err(g->ctx, GS_ERR_MODEL, "node '%s' (%s): input shapes do not broadcast",
-                              n->name, n->op);
+            if (!bdim(a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
         }
         memcpy(dims, next, (size_t)r * sizeof *dims);
         rank = r;

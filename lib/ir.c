@@ -707,3 +707,18 @@ void gs_ir_drop_unused_inits(gs_graph *g)
             v->flags |= GS_V_DEAD;
     }
 }
+
+gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name)
+{
+    if (gs_ir_find(g, name) != GS_NONE)
+        return gs_err(g->ctx, GS_ERR_INTERNAL, "value name '%s' is taken", name);
+    const char *copy = gs_arena_strdup(g->perm, name);
+    if (!copy)
+        return gs_nomem(g->ctx);
+    g->values[v].name = copy;
+    g->values[v].flags |= GS_V_TYPED;   /* its value_info is rebuilt under the new name */
+    memset(g->map, 0xff, g->mapcap * sizeof *g->map);
+    for (gs_id i = 0; i < g->nvalues; i++)
+        *map_slot(g, g->values[i].name) = i;
+    return GS_OK;
+}

@@ -168,12 +168,11 @@ static Onnx__ValueInfoProto *export_info(ex *e, const gs_value *v, const void *s
     Onnx__ValueInfoProto *vi = ealloc(e, sizeof *vi);
     if (!vi)
         return NULL;
-    if (src) {
+    if (src)
         *vi = *(const Onnx__ValueInfoProto *)src;
-    } else {
+    else
         onnx__value_info_proto__init(vi);
-        vi->name = (char *)v->name;
-    }
+    vi->name = (char *)v->name;
     if (v->dtype || v->rank >= 0 || !src)
         vi->type = export_type(e, v);
     return vi;

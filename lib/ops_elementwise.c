@@ -311,7 +311,23 @@ BINARY(sub, B_SUB)
 BINARY(mul, B_MUL)
 BINARY(div, B_DIV)
 BINARY(pow, B_POW)
-BINARY(prelu, B_PRELU)
+/* PRelu before opset 7 takes a per-channel slope [C] for x [N, C, ...]. */
+static gs_status k_prelu(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *s = in[1];
+    int64_t dims[GS_MAX_RANK];
+    int r;
+    if (!gs_broadcast_shape(x->dims, x->rank, s->dims, s->rank, dims, &r) && s->rank == 1 &&
+        x->rank >= 2 && s->dims[0] == x->dims[1]) {
+        gs_tensor view = *s;
+        view.rank = x->rank - 1;
+        for (int i = 1; i < view.rank; i++)
+            view.dims[i] = 1;
+        return binary(k, x, &view, out, B_PRELU);
+    }
+    return binary(k, x, s, out, B_PRELU);
+}
 BINARY(eq, B_EQ)
 BINARY(lt, B_LT)
 BINARY(gt, B_GT)

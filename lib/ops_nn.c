@@ -663,8 +663,11 @@ static gs_status infer_window(gs_graph *g, gs_node *n, const int64_t *kernel, in
                               bool ceil_mode)
 {
     const gs_value *x = val(g, n, 0);
-    if (!known(x) || x->rank < 3)
-        return x && x->rank >= 3 ? gs_infer_set(g, n->out[0], x->dtype, -1, NULL) : GS_OK;
+    if (!x || x->rank < 3)
+        return GS_OK;
+    for (int i = 2; i < x->rank; i++)   /* spatial dims must be known; N may be symbolic */
+        if (x->dims[i].v < 0)
+            return gs_infer_set(g, n->out[0], x->dtype, -1, NULL);
     gs_kcall k = { g->ctx, g, n, 0, NULL };
     window w;
     int64_t in[GS_MAX_RANK];

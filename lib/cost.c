@@ -1,0 +1,179 @@
+/*
+ * cost.c - the analytic cost model.
+ *
+ * A node costs max(flops / (peak * efficiency), bytes / bandwidth) plus a
+ * fixed per-op overhead, in seconds, with the parameters taken from a device
+ * profile. FLOPs and bytes come from the op registry's cost function. A node
+ * whose inputs are all constant costs nothing: constant folding removes it.
+ * A graph costs the sum of its live nodes. A caller can replace the per-node
+ * formula with a callback (gs_optimize_opts.cost_cb).
+ */
+#include "gs_cost.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A generic x86-64 core (AVX2, one thread): about 50 GFLOP/s of float32 in a
+ * good GEMM, 12 GB/s of streaming bandwidth, a few microseconds per op. */
+const gs_profile gs_profile_default = {
+    .name = "generic-x86-64",
+    .peak_flops = 50e9,
+    .bandwidth = 12e9,
+    .overhead = 3e-6,
+    .noverrides = 0,
+};
+
+static double efficiency(const gs_profile *p, const char *op)
+{
+    for (int i = 0; i < p->noverrides; i++)
+        if (!strcmp(p->overrides[i].op, op))
+            return p->overrides[i].efficiency;
+    return 1.0;
+}
+
+static bool const_only(const gs_graph *g, const gs_node *n, int depth);
+
+/* True when v is a constant or computed from constants only (looking back a
+ * few nodes: rewrites build short constant expressions). */
+static bool const_value(const gs_graph *g, gs_id v, int depth)
+{
+    const gs_value *val = &g->values[v];
+    if (val->init)
+        return true;
+    if (val->producer == GS_NONE || depth <= 0)
+        return false;
+    const gs_node *p = &g->nodes[val->producer];
+    return !(p->flags & GS_N_DEAD) && const_only(g, p, depth - 1);
+}
+
+/* True when the node computes only from constants (and will be folded). */
+static bool const_only(const gs_graph *g, const gs_node *n, int depth)
+{
+    if (n->ncaps || *n->domain)
+        return false;
+    if (n->nin == 0)
+        return !strcmp(n->op, "Constant");
+    for (int k = 0; k < n->nin; k++) {
+        gs_id v = n->in[k];
+        if (v != GS_NONE && !const_value(g, v, depth))
+            return false;
+    }
+    return true;
+}
+
+void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
+                  gs_node_cost *out)
+{
+    memset(out, 0, sizeof *out);
+    if ((n->flags & GS_N_DEAD) || const_only(g, n, 6))
+        return;
+    const gs_opdef *d = gs_op_find(n->op, n->domain, cm->opset);
+    gs_cost c = { 0, 0, 0 };
+    if (d && d->cost)
+        d->cost(g, n, &c);
+    else
+        gs_cost_default(g, n, &c);
+    out->flops = c.flops;
+    out->bytes = c.bytes_read + c.bytes_written;
+    if (cm->cb) {
+        out->seconds = cm->cb(cm->cb_ud, n->op, out->flops, out->bytes);
+        return;
+    }
+    const gs_profile *p = cm->profile;
+    double compute = out->flops / (p->peak_flops * efficiency(p, n->op));
+    double memory = out->bytes / p->bandwidth;
+    out->seconds = (compute > memory ? compute : memory) + p->overhead;
+}
+
+double gs_cost_graph(const gs_cost_model *cm, const gs_graph *g)
+{
+    double total = 0;
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        gs_node_cost c;
+        gs_cost_node(cm, g, &g->nodes[i], &c);
+        total += c.seconds;
+    }
+    return total;
+}
+
+/* ---- profiles ---------------------------------------------------------- */
+
+static gs_status number(gs_ctx *ctx, const char *path, const cJSON *root, const char *key,
+                        double *out, bool required)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it && !required)
+        return GS_OK;
+    if (!cJSON_IsNumber(it) || !(it->valuedouble > 0))
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile field '%s' must be a positive number", path, key);
+    *out = it->valuedouble;
+    return GS_OK;
+}
+
+static gs_status overrides(gs_ctx *ctx, const char *path, const cJSON *ops, gs_profile *p)
+{
+    if (!ops)
+        return GS_OK;
+    if (!cJSON_IsObject(ops))
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'ops' must be an object", path);
+    int n = cJSON_GetArraySize(ops);
+    if (n > GS_PROFILE_MAX_OPS)
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile has more than %d op entries", path,
+                      GS_PROFILE_MAX_OPS);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ops) {
+        const cJSON *eff = cJSON_GetObjectItemCaseSensitive(it, "efficiency");
+        if (!cJSON_IsNumber(eff) || !(eff->valuedouble > 0) || eff->valuedouble > 1e3)
+            return gs_err(ctx, GS_ERR_ARG, "%s: ops.%s.efficiency must be a positive number",
+                          path, it->string);
+        gs_profile_op *o = &p->overrides[p->noverrides++];
+        snprintf(o->op, sizeof o->op, "%s", it->string);
+        o->efficiency = eff->valuedouble;
+    }
+    return GS_OK;
+}
+
+gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
+                           gs_profile *p)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (!root)
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile is not valid JSON (at byte %ld)", path,
+                      end ? (long)(end - json) : 0L);
+    *p = gs_profile_default;
+    gs_status st = GS_OK;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    if (!cJSON_IsObject(root))
+        st = gs_err(ctx, GS_ERR_ARG, "%s: profile must be a JSON object", path);
+    if (st == GS_OK && cJSON_IsString(name))
+        snprintf(p->name, sizeof p->name, "%s", name->valuestring);
+    double gflops = 0, gbs = 0, us = 0;
+    if (st == GS_OK)
+        st = number(ctx, path, root, "peak_gflops", &gflops, true);
+    if (st == GS_OK)
+        st = number(ctx, path, root, "bandwidth_gbs", &gbs, true);
+    if (st == GS_OK)
+        st = number(ctx, path, root, "overhead_us", &us, true);
+    if (st == GS_OK)
+        st = overrides(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "ops"), p);
+    p->peak_flops = gflops * 1e9;
+    p->bandwidth = gbs * 1e9;
+    p->overhead = us * 1e-6;
+    cJSON_Delete(root);
+    return st;
+}
+
+gs_status gs_profile_load(gs_ctx *ctx, const char *path, gs_profile *p)
+{
+    void *map;
+    size_t size;
+    gs_status st = gs_file_map(ctx, path, &map, &size);
+    if (st != GS_OK)
+        return st;
+    st = gs_profile_parse(ctx, map ? map : "", size, path, p);
+    gs_file_unmap(map, size);
+    return st;
+}

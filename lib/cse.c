@@ -1,0 +1,132 @@
+/*
+ * cse.c - common subexpression elimination: two live nodes with the same op,
+ * domain, attributes and inputs compute the same values, so the later one's
+ * consumers are moved to the earlier one and it dies. Random ops, ops with
+ * subgraphs, and nodes whose outputs are graph outputs are left alone (an
+ * output keeps its name). Runs as part of cleanup.
+ */
+#include "gs_cost.h"
+
+#include <string.h>
+
+static bool same_attr(const gs_attr *a, const gs_attr *b)
+{
+    if (strcmp(a->name, b->name) || a->type != b->type)
+        return false;
+    switch (a->type) {
+    case GS_A_INT: return a->i == b->i;
+    case GS_A_FLOAT: return !memcmp(&a->f, &b->f, sizeof a->f);
+    case GS_A_STRING: return a->slen == b->slen && !memcmp(a->s, b->s, a->slen);
+    case GS_A_INTS: return a->n == b->n && !memcmp(a->ints, b->ints, a->n * sizeof *a->ints);
+    case GS_A_FLOATS: return a->n == b->n && !memcmp(a->floats, b->floats, a->n * sizeof *a->floats);
+    case GS_A_STRINGS:
+        if (a->n != b->n)
+            return false;
+        for (size_t i = 0; i < a->n; i++)
+            if (a->strlens[i] != b->strlens[i] || memcmp(a->strs[i], b->strs[i], a->strlens[i]))
+                return false;
+        return true;
+    case GS_A_TENSOR:
+        return a->t && b->t && a->t->dtype == b->t->dtype && a->t->rank == b->t->rank &&
+               !memcmp(a->t->dims, b->t->dims, (size_t)a->t->rank * sizeof a->t->dims[0]) &&
+               a->t->data && b->t->data && a->t->nbytes == b->t->nbytes &&
+               !memcmp(a->t->data, b->t->data, a->t->nbytes);
+    default: return false;   /* graphs, sparse tensors, type protos: never merged */
+    }
+}
+
+static bool same_node(const gs_node *a, const gs_node *b)
+{
+    if (strcmp(a->op, b->op) || strcmp(a->domain, b->domain) || a->nin != b->nin ||
+        a->nout != b->nout || a->nattrs != b->nattrs || a->ncaps || b->ncaps)
+        return false;
+    if (memcmp(a->in, b->in, (size_t)a->nin * sizeof *a->in))
+        return false;
+    for (int i = 0; i < a->nout; i++)
+        if ((a->out[i] == GS_NONE) != (b->out[i] == GS_NONE))
+            return false;
+    for (int i = 0; i < a->nattrs; i++) {   /* attribute order may differ */
+        int j;
+        for (j = 0; j < b->nattrs && !same_attr(&a->attrs[i], &b->attrs[j]); j++)
+            ;
+        if (j == b->nattrs)
+            return false;
+    }
+    return true;
+}
+
+static bool mergeable(const gs_graph *g, const gs_node *n, int64_t opset)
+{
+    if ((n->flags & GS_N_DEAD) || n->ncaps || *n->domain)
+        return false;
+    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+        return false;
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] != GS_NONE && (g->values[n->out[k]].flags & GS_V_OUTPUT))
+            return false;
+    return true;
+}
+
+static uint64_t node_key(const gs_node *n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = n->op; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (int k = 0; k < n->nin; k++)
+        h = (h ^ (uint64_t)(uint32_t)n->in[k]) * 1099511628211ull;
+    return h;
+}
+
+/* Move the consumers of dup's outputs to keep's; dup becomes dead code. */
+static gs_status merge(gs_graph *g, const gs_node *keep, gs_id dup)
+{
+    for (int k = 0; k < keep->nout; k++) {
+        gs_id from = g->nodes[dup].out[k];
+        if (from == GS_NONE)
+            continue;
+        gs_status st = gs_ir_replace_uses(g, from, keep->out[k]);
+        if (st != GS_OK)
+            return st;
+    }
+    gs_ir_remove_node(g, dup);
+    return GS_OK;
+}
+
+int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
+{
+    *st = GS_OK;
+    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    uint32_t cap = 64;
+    while (cap < (uint32_t)g->nnodes * 2)
+        cap *= 2;
+    gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
+    int n = order && table ? gs_ir_topo(g, order) : -2;
+    int merged = 0;
+    if (n < 0) {
+        *st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
+        gs_dealloc(g->ctx, order);
+        gs_dealloc(g->ctx, table);
+        return 0;
+    }
+    memset(table, 0xff, cap * sizeof *table);
+    for (int i = 0; i < n && *st == GS_OK; i++) {   /* topological: inputs are final */
+        gs_id id = order[i];
+        if (!mergeable(g, &g->nodes[id], opset))
+            continue;
+        for (uint32_t j = (uint32_t)node_key(&g->nodes[id]) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+            if (table[j] == GS_NONE) {
+                table[j] = id;
+                break;
+            }
+            if (same_node(&g->nodes[table[j]], &g->nodes[id])) {
+                *st = merge(g, &g->nodes[table[j]], id);
+                merged++;
+                break;
+            }
+        }
+    }
+    gs_dealloc(g->ctx, order);
+    gs_dealloc(g->ctx, table);
+    return merged;
+}

@@ -1,0 +1,131 @@
+/*
+ * fold.c - constant folding: a node of a known, deterministic op whose
+ * inputs are all constants is evaluated once with its reference kernel, and
+ * its outputs become initializers. Outputs larger than their inputs (and
+ * than FOLD_MIN_CAP) stay computed at run time, so folding never blows a
+ * model up (an Expand to a huge constant stays an Expand).
+ */
+#include "gs_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { FOLD_MIN_CAP = 1 << 16 };
+
+static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const gs_opdef **def)
+{
+    if ((n->flags & GS_N_DEAD) || n->ncaps || n->nout > 16 || n->nin > 64)
+        return false;
+    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+        return false;
+    for (int k = 0; k < n->nin; k++) {
+        gs_id v = n->in[k];
+        if (v != GS_NONE && (!g->values[v].init || !g->values[v].init->data))
+            return false;
+    }
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] != GS_NONE && (g->values[n->out[k]].flags & GS_V_OUTPUT))
+            return false;   /* a graph output keeps its producer */
+    *def = d;
+    return true;
+}
+
+/* Aligned views of the inputs (mapped weights may sit at any offset). */
+static gs_status gather(gs_ctx *ctx, const gs_graph *g, const gs_node *n, gs_tensor *copies,
+                        const gs_tensor **in, size_t *bytes)
+{
+    *bytes = 0;
+    for (int k = 0; k < n->nin; k++) {
+        memset(&copies[k], 0, sizeof copies[k]);
+        in[k] = NULL;
+        if (n->in[k] == GS_NONE)
+            continue;
+        const gs_tensor *t = g->values[n->in[k]].init;
+        *bytes += t->nbytes;
+        in[k] = t;
+        if ((uintptr_t)t->data % 16 == 0)
+            continue;
+        copies[k] = *t;
+        copies[k].flags = 0;
+        gs_status st = gs_tensor_alloc(ctx, &copies[k]);
+        if (st != GS_OK)
+            return st;
+        memcpy(copies[k].data, t->data, t->nbytes);
+        in[k] = &copies[k];
+    }
+    return GS_OK;
+}
+
+/* Make out (owned) an initializer of m replacing value old. */
+static gs_status adopt(gs_model *m, gs_graph *g, gs_id old, gs_tensor *out)
+{
+    gs_tensor *t = gs_tensor_new(g->ctx);
+    if (!t)
+        return gs_nomem(g->ctx);
+    *t = *out;
+    memset(out, 0, sizeof *out);
+    if (gs_model_own(m, t) != GS_OK) {
+        gs_tensor_free(g->ctx, t);
+        return GS_ERR_NOMEM;
+    }
+    char base[512];
+    snprintf(base, sizeof base, "%s_folded", g->values[old].name);
+    gs_id v = gs_ir_add_init(g, base, t);
+    if (v == GS_NONE)
+        return g->ctx->last;
+    return gs_ir_replace_uses(g, old, v);
+}
+
+static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d, int64_t opset,
+                           bool *done)
+{
+    gs_node *n = &g->nodes[id];
+    gs_tensor copies[64], out[16];
+    const gs_tensor *in[64];
+    size_t in_bytes;
+    *done = false;
+    memset(out, 0, sizeof out);
+    gs_status st = gather(g->ctx, g, n, copies, in, &in_bytes);
+    gs_kcall k = { g->ctx, g, n, opset, NULL };
+    if (st == GS_OK)
+        st = d->kernel(&k, in, n->nin, out, n->nout);
+    size_t out_bytes = 0;
+    for (int j = 0; j < n->nout; j++)
+        out_bytes += out[j].nbytes;
+    bool fits = out_bytes <= (in_bytes > FOLD_MIN_CAP ? in_bytes : FOLD_MIN_CAP);
+    for (int j = 0; st == GS_OK && fits && j < n->nout; j++)
+        if (n->out[j] != GS_NONE)
+            st = adopt(m, g, n->out[j], &out[j]);
+    if (st == GS_OK && fits) {
+        gs_ir_remove_node(g, id);
+        *done = true;
+    }
+    for (int j = 0; j < n->nout; j++)
+        gs_tensor_clear(g->ctx, &out[j]);
+    for (int j = 0; j < n->nin; j++)
+        gs_tensor_clear(g->ctx, &copies[j]);
+    /* a kernel refusing a mode leaves the node as it is */
+    return st == GS_ERR_UNSUPPORTED || st == GS_ERR_MODEL || st == GS_ERR_LIMIT ? GS_OK : st;
+}
+
+gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded)
+{
+    *folded = 0;
+    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    if (!order)
+        return gs_nomem(g->ctx);
+    int n = gs_ir_topo(g, order);
+    gs_status st = n == -2 ? GS_ERR_NOMEM : GS_OK;
+    for (int i = 0; i < n && st == GS_OK; i++) {   /* topological: folded outputs feed later nodes */
+        const gs_opdef *d;
+        bool done;
+        if (foldable(g, &g->nodes[order[i]], opset, &d) &&
+            (st = fold_node(m, g, order[i], d, opset, &done)) == GS_OK && done)
+            (*folded)++;
+    }
+    gs_dealloc(g->ctx, order);
+    if (st == GS_OK && *folded)
+        gs_ir_drop_unused_inits(g);
+    return st;
+}

@@ -1,0 +1,122 @@
+/*
+ * gs_cost.h - the cost model (cost.c) and the search (search.c, optimize.c).
+ */
+#ifndef GS_COST_H
+#define GS_COST_H
+
+#include "gs_ops.h"
+#include "gs_rules.h"
+
+/* ---- cost.c ------------------------------------------------------------ */
+
+#define GS_PROFILE_MAX_OPS 64
+
+typedef struct gs_profile_op {
+    char op[48];
+    double efficiency;          /* fraction of peak FLOP/s this op reaches */
+} gs_profile_op;
+
+typedef struct gs_profile {
+    char name[64];
+    double peak_flops;          /* FLOP/s */
+    double bandwidth;           /* bytes/s */
+    double overhead;            /* seconds per node */
+    gs_profile_op overrides[GS_PROFILE_MAX_OPS];
+    int noverrides;
+} gs_profile;
+
+extern const gs_profile gs_profile_default;
+
+typedef struct gs_cost_model {
+    const gs_profile *profile;
+    int64_t opset;
+    gs_cost_cb cb;              /* replaces the formula when set */
+    void *cb_ud;
+} gs_cost_model;
+
+typedef struct gs_node_cost {
+    double flops, bytes, seconds;
+} gs_node_cost;
+
+/* Cost of one node (zero for dead and constant-only nodes). */
+void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
+                  gs_node_cost *out);
+/* Sum over the live nodes of g, in seconds. */
+double gs_cost_graph(const gs_cost_model *cm, const gs_graph *g);
+/* Parse / load a device profile (JSON: name, peak_gflops, bandwidth_gbs,
+ * overhead_us, optional ops: {"Conv": {"efficiency": 0.6}}). */
+gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
+                           gs_profile *p);
+gs_status gs_profile_load(gs_ctx *ctx, const char *path, gs_profile *p);
+
+/* ---- search.c ---------------------------------------------------------- */
+
+typedef struct gs_search_opts {
+    double alpha;               /* keep candidates below alpha * best */
+    int budget;                 /* candidates expanded */
+    double time_limit;          /* seconds */
+    void (*progress)(void *ud, int expanded, double best_cost);
+    void *progress_ud;
+} gs_search_opts;
+
+/* One rewrite on the path from the input to the result. */
+typedef struct gs_step {
+    const gs_rule *rule;
+    const char *nodes;          /* matched node names, comma separated */
+    double delta;               /* cost change, seconds */
+    struct gs_step *prev;
+} gs_step;
+
+typedef struct gs_search_result {
+    gs_graph *graph;            /* best graph found (owned by the caller) */
+    double cost;
+    int candidates, expanded;
+    double time_ms;
+    gs_step *path;              /* last step first; lives in the arena passed in */
+} gs_search_result;
+
+/* 64-bit structural hash: equal for graphs that compute the same thing in
+ * the same way, whatever their node order and value names. */
+uint64_t gs_graph_hash(const gs_graph *g);
+/* Apply cleanup rules (GS_RULE_CLEANUP) to a fixed point, in place. Steps
+ * taken are prepended to *path (allocated in arena). Returns the count. */
+int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+               gs_arena *arena, gs_step **path, gs_status *st);
+/* TASO-style search from g (not modified). */
+gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
+                    const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,
+                    gs_search_result *res);
+
+/* ---- cse.c ------------------------------------------------------------- */
+
+/* Merge live nodes with the same op, attributes and inputs; returns the
+ * number merged (*st: GS_OK or NOMEM). */
+int gs_cse(gs_graph *g, int64_t opset, gs_status *st);
+
+/* ---- region.c ---------------------------------------------------------- */
+
+typedef struct gs_region {
+    gs_graph *g;                /* the big graph */
+    const gs_id *nodes;         /* its nodes in the region, topological order */
+    int n;
+    gs_graph *sub;              /* the region as a standalone graph */
+    gs_id *map;                 /* big value id -> region value id, or GS_NONE */
+    gs_id *outs;                /* big value id of each region output, in order */
+    uint8_t *member;            /* member[node] for big-graph nodes */
+} gs_region;
+
+/* Cut n nodes in topological order into regions of min..max nodes at
+ * narrow points; starts[0..count] (starts[count] = n) receives the bounds.
+ * starts needs n / min + 2 entries. Returns count, or -1 on no memory. */
+int gs_region_plan(const gs_graph *g, const gs_id *order, int n, int min_size, int max_size,
+                   int *starts);
+/* True when a node can be placed in a region (no subgraphs). */
+bool gs_region_ok(const gs_graph *g, gs_id id);
+/* Extract nodes[0..n) of g into r->sub. */
+gs_status gs_region_extract(gs_region *r, gs_graph *g, const gs_id *nodes, int n);
+/* Replace the region's nodes in g by the nodes of res (r->sub or a graph the
+ * search derived from it). GS_ERR_UNSUPPORTED leaves g untouched. */
+gs_status gs_region_splice(gs_region *r, const gs_graph *res);
+void gs_region_free(gs_region *r);
+
+#endif /* GS_COST_H */

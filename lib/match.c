@@ -1,0 +1,550 @@
+/*
+ * match.c - finding the matches of compiled rules in a graph, and the
+ * conditions of their "where" lists.
+ *
+ * Candidates come from an index of live nodes by op, built once per call,
+ * so a pattern is tried only at nodes of its root's op. Matching walks the
+ * pattern tree down the producers of the node's inputs, binding variables
+ * to values and attribute variables to attributes; commutative ops are tried
+ * in both operand orders. Multi-statement patterns (several roots sharing an
+ * input) look for further roots among the consumers of values already bound.
+ * A match is refused when a value inside it (not a root output) is read
+ * outside the match or is a graph output.
+ */
+#include "gs_ops.h"
+#include "gs_rules.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct mstate {
+    const gs_graph *g;
+    int64_t opset;
+    gs_match m;
+    bool used[GS_MAX_PATTERN];
+} mstate;
+
+static bool bind_value(gs_match *m, int var, gs_id v)
+{
+    if (m->values[var] != GS_NONE)
+        return m->values[var] == v;
+    m->values[var] = v;
+    return true;
+}
+
+static bool attr_equal_literal(const gs_attr *a, const gs_pnode *lit)
+{
+    if (lit->kind == P_NUM)
+        return (a->type == GS_A_INT && (double)a->i == lit->num) ||
+               (a->type == GS_A_FLOAT && fabs(a->f - lit->num) < 1e-6);
+    if (lit->kind == P_LIST && a->type == GS_A_INTS && a->n == (size_t)lit->nargs) {
+        for (int i = 0; i < lit->nargs; i++)
+            if (lit->args[i]->kind != P_NUM || (double)a->ints[i] != lit->args[i]->num)
+                return false;
+        return true;
+    }
+    if (lit->kind == P_VAR && a->type == GS_A_STRING)   /* a bare word compares with a string */
+        return !strcmp(a->s, lit->name);
+    return false;
+}
+
+/* Two attributes hold the same value (a variable bound twice). */
+static bool attr_same(const gs_attr *a, const gs_attr *b)
+{
+    if (a == b)
+        return true;
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case GS_A_INT: return a->i == b->i;
+    case GS_A_FLOAT: return a->f == b->f;
+    case GS_A_STRING: return a->slen == b->slen && !memcmp(a->s, b->s, a->slen);
+    case GS_A_INTS: return a->n == b->n && !memcmp(a->ints, b->ints, a->n * sizeof *a->ints);
+    case GS_A_FLOATS: return a->n == b->n && !memcmp(a->floats, b->floats, a->n * sizeof *a->floats);
+    default: return false;
+    }
+}
+
+static bool match_attrs(mstate *s, const gs_node *n, const gs_pnode *p)
+{
+    for (int i = 0; i < p->nattrs; i++) {
+        const gs_pattr *pa = &p->attrs[i];
+        if (!pa->name)
+            continue;
+        const gs_attr *a = gs_ir_attr(n, pa->name);
+        if (!a)
+            a = pa->dflt;
+        if (pa->val->kind == P_VAR && !(a && a->type == GS_A_STRING && !strcmp(a->s, pa->val->name))) {
+            if (!a)
+                return false;    /* binding needs the attribute present */
+            const gs_attr *prev = s->m.attrs[pa->val->var];
+            if (prev && !attr_same(prev, a))
+                return false;
+            s->m.attrs[pa->val->var] = a;
+        } else if (!a || !attr_equal_literal(a, pa->val)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool match_node(mstate *s, const gs_pnode *p, gs_id v);
+
+static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap)
+{
+    for (int k = 0; k < p->nargs; k++) {
+        int src = swap && k < 2 ? 1 - k : k;
+        gs_id v = src < n->nin ? n->in[src] : GS_NONE;
+        if (!match_node(s, p->args[k], v))
+            return false;
+    }
+    for (int k = p->nargs; k < n->nin; k++)   /* extra inputs must be absent */
+        if (n->in[k] != GS_NONE)
+            return false;
+    return true;
+}
+
+static bool commutative(const mstate *s, const gs_node *n)
+{
+    const gs_opdef *d = gs_op_find(n->op, n->domain, s->opset);
+    return d && (d->flags & GS_OP_COMMUTATIVE) && n->nin == 2;
+}
+
+/* Match call pattern p at node id (which must not be matched already). */
+static bool match_call(mstate *s, const gs_pnode *p, gs_id id)
+{
+    const gs_node *n = &s->g->nodes[id];
+    if ((n->flags & GS_N_DEAD) || strcmp(n->op, p->name) || *n->domain || n->ncaps)
+        return false;
+    for (int i = 0; i < s->m.nnodes; i++)
+        if (s->m.nodes[i] == id && i != p->slot)
+            return false;
+    mstate saved = *s;
+    for (int swap = 0; swap < (commutative(s, n) ? 2 : 1); swap++) {
+        *s = saved;
+        s->m.nodes[p->slot] = id;
+        if (match_attrs(s, n, p) && match_args(s, n, p, swap))
+            return true;
+    }
+    *s = saved;
+    return false;
+}
+
+static bool match_node(mstate *s, const gs_pnode *p, gs_id v)
+{
+    switch (p->kind) {
+    case P_VAR:
+        return v != GS_NONE && bind_value(&s->m, p->var, v);
+    case P_CALL: {
+        if (v == GS_NONE)
+            return false;
+        gs_id prod = s->g->values[v].producer;
+        const gs_value *val = &s->g->values[v];
+        if (prod == GS_NONE && (val->flags & GS_V_OUTER))
+            return false;   /* produced outside this graph: not matchable here */
+        return prod != GS_NONE && s->g->nodes[prod].out[0] == v && match_call(s, p, prod);
+    }
+    default:
+        return false;   /* literals do not appear in match patterns */
+    }
+}
+
+/* Values defined inside the match (outputs of non-root matched nodes) may
+ * not be needed outside it. */
+static bool closed(const mstate *s, const gs_rule *r)
+{
+    const gs_match *m = &s->m;
+    for (int i = 0; i < m->nnodes; i++) {
+        bool root = false;
+        for (int j = 0; j < r->nroots; j++)
+            root |= r->roots[j]->slot == i;
+        if (root)
+            continue;
+        const gs_node *n = &s->g->nodes[m->nodes[i]];
+        for (int k = 0; k < n->nout; k++) {
+            if (n->out[k] == GS_NONE)
+                continue;
+            const gs_value *v = &s->g->values[n->out[k]];
+            if (v->flags & GS_V_OUTPUT)
+                return false;
+            for (int32_t u = 0; u < v->nuses; u++) {
+                bool inside = false;
+                for (int j = 0; j < m->nnodes; j++)
+                    inside |= m->nodes[j] == v->uses[u];
+                if (!inside)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
+
+typedef struct ctx_cb {
+    gs_match_fn fn;
+    void *ud;
+    int count;
+    bool stop;
+} ctx_cb;
+
+static void report(mstate *s, const gs_rule *r, ctx_cb *cb)
+{
+    s->m.rule = r;
+    s->m.nnodes = r->nslots;
+    if (!closed(s, r) || !gs_match_conditions(s->g, r, &s->m))
+        return;
+    cb->count++;
+    if (!cb->fn(&s->m, cb->ud))
+        cb->stop = true;
+}
+
+/* Statement k onwards: roots found among consumers of bound values. */
+static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
+{
+    if (cb->stop)
+        return;
+    if (k == r->nroots) {
+        report(s, r, cb);
+        return;
+    }
+    const gs_pnode *p = r->roots[k];
+    for (int var = 0; var < r->nvars && !cb->stop; var++) {
+        gs_id v = s->m.values[var];
+        if (v == GS_NONE)
+            continue;
+        const gs_value *val = &s->g->values[v];
+        for (int32_t u = 0; u < val->nuses && !cb->stop; u++) {
+            gs_id id = val->uses[u];
+            if (id <= s->m.nodes[r->roots[0]->slot])
+                continue;   /* each set of roots once, in id order */
+            mstate saved = *s;
+            if (match_call(s, p, id))
+                match_more(s, r, k + 1, cb);
+            *s = saved;
+        }
+    }
+}
+
+static void match_rule_at(const gs_graph *g, int64_t opset, const gs_rule *r, gs_id id, ctx_cb *cb)
+{
+    mstate s;
+    memset(&s, 0, sizeof s);
+    s.g = g;
+    s.opset = opset;
+    for (int i = 0; i < GS_MAX_BINDINGS; i++)
+        s.m.values[i] = GS_NONE;
+    for (int i = 0; i < GS_MAX_PATTERN; i++)
+        s.m.nodes[i] = GS_NONE;
+    s.m.nnodes = r->nslots;
+    if (!match_call(&s, r->roots[0], id))
+        return;
+    if (r->root_out[0] >= 0)
+        s.m.values[r->root_out[0]] = g->nodes[id].out[0];
+    match_more(&s, r, 1, cb);
+}
+
+static bool rule_applies(const gs_rule *r, int64_t opset, uint32_t flags)
+{
+    return (r->flags & flags) && opset >= r->opset_min && opset <= r->opset_max;
+}
+
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags, gs_id root,
+                gs_match_fn fn, void *ud)
+{
+    ctx_cb cb = { fn, ud, 0, false };
+    for (int i = 0; i < rs->n && !cb.stop; i++)
+        if (rule_applies(rs->rules[i], opset, flags) && !strcmp(rs->rules[i]->roots[0]->name, g->nodes[root].op))
+            match_rule_at(g, opset, rs->rules[i], root, &cb);
+    return cb.count;
+}
+
+/* The op index: live node ids sorted by op name, built once per call; each
+ * rule then visits only the run of nodes of its root's op. */
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+                 gs_match_fn fn, void *ud)
+{
+    ctx_cb cb = { fn, ud, 0, false };
+    gs_id *ids = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *ids);
+    if (!ids)
+        return 0;
+    int n = 0;
+    for (gs_id i = 0; i < g->nnodes; i++)
+        if (!(g->nodes[i].flags & GS_N_DEAD))
+            ids[n++] = i;
+    for (int i = 1; i < n; i++) {   /* insertion sort by op: stable and needs no global */
+        gs_id x = ids[i];
+        int j = i - 1;
+        while (j >= 0 && strcmp(g->nodes[ids[j]].op, g->nodes[x].op) > 0) {
+            ids[j + 1] = ids[j];
+            j--;
+        }
+        ids[j + 1] = x;
+    }
+    for (int i = 0; i < rs->n && !cb.stop; i++) {
+        const gs_rule *r = rs->rules[i];
+        if (!rule_applies(r, opset, flags))
+            continue;
+        int lo = 0, hi = n;   /* binary search the first node of the root's op */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (strcmp(g->nodes[ids[mid]].op, r->roots[0]->name) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (int j = lo; j < n && !cb.stop && !strcmp(g->nodes[ids[j]].op, r->roots[0]->name); j++)
+            match_rule_at(g, opset, r, ids[j], &cb);
+    }
+    gs_dealloc(g->ctx, ids);
+    return cb.count;
+}
+
+/* ---- conditions ----------------------------------------------------------- */
+
+typedef struct cond_args {
+    const gs_graph *g;
+    const gs_match *m;
+    const gs_pnode *const *args;
+    int n;
+} cond_args;
+
+static const gs_value *arg_value(const cond_args *c, int i)
+{
+    const gs_pnode *p = c->args[i];
+    if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE)
+        return NULL;
+    return &c->g->values[c->m->values[p->var]];
+}
+
+static const gs_attr *arg_attr(const cond_args *c, int i)
+{
+    const gs_pnode *p = c->args[i];
+    return p->kind == P_VAR ? c->m->attrs[p->var] : NULL;
+}
+
+static double arg_num(const cond_args *c, int i)
+{
+    return c->args[i]->kind == P_NUM ? c->args[i]->num : NAN;
+}
+
+/* const(a, b, ...): every argument is an initializer with data. */
+static bool c_const(const cond_args *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        const gs_value *v = arg_value(c, i);
+        if (!v || !v->init || !v->init->data)
+            return false;
+    }
+    return true;
+}
+
+/* rank(x, r): x has rank r. */
+static bool c_rank(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    return v && v->rank == (int)arg_num(c, 1);
+}
+
+/* all_equal(c, value): constant c has every element equal to value. */
+static bool c_all_equal(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data)
+        return false;
+    double want = arg_num(c, 1);
+    int64_t n = gs_tensor_numel(v->init);
+    for (int64_t i = 0; i < n; i++)
+        if (gs_tensor_get_f(v->init, i) != want)
+            return false;
+    return n > 0;
+}
+
+/* inverse_perm(p, q): applying q after p is the identity. */
+static bool c_inverse_perm(const cond_args *c)
+{
+    const gs_attr *p = arg_attr(c, 0), *q = arg_attr(c, 1);
+    if (!p || !q || p->type != GS_A_INTS || q->type != GS_A_INTS || p->n != q->n)
+        return false;
+    for (size_t i = 0; i < p->n; i++)
+        if (q->ints[i] < 0 || (size_t)q->ints[i] >= p->n || p->ints[q->ints[i]] != (int64_t)i)
+            return false;
+    return true;
+}
+
+/* same_type(x, to): attribute `to` is x's element type. */
+static bool c_same_type(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    const gs_attr *a = arg_attr(c, 1);
+    return v && a && a->type == GS_A_INT && v->dtype && v->dtype == a->i;
+}
+
+/* same_shape(x, y): both shapes fully known and equal. */
+static bool c_same_shape(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 0), *y = arg_value(c, 1);
+    if (!x || !y || x->rank < 0 || x->rank != y->rank)
+        return false;
+    for (int i = 0; i < x->rank; i++)
+        if (x->dims[i].v < 0 || x->dims[i].v != y->dims[i].v)
+            return false;
+    return true;
+}
+
+/* channel_bias(b, w): constant b holds one value per output channel of conv
+ * weight w, laid out to broadcast over N,C,spatial: [C], [1,C,1..], [C,1..]. */
+static bool c_channel_bias(const cond_args *c)
+{
+    const gs_value *b = arg_value(c, 0), *w = arg_value(c, 1);
+    if (!b || !w || !b->init || !w->init || w->rank < 3)
+        return false;
+    const gs_tensor *t = b->init;
+    int64_t C = w->init->dims[0], ch = 0;
+    int r = t->rank;
+    if (r > w->rank || gs_tensor_numel(t) != C)
+        return false;
+    for (int i = 0; i < r; i++)
+        if (t->dims[i] != 1)
+            ch++;
+    if (C == 1)
+        return true;
+    /* the non-1 dim must sit at position 1 of the output (aligned right) */
+    int pos_in_out = w->rank - r;
+    for (int i = 0; i < r; i++)
+        if (t->dims[i] == C)
+            return ch == 1 && pos_in_out + i == 1;
+    return false;
+}
+
+/* vector_for(b, w): b is a 1-D constant of w's last dim (a MatMul bias). */
+static bool c_vector_for(const cond_args *c)
+{
+    const gs_value *b = arg_value(c, 0), *w = arg_value(c, 1);
+    return b && w && b->init && w->rank == 2 && b->init->rank == 1 && w->dims[1].v >= 0 &&
+           b->init->dims[0] == w->dims[1].v;
+}
+
+/* float(x): x has a floating-point element type. */
+static bool c_float(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    return v && (v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16);
+}
+
+/* same_dim(x, i, y, j): dim i of x equals dim j of y, both known. */
+static bool c_same_dim(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 0), *y = arg_value(c, 2);
+    int i = (int)arg_num(c, 1), j = (int)arg_num(c, 3);
+    if (!x || !y || x->rank < 0 || y->rank < 0)
+        return false;
+    i = i < 0 ? i + x->rank : i;
+    j = j < 0 ? j + y->rank : j;
+    return i >= 0 && i < x->rank && j >= 0 && j < y->rank && x->dims[i].v >= 0 &&
+           x->dims[i].v == y->dims[j].v;
+}
+
+/* attr_eq(a, v): attribute variable a equals the literal v (int or float). */
+static bool c_attr_eq(const cond_args *c)
+{
+    const gs_attr *a = arg_attr(c, 0);
+    return a && attr_equal_literal(a, c->args[1]);
+}
+
+/* no_zero(c): constant c has no zero element (a Reshape shape that copies
+ * no dim from its input). */
+static bool c_no_zero(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data)
+        return false;
+    for (int64_t i = 0; i < gs_tensor_numel(v->init); i++)
+        if (gs_tensor_get_i(v->init, i) == 0)
+            return false;
+    return true;
+}
+
+/* noop_bcast(x, c): broadcasting c against x leaves x's shape unchanged. */
+static bool c_noop_bcast(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 0), *k = arg_value(c, 1);
+    if (!x || !k || x->rank < 0 || k->rank < 0 || k->rank > x->rank)
+        return false;
+    for (int i = 0; i < k->rank; i++) {
+        int64_t kd = k->dims[i].v, xd = x->dims[x->rank - k->rank + i].v;
+        if (kd != 1 && (kd < 0 || kd != xd))
+            return false;
+    }
+    return x->dtype && x->dtype == k->dtype;
+}
+
+/* same_const(a, b): two constants with the same type, shape and bytes. */
+static bool c_same_const(const cond_args *c)
+{
+    const gs_value *a = arg_value(c, 0), *b = arg_value(c, 1);
+    if (!a || !b || !a->init || !b->init || !a->init->data || !b->init->data)
+        return false;
+    const gs_tensor *x = a->init, *y = b->init;
+    return x->dtype == y->dtype && x->rank == y->rank && x->nbytes == y->nbytes &&
+           !memcmp(x->dims, y->dims, (size_t)x->rank * sizeof x->dims[0]) &&
+           !memcmp(x->data, y->data, x->nbytes);
+}
+
+/* not_training(n): Dropout-like op with no training input set (checked by
+ * the op's arity in the pattern), kept for readability of rules. */
+static bool c_true(const cond_args *c)
+{
+    (void)c;
+    return true;
+}
+
+typedef struct condition {
+    const char *name;
+    int nargs;                  /* -1: any */
+    bool (*fn)(const cond_args *c);
+} condition;
+
+static const condition conditions[] = {
+    { "const", -1, c_const },
+    { "rank", 2, c_rank },
+    { "all_equal", 2, c_all_equal },
+    { "inverse_perm", 2, c_inverse_perm },
+    { "same_type", 2, c_same_type },
+    { "same_shape", 2, c_same_shape },
+    { "channel_bias", 2, c_channel_bias },
+    { "vector_for", 2, c_vector_for },
+    { "float", 1, c_float },
+    { "same_dim", 4, c_same_dim },
+    { "attr_eq", 2, c_attr_eq },
+    { "true", 0, c_true },
+    { "no_zero", 1, c_no_zero },
+    { "noop_bcast", 2, c_noop_bcast },
+    { "same_const", 2, c_same_const },
+};
+
+static const condition *find_condition(const char *name)
+{
+    for (size_t i = 0; i < sizeof conditions / sizeof conditions[0]; i++)
+        if (!strcmp(conditions[i].name, name))
+            return &conditions[i];
+    return NULL;
+}
+
+bool gs_match_known_condition(const char *name, int nargs)
+{
+    const condition *c = find_condition(name);
+    return c && (c->nargs < 0 || c->nargs == nargs);
+}
+
+bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m)
+{
+    for (int i = 0; i < r->nwhere; i++) {
+        const gs_pnode *w = r->where[i];
+        const condition *c = find_condition(w->name);
+        cond_args a = { g, m, (const gs_pnode *const *)w->args, w->nargs };
+        if (!c || !c->fn(&a))
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,273 @@
+/*
+ * optimize.c - gs_optimize: the pipeline behind `graphsub optimize`.
+ *
+ *   shape inference -> cleanup to a fixed point -> search (level 2)
+ *   -> cleanup -> constant folding -> dead code -> report
+ *
+ * The result is never worse than the input by the cost model: the search
+ * returns its start graph when it finds nothing cheaper.
+ */
+#include "gs_cost.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+GS_API void gs_optimize_opts_init(gs_optimize_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->version = GS_OPTIMIZE_OPTS_VERSION;
+    o->level = 2;
+    o->alpha = 1.05;
+    o->budget = 400;
+    o->time_limit = 10;
+}
+
+static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
+{
+    if (o->version != GS_OPTIMIZE_OPTS_VERSION)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown options version %d", o->version);
+    if (o->level < 0 || o->level > 2)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: level must be 0, 1 or 2 (got %d)", o->level);
+    if (o->alpha < 0 || o->alpha > 10 || o->budget < 0 || o->time_limit < 0)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: alpha, budget or time limit out of range");
+    return GS_OK;
+}
+
+static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, gs_ruleset **out)
+{
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    if (!rs)
+        return gs_nomem(ctx);
+    gs_status st = o->no_default_rules ? GS_OK : gs_ruleset_load_default(rs);
+    for (int i = 0; st == GS_OK && o->rule_paths && o->rule_paths[i]; i++)
+        st = gs_ruleset_load(rs, o->rule_paths[i]);
+    if (st != GS_OK) {
+        gs_ruleset_free(rs);
+        return st;
+    }
+    *out = rs;
+    return GS_OK;
+}
+
+/* ---- the report -------------------------------------------------------- */
+
+static int count_steps(const gs_step *s)
+{
+    int n = 0;
+    for (; s; s = s->prev)
+        n++;
+    return n;
+}
+
+/* Steps of the path into the report; strings are copied into perm (the
+ * model's arena) so they outlive the rules and the run. */
+static gs_status fill_steps(gs_ctx *ctx, gs_arena *perm, gs_report *r, const gs_step *path)
+{
+    int n = count_steps(path);
+    r->steps = gs_zalloc(ctx, ((size_t)n + 1) * sizeof *r->steps);
+    r->rule_names = gs_zalloc(ctx, ((size_t)n + 1) * sizeof *r->rule_names);
+    r->rule_counts = gs_zalloc(ctx, ((size_t)n + 1) * sizeof *r->rule_counts);
+    if (!r->steps || !r->rule_names || !r->rule_counts)
+        return gs_nomem(ctx);
+    r->nsteps = n;
+    for (const gs_step *s = path; s; s = s->prev) {   /* the path is newest first */
+        gs_rewrite_step *out = &r->steps[--n];
+        out->rule = gs_arena_strdup(perm, gs_rule_name(s->rule));
+        out->nodes = gs_arena_strdup(perm, s->nodes);
+        out->cost_delta = s->delta;
+        if (!out->rule || !out->nodes)
+            return gs_nomem(ctx);
+    }
+    for (int i = 0; i < r->nsteps; i++) {
+        int k;
+        for (k = 0; k < r->nrules && strcmp(r->rule_names[k], r->steps[i].rule); k++)
+            ;
+        if (k == r->nrules)
+            r->rule_names[r->nrules++] = r->steps[i].rule;
+        r->rule_counts[k]++;
+    }
+    return GS_OK;
+}
+
+GS_API void gs_report_clear(gs_ctx *ctx, gs_report *r)
+{
+    if (!ctx || !r)
+        return;
+    gs_dealloc(ctx, r->steps);
+    gs_dealloc(ctx, r->rule_names);
+    gs_dealloc(ctx, r->rule_counts);
+    int version = r->version;
+    memset(r, 0, sizeof *r);
+    r->version = version;
+}
+
+/* ---- the pipeline ------------------------------------------------------ */
+
+typedef struct run {
+    gs_ctx *ctx;
+    gs_model *m;
+    const gs_optimize_opts *o;
+    gs_ruleset *rs;
+    gs_profile profile;
+    gs_cost_model cm;
+    gs_arena arena;     /* steps and their names; strings the report points at */
+    gs_step *path;
+    int64_t opset;
+} run;
+
+static gs_status cleanup(run *r)
+{
+    gs_status st;
+    gs_cleanup(r->m->graph, r->rs, r->opset, &r->cm, &r->arena, &r->path, &st);
+    return st;
+}
+
+/* Append the search's path to the path so far (the search path's oldest
+ * step links to the cleanup steps). */
+static void join_path(run *r, gs_step *search_path)
+{
+    if (!search_path)
+        return;
+    gs_step *s = search_path;
+    while (s->prev)
+        s = s->prev;
+    s->prev = r->path;
+    r->path = search_path;
+}
+
+enum { REGION_MIN = 40, REGION_MAX = 160 };
+
+/* Search one run of nodes as a standalone region and splice the best
+ * result back when it is cheaper. */
+static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n, double t_end)
+{
+    gs_region reg;
+    gs_status st = gs_region_extract(&reg, r->m->graph, nodes, n);
+    if (st != GS_OK)
+        return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
+    double left = t_end - now_s();
+    gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0, r->o->progress,
+                          r->o->progress_ud };
+    gs_search_result res;
+    st = gs_search(reg.sub, r->rs, r->opset, &r->cm, &so, &r->arena, &res);
+    if (st == GS_OK) {
+        double before = gs_cost_graph(&r->cm, reg.sub);
+        if (res.cost < before && (st = gs_region_splice(&reg, res.graph)) == GS_OK)
+            join_path(r, res.path);
+        else if (st == GS_ERR_UNSUPPORTED)
+            st = GS_OK;   /* the region stays as it was */
+        if (rep) {
+            rep->candidates += res.candidates;
+            rep->expanded += res.expanded;
+        }
+        gs_ir_free(res.graph);
+    }
+    gs_region_free(&reg);
+    return st;
+}
+
+/* Regions: runs of at most REGION_MAX nodes cut at narrow points; nodes
+ * with subgraphs are left out and end a run. */
+static gs_status search(run *r, gs_report *rep)
+{
+    gs_graph *g = r->m->graph;
+    double t0 = now_s();
+    gs_id *order = gs_alloc(r->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    int *starts = gs_alloc(r->ctx, ((size_t)g->nnodes / REGION_MIN + 3) * sizeof *starts);
+    gs_id *run_nodes = gs_alloc(r->ctx, ((size_t)g->nnodes + 1) * sizeof *run_nodes);
+    int n = order && starts && run_nodes ? gs_ir_topo(g, order) : -2;
+    int count = n >= 0 ? gs_region_plan(g, order, n, REGION_MIN, REGION_MAX, starts) : -1;
+    gs_status st = n == -1 ? gs_err(r->ctx, GS_ERR_MODEL, "graph has a cycle")
+                 : count < 0 ? gs_nomem(r->ctx) : GS_OK;
+    for (int k = 0; st == GS_OK && k < count; k++) {
+        int len = 0;
+        for (int i = starts[k]; i <= starts[k + 1] && st == GS_OK; i++) {
+            bool end = i == starts[k + 1] || !gs_region_ok(g, order[i]);
+            if (!end) {
+                run_nodes[len++] = order[i];
+                continue;
+            }
+            if (len >= 2)
+                st = search_region(r, rep, run_nodes, len, t0 + r->o->time_limit);
+            len = 0;
+        }
+    }
+    if (rep)
+        rep->time_ms = (now_s() - t0) * 1e3;
+    gs_dealloc(r->ctx, order);
+    gs_dealloc(r->ctx, starts);
+    gs_dealloc(r->ctx, run_nodes);
+    return st;
+}
+
+static gs_status pipeline(run *r, gs_report *rep)
+{
+    gs_graph *g = r->m->graph;
+    gs_status st = gs_infer_graph(g, r->opset);
+    if (st != GS_OK)
+        return st;
+    if (rep) {
+        rep->nodes_before = gs_ir_live_nodes(g);
+        rep->cost_before = gs_cost_graph(&r->cm, g);
+    }
+    if ((st = cleanup(r)) != GS_OK)
+        return st;
+    if (r->o->level >= 2 && (st = search(r, rep)) != GS_OK)
+        return st;
+    if ((st = cleanup(r)) != GS_OK)
+        return st;
+    int folded = 0;
+    if ((st = gs_fold_constants(r->m, r->m->graph, r->opset, &folded)) != GS_OK)
+        return st;
+    gs_ir_dce(r->m->graph);
+    gs_ir_drop_unused_inits(r->m->graph);
+    if ((st = gs_ir_verify(r->m->graph)) != GS_OK)
+        return gs_err(r->ctx, GS_ERR_INTERNAL, "optimized graph is invalid: %s", gs_ctx_errmsg(r->ctx));
+    if (rep) {
+        rep->nodes_after = gs_ir_live_nodes(r->m->graph);
+        rep->cost_after = gs_cost_graph(&r->cm, r->m->graph);
+        rep->folded = folded;
+    }
+    return GS_OK;
+}
+
+GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *opts,
+                             gs_report *report)
+{
+    if (!ctx || !m)
+        return GS_ERR_ARG;
+    gs_optimize_opts dflt;
+    gs_optimize_opts_init(&dflt);
+    const gs_optimize_opts *o = opts ? opts : &dflt;
+    gs_status st = check_opts(ctx, o);
+    if (st != GS_OK)
+        return st;
+    if (report && report->version != GS_REPORT_VERSION)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
+    if (report)
+        gs_report_clear(ctx, report);
+    if (o->level == 0)
+        return GS_OK;
+    run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
+    r.profile = gs_profile_default;
+    if (o->profile_path && (st = gs_profile_load(ctx, o->profile_path, &r.profile)) != GS_OK)
+        return st;
+    r.cm = (gs_cost_model){ &r.profile, r.opset, o->cost_cb, o->cost_ud };
+    if ((st = load_rules(ctx, o, &r.rs)) != GS_OK)
+        return st;
+    gs_arena_init(&r.arena, ctx);
+    st = pipeline(&r, report);
+    if (st == GS_OK && report)
+        st = fill_steps(ctx, m->graph->perm, report, r.path);
+    gs_arena_free(&r.arena);
+    gs_ruleset_free(r.rs);
+    return st;
+}

@@ -1,0 +1,313 @@
+/*
+ * rewrite.c - applying a match: build the rewrite's nodes and constants,
+ * move the consumers of each matched root output to its replacement, keep
+ * graph output names, and remove the matched nodes that became dead.
+ * Constants computed from matched constants are ordinary nodes here; the
+ * cost model prices them at zero and constant folding evaluates them.
+ */
+#include "gs_ops.h"
+#include "gs_rules.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct rw {
+    gs_graph *g;
+    const gs_match *m;
+    const gs_rule *r;
+    gs_delta *d;
+    const char *base;     /* name the new nodes derive from */
+} rw;
+
+static gs_id new_const(rw *w, int32_t dtype, int rank, const int64_t *dims, const void *data,
+                       size_t nbytes)
+{
+    gs_tensor *t = gs_arena_alloc(w->g->perm, sizeof *t);
+    void *copy = gs_arena_alloc(w->g->perm, nbytes ? nbytes : 1);
+    if (!t || !copy) {
+        gs_nomem(w->g->ctx);
+        return GS_NONE;
+    }
+    memcpy(copy, data, nbytes);
+    t->dtype = dtype;
+    t->rank = rank;
+    if (rank)
+        memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
+    t->data = copy;
+    t->nbytes = nbytes;
+    char base[256];
+    snprintf(base, sizeof base, "%s/const", w->base);
+    return gs_ir_add_init(w->g, base, t);
+}
+
+static bool int_valued(const gs_pnode *p, int64_t *out, const rw *w);
+
+/* dim(v, k): dimension k of bound value v. */
+static bool func_value(const gs_pnode *p, int64_t *out, const rw *w)
+{
+    if (!strcmp(p->name, "dim") && p->nargs == 2 && p->args[0]->kind == P_VAR) {
+        gs_id v = w->m->values[p->args[0]->var];
+        int64_t k;
+        if (v == GS_NONE || !int_valued(p->args[1], &k, w))
+            return false;
+        const gs_value *val = &w->g->values[v];
+        k = k < 0 ? k + val->rank : k;
+        if (k < 0 || k >= val->rank || val->dims[k].v < 0)
+            return false;
+        *out = val->dims[k].v;
+        return true;
+    }
+    return false;
+}
+
+static bool int_valued(const gs_pnode *p, int64_t *out, const rw *w)
+{
+    if (p->kind == P_NUM) {
+        *out = (int64_t)p->num;
+        return true;
+    }
+    return p->kind == P_FUNC && func_value(p, out, w);
+}
+
+static gs_id attr_as_value(rw *w, const gs_attr *a)
+{
+    int64_t n = (int64_t)a->n;
+    switch (a->type) {
+    case GS_A_FLOAT: return new_const(w, GS_FLOAT, 0, NULL, &a->f, sizeof a->f);
+    case GS_A_INT: return new_const(w, GS_INT64, 0, NULL, &a->i, sizeof a->i);
+    case GS_A_INTS: return new_const(w, GS_INT64, 1, &n, a->ints, a->n * sizeof *a->ints);
+    case GS_A_FLOATS: return new_const(w, GS_FLOAT, 1, &n, a->floats, a->n * sizeof *a->floats);
+    default: return GS_NONE;
+    }
+}
+
+static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs);
+
+static gs_id build1(rw *w, const gs_pnode *p)
+{
+    gs_id v = GS_NONE;
+    return build(w, p, 1, &v) == GS_OK ? v : GS_NONE;
+}
+
+/* Attributes of a new node from the rewrite's attribute list. */
+static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
+{
+    gs_attr list[64];
+    int count = 0;
+    for (int i = 0; i < p->nattrs && count < 64; i++) {
+        const gs_pattr *pa = &p->attrs[i];
+        if (!pa->name) {   /* "...": every attribute of the matched node of this op */
+            for (int s = 0; s < w->m->nnodes; s++) {
+                const gs_node *src = &w->g->nodes[w->m->nodes[s]];
+                if (w->m->nodes[s] != GS_NONE && !strcmp(src->op, p->name)) {
+                    for (int a = 0; a < src->nattrs && count < 64; a++)
+                        list[count++] = src->attrs[a];
+                    break;
+                }
+            }
+            continue;
+        }
+        gs_attr a = { .name = gs_arena_strdup(w->g->perm, pa->name) };
+        if (!a.name)
+            return gs_nomem(w->g->ctx);
+        const gs_pnode *v = pa->val;
+        if (v->kind == P_VAR && w->m->attrs[v->var]) {
+            const char *an = a.name;
+            a = *w->m->attrs[v->var];
+            a.name = an;
+            a.src = NULL;
+        } else if (v->kind == P_NUM) {
+            a.type = v->var ? GS_A_FLOAT : GS_A_INT;
+            a.f = (float)v->num;
+            a.i = (int64_t)v->num;
+        } else if (v->kind == P_LIST) {
+            a.type = GS_A_INTS;
+            a.n = (size_t)v->nargs;
+            a.ints = gs_arena_alloc(w->g->perm, (a.n ? a.n : 1) * sizeof *a.ints);
+            if (!a.ints)
+                return gs_nomem(w->g->ctx);
+            for (int k = 0; k < v->nargs; k++)
+                if (!int_valued(v->args[k], &a.ints[k], w))
+                    return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': attribute %s not computable",
+                                  w->r->name, pa->name);
+        } else if (v->kind == P_FUNC) {
+            a.type = GS_A_INT;
+            if (!int_valued(v, &a.i, w))
+                return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': attribute %s not computable",
+                              w->r->name, pa->name);
+        } else if (v->kind == P_VAR) {   /* a bare word: a string attribute */
+            a.type = GS_A_STRING;
+            a.s = gs_arena_strdup(w->g->perm, v->name);
+            a.slen = strlen(v->name);
+            if (!a.s)
+                return gs_nomem(w->g->ctx);
+        }
+        /* a later entry replaces an earlier one of the same name ("..." then overrides) */
+        int k;
+        for (k = 0; k < count && strcmp(list[k].name, a.name); k++)
+            ;
+        list[k] = a;
+        if (k == count)
+            count++;
+    }
+    for (int i = 0; i < count; i++)
+        list[i].src = NULL;   /* attributes moved to a new node are rebuilt on export */
+    n->nattrs = count;
+    n->attrs = count ? gs_arena_memdup(&w->g->arena, list, (size_t)count * sizeof *list) : NULL;
+    return count && !n->attrs ? gs_nomem(w->g->ctx) : GS_OK;
+}
+
+static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
+{
+    gs_id in[32];
+    if (p->nargs > 32 || nout > GS_MAX_ROOTS)
+        return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': call too large", w->r->name);
+    for (int k = 0; k < p->nargs; k++)
+        if ((in[k] = build1(w, p->args[k])) == GS_NONE)
+            return w->g->ctx->last ? w->g->ctx->last : GS_ERR_UNSUPPORTED;
+    char base[512];
+    snprintf(base, sizeof base, "%s/%s", w->base, p->name);
+    const char *name = gs_ir_unique_name(w->g, base);
+    for (int k = 0; name && k < nout; k++) {
+        char vb[600];
+        snprintf(vb, sizeof vb, "%s_out%d", name, k);
+        const char *vname = gs_ir_unique_name(w->g, vb);
+        if (!vname || (outs[k] = gs_ir_add_value(w->g, vname, false)) == GS_NONE)
+            return gs_nomem(w->g->ctx);
+    }
+    if (!name)
+        return gs_nomem(w->g->ctx);
+    const char *op = gs_arena_strdup(w->g->perm, p->name);   /* the rules may be freed first */
+    gs_id id = op ? gs_ir_add_node(w->g, op, "", name, in, p->nargs, outs, nout) : GS_NONE;
+    if (!op)
+        return gs_nomem(w->g->ctx);
+    if (id == GS_NONE)
+        return w->g->ctx->last;
+    if (w->d && w->d->nadded < (int)(sizeof w->d->added / sizeof w->d->added[0]))
+        w->d->added[w->d->nadded++] = id;
+    return build_attrs(w, p, &w->g->nodes[id]);
+}
+
+static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
+{
+    gs_ctx *ctx = w->g->ctx;
+    ctx->last = GS_OK;
+    switch (p->kind) {
+    case P_VAR:
+        if (w->m->values[p->var] != GS_NONE)
+            outs[0] = w->m->values[p->var];
+        else if (w->m->attrs[p->var])
+            outs[0] = attr_as_value(w, w->m->attrs[p->var]);
+        return outs[0] == GS_NONE ? gs_err(ctx, GS_ERR_UNSUPPORTED, "rule '%s': '%s' is not bound",
+                                           w->r->name, p->name) : GS_OK;
+    case P_NUM: {
+        float f = (float)p->num;
+        outs[0] = new_const(w, GS_FLOAT, 0, NULL, &f, sizeof f);
+        return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
+    }
+    case P_LIST: {
+        int64_t vals[64], n = p->nargs;
+        for (int k = 0; k < p->nargs && k < 64; k++)
+            if (!int_valued(p->args[k], &vals[k], w))
+                return gs_err(ctx, GS_ERR_UNSUPPORTED, "rule '%s': list not computable", w->r->name);
+        outs[0] = new_const(w, GS_INT64, 1, &n, vals, (size_t)n * sizeof *vals);
+        return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
+    }
+    case P_FUNC: {
+        int64_t v;
+        if (!int_valued(p, &v, w))
+            return gs_err(ctx, GS_ERR_UNSUPPORTED, "rule '%s': %s() not computable", w->r->name, p->name);
+        outs[0] = new_const(w, GS_INT64, 0, NULL, &v, sizeof v);
+        return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
+    }
+    case P_CALL:
+        return build_call(w, p, nout, outs);
+    }
+    return GS_ERR_INTERNAL;
+}
+
+/* Give value v the name of graph output old (old gets a fresh name). */
+static gs_status take_name(gs_graph *g, gs_id old, gs_id v)
+{
+    const char *name = g->values[old].name;
+    char fresh[512];
+    snprintf(fresh, sizeof fresh, "%s_replaced", name);
+    const char *other = gs_ir_unique_name(g, fresh);
+    if (!other)
+        return gs_nomem(g->ctx);
+    gs_status st = gs_ir_rename(g, old, other);
+    return st == GS_OK ? gs_ir_rename(g, v, name) : st;
+}
+
+/* A bare variable cannot take a graph output's name when it is itself an
+ * input, a constant, an outer name or another output. */
+static bool can_rename(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    return !val->init && !(val->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_SPARSE)) &&
+           val->producer != GS_NONE;
+}
+
+static void remove_dead(gs_graph *g, const gs_match *m, gs_delta *d)
+{
+    bool again = true;
+    while (again) {
+        again = false;
+        for (int i = m->nnodes - 1; i >= 0; i--) {
+            gs_id id = m->nodes[i];
+            gs_node *n = &g->nodes[id];
+            if (id == GS_NONE || (n->flags & GS_N_DEAD))
+                continue;
+            bool dead = true;
+            for (int k = 0; k < n->nout && dead; k++)
+                dead = n->out[k] == GS_NONE ||
+                       (!g->values[n->out[k]].nuses && !(g->values[n->out[k]].flags & GS_V_OUTPUT));
+            if (!dead)
+                continue;
+            gs_ir_remove_node(g, id);
+            if (d && d->nremoved < (int)(sizeof d->removed / sizeof d->removed[0]))
+                d->removed[d->nremoved++] = id;
+            again = true;
+        }
+    }
+}
+
+gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
+{
+    const gs_rule *r = m->rule;
+    gs_delta local;
+    gs_delta *d = delta ? delta : &local;
+    d->nadded = d->nremoved = 0;
+    gs_id olds[GS_MAX_ROOTS], news[GS_MAX_ROOTS];
+    for (int i = 0; i < r->nroots; i++)
+        olds[i] = g->nodes[m->nodes[r->roots[i]->slot]].out[0];
+    const gs_pnode *e = r->rewrite[0];
+    if (e->kind == P_VAR && r->nroots == 1) {   /* the root is replaced by an existing value */
+        gs_id v = m->values[e->var];
+        if (v == GS_NONE || ((g->values[olds[0]].flags & GS_V_OUTPUT) && !can_rename(g, v)))
+            return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': a graph output cannot be replaced "
+                          "by this value", r->name);
+    }
+    rw w = { g, m, r, d, g->nodes[m->nodes[r->roots[0]->slot]].name };
+    if (!*w.base)
+        w.base = g->values[olds[0]].name;
+    gs_status st = build(&w, e, r->nrewrite, news);
+    for (int i = 0; st == GS_OK && i < r->nroots; i++) {
+        if (g->values[olds[i]].flags & GS_V_OUTPUT)
+            st = take_name(g, olds[i], news[i]);
+        if (st == GS_OK) {
+            /* the replacement keeps the old value's type where it had none */
+            gs_value *nv = &g->values[news[i]], *ov = &g->values[olds[i]];
+            if (nv->rank < 0 && ov->rank >= 0 && !nv->init) {
+                nv->rank = ov->rank, nv->dims = ov->dims;
+                nv->dtype = nv->dtype ? nv->dtype : ov->dtype;
+                nv->flags |= GS_V_TYPED;
+            }
+            st = gs_ir_replace_uses(g, olds[i], news[i]);
+        }
+    }
+    if (st == GS_OK)
+        remove_dead(g, m, d);
+    return st;
+}

@@ -1,0 +1,599 @@
+/*
+ * rules_load.c - rule files: JSON (the only code that sees cJSON) holding
+ * patterns in a small expression language, compiled once into gs_pnode
+ * trees. A file with any error is refused whole; messages give the file,
+ * the rule and the position.
+ *
+ *   { "rules": [ { "name": "...", "doc": "...", "class": "cleanup"|"search",
+ *                  "opset": [13, 21], "match": "y = Relu(Relu(x))",
+ *                  "where": ["const(w)"], "rewrite": "y = Relu(x)" } ] }
+ *
+ * Expressions: Op(arg, ...){attr=var, attr=literal, ...}, variables
+ * (lowercase names), numbers, lists [1, -1], and in the rewrite the infix
+ * operators + - * / (Add, Sub, Mul, Div) and functions such as dim(w, 0).
+ * Statements are separated by ';' and may name their outputs: "a, b = ...".
+ */
+#include "gs_rules.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules_default.h"   /* generated: the rules/ library as C strings */
+
+/* ---- the parser ---------------------------------------------------------- */
+
+typedef struct parser {
+    gs_ruleset *rs;
+    gs_rule *rule;
+    const char *src, *p;       /* text and cursor */
+    const char *what;          /* "match", "rewrite", "where" */
+    bool rewrite;              /* infix operators allowed */
+    int slots;                 /* calls numbered in a match */
+    char err[256];
+} parser;
+
+static bool perr(parser *ps, const char *msg)
+{
+    if (!ps->err[0])
+        snprintf(ps->err, sizeof ps->err, "%s at column %d: %s", ps->what, (int)(ps->p - ps->src) + 1, msg);
+    return false;
+}
+
+static void skip(parser *ps)
+{
+    while (isspace((unsigned char)*ps->p))
+        ps->p++;
+}
+
+static bool eat(parser *ps, char c)
+{
+    skip(ps);
+    if (*ps->p != c)
+        return false;
+    ps->p++;
+    return true;
+}
+
+static const char *ident(parser *ps)
+{
+    skip(ps);
+    const char *s = ps->p;
+    if (!isalpha((unsigned char)*s) && *s != '_')
+        return NULL;
+    while (isalnum((unsigned char)*ps->p) || *ps->p == '_' || *ps->p == '.')
+        ps->p++;
+    char *name = gs_arena_alloc(&ps->rs->arena, (size_t)(ps->p - s) + 1);
+    if (name)
+        memcpy(name, s, (size_t)(ps->p - s));
+    return name;
+}
+
+static gs_pnode *pnew(parser *ps, gs_pkind kind)
+{
+    gs_pnode *n = gs_arena_alloc(&ps->rs->arena, sizeof *n);
+    if (n) {
+        n->kind = kind;
+        n->pos = (int)(ps->p - ps->src);
+        n->var = -1;
+        n->slot = -1;
+    }
+    return n;
+}
+
+static int var_index(parser *ps, const char *name)
+{
+    gs_rule *r = ps->rule;
+    for (int i = 0; i < r->nvars; i++)
+        if (!strcmp(r->vars[i], name))
+            return i;
+    if (r->nvars == GS_MAX_BINDINGS)
+        return -1;
+    r->vars[r->nvars] = name;
+    return r->nvars++;
+}
+
+static gs_pnode *expr(parser *ps);
+
+static bool push(parser *ps, gs_pnode ***arr, int *n, void *item, size_t size)
+{
+    void *a = gs_arena_alloc(&ps->rs->arena, (size_t)(*n + 1) * size);
+    if (!a)
+        return perr(ps, "out of memory");
+    if (*n)
+        memcpy(a, *arr, (size_t)*n * size);
+    memcpy((char *)a + (size_t)*n * size, item, size);
+    *arr = a;
+    (*n)++;
+    return true;
+}
+
+/* args until closing c */
+static bool args(parser *ps, gs_pnode *n, char close)
+{
+    if (eat(ps, close))
+        return true;
+    do {
+        gs_pnode *a = expr(ps);
+        if (!a || !push(ps, &n->args, &n->nargs, &a, sizeof a))
+            return false;
+    } while (eat(ps, ','));
+    return eat(ps, close) || perr(ps, close == ')' ? "expected ')'" : "expected ']'");
+}
+
+static gs_pnode *number(parser *ps);
+
+/* "name=var|literal": the attribute bound when the node does not have it. */
+static bool attr_default(parser *ps, gs_pattr *a)
+{
+    if (a->val->kind != P_VAR)
+        return perr(ps, "only an attribute variable can have a default");
+    skip(ps);
+    gs_pnode *lit = number(ps);
+    gs_attr *d = lit ? gs_arena_alloc(&ps->rs->arena, sizeof *d) : NULL;
+    if (!d)
+        return lit ? perr(ps, "out of memory") : false;
+    d->name = a->name;
+    d->type = lit->var ? GS_A_FLOAT : GS_A_INT;
+    d->f = (float)lit->num;
+    d->i = (int64_t)lit->num;
+    a->dflt = d;
+    return true;
+}
+
+static bool attrs(parser *ps, gs_pnode *n)
+{
+    if (!eat(ps, '{'))
+        return true;
+    if (eat(ps, '}'))
+        return true;
+    do {
+        gs_pattr a = { NULL, NULL, NULL };
+        skip(ps);
+        if (!strncmp(ps->p, "...", 3)) {
+            ps->p += 3;
+        } else {
+            if (!(a.name = ident(ps)))
+                return perr(ps, "expected an attribute name");
+            if (!eat(ps, '='))
+                return perr(ps, "expected '='");
+            if (!(a.val = expr(ps)))
+                return false;
+            if (eat(ps, '|') && !attr_default(ps, &a))
+                return false;
+        }
+        if (!push(ps, (gs_pnode ***)&n->attrs, &n->nattrs, &a, sizeof a))
+            return false;
+    } while (eat(ps, ','));
+    return eat(ps, '}') || perr(ps, "expected '}'");
+}
+
+static gs_pnode *number(parser *ps)
+{
+    char *end;
+    double v = strtod(ps->p, &end);
+    if (end == ps->p) {
+        perr(ps, "expected an expression");
+        return NULL;
+    }
+    gs_pnode *n = pnew(ps, P_NUM);
+    if (n) {
+        n->num = v;
+        n->var = strpbrk(ps->p, ".eE") && strpbrk(ps->p, ".eE") < end;   /* 1 = float literal */
+    }
+    ps->p = end;
+    return n;
+}
+
+static gs_pnode *primary(parser *ps)
+{
+    skip(ps);
+    if (eat(ps, '(')) {
+        gs_pnode *e = expr(ps);
+        return e && (eat(ps, ')') || perr(ps, "expected ')'")) ? e : NULL;
+    }
+    if (eat(ps, '[')) {
+        gs_pnode *n = pnew(ps, P_LIST);
+        return n && args(ps, n, ']') ? n : NULL;
+    }
+    if (isdigit((unsigned char)*ps->p) || *ps->p == '-' || *ps->p == '.')
+        return number(ps);
+    int pos = (int)(ps->p - ps->src);
+    const char *name = ident(ps);
+    if (!name) {
+        perr(ps, "expected an expression");
+        return NULL;
+    }
+    if (eat(ps, '(')) {
+        bool op = isupper((unsigned char)name[0]);
+        gs_pnode *n = pnew(ps, op ? P_CALL : P_FUNC);
+        if (!n)
+            return NULL;
+        n->name = name;
+        n->pos = pos;
+        if (op && !ps->rewrite)
+            n->slot = ps->slots++;
+        if (!args(ps, n, ')') || (op && !attrs(ps, n)))
+            return NULL;
+        return n;
+    }
+    gs_pnode *n = pnew(ps, P_VAR);
+    if (!n)
+        return NULL;
+    n->name = name;
+    n->pos = pos;
+    if ((n->var = var_index(ps, name)) < 0) {
+        perr(ps, "too many variables");
+        return NULL;
+    }
+    return n;
+}
+
+static gs_pnode *binop(parser *ps, const char *op, gs_pnode *a, gs_pnode *b)
+{
+    gs_pnode *n = pnew(ps, P_CALL);
+    if (!n)
+        return NULL;
+    n->name = op;
+    n->args = gs_arena_alloc(&ps->rs->arena, 2 * sizeof *n->args);
+    if (!n->args)
+        return NULL;
+    n->args[0] = a, n->args[1] = b;
+    n->nargs = 2;
+    return n;
+}
+
+static gs_pnode *term(parser *ps)
+{
+    gs_pnode *a = primary(ps);
+    while (a && ps->rewrite) {
+        skip(ps);
+        char c = *ps->p;
+        if (c != '*' && c != '/')
+            break;
+        ps->p++;
+        gs_pnode *b = primary(ps);
+        a = b ? binop(ps, c == '*' ? "Mul" : "Div", a, b) : NULL;
+    }
+    return a;
+}
+
+static gs_pnode *expr(parser *ps)
+{
+    gs_pnode *a = term(ps);
+    while (a && ps->rewrite) {
+        skip(ps);
+        char c = *ps->p;
+        if (c != '+' && !(c == '-' && !isdigit((unsigned char)ps->p[1])))
+            break;
+        ps->p++;
+        gs_pnode *b = term(ps);
+        a = b ? binop(ps, c == '+' ? "Add" : "Sub", a, b) : NULL;
+    }
+    return a;
+}
+
+/* "a, b = expr" or "expr"; outputs receive variable indexes (-1 if none). */
+static gs_pnode *statement(parser *ps, int *outs, int *nouts)
+{
+    const char *save = ps->p;
+    *nouts = 0;
+    for (;;) {   /* try an output list */
+        const char *name = ident(ps);
+        if (!name || *nouts == GS_MAX_ROOTS)
+            break;
+        outs[(*nouts)++] = var_index(ps, name);
+        if (eat(ps, ','))
+            continue;
+        if (eat(ps, '=') && *ps->p != '=')
+            return expr(ps);
+        break;
+    }
+    ps->p = save;
+    *nouts = 0;
+    return expr(ps);
+}
+
+/* ---- rules --------------------------------------------------------------- */
+
+static bool compile_match(parser *ps, const char *text)
+{
+    gs_rule *r = ps->rule;
+    ps->src = ps->p = text;
+    ps->what = "match";
+    ps->rewrite = false;
+    do {
+        int outs[GS_MAX_ROOTS], nouts;
+        if (r->nroots == GS_MAX_ROOTS)
+            return perr(ps, "too many statements");
+        gs_pnode *root = statement(ps, outs, &nouts);
+        if (!root)
+            return false;
+        if (root->kind != P_CALL)
+            return perr(ps, "a match statement must be an op call");
+        r->root_out[r->nroots] = nouts ? outs[0] : -1;
+        r->roots[r->nroots++] = root;
+    } while (eat(ps, ';') && (skip(ps), *ps->p));
+    r->nslots = ps->slots;
+    if (r->nslots > GS_MAX_PATTERN)
+        return perr(ps, "pattern too large");
+    skip(ps);
+    return !*ps->p || perr(ps, "unexpected text");
+}
+
+static bool compile_rewrite(parser *ps, const char *text)
+{
+    gs_rule *r = ps->rule;
+    ps->src = ps->p = text;
+    ps->what = "rewrite";
+    ps->rewrite = true;
+    int outs[GS_MAX_ROOTS], nouts;
+    gs_pnode *e = statement(ps, outs, &nouts);
+    if (!e)
+        return false;
+    skip(ps);
+    if (*ps->p)
+        return perr(ps, "unexpected text");
+    if (nouts > 1) {          /* "a, b = Split(...)": one expression, several outputs */
+        if (nouts != r->nroots)
+            return perr(ps, "the rewrite must give one output per match statement");
+        for (int i = 0; i < nouts; i++)
+            if (outs[i] != r->root_out[i])
+                return perr(ps, "rewrite outputs must be named as the match outputs, in order");
+    } else if (r->nroots != 1) {
+        return perr(ps, "a multi-statement match needs a multi-output rewrite");
+    }
+    r->rewrite[0] = e;
+    r->nrewrite = nouts > 1 ? nouts : 1;
+    return true;
+}
+
+static bool compile_where(parser *ps, const cJSON *where)
+{
+    gs_rule *r = ps->rule;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, where) {
+        if (!cJSON_IsString(c))
+            return perr(ps, "'where' must be a list of strings");
+        ps->src = ps->p = c->valuestring;
+        ps->what = "where";
+        ps->rewrite = false;
+        gs_pnode *e = expr(ps);
+        if (!e)
+            return false;
+        if (e->kind != P_FUNC || !gs_match_known_condition(e->name, e->nargs))
+            return perr(ps, "unknown condition or wrong number of arguments");
+        if (!push(ps, &r->where, &r->nwhere, &e, sizeof e))
+            return false;
+    }
+    return true;
+}
+
+static void collect_ops(gs_arena *a, const gs_pnode *n, char *buf, size_t cap)
+{
+    if (!n || n->kind != P_CALL)
+        return;
+    size_t len = strlen(buf);
+    if (len + strlen(n->name) + 2 < cap && !strstr(buf, n->name))
+        snprintf(buf + len, cap - len, "%s%s", len ? " " : "", n->name);
+    for (int i = 0; i < n->nargs; i++)
+        collect_ops(a, n->args[i], buf, cap);
+    (void)a;
+}
+
+static const char *str_field(const cJSON *o, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static char *dup(gs_ruleset *rs, const char *s)
+{
+    return s ? gs_arena_strdup(&rs->arena, s) : NULL;
+}
+
+static bool has_duplicate_keys(const cJSON *o, const char **dupkey)
+{
+    for (const cJSON *a = o ? o->child : NULL; a; a = a->next) {
+        if (cJSON_IsObject(a) && has_duplicate_keys(a, dupkey))
+            return true;
+        if (cJSON_IsArray(a))
+            for (const cJSON *e = a->child; e; e = e->next)
+                if (cJSON_IsObject(e) && has_duplicate_keys(e, dupkey))
+                    return true;
+        for (const cJSON *b = a->next; cJSON_IsObject(o) && b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) {
+                *dupkey = a->string;
+                return true;
+            }
+    }
+    return false;
+}
+
+static gs_status rule_err(gs_ruleset *rs, const char *file, int index, const char *name, const char *msg)
+{
+    return gs_err(rs->ctx, GS_ERR_RULE, "%s: rule %d '%s': %s", file, index + 1, name ? name : "?", msg);
+}
+
+static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, int index, gs_rule **out)
+{
+    const char *name = str_field(o, "name"), *match = str_field(o, "match"), *rw = str_field(o, "rewrite");
+    const char *cls = str_field(o, "class");
+    if (!cJSON_IsObject(o) || !name || !match || !rw)
+        return rule_err(rs, file, index, name, "needs string fields 'name', 'match' and 'rewrite'");
+    gs_rule *r = gs_arena_alloc(&rs->arena, sizeof *r);
+    if (!r)
+        return gs_nomem(rs->ctx);
+    r->name = dup(rs, name);
+    r->doc = dup(rs, str_field(o, "doc") ? str_field(o, "doc") : "");
+    r->file = dup(rs, file);
+    r->flags = cls && !strcmp(cls, "cleanup") ? GS_RULE_CLEANUP : GS_RULE_SEARCH;
+    if (cls && strcmp(cls, "cleanup") && strcmp(cls, "search"))
+        return rule_err(rs, file, index, name, "class must be \"cleanup\" or \"search\"");
+    r->opset_min = 1, r->opset_max = 1000;
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "opset");
+    if (op && (!cJSON_IsArray(op) || cJSON_GetArraySize(op) != 2 ||
+               !cJSON_IsNumber(cJSON_GetArrayItem(op, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(op, 1))))
+        return rule_err(rs, file, index, name, "opset must be [min, max]");
+    if (op)
+        r->opset_min = cJSON_GetArrayItem(op, 0)->valueint, r->opset_max = cJSON_GetArrayItem(op, 1)->valueint;
+    const cJSON *check = cJSON_GetObjectItemCaseSensitive(o, "check");
+    if (check) {
+        char *txt = cJSON_PrintUnformatted(check);
+        r->check = txt ? dup(rs, txt) : NULL;
+        cJSON_free(txt);
+    }
+    parser ps = { .rs = rs, .rule = r };
+    bool ok = compile_match(&ps, match) && compile_rewrite(&ps, rw);
+    const cJSON *where = cJSON_GetObjectItemCaseSensitive(o, "where");
+    if (ok && where && !cJSON_IsArray(where))
+        ok = perr(&ps, "'where' must be a list");
+    if (ok && where)
+        ok = compile_where(&ps, where);
+    if (!ok)
+        return rule_err(rs, file, index, name, ps.err);
+    char ops[256] = "";
+    for (int i = 0; i < r->nroots; i++)
+        collect_ops(&rs->arena, r->roots[i], ops, sizeof ops);
+    r->ops = dup(rs, ops);
+    *out = r;
+    return GS_OK;
+}
+
+static gs_status add_rule(gs_ruleset *rs, gs_rule *r)
+{
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? rs->cap * 2 : 64;
+        gs_rule **a = gs_realloc(rs->ctx, rs->rules, (size_t)cap * sizeof *a);
+        if (!a)
+            return gs_nomem(rs->ctx);
+        rs->rules = a;
+        rs->cap = cap;
+    }
+    rs->rules[rs->n++] = r;
+    return GS_OK;
+}
+
+static int line_of(const char *text, const char *at, int *col)
+{
+    int line = 1;
+    const char *bol = text;
+    for (const char *p = text; p < at; p++)
+        if (*p == '\n')
+            line++, bol = p + 1;
+    *col = (int)(at - bol) + 1;
+    return line;
+}
+
+gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, const char *name)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (!root) {
+        int col, line = line_of(json, end ? end : json, &col);
+        return gs_err(rs->ctx, GS_ERR_RULE, "%s:%d:%d: invalid JSON", name, line, col);
+    }
+    const char *dupkey = NULL;
+    const cJSON *rules = cJSON_GetObjectItemCaseSensitive(root, "rules");
+    gs_status st = GS_OK;
+    if (has_duplicate_keys(root, &dupkey))
+        st = gs_err(rs->ctx, GS_ERR_RULE, "%s: duplicate key '%s'", name, dupkey);
+    else if (!cJSON_IsArray(rules))
+        st = gs_err(rs->ctx, GS_ERR_RULE, "%s: expected an object with a \"rules\" list", name);
+    int first = rs->n, i = 0;
+    const cJSON *o;
+    const cJSON *list = st == GS_OK ? rules : NULL;
+    cJSON_ArrayForEach(o, list) {
+        gs_rule *r;
+        if ((st = compile_rule(rs, name, o, i++, &r)) != GS_OK || (st = add_rule(rs, r)) != GS_OK)
+            break;
+    }
+    if (st != GS_OK)
+        rs->n = first;   /* the whole file is refused */
+    cJSON_Delete(root);
+    return st;
+}
+
+static gs_status load_file(gs_ruleset *rs, const char *path)
+{
+    void *map;
+    size_t size;
+    gs_status st = gs_file_map(rs->ctx, path, &map, &size);
+    if (st != GS_OK)
+        return st == GS_ERR_IO ? gs_err(rs->ctx, GS_ERR_RULE, "%s", rs->ctx->msg) : st;
+    st = gs_ruleset_load_mem(rs, map ? map : "", size, path);
+    gs_file_unmap(map, size);
+    return st;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+gs_status gs_ruleset_load(gs_ruleset *rs, const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return load_file(rs, path);
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".json") && (names[n] = gs_strdup(rs->ctx, e->d_name)))
+            n++;
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, by_name);
+    gs_status st = GS_OK;
+    for (int i = 0; i < n; i++) {
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", path, names[i]);
+        if (st == GS_OK)
+            st = load_file(rs, full);
+        gs_dealloc(rs->ctx, names[i]);
+    }
+    return st;
+}
+
+gs_status gs_ruleset_load_default(gs_ruleset *rs)
+{
+    for (size_t i = 0; i < sizeof gs_default_rules / sizeof gs_default_rules[0]; i++) {
+        gs_status st = gs_ruleset_load_mem(rs, gs_default_rules[i].text, strlen(gs_default_rules[i].text),
+                                           gs_default_rules[i].name);
+        if (st != GS_OK)
+            return st;
+    }
+    return GS_OK;
+}
+
+gs_ruleset *gs_ruleset_new(gs_ctx *ctx)
+{
+    gs_ruleset *rs = gs_zalloc(ctx, sizeof *rs);
+    if (rs) {
+        rs->ctx = ctx;
+        gs_arena_init(&rs->arena, ctx);
+    }
+    return rs;
+}
+
+void gs_ruleset_free(gs_ruleset *rs)
+{
+    if (!rs)
+        return;
+    gs_arena_free(&rs->arena);
+    gs_dealloc(rs->ctx, rs->rules);
+    gs_dealloc(rs->ctx, rs);
+}
+
+int gs_ruleset_count(const gs_ruleset *rs) { return rs->n; }
+const gs_rule *gs_ruleset_get(const gs_ruleset *rs, int i) { return i >= 0 && i < rs->n ? rs->rules[i] : NULL; }
+const char *gs_rule_name(const gs_rule *r) { return r->name; }
+const char *gs_rule_file(const gs_rule *r) { return r->file; }
+const char *gs_rule_doc(const gs_rule *r) { return r->doc; }
+uint32_t gs_rule_flags(const gs_rule *r) { return r->flags; }
+const char *gs_rule_ops(const gs_rule *r) { return r->ops; }

@@ -1,0 +1,474 @@
+/*
+ * search.c - cleanup to a fixed point, and the cost-guided search over
+ * rewrites in the manner of TASO (Jia et al., SOSP 2019).
+ *
+ * The search keeps a priority queue of candidate graphs ordered by cost. It
+ * pops the cheapest, finds every match of the search rules, applies each to
+ * a clone, prices the clone from the rewrite's delta, skips graphs already
+ * seen (structural hash), and keeps a new candidate while its cost is below
+ * alpha times the best so far: a rewrite that makes the graph slightly worse
+ * can open the way to a much better one. It stops at the budget of expanded
+ * candidates or the time limit and returns the best graph seen.
+ */
+#include "gs_cost.h"
+
+#include <string.h>
+#include <time.h>
+
+/* ---- hashing ----------------------------------------------------------- */
+
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    return hash_bytes(h, s, strlen(s) + 1);
+}
+
+static uint64_t hash_tensor(const gs_tensor *t)
+{
+    uint64_t h = mix((uint64_t)t->dtype, (uint64_t)t->rank);
+    h = hash_bytes(h, t->dims, (size_t)t->rank * sizeof t->dims[0]);
+    if (t->data)   /* small tensors by content; big ones by identity */
+        h = t->nbytes <= 256 ? hash_bytes(h, t->data, t->nbytes) : mix(h, (uint64_t)(uintptr_t)t->data);
+    return h;
+}
+
+static uint64_t hash_attr(uint64_t h, const gs_attr *a)
+{
+    h = hash_str(mix(h, (uint64_t)a->type), a->name);
+    switch (a->type) {
+    case GS_A_INT: return mix(h, (uint64_t)a->i);
+    case GS_A_FLOAT: return hash_bytes(h, &a->f, sizeof a->f);
+    case GS_A_STRING: return hash_bytes(h, a->s, a->slen);
+    case GS_A_INTS: return hash_bytes(h, a->ints, a->n * sizeof *a->ints);
+    case GS_A_FLOATS: return hash_bytes(h, a->floats, a->n * sizeof *a->floats);
+    case GS_A_TENSOR: return a->t ? mix(h, hash_tensor(a->t)) : h;
+    default: return mix(h, (uint64_t)(uintptr_t)a->src);
+    }
+}
+
+static uint64_t hash_leaf(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    if (val->init)
+        return mix(11, hash_tensor(val->init));
+    if (val->flags & GS_V_INPUT) {
+        for (int32_t i = 0; i < g->ninputs; i++)
+            if (g->inputs[i] == v)
+                return mix(13, (uint64_t)i);
+    }
+    return mix(17, (uint64_t)v);
+}
+
+static uint64_t hash_node(const gs_node *n, const uint64_t *vh, int64_t opset)
+{
+    uint64_t h = hash_str(hash_str(0xcbf29ce484222325ull, n->op), n->domain);
+    for (int a = 0; a < n->nattrs; a++)
+        h = hash_attr(h, &n->attrs[a]);
+    uint64_t in[2] = { 0, 0 };
+    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    bool comm = d && (d->flags & GS_OP_COMMUTATIVE) && n->nin == 2;
+    for (int k = 0; k < n->nin; k++) {
+        uint64_t x = n->in[k] == GS_NONE ? 7 : vh[n->in[k]];
+        if (comm)
+            in[k] = x;
+        else
+            h = mix(h, x);
+    }
+    if (comm)   /* operand order does not matter */
+        h = mix(mix(h, in[0] < in[1] ? in[0] : in[1]), in[0] < in[1] ? in[1] : in[0]);
+    for (int k = 0; k < n->ncaps; k++)
+        h = mix(h, vh[n->caps[k]]);
+    return h;
+}
+
+static uint64_t graph_hash(const gs_graph *g, int64_t opset)
+{
+    uint64_t *vh = gs_alloc(g->ctx, ((size_t)g->nvalues + 1) * sizeof *vh);
+    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    uint64_t h = 0;
+    int n = vh && order ? gs_ir_topo(g, order) : -1;
+    if (n >= 0) {
+        for (gs_id v = 0; v < g->nvalues; v++)
+            vh[v] = hash_leaf(g, v);
+        for (int i = 0; i < n; i++) {
+            const gs_node *nd = &g->nodes[order[i]];
+            uint64_t nh = hash_node(nd, vh, opset);
+            for (int k = 0; k < nd->nout; k++)
+                if (nd->out[k] != GS_NONE)
+                    vh[nd->out[k]] = mix(nh, (uint64_t)k);
+        }
+        h = 0x84222325cbf29ce4ull;
+        for (int32_t i = 0; i < g->noutputs; i++)
+            h = mix(h, vh[g->outputs[i]]);
+    }
+    gs_dealloc(g->ctx, vh);
+    gs_dealloc(g->ctx, order);
+    return h;
+}
+
+uint64_t gs_graph_hash(const gs_graph *g)
+{
+    return graph_hash(g, 21);
+}
+
+/* ---- shapes and costs of what a rewrite added ------------------------- */
+
+static void infer_added(gs_graph *g, const gs_delta *d, int64_t opset)
+{
+    for (int i = 0; i < d->nadded; i++) {
+        gs_node *n = &g->nodes[d->added[i]];
+        const gs_opdef *def = gs_op_find(n->op, n->domain, opset);
+        if (def && def->infer)
+            def->infer(g, n, opset);   /* unknown stays unknown; errors are not fatal here */
+    }
+}
+
+static double nodes_cost(const gs_cost_model *cm, const gs_graph *g, const gs_id *ids, int n)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        gs_node_cost c;
+        gs_node saved = g->nodes[ids[i]];
+        saved.flags &= ~(uint32_t)GS_N_DEAD;   /* price removed nodes as they were */
+        gs_cost_node(cm, g, &saved, &c);
+        total += c.seconds;
+    }
+    return total;
+}
+
+/* ---- steps ------------------------------------------------------------- */
+
+static const char *match_names(gs_arena *a, const gs_graph *g, const gs_match *m)
+{
+    size_t len = 1;
+    for (int i = 0; i < m->nnodes; i++)
+        len += strlen(g->nodes[m->nodes[i]].name) + 1;
+    char *s = gs_arena_alloc(a, len);
+    if (!s)
+        return "";
+    for (int i = 0; i < m->nnodes; i++) {
+        if (i)
+            strcat(s, ",");
+        strcat(s, g->nodes[m->nodes[i]].name);
+    }
+    return s;
+}
+
+static gs_step *new_step(gs_arena *a, const gs_graph *g, const gs_match *m, double delta,
+                         gs_step *prev)
+{
+    gs_step *s = gs_arena_alloc(a, sizeof *s);
+    if (!s)
+        return NULL;
+    s->rule = m->rule;
+    s->nodes = match_names(a, g, m);
+    s->delta = delta;
+    s->prev = prev;
+    return s;
+}
+
+/* ---- cleanup ----------------------------------------------------------- */
+
+static bool take_first(const gs_match *m, void *ud)
+{
+    *(gs_match *)ud = *m;
+    return false;
+}
+
+static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+                         gs_arena *arena, gs_step **path, gs_status *st)
+{
+    int applied = 0;
+    *st = GS_OK;
+    for (int round = 0; round < 100000; round++) {
+        gs_match m;
+        if (gs_match_all(rs, g, opset, GS_RULE_CLEANUP, take_first, &m) == 0)
+            break;
+        gs_delta d;
+        double before = nodes_cost(cm, g, m.nodes, m.nnodes);
+        const char *names = match_names(arena, g, &m);
+        if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
+            return applied;
+        infer_added(g, &d, opset);
+        gs_step *s = gs_arena_alloc(arena, sizeof *s);
+        if (!s) {
+            *st = gs_nomem(g->ctx);
+            return applied;
+        }
+        *s = (gs_step){ m.rule, names, nodes_cost(cm, g, d.added, d.nadded) - before, *path };
+        *path = s;
+        applied++;
+    }
+    return applied;
+}
+
+int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+               gs_arena *arena, gs_step **path, gs_status *st)
+{
+    int total = 0;
+    for (int round = 0; round < 16; round++) {   /* merging can enable rules and back */
+        int n = cleanup_rules(g, rs, opset, cm, arena, path, st);
+        if (*st != GS_OK)
+            return total + n;
+        int merged = gs_cse(g, opset, st);
+        gs_ir_dce(g);
+        total += n + merged;
+        if (*st != GS_OK || merged == 0)
+            break;
+    }
+    return total;
+}
+
+/* ---- the search -------------------------------------------------------- */
+
+typedef struct cand {
+    gs_graph *g;
+    double cost;
+    uint32_t seq;               /* insertion order: ties break deterministically */
+    gs_step *path;
+} cand;
+
+typedef struct heap {
+    cand *a;
+    int n, cap;
+} heap;
+
+static bool cand_less(const cand *x, const cand *y)
+{
+    return x->cost < y->cost || (x->cost == y->cost && x->seq < y->seq);
+}
+
+static bool heap_push(gs_ctx *ctx, heap *h, cand c)
+{
+    if (h->n == h->cap) {
+        int cap = h->cap ? h->cap * 2 : 64;
+        cand *a = gs_realloc(ctx, h->a, (size_t)cap * sizeof *a);
+        if (!a)
+            return false;
+        h->a = a;
+        h->cap = cap;
+    }
+    int i = h->n++;
+    while (i > 0 && cand_less(&c, &h->a[(i - 1) / 2])) {
+        h->a[i] = h->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->a[i] = c;
+    return true;
+}
+
+static cand heap_pop(heap *h)
+{
+    cand top = h->a[0], x = h->a[--h->n];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && cand_less(&h->a[c + 1], &h->a[c]))
+            c++;
+        if (!cand_less(&h->a[c], &x))
+            break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    h->a[i] = x;
+    return top;
+}
+
+/* A set of 64-bit hashes (open addressing; 0 is mapped to 1). */
+typedef struct hset {
+    uint64_t *a;
+    size_t n, cap;
+} hset;
+
+static int hset_add(gs_ctx *ctx, hset *s, uint64_t h)
+{
+    h = h ? h : 1;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        uint64_t *a = gs_zalloc(ctx, cap * sizeof *a);
+        if (!a)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->a[i])
+                for (size_t j = s->a[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (!a[j]) {
+                        a[j] = s->a[i];
+                        break;
+                    }
+        gs_dealloc(ctx, s->a);
+        s->a = a;
+        s->cap = cap;
+    }
+    for (size_t j = h & (s->cap - 1);; j = (j + 1) & (s->cap - 1)) {
+        if (s->a[j] == h)
+            return 0;
+        if (!s->a[j]) {
+            s->a[j] = h;
+            s->n++;
+            return 1;
+        }
+    }
+}
+
+typedef struct mlist {
+    gs_match *a;
+    int n, cap;
+    gs_ctx *ctx;
+    bool nomem;
+} mlist;
+
+static bool collect(const gs_match *m, void *ud)
+{
+    mlist *l = ud;
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 32;
+        gs_match *a = gs_realloc(l->ctx, l->a, (size_t)cap * sizeof *a);
+        if (!a) {
+            l->nomem = true;
+            return false;
+        }
+        l->a = a;
+        l->cap = cap;
+    }
+    l->a[l->n++] = *m;
+    return true;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct search {
+    gs_ctx *ctx;
+    const gs_ruleset *rs;
+    int64_t opset;
+    const gs_cost_model *cm;
+    const gs_search_opts *opts;
+    gs_arena *arena;
+    heap q;
+    hset seen;
+    mlist ml;
+    cand best;
+    uint32_t seq;
+    int candidates, expanded;
+} search;
+
+/* Apply match m to a clone of c; keep the result if it is new and cheap
+ * enough. Returns GS_OK unless memory ran out. */
+static gs_status try_match(search *s, const cand *c, const gs_match *m)
+{
+    gs_graph *ng = gs_ir_clone(c->g, NULL);
+    if (!ng)
+        return gs_nomem(s->ctx);
+    gs_delta d;
+    gs_status st = gs_rule_apply(ng, m, &d);
+    if (st != GS_OK) {
+        gs_ir_free(ng);
+        return st == GS_ERR_NOMEM ? st : GS_OK;   /* a rule that cannot apply here is skipped */
+    }
+    infer_added(ng, &d, s->opset);
+    double removed = nodes_cost(s->cm, c->g, d.removed, d.nremoved);
+    double delta = nodes_cost(s->cm, ng, d.added, d.nadded) - removed;
+    double cost = c->cost + delta;
+    int fresh = hset_add(s->ctx, &s->seen, graph_hash(ng, s->opset));
+    if (fresh <= 0 || cost >= s->opts->alpha * s->best.cost) {
+        gs_ir_free(ng);
+        return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
+    }
+    s->candidates++;
+    cand nc = { ng, cost, s->seq++, new_step(s->arena, c->g, m, delta, c->path) };
+    if (cost < s->best.cost) {
+        gs_graph *copy = gs_ir_clone(ng, NULL);
+        if (!copy) {
+            gs_ir_free(ng);
+            return gs_nomem(s->ctx);
+        }
+        gs_ir_free(s->best.g);
+        s->best = nc;
+        s->best.g = copy;
+    }
+    if (!heap_push(s->ctx, &s->q, nc)) {
+        gs_ir_free(ng);
+        return gs_nomem(s->ctx);
+    }
+    return GS_OK;
+}
+
+static gs_status expand(search *s, cand *c)
+{
+    s->ml.n = 0;
+    gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml);
+    if (s->ml.nomem)
+        return gs_nomem(s->ctx);
+    gs_status st = GS_OK;
+    for (int i = 0; i < s->ml.n && st == GS_OK; i++)
+        st = try_match(s, c, &s->ml.a[i]);
+    return st;
+}
+
+static void search_free(search *s)
+{
+    while (s->q.n > 0)
+        gs_ir_free(heap_pop(&s->q).g);
+    gs_dealloc(s->ctx, s->q.a);
+    gs_dealloc(s->ctx, s->seen.a);
+    gs_dealloc(s->ctx, s->ml.a);
+}
+
+gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
+                    const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,
+                    gs_search_result *res)
+{
+    search s = { .ctx = g->ctx, .rs = rs, .opset = opset, .cm = cm, .opts = opts, .arena = arena };
+    s.ml.ctx = g->ctx;
+    double t0 = now_s();
+    memset(res, 0, sizeof *res);
+    cand start = { gs_ir_clone(g, NULL), gs_cost_graph(cm, g), s.seq++, NULL };
+    s.best = (cand){ gs_ir_clone(g, NULL), start.cost, 0, NULL };
+    gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
+    if (st == GS_OK && (hset_add(s.ctx, &s.seen, graph_hash(g, opset)) < 0 ||
+                        !heap_push(s.ctx, &s.q, start)))
+        st = gs_nomem(g->ctx);
+    else if (st != GS_OK)
+        gs_ir_free(start.g);
+    while (st == GS_OK && s.q.n > 0 && s.expanded < opts->budget &&
+           now_s() - t0 < opts->time_limit) {
+        cand c = heap_pop(&s.q);
+        s.expanded++;
+        st = expand(&s, &c);
+        gs_ir_free(c.g);
+        if (opts->progress)
+            opts->progress(opts->progress_ud, s.expanded, s.best.cost);
+    }
+    search_free(&s);
+    if (st != GS_OK) {
+        gs_ir_free(s.best.g);
+        return st;
+    }
+    res->graph = s.best.g;
+    res->cost = s.best.cost;
+    res->path = s.best.path;
+    res->candidates = s.candidates;
+    res->expanded = s.expanded;
+    res->time_ms = (now_s() - t0) * 1e3;
+    return GS_OK;
+}
