@@ -16,6 +16,7 @@ static const command commands[] = {
     { "info", cmd_info, "print ops, inputs, outputs, parameters and opsets of a model" },
     { "run", cmd_run, "run a model in the reference interpreter (ONNX test-data layout)" },
     { "verify", cmd_verify, "check that two models compute the same outputs" },
+    { "rules", cmd_rules, "list the rewrite rules, or check each one numerically" },
     { "dot", cmd_dot, "write the graph in Graphviz dot format" },
 };
 

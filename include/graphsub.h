@@ -248,6 +248,19 @@ typedef struct gs_output_diff {
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs);
 
+/* ---- rules --------------------------------------------------------------- */
+
+/* Called once per rule: class is "cleanup" or "search"; verdict is -1 when
+ * only listing, else 0 ok, 1 failed, 2 unchecked, with detail saying why. */
+typedef void (*gs_rule_cb)(void *ud, const char *name, const char *file, const char *ops,
+                           const char *doc, const char *cls, int verdict, const char *detail);
+/* List (check = 0) or numerically check (check = 1) the rules of the given
+ * files or folders (NULL-terminated; NULL or empty: the default library).
+ * *nfailed (may be NULL) receives the number of failed rules. A rule file
+ * with an error fails the call (GS_ERR_RULE) naming file, rule and position. */
+GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check, gs_rule_cb cb,
+                               void *ud, int *nfailed);
+
 /* ---- optimizing --------------------------------------------------------- */
 
 /* Per-node cost callback: return the estimated seconds of one node, given

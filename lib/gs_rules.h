@@ -135,6 +135,10 @@ struct gs_ruleset {
     int n, cap;
 };
 
+/* rules_check.c: check one rule numerically; 0 ok, 1 failed, 2 unchecked,
+ * with "ok", the worst difference or the reason in res. */
+int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap);
+
 /* match.c: evaluate a condition function (for rules_load.c's validation). */
 bool gs_match_known_condition(const char *name, int nargs);
 

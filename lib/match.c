@@ -186,6 +186,8 @@ typedef struct ctx_cb {
     void *ud;
     int count;
     bool stop;
+    const gs_id *ids;     /* live nodes sorted by op (NULL: scan every node) */
+    int nids;
 } ctx_cb;
 
 static void report(mstate *s, const gs_rule *r, ctx_cb *cb)
@@ -199,7 +201,23 @@ static void report(mstate *s, const gs_rule *r, ctx_cb *cb)
         cb->stop = true;
 }
 
-/* Statement k onwards: roots found among consumers of bound values. */
+/* First index in cb->ids of a node of op (binary search), or nids. */
+static int first_of(const gs_graph *g, const ctx_cb *cb, const char *op)
+{
+    int lo = 0, hi = cb->nids;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strcmp(g->nodes[cb->ids[mid]].op, op) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Statement k onwards: further roots are nodes of their op after the first
+ * root (each set once, in id order); consistent bindings make them share
+ * the variables they have in common. */
 static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
 {
     if (cb->stop)
@@ -209,20 +227,22 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         return;
     }
     const gs_pnode *p = r->roots[k];
-    for (int var = 0; var < r->nvars && !cb->stop; var++) {
-        gs_id v = s->m.values[var];
-        if (v == GS_NONE)
+    gs_id after = s->m.nodes[r->roots[k - 1]->slot];
+    int i = cb->ids ? first_of(s->g, cb, p->name) : 0;
+    int end = cb->ids ? cb->nids : s->g->nnodes;
+    for (; i < end && !cb->stop; i++) {
+        gs_id id = cb->ids ? cb->ids[i] : i;
+        if (cb->ids && strcmp(s->g->nodes[id].op, p->name))
+            break;
+        if (id <= after)
             continue;
-        const gs_value *val = &s->g->values[v];
-        for (int32_t u = 0; u < val->nuses && !cb->stop; u++) {
-            gs_id id = val->uses[u];
-            if (id <= s->m.nodes[r->roots[0]->slot])
-                continue;   /* each set of roots once, in id order */
-            mstate saved = *s;
-            if (match_call(s, p, id))
-                match_more(s, r, k + 1, cb);
-            *s = saved;
+        mstate saved = *s;
+        if (match_call(s, p, id)) {
+            if (r->root_out[k] >= 0)
+                s->m.values[r->root_out[k]] = s->g->nodes[id].out[0];
+            match_more(s, r, k + 1, cb);
         }
+        *s = saved;
     }
 }
 
@@ -252,7 +272,7 @@ static bool rule_applies(const gs_rule *r, int64_t opset, uint32_t flags)
 int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags, gs_id root,
                 gs_match_fn fn, void *ud)
 {
-    ctx_cb cb = { fn, ud, 0, false };
+    ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     for (int i = 0; i < rs->n && !cb.stop; i++)
         if (rule_applies(rs->rules[i], opset, flags) && !strcmp(rs->rules[i]->roots[0]->name, g->nodes[root].op))
             match_rule_at(g, opset, rs->rules[i], root, &cb);
@@ -264,7 +284,7 @@ int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t
 int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
                  gs_match_fn fn, void *ud)
 {
-    ctx_cb cb = { fn, ud, 0, false };
+    ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     gs_id *ids = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *ids);
     if (!ids)
         return 0;
@@ -281,19 +301,13 @@ int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_
         }
         ids[j + 1] = x;
     }
+    cb.ids = ids;
+    cb.nids = n;
     for (int i = 0; i < rs->n && !cb.stop; i++) {
         const gs_rule *r = rs->rules[i];
         if (!rule_applies(r, opset, flags))
             continue;
-        int lo = 0, hi = n;   /* binary search the first node of the root's op */
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (strcmp(g->nodes[ids[mid]].op, r->roots[0]->name) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (int j = lo; j < n && !cb.stop && !strcmp(g->nodes[ids[j]].op, r->roots[0]->name); j++)
+        for (int j = first_of(g, &cb, r->roots[0]->name); j < n && !cb.stop && !strcmp(g->nodes[ids[j]].op, r->roots[0]->name); j++)
             match_rule_at(g, opset, r, ids[j], &cb);
     }
     gs_dealloc(g->ctx, ids);

@@ -851,6 +851,26 @@ static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
     return st;
 }
 
+static gs_status infer_expand(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0);
+    const gs_tensor *s = gs_infer_const(g, n, 1);
+    if (!x || x->rank < 0 || !s || s->rank != 1 || s->dims[0] > GS_MAX_RANK)
+        return GS_OK;
+    int r = (int)s->dims[0] > x->rank ? (int)s->dims[0] : x->rank;
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < r; i++) {
+        int ix = i - (r - x->rank), is = i - (r - (int)s->dims[0]);
+        gs_dim a = ix >= 0 ? x->dims[ix] : (gs_dim){ 1, NULL };
+        int64_t b = is >= 0 ? gs_tensor_get_i(s, is) : 1;
+        dims[i] = b == 1 ? a : (gs_dim){ b, NULL };
+        if (b != 1 && a.v >= 0 && a.v != 1 && a.v != b)
+            return GS_OK;   /* does not broadcast: the kernel reports it */
+    }
+    return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 #define L GS_OP_LAYOUT
@@ -874,7 +894,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike },
     { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", NULL, NULL, k_constant_of_shape },
     { "Range", 11, 0, 3, 3, 1, 1, 0, "", NULL, NULL, k_range },
-    { "Expand", 8, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_expand },
+    { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
     { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", NULL, NULL, k_pad },
     { .name = NULL },

@@ -1,0 +1,39 @@
+#!/usr/bin/python3
+"""`graphsub rules check` on the rule library prints ok for every rule;
+a deliberately wrong rule (Conv+BatchNormalization fold with the sign of the
+mean flipped) is caught (FAILED, exit 1); a rule file with a syntax error is
+refused whole with file, rule and position (exit 3)."""
+import os
+import subprocess
+import sys
+
+
+def run(*argv):
+    r = subprocess.run(list(argv), capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+def main():
+    gs, root = sys.argv[1], sys.argv[2]
+    ok = True
+    rc, out, err = run(gs, "rules", "check", os.path.join(root, "rules"))
+    lines = [l for l in out.splitlines() if l and not l.startswith("no rule")]
+    bad = [l for l in lines if not l.startswith("ok")]
+    print(f"library: {len(lines) - len(bad)} of {len(lines)} rules ok, exit {rc}")
+    for l in bad:
+        print("  " + l)
+    ok &= rc == 0 and not bad and len(lines) > 0
+    rc, out, err = run(gs, "rules", "check", os.path.join(root, "tests/data/bad_bn_rule.json"))
+    caught = rc == 1 and "FAILED" in out and "conv-bn-fold-wrong-sign" in out
+    print(("ok  " if caught else "FAIL") + f" wrong BN fold caught: {out.strip()}")
+    ok &= caught
+    path = os.path.join(root, "tests/data/broken_rules.json")
+    rc, out, err = run(gs, "rules", "list", path)
+    refused = rc == 3 and "broken_rules.json" in err and "'broken'" in err and "column" in err and not out
+    print(("ok  " if refused else "FAIL") + f" broken file refused: {err.strip()}")
+    ok &= refused
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
