@@ -23,6 +23,7 @@ static const char help[] =
     "  --rtol R      relative tolerance (default 1e-3)\n"
     "  --atol A      absolute tolerance (default 1e-5)\n"
     "  -h, --help    show this help\n"
+    "An element passes when |got - want| <= atol + rtol * max(|want|, max|want| / 100).\n"
     "An op without a kernel is an error naming it (exit 3), never a wrong answer.\n";
 
 typedef struct opts {

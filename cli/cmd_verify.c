@@ -19,7 +19,8 @@ static const char help[] =
     "  --rtol R          relative tolerance (default 1e-3)\n"
     "  --atol A          absolute tolerance (default 1e-4)\n"
     "  --dim NAME=VALUE  value of a symbolic dim (default 1); repeatable\n"
-    "  -h, --help        show this help\n";
+    "  -h, --help        show this help\n"
+    "An element passes when |got - want| <= atol + rtol * max(|want|, max|want| / 100).\n";
 
 enum { MAX_DIMS = 32 };
 

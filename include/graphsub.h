@@ -215,7 +215,9 @@ GS_API gs_status gs_model_random_inputs(gs_ctx *ctx, const gs_model *m, uint64_t
 /* Infer the shapes of every value (exported models carry them in value_info). */
 GS_API gs_status gs_model_infer_shapes(gs_model *m);
 
-/* Element-wise comparison: |got - want| <= atol + rtol * |want|; NaN equals NaN. */
+/* Element-wise comparison: |got - want| <= atol + rtol * max(|want|, m / 100)
+ * where m is the largest |want| of the tensor (so float rounding near zero
+ * is judged against the tensor's scale); integers must be equal; NaN equals NaN. */
 typedef struct gs_diff {
     double max_abs, max_rel;     /* largest differences */
     int64_t worst;               /* flat index of the worst element, or -1 */

@@ -227,8 +227,14 @@ GS_API gs_status gs_array_compare(gs_ctx *ctx, const gs_array *got, const gs_arr
     int64_t n = gs_tensor_numel(&a);
     bool exact = !(got->dtype == GS_FLOAT || got->dtype == GS_DOUBLE || got->dtype == GS_FLOAT16 ||
                    got->dtype == GS_BFLOAT16);
-    double worst_excess = -1;
+    double worst_excess = -1, scale = 0;
     d->ok = 1;
+    for (int64_t i = 0; i < n && !exact; i++) {
+        double y = fabs(gs_tensor_get_f(&b, i));
+        if (y > scale && !isinf(y))
+            scale = y;
+    }
+    scale *= 0.01;   /* float rounding near zero is judged against the tensor's magnitude */
     for (int64_t i = 0; i < n; i++) {
         double x = exact ? (double)gs_tensor_get_i(&a, i) : gs_tensor_get_f(&a, i);
         double y = exact ? (double)gs_tensor_get_i(&b, i) : gs_tensor_get_f(&b, i);
@@ -239,7 +245,7 @@ GS_API gs_status gs_array_compare(gs_ctx *ctx, const gs_array *got, const gs_arr
             diff = INFINITY, rel = INFINITY;
         d->max_abs = fmax(d->max_abs, diff);
         d->max_rel = fmax(d->max_rel, rel);
-        double excess = diff - (exact ? 0 : atol + rtol * fabs(y));
+        double excess = diff - (exact ? 0 : atol + rtol * fmax(fabs(y), scale));
         if (excess > 0)
             d->ok = 0;
         if (excess > worst_excess) {

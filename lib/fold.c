@@ -12,6 +12,18 @@
 
 enum { FOLD_MIN_CAP = 1 << 16 };
 
+/* A Shape or Size of a value whose dims are all known. */
+static bool known_shape(const gs_graph *g, const gs_node *n, const gs_opdef *d)
+{
+    if (!(d->flags & GS_OP_SHAPE_ONLY) || n->nin != 1 || n->in[0] == GS_NONE)
+        return false;
+    const gs_value *v = &g->values[n->in[0]];
+    for (int i = 0; i < v->rank; i++)
+        if (v->dims[i].v < 0)
+            return false;
+    return v->rank >= 0;
+}
+
 static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const gs_opdef **def)
 {
     if ((n->flags & GS_N_DEAD) || n->ncaps || n->nout > 16 || n->nin > 64)
@@ -19,7 +31,8 @@ static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const g
     const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
     if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
         return false;
-    for (int k = 0; k < n->nin; k++) {
+    bool shape_only = known_shape(g, n, d);
+    for (int k = 0; k < n->nin && !shape_only; k++) {
         gs_id v = n->in[k];
         if (v != GS_NONE && (!g->values[v].init || !g->values[v].init->data))
             return false;
@@ -41,7 +54,16 @@ static gs_status gather(gs_ctx *ctx, const gs_graph *g, const gs_node *n, gs_ten
         in[k] = NULL;
         if (n->in[k] == GS_NONE)
             continue;
-        const gs_tensor *t = g->values[n->in[k]].init;
+        const gs_value *val = &g->values[n->in[k]];
+        const gs_tensor *t = val->init;
+        if (!t) {   /* Shape/Size of a known shape: a tensor with dims and no data */
+            copies[k].dtype = val->dtype;
+            copies[k].rank = val->rank;
+            for (int i = 0; i < val->rank; i++)
+                copies[k].dims[i] = val->dims[i].v;
+            in[k] = &copies[k];
+            continue;
+        }
         *bytes += t->nbytes;
         in[k] = t;
         if ((uintptr_t)t->data % 16 == 0)

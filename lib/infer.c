@@ -118,7 +118,14 @@ const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k)
 {
     if (k >= n->nin || n->in[k] == GS_NONE)
         return NULL;
-    const gs_tensor *t = g->values[n->in[k]].init;
+    const gs_value *v = &g->values[n->in[k]];
+    const gs_tensor *t = v->init;
+    if (!t && v->producer != GS_NONE) {   /* the value attribute of a Constant node */
+        const gs_node *p = &g->nodes[v->producer];
+        const gs_attr *a = !(p->flags & GS_N_DEAD) && !strcmp(p->op, "Constant") && !*p->domain
+                               ? gs_ir_attr(p, "value") : NULL;
+        t = a && a->type == GS_A_TENSOR ? a->t : NULL;
+    }
     return t && t->data ? t : NULL;
 }
 

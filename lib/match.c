@@ -180,6 +180,16 @@ static bool closed(const mstate *s, const gs_rule *r)
 }
 
 bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
+static bool const_expr(const gs_graph *g, gs_id v, int depth);
+
+/* A root computed from constants only is left to constant folding. */
+static bool folds_away(const gs_graph *g, const gs_node *root)
+{
+    for (int k = 0; k < root->nin; k++)
+        if (root->in[k] != GS_NONE && !const_expr(g, root->in[k], 8))
+            return false;
+    return true;
+}
 
 typedef struct ctx_cb {
     gs_match_fn fn;
@@ -194,7 +204,8 @@ static void report(mstate *s, const gs_rule *r, ctx_cb *cb)
 {
     s->m.rule = r;
     s->m.nnodes = r->nslots;
-    if (!closed(s, r) || !gs_match_conditions(s->g, r, &s->m))
+    if (folds_away(s->g, &s->g->nodes[s->m.nodes[r->roots[0]->slot]]) || !closed(s, r) ||
+        !gs_match_conditions(s->g, r, &s->m))
         return;
     cb->count++;
     if (!cb->fn(&s->m, cb->ud))
@@ -342,12 +353,31 @@ static double arg_num(const cond_args *c, int i)
     return c->args[i]->kind == P_NUM ? c->args[i]->num : NAN;
 }
 
-/* const(a, b, ...): every argument is an initializer with data. */
+/* True when v is an initializer, or computed by deterministic known ops
+ * from initializers only (a constant expression that folding evaluates). */
+static bool const_expr(const gs_graph *g, gs_id v, int depth)
+{
+    const gs_value *val = &g->values[v];
+    if (val->init)
+        return val->init->data != NULL;
+    if (val->producer == GS_NONE || depth == 0)
+        return false;
+    const gs_node *n = &g->nodes[val->producer];
+    const gs_opdef *d = gs_op_find(n->op, n->domain, 21);
+    if ((n->flags & GS_N_DEAD) || n->ncaps || !d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+        return false;
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k] != GS_NONE && !const_expr(g, n->in[k], depth - 1))
+            return false;
+    return n->nin > 0 || !strcmp(n->op, "Constant");
+}
+
+/* const(a, b, ...): every argument is a constant or a constant expression. */
 static bool c_const(const cond_args *c)
 {
     for (int i = 0; i < c->n; i++) {
-        const gs_value *v = arg_value(c, i);
-        if (!v || !v->init || !v->init->data)
+        const gs_pnode *p = c->args[i];
+        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !const_expr(c->g, c->m->values[p->var], 8))
             return false;
     }
     return true;
@@ -431,12 +461,11 @@ static bool c_channel_bias(const cond_args *c)
     return false;
 }
 
-/* vector_for(b, w): b is a 1-D constant of w's last dim (a MatMul bias). */
+/* vector_for(b, w): b is 1-D with w's last dim (a MatMul bias). */
 static bool c_vector_for(const cond_args *c)
 {
     const gs_value *b = arg_value(c, 0), *w = arg_value(c, 1);
-    return b && w && b->init && w->rank == 2 && b->init->rank == 1 && w->dims[1].v >= 0 &&
-           b->init->dims[0] == w->dims[1].v;
+    return b && w && w->rank == 2 && b->rank == 1 && w->dims[1].v >= 0 && b->dims[0].v == w->dims[1].v;
 }
 
 /* float(x): x has a floating-point element type. */

@@ -208,24 +208,37 @@ static gs_status search(run *r, gs_report *rep)
     return st;
 }
 
+/* Constant folding then shape inference: shape subgraphs become constants,
+ * so shapes downstream of them are known. */
+static gs_status fold_and_infer(run *r, int *folded)
+{
+    int n = 0;
+    gs_status st = gs_fold_constants(r->m, r->m->graph, r->opset, &n);
+    *folded += n;
+    return st == GS_OK ? gs_infer_graph(r->m->graph, r->opset) : st;
+}
+
 static gs_status pipeline(run *r, gs_report *rep)
 {
-    gs_graph *g = r->m->graph;
-    gs_status st = gs_infer_graph(g, r->opset);
-    if (st != GS_OK)
-        return st;
-    if (rep) {
-        rep->nodes_before = gs_ir_live_nodes(g);
-        rep->cost_before = gs_cost_graph(&r->cm, g);
-    }
-    if ((st = cleanup(r)) != GS_OK)
-        return st;
-    if (r->o->level >= 2 && (st = search(r, rep)) != GS_OK)
-        return st;
-    if ((st = cleanup(r)) != GS_OK)
-        return st;
     int folded = 0;
-    if ((st = gs_fold_constants(r->m, r->m->graph, r->opset, &folded)) != GS_OK)
+    gs_status st = gs_infer_graph(r->m->graph, r->opset);
+    if (rep)
+        rep->nodes_before = gs_ir_live_nodes(r->m->graph);
+    if (st == GS_OK)
+        st = fold_and_infer(r, &folded);   /* constant nodes cost nothing either way */
+    if (st == GS_OK && rep)
+        rep->cost_before = gs_cost_graph(&r->cm, r->m->graph);
+    if (st == GS_OK)
+        st = cleanup(r);
+    if (st == GS_OK)
+        st = fold_and_infer(r, &folded);
+    if (st == GS_OK && r->o->level >= 2)
+        st = search(r, rep);
+    if (st == GS_OK)
+        st = cleanup(r);
+    if (st == GS_OK)
+        st = fold_and_infer(r, &folded);
+    if (st != GS_OK)
         return st;
     gs_ir_dce(r->m->graph);
     gs_ir_drop_unused_inits(r->m->graph);
