@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// Latency of an optimized model relative to its original in ONNX Runtime
+// (onnxruntime-node), single thread, sequential execution. Runs are
+// interleaved (original, optimized, original, ...) after a warm-up so machine
+// noise cancels, and the median of the per-pair ratios is reported, with the
+// largest output difference.
+//
+// usage: node bench/ort_compare.js ORIGINAL.onnx OPTIMIZED.onnx [--pairs N] [--levels disabled,basic,all]
+//                                  [--ort-basic]   (also time ORT's own offline basic-level output)
+// Prints one JSON object.
+'use strict';
+const path = require('path');
+const os = require('os');
+const fs = require('fs');
+
+function loadOrt() {
+  const dirs = [process.env.ORT_NODE_MODULES, path.join(__dirname, 'node_modules')].filter(Boolean);
+  for (const d of dirs) {
+    try { return require(path.join(d, 'onnxruntime-node')); } catch (e) { /* next */ }
+  }
+  throw new Error('onnxruntime-node not found: run (cd bench && npm install --ignore-scripts onnxruntime-node)');
+}
+
+const ort = loadOrt();
+
+function rng(seed) {
+  let s = BigInt(seed) + 0x9e3779b97f4a7c15n;
+  return () => {
+    s = (s + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+    let z = s;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+    return Number((z ^ (z >> 31n)) >> 11n) / 9007199254740992;
+  };
+}
+
+function feeds(session, seed) {
+  const r = rng(seed);
+  const out = {};
+  const meta = session.inputMetadata || [];
+  session.inputNames.forEach((name, i) => {
+    const m = meta[i] || {};
+    const dims = (m.shape || [1]).map(d => (typeof d === 'number' && d > 0 ? d : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const type = m.type || 'float32';
+    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * 100))), dims);
+    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, () => Math.floor(r() * 100)), dims);
+    else out[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, () => r() * 2 - 1), dims);
+  });
+  return out;
+}
+
+async function session(file, level) {
+  return ort.InferenceSession.create(file, {
+    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: level,
+  });
+}
+
+async function timeRun(s, f) {
+  const t0 = process.hrtime.bigint();
+  const out = await s.run(f);
+  return [Number(process.hrtime.bigint() - t0) / 1e6, out];
+}
+
+function median(a) {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function maxDiff(a, b) {
+  let abs = 0, rel = 0;
+  for (const k of Object.keys(a)) {
+    if (!b[k]) return { abs: Infinity, rel: Infinity, missing: k };
+    const x = a[k].data, y = b[k].data;
+    for (let i = 0; i < x.length; i++) {
+      const d = Math.abs(Number(x[i]) - Number(y[i]));
+      abs = Math.max(abs, d);
+      rel = Math.max(rel, d / Math.max(Math.abs(Number(x[i])), 1e-6));
+    }
+  }
+  return { abs, rel };
+}
+
+async function compare(orig, opt, level, pairs) {
+  const a = await session(orig, level), b = await session(opt, level);
+  const f = feeds(a, 1);
+  const [, oa] = await timeRun(a, f);
+  const [, ob] = await timeRun(b, f);
+  for (let i = 0; i < 2; i++) { await a.run(f); await b.run(f); }
+  const ratios = [], ta = [], tb = [];
+  for (let i = 0; i < pairs; i++) {
+    const [x] = await timeRun(a, f);
+    const [y] = await timeRun(b, f);
+    ta.push(x); tb.push(y); ratios.push(y / x);
+  }
+  return { level, ratio: median(ratios), orig_ms: median(ta), opt_ms: median(tb), diff: maxDiff(oa, ob) };
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const orig = args[0], opt = args[1];
+  let pairs = 10, levels = ['disabled', 'all'], ortBasic = false;
+  for (let i = 2; i < args.length; i++) {
+    if (args[i] === '--pairs') pairs = parseInt(args[++i], 10);
+    else if (args[i] === '--levels') levels = args[++i].split(',');
+    else if (args[i] === '--ort-basic') ortBasic = true;
+  }
+  const res = { original: orig, optimized: opt, ort_version: require(path.join(path.dirname(require.resolve('onnxruntime-node/package.json', { paths: [path.join(__dirname, 'node_modules'), process.env.ORT_NODE_MODULES || '.'] })), 'package.json')).version, graphsub: [], ort_basic: [] };
+  for (const level of levels) res.graphsub.push(await compare(orig, opt, level, pairs));
+  if (ortBasic) {
+    const out = path.join(os.tmpdir(), `ort-basic-${process.pid}.onnx`);
+    await ort.InferenceSession.create(orig, { graphOptimizationLevel: 'basic', optimizedModelFilePath: out, intraOpNumThreads: 1 });
+    for (const level of levels) res.ort_basic.push(await compare(orig, out, level, pairs));
+    fs.unlinkSync(out);
+  }
+  console.log(JSON.stringify(res));
+}
+
+main().catch(e => { console.error(`ort_compare: ${e.message}`); process.exit(1); });
