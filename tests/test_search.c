@@ -160,8 +160,148 @@ static void test_region_roundtrip(void)
     gs_ctx_free(ctx);
 }
 
+/* ---- the search ------------------------------------------------------------ */
+
+/* Two search rules: abs-expand makes the graph a little more expensive
+ * (Abs -> Sign * x: one more node), and mul-sign-drop then removes both
+ * nodes under the Relu, leaving fewer nodes than at the start. Only a search that accepts the first, slightly worse step
+ * (alpha > 1) reaches the cheap graph. The rules are nonsense as math: the
+ * search only sees costs. */
+static const char alpha_rules[] =
+    "{\"rules\": ["
+    "{\"name\": \"abs-expand\", \"class\": \"search\", \"match\": \"Abs(x)\","
+    " \"rewrite\": \"Mul(Sign(x), x)\"},"
+    "{\"name\": \"mul-sign-drop\", \"class\": \"search\", \"match\": \"Relu(Mul(Sign(x), x))\","
+    " \"rewrite\": \"Relu(x)\"}]}";
+
+static gs_id input_shaped(gs_graph *g, const char *name, int64_t d0, int64_t d1)
+{
+    gs_id v = input(g, name);
+    gs_value *val = &g->values[v];
+    val->rank = 2;
+    val->dims = gs_arena_alloc(&g->arena, 2 * sizeof(gs_dim));
+    val->dims[0].v = d0;
+    val->dims[1].v = d1;
+    return v;
+}
+
+/* y = Relu(Abs(x)) next to an expensive MatMul that no rule touches. */
+static gs_graph *alpha_graph(gs_ctx *ctx)
+{
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id a = input_shaped(g, "a", 256, 256), b = input_shaped(g, "b", 256, 256);
+    gs_id x = input_shaped(g, "x", 64, 64);
+    output(g, op2(g, "MatMul", a, b, "m"));
+    output(g, op2(g, "Relu", op2(g, "Abs", x, GS_NONE, "ax"), GS_NONE, "y"));
+    gs_infer_graph(g, 17);
+    return g;
+}
+
+static int count_op(const gs_graph *g, const char *op)
+{
+    int n = 0;
+    for (gs_id i = 0; i < g->nnodes; i++)
+        n += !(g->nodes[i].flags & GS_N_DEAD) && !strcmp(g->nodes[i].op, op);
+    return n;
+}
+
+static gs_search_result run_search(gs_ctx *ctx, const gs_graph *g, const gs_ruleset *rs, double alpha,
+                                   int budget, double time_limit, gs_arena *arena)
+{
+    gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
+    gs_search_opts so = { alpha, budget, time_limit, NULL, NULL };
+    gs_search_result res;
+    CU_ASSERT_EQUAL(gs_search(g, rs, 17, &cm, &so, arena, &res), GS_OK);
+    return res;
+}
+
+static void test_alpha_relaxation(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, alpha_rules, strlen(alpha_rules), "alpha.json"), GS_OK);
+    gs_graph *g = alpha_graph(ctx);
+    gs_arena arena;
+    gs_arena_init(&arena, ctx);
+    gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
+    double start = gs_cost_graph(&cm, g);
+
+    gs_search_result strict = run_search(ctx, g, rs, 1.0, 100, 10, &arena);
+    CU_ASSERT_EQUAL(count_op(strict.graph, "Abs"), 1);       /* never left the start */
+    CU_ASSERT(strict.cost >= start);
+
+    gs_search_result relaxed = run_search(ctx, g, rs, 1.05, 100, 10, &arena);
+    CU_ASSERT_EQUAL(count_op(relaxed.graph, "Abs"), 0);      /* went through Sign * x */
+    CU_ASSERT_EQUAL(count_op(relaxed.graph, "Relu"), 1);
+    CU_ASSERT(relaxed.cost < start);
+    CU_ASSERT_EQUAL(gs_ir_verify(relaxed.graph), GS_OK);
+    CU_ASSERT(relaxed.path && relaxed.path->prev && !relaxed.path->prev->prev);   /* two steps */
+
+    gs_ir_free(strict.graph);
+    gs_ir_free(relaxed.graph);
+    gs_arena_free(&arena);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+static void test_budget_and_time_limit(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, alpha_rules, strlen(alpha_rules), "alpha.json"), GS_OK);
+    gs_graph *g = alpha_graph(ctx);
+    gs_arena arena;
+    gs_arena_init(&arena, ctx);
+    gs_search_result none = run_search(ctx, g, rs, 1.05, 0, 10, &arena);   /* budget 0 */
+    CU_ASSERT_EQUAL(none.expanded, 0);
+    CU_ASSERT_EQUAL(count_op(none.graph, "Abs"), 1);
+    gs_search_result one = run_search(ctx, g, rs, 1.05, 1, 10, &arena);    /* one expansion: one step */
+    CU_ASSERT_EQUAL(one.expanded, 1);
+    CU_ASSERT_EQUAL(count_op(one.graph, "Abs"), 1);                          /* best is still the start */
+    gs_search_result timed = run_search(ctx, g, rs, 1.05, 100, 0, &arena);  /* no time */
+    CU_ASSERT_EQUAL(timed.expanded, 0);
+    gs_ir_free(none.graph);
+    gs_ir_free(one.graph);
+    gs_ir_free(timed.graph);
+    gs_arena_free(&arena);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+static void test_determinism(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, alpha_rules, strlen(alpha_rules), "alpha.json"), GS_OK);
+    gs_arena arena;
+    gs_arena_init(&arena, ctx);
+    uint64_t h[3];
+    double cost[3];
+    for (int i = 0; i < 3; i++) {
+        gs_graph *g = alpha_graph(ctx);
+        gs_search_result r = run_search(ctx, g, rs, 1.05, 100, 10, &arena);
+        h[i] = gs_graph_hash(r.graph);
+        cost[i] = r.cost;
+        gs_ir_free(r.graph);
+        gs_ir_free(g);
+    }
+    CU_ASSERT(h[0] == h[1] && h[1] == h[2]);
+    CU_ASSERT(cost[0] == cost[1] && cost[1] == cost[2]);
+    gs_arena_free(&arena);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
+    CU_pSuite q = CU_add_suite("search", NULL, NULL);
+    if (!q)
+        return -1;
+    CU_add_test(q, "alpha relaxation finds what alpha 1 cannot", test_alpha_relaxation);
+    CU_add_test(q, "budget and time limit", test_budget_and_time_limit);
+    CU_add_test(q, "determinism", test_determinism);
     CU_pSuite r = CU_add_suite("region", NULL, NULL);
     if (!r)
         return -1;
