@@ -11,8 +11,9 @@
 static const char help[] =
     "usage: graphsub info IN.onnx [--json]\n"
     "\n"
-    "Print the op histogram, node count, inputs and outputs with their shapes,\n"
-    "parameter count and bytes, and the opsets of a model.\n"
+    "Print the op histogram, node count, inputs and outputs with their shapes\n"
+    "(inferred where the model does not declare them), parameter count and bytes,\n"
+    "and the opsets of a model.\n"
     "\n"
     "  --json       print one JSON object instead of text\n"
     "  -h, --help   show this help\n";
@@ -203,6 +204,8 @@ int cmd_info(int argc, char **argv)
         return EXIT_INTERNAL;
     gs_model *m = NULL;
     gs_status st = gs_model_load(ctx, in, &m);
+    if (st == GS_OK)
+        st = gs_model_infer_shapes(m);   /* shapes of every value, for the listing */
     if (st != GS_OK) {
         int rc = cli_fail(ctx, st);
         gs_ctx_free(ctx);

@@ -574,6 +574,174 @@ static gs_status k_logsoftmax(gs_kcall *k, const gs_tensor *const *in, int nin, 
     return softmax(k, in[0], out, true);
 }
 
+/* ---- ConvTranspose: each input element scatters its kernel ------------------ */
+
+static gs_status k_convtranspose(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0], *w = in[1], *b = nin > 2 ? in[2] : NULL;
+    int nd = x->rank - 2;
+    if (nd < 1 || w->rank != x->rank)
+        return fail(k, "input and weight ranks do not fit");
+    const gs_node *n = k->node;
+    int64_t group = gs_attr_int(n, "group", 1), C = x->dims[1], mg = w->dims[1], M = mg * group;
+    if (group <= 0 || C % group || w->dims[0] != C)
+        return fail(k, "channels do not fit the groups");
+    int64_t st[GS_MAX_RANK], dl[GS_MAX_RANK], op[GS_MAX_RANK], p0[GS_MAX_RANK], p1[GS_MAX_RANK];
+    int64_t kd[GS_MAX_RANK], od[GS_MAX_RANK], idm[GS_MAX_RANK];
+    attr_list(n, "strides", st, nd, 1);
+    attr_list(n, "dilations", dl, nd, 1);
+    attr_list(n, "output_padding", op, nd, 0);
+    const int64_t *pads, *oshape;
+    int np = gs_attr_ints(n, "pads", &pads), ns = gs_attr_ints(n, "output_shape", &oshape);
+    const char *ap = gs_attr_str(n, "auto_pad", "NOTSET");
+    for (int i = 0; i < nd; i++) {
+        kd[i] = w->dims[2 + i], idm[i] = x->dims[2 + i];
+        int64_t full = st[i] * (idm[i] - 1) + op[i] + (kd[i] - 1) * dl[i] + 1;
+        p0[i] = np == 2 * nd ? pads[i] : 0;
+        p1[i] = np == 2 * nd ? pads[i + nd] : 0;
+        if (ns >= nd || !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
+            int64_t target = ns >= nd ? oshape[ns - nd + i] : idm[i] * st[i];
+            int64_t total = full - target;   /* negative: zeros appended at the end */
+            bool upper = !strcmp(ap, "SAME_UPPER");
+            p0[i] = total <= 0 ? 0 : upper ? total / 2 : total - total / 2;
+            p1[i] = total - p0[i];
+        }
+        od[i] = full - p0[i] - p1[i];
+        if (od[i] <= 0)
+            return fail(k, "output size not positive");
+    }
+    int64_t dims[GS_MAX_RANK] = { x->dims[0], M };
+    memcpy(dims + 2, od, (size_t)nd * 8);
+    gs_tensor f = { 0 };
+    gs_status s_ = make(k, &f, GS_FLOAT, dims, x->rank);
+    if (s_ != GS_OK)
+        return s_;
+    float *o = f.data;
+    int64_t isz = prod(idm, nd), osz = prod(od, nd), ksz = prod(kd, nd), cg = C / group;
+    for (int64_t nn = 0; nn < x->dims[0]; nn++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t q = 0; b && q < osz; q++)
+                o[(nn * M + m) * osz + q] = (float)gs_tensor_get_f(b, m);
+    for (int64_t nn = 0; nn < x->dims[0]; nn++)
+        for (int64_t c = 0; c < C; c++) {
+            int64_t g = c / cg;
+            for (int64_t i = 0; i < isz; i++) {
+                double xv = gs_tensor_get_f(x, (nn * C + c) * isz + i);
+                for (int64_t kk = 0; kk < ksz; kk++) {
+                    int64_t oi = 0, rem_i = i, rem_k = kk, mul = 1;
+                    bool inside = true;
+                    for (int d = nd - 1; d >= 0; d--) {
+                        int64_t id_ = rem_i % idm[d], kd_ = rem_k % kd[d];
+                        rem_i /= idm[d], rem_k /= kd[d];
+                        int64_t pos = id_ * st[d] - p0[d] + kd_ * dl[d];
+                        inside &= pos >= 0 && pos < od[d];
+                        oi += pos * mul;
+                        mul *= od[d];
+                    }
+                    if (!inside)
+                        continue;
+                    for (int64_t m = 0; m < mg; m++)
+                        o[(nn * M + g * mg + m) * osz + oi] +=
+                            (float)(xv * gs_tensor_get_f(w, (c * mg + m) * ksz + kk));
+                }
+            }
+        }
+    return from_float(k, &f, out, x->dtype);
+}
+
+/* ---- Einsum: every index assignment, for up to two operands -------------- */
+
+static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const char *eq = gs_attr_str(k->node, "equation", "");
+    char terms[3][GS_MAX_RANK + 1] = { "", "", "" }, outs[GS_MAX_RANK + 1] = "";
+    int nt = 0, len = 0;
+    bool arrow = false;
+    for (const char *p = eq; *p; p++) {
+        if (*p == ' ')
+            continue;
+        if (*p == '.')
+            return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (Einsum): equation '%s' with an ellipsis "
+                          "is not supported", k->node->name, eq);
+        if (*p == ',' || (*p == '-' && p[1] == '>')) {
+            if (nt >= 2)
+                return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (Einsum): more than two operands "
+                              "is not supported", k->node->name);
+            terms[nt++][len] = 0, len = 0;
+            if (*p == '-')
+                arrow = true, p++;
+            continue;
+        }
+        if (len >= GS_MAX_RANK)
+            return fail(k, "equation too long");
+        if (arrow)
+            outs[len++] = *p, outs[len] = 0;
+        else
+            terms[nt][len++] = *p, terms[nt][len] = 0;
+    }
+    if (!arrow)
+        terms[nt++][len] = 0;
+    if (nt != nin)
+        return fail(k, "equation does not match the operands");
+    int64_t size[256] = { 0 };
+    int count[256] = { 0 };
+    char letters[64];
+    int nl = 0;
+    for (int t = 0; t < nt; t++) {
+        if ((int)strlen(terms[t]) != in[t]->rank)
+            return fail(k, "term rank does not match its operand");
+        for (int i = 0; terms[t][i]; i++) {
+            unsigned char c = (unsigned char)terms[t][i];
+            if (!count[c] && nl < 64)
+                letters[nl++] = (char)c;
+            if (count[c] && size[c] != in[t]->dims[i])
+                return fail(k, "index sizes disagree");
+            size[c] = in[t]->dims[i], count[c]++;
+        }
+    }
+    if (!arrow) {   /* implicit output: letters seen once, in order */
+        int o = 0;
+        for (int c = 'A'; c <= 'z' && o < GS_MAX_RANK; c++)
+            if (count[c] == 1)
+                outs[o++] = (char)c;
+        outs[o] = 0;
+    }
+    int64_t dims[GS_MAX_RANK];
+    int orank = (int)strlen(outs);
+    for (int i = 0; i < orank; i++)
+        dims[i] = size[(unsigned char)outs[i]];
+    gs_tensor f = { 0 };
+    gs_status st = make(k, &f, GS_FLOAT, dims, orank);
+    int64_t total = 1, idx[64] = { 0 };
+    for (int i = 0; i < nl; i++)
+        total *= size[(unsigned char)letters[i]];
+    for (int64_t it = 0; st == GS_OK && it < total; it++) {
+        int64_t r = it;
+        for (int i = nl - 1; i >= 0; i--) {
+            int64_t s = size[(unsigned char)letters[i]];
+            idx[i] = r % s;
+            r /= s;
+        }
+        double v = 1;
+        int64_t pos[256];
+        for (int i = 0; i < nl; i++)
+            pos[(unsigned char)letters[i]] = idx[i];
+        for (int t = 0; t < nt; t++) {
+            int64_t off = 0;
+            for (int i = 0; terms[t][i]; i++)
+                off = off * in[t]->dims[i] + pos[(unsigned char)terms[t][i]];
+            v *= gs_tensor_get_f(in[t], off);
+        }
+        int64_t o = 0;
+        for (int i = 0; i < orank; i++)
+            o = o * dims[i] + pos[(unsigned char)outs[i]];
+        ((float *)f.data)[o] += (float)v;
+    }
+    return st == GS_OK ? from_float(k, &f, out, in[0]->dtype) : st;
+}
+
 /* ---- shape inference and cost ----------------------------------------------- */
 
 static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
@@ -799,6 +967,9 @@ const gs_opdef gs_ops_nn[] = {
       infer_layernorm, cost_norm, k_layernorm },
     { "InstanceNormalization", 1, 0, 3, 3, 1, 1, 0, "epsilon:f=1e-5", gs_infer_same, cost_norm,
       k_instancenorm },
+    { "ConvTranspose", 1, 0, 2, 3, 1, 1, 0, "auto_pad:s dilations:ints group:i kernel_shape:ints "
+      "output_padding:ints output_shape:ints pads:ints strides:ints", NULL, NULL, k_convtranspose },
+    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands, no ellipsis)", NULL, NULL, k_einsum },
     { "Softmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_softmax },
     { "LogSoftmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_logsoftmax },
     { .name = NULL },
