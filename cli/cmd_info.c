@@ -131,6 +131,29 @@ static params count_params(const gs_model *m)
     return p;
 }
 
+/* Values read or written by live nodes, and how many have a known shape. */
+static void shape_counts(const gs_model *m, int *values, int *known)
+{
+    *values = *known = 0;
+    for (int v = 0; v < gs_model_value_count(m); v++) {
+        int p = gs_value_producer(m, v);
+        bool used = p >= 0 ? gs_node_is_live(m, p) : gs_value_is_constant(m, v) == 0;
+        if (!used)
+            continue;
+        (*values)++;
+        *known += gs_value_shape_known(m, v);
+    }
+}
+
+static double model_cost(const gs_model *m)
+{
+    double total = 0;
+    for (int i = 0; i < gs_model_node_count(m); i++)
+        if (gs_node_is_live(m, i))
+            total += gs_node_cost(m, i, NULL, NULL);
+    return total;
+}
+
 static int live_nodes(const gs_model *m)
 {
     int n = 0;
@@ -142,8 +165,11 @@ static int live_nodes(const gs_model *m)
 static void print_text(const char *path, const gs_model *m, const opcount *rows, int nrows)
 {
     params p = count_params(m);
-    printf("%s\n  nodes    %d\n  params   %lld in %d tensors (%lld bytes)\n  opset   ", path,
-           live_nodes(m), (long long)p.count, p.tensors, (long long)p.bytes);
+    int values, known;
+    shape_counts(m, &values, &known);
+    printf("%s\n  nodes    %d\n  params   %lld in %d tensors (%lld bytes)\n  shapes   %d of %d values "
+           "known\n  cost     %.3f ms (estimated, generic x86-64 core)\n  opset   ", path, live_nodes(m),
+           (long long)p.count, p.tensors, (long long)p.bytes, known, values, model_cost(m) * 1e3);
     printf(" ai.onnx %lld\n", (long long)gs_model_opset(m, ""));
     print_values(m, true, false);
     print_values(m, false, false);
@@ -156,11 +182,14 @@ static void print_text(const char *path, const gs_model *m, const opcount *rows,
 static void print_json(const char *path, const gs_model *m, const opcount *rows, int nrows)
 {
     params p = count_params(m);
+    int values, known;
+    shape_counts(m, &values, &known);
     printf("{\"file\": ");
     json_str(path);
     printf(", \"nodes\": %d, \"params\": %lld, \"param_tensors\": %d, \"param_bytes\": %lld, "
-           "\"opset\": %lld, \"inputs\": [", live_nodes(m), (long long)p.count, p.tensors,
-           (long long)p.bytes, (long long)gs_model_opset(m, ""));
+           "\"values\": %d, \"shapes_known\": %d, \"cost_ms\": %.6f, \"opset\": %lld, \"inputs\": [",
+           live_nodes(m), (long long)p.count, p.tensors, (long long)p.bytes, values, known,
+           model_cost(m) * 1e3, (long long)gs_model_opset(m, ""));
     print_values(m, true, true);
     printf("], \"outputs\": [");
     print_values(m, false, true);

@@ -214,6 +214,12 @@ GS_API gs_status gs_model_random_inputs(gs_ctx *ctx, const gs_model *m, uint64_t
                                         const char *const *dims, gs_array **inputs);
 /* Infer the shapes of every value (exported models carry them in value_info). */
 GS_API gs_status gs_model_infer_shapes(gs_model *m);
+/* Estimated cost of one node in seconds on the default profile (generic
+ * x86-64 core), with its FLOPs and bytes moved (either may be NULL); 0 for
+ * nodes that constant folding removes. Uses the shapes known so far. */
+GS_API double gs_node_cost(const gs_model *m, int node, double *flops, double *bytes);
+/* 1 when the value's rank is known and every dim is a size or a symbol, else 0. */
+GS_API int gs_value_shape_known(const gs_model *m, int value);
 
 /* Element-wise comparison: |got - want| <= atol + rtol * max(|want|, m / 100)
  * where m is the largest |want| of the tensor (so float rounding near zero

@@ -64,7 +64,7 @@ static bool const_only(const gs_graph *g, const gs_node *n, int depth)
 }
 
 void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
-                  gs_node_cost *out)
+                  gs_ncost *out)
 {
     memset(out, 0, sizeof *out);
     if ((n->flags & GS_N_DEAD) || const_only(g, n, 6))
@@ -91,7 +91,7 @@ double gs_cost_graph(const gs_cost_model *cm, const gs_graph *g)
 {
     double total = 0;
     for (gs_id i = 0; i < g->nnodes; i++) {
-        gs_node_cost c;
+        gs_ncost c;
         gs_cost_node(cm, g, &g->nodes[i], &c);
         total += c.seconds;
     }
@@ -176,4 +176,18 @@ gs_status gs_profile_load(gs_ctx *ctx, const char *path, gs_profile *p)
     st = gs_profile_parse(ctx, map ? map : "", size, path, p);
     gs_file_unmap(map, size);
     return st;
+}
+
+GS_API double gs_node_cost(const gs_model *m, int node, double *flops, double *bytes)
+{
+    if (!m || node < 0 || node >= m->graph->nnodes)
+        return 0;
+    gs_cost_model cm = { &gs_profile_default, gs_model_opset_of(m, ""), NULL, NULL };
+    gs_ncost c;
+    gs_cost_node(&cm, m->graph, &m->graph->nodes[node], &c);
+    if (flops)
+        *flops = c.flops;
+    if (bytes)
+        *bytes = c.bytes;
+    return c.seconds;
 }

@@ -34,13 +34,13 @@ typedef struct gs_cost_model {
     void *cb_ud;
 } gs_cost_model;
 
-typedef struct gs_node_cost {
+typedef struct gs_ncost {
     double flops, bytes, seconds;
-} gs_node_cost;
+} gs_ncost;
 
 /* Cost of one node (zero for dead and constant-only nodes). */
 void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
-                  gs_node_cost *out);
+                  gs_ncost *out);
 /* Sum over the live nodes of g, in seconds. */
 double gs_cost_graph(const gs_cost_model *cm, const gs_graph *g);
 /* Parse / load a device profile (JSON: name, peak_gflops, bandwidth_gbs,

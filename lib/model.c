@@ -340,3 +340,14 @@ GS_API const char *gs_dtype_str(gs_dtype t)
 {
     return gs_dtype_name(t);
 }
+
+GS_API int gs_value_shape_known(const gs_model *m, int v)
+{
+    const gs_value *val = value_at(m, v);
+    if (!val || val->rank < 0)
+        return 0;
+    for (int k = 0; k < val->rank; k++)
+        if (val->dims[k].v < 0 && !val->dims[k].sym)
+            return 0;
+    return 1;
+}

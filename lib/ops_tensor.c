@@ -11,6 +11,7 @@
  */
 #include "gs_ops.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -582,6 +583,152 @@ static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
     return GS_OK;
 }
 
+/* ---- Resize: nearest and (n-)linear ----------------------------------------- */
+
+typedef struct resize_plan {
+    int rank;
+    int64_t in[GS_MAX_RANK], out[GS_MAX_RANK];
+    double scale[GS_MAX_RANK], roi0[GS_MAX_RANK], roi1[GS_MAX_RANK];
+    double out_real[GS_MAX_RANK];   /* in * scale before flooring: what the formulas use */
+    const char *coord, *nearest;
+    bool linear;
+    float cubic_a;
+} resize_plan;
+
+/* Input coordinate of output coordinate o along dim d. */
+static double source_coord(const resize_plan *p, int d, int64_t o)
+{
+    double s = p->scale[d], x = (double)o, out = p->out_real[d];
+    int64_t in = p->in[d];
+    const char *c = p->coord;
+    if (!strcmp(c, "asymmetric"))
+        return x / s;
+    if (!strcmp(c, "align_corners"))
+        return out == 1 ? 0 : x * (double)(in - 1) / (out - 1);
+    if (!strcmp(c, "pytorch_half_pixel"))
+        return out > 1 ? (x + 0.5) / s - 0.5 : 0;
+    if (!strcmp(c, "tf_half_pixel_for_nn"))
+        return (x + 0.5) / s;
+    if (!strcmp(c, "tf_crop_and_resize"))
+        return out > 1 ? p->roi0[d] * (double)(in - 1) + x * (p->roi1[d] - p->roi0[d]) * (double)(in - 1) / (out - 1)
+                       : 0.5 * (p->roi0[d] + p->roi1[d]) * (double)(in - 1);
+    return (x + 0.5) / s - 0.5;   /* half_pixel */
+}
+
+static int64_t nearest_index(const resize_plan *p, double x)
+{
+    const char *m = p->nearest;
+    double f = floor(x);
+    if (!strcmp(m, "floor"))
+        return (int64_t)f;
+    if (!strcmp(m, "ceil"))
+        return (int64_t)ceil(x);
+    if (!strcmp(m, "round_prefer_ceil"))
+        return x - f == 0.5 ? (int64_t)f + 1 : (int64_t)nearbyint(x);
+    return x - f == 0.5 ? (int64_t)f : (int64_t)nearbyint(x);   /* round_prefer_floor */
+}
+
+static gs_status resize_plan_init(gs_kcall *k, const gs_tensor *const *in, int nin, resize_plan *p)
+{
+    const gs_tensor *x = in[0];
+    const gs_node *n = k->node;
+    const gs_tensor *roi = NULL, *scales = NULL, *sizes = NULL;
+    if (k->opset < 11) {
+        scales = nin > 1 ? in[1] : NULL;
+    } else {
+        roi = nin > 1 ? in[1] : NULL;
+        scales = nin > 2 && in[2] && gs_tensor_numel(in[2]) ? in[2] : NULL;
+        sizes = nin > 3 && in[3] && gs_tensor_numel(in[3]) ? in[3] : NULL;
+    }
+    const char *mode = gs_attr_str(n, "mode", "nearest");
+    if (strcmp(mode, "nearest") && strcmp(mode, "linear"))
+        return unsupported(k, "resize mode other than nearest and linear");
+    if (gs_ir_attr(n, "axes") || gs_attr_int(n, "antialias", 0) ||
+        strcmp(gs_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch"))
+        return unsupported(k, "axes, antialias or keep_aspect_ratio_policy");
+    p->linear = !strcmp(mode, "linear");
+    p->rank = x->rank;
+    p->coord = gs_attr_str(n, "coordinate_transformation_mode", k->opset < 11 ? "asymmetric" : "half_pixel");
+    p->nearest = !strcmp(n->op, "Upsample") ? "floor" : gs_attr_str(n, "nearest_mode", "round_prefer_floor");
+    if ((sizes && gs_tensor_numel(sizes) != x->rank) || (scales && gs_tensor_numel(scales) != x->rank) ||
+        (!sizes && !scales))
+        return fail(k, "scales or sizes must give one value per dim");
+    for (int d = 0; d < x->rank; d++) {
+        p->in[d] = x->dims[d];
+        if (sizes) {
+            p->out[d] = gs_tensor_get_i(sizes, d);
+            p->scale[d] = (double)p->out[d] / (double)x->dims[d];
+        } else {
+            p->scale[d] = gs_tensor_get_f(scales, d);
+            p->out[d] = (int64_t)floor((double)x->dims[d] * p->scale[d]);
+        }
+        p->out_real[d] = sizes ? (double)p->out[d] : (double)x->dims[d] * p->scale[d];
+        bool has_roi = roi && gs_tensor_numel(roi) == 2 * x->rank;
+        p->roi0[d] = has_roi ? gs_tensor_get_f(roi, d) : 0;
+        p->roi1[d] = has_roi ? gs_tensor_get_f(roi, d + x->rank) : 1;
+        if (p->out[d] < 0 || !(p->scale[d] > 0))
+            return fail(k, "scale must be positive");
+    }
+    return GS_OK;
+}
+
+static gs_status k_resize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    resize_plan p;
+    gs_status st = resize_plan_init(k, in, nin, &p);
+    if (st != GS_OK)
+        return st;
+    const gs_tensor *x = in[0];
+    if ((st = make(k, out, x->dtype, p.out, p.rank)) != GS_OK)
+        return st;
+    int64_t xs[GS_MAX_RANK], os[GS_MAX_RANK], n = gs_tensor_numel(out);
+    strides_of(x->dims, x->rank, xs);
+    strides_of(p.out, p.rank, os);
+    bool crop = !strcmp(p.coord, "tf_crop_and_resize");
+    double extrap = gs_attr_float(k->node, "extrapolation_value", 0);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t lo[GS_MAX_RANK], rem = i;
+        double w[GS_MAX_RANK];
+        bool outside = false;
+        for (int d = 0; d < p.rank; d++) {
+            int64_t o = rem / os[d];
+            rem %= os[d];
+            double c = source_coord(&p, d, o);
+            if (crop && (c < 0 || c > (double)(p.in[d] - 1)))
+                outside = true;
+            if (p.linear) {
+                double cc = c < 0 ? 0 : c > (double)(p.in[d] - 1) ? (double)(p.in[d] - 1) : c;
+                lo[d] = (int64_t)floor(cc);
+                w[d] = cc - (double)lo[d];
+            } else {
+                int64_t j = nearest_index(&p, c);
+                lo[d] = j < 0 ? 0 : j >= p.in[d] ? p.in[d] - 1 : j;
+                w[d] = 0;
+            }
+        }
+        if (outside) {
+            gs_tensor_set_f(out, i, extrap);
+            continue;
+        }
+        double acc = 0;
+        for (int corner = 0; corner < (1 << p.rank); corner++) {   /* n-linear: 2^rank corners */
+            double wt = 1;
+            int64_t src = 0;
+            for (int d = 0; d < p.rank && wt != 0; d++) {
+                int hi = (corner >> d) & 1;
+                wt *= hi ? w[d] : 1 - w[d];
+                int64_t j = lo[d] + hi < p.in[d] ? lo[d] + hi : p.in[d] - 1;
+                src += j * xs[d];
+            }
+            if (wt != 0)
+                acc += wt * gs_tensor_get_f(x, src);
+        }
+        gs_tensor_set_f(out, i, acc);
+    }
+    return GS_OK;
+}
+
 /* ---- shape inference ------------------------------------------------------ */
 
 static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
@@ -897,5 +1044,8 @@ const gs_opdef gs_ops_tensor[] = {
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
     { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", NULL, NULL, k_pad },
+    { "Resize", 10, 0, 2, 4, 1, 1, 0, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
+      "(nearest and linear)", NULL, NULL, k_resize },
+    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", NULL, NULL, k_resize },
     { .name = NULL },
 };

@@ -141,7 +141,7 @@ static double nodes_cost(const gs_cost_model *cm, const gs_graph *g, const gs_id
 {
     double total = 0;
     for (int i = 0; i < n; i++) {
-        gs_node_cost c;
+        gs_ncost c;
         gs_node saved = g->nodes[ids[i]];
         saved.flags &= ~(uint32_t)GS_N_DEAD;   /* price removed nodes as they were */
         gs_cost_node(cm, g, &saved, &c);
