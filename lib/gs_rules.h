@@ -54,6 +54,8 @@ typedef struct gs_match {
     int nnodes;
     gs_id values[GS_MAX_BINDINGS];   /* value bound to each pattern variable, or GS_NONE */
     const gs_attr *attrs[GS_MAX_BINDINGS];  /* attribute bound to each attribute variable */
+    gs_id rest_node[GS_MAX_BINDINGS];  /* "xs...": the node whose inputs it binds */
+    int16_t rest_first[GS_MAX_BINDINGS], rest_count[GS_MAX_BINDINGS];
 } gs_match;
 
 /* Call fn for every match of every rule with a flag in `flags` whose opset
@@ -106,6 +108,7 @@ struct gs_pnode {
     int nattrs;
     int slot;                   /* P_CALL in a match: index in gs_match.nodes */
     int pos;                    /* byte offset in its source text, for messages */
+    bool rest;                  /* P_VAR written "xs...": the remaining inputs, any number */
 };
 
 #define GS_MAX_ROOTS 4

@@ -90,9 +90,38 @@ static bool match_attrs(mstate *s, const gs_node *n, const gs_pnode *p)
 
 static bool match_node(mstate *s, const gs_pnode *p, gs_id v);
 
+/* "xs...": bind the inputs of node id from k on (all present, at least one). */
+static bool match_rest(mstate *s, const gs_pnode *p, gs_id id, int k)
+{
+    const gs_node *n = &s->g->nodes[id];
+    int count = n->nin - k;
+    if (count < 1)
+        return false;
+    for (int i = k; i < n->nin; i++)
+        if (n->in[i] == GS_NONE)
+            return false;
+    gs_match *m = &s->m;
+    if (m->values[p->var] != GS_NONE) {   /* bound before: the same inputs */
+        const gs_node *o = &s->g->nodes[m->rest_node[p->var]];
+        if (m->rest_count[p->var] != count)
+            return false;
+        for (int i = 0; i < count; i++)
+            if (o->in[m->rest_first[p->var] + i] != n->in[k + i])
+                return false;
+        return true;
+    }
+    m->values[p->var] = n->in[k];
+    m->rest_node[p->var] = id;
+    m->rest_first[p->var] = (int16_t)k;
+    m->rest_count[p->var] = (int16_t)count;
+    return true;
+}
+
 static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap)
 {
     for (int k = 0; k < p->nargs; k++) {
+        if (p->args[k]->kind == P_VAR && p->args[k]->rest)
+            return match_rest(s, p->args[k], (gs_id)(n - s->g->nodes), k);
         int src = swap && k < 2 ? 1 - k : k;
         gs_id v = src < n->nin ? n->in[src] : GS_NONE;
         if (!match_node(s, p->args[k], v))

@@ -131,6 +131,23 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                 if (!int_valued(v->args[k], &a.ints[k], w))
                     return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': attribute %s not computable",
                                   w->r->name, pa->name);
+        } else if (v->kind == P_FUNC && !strcmp(v->name, "compose") && v->nargs == 2 &&
+                   v->args[0]->kind == P_VAR && v->args[1]->kind == P_VAR) {
+            /* compose(p, q): the permutation of Transpose(q) after Transpose(p) */
+            const gs_attr *pa1 = w->m->attrs[v->args[0]->var], *qa = w->m->attrs[v->args[1]->var];
+            if (!pa1 || !qa || pa1->type != GS_A_INTS || qa->type != GS_A_INTS || pa1->n != qa->n)
+                return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': compose() needs two permutations",
+                              w->r->name);
+            a.type = GS_A_INTS;
+            a.n = qa->n;
+            a.ints = gs_arena_alloc(w->g->perm, (a.n ? a.n : 1) * sizeof *a.ints);
+            if (!a.ints)
+                return gs_nomem(w->g->ctx);
+            for (size_t k = 0; k < a.n; k++) {
+                if (qa->ints[k] < 0 || (size_t)qa->ints[k] >= a.n)
+                    return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': bad permutation", w->r->name);
+                a.ints[k] = pa1->ints[qa->ints[k]];
+            }
         } else if (v->kind == P_FUNC) {
             a.type = GS_A_INT;
             if (!int_valued(v, &a.i, w))
@@ -160,12 +177,23 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
 
 static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
 {
-    gs_id in[32];
-    if (p->nargs > 32 || nout > GS_MAX_ROOTS)
+    gs_id in[64];
+    int nin = 0;
+    if (nout > GS_MAX_ROOTS)
         return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': call too large", w->r->name);
-    for (int k = 0; k < p->nargs; k++)
-        if ((in[k] = build1(w, p->args[k])) == GS_NONE)
+    for (int k = 0; k < p->nargs; k++) {
+        const gs_pnode *a = p->args[k];
+        if (a->kind == P_VAR && a->rest && w->m->values[a->var] != GS_NONE) {   /* "xs...": all of them */
+            const gs_node *src = &w->g->nodes[w->m->rest_node[a->var]];
+            for (int i = 0; i < w->m->rest_count[a->var] && nin < 64; i++)
+                in[nin++] = src->in[w->m->rest_first[a->var] + i];
+            continue;
+        }
+        if (nin == 64)
+            return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': call too large", w->r->name);
+        if ((in[nin++] = build1(w, a)) == GS_NONE)
             return w->g->ctx->last ? w->g->ctx->last : GS_ERR_UNSUPPORTED;
+    }
     char base[512];
     snprintf(base, sizeof base, "%s/%s", w->base, p->name);
     const char *name = gs_ir_unique_name(w->g, base);
@@ -179,7 +207,7 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
     if (!name)
         return gs_nomem(w->g->ctx);
     const char *op = gs_arena_strdup(w->g->perm, p->name);   /* the rules may be freed first */
-    gs_id id = op ? gs_ir_add_node(w->g, op, "", name, in, p->nargs, outs, nout) : GS_NONE;
+    gs_id id = op ? gs_ir_add_node(w->g, op, "", name, in, nin, outs, nout) : GS_NONE;
     if (!op)
         return gs_nomem(w->g->ctx);
     if (id == GS_NONE)

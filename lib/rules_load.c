@@ -64,7 +64,8 @@ static const char *ident(parser *ps)
     const char *s = ps->p;
     if (!isalpha((unsigned char)*s) && *s != '_')
         return NULL;
-    while (isalnum((unsigned char)*ps->p) || *ps->p == '_' || *ps->p == '.')
+    while (isalnum((unsigned char)*ps->p) || *ps->p == '_' ||
+           (*ps->p == '.' && isalpha((unsigned char)ps->p[1])))
         ps->p++;
     char *name = gs_arena_alloc(&ps->rs->arena, (size_t)(ps->p - s) + 1);
     if (name)
@@ -117,6 +118,8 @@ static bool args(parser *ps, gs_pnode *n, char close)
     if (eat(ps, close))
         return true;
     do {
+        if (!ps->rewrite && n->nargs && n->args[n->nargs - 1]->kind == P_VAR && n->args[n->nargs - 1]->rest)
+            return perr(ps, "'name...' must be the last argument of a match call");
         gs_pnode *a = expr(ps);
         if (!a || !push(ps, &n->args, &n->nargs, &a, sizeof a))
             return false;
@@ -225,6 +228,11 @@ static gs_pnode *primary(parser *ps)
         return NULL;
     n->name = name;
     n->pos = pos;
+    skip(ps);
+    if (!strncmp(ps->p, "...", 3)) {
+        ps->p += 3;
+        n->rest = true;
+    }
     if ((n->var = var_index(ps, name)) < 0) {
         perr(ps, "too many variables");
         return NULL;
