@@ -284,24 +284,29 @@ static gs_pnode *expr(parser *ps)
     return a;
 }
 
-/* "a, b = expr" or "expr"; outputs receive variable indexes (-1 if none). */
+/* "a, b = expr" or "expr"; outputs receive variable indexes. Names become
+ * variables only once the '=' shows they are outputs. */
 static gs_pnode *statement(parser *ps, int *outs, int *nouts)
 {
-    const char *save = ps->p;
+    const char *save = ps->p, *names[GS_MAX_ROOTS];
+    int n = 0;
     *nouts = 0;
-    for (;;) {   /* try an output list */
+    for (;;) {
         const char *name = ident(ps);
-        if (!name || *nouts == GS_MAX_ROOTS)
+        if (!name || n == GS_MAX_ROOTS)
             break;
-        outs[(*nouts)++] = var_index(ps, name);
+        names[n++] = name;
         if (eat(ps, ','))
             continue;
-        if (eat(ps, '=') && *ps->p != '=')
+        if (eat(ps, '=') && *ps->p != '=') {
+            for (int i = 0; i < n; i++)
+                if ((outs[(*nouts)++] = var_index(ps, names[i])) < 0)
+                    return perr(ps, "too many variables"), NULL;
             return expr(ps);
+        }
         break;
     }
     ps->p = save;
-    *nouts = 0;
     return expr(ps);
 }
 

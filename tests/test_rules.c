@@ -1,0 +1,234 @@
+/*
+ * test_rules.c - CUnit suites for the rule engine: loading errors, matching
+ * with commutative operands, variadic inputs, multiple roots, outer-scope
+ * values of an If branch, refusal when an intermediate value is a graph
+ * output or read elsewhere, and rewriting that keeps output names.
+ */
+#include "gs_ops.h"
+#include "gs_rules.h"
+
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <string.h>
+
+int cu_register(void);
+
+static gs_id add_list(gs_graph *g, gs_id **list, int32_t *n, gs_id v)
+{
+    gs_id *l = gs_arena_alloc(&g->arena, ((size_t)*n + 1) * sizeof *l);
+    if (*n)
+        memcpy(l, *list, (size_t)*n * sizeof *l);
+    l[(*n)++] = v;
+    *list = l;
+    return v;
+}
+
+static gs_id input(gs_graph *g, const char *name)
+{
+    gs_id v = gs_ir_add_value(g, name, true);
+    g->values[v].flags |= GS_V_INPUT;
+    g->values[v].dtype = GS_FLOAT;
+    return add_list(g, &g->inputs, &g->ninputs, v);
+}
+
+static void output(gs_graph *g, gs_id v)
+{
+    g->values[v].flags |= GS_V_OUTPUT;
+    add_list(g, &g->outputs, &g->noutputs, v);
+}
+
+static gs_id node(gs_graph *g, const char *op, const gs_id *in, int nin, const char *out)
+{
+    gs_id o = gs_ir_add_value(g, out, true);
+    gs_ir_add_node(g, op, "", gs_arena_strdup(g->perm, out), in, nin, &o, 1);
+    return o;
+}
+
+static gs_id node1(gs_graph *g, const char *op, gs_id a, const char *out)
+{
+    return node(g, op, &a, 1, out);
+}
+
+static gs_id node2(gs_graph *g, const char *op, gs_id a, gs_id b, const char *out)
+{
+    gs_id in[2] = { a, b };
+    return node(g, op, in, 2, out);
+}
+
+static gs_ruleset *rules(gs_ctx *ctx, const char *json)
+{
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    gs_status st = gs_ruleset_load_mem(rs, json, strlen(json), "test.json");
+    if (st != GS_OK)
+        fprintf(stderr, "%s\n", gs_ctx_errmsg(ctx));
+    CU_ASSERT_EQUAL(st, GS_OK);
+    return rs;
+}
+
+typedef struct found {
+    gs_match m[8];
+    int n;
+} found;
+
+static bool collect(const gs_match *m, void *ud)
+{
+    found *f = ud;
+    if (f->n < 8)
+        f->m[f->n++] = *m;
+    return true;
+}
+
+static found match(const gs_ruleset *rs, const gs_graph *g)
+{
+    found f = { .n = 0 };
+    gs_match_all(rs, g, 17, GS_RULE_CLEANUP | GS_RULE_SEARCH, collect, &f);
+    return f;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_load_errors(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    const char *bad = "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x\", \"rewrite\": \"x\"}]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, bad, strlen(bad), "f.json"), GS_ERR_RULE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "f.json: rule 1 'r': match at column"));
+    const char *dup = "{\"rules\": [{\"name\": \"r\", \"name\": \"s\", \"match\": \"Relu(x)\", \"rewrite\": \"x\"}]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, dup, strlen(dup), "f.json"), GS_ERR_RULE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "duplicate key 'name'"));
+    const char *json = "{\"rules\": [\n {\"name\": 1}\n,]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, json, strlen(json), "f.json"), GS_ERR_RULE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "f.json:3:"));   /* line of the JSON error */
+    const char *cond = "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"where\": [\"nope(x)\"], \"rewrite\": \"x\"}]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, cond, strlen(cond), "f.json"), GS_ERR_RULE);
+    CU_ASSERT_EQUAL(gs_ruleset_count(rs), 0);   /* every file was refused whole */
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+static void test_commutative(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Add(Relu(x), c)\", \"rewrite\": \"x\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x"), c = input(g, "c");
+    output(g, node2(g, "Add", c, node1(g, "Relu", x, "r"), "y"));   /* Relu is the second operand */
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 1);
+    CU_ASSERT_EQUAL(f.m[0].values[0], x);
+    gs_graph *s = gs_ir_new(ctx, NULL);   /* Sub does not commute */
+    gs_ruleset *rs2 = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Sub(Relu(x), c)\", \"rewrite\": \"x\"}]}");
+    x = input(s, "x"), c = input(s, "c");
+    output(s, node2(s, "Sub", c, node1(s, "Relu", x, "r"), "y"));
+    CU_ASSERT_EQUAL(match(rs2, s).n, 0);
+    gs_ir_free(g), gs_ir_free(s);
+    gs_ruleset_free(rs), gs_ruleset_free(rs2);
+    gs_ctx_free(ctx);
+}
+
+static void test_variadic(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"flat\", \"match\": "
+                                "\"Concat(Concat(a...){axis=k}, b...){axis=k}\", \"rewrite\": \"Concat(a..., b...){axis=k}\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id p = input(g, "p"), q = input(g, "q"), r = input(g, "r"), s = input(g, "s");
+    gs_id in1[2] = { p, q };
+    gs_id inner = node(g, "Concat", in1, 2, "inner");
+    gs_id in2[3] = { inner, r, s };
+    gs_id outer = node(g, "Concat", in2, 3, "y");
+    output(g, outer);
+    gs_attr axis = { .name = "axis", .type = GS_A_INT, .i = 1 };
+    g->nodes[0].attrs = g->nodes[1].attrs = &axis;
+    g->nodes[0].nattrs = g->nodes[1].nattrs = 1;
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL_FATAL(f.n, 1);
+    CU_ASSERT_EQUAL(gs_rule_apply(g, &f.m[0], NULL), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_live_nodes(g), 1);
+    const gs_node *n = &g->nodes[g->values[g->outputs[0]].producer];
+    CU_ASSERT_EQUAL(n->nin, 4);
+    CU_ASSERT(n->nin == 4 && n->in[0] == p && n->in[1] == q && n->in[2] == r && n->in[3] == s);
+    CU_ASSERT_STRING_EQUAL(g->values[g->outputs[0]].name, "y");   /* the output keeps its name */
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+static void test_multiple_roots(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"pair\", \"match\": \"y1 = Relu(x); y2 = Sigmoid(x)\","
+                                " \"rewrite\": \"y1, y2 = Split(Concat(Relu(x), Sigmoid(x)){axis=0}, [1, 1]){axis=0}\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x"), z = input(g, "z");
+    output(g, node1(g, "Relu", x, "a"));
+    output(g, node1(g, "Sigmoid", x, "b"));
+    output(g, node1(g, "Sigmoid", z, "c"));   /* does not share x: no second match */
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 1);
+    CU_ASSERT(f.n == 1 && f.m[0].values[0] != GS_NONE);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+static void test_outer_scope(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"rr\", \"match\": \"Relu(Relu(x))\", \"rewrite\": \"Relu(x)\"},"
+                                "{\"name\": \"rrr\", \"match\": \"Relu(Relu(Relu(x)))\", \"rewrite\": \"Relu(x)\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    gs_id r = node1(g, "Relu", x, "r");   /* in the enclosing graph */
+    gs_graph *b = gs_ir_new(ctx, g);      /* an If branch reading r */
+    gs_id ro = gs_ir_add_value(b, "r", true);
+    b->values[ro].flags |= GS_V_OUTER;
+    b->values[ro].outer = r;
+    output(b, node1(b, "Relu", node1(b, "Relu", ro, "s"), "t"));
+    found f = match(rs, b);
+    CU_ASSERT_EQUAL(f.n, 1);                       /* rr inside the branch binds the outer value */
+    CU_ASSERT(f.n == 1 && !strcmp(gs_rule_name(f.m[0].rule), "rr") && f.m[0].values[0] == ro);
+    CU_ASSERT_EQUAL(gs_rule_apply(b, &f.m[0], NULL), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_verify(b), GS_OK);
+    gs_ir_free(b);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+static void test_refused_when_intermediate_escapes(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"rr\", \"match\": \"Relu(Relu(x))\", \"rewrite\": \"Relu(x)\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    gs_id a = node1(g, "Relu", x, "a");
+    output(g, a);                                  /* the intermediate is a graph output */
+    output(g, node1(g, "Relu", a, "y"));
+    CU_ASSERT_EQUAL(match(rs, g).n, 0);
+    gs_graph *h = gs_ir_new(ctx, NULL);
+    x = input(h, "x");
+    a = node1(h, "Relu", x, "a");
+    output(h, node1(h, "Relu", a, "y"));
+    output(h, node1(h, "Neg", a, "z"));            /* read by a node outside the match */
+    CU_ASSERT_EQUAL(match(rs, h).n, 0);
+    gs_ir_free(g), gs_ir_free(h);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+int cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("rules", NULL, NULL);
+    if (!s)
+        return -1;
+    CU_add_test(s, "rule file errors give file, rule and position", test_load_errors);
+    CU_add_test(s, "commutative operands in either order", test_commutative);
+    CU_add_test(s, "variadic inputs", test_variadic);
+    CU_add_test(s, "multiple roots sharing an input", test_multiple_roots);
+    CU_add_test(s, "a pattern inside an If branch binds an outer-scope value", test_outer_scope);
+    CU_add_test(s, "refused when an intermediate value escapes", test_refused_when_intermediate_escapes);
+    return 0;
+}
