@@ -517,11 +517,19 @@ static bool c_same_dim(const cond_args *c)
            x->dims[i].v == y->dims[j].v;
 }
 
-/* attr_eq(a, v): attribute variable a equals the literal v (int or float). */
+/* attr_eq(a, v): attribute variable a equals the literal v (int, float or
+ * list); an integer default bound by "name=var|0" equals a list of that value. */
 static bool c_attr_eq(const cond_args *c)
 {
     const gs_attr *a = arg_attr(c, 0);
-    return a && attr_equal_literal(a, c->args[1]);
+    const gs_pnode *lit = c->args[1];
+    if (a && a->type == GS_A_INT && lit->kind == P_LIST) {
+        for (int i = 0; i < lit->nargs; i++)
+            if (lit->args[i]->kind != P_NUM || lit->args[i]->num != (double)a->i)
+                return false;
+        return true;
+    }
+    return a && attr_equal_literal(a, lit);
 }
 
 /* no_zero(c): constant c has no zero element (a Reshape shape that copies
