@@ -68,17 +68,18 @@ function median(a) {
 }
 
 function maxDiff(a, b) {
-  let abs = 0, rel = 0;
+  let abs = 0, rel = 0, scale = 0;
   for (const k of Object.keys(a)) {
     if (!b[k]) return { abs: Infinity, rel: Infinity, missing: k };
     const x = a[k].data, y = b[k].data;
     for (let i = 0; i < x.length; i++) {
       const d = Math.abs(Number(x[i]) - Number(y[i]));
       abs = Math.max(abs, d);
+      scale = Math.max(scale, Math.abs(Number(x[i])));
       rel = Math.max(rel, d / Math.max(Math.abs(Number(x[i])), 1e-6));
     }
   }
-  return { abs, rel };
+  return { abs, rel, scale, rel_to_scale: scale > 0 ? abs / scale : abs };
 }
 
 async function compare(orig, opt, level, pairs) {

@@ -209,7 +209,7 @@ static Onnx__ValueInfoProto **export_value_info(ex *e, const gs_graph *g, size_t
     }
     for (gs_id i = 0; i < g->nvalues; i++) {
         const gs_value *v = &g->values[i];
-        if (listed[i] || !(v->flags & GS_V_TYPED) || v->init || v->producer == GS_NONE ||
+        if (listed[i] || !(v->flags & GS_V_TYPED) || !v->dtype || v->init || v->producer == GS_NONE ||
             (v->flags & (GS_V_DEAD | GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER)))
             continue;
         out[k++] = export_info(e, v, NULL);

@@ -998,6 +998,36 @@ static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
     return st;
 }
 
+/* Pad with constant pads (and axes); the pads attribute before opset 11. */
+static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
+{
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    int64_t pads[2 * GS_MAX_RANK];
+    int np = -1;
+    if (opset >= 11) {
+        const gs_tensor *t = gs_infer_const(g, n, 1);
+        if (!t || gs_tensor_numel(t) != 2 * x->rank || (n->nin > 3 && n->in[3] != GS_NONE))
+            return GS_OK;
+        for (np = 0; np < 2 * x->rank; np++)
+            pads[np] = gs_tensor_get_i(t, np);
+    } else {
+        const int64_t *a;
+        np = gs_attr_ints(n, opset < 2 ? "paddings" : "pads", &a);
+        if (np != 2 * x->rank)
+            return GS_OK;
+        for (int i = 0; i < np; i++)
+            pads[i] = a[i];
+    }
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        int64_t add = pads[i] + pads[i + x->rank];
+        dims[i] = add == 0 ? x->dims[i] : (gs_dim){ x->dims[i].v >= 0 ? x->dims[i].v + add : -1, NULL };
+    }
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+}
+
 static gs_status infer_expand(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
@@ -1043,7 +1073,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "Range", 11, 0, 3, 3, 1, 1, 0, "", NULL, NULL, k_range },
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
     { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
-    { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", NULL, NULL, k_pad },
+    { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad },
     { "Resize", 10, 0, 2, 4, 1, 1, 0, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
       "(nearest and linear)", NULL, NULL, k_resize },
     { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", NULL, NULL, k_resize },

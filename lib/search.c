@@ -127,14 +127,24 @@ uint64_t gs_graph_hash(const gs_graph *g)
 
 /* ---- shapes and costs of what a rewrite added ------------------------- */
 
-static void infer_added(gs_graph *g, const gs_delta *d, int64_t opset)
+/* Infer the shapes of the nodes a rewrite added. Returns false when a node
+ * that will not be folded away has an output of unknown shape: such a
+ * candidate cannot be priced, and an unknown shape would price it as free. */
+static bool infer_added(gs_graph *g, const gs_delta *d, int64_t opset, const gs_cost_model *cm)
 {
+    bool priced = true;
     for (int i = 0; i < d->nadded; i++) {
         gs_node *n = &g->nodes[d->added[i]];
         const gs_opdef *def = gs_op_find(n->op, n->domain, opset);
         if (def && def->infer)
             def->infer(g, n, opset);   /* unknown stays unknown; errors are not fatal here */
+        gs_ncost c;
+        gs_cost_node(cm, g, n, &c);
+        for (int k = 0; k < n->nout && c.seconds > 0; k++)
+            if (n->out[k] != GS_NONE && g->values[n->out[k]].rank < 0)
+                priced = false;
     }
+    return priced;
 }
 
 static double nodes_cost(const gs_cost_model *cm, const gs_graph *g, const gs_id *ids, int n)
@@ -203,7 +213,7 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, const
         const char *names = match_names(arena, g, &m);
         if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
             return applied;
-        infer_added(g, &d, opset);
+        infer_added(g, &d, opset, cm);   /* cleanup rules always pay: applied even unpriced */
         gs_step *s = gs_arena_alloc(arena, sizeof *s);
         if (!s) {
             *st = gs_nomem(g->ctx);
@@ -385,7 +395,10 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         gs_ir_free(ng);
         return st == GS_ERR_NOMEM ? st : GS_OK;   /* a rule that cannot apply here is skipped */
     }
-    infer_added(ng, &d, s->opset);
+    if (!infer_added(ng, &d, s->opset, s->cm)) {
+        gs_ir_free(ng);
+        return GS_OK;   /* cannot be priced: not taken */
+    }
     double removed = nodes_cost(s->cm, c->g, d.removed, d.nremoved);
     double delta = nodes_cost(s->cm, ng, d.added, d.nadded) - removed;
     double cost = c->cost + delta;

@@ -1,0 +1,127 @@
+#!/usr/bin/python3
+"""Export the benchmark zoo with PyTorch (random weights, fixed seed, nothing
+downloaded), opset 13, batch 1, into bench/models/.
+
+CNNs are exported twice: NAME-bn keeps BatchNormalization as separate nodes
+(training mode PRESERVE on an eval-mode model, constant folding off) and NAME
+uses the exporter's defaults. BatchNormalization statistics and affine
+parameters are randomised so a wrong fold changes the outputs. BERT is also
+exported with constant folding off (bert-nofold), and at 24 and 48 layers.
+
+usage: bench/make_zoo.py [--only a,b] [--force] [--out DIR]
+"""
+import argparse
+import os
+import sys
+
+import torch
+import torchvision
+
+
+def rand_bn(model):
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
+    return model
+
+
+class Block(torch.nn.Module):
+    """A transformer layer of plain Linear/LayerNorm/GELU/softmax ops: Q, K, V are separate MatMuls."""
+
+    def __init__(self, d=768, heads=12, causal=False):
+        super().__init__()
+        self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+        self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+        self.f1, self.f2 = torch.nn.Linear(d, 4 * d), torch.nn.Linear(4 * d, d)
+        self.heads, self.causal = heads, causal
+        self.register_buffer("mask", torch.triu(torch.full((128, 128), -1e4), 1))   # opset 13 has no Trilu
+
+    def forward(self, x):
+        b, t, d = x.shape
+        h = self.heads
+        q = self.q(x).view(b, t, h, d // h).transpose(1, 2)
+        k = self.k(x).view(b, t, h, d // h).transpose(1, 2)
+        v = self.v(x).view(b, t, h, d // h).transpose(1, 2)
+        s = q @ k.transpose(-1, -2) / (d // h) ** 0.5
+        if self.causal:
+            s = s + self.mask[:t, :t]
+        a = torch.softmax(s, -1) @ v
+        x = self.ln1(x + self.o(a.transpose(1, 2).reshape(b, t, d)))
+        return self.ln2(x + self.f2(torch.nn.functional.gelu(self.f1(x))))
+
+
+class Encoder(torch.nn.Module):
+    def __init__(self, layers, causal=False):
+        super().__init__()
+        self.emb = torch.nn.Embedding(1000, 768)
+        self.pos = torch.nn.Parameter(torch.randn(1, 128, 768) * 0.02)
+        self.layers = torch.nn.ModuleList([Block(causal=causal) for _ in range(layers)])
+
+    def forward(self, ids):
+        x = self.emb(ids) + self.pos
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def cnn(name):
+    tv = torchvision.models
+    build = {"resnet50": tv.resnet50, "resnext50": tv.resnext50_32x4d, "mobilenetv2": tv.mobilenet_v2,
+             "squeezenet": tv.squeezenet1_1, "vit": tv.vit_b_16}
+    if name == "inception":
+        return torch.randn(1, 3, 299, 299), rand_bn(tv.inception_v3(weights=None, aux_logits=False,
+                                                                     init_weights=True)).eval()
+    return torch.randn(1, 3, 224, 224), rand_bn(build[name](weights=None)).eval()
+
+
+def export(model, x, path, **kw):
+    torch.onnx.export(model, x, path, opset_version=13, **kw)
+
+
+def make(name, out):
+    torch.manual_seed(0)
+    base = name.replace("-bn", "").replace("-nofold", "")
+    path = os.path.join(out, name + ".onnx")
+    if base.startswith("bert") or base == "gpt2":
+        layers = int(base.split("-")[1]) if "-" in base else 12
+        model = Encoder(layers, causal=base == "gpt2").eval()
+        export(model, torch.randint(0, 1000, (1, 128)), path, do_constant_folding=not name.endswith("-nofold"))
+    elif name.endswith("-bn"):
+        x, model = cnn(base)
+        export(model, x, path, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    else:
+        x, model = cnn(base)
+        export(model, x, path)
+    return path
+
+
+ZOO = ["squeezenet", "squeezenet-bn", "resnet50", "resnet50-bn", "resnext50", "resnext50-bn",
+       "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "bert", "bert-nofold", "gpt2",
+       "bert-24", "bert-48", "bert-2"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="")
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    names = a.only.split(",") if a.only else ZOO
+    for name in names:
+        path = os.path.join(a.out, name + ".onnx")
+        if os.path.exists(path) and not a.force:
+            continue
+        try:
+            make(name, a.out)
+            print(f"made {path}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001 - the driver shows the failure in the row
+            print(f"make_zoo: {name}: {e}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
