@@ -91,6 +91,12 @@ void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t);
 /* Free a heap tensor made by gs_tensor_new / gs_onnx_read_tensor. */
 void gs_tensor_free(gs_ctx *ctx, gs_tensor *t);
 gs_tensor *gs_tensor_new(gs_ctx *ctx);
+/* Kernel errors naming the node: an invalid node (GS_ERR_MODEL), or a mode
+ * the kernel does not support (GS_ERR_UNSUPPORTED, "<what> is not supported"). */
+gs_status gs_kfail(gs_kcall *k, const char *what);
+gs_status gs_kunsupported(gs_kcall *k, const char *what);
+/* Set out's type and shape and allocate it (zeroed). */
+gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank);
 /* Read element i of any numeric tensor as double / int64. */
 double gs_tensor_get_f(const gs_tensor *t, int64_t i);
 int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i);

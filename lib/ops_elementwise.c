@@ -29,14 +29,6 @@ static gs_status bad_type(gs_kcall *k, const gs_tensor *t)
                   k->node->name, k->node->op, gs_dtype_name(t->dtype));
 }
 
-static gs_status alloc_like(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
-{
-    out->dtype = dtype;
-    out->rank = rank;
-    memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
-    return gs_tensor_alloc(k->ctx, out);
-}
-
 /* ---- unary ------------------------------------------------------------ */
 
 typedef struct uparams {
@@ -95,7 +87,7 @@ static gs_status map1(gs_kcall *k, const gs_tensor *x, gs_tensor *out, ufn f, co
 {
     if (!is_numeric(x->dtype))
         return bad_type(k, x);
-    gs_status st = alloc_like(k, out, x->dtype, x->dims, x->rank);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     if (st != GS_OK)
         return st;
     int64_t n = gs_tensor_numel(x);
@@ -167,7 +159,7 @@ UNARY(gelu, f_gelu, 0, 0, 0)
 static gs_status k_not(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nin, (void)nout;
-    gs_status st = alloc_like(k, out, GS_BOOL, in[0]->dims, in[0]->rank);
+    gs_status st = gs_kmake(k, out, GS_BOOL, in[0]->dims, in[0]->rank);
     int64_t n = gs_tensor_numel(in[0]);
     for (int64_t i = 0; st == GS_OK && i < n; i++)
         ((uint8_t *)out->data)[i] = !((const uint8_t *)in[0]->data)[i];
@@ -178,7 +170,7 @@ static gs_status isx(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool nan)
 {
     if (!is_float(x->dtype))
         return bad_type(k, x);
-    gs_status st = alloc_like(k, out, GS_BOOL, x->dims, x->rank);
+    gs_status st = gs_kmake(k, out, GS_BOOL, x->dims, x->rank);
     int64_t pos = gs_attr_int(k->node, "detect_positive", 1), neg = gs_attr_int(k->node, "detect_negative", 1);
     int64_t n = gs_tensor_numel(x);
     for (int64_t i = 0; st == GS_OK && i < n; i++) {
@@ -269,7 +261,7 @@ static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
         return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): shapes do not broadcast",
                       k->node->name, k->node->op);
     int32_t dtype = is_compare(op) || is_logic(op) ? GS_BOOL : a->dtype;
-    gs_status st = alloc_like(k, out, dtype, dims, rank);
+    gs_status st = gs_kmake(k, out, dtype, dims, rank);
     if (st != GS_OK)
         return st;
     gs_bcast ba, bb;
@@ -353,7 +345,7 @@ static gs_status variadic(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     gs_tensor acc = { 0 };
     gs_status st = GS_OK;
     if (nin == 1) {
-        st = alloc_like(k, &acc, in[0]->dtype, in[0]->dims, in[0]->rank);
+        st = gs_kmake(k, &acc, in[0]->dtype, in[0]->dims, in[0]->rank);
         if (st == GS_OK)
             memcpy(acc.data, in[0]->data, acc.nbytes);
     }
@@ -420,7 +412,7 @@ static gs_status k_clip(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
         if (nin > 2 && in[2] && gs_tensor_numel(in[2]) > 0)
             hi = gs_tensor_get_f(in[2], 0), ihi = gs_tensor_get_i(in[2], 0);
     }
-    gs_status st = alloc_like(k, out, x->dtype, x->dims, x->rank);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     int64_t n = gs_tensor_numel(x);
     for (int64_t i = 0; st == GS_OK && i < n; i++) {
         if (ints) {
@@ -446,7 +438,7 @@ static gs_status k_where(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     size_t es = gs_dtype_size(x->dtype);
     if (!es)
         return bad_type(k, x);
-    gs_status st = alloc_like(k, out, x->dtype, dims, rank);
+    gs_status st = gs_kmake(k, out, x->dtype, dims, rank);
     if (st != GS_OK)
         return st;
     gs_bcast bc, bx, by;

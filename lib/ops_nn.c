@@ -10,25 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-static gs_status fail(gs_kcall *k, const char *what)
-{
-    return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): %s", k->node->name, k->node->op, what);
-}
-
-static gs_status unsupported(gs_kcall *k, const char *what)
-{
-    return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s): %s is not supported", k->node->name,
-                  k->node->op, what);
-}
-
-static gs_status make(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
-{
-    out->dtype = dtype;
-    out->rank = rank;
-    memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
-    return gs_tensor_alloc(k->ctx, out);
-}
-
 /* A float32 view of x: x itself, or a converted copy in *tmp. */
 static gs_status as_float(gs_kcall *k, const gs_tensor *x, gs_tensor *tmp, const float **out)
 {
@@ -37,8 +18,8 @@ static gs_status as_float(gs_kcall *k, const gs_tensor *x, gs_tensor *tmp, const
         return GS_OK;
     }
     if (x->dtype != GS_DOUBLE && x->dtype != GS_FLOAT16 && x->dtype != GS_BFLOAT16)
-        return unsupported(k, gs_dtype_name(x->dtype));
-    gs_status st = make(k, tmp, GS_FLOAT, x->dims, x->rank);
+        return gs_kunsupported(k, gs_dtype_name(x->dtype));
+    gs_status st = gs_kmake(k, tmp, GS_FLOAT, x->dims, x->rank);
     int64_t n = gs_tensor_numel(x);
     for (int64_t i = 0; st == GS_OK && i < n; i++)
         ((float *)tmp->data)[i] = (float)gs_tensor_get_f(x, i);
@@ -54,7 +35,7 @@ static gs_status from_float(gs_kcall *k, gs_tensor *f, gs_tensor *out, int32_t d
         memset(f, 0, sizeof *f);
         return GS_OK;
     }
-    gs_status st = make(k, out, dtype, f->dims, f->rank);
+    gs_status st = gs_kmake(k, out, dtype, f->dims, f->rank);
     int64_t n = gs_tensor_numel(f);
     for (int64_t i = 0; st == GS_OK && i < n; i++)
         gs_tensor_set_f(out, i, ((float *)f->data)[i]);
@@ -104,7 +85,7 @@ static gs_status k_matmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     (void)nin, (void)nout;
     const gs_tensor *a = in[0], *b = in[1];
     if (a->rank < 1 || b->rank < 1)
-        return fail(k, "operands must have rank 1 or more");
+        return gs_kfail(k, "operands must have rank 1 or more");
     int64_t ad[GS_MAX_RANK], bd[GS_MAX_RANK];
     int ar = a->rank == 1 ? 2 : a->rank, br = b->rank == 1 ? 2 : b->rank;
     memcpy(ad, a->dims, (size_t)a->rank * 8);
@@ -115,11 +96,11 @@ static gs_status k_matmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
         bd[1] = 1;
     int64_t m = ad[ar - 2], kk = ad[ar - 1], n = bd[br - 1];
     if (bd[br - 2] != kk)
-        return fail(k, "inner dimensions differ");
+        return gs_kfail(k, "inner dimensions differ");
     int64_t batch[GS_MAX_RANK], dims[GS_MAX_RANK];
     int rb;
     if (!gs_broadcast_shape(ad, ar - 2, bd, br - 2, batch, &rb) || rb + 2 > GS_MAX_RANK)
-        return fail(k, "batch dimensions do not broadcast");
+        return gs_kfail(k, "batch dimensions do not broadcast");
     memcpy(dims, batch, (size_t)rb * 8);
     int r = rb;
     if (a->rank > 1)
@@ -132,7 +113,7 @@ static gs_status k_matmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     if (st == GS_OK)
         st = as_float(k, b, &tb, &pb);
     if (st == GS_OK)
-        st = make(k, &f, GS_FLOAT, dims, r);
+        st = gs_kmake(k, &f, GS_FLOAT, dims, r);
     if (st == GS_OK) {
         gs_bcast ba, bb;
         gs_bcast_init(&ba, batch, rb, ad, ar - 2);
@@ -156,13 +137,13 @@ static gs_status k_gemm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     (void)nout;
     const gs_tensor *a = in[0], *b = in[1], *c = nin > 2 ? in[2] : NULL;
     if (a->rank != 2 || b->rank != 2)
-        return fail(k, "A and B must be matrices");
+        return gs_kfail(k, "A and B must be matrices");
     int ta_ = (int)gs_attr_int(k->node, "transA", 0), tb_ = (int)gs_attr_int(k->node, "transB", 0);
     float alpha = gs_attr_float(k->node, "alpha", 1), beta = gs_attr_float(k->node, "beta", 1);
     int64_t m = ta_ ? a->dims[1] : a->dims[0], kk = ta_ ? a->dims[0] : a->dims[1];
     int64_t n = tb_ ? b->dims[0] : b->dims[1];
     if ((tb_ ? b->dims[1] : b->dims[0]) != kk)
-        return fail(k, "inner dimensions differ");
+        return gs_kfail(k, "inner dimensions differ");
     int64_t dims[2] = { m, n };
     gs_tensor tA = { 0 }, tB = { 0 }, f = { 0 };
     const float *pa, *pb;
@@ -170,13 +151,13 @@ static gs_status k_gemm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     if (st == GS_OK)
         st = as_float(k, b, &tB, &pb);
     if (st == GS_OK)
-        st = make(k, &f, GS_FLOAT, dims, 2);
+        st = gs_kmake(k, &f, GS_FLOAT, dims, 2);
     if (st == GS_OK && c && beta != 0) {
         gs_bcast bc;
         int64_t cd[2];
         int rc;
         if (!gs_broadcast_shape(dims, 2, c->dims, c->rank, cd, &rc) || cd[0] != m || cd[1] != n)
-            st = fail(k, "C does not broadcast to the output");
+            st = gs_kfail(k, "C does not broadcast to the output");
         gs_bcast_init(&bc, dims, 2, c->dims, c->rank);
         for (int64_t i = 0; st == GS_OK && i < m * n; i++)
             ((float *)f.data)[i] = beta * (float)gs_tensor_get_f(c, gs_bcast_index(&bc, i));
@@ -230,7 +211,7 @@ static gs_status window_init(gs_kcall *k, window *w, const int64_t *in, int nd, 
     for (int i = 0; i < nd; i++) {
         int64_t ek = (w->kernel[i] - 1) * w->dil[i] + 1;
         if (w->stride[i] <= 0 || w->dil[i] <= 0 || w->kernel[i] <= 0)
-            return fail(k, "strides, dilations and kernel must be positive");
+            return gs_kfail(k, "strides, dilations and kernel must be positive");
         if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
             int64_t o = (in[i] + w->stride[i] - 1) / w->stride[i];
             int64_t total = (o - 1) * w->stride[i] + ek - in[i];
@@ -242,7 +223,7 @@ static gs_status window_init(gs_kcall *k, window *w, const int64_t *in, int nd, 
         }
         int64_t span = in[i] + w->pad0[i] + w->pad1[i] - ek;
         if (span < 0)
-            return fail(k, "kernel larger than the padded input");
+            return gs_kfail(k, "kernel larger than the padded input");
         w->out[i] = (ceil_mode ? (span + w->stride[i] - 1) / w->stride[i] : span / w->stride[i]) + 1;
         if (ceil_mode && (w->out[i] - 1) * w->stride[i] >= in[i] + w->pad0[i])
             w->out[i]--;   /* the last window must start inside the input or left pad */
@@ -285,10 +266,10 @@ static gs_status k_conv(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     const gs_tensor *x = in[0], *w = in[1], *b = nin > 2 ? in[2] : NULL;
     int nd = x->rank - 2;
     if (nd < 1 || w->rank != x->rank)
-        return fail(k, "input and weight ranks do not fit");
+        return gs_kfail(k, "input and weight ranks do not fit");
     int64_t group = gs_attr_int(k->node, "group", 1), N = x->dims[0], C = x->dims[1], M = w->dims[0];
     if (group <= 0 || C % group || M % group || w->dims[1] != C / group)
-        return fail(k, "channels do not fit the groups");
+        return gs_kfail(k, "channels do not fit the groups");
     window win;
     gs_status st = window_init(k, &win, x->dims + 2, nd, w->dims + 2, false);
     if (st != GS_OK)
@@ -303,10 +284,10 @@ static gs_status k_conv(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     if (st == GS_OK)
         st = as_float(k, w, &tw, &pw);
     if (st == GS_OK)
-        st = make(k, &f, GS_FLOAT, dims, x->rank);
+        st = gs_kmake(k, &f, GS_FLOAT, dims, x->rank);
     int64_t cold[2] = { rows, osz };
     if (st == GS_OK)
-        st = make(k, &col, GS_FLOAT, cold, 2);
+        st = gs_kmake(k, &col, GS_FLOAT, cold, 2);
     float *pc = col.data, *po = f.data;
     for (int64_t n = 0; st == GS_OK && n < N; n++)
         for (int64_t g = 0; g < group; g++) {
@@ -342,14 +323,14 @@ static gs_status pool(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool max,
 {
     int nd = x->rank - 2;
     if (nd < 1)
-        return fail(k, "input rank must be 3 or more");
+        return gs_kfail(k, "input rank must be 3 or more");
     int64_t kernel[GS_MAX_RANK];
     if (global)
         memcpy(kernel, x->dims + 2, (size_t)nd * 8);
     else
         attr_list(k->node, "kernel_shape", kernel, nd, 0);
     if (!global && gs_attr_int(k->node, "storage_order", 0))
-        return unsupported(k, "storage_order 1");
+        return gs_kunsupported(k, "storage_order 1");
     window win;
     gs_status st = global ? GS_OK : GS_OK;
     if (global) {
@@ -369,7 +350,7 @@ static gs_status pool(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool max,
     const float *px;
     st = as_float(k, x, &tx, &px);
     if (st == GS_OK)
-        st = make(k, &f, GS_FLOAT, dims, x->rank);
+        st = gs_kmake(k, &f, GS_FLOAT, dims, x->rank);
     int64_t planes = x->dims[0] * x->dims[1], isz = prod(win.in, nd), osz = prod(win.out, nd);
     int64_t ksz = prod(win.kernel, nd);
     bool count_pad = gs_attr_int(k->node, "count_include_pad", 0);
@@ -404,7 +385,7 @@ static gs_status k_maxpool(gs_kcall *k, const gs_tensor *const *in, int nin, gs_
 {
     (void)nin;
     if (nout > 1 && k->node->out[1] != GS_NONE)
-        return unsupported(k, "the Indices output");
+        return gs_kunsupported(k, "the Indices output");
     return pool(k, in[0], out, true, false);
 }
 
@@ -433,16 +414,16 @@ static gs_status k_batchnorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     (void)nin;
     if (gs_attr_int(k->node, "training_mode", 0) || nout > 1 ||
         (k->opset < 7 && gs_attr_int(k->node, "is_test", 0) == 0))
-        return unsupported(k, "training mode");
+        return gs_kunsupported(k, "training mode");
     const gs_tensor *x = in[0];
     float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
     if (x->rank < 2)
-        return fail(k, "input rank must be 2 or more");
+        return gs_kfail(k, "input rank must be 2 or more");
     int64_t C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2), N = x->dims[0];
     for (int i = 1; i < 5; i++)
         if (gs_tensor_numel(in[i]) != C)
-            return fail(k, "scale, bias, mean and variance must have C elements");
-    gs_status st = make(k, out, x->dtype, x->dims, x->rank);
+            return gs_kfail(k, "scale, bias, mean and variance must have C elements");
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     for (int64_t c = 0; st == GS_OK && c < C; c++) {
         double s = gs_tensor_get_f(in[1], c) / sqrt(gs_tensor_get_f(in[4], c) + eps);
         double b = gs_tensor_get_f(in[2], c) - gs_tensor_get_f(in[3], c) * s;
@@ -463,18 +444,18 @@ static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     int axis = (int)gs_attr_int(k->node, "axis", -1);
     axis = axis < 0 ? axis + x->rank : axis;
     if (axis < 0 || axis >= x->rank)
-        return fail(k, "axis out of range");
+        return gs_kfail(k, "axis out of range");
     float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis, x->rank - axis);
     int64_t sdims[GS_MAX_RANK];
     memcpy(sdims, x->dims, (size_t)axis * 8);
     for (int i = axis; i < x->rank; i++)
         sdims[i] = 1;
-    gs_status st = make(k, &out[0], x->dtype, x->dims, x->rank);
+    gs_status st = gs_kmake(k, &out[0], x->dtype, x->dims, x->rank);
     int32_t stype = (int32_t)gs_attr_int(k->node, "stash_type", 1);
     for (int j = 1; st == GS_OK && j < nout && j < 3; j++)
         if (k->node->out[j] != GS_NONE)
-            st = make(k, &out[j], stype == GS_DOUBLE ? GS_DOUBLE : GS_FLOAT, sdims, x->rank);
+            st = gs_kmake(k, &out[j], stype == GS_DOUBLE ? GS_DOUBLE : GS_FLOAT, sdims, x->rank);
     gs_bcast bs, bb;
     gs_bcast_init(&bs, x->dims + axis, x->rank - axis, sc->dims, sc->rank);
     if (bi)
@@ -511,7 +492,7 @@ static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin
     const gs_tensor *x = in[0];
     float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
     int64_t N = x->dims[0], C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2);
-    gs_status st = make(k, out, x->dtype, x->dims, x->rank);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     for (int64_t p = 0; st == GS_OK && p < N * C; p++) {
         double mean = 0, var = 0;
         for (int64_t i = 0; i < inner; i++)
@@ -536,7 +517,7 @@ static gs_status softmax(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool l
     int axis = (int)gs_attr_int(k->node, "axis", k->opset >= 13 ? -1 : 1);
     axis = axis < 0 ? axis + x->rank : axis;
     if (axis < 0 || axis >= x->rank)
-        return fail(k, "axis out of range");
+        return gs_kfail(k, "axis out of range");
     /* before opset 13 the input is flattened to 2-D at axis; from 13 one axis */
     int64_t outer, len, inner;
     if (k->opset < 13) {
@@ -545,7 +526,7 @@ static gs_status softmax(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool l
         outer = gs_numel(x->dims, axis), len = x->dims[axis];
         inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
     }
-    gs_status st = make(k, out, x->dtype, x->dims, x->rank);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     for (int64_t o = 0; st == GS_OK && o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             int64_t base = o * len * inner + i;
@@ -582,11 +563,11 @@ static gs_status k_convtranspose(gs_kcall *k, const gs_tensor *const *in, int ni
     const gs_tensor *x = in[0], *w = in[1], *b = nin > 2 ? in[2] : NULL;
     int nd = x->rank - 2;
     if (nd < 1 || w->rank != x->rank)
-        return fail(k, "input and weight ranks do not fit");
+        return gs_kfail(k, "input and weight ranks do not fit");
     const gs_node *n = k->node;
     int64_t group = gs_attr_int(n, "group", 1), C = x->dims[1], mg = w->dims[1], M = mg * group;
     if (group <= 0 || C % group || w->dims[0] != C)
-        return fail(k, "channels do not fit the groups");
+        return gs_kfail(k, "channels do not fit the groups");
     int64_t st[GS_MAX_RANK], dl[GS_MAX_RANK], op[GS_MAX_RANK], p0[GS_MAX_RANK], p1[GS_MAX_RANK];
     int64_t kd[GS_MAX_RANK], od[GS_MAX_RANK], idm[GS_MAX_RANK];
     attr_list(n, "strides", st, nd, 1);
@@ -609,12 +590,12 @@ static gs_status k_convtranspose(gs_kcall *k, const gs_tensor *const *in, int ni
         }
         od[i] = full - p0[i] - p1[i];
         if (od[i] <= 0)
-            return fail(k, "output size not positive");
+            return gs_kfail(k, "output size not positive");
     }
     int64_t dims[GS_MAX_RANK] = { x->dims[0], M };
     memcpy(dims + 2, od, (size_t)nd * 8);
     gs_tensor f = { 0 };
-    gs_status s_ = make(k, &f, GS_FLOAT, dims, x->rank);
+    gs_status s_ = gs_kmake(k, &f, GS_FLOAT, dims, x->rank);
     if (s_ != GS_OK)
         return s_;
     float *o = f.data;
@@ -675,7 +656,7 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
             continue;
         }
         if (len >= GS_MAX_RANK)
-            return fail(k, "equation too long");
+            return gs_kfail(k, "equation too long");
         if (arrow)
             outs[len++] = *p, outs[len] = 0;
         else
@@ -684,20 +665,20 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     if (!arrow)
         terms[nt++][len] = 0;
     if (nt != nin)
-        return fail(k, "equation does not match the operands");
+        return gs_kfail(k, "equation does not match the operands");
     int64_t size[256] = { 0 };
     int count[256] = { 0 };
     char letters[64];
     int nl = 0;
     for (int t = 0; t < nt; t++) {
         if ((int)strlen(terms[t]) != in[t]->rank)
-            return fail(k, "term rank does not match its operand");
+            return gs_kfail(k, "term rank does not match its operand");
         for (int i = 0; terms[t][i]; i++) {
             unsigned char c = (unsigned char)terms[t][i];
             if (!count[c] && nl < 64)
                 letters[nl++] = (char)c;
             if (count[c] && size[c] != in[t]->dims[i])
-                return fail(k, "index sizes disagree");
+                return gs_kfail(k, "index sizes disagree");
             size[c] = in[t]->dims[i], count[c]++;
         }
     }
@@ -713,7 +694,7 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     for (int i = 0; i < orank; i++)
         dims[i] = size[(unsigned char)outs[i]];
     gs_tensor f = { 0 };
-    gs_status st = make(k, &f, GS_FLOAT, dims, orank);
+    gs_status st = gs_kmake(k, &f, GS_FLOAT, dims, orank);
     int64_t total = 1, idx[64] = { 0 };
     for (int i = 0; i < nl; i++)
         total *= size[(unsigned char)letters[i]];

@@ -16,29 +16,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static gs_status fail(gs_kcall *k, const char *what)
-{
-    return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): %s", k->node->name, k->node->op, what);
-}
-
-static gs_status unsupported(gs_kcall *k, const char *what)
-{
-    return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s): %s is not supported", k->node->name,
-                  k->node->op, what);
-}
-
-static gs_status make(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
-{
-    if (rank < 0 || rank > GS_MAX_RANK)
-        return fail(k, "output rank out of range");
-    out->dtype = dtype;
-    out->rank = rank;
-    memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
-    if (!gs_dtype_size(dtype))
-        return unsupported(k, gs_dtype_name(dtype));
-    return gs_tensor_alloc(k->ctx, out);
-}
-
 static int norm_axis(int64_t axis, int rank)
 {
     return (int)(axis < 0 ? axis + rank : axis);
@@ -80,8 +57,8 @@ static gs_status copy_as(gs_kcall *k, const gs_tensor *x, gs_tensor *out, const 
 {
     int64_t n = gs_numel(dims, rank);
     if (n != gs_tensor_numel(x))
-        return fail(k, "element count changes");
-    gs_status st = make(k, out, x->dtype, dims, rank);
+        return gs_kfail(k, "element count changes");
+    gs_status st = gs_kmake(k, out, x->dtype, dims, rank);
     if (st == GS_OK && x->nbytes)
         memcpy(out->data, x->data, x->nbytes);
     return st;
@@ -96,12 +73,12 @@ static gs_status k_identity(gs_kcall *k, const gs_tensor *const *in, int nin, gs
 static gs_status k_dropout(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     if (nin > 2 && in[2] && gs_tensor_get_i(in[2], 0))
-        return unsupported(k, "training mode");
+        return gs_kunsupported(k, "training mode");
     if (k->opset < 7 && gs_attr_int(k->node, "is_test", 0) == 0)
-        return unsupported(k, "training mode (is_test=0)");
+        return gs_kunsupported(k, "training mode (is_test=0)");
     gs_status st = copy_as(k, in[0], out, in[0]->dims, in[0]->rank);
     if (st == GS_OK && nout > 1) {   /* mask: all kept */
-        st = make(k, &out[1], GS_BOOL, in[0]->dims, in[0]->rank);
+        st = gs_kmake(k, &out[1], GS_BOOL, in[0]->dims, in[0]->rank);
         if (st == GS_OK)
             memset(out[1].data, 1, out[1].nbytes);
     }
@@ -117,15 +94,15 @@ static gs_status reshape_dims(gs_kcall *k, const gs_tensor *x, const int64_t *sh
         dims[i] = shape[i];
         if (shape[i] == 0 && !allowzero) {
             if (i >= x->rank)
-                return fail(k, "shape 0 refers past the input rank");
+                return gs_kfail(k, "shape 0 refers past the input rank");
             dims[i] = x->dims[i];
         }
         if (dims[i] == -1) {
             if (infer >= 0)
-                return fail(k, "two -1 in the shape");
+                return gs_kfail(k, "two -1 in the shape");
             infer = i;
         } else if (dims[i] < 0) {
-            return fail(k, "negative dim in the shape");
+            return gs_kfail(k, "negative dim in the shape");
         } else {
             known *= dims[i];
         }
@@ -141,7 +118,7 @@ static gs_status k_reshape(gs_kcall *k, const gs_tensor *const *in, int nin, gs_
     int64_t shape[GS_MAX_RANK], dims[GS_MAX_RANK];
     int n = int_list(k, in, nin, 1, "shape", shape, GS_MAX_RANK);
     if (n < 0)
-        return fail(k, "missing or too long shape");
+        return gs_kfail(k, "missing or too long shape");
     gs_status st = reshape_dims(k, in[0], shape, n, gs_attr_int(k->node, "allowzero", 0), dims);
     return st == GS_OK ? copy_as(k, in[0], out, dims, n) : st;
 }
@@ -152,7 +129,7 @@ static gs_status k_flatten(gs_kcall *k, const gs_tensor *const *in, int nin, gs_
     const gs_tensor *x = in[0];
     int axis = norm_axis(gs_attr_int(k->node, "axis", 1), x->rank);
     if (axis < 0 || axis > x->rank)
-        return fail(k, "axis out of range");
+        return gs_kfail(k, "axis out of range");
     int64_t dims[2] = { gs_numel(x->dims, axis), gs_numel(x->dims + axis, x->rank - axis) };
     return copy_as(k, x, out, dims, 2);
 }
@@ -167,7 +144,7 @@ static gs_status k_squeeze(gs_kcall *k, const gs_tensor *const *in, int nin, gs_
     for (int i = 0; i < na; i++) {
         int a = norm_axis(axes[i], x->rank);
         if (a < 0 || a >= x->rank || x->dims[a] != 1)
-            return fail(k, "axis out of range or not of size 1");
+            return gs_kfail(k, "axis out of range or not of size 1");
         drop[a] = true;
     }
     int r = 0;
@@ -185,12 +162,12 @@ static gs_status k_unsqueeze(gs_kcall *k, const gs_tensor *const *in, int nin, g
     int na = int_list(k, in, nin, k->opset >= 13 ? 1 : -1, k->opset >= 13 ? NULL : "axes", axes, GS_MAX_RANK);
     int r = x->rank + na;
     if (na < 0 || r > GS_MAX_RANK)
-        return fail(k, "axes missing or rank too large");
+        return gs_kfail(k, "axes missing or rank too large");
     bool add[GS_MAX_RANK] = { false };
     for (int i = 0; i < na; i++) {
         int a = norm_axis(axes[i], r);
         if (a < 0 || a >= r || add[a])
-            return fail(k, "axis out of range or repeated");
+            return gs_kfail(k, "axis out of range or repeated");
         add[a] = true;
     }
     for (int i = 0, j = 0; i < r; i++)
@@ -210,13 +187,13 @@ static gs_status k_transpose(gs_kcall *k, const gs_tensor *const *in, int nin, g
         for (np = 0; np < x->rank; np++)
             perm[np] = x->rank - 1 - np;
     if (np != x->rank)
-        return fail(k, "perm does not match the rank");
+        return gs_kfail(k, "perm does not match the rank");
     for (int i = 0; i < np; i++) {
         if (perm[i] < 0 || perm[i] >= x->rank)
-            return fail(k, "perm out of range");
+            return gs_kfail(k, "perm out of range");
         dims[i] = x->dims[perm[i]];
     }
-    gs_status st = make(k, out, x->dtype, dims, np);
+    gs_status st = gs_kmake(k, out, x->dtype, dims, np);
     if (st != GS_OK)
         return st;
     strides_of(x->dims, x->rank, xs);
@@ -243,16 +220,16 @@ static gs_status k_concat(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     const gs_tensor *x = in[0];
     int axis = norm_axis(gs_attr_int(k->node, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank)
-        return fail(k, "axis out of range");
+        return gs_kfail(k, "axis out of range");
     int64_t dims[GS_MAX_RANK];
     memcpy(dims, x->dims, sizeof dims);
     dims[axis] = 0;
     for (int i = 0; i < nin; i++) {
         if (in[i]->rank != x->rank || in[i]->dtype != x->dtype)
-            return fail(k, "inputs differ in rank or type");
+            return gs_kfail(k, "inputs differ in rank or type");
         dims[axis] += in[i]->dims[axis];
     }
-    gs_status st = make(k, out, x->dtype, dims, x->rank);
+    gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
     if (st != GS_OK)
         return st;
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
@@ -273,7 +250,7 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     const gs_tensor *x = in[0];
     int axis = norm_axis(gs_attr_int(k->node, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank)
-        return fail(k, "axis out of range");
+        return gs_kfail(k, "axis out of range");
     int64_t split[64];
     int ns = int_list(k, in, nin, k->opset >= 13 ? 1 : -1, k->opset >= 13 ? NULL : "split", split, 64);
     if (ns < 0 || ns == 0) {   /* equal parts; the last smaller (opset 18 num_outputs) */
@@ -285,7 +262,7 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         ns = nout;
     }
     if (ns != nout || nout > 64)
-        return fail(k, "split sizes do not match the outputs");
+        return gs_kfail(k, "split sizes do not match the outputs");
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
     size_t es = gs_dtype_size(x->dtype);
     int64_t offset = 0;
@@ -293,7 +270,7 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         int64_t dims[GS_MAX_RANK];
         memcpy(dims, x->dims, sizeof dims);
         dims[axis] = split[i];
-        gs_status st = make(k, &out[i], x->dtype, dims, x->rank);
+        gs_status st = gs_kmake(k, &out[i], x->dtype, dims, x->rank);
         if (st != GS_OK)
             return st;
         size_t chunk = (size_t)(split[i] * inner) * es, row = (size_t)(x->dims[axis] * inner) * es;
@@ -302,7 +279,7 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
                    (const char *)x->data + (size_t)b * row + (size_t)(offset * inner) * es, chunk);
         offset += split[i];
     }
-    return offset == x->dims[axis] ? GS_OK : fail(k, "split sizes do not add up");
+    return offset == x->dims[axis] ? GS_OK : gs_kfail(k, "split sizes do not add up");
 }
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
@@ -321,7 +298,7 @@ static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     int na = int_list(k, in, nin, v10 ? 3 : -1, v10 ? NULL : "axes", axes, GS_MAX_RANK);
     int nst = int_list(k, in, nin, v10 ? 4 : -1, NULL, steps, GS_MAX_RANK);
     if (n < 0 || ne != n || (na >= 0 && na != n) || (nst >= 0 && nst != n))
-        return fail(k, "starts, ends, axes and steps disagree");
+        return gs_kfail(k, "starts, ends, axes and steps disagree");
     int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], dims[GS_MAX_RANK];
     for (int d = 0; d < x->rank; d++)
         lo[d] = 0, step[d] = 1, dims[d] = x->dims[d];
@@ -329,7 +306,7 @@ static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         int a = norm_axis(na >= 0 ? axes[i] : i, x->rank);
         int64_t s = nst >= 0 ? steps[i] : 1, dim = x->dims[a];
         if (a < 0 || a >= x->rank || s == 0)
-            return fail(k, "axis out of range or zero step");
+            return gs_kfail(k, "axis out of range or zero step");
         int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i];
         int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
         b = s > 0 ? clamp(b, 0, dim) : clamp(b, 0, dim - 1);
@@ -337,7 +314,7 @@ static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         int64_t len = s > 0 ? (e - b + s - 1) / s : (b - e + (-s) - 1) / (-s);
         lo[a] = b, step[a] = s, dims[a] = len > 0 ? len : 0;
     }
-    gs_status st = make(k, out, x->dtype, dims, x->rank);
+    gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
     if (st != GS_OK)
         return st;
     int64_t xs[GS_MAX_RANK], os[GS_MAX_RANK];
@@ -363,7 +340,7 @@ static gs_status k_gather(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     const gs_tensor *x = in[0], *idx = in[1];
     int axis = norm_axis(gs_attr_int(k->node, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank || x->rank + idx->rank - 1 > GS_MAX_RANK)
-        return fail(k, "axis out of range");
+        return gs_kfail(k, "axis out of range");
     int64_t dims[GS_MAX_RANK];
     int r = 0;
     for (int i = 0; i < axis; i++)
@@ -372,7 +349,7 @@ static gs_status k_gather(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
         dims[r++] = idx->dims[i];
     for (int i = axis + 1; i < x->rank; i++)
         dims[r++] = x->dims[i];
-    gs_status st = make(k, out, x->dtype, dims, r);
+    gs_status st = gs_kmake(k, out, x->dtype, dims, r);
     if (st != GS_OK)
         return st;
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
@@ -383,7 +360,7 @@ static gs_status k_gather(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
             int64_t ix = gs_tensor_get_i(idx, j);
             ix = ix < 0 ? ix + dim : ix;
             if (ix < 0 || ix >= dim)
-                return fail(k, "index out of range");
+                return gs_kfail(k, "index out of range");
             memcpy((char *)out->data + (size_t)(b * ni + j) * chunk,
                    (const char *)x->data + (size_t)(b * dim + ix) * chunk, chunk);
         }
@@ -400,7 +377,7 @@ static gs_status k_shape(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     s = clamp(s < 0 ? s + r : s, 0, r);
     e = clamp(e < 0 ? e + r : e, 0, r);
     int64_t n = e > s ? e - s : 0;
-    gs_status st = make(k, out, GS_INT64, &n, 1);
+    gs_status st = gs_kmake(k, out, GS_INT64, &n, 1);
     for (int64_t i = 0; st == GS_OK && i < n; i++)
         ((int64_t *)out->data)[i] = in[0]->dims[s + i];
     return st;
@@ -409,7 +386,7 @@ static gs_status k_shape(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
 static gs_status k_size(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nin, (void)nout;
-    gs_status st = make(k, out, GS_INT64, NULL, 0);
+    gs_status st = gs_kmake(k, out, GS_INT64, NULL, 0);
     if (st == GS_OK)
         *(int64_t *)out->data = gs_tensor_numel(in[0]);
     return st;
@@ -418,8 +395,8 @@ static gs_status k_size(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
 static gs_status cast_to(gs_kcall *k, const gs_tensor *x, gs_tensor *out, int32_t to)
 {
     if (!gs_dtype_size(to) || !gs_dtype_size(x->dtype) || to == GS_STRING)
-        return unsupported(k, "casting strings");
-    gs_status st = make(k, out, to, x->dims, x->rank);
+        return gs_kunsupported(k, "casting strings");
+    gs_status st = gs_kmake(k, out, to, x->dims, x->rank);
     int64_t n = gs_tensor_numel(x);
     bool from_float = x->dtype == GS_FLOAT || x->dtype == GS_DOUBLE || x->dtype == GS_FLOAT16 ||
                       x->dtype == GS_BFLOAT16;
@@ -453,8 +430,8 @@ static gs_status k_constant_of_shape(gs_kcall *k, const gs_tensor *const *in, in
     const gs_attr *a = gs_ir_attr(k->node, "value");
     const gs_tensor *v = a && a->type == GS_A_TENSOR ? a->t : NULL;
     if (r < 0)
-        return fail(k, "shape rank too large");
-    gs_status st = make(k, out, v ? v->dtype : GS_FLOAT, dims, r);
+        return gs_kfail(k, "shape rank too large");
+    gs_status st = gs_kmake(k, out, v ? v->dtype : GS_FLOAT, dims, r);
     size_t es = gs_dtype_size(out->dtype);
     int64_t n = gs_tensor_numel(out);
     for (int64_t i = 0; st == GS_OK && v && v->data && i < n; i++)
@@ -467,13 +444,13 @@ static gs_status k_range(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     (void)nin, (void)nout;
     double s = gs_tensor_get_f(in[0], 0), l = gs_tensor_get_f(in[1], 0), d = gs_tensor_get_f(in[2], 0);
     if (d == 0)
-        return fail(k, "delta is zero");
+        return gs_kfail(k, "delta is zero");
     double count = (l - s) / d;
     int64_t n = count > 0 ? (int64_t)(count + (count - (double)(int64_t)count > 0 ? 1 : 0)) : 0;
     if (n > ((int64_t)1 << 32))
-        return fail(k, "range too long");
+        return gs_kfail(k, "range too long");
     bool ints = in[0]->dtype != GS_FLOAT && in[0]->dtype != GS_DOUBLE && in[0]->dtype != GS_FLOAT16;
-    gs_status st = make(k, out, in[0]->dtype, &n, 1);
+    gs_status st = gs_kmake(k, out, in[0]->dtype, &n, 1);
     for (int64_t i = 0; st == GS_OK && i < n; i++) {
         if (ints)
             gs_tensor_set_i(out, i, gs_tensor_get_i(in[0], 0) + i * gs_tensor_get_i(in[2], 0));
@@ -487,7 +464,7 @@ static gs_status k_range(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
 static gs_status repeat(gs_kcall *k, const gs_tensor *x, gs_tensor *out, const int64_t *dims, int rank,
                         bool tile)
 {
-    gs_status st = make(k, out, x->dtype, dims, rank);
+    gs_status st = gs_kmake(k, out, x->dtype, dims, rank);
     if (st != GS_OK)
         return st;
     int64_t xd[GS_MAX_RANK], xs[GS_MAX_RANK], os[GS_MAX_RANK];
@@ -515,7 +492,7 @@ static gs_status k_expand(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     int64_t shape[GS_MAX_RANK], dims[GS_MAX_RANK];
     int n = int_list(k, in, nin, 1, NULL, shape, GS_MAX_RANK), r;
     if (n < 0 || !gs_broadcast_shape(in[0]->dims, in[0]->rank, shape, n, dims, &r))
-        return fail(k, "shape does not broadcast");
+        return gs_kfail(k, "shape does not broadcast");
     return repeat(k, in[0], out, dims, r, false);
 }
 
@@ -525,7 +502,7 @@ static gs_status k_tile(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     int64_t reps[GS_MAX_RANK], dims[GS_MAX_RANK];
     int n = int_list(k, in, nin, 1, NULL, reps, GS_MAX_RANK);
     if (n != in[0]->rank)
-        return fail(k, "repeats do not match the rank");
+        return gs_kfail(k, "repeats do not match the rank");
     for (int i = 0; i < n; i++)
         dims[i] = in[0]->dims[i] * reps[i];
     return repeat(k, in[0], out, dims, n, true);
@@ -537,7 +514,7 @@ static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
     const gs_tensor *x = in[0];
     const char *mode = gs_attr_str(k->node, "mode", "constant");
     if (strcmp(mode, "constant"))
-        return unsupported(k, "pad mode other than constant");
+        return gs_kunsupported(k, "pad mode other than constant");
     int64_t pads[2 * GS_MAX_RANK], axes[GS_MAX_RANK], full[2 * GS_MAX_RANK] = { 0 }, dims[GS_MAX_RANK];
     bool v11 = k->opset >= 11;
     int np = int_list(k, in, nin, v11 ? 1 : -1, v11 ? NULL : (k->opset < 2 ? "paddings" : "pads"), pads,
@@ -547,17 +524,17 @@ static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
         for (na = 0; na < x->rank; na++)
             axes[na] = na;
     if (np != 2 * na)
-        return fail(k, "pads do not match the axes");
+        return gs_kfail(k, "pads do not match the axes");
     for (int i = 0; i < na; i++) {
         int a = norm_axis(axes[i], x->rank);
         if (a < 0 || a >= x->rank)
-            return fail(k, "axis out of range");
+            return gs_kfail(k, "axis out of range");
         full[a] = pads[i], full[a + x->rank] = pads[i + na];
     }
     for (int d = 0; d < x->rank; d++)
         if ((dims[d] = x->dims[d] + full[d] + full[d + x->rank]) < 0)
-            return fail(k, "negative size");
-    gs_status st = make(k, out, x->dtype, dims, x->rank);
+            return gs_kfail(k, "negative size");
+    gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
     if (st != GS_OK)
         return st;
     double value = v11 ? (nin > 2 && in[2] && gs_tensor_numel(in[2]) ? gs_tensor_get_f(in[2], 0) : 0)
@@ -642,17 +619,17 @@ static gs_status resize_plan_init(gs_kcall *k, const gs_tensor *const *in, int n
     }
     const char *mode = gs_attr_str(n, "mode", "nearest");
     if (strcmp(mode, "nearest") && strcmp(mode, "linear"))
-        return unsupported(k, "resize mode other than nearest and linear");
+        return gs_kunsupported(k, "resize mode other than nearest and linear");
     if (gs_ir_attr(n, "axes") || gs_attr_int(n, "antialias", 0) ||
         strcmp(gs_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch"))
-        return unsupported(k, "axes, antialias or keep_aspect_ratio_policy");
+        return gs_kunsupported(k, "axes, antialias or keep_aspect_ratio_policy");
     p->linear = !strcmp(mode, "linear");
     p->rank = x->rank;
     p->coord = gs_attr_str(n, "coordinate_transformation_mode", k->opset < 11 ? "asymmetric" : "half_pixel");
     p->nearest = !strcmp(n->op, "Upsample") ? "floor" : gs_attr_str(n, "nearest_mode", "round_prefer_floor");
     if ((sizes && gs_tensor_numel(sizes) != x->rank) || (scales && gs_tensor_numel(scales) != x->rank) ||
         (!sizes && !scales))
-        return fail(k, "scales or sizes must give one value per dim");
+        return gs_kfail(k, "scales or sizes must give one value per dim");
     for (int d = 0; d < x->rank; d++) {
         p->in[d] = x->dims[d];
         if (sizes) {
@@ -667,7 +644,7 @@ static gs_status resize_plan_init(gs_kcall *k, const gs_tensor *const *in, int n
         p->roi0[d] = has_roi ? gs_tensor_get_f(roi, d) : 0;
         p->roi1[d] = has_roi ? gs_tensor_get_f(roi, d + x->rank) : 1;
         if (p->out[d] < 0 || !(p->scale[d] > 0))
-            return fail(k, "scale must be positive");
+            return gs_kfail(k, "scale must be positive");
     }
     return GS_OK;
 }
@@ -680,7 +657,7 @@ static gs_status k_resize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     if (st != GS_OK)
         return st;
     const gs_tensor *x = in[0];
-    if ((st = make(k, out, x->dtype, p.out, p.rank)) != GS_OK)
+    if ((st = gs_kmake(k, out, x->dtype, p.out, p.rank)) != GS_OK)
         return st;
     int64_t xs[GS_MAX_RANK], os[GS_MAX_RANK], n = gs_tensor_numel(out);
     strides_of(x->dims, x->rank, xs);

@@ -224,3 +224,29 @@ void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v)
     default: gs_tensor_set_f(t, i, (double)v); break;
     }
 }
+
+/* ---- helpers for kernels ------------------------------------------------ */
+
+gs_status gs_kfail(gs_kcall *k, const char *what)
+{
+    return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): %s", k->node->name, k->node->op, what);
+}
+
+gs_status gs_kunsupported(gs_kcall *k, const char *what)
+{
+    return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s): %s is not supported", k->node->name,
+                  k->node->op, what);
+}
+
+gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
+{
+    if (rank < 0 || rank > GS_MAX_RANK)
+        return gs_kfail(k, "output rank out of range");
+    out->dtype = dtype;
+    out->rank = rank;
+    if (rank)
+        memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
+    if (!gs_dtype_size(dtype))
+        return gs_kunsupported(k, gs_dtype_name(dtype));
+    return gs_tensor_alloc(k->ctx, out);
+}
