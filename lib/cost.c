@@ -71,7 +71,7 @@ void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
         return;
     const gs_opdef *d = gs_op_find(n->op, n->domain, cm->opset);
     gs_cost c = { 0, 0, 0 };
-    if (d && d->cost)
+    if (d && d->cost && gs_op_fits(d, n))
         d->cost(g, n, &c);
     else
         gs_cost_default(g, n, &c);

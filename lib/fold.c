@@ -29,7 +29,7 @@ static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const g
     if ((n->flags & GS_N_DEAD) || n->ncaps || n->nout > 16 || n->nin > 64)
         return false;
     const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
-    if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+    if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)) || !gs_op_fits(d, n))
         return false;
     bool shape_only = known_shape(g, n, d);
     for (int k = 0; k < n->nin && !shape_only; k++) {

@@ -73,6 +73,9 @@ typedef struct gs_opdef {
 const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset);
 /* Calls fn for every row (for listings and tests). */
 void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
+/* True when n's input and output counts fit the row (checked before any
+ * infer, cost or kernel function looks at n's operands). */
+bool gs_op_fits(const gs_opdef *d, const gs_node *n);
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
 
 /* Tables, each terminated by a row with name NULL. */

@@ -139,7 +139,7 @@ gs_status gs_infer_graph(gs_graph *g, int64_t opset)
     for (int i = 0; i < n && st == GS_OK; i++) {
         gs_node *nd = &g->nodes[order[i]];
         const gs_opdef *d = gs_op_find(nd->op, nd->domain, opset);
-        if (d && d->infer)
+        if (d && d->infer && gs_op_fits(d, nd))
             st = d->infer(g, nd, opset);
         for (int a = 0; a < nd->nattrs && st == GS_OK; a++) {
             gs_attr *at = &nd->attrs[a];

@@ -98,8 +98,7 @@ static void release(gs_interp *it, gs_id v)
 
 static gs_status check_arity(gs_interp *it, const gs_node *n, const gs_opdef *d)
 {
-    if (n->nin < d->min_in || (d->max_in >= 0 && n->nin > d->max_in) ||
-        n->nout < d->min_out || (d->max_out >= 0 && n->nout > d->max_out))
+    if (!gs_op_fits(d, n))
         return gs_err(it->ctx, GS_ERR_MODEL, "node '%s' (%s): %d inputs and %d outputs do not "
                       "fit the op", n->name, n->op, n->nin, n->nout);
     return GS_OK;

@@ -726,7 +726,7 @@ static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
     int64_t known = 1, total = 1;
     bool all = x->rank >= 0;
     for (int i = 0; i < x->rank; i++)
-        all &= x->dims[i].v >= 0, total *= x->dims[i].v >= 0 ? x->dims[i].v : 1;
+        all &= x->dims[i].v >= 0 && gs_mul64_ok(total, x->dims[i].v >= 0 ? x->dims[i].v : 1, &total);
     for (int i = 0; i < r; i++) {
         int64_t v = gs_tensor_get_i(s, i);
         dims[i] = (gs_dim){ v, NULL };
@@ -734,9 +734,7 @@ static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
             dims[i] = i < x->rank ? x->dims[i] : (gs_dim){ -1, NULL };
         if (v == -1)
             infer = i;
-        else if (dims[i].v >= 0)
-            known *= dims[i].v;
-        else
+        else if (dims[i].v < 0 || !gs_mul64_ok(known, dims[i].v, &known))
             all = false;
     }
     if (infer >= 0)
