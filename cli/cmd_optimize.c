@@ -268,8 +268,21 @@ static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs
     return st;
 }
 
-static void summary(const gs_report *r, const char *out, const timings *t)
+static int live_nodes(const gs_model *m)
 {
+    int n = 0;
+    for (int i = 0; i < gs_model_node_count(m); i++)
+        n += gs_node_is_live(m, i);
+    return n;
+}
+
+static void summary(const gs_report *r, const char *out, const timings *t, const gs_model *m, int level)
+{
+    if (level == 0) {
+        fprintf(stderr, "graphsub: wrote %s: lossless round trip, %d nodes, %.0f ms\n", out, live_nodes(m),
+                t->import + t->export_);
+        return;
+    }
     fprintf(stderr, "graphsub: wrote %s: %d -> %d nodes, estimated cost %.3f -> %.3f ms "
                     "(%.1f%%), %d rewrites, %.0f ms\n",
             out, r->nodes_before, r->nodes_after, r->cost_before * 1e3, r->cost_after * 1e3,
@@ -297,7 +310,7 @@ static int run(gs_ctx *ctx, const opts *o, const char *out)
     if (rc == 0 && o->report)
         rc = write_report(o->report, &rep, o, &t);
     if (rc == 0 && !o->quiet)
-        summary(&rep, out, &t);
+        summary(&rep, out, &t, m, o->go.level);
     gs_report_clear(ctx, &rep);
     gs_model_free(m);
     return rc;
