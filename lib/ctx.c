@@ -127,3 +127,10 @@ bool gs_mul64_ok(int64_t a, int64_t b, int64_t *out)
 {
     return !__builtin_mul_overflow(a, b, out);
 }
+
+int64_t gs_to_int64(double v)
+{
+    if (!(v >= -9.2e18 && v <= 9.2e18))   /* NaN and values beyond int64 */
+        return v > 0 ? INT64_MAX : v < 0 ? INT64_MIN : 0;
+    return (int64_t)v;
+}

@@ -48,6 +48,8 @@ char *gs_strdup(gs_ctx *ctx, const char *s);
 /* a*b with overflow check: false on overflow. */
 bool gs_mul_ok(size_t a, size_t b, size_t *out);
 bool gs_mul64_ok(int64_t a, int64_t b, int64_t *out);
+/* v converted to int64, saturating (NaN gives 0): rule files hold any number. */
+int64_t gs_to_int64(double v);
 
 /* ---- arena.c: bump allocator owned by a graph ------------------------- */
 

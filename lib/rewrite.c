@@ -64,7 +64,7 @@ static bool func_value(const gs_pnode *p, int64_t *out, const rw *w)
 static bool int_valued(const gs_pnode *p, int64_t *out, const rw *w)
 {
     if (p->kind == P_NUM) {
-        *out = (int64_t)p->num;
+        *out = gs_to_int64(p->num);
         return true;
     }
     return p->kind == P_FUNC && func_value(p, out, w);
@@ -120,7 +120,7 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
         } else if (v->kind == P_NUM) {
             a.type = v->var ? GS_A_FLOAT : GS_A_INT;
             a.f = (float)v->num;
-            a.i = (int64_t)v->num;
+            a.i = gs_to_int64(v->num);
         } else if (v->kind == P_LIST) {
             a.type = GS_A_INTS;
             a.n = (size_t)v->nargs;

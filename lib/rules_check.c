@@ -57,7 +57,7 @@ static bool shape_of(const cJSON *arr, int64_t *dims, int *rank)
     cJSON_ArrayForEach(d, arr) {
         if (!cJSON_IsNumber(d) || d->valuedouble < 0 || *rank == GS_MAX_RANK)
             return false;
-        dims[(*rank)++] = (int64_t)d->valuedouble;
+        dims[(*rank)++] = gs_to_int64(d->valuedouble);
     }
     return true;
 }
@@ -95,6 +95,11 @@ static gs_id make_value(inst *in, int var)
     }
     if (!ok) {
         snprintf(in->why, sizeof in->why, "bad check data for '%s'", name);
+        return GS_NONE;
+    }
+    int64_t numel = gs_tensor_numel(&t);
+    if (numel < 0 || numel > (1 << 24)) {
+        snprintf(in->why, sizeof in->why, "check data for '%s' is too large", name);
         return GS_NONE;
     }
     bool is_const = values || wants_const(in->r, var);
@@ -143,14 +148,14 @@ static gs_attr *attr_from(inst *in, const char *name, const cJSON *v)
     if (cJSON_IsNumber(v)) {   /* integral numbers make INT attributes, others FLOAT */
         bool integral = v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 1e15;
         a->type = integral ? GS_A_INT : GS_A_FLOAT;
-        a->i = (int64_t)v->valuedouble;
+        a->i = gs_to_int64(v->valuedouble);
         a->f = (float)v->valuedouble;
     } else if (cJSON_IsArray(v)) {
         a->type = GS_A_INTS;
         a->n = (size_t)cJSON_GetArraySize(v);
         a->ints = gs_arena_alloc(in->g->perm, (a->n + 1) * sizeof *a->ints);
         for (size_t i = 0; a->ints && i < a->n; i++)
-            a->ints[i] = (int64_t)cJSON_GetArrayItem(v, (int)i)->valuedouble;
+            a->ints[i] = gs_to_int64(cJSON_GetArrayItem(v, (int)i)->valuedouble);
     } else {
         return NULL;
     }
@@ -178,7 +183,7 @@ static bool node_attrs(inst *in, const gs_pnode *p, gs_node *n)
             if (a) {
                 a->name = pa->name;
                 a->type = v->var ? GS_A_FLOAT : GS_A_INT;
-                a->f = (float)v->num, a->i = (int64_t)v->num;
+                a->f = (float)v->num, a->i = gs_to_int64(v->num);
             }
         }
         if (!a) {

@@ -32,6 +32,7 @@ typedef struct parser {
     const char *src, *p;       /* text and cursor */
     const char *what;          /* "match", "rewrite", "where" */
     bool rewrite;              /* infix operators allowed */
+    int depth;                 /* nesting, bounded so a hostile file cannot exhaust the stack */
     int slots;                 /* calls numbered in a match */
     char err[256];
 } parser;
@@ -142,7 +143,7 @@ static bool attr_default(parser *ps, gs_pattr *a)
     d->name = a->name;
     d->type = lit->var ? GS_A_FLOAT : GS_A_INT;
     d->f = (float)lit->num;
-    d->i = (int64_t)lit->num;
+    d->i = gs_to_int64(lit->num);
     a->dflt = d;
     return true;
 }
@@ -191,7 +192,22 @@ static gs_pnode *number(parser *ps)
     return n;
 }
 
+static gs_pnode *primary_at(parser *ps);
+
+enum { MAX_NESTING = 64 };
+
 static gs_pnode *primary(parser *ps)
+{
+    if (++ps->depth > MAX_NESTING) {
+        perr(ps, "expression nested too deeply");
+        return NULL;
+    }
+    gs_pnode *n = primary_at(ps);
+    ps->depth--;
+    return n;
+}
+
+static gs_pnode *primary_at(parser *ps)
 {
     skip(ps);
     if (eat(ps, '(')) {

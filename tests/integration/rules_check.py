@@ -6,6 +6,7 @@ refused whole with file, rule and position (exit 3)."""
 import os
 import subprocess
 import sys
+import tempfile
 
 
 def run(*argv):
@@ -32,6 +33,14 @@ def main():
     refused = rc == 3 and "broken_rules.json" in err and "'broken'" in err and "column" in err and not out
     print(("ok  " if refused else "FAIL") + f" broken file refused: {err.strip()}")
     ok &= refused
+    with tempfile.TemporaryDirectory() as d:   # found by fuzzing: nesting once overflowed the stack
+        deep = os.path.join(d, "deep.json")
+        with open(deep, "w") as f:
+            f.write('{"rules": [{"name": "a", "match": "' + "(" * 5000 + "x" + ")" * 5000 + '", "rewrite": "x"}]}')
+        rc, out, err = run(gs, "rules", "list", deep)
+        nested = rc == 3 and "nested too deeply" in err
+        print(("ok  " if nested else "FAIL") + f" deeply nested pattern refused: {err.strip()}")
+        ok &= nested
     return 0 if ok else 1
 
 
