@@ -94,6 +94,8 @@ void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t);
 /* Free a heap tensor made by gs_tensor_new / gs_onnx_read_tensor. */
 void gs_tensor_free(gs_ctx *ctx, gs_tensor *t);
 gs_tensor *gs_tensor_new(gs_ctx *ctx);
+/* A new heap tensor with its own (aligned) copy of t's data; NULL on no memory. */
+gs_tensor *gs_tensor_dup(gs_ctx *ctx, const gs_tensor *t);
 /* Kernel errors naming the node: an invalid node (GS_ERR_MODEL), or a mode
  * the kernel does not support (GS_ERR_UNSUPPORTED, "<what> is not supported"). */
 gs_status gs_kfail(gs_kcall *k, const char *what);

@@ -44,18 +44,9 @@ static gs_status aligned_init(gs_interp *it, gs_id v)
         it->env[v] = t;
         return GS_OK;
     }
-    gs_tensor *c = gs_tensor_new(it->ctx);
+    gs_tensor *c = gs_tensor_dup(it->ctx, t);
     if (!c)
         return gs_nomem(it->ctx);
-    *c = *t;
-    c->flags = 0;
-    c->data = gs_alloc(it->ctx, t->nbytes ? t->nbytes : 1);
-    if (!c->data) {
-        gs_dealloc(it->ctx, c);
-        return gs_nomem(it->ctx);
-    }
-    memcpy(c->data, t->data, t->nbytes);
-    c->flags = GS_T_OWNED;
     it->env[v] = c;
     it->owned[v] = 1;
     return GS_OK;
@@ -173,28 +164,17 @@ static gs_status take_outputs(gs_interp *it, gs_tensor **outputs, int n)
         gs_tensor *t = lookup(it, v);
         if (!t)
             return no_data(it, v);
-        gs_tensor *c = gs_tensor_new(it->ctx);
-        if (!c)
-            return gs_nomem(it->ctx);
-        *c = *t;
-        c->flags = 0;
-        c->src = NULL;
         bool again = false;
         for (int j = i + 1; j < n; j++)
             again |= g->outputs[j] == v;
+        gs_tensor *c;
         if (it->owned[v] && it->env[v] == t && !again) {   /* move */
-            c->flags = GS_T_OWNED;
-            gs_dealloc(it->ctx, t);
+            c = t;
+            c->src = NULL;
             it->env[v] = NULL;
             it->owned[v] = 0;
-        } else if (t->data) {                     /* copy: inputs, weights, repeats */
-            c->data = gs_alloc(it->ctx, t->nbytes ? t->nbytes : 1);
-            if (!c->data) {
-                gs_dealloc(it->ctx, c);
-                return gs_nomem(it->ctx);
-            }
-            memcpy(c->data, t->data, t->nbytes);
-            c->flags = GS_T_OWNED;
+        } else if (!(c = gs_tensor_dup(it->ctx, t))) {      /* copy: inputs, weights, repeats */
+            return gs_nomem(it->ctx);
         }
         outputs[i] = c;
     }

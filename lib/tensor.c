@@ -76,6 +76,27 @@ gs_tensor *gs_tensor_new(gs_ctx *ctx)
     return gs_zalloc(ctx, sizeof(gs_tensor));
 }
 
+gs_tensor *gs_tensor_dup(gs_ctx *ctx, const gs_tensor *t)
+{
+    gs_tensor *c = gs_tensor_new(ctx);
+    if (!c)
+        return NULL;
+    *c = *t;
+    c->flags = 0;
+    c->src = NULL;
+    if (!t->data)
+        return c;
+    c->data = gs_alloc(ctx, t->nbytes ? t->nbytes : 1);
+    if (!c->data) {
+        gs_dealloc(ctx, c);
+        return NULL;
+    }
+    if (t->nbytes)
+        memcpy(c->data, t->data, t->nbytes);
+    c->flags = GS_T_OWNED;
+    return c;
+}
+
 void gs_tensor_free(gs_ctx *ctx, gs_tensor *t)
 {
     if (!t)
