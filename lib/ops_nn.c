@@ -436,6 +436,21 @@ static gs_status k_batchnorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     return st;
 }
 
+/* Mean and (biased) variance of x[first .. first + n). */
+static void moments(const gs_tensor *x, int64_t first, int64_t n, double *mean, double *var)
+{
+    double m = 0, v = 0;
+    for (int64_t i = 0; i < n; i++)
+        m += gs_tensor_get_f(x, first + i);
+    m /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = gs_tensor_get_f(x, first + i) - m;
+        v += d * d;
+    }
+    *mean = m;
+    *var = v / (double)n;
+}
+
 /* Normalize groups of `inner` elements: (x - mean) / sqrt(var + eps) * scale + bias,
  * with scale/bias indexed by sidx(group, i). */
 static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
@@ -461,15 +476,8 @@ static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     if (bi)
         gs_bcast_init(&bb, x->dims + axis, x->rank - axis, bi->dims, bi->rank);
     for (int64_t o = 0; st == GS_OK && o < outer; o++) {
-        double mean = 0, var = 0;
-        for (int64_t i = 0; i < inner; i++)
-            mean += gs_tensor_get_f(x, o * inner + i);
-        mean /= (double)inner;
-        for (int64_t i = 0; i < inner; i++) {
-            double d = gs_tensor_get_f(x, o * inner + i) - mean;
-            var += d * d;
-        }
-        var /= (double)inner;
+        double mean, var;
+        moments(x, o * inner, inner, &mean, &var);
         double inv = 1 / sqrt(var + eps);
         for (int64_t i = 0; i < inner; i++) {
             double v = (gs_tensor_get_f(x, o * inner + i) - mean) * inv *
@@ -494,15 +502,8 @@ static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin
     int64_t N = x->dims[0], C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2);
     gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     for (int64_t p = 0; st == GS_OK && p < N * C; p++) {
-        double mean = 0, var = 0;
-        for (int64_t i = 0; i < inner; i++)
-            mean += gs_tensor_get_f(x, p * inner + i);
-        mean /= (double)inner;
-        for (int64_t i = 0; i < inner; i++) {
-            double d = gs_tensor_get_f(x, p * inner + i) - mean;
-            var += d * d;
-        }
-        var /= (double)inner;
+        double mean, var;
+        moments(x, p * inner, inner, &mean, &var);
         double s = gs_tensor_get_f(in[1], p % C) / sqrt(var + eps), b = gs_tensor_get_f(in[2], p % C);
         for (int64_t i = 0; i < inner; i++)
             gs_tensor_set_f(out, p * inner + i, (gs_tensor_get_f(x, p * inner + i) - mean) * s + b);
