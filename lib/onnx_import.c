@@ -81,6 +81,20 @@ static bool safe_location(const char *loc)
     return !strchr(loc, '\\');
 }
 
+/* True when path, with symbolic links resolved, lies inside the model's
+ * folder (a link inside the folder may not lead out of it). */
+static bool inside_folder(imp *im, const char *path, const char *loc)
+{
+    char *dir = realpath(im->dir, NULL), *file = realpath(path, NULL);
+    size_t n = dir ? strlen(dir) : 0;
+    bool ok = !file || (dir && !strncmp(file, dir, n) && (file[n] == '/' || (n == 1 && dir[0] == '/')));
+    free(dir);   /* realpath's buffers come from malloc */
+    free(file);
+    if (!ok)
+        gs_err(im->ctx, GS_ERR_MODEL, "external data location '%s' leads outside the model's folder", loc);
+    return ok;
+}
+
 static gs_status map_external(imp *im, const char *loc, void **map, size_t *size)
 {
     gs_model *m = im->m;
@@ -89,7 +103,7 @@ static gs_status map_external(imp *im, const char *loc, void **map, size_t *size
     if (!full)
         return gs_nomem(im->ctx);
     snprintf(full, n, "%s/%s", im->dir, loc);
-    gs_status st = gs_file_map(im->ctx, full, map, size);
+    gs_status st = inside_folder(im, full, loc) ? gs_file_map(im->ctx, full, map, size) : GS_ERR_MODEL;
     gs_dealloc(im->ctx, full);
     if (st != GS_OK)
         return st;

@@ -46,6 +46,14 @@ def cases(d):
     with open(os.path.join(os.path.dirname(d), "secret.bin"), "wb") as f:
         f.write(b"\0" * 8)
     yield "external-dotdot", esc.SerializeToString()
+    link = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2],
+                       data_location=TensorProto.EXTERNAL)
+    for k, v in (("location", "link.bin"), ("offset", "0"), ("length", "8")):
+        link.external_data.add(key=k, value=v)
+    if not os.path.lexists(os.path.join(d, "link.bin")):
+        os.symlink(os.path.join(os.path.dirname(d), "secret.bin"), os.path.join(d, "link.bin"))
+    lnk = model_with([helper.make_node("Add", ["x", "w"], ["y"], name="n1")], [vi("x")], [vi("y")], [link])
+    yield "external-symlink-out", lnk.SerializeToString()
     short = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4], raw_data=b"\0" * 8)
     bad = model_with([helper.make_node("Add", ["x", "w"], ["y"], name="n1")], [vi("x")], [vi("y")], [short])
     yield "short-tensor-data", bad.SerializeToString()
