@@ -268,24 +268,28 @@ static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
     gs_bcast_init(&ba, dims, rank, a->dims, a->rank);
     gs_bcast_init(&bb, dims, rank, b->dims, b->rank);
     int64_t n = gs_tensor_numel(out);
-    bool same = a->rank == rank && b->rank == rank && !memcmp(a->dims, b->dims, (size_t)rank * 8) &&
-                !memcmp(a->dims, dims, (size_t)rank * 8);
     bool ints = !is_float(a->dtype) && (op == B_POW ? !is_float(b->dtype) : true);
-    if (a->dtype == GS_FLOAT && b->dtype == GS_FLOAT && dtype == GS_FLOAT) {
-        const float *x = a->data, *y = b->data;
-        float *o = out->data;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t ia = same ? i : gs_bcast_index(&ba, i), ib = same ? i : gs_bcast_index(&bb, i);
-            o[i] = (float)fop(op, x[ia], y[ib]);
+    bool fast = a->dtype == GS_FLOAT && b->dtype == GS_FLOAT && dtype == GS_FLOAT;
+    /* Row by row along the last dim: one broadcast index per row, then strides
+     * (1, or 0 where an input is broadcast along that dim). */
+    int64_t last = rank ? dims[rank - 1] : 1;
+    int64_t sa = rank ? ba.in_strides[rank - 1] : 0, sb = rank ? bb.in_strides[rank - 1] : 0;
+    for (int64_t row = 0; row < n; row += last) {
+        int64_t ia = gs_bcast_index(&ba, row), ib = gs_bcast_index(&bb, row);
+        if (fast) {
+            const float *x = (const float *)a->data + ia, *y = (const float *)b->data + ib;
+            float *o = (float *)out->data + row;
+            for (int64_t j = 0; j < last; j++)
+                o[j] = (float)fop(op, x[j * sa], y[j * sb]);
+            continue;
         }
-        return GS_OK;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        int64_t ia = same ? i : gs_bcast_index(&ba, i), ib = same ? i : gs_bcast_index(&bb, i);
-        if (ints || is_logic(op))
-            gs_tensor_set_i(out, i, iop(op, gs_tensor_get_i(a, ia), gs_tensor_get_i(b, ib)));
-        else
-            gs_tensor_set_f(out, i, fop(op, gs_tensor_get_f(a, ia), gs_tensor_get_f(b, ib)));
+        for (int64_t j = 0; j < last; j++) {
+            int64_t i = row + j, xa = ia + j * sa, xb = ib + j * sb;
+            if (ints || is_logic(op))
+                gs_tensor_set_i(out, i, iop(op, gs_tensor_get_i(a, xa), gs_tensor_get_i(b, xb)));
+            else
+                gs_tensor_set_f(out, i, fop(op, gs_tensor_get_f(a, xa), gs_tensor_get_f(b, xb)));
+        }
     }
     return GS_OK;
 }
