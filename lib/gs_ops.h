@@ -82,7 +82,10 @@ void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
 extern const gs_opdef gs_ops_elementwise[];  /* ops_elementwise.c */
 extern const gs_opdef gs_ops_tensor[];       /* ops_tensor.c: shape/layout/index ops */
 extern const gs_opdef gs_ops_reduce[];       /* ops_reduce.c */
-extern const gs_opdef gs_ops_nn[];           /* ops_nn.c: conv, pool, matmul, norms, softmax */
+extern const gs_opdef gs_ops_nn[];           /* ops_nn.c: MatMul, Gemm */
+extern const gs_opdef gs_ops_conv[];         /* ops_conv.c: Conv, ConvTranspose, pools */
+extern const gs_opdef gs_ops_norm[];         /* ops_norm.c: normalizations, softmax */
+extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
@@ -107,6 +110,27 @@ double gs_tensor_get_f(const gs_tensor *t, int64_t i);
 int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i);
 void gs_tensor_set_f(gs_tensor *t, int64_t i, double v);
 void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v);
+
+/* ---- ops_nn.c: helpers shared by the nn kernels ------------------------- */
+
+/* A float32 view of numeric tensor x: x's own data when it is float32, else
+ * a converted copy allocated in *tmp (the caller clears tmp either way). */
+gs_status gs_op_as_float(gs_kcall *k, const gs_tensor *x, gs_tensor *tmp, const float **out);
+/* Move the float32 result f into out converted to dtype (out takes f's data
+ * when dtype is float32); f is empty afterwards. */
+gs_status gs_op_from_float(gs_kcall *k, gs_tensor *f, gs_tensor *out, int32_t dtype);
+/* True for float32, float64, float16 and bfloat16. */
+bool gs_op_floatlike(int32_t dtype);
+/* A matrix operand of gs_op_gemm: element (i, j) is p[i * rs + j * cs]. */
+typedef struct gs_fmat {
+    const float *p;
+    int64_t rs, cs;
+} gs_fmat;
+/* c[i * ldc + j] += alpha * sum over p < k of a(i, p) * b(p, j), for i < m,
+ * j < n. Cache-blocked and vectorized when b's rows are contiguous (b.cs 1);
+ * plain loops otherwise. c must not overlap a or b. */
+void gs_op_gemm(int64_t m, int64_t n, int64_t k, float alpha, gs_fmat a, gs_fmat b, float *c,
+                int64_t ldc);
 
 /* ---- broadcast.c: numpy-style multidirectional broadcasting ------------ */
 

@@ -1,0 +1,206 @@
+/*
+ * ops_norm.c - the normalizations (BatchNormalization in inference,
+ * LayerNormalization, InstanceNormalization) and Softmax, LogSoftmax.
+ *
+ * Each normalizes groups of elements with statistics computed in double, so
+ * the results are accurate references for the rules that fold or fuse them.
+ * They are cheap next to convolutions and matrix products and are written
+ * for clarity, through the dtype-generic element accessors.
+ */
+#include "gs_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- normalizations ------------------------------------------------------- */
+
+static gs_status k_batchnorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin;
+    if (gs_attr_int(k->node, "training_mode", 0) || nout > 1 ||
+        (k->opset < 7 && gs_attr_int(k->node, "is_test", 0) == 0))
+        return gs_kunsupported(k, "training mode");
+    const gs_tensor *x = in[0];
+    float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
+    if (x->rank < 2)
+        return gs_kfail(k, "input rank must be 2 or more");
+    int64_t C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2), N = x->dims[0];
+    for (int i = 1; i < 5; i++)
+        if (gs_tensor_numel(in[i]) != C)
+            return gs_kfail(k, "scale, bias, mean and variance must have C elements");
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    for (int64_t c = 0; st == GS_OK && c < C; c++) {
+        double s = gs_tensor_get_f(in[1], c) / sqrt(gs_tensor_get_f(in[4], c) + eps);
+        double b = gs_tensor_get_f(in[2], c) - gs_tensor_get_f(in[3], c) * s;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t idx = (n * C + c) * inner + i;
+                gs_tensor_set_f(out, idx, gs_tensor_get_f(x, idx) * s + b);
+            }
+    }
+    return st;
+}
+
+/* Mean and (biased) variance of x[first .. first + n). */
+static void moments(const gs_tensor *x, int64_t first, int64_t n, double *mean, double *var)
+{
+    double m = 0, v = 0;
+    for (int64_t i = 0; i < n; i++)
+        m += gs_tensor_get_f(x, first + i);
+    m /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double d = gs_tensor_get_f(x, first + i) - m;
+        v += d * d;
+    }
+    *mean = m;
+    *var = v / (double)n;
+}
+
+/* Normalize groups of `inner` elements: (x - mean) / sqrt(var + eps) * scale + bias,
+ * with scale/bias indexed by sidx(group, i). */
+static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    const gs_tensor *x = in[0], *sc = in[1], *bi = nin > 2 ? in[2] : NULL;
+    int axis = (int)gs_attr_int(k->node, "axis", -1);
+    axis = axis < 0 ? axis + x->rank : axis;
+    if (axis < 0 || axis >= x->rank)
+        return gs_kfail(k, "axis out of range");
+    float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
+    int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis, x->rank - axis);
+    int64_t sdims[GS_MAX_RANK];
+    memcpy(sdims, x->dims, (size_t)axis * 8);
+    for (int i = axis; i < x->rank; i++)
+        sdims[i] = 1;
+    gs_status st = gs_kmake(k, &out[0], x->dtype, x->dims, x->rank);
+    int32_t stype = (int32_t)gs_attr_int(k->node, "stash_type", 1);
+    for (int j = 1; st == GS_OK && j < nout && j < 3; j++)
+        if (k->node->out[j] != GS_NONE)
+            st = gs_kmake(k, &out[j], stype == GS_DOUBLE ? GS_DOUBLE : GS_FLOAT, sdims, x->rank);
+    gs_bcast bs, bb;
+    gs_bcast_init(&bs, x->dims + axis, x->rank - axis, sc->dims, sc->rank);
+    if (bi)
+        gs_bcast_init(&bb, x->dims + axis, x->rank - axis, bi->dims, bi->rank);
+    for (int64_t o = 0; st == GS_OK && o < outer; o++) {
+        double mean, var;
+        moments(x, o * inner, inner, &mean, &var);
+        double inv = 1 / sqrt(var + eps);
+        for (int64_t i = 0; i < inner; i++) {
+            double v = (gs_tensor_get_f(x, o * inner + i) - mean) * inv *
+                       gs_tensor_get_f(sc, gs_bcast_index(&bs, i));
+            if (bi)
+                v += gs_tensor_get_f(bi, gs_bcast_index(&bb, i));
+            gs_tensor_set_f(&out[0], o * inner + i, v);
+        }
+        if (nout > 1 && out[1].data)
+            gs_tensor_set_f(&out[1], o, mean);
+        if (nout > 2 && out[2].data)
+            gs_tensor_set_f(&out[2], o, inv);
+    }
+    return st;
+}
+
+static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
+    int64_t N = x->dims[0], C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    for (int64_t p = 0; st == GS_OK && p < N * C; p++) {
+        double mean, var;
+        moments(x, p * inner, inner, &mean, &var);
+        double s = gs_tensor_get_f(in[1], p % C) / sqrt(var + eps), b = gs_tensor_get_f(in[2], p % C);
+        for (int64_t i = 0; i < inner; i++)
+            gs_tensor_set_f(out, p * inner + i, (gs_tensor_get_f(x, p * inner + i) - mean) * s + b);
+    }
+    return st;
+}
+
+/* ---- Softmax, LogSoftmax --------------------------------------------------- */
+
+static gs_status softmax(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool log_)
+{
+    int axis = (int)gs_attr_int(k->node, "axis", k->opset >= 13 ? -1 : 1);
+    axis = axis < 0 ? axis + x->rank : axis;
+    if (axis < 0 || axis >= x->rank)
+        return gs_kfail(k, "axis out of range");
+    /* before opset 13 the input is flattened to 2-D at axis; from 13 one axis */
+    int64_t outer, len, inner;
+    if (k->opset < 13) {
+        outer = gs_numel(x->dims, axis), len = gs_numel(x->dims + axis, x->rank - axis), inner = 1;
+    } else {
+        outer = gs_numel(x->dims, axis), len = x->dims[axis];
+        inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    }
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    for (int64_t o = 0; st == GS_OK && o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = o * len * inner + i;
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < len; j++)
+                mx = fmax(mx, gs_tensor_get_f(x, base + j * inner));
+            for (int64_t j = 0; j < len; j++)
+                sum += exp(gs_tensor_get_f(x, base + j * inner) - mx);
+            for (int64_t j = 0; j < len; j++) {
+                double v = gs_tensor_get_f(x, base + j * inner) - mx;
+                gs_tensor_set_f(out, base + j * inner, log_ ? v - log(sum) : exp(v) / sum);
+            }
+        }
+    return st;
+}
+
+static gs_status k_softmax(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return softmax(k, in[0], out, false);
+}
+
+static gs_status k_logsoftmax(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    return softmax(k, in[0], out, true);
+}
+
+/* ---- shape inference and cost ---------------------------------------------- */
+
+static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
+{
+    return k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
+}
+
+static gs_status infer_layernorm(gs_graph *g, gs_node *n, int64_t opset)
+{
+    gs_status st = gs_infer_same(g, n, opset);
+    const gs_value *x = val(g, n, 0);
+    if (st != GS_OK || !x || x->rank < 0 || n->nout < 2)
+        return st;
+    int axis = (int)gs_attr_int(n, "axis", -1);
+    axis = axis < 0 ? axis + x->rank : axis;
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < x->rank; i++)
+        dims[i] = i < axis ? x->dims[i] : (gs_dim){ 1, NULL };
+    for (int j = 1; j < n->nout && st == GS_OK; j++)
+        st = gs_infer_set(g, n->out[j], GS_FLOAT, x->rank, dims);
+    return st;
+}
+
+/* Normalizations and softmax: a handful of operations per element. */
+static void cost_norm(const gs_graph *g, const gs_node *n, gs_cost *c)
+{
+    gs_cost_default(g, n, c);
+    c->flops *= 5;
+}
+
+/* ---- the table -------------------------------------------------------------- */
+
+const gs_opdef gs_ops_norm[] = {
+    { "BatchNormalization", 1, 0, 5, 5, 1, 5, 0, "epsilon:f=1e-5 momentum:f training_mode:i=0",
+      gs_infer_same, cost_norm, k_batchnorm },
+    { "LayerNormalization", 17, 0, 2, 3, 1, 3, 0, "axis:i=-1 epsilon:f=1e-5 stash_type:i=1",
+      infer_layernorm, cost_norm, k_layernorm },
+    { "InstanceNormalization", 1, 0, 3, 3, 1, 1, 0, "epsilon:f=1e-5", gs_infer_same, cost_norm,
+      k_instancenorm },
+    { "Softmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_softmax },
+    { "LogSoftmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_logsoftmax },
+    { .name = NULL },
+};
