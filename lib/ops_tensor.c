@@ -263,6 +263,14 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     }
     if (ns != nout || nout > 64)
         return gs_kfail(k, "split sizes do not match the outputs");
+    int64_t total = 0;
+    for (int i = 0; i < nout; i++) {
+        if (split[i] < 0 || split[i] > x->dims[axis] - total)
+            return gs_kfail(k, "split sizes do not add up to the axis");
+        total += split[i];
+    }
+    if (total != x->dims[axis])
+        return gs_kfail(k, "split sizes do not add up to the axis");
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
     size_t es = gs_dtype_size(x->dtype);
     int64_t offset = 0;
@@ -279,7 +287,7 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
                    (const char *)x->data + (size_t)b * row + (size_t)(offset * inner) * es, chunk);
         offset += split[i];
     }
-    return offset == x->dims[axis] ? GS_OK : gs_kfail(k, "split sizes do not add up");
+    return GS_OK;
 }
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Inputs that once crashed graphsub (found by fuzzing, kept in
 tests/data/crashes/) must now give a clean status: exit 0 or 3, no signal.
-Each is run through info (shape inference), optimize and verify against itself."""
+Each is run through info (shape inference), run (the interpreter on random
+inputs), optimize and verify against itself."""
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for name in files:
             path = os.path.join(folder, name)
-            for argv in (["info", path], ["optimize", path, "-o", os.path.join(d, "o.onnx")], ["verify", path, path]):
+            for argv in (["info", path], ["run", path, "--seed", "1"], ["optimize", path, "-o", os.path.join(d, "o.onnx")], ["verify", path, path]):
                 r = subprocess.run([gs] + argv, capture_output=True, text=True)
                 ok = r.returncode in (0, 1, 3) and "Sanitizer" not in r.stderr
                 bad += not ok
