@@ -47,12 +47,15 @@ static gs_tensor view(const gs_array *a)
     return t;
 }
 
-/* Move an owned tensor into a new array (the tensor struct is freed). */
+/* Move an owned tensor into a new array. The tensor struct is freed either
+ * way; NULL when memory is short. */
 static gs_array *adopt(gs_ctx *ctx, gs_tensor *t)
 {
     gs_array *a = gs_zalloc(ctx, sizeof *a);
-    if (!a)
+    if (!a) {
+        gs_tensor_free(ctx, t);
         return NULL;
+    }
     a->dtype = (gs_dtype)t->dtype;
     a->rank = t->rank;
     memcpy(a->dims, t->dims, sizeof a->dims);
@@ -64,7 +67,7 @@ static gs_array *adopt(gs_ctx *ctx, gs_tensor *t)
         memcpy(a->data, t->data, t->nbytes);
     } else {
         gs_dealloc(ctx, a);
-        return NULL;
+        a = NULL;
     }
     gs_tensor_free(ctx, t);
     return a;
@@ -78,10 +81,8 @@ GS_API gs_status gs_array_load(gs_ctx *ctx, const char *path, gs_array **out)
     gs_status st = gs_onnx_read_tensor(ctx, path, &t);
     if (st != GS_OK)
         return st;
-    if (!(*out = adopt(ctx, t))) {
-        gs_tensor_free(ctx, t);
+    if (!(*out = adopt(ctx, t)))
         return gs_nomem(ctx);
-    }
     return GS_OK;
 }
 

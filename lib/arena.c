@@ -21,6 +21,7 @@ void gs_arena_init(gs_arena *a, gs_ctx *ctx)
     a->ctx = ctx;
     a->head = NULL;
     a->refs = 0;
+    a->failures = 0;
 }
 
 void gs_arena_free(gs_arena *a)
@@ -37,16 +38,18 @@ void gs_arena_free(gs_arena *a)
 void *gs_arena_alloc(gs_arena *a, size_t n)
 {
     size_t need = (n + 15) & ~(size_t)15;
-    if (need < n)
+    if (need < n) {
+        a->failures++;
         return NULL;
+    }
     gs_arena_block *b = a->head;
     if (!b || b->cap - b->used < need) {
         size_t cap = need > BLOCK_SIZE / 2 ? need : BLOCK_SIZE;
-        if (cap > SIZE_MAX - sizeof *b)
+        b = cap <= SIZE_MAX - sizeof *b ? gs_alloc(a->ctx, sizeof *b + cap) : NULL;
+        if (!b) {
+            a->failures++;
             return NULL;
-        b = gs_alloc(a->ctx, sizeof *b + cap);
-        if (!b)
-            return NULL;
+        }
         b->used = 0;
         b->cap = cap;
         if (a->head && need > BLOCK_SIZE / 2) {   /* big one-off: keep the current block first */

@@ -58,6 +58,7 @@ typedef struct gs_arena {
     gs_ctx *ctx;
     gs_arena_block *head;
     int32_t refs;           /* shared arenas (gs_arena_new): owners count */
+    int32_t failures;       /* allocations refused (memory short), so a caller can tell */
 } gs_arena;
 
 void gs_arena_init(gs_arena *a, gs_ctx *ctx);

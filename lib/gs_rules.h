@@ -60,7 +60,8 @@ typedef struct gs_match {
 
 /* Call fn for every match of every rule with a flag in `flags` whose opset
  * range admits `opset`, found through the op index (not a scan per pattern
- * node). fn returns false to stop. Returns the number of matches reported. */
+ * node). fn returns false to stop. Returns the number of matches reported,
+ * or -1 when memory is short (the context's error is set). */
 typedef bool (*gs_match_fn)(const gs_match *m, void *ud);
 int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
                  gs_match_fn fn, void *ud);

@@ -15,6 +15,7 @@
 #include "gs_rules.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct mstate {
@@ -319,28 +320,41 @@ int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t
     return cb.count;
 }
 
-/* The op index: live node ids sorted by op name, built once per call; each
- * rule then visits only the run of nodes of its root's op. */
+/* The op index: live node ids sorted by op name (ties by id, so the order
+ * and hence the search are deterministic), built once per call; each rule
+ * then visits only the run of nodes of its root's op. */
+typedef struct op_id {
+    const char *op;
+    gs_id id;
+} op_id;
+
+static int op_id_cmp(const void *a, const void *b)
+{
+    const op_id *x = a, *y = b;
+    int c = strcmp(x->op, y->op);
+    return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
 int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
                  gs_match_fn fn, void *ud)
 {
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
+    op_id *sorted = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *sorted);
     gs_id *ids = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *ids);
-    if (!ids)
-        return 0;
+    if (!sorted || !ids) {
+        gs_dealloc(g->ctx, sorted);
+        gs_dealloc(g->ctx, ids);
+        gs_nomem(g->ctx);
+        return -1;
+    }
     int n = 0;
     for (gs_id i = 0; i < g->nnodes; i++)
         if (!(g->nodes[i].flags & GS_N_DEAD))
-            ids[n++] = i;
-    for (int i = 1; i < n; i++) {   /* insertion sort by op: stable and needs no global */
-        gs_id x = ids[i];
-        int j = i - 1;
-        while (j >= 0 && strcmp(g->nodes[ids[j]].op, g->nodes[x].op) > 0) {
-            ids[j + 1] = ids[j];
-            j--;
-        }
-        ids[j + 1] = x;
-    }
+            sorted[n++] = (op_id){ g->nodes[i].op, i };
+    qsort(sorted, (size_t)n, sizeof *sorted, op_id_cmp);
+    for (int i = 0; i < n; i++)
+        ids[i] = sorted[i].id;
+    gs_dealloc(g->ctx, sorted);
     cb.ids = ids;
     cb.nids = n;
     for (int i = 0; i < rs->n && !cb.stop; i++) {

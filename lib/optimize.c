@@ -242,7 +242,9 @@ static gs_status pipeline(run *r, gs_report *rep)
         return st;
     gs_ir_dce(r->m->graph);
     gs_ir_drop_unused_inits(r->m->graph);
-    if ((st = gs_ir_verify(r->m->graph)) != GS_OK)
+    if ((st = gs_ir_verify(r->m->graph)) == GS_ERR_NOMEM)
+        return st;
+    if (st != GS_OK)
         return gs_err(r->ctx, GS_ERR_INTERNAL, "optimized graph is invalid: %s", gs_ctx_errmsg(r->ctx));
     if (rep) {
         rep->nodes_after = gs_ir_live_nodes(r->m->graph);

@@ -227,6 +227,8 @@ static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
             outs[0] = w->m->values[p->var];
         else if (w->m->attrs[p->var])
             outs[0] = attr_as_value(w, w->m->attrs[p->var]);
+        if (outs[0] == GS_NONE && ctx->last == GS_ERR_NOMEM)
+            return GS_ERR_NOMEM;
         return outs[0] == GS_NONE ? gs_err(ctx, GS_ERR_UNSUPPORTED, "rule '%s': '%s' is not bound",
                                            w->r->name, p->name) : GS_OK;
     case P_NUM: {

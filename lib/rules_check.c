@@ -330,9 +330,14 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
         goto done;
     }
-    gs_ruleset one = { ctx, { ctx, NULL, 0 }, (gs_rule **)&r, 1, 1 };
+    gs_ruleset one = { ctx, { ctx, NULL, 0, 0 }, (gs_rule **)&r, 1, 1 };
     gs_match m;
-    if (gs_match_all(&one, in.g, opset, GS_RULE_CLEANUP | GS_RULE_SEARCH, first_match, &m) == 0) {
+    int found = gs_match_all(&one, in.g, opset, GS_RULE_CLEANUP | GS_RULE_SEARCH, first_match, &m);
+    if (found < 0) {
+        snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
+        goto done;
+    }
+    if (found == 0) {
         snprintf(res, cap, "the check instance does not match the pattern and conditions");
         goto done;
     }

@@ -453,6 +453,7 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
     const char *cls = str_field(o, "class");
     if (!cJSON_IsObject(o) || !name || !match || !rw)
         return rule_err(rs, file, index, name, "needs string fields 'name', 'match' and 'rewrite'");
+    int32_t failures = rs->arena.failures;
     gs_rule *r = gs_arena_alloc(&rs->arena, sizeof *r);
     if (!r)
         return gs_nomem(rs->ctx);
@@ -482,12 +483,14 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
         ok = perr(&ps, "'where' must be a list");
     if (ok && where)
         ok = compile_where(&ps, where);
-    if (!ok)
+    if (rs->arena.failures == failures && !ok)
         return rule_err(rs, file, index, name, ps.err);
     char ops[256] = "";
-    for (int i = 0; i < r->nroots; i++)
+    for (int i = 0; ok && i < r->nroots; i++)
         collect_ops(&rs->arena, r->roots[i], ops, sizeof ops);
     r->ops = dup(rs, ops);
+    if (rs->arena.failures != failures)   /* a parse stopped by memory is not a rule error */
+        return gs_nomem(rs->ctx);
     *out = r;
     return GS_OK;
 }

@@ -95,7 +95,8 @@ static uint64_t hash_node(const gs_node *n, const uint64_t *vh, int64_t opset)
     return h;
 }
 
-static uint64_t graph_hash(const gs_graph *g, int64_t opset)
+/* The canonical hash of g into *out; false when memory is short. */
+static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
 {
     uint64_t *vh = gs_alloc(g->ctx, ((size_t)g->nvalues + 1) * sizeof *vh);
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -117,12 +118,15 @@ static uint64_t graph_hash(const gs_graph *g, int64_t opset)
     }
     gs_dealloc(g->ctx, vh);
     gs_dealloc(g->ctx, order);
-    return h;
+    *out = h;
+    return n >= 0;
 }
 
 uint64_t gs_graph_hash(const gs_graph *g)
 {
-    return graph_hash(g, 21);
+    uint64_t h = 0;
+    graph_hash(g, 21, &h);
+    return h;
 }
 
 /* ---- shapes and costs of what a rewrite added ------------------------- */
@@ -169,7 +173,7 @@ static const char *match_names(gs_arena *a, const gs_graph *g, const gs_match *m
         len += strlen(g->nodes[m->nodes[i]].name) + 1;
     char *s = gs_arena_alloc(a, len);
     if (!s)
-        return "";
+        return NULL;
     for (int i = 0; i < m->nnodes; i++) {
         if (i)
             strcat(s, ",");
@@ -188,7 +192,7 @@ static gs_step *new_step(gs_arena *a, const gs_graph *g, const gs_match *m, doub
     s->nodes = match_names(a, g, m);
     s->delta = delta;
     s->prev = prev;
-    return s;
+    return s->nodes ? s : NULL;
 }
 
 /* ---- cleanup ----------------------------------------------------------- */
@@ -206,11 +210,18 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, const
     *st = GS_OK;
     for (int round = 0; round < 100000; round++) {
         gs_match m;
-        if (gs_match_all(rs, g, opset, GS_RULE_CLEANUP, take_first, &m) == 0)
+        int found = gs_match_all(rs, g, opset, GS_RULE_CLEANUP, take_first, &m);
+        if (found < 0)
+            *st = GS_ERR_NOMEM;
+        if (found <= 0)
             break;
         gs_delta d;
         double before = nodes_cost(cm, g, m.nodes, m.nnodes);
         const char *names = match_names(arena, g, &m);
+        if (!names) {
+            *st = gs_nomem(g->ctx);
+            return applied;
+        }
         if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
             return applied;
         infer_added(g, &d, opset, cm);   /* cleanup rules always pay: applied even unpriced */
@@ -402,13 +413,18 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
     double removed = nodes_cost(s->cm, c->g, d.removed, d.nremoved);
     double delta = nodes_cost(s->cm, ng, d.added, d.nadded) - removed;
     double cost = c->cost + delta;
-    int fresh = hset_add(s->ctx, &s->seen, graph_hash(ng, s->opset));
+    uint64_t h;
+    int fresh = graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
     if (fresh <= 0 || cost >= s->opts->alpha * s->best.cost) {
         gs_ir_free(ng);
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
     }
     s->candidates++;
     cand nc = { ng, cost, s->seq++, new_step(s->arena, c->g, m, delta, c->path) };
+    if (!nc.path) {
+        gs_ir_free(ng);
+        return gs_nomem(s->ctx);
+    }
     if (cost < s->best.cost) {
         gs_graph *copy = gs_ir_clone(ng, NULL);
         if (!copy) {
@@ -429,8 +445,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
 static gs_status expand(search *s, cand *c)
 {
     s->ml.n = 0;
-    gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml);
-    if (s->ml.nomem)
+    if (gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
         return gs_nomem(s->ctx);
     gs_status st = GS_OK;
     for (int i = 0; i < s->ml.n && st == GS_OK; i++)
@@ -458,11 +473,12 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     cand start = { gs_ir_clone(g, NULL), gs_cost_graph(cm, g), s.seq++, NULL };
     s.best = (cand){ gs_ir_clone(g, NULL), start.cost, 0, NULL };
     gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
-    if (st == GS_OK && (hset_add(s.ctx, &s.seen, graph_hash(g, opset)) < 0 ||
+    uint64_t h;
+    if (st == GS_OK && (!graph_hash(g, opset, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
                         !heap_push(s.ctx, &s.q, start)))
         st = gs_nomem(g->ctx);
-    else if (st != GS_OK)
-        gs_ir_free(start.g);
+    if (st != GS_OK)
+        gs_ir_free(start.g);   /* not in the queue: the queue frees only what it holds */
     while (st == GS_OK && s.q.n > 0 && s.expanded < opts->budget &&
            now_s() - t0 < opts->time_limit) {
         cand c = heap_pop(&s.q);

@@ -1,7 +1,8 @@
 /*
  * test_ir.c - CUnit suites for the IR (build, verify, rewire, dead code,
  * clone) and for ONNX import/export (memory and file round trips, external
- * data both ways, allocation failure at every step).
+ * data both ways), and allocation failure at every step of load -> save and
+ * of load -> optimize -> run -> save.
  */
 #include "gs_ops.h"
 
@@ -15,6 +16,9 @@
 int cu_register(void);
 
 #define TESTDATA "/usr/share/libonnx-testdata/data"
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
 
 /* ---- a counting allocator that can fail the Nth allocation ------------- */
 
@@ -289,6 +293,65 @@ static void test_fault_injection(void)
     unlink(out);
 }
 
+/* One pass of the whole pipeline on a small CNN under allocator c: load,
+ * optimize (cleanup and search, with a report), run on random inputs, save. */
+static gs_status pipeline(counting *c, const char *out)
+{
+    gs_ctx *ctx = counting_ctx(c);
+    if (!ctx)
+        return GS_ERR_NOMEM;
+    gs_model *m = NULL;
+    gs_report rep = { .version = GS_REPORT_VERSION };
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    gs_array *in[1] = { NULL }, *res[1] = { NULL };
+    gs_status st = gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m);
+    if (st == GS_OK)
+        st = gs_optimize(ctx, m, &o, &rep);
+    if (st == GS_OK)
+        st = gs_model_random_inputs(ctx, m, 1, NULL, in);
+    if (st == GS_OK)
+        st = gs_model_run(ctx, m, (const gs_array *const *)in, 1, res);
+    if (st == GS_OK)
+        st = gs_model_save(m, out, NULL);
+    gs_array_free(ctx, in[0]);
+    gs_array_free(ctx, res[0]);
+    gs_report_clear(ctx, &rep);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+    return st;
+}
+
+/* Fail allocation N for every N the pipeline makes (every 3rd past the
+ * first 3000): each failure is GS_ERR_NOMEM, frees everything and leaves
+ * no output file. */
+static void test_fault_injection_optimize(void)
+{
+    char out[] = "/tmp/gs_fault_XXXXXX";
+    int fd = mkstemp(out);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    unlink(out);
+    counting full = { 0, 0, 0 };
+    CU_ASSERT_FATAL(pipeline(&full, out) == GS_OK);
+    CU_ASSERT_EQUAL(full.live, 0);
+    unlink(out);
+    long failures = 0, bad = 0;
+    for (long n = 1; n <= full.calls; n += n < 3000 ? 1 : 3) {
+        counting c = { 0, 0, n };
+        gs_status st = pipeline(&c, out);
+        failures++;
+        if (st != GS_ERR_NOMEM || c.live != 0 || access(out, F_OK) == 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "allocation %ld of %ld failed: %s, %ld live\n", n, full.calls,
+                        gs_status_str(st), c.live);
+            unlink(out);
+        }
+    }
+    CU_ASSERT(full.calls > 100);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 int cu_register(void)
 {
     CU_pSuite ir = CU_add_suite("ir", NULL, NULL);
@@ -302,5 +365,6 @@ int cu_register(void)
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
+    CU_add_test(io, "allocation failure along optimize and run", test_fault_injection_optimize);
     return 0;
 }
