@@ -9,7 +9,10 @@
  */
 #include "gs_ops.h"
 
+#include <ctype.h>
 #include <string.h>
+
+#define MAX_STEPS ((int64_t)1 << 32)   /* index assignments one call may visit */
 
 static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
@@ -35,6 +38,8 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
         }
         if (len >= GS_MAX_RANK)
             return gs_kfail(k, "equation too long");
+        if (!isalpha((unsigned char)*p))
+            return gs_kfail(k, "equation indices must be letters");
         if (arrow)
             outs[len++] = *p, outs[len] = 0;
         else
@@ -69,13 +74,25 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     }
     int64_t dims[GS_MAX_RANK];
     int orank = (int)strlen(outs);
-    for (int i = 0; i < orank; i++)
-        dims[i] = size[(unsigned char)outs[i]];
+    for (int i = 0; i < orank; i++) {
+        unsigned char c = (unsigned char)outs[i];
+        if (!count[c] || strchr(outs + i + 1, c))
+            return gs_kfail(k, "an output index must appear once, and in an operand");
+        dims[i] = size[c];
+    }
     gs_tensor f = { 0 };
     gs_status st = gs_kmake(k, &f, GS_FLOAT, dims, orank);
     int64_t total = 1, idx[64] = { 0 };
-    for (int i = 0; i < nl; i++)
-        total *= size[(unsigned char)letters[i]];
+    for (int i = 0; i < nl; i++) {
+        int64_t s = size[(unsigned char)letters[i]];
+        if (s == 0)
+            total = 0;
+        else if (total > MAX_STEPS / s)
+            st = gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (Einsum): more than %lld index "
+                        "assignments is not supported", k->node->name, (long long)MAX_STEPS);
+        else
+            total *= s;
+    }
     for (int64_t it = 0; st == GS_OK && it < total; it++) {
         int64_t r = it;
         for (int i = nl - 1; i >= 0; i--) {
@@ -98,7 +115,11 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
             o = o * dims[i] + pos[(unsigned char)outs[i]];
         ((float *)f.data)[o] += (float)v;
     }
-    return st == GS_OK ? gs_op_from_float(k, &f, out, in[0]->dtype) : st;
+    if (st != GS_OK) {
+        gs_tensor_clear(k->ctx, &f);
+        return st;
+    }
+    return gs_op_from_float(k, &f, out, in[0]->dtype);
 }
 
 const gs_opdef gs_ops_einsum[] = {
