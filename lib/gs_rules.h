@@ -118,9 +118,16 @@ struct gs_rule {
     const char *name, *doc, *file;
     uint32_t flags;             /* GS_RULE_* */
     int opset_min, opset_max;
-    gs_pnode *roots[GS_MAX_ROOTS];   /* match statements */
+    gs_pnode *roots[GS_MAX_ROOTS];   /* match statements: the outer ones first, in the order
+                                        written, then the inner ones, last written first */
     int root_out[GS_MAX_ROOTS];      /* output variable of each statement, or -1 */
     int nroots;
+    bool symmetric;             /* two outer statements that may be swapped (same pattern up
+                                   to variable names, conditions unchanged by the swap):
+                                   each pair of nodes is then matched once, not twice */
+    int nouter;                 /* statements whose output the rewrite replaces; the others
+                                   are inner: read by another statement, matched at the
+                                   producer of that value, and removed with the match */
     gs_pnode *rewrite[GS_MAX_ROOTS]; /* rewrite expressions, one per root output */
     int nrewrite;
     gs_pnode **where;           /* conditions: P_FUNC nodes */

@@ -186,7 +186,7 @@ static bool closed(const mstate *s, const gs_rule *r)
     const gs_match *m = &s->m;
     for (int i = 0; i < m->nnodes; i++) {
         bool root = false;
-        for (int j = 0; j < r->nroots; j++)
+        for (int j = 0; j < r->nouter; j++)
             root |= r->roots[j]->slot == i;
         if (root)
             continue;
@@ -268,6 +268,14 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         return;
     }
     const gs_pnode *p = r->roots[k];
+    if (k >= r->nouter) {   /* inner: at the producer of the value its reader bound */
+        gs_id v = s->m.values[r->root_out[k]];
+        mstate saved = *s;
+        if (v != GS_NONE && match_node(s, p, v))
+            match_more(s, r, k + 1, cb);
+        *s = saved;
+        return;
+    }
     gs_id after = s->m.nodes[r->roots[k - 1]->slot];
     int i = cb->ids ? first_of(s->g, cb, p->name) : 0;
     int end = cb->ids ? cb->nids : s->g->nnodes;
@@ -275,7 +283,7 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         gs_id id = cb->ids ? cb->ids[i] : i;
         if (cb->ids && strcmp(s->g->nodes[id].op, p->name))
             break;
-        if (id <= after)
+        if (r->symmetric && id <= after)
             continue;
         mstate saved = *s;
         if (match_call(s, p, id)) {

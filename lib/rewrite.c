@@ -310,10 +310,10 @@ gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
     gs_delta *d = delta ? delta : &local;
     d->nadded = d->nremoved = 0;
     gs_id olds[GS_MAX_ROOTS], news[GS_MAX_ROOTS];
-    for (int i = 0; i < r->nroots; i++)
+    for (int i = 0; i < r->nouter; i++)
         olds[i] = g->nodes[m->nodes[r->roots[i]->slot]].out[0];
     const gs_pnode *e = r->rewrite[0];
-    if (e->kind == P_VAR && r->nroots == 1) {   /* the root is replaced by an existing value */
+    if (e->kind == P_VAR && r->nouter == 1) {   /* the root is replaced by an existing value */
         gs_id v = m->values[e->var];
         if (v == GS_NONE || ((g->values[olds[0]].flags & GS_V_OUTPUT) && !can_rename(g, v)))
             return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': a graph output cannot be replaced "
@@ -323,7 +323,7 @@ gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
     if (!*w.base)
         w.base = g->values[olds[0]].name;
     gs_status st = build(&w, e, r->nrewrite, news);
-    for (int i = 0; st == GS_OK && i < r->nroots; i++) {
+    for (int i = 0; st == GS_OK && i < r->nouter; i++) {
         if (g->values[olds[i]].flags & GS_V_OUTPUT)
             st = take_name(g, olds[i], news[i]);
         if (st == GS_OK) {

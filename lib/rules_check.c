@@ -229,13 +229,16 @@ static bool build_instance(inst *in)
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         in->vals[i] = GS_NONE;
     gs_id outs[GS_MAX_ROOTS];
-    for (int i = 0; i < in->r->nroots; i++)
+    for (int i = in->r->nroots - 1; i >= in->r->nouter; i--)   /* inner statements first, as written */
         if ((outs[i] = build(in, in->r->roots[i], in->r->root_out[i])) == GS_NONE)
             return false;
-    in->g->outputs = gs_arena_alloc(&in->g->arena, (size_t)in->r->nroots * sizeof(gs_id));
+    for (int i = 0; i < in->r->nouter; i++)
+        if ((outs[i] = build(in, in->r->roots[i], in->r->root_out[i])) == GS_NONE)
+            return false;
+    in->g->outputs = gs_arena_alloc(&in->g->arena, (size_t)in->r->nouter * sizeof(gs_id));
     if (!in->g->outputs)
         return false;
-    for (int i = 0; i < in->r->nroots; i++) {   /* a Sum of one input as a sink: no rule matches it */
+    for (int i = 0; i < in->r->nouter; i++) {   /* a Sum of one input as a sink: no rule matches it */
         char name[32];
         snprintf(name, sizeof name, "sink_%d", i);
         gs_id o = gs_ir_add_value(in->g, name, true);
@@ -245,7 +248,7 @@ static bool build_instance(inst *in)
         in->g->outputs[i] = o;
         in->g->values[o].flags |= GS_V_OUTPUT;
     }
-    in->g->noutputs = in->r->nroots;
+    in->g->noutputs = in->r->nouter;
     return true;
 }
 

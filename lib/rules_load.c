@@ -328,6 +328,45 @@ static gs_pnode *statement(parser *ps, int *outs, int *nouts)
 
 /* ---- rules --------------------------------------------------------------- */
 
+static bool reads_var(const gs_pnode *n, int var)
+{
+    if (n->kind == P_VAR)
+        return n->var == var;
+    for (int i = 0; i < n->nargs; i++)
+        if (reads_var(n->args[i], var))
+            return true;
+    return false;
+}
+
+/* A statement whose output another statement reads is inner: "d = Sub(x,
+ * m); Div(d, s)" shares the Sub between two branches. Inner statements must
+ * come before their readers; they are matched last (last written first), at
+ * the producer of the value their reader bound. */
+static bool order_statements(parser *ps)
+{
+    gs_rule *r = ps->rule;
+    bool inner[GS_MAX_ROOTS] = { false };
+    for (int k = 0; k < r->nroots; k++)
+        for (int j = 0; j < r->nroots && r->root_out[k] >= 0; j++)
+            if (j != k && reads_var(r->roots[j], r->root_out[k])) {
+                if (j < k)
+                    return perr(ps, "a statement must come before the statements that read its output");
+                inner[k] = true;
+            }
+    gs_pnode *roots[GS_MAX_ROOTS] = { NULL };
+    int outs[GS_MAX_ROOTS] = { 0 }, n = 0;
+    for (int k = 0; k < r->nroots; k++)
+        if (!inner[k])
+            roots[n] = r->roots[k], outs[n++] = r->root_out[k];
+    r->nouter = n;
+    for (int k = r->nroots - 1; k >= 0; k--)
+        if (inner[k])
+            roots[n] = r->roots[k], outs[n++] = r->root_out[k];
+    memcpy(r->roots, roots, sizeof roots);
+    memcpy(r->root_out, outs, sizeof outs);
+    return r->nouter > 0 || perr(ps, "every statement is read by another");
+}
+
 static bool compile_match(parser *ps, const char *text)
 {
     gs_rule *r = ps->rule;
@@ -350,7 +389,7 @@ static bool compile_match(parser *ps, const char *text)
     if (r->nslots > GS_MAX_PATTERN)
         return perr(ps, "pattern too large");
     skip(ps);
-    return !*ps->p || perr(ps, "unexpected text");
+    return (!*ps->p || perr(ps, "unexpected text")) && order_statements(ps);
 }
 
 static bool compile_rewrite(parser *ps, const char *text)
@@ -367,12 +406,12 @@ static bool compile_rewrite(parser *ps, const char *text)
     if (*ps->p)
         return perr(ps, "unexpected text");
     if (nouts > 1) {          /* "a, b = Split(...)": one expression, several outputs */
-        if (nouts != r->nroots)
-            return perr(ps, "the rewrite must give one output per match statement");
+        if (nouts != r->nouter)
+            return perr(ps, "the rewrite must give one output per outer match statement");
         for (int i = 0; i < nouts; i++)
             if (outs[i] != r->root_out[i])
                 return perr(ps, "rewrite outputs must be named as the match outputs, in order");
-    } else if (r->nroots != 1) {
+    } else if (r->nouter != 1) {
         return perr(ps, "a multi-statement match needs a multi-output rewrite");
     }
     r->rewrite[0] = e;
@@ -442,6 +481,93 @@ static bool has_duplicate_keys(const cJSON *o, const char **dupkey)
     return false;
 }
 
+/* ---- symmetric statement pairs -------------------------------------------- */
+
+/* a and b are the same pattern up to variable names; map[var of a] = var of b. */
+static bool same_up_to_vars(const gs_pnode *a, const gs_pnode *b, int *map)
+{
+    if (a->kind != b->kind || a->nargs != b->nargs || a->nattrs != b->nattrs || a->rest != b->rest)
+        return false;
+    switch (a->kind) {
+    case P_VAR:
+        if (map[a->var] < 0)
+            map[a->var] = b->var;
+        return map[a->var] == b->var;
+    case P_NUM:
+        return a->num == b->num;
+    default:
+        break;
+    }
+    if ((a->name || b->name) && (!a->name || !b->name || strcmp(a->name, b->name)))
+        return false;
+    for (int i = 0; i < a->nargs; i++)
+        if (!same_up_to_vars(a->args[i], b->args[i], map))
+            return false;
+    for (int i = 0; i < a->nattrs; i++) {
+        const gs_pattr *x = &a->attrs[i], *y = &b->attrs[i];
+        if ((x->name || y->name) && (!x->name || !y->name || strcmp(x->name, y->name)))
+            return false;
+        if ((x->val || y->val) && (!x->val || !y->val || !same_up_to_vars(x->val, y->val, map)))
+            return false;
+        if ((x->dflt != NULL) != (y->dflt != NULL))
+            return false;
+    }
+    return true;
+}
+
+/* a equals b after swapping variables through swap (swap[v] is v's partner). */
+static bool equal_swapped(const gs_pnode *a, const gs_pnode *b, const int *swap)
+{
+    if (a->kind != b->kind || a->nargs != b->nargs)
+        return false;
+    if (a->kind == P_VAR)
+        return swap[a->var] == b->var;
+    if (a->kind == P_NUM)
+        return a->num == b->num;
+    if ((a->name || b->name) && (!a->name || !b->name || strcmp(a->name, b->name)))
+        return false;
+    for (int i = 0; i < a->nargs; i++)
+        if (!equal_swapped(a->args[i], b->args[i], swap))
+            return false;
+    return true;
+}
+
+/* Two outer statements are interchangeable when their patterns agree up to
+ * variable names and swapping those names maps the conditions onto
+ * themselves; "y1 = MatMul(x, w1); y2 = MatMul(x, w2)" is, a 1x1 Conv
+ * with a 3x3 one (conditions on each kernel) is not. */
+static bool statements_symmetric(const gs_rule *r)
+{
+    if (r->nouter != 2)
+        return false;
+    int map[GS_MAX_BINDINGS], back[GS_MAX_BINDINGS], swap[GS_MAX_BINDINGS];
+    for (int i = 0; i < GS_MAX_BINDINGS; i++)
+        map[i] = back[i] = -1;
+    if (!same_up_to_vars(r->roots[0], r->roots[1], map))
+        return false;
+    if (r->root_out[0] >= 0 && r->root_out[1] >= 0)
+        map[r->root_out[0]] = r->root_out[1];
+    for (int i = 0; i < GS_MAX_BINDINGS; i++)
+        if (map[i] >= 0) {
+            if (back[map[i]] >= 0 && back[map[i]] != i)
+                return false;
+            back[map[i]] = i;
+        }
+    for (int i = 0; i < GS_MAX_BINDINGS; i++)
+        swap[i] = map[i] >= 0 ? map[i] : back[i] >= 0 ? back[i] : i;
+    for (int i = 0; i < GS_MAX_BINDINGS; i++)
+        if (swap[swap[i]] != i)
+            return false;
+    for (int i = 0; i < r->nwhere; i++) {
+        bool found = false;
+        for (int j = 0; j < r->nwhere && !found; j++)
+            found = equal_swapped(r->where[i], r->where[j], swap);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
 static gs_status rule_err(gs_ruleset *rs, const char *file, int index, const char *name, const char *msg)
 {
     return gs_err(rs->ctx, GS_ERR_RULE, "%s: rule %d '%s': %s", file, index + 1, name ? name : "?", msg);
@@ -485,6 +611,7 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
         ok = compile_where(&ps, where);
     if (rs->arena.failures == failures && !ok)
         return rule_err(rs, file, index, name, ps.err);
+    r->symmetric = ok && statements_symmetric(r);
     char ops[256] = "";
     for (int i = 0; ok && i < r->nroots; i++)
         collect_ops(&rs->arena, r->roots[i], ops, sizeof ops);

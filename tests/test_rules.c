@@ -219,6 +219,78 @@ static void test_refused_when_intermediate_escapes(void)
     gs_ctx_free(ctx);
 }
 
+/* "d = Sub(x, m); ... d ... d": a node shared by two branches of a pattern. */
+static void test_shared_inner_statement(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"sq\", \"match\": \"d = Sub(x, c); Mul(d, d)\","
+                                " \"rewrite\": \"Pow(Sub(x, c), 2)\"}]}");
+    CU_ASSERT_EQUAL(gs_ruleset_get(rs, 0)->nouter, 1);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x"), c = input(g, "c");
+    gs_id d = node2(g, "Sub", x, c, "d");
+    output(g, node2(g, "Mul", d, d, "y"));
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 1);
+    CU_ASSERT(f.n == 1 && gs_rule_apply(g, &f.m[0], NULL) == GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_live_nodes(g), 2);                /* Sub and Pow; the old pair is gone */
+    CU_ASSERT_STRING_EQUAL(g->nodes[g->values[g->outputs[0]].producer].op, "Pow");
+    gs_graph *h = gs_ir_new(ctx, NULL);                     /* d read outside: refused */
+    x = input(h, "x"), c = input(h, "c");
+    d = node2(h, "Sub", x, c, "d");
+    output(h, node2(h, "Mul", d, d, "y"));
+    output(h, node1(h, "Neg", d, "z"));
+    CU_ASSERT_EQUAL(match(rs, h).n, 0);
+    gs_graph *k = gs_ir_new(ctx, NULL);                     /* two different Subs: no match */
+    x = input(k, "x"), c = input(k, "c");
+    output(k, node2(k, "Mul", node2(k, "Sub", x, c, "d1"), node2(k, "Sub", x, c, "d2"), "y"));
+    CU_ASSERT_EQUAL(match(rs, k).n, 0);
+    const char *late = "{\"rules\": [{\"name\": \"r\", \"match\": \"Mul(d, d); d = Sub(x, c)\", \"rewrite\": \"x\"}]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, late, strlen(late), "f.json"), GS_ERR_RULE);
+    gs_ir_free(g), gs_ir_free(h), gs_ir_free(k);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+/* Two statements that cannot be swapped match in either node order;
+ * interchangeable ones match each pair once. */
+static void test_statement_pairs(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"asym\", \"match\": \"y1 = Relu(x); y2 = Relu(z)\","
+                                " \"where\": [\"rank(x, 1)\", \"rank(z, 2)\"],"
+                                " \"rewrite\": \"y1, y2 = Split(Concat(x, z){axis=0}, [1, 1]){axis=0}\"},"
+                                "{\"name\": \"sym\", \"match\": \"y1 = Relu(x); y2 = Relu(z)\","
+                                " \"where\": [\"rank(x, 1)\", \"rank(z, 1)\"],"
+                                " \"rewrite\": \"y1, y2 = Split(Concat(x, z){axis=0}, [1, 1]){axis=0}\"}]}");
+    CU_ASSERT_FALSE(gs_ruleset_get(rs, 0)->symmetric);
+    CU_ASSERT_TRUE(gs_ruleset_get(rs, 1)->symmetric);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id a = input(g, "a"), b = input(g, "b");
+    g->values[a].rank = 2, g->values[b].rank = 1;           /* the rank-2 one comes first */
+    g->values[a].dims = gs_arena_alloc(&g->arena, 2 * sizeof(gs_dim));
+    g->values[b].dims = gs_arena_alloc(&g->arena, sizeof(gs_dim));
+    g->values[a].dims[0] = g->values[a].dims[1] = g->values[b].dims[0] = (gs_dim){ 1, NULL };
+    output(g, node1(g, "Relu", a, "ra"));
+    output(g, node1(g, "Relu", b, "rb"));
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 1);                                /* asym, with y1 on the later node */
+    CU_ASSERT(f.n == 1 && !strcmp(gs_rule_name(f.m[0].rule), "asym") && f.m[0].values[1] == b);
+    gs_ir_free(g);
+    gs_graph *h = gs_ir_new(ctx, NULL);
+    a = input(h, "a"), b = input(h, "b");
+    h->values[a].rank = h->values[b].rank = 1;
+    h->values[a].dims = h->values[b].dims = gs_arena_alloc(&h->arena, sizeof(gs_dim));
+    h->values[a].dims[0] = (gs_dim){ 1, NULL };
+    output(h, node1(h, "Relu", a, "ra"));
+    output(h, node1(h, "Relu", b, "rb"));
+    CU_ASSERT_EQUAL(match(rs, h).n, 1);                     /* sym: the pair once */
+    gs_ir_free(h);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -230,5 +302,7 @@ int cu_register(void)
     CU_add_test(s, "multiple roots sharing an input", test_multiple_roots);
     CU_add_test(s, "a pattern inside an If branch binds an outer-scope value", test_outer_scope);
     CU_add_test(s, "refused when an intermediate value escapes", test_refused_when_intermediate_escapes);
+    CU_add_test(s, "a node shared by two branches of a pattern", test_shared_inner_statement);
+    CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     return 0;
 }
