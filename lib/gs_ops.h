@@ -21,6 +21,7 @@ enum {                          /* gs_opdef.flags */
     GS_OP_LAYOUT = 1 << 4,      /* moves data without arithmetic (Reshape, Transpose...) */
     GS_OP_RANDOM = 1 << 5,      /* nondeterministic: never folded */
     GS_OP_CONTROL = 1 << 6,     /* has subgraphs (If, Loop, Scan) */
+    GS_OP_GAPS = 1 << 7,        /* required inputs after the first may be empty names (Resize's roi) */
 };
 
 typedef struct gs_interp gs_interp;
@@ -73,8 +74,9 @@ typedef struct gs_opdef {
 const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset);
 /* Calls fn for every row (for listings and tests). */
 void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
-/* True when n's input and output counts fit the row (checked before any
- * infer, cost or kernel function looks at n's operands). */
+/* True when n's input and output counts fit the row and its required
+ * inputs are present (checked before any infer, cost or kernel function
+ * looks at n's operands). */
 bool gs_op_fits(const gs_opdef *d, const gs_node *n);
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
 

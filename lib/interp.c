@@ -91,7 +91,7 @@ static gs_status check_arity(gs_interp *it, const gs_node *n, const gs_opdef *d)
 {
     if (!gs_op_fits(d, n))
         return gs_err(it->ctx, GS_ERR_MODEL, "node '%s' (%s): %d inputs and %d outputs do not "
-                      "fit the op", n->name, n->op, n->nin, n->nout);
+                      "fit the op, or a required input is missing", n->name, n->op, n->nin, n->nout);
     return GS_OK;
 }
 

@@ -61,6 +61,11 @@ void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
 
 bool gs_op_fits(const gs_opdef *d, const gs_node *n)
 {
-    return n->nin >= d->min_in && (d->max_in < 0 || n->nin <= d->max_in) && n->nout >= d->min_out &&
-           (d->max_out < 0 || n->nout <= d->max_out);
+    if (n->nin < d->min_in || (d->max_in >= 0 && n->nin > d->max_in) || n->nout < d->min_out ||
+        (d->max_out >= 0 && n->nout > d->max_out))
+        return false;
+    for (int k = 0; k < d->min_in; k++)
+        if (n->in[k] == GS_NONE && (k == 0 || !(d->flags & GS_OP_GAPS)))
+            return false;
+    return true;
 }

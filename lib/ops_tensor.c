@@ -103,6 +103,8 @@ static gs_status reshape_dims(gs_kcall *k, const gs_tensor *x, const int64_t *sh
             infer = i;
         } else if (dims[i] < 0) {
             return gs_kfail(k, "negative dim in the shape");
+        } else if (dims[i] && known > INT64_MAX / dims[i]) {
+            return gs_kfail(k, "the shape has too many elements");
         } else {
             known *= dims[i];
         }
@@ -511,8 +513,11 @@ static gs_status k_tile(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     int n = int_list(k, in, nin, 1, NULL, reps, GS_MAX_RANK);
     if (n != in[0]->rank)
         return gs_kfail(k, "repeats do not match the rank");
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (reps[i] < 0 || (reps[i] && in[0]->dims[i] > INT64_MAX / reps[i]))
+            return gs_kfail(k, "repeats must be non-negative and the result addressable");
         dims[i] = in[0]->dims[i] * reps[i];
+    }
     return repeat(k, in[0], out, dims, n, true);
 }
 
@@ -1057,7 +1062,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
     { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad },
-    { "Resize", 10, 0, 2, 4, 1, 1, 0, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
+    { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
       "(nearest and linear)", NULL, NULL, k_resize },
     { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", NULL, NULL, k_resize },
     { .name = NULL },
