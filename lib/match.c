@@ -601,6 +601,63 @@ static bool c_true(const cond_args *c)
     return true;
 }
 
+/* Constant c has one element. */
+static bool c_scalar(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    return v && v->init && v->init->data && gs_tensor_numel(v->init) == 1;
+}
+
+/* Constant c has every element within a relative 1e-6 of v (for constants
+ * such as sqrt(2) that exporters write with different roundings). */
+static bool c_near(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data)
+        return false;
+    double want = arg_num(c, 1);
+    int64_t n = gs_tensor_numel(v->init);
+    for (int64_t i = 0; i < n; i++)
+        if (!(fabs(gs_tensor_get_f(v->init, i) - want) <= 1e-6 * fabs(want)))
+            return false;
+    return n > 0;
+}
+
+/* Axes a (an attribute or a constant input) name only the last axis of x. */
+static bool c_last_axis(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 1), *v = arg_value(c, 0);
+    const gs_attr *a = arg_attr(c, 0);
+    int64_t axis;
+    if (!x || x->rank < 1)
+        return false;
+    if (a && a->type == GS_A_INTS && a->n == 1)
+        axis = a->ints[0];
+    else if (a && a->type == GS_A_INT)
+        axis = a->i;
+    else if (v && v->init && v->init->data && gs_tensor_numel(v->init) == 1 &&
+             (v->init->dtype == GS_INT64 || v->init->dtype == GS_INT32))
+        axis = gs_tensor_get_i(v->init, 0);
+    else
+        return false;
+    return axis == -1 || axis == x->rank - 1;
+}
+
+/* b is a vector as long as x's last dimension (a per-feature scale or shift). */
+static bool c_last_dim(const cond_args *c)
+{
+    const gs_value *b = arg_value(c, 0), *x = arg_value(c, 1);
+    return b && x && x->rank >= 1 && b->rank == 1 && x->dims[x->rank - 1].v >= 0 &&
+           b->dims[0].v == x->dims[x->rank - 1].v;
+}
+
+/* x has element type t (an onnx TensorProto data type: 1 float32, 7 int64...). */
+static bool c_dtype(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    return v && v->dtype == (int32_t)arg_num(c, 1);
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -623,6 +680,11 @@ static const condition conditions[] = {
     { "no_zero", 1, c_no_zero },
     { "noop_bcast", 2, c_noop_bcast },
     { "same_const", 2, c_same_const },
+    { "scalar", 1, c_scalar },
+    { "near", 2, c_near },
+    { "last_axis", 2, c_last_axis },
+    { "last_dim", 2, c_last_dim },
+    { "dtype", 2, c_dtype },
 };
 
 static const condition *find_condition(const char *name)

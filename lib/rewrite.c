@@ -148,6 +148,16 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                     return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': bad permutation", w->r->name);
                 a.ints[k] = pa1->ints[qa->ints[k]];
             }
+        } else if (v->kind == P_FUNC && !strcmp(v->name, "value") && v->nargs == 1 &&
+                   v->args[0]->kind == P_VAR) {
+            /* value(c): the float attribute holding constant scalar c */
+            gs_id cv = w->m->values[v->args[0]->var];
+            const gs_tensor *t = cv != GS_NONE ? w->g->values[cv].init : NULL;
+            if (!t || !t->data || gs_tensor_numel(t) != 1)
+                return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': value() needs a constant scalar",
+                              w->r->name);
+            a.type = GS_A_FLOAT;
+            a.f = (float)gs_tensor_get_f(t, 0);
         } else if (v->kind == P_FUNC) {
             a.type = GS_A_INT;
             if (!int_valued(v, &a.i, w))
