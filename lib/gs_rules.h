@@ -110,6 +110,7 @@ struct gs_pnode {
     int slot;                   /* P_CALL in a match: index in gs_match.nodes */
     int pos;                    /* byte offset in its source text, for messages */
     bool rest;                  /* P_VAR written "xs...": the remaining inputs, any number */
+    bool optional;              /* P_VAR written "b?" in a match: the input may be absent */
 };
 
 #define GS_MAX_ROOTS 4
@@ -133,6 +134,7 @@ struct gs_rule {
     gs_pnode **where;           /* conditions: P_FUNC nodes */
     int nwhere;
     const char *vars[GS_MAX_BINDINGS];   /* variable names */
+    uint64_t optional;          /* bit v: variable v is an optional input ("b?") */
     int nvars;
     int nslots;                 /* matched nodes */
     const char *ops;            /* match-side ops, space separated */

@@ -125,6 +125,8 @@ static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap
             return match_rest(s, p->args[k], (gs_id)(n - s->g->nodes), k);
         int src = swap && k < 2 ? 1 - k : k;
         gs_id v = src < n->nin ? n->in[src] : GS_NONE;
+        if (v == GS_NONE && p->args[k]->optional && s->m.values[p->args[k]->var] == GS_NONE)
+            continue;   /* an absent optional input leaves its variable unbound */
         if (!match_node(s, p->args[k], v))
             return false;
     }
@@ -651,6 +653,34 @@ static bool c_last_dim(const cond_args *c)
            b->dims[0].v == x->dims[x->rank - 1].v;
 }
 
+/* Optional input v is absent, or a constant with every element equal to x
+ * (the value the op assumes when it is absent). */
+static bool c_default(const cond_args *c)
+{
+    const gs_pnode *p = c->args[0];
+    if (p->kind == P_VAR && c->m->values[p->var] == GS_NONE && !c->m->attrs[p->var])
+        return true;
+    return c_all_equal(c);
+}
+
+/* p (a constant Pad "pads" input) pads only the spatial dims of x, by
+ * non-negative amounts: it can move into a Conv's or pool's pads. */
+static bool c_spatial_pads(const cond_args *c)
+{
+    const gs_value *p = arg_value(c, 0), *x = arg_value(c, 1);
+    if (!p || !x || !p->init || !p->init->data || p->init->dtype != GS_INT64 || x->rank < 3)
+        return false;
+    int64_t r = x->rank;
+    if (gs_tensor_numel(p->init) != 2 * r)
+        return false;
+    for (int64_t i = 0; i < 2 * r; i++) {
+        int64_t v = gs_tensor_get_i(p->init, i);
+        if (v < 0 || v > 1 << 20 || (v != 0 && (i % r) < 2))
+            return false;
+    }
+    return true;
+}
+
 /* x has element type t (an onnx TensorProto data type: 1 float32, 7 int64...). */
 static bool c_dtype(const cond_args *c)
 {
@@ -685,6 +715,8 @@ static const condition conditions[] = {
     { "last_axis", 2, c_last_axis },
     { "last_dim", 2, c_last_dim },
     { "dtype", 2, c_dtype },
+    { "default", 2, c_default },
+    { "spatial_pads", 2, c_spatial_pads },
 };
 
 static const condition *find_condition(const char *name)

@@ -84,6 +84,29 @@ static gs_id attr_as_value(rw *w, const gs_attr *a)
 
 static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs);
 
+/* add_pads(cp, p): the pads attribute cp of a Conv or pool (spatial begins,
+ * then ends; an integer 0 when absent) plus a Pad's constant pads input p
+ * (every dim's begin, then every end) on the spatial dims. */
+static gs_status add_pads(rw *w, const gs_attr *cp, gs_id pv, gs_attr *out)
+{
+    const gs_tensor *p = pv != GS_NONE ? w->g->values[pv].init : NULL;
+    int64_t r = p && p->data ? gs_tensor_numel(p) / 2 : 0, nd = r - 2;
+    bool zero = cp && cp->type == GS_A_INT && cp->i == 0;
+    if (nd < 1 || !cp || (!zero && (cp->type != GS_A_INTS || cp->n != (size_t)(2 * nd))))
+        return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': add_pads() needs pads of matching rank",
+                      w->r->name);
+    out->type = GS_A_INTS;
+    out->n = (size_t)(2 * nd);
+    out->ints = gs_arena_alloc(w->g->perm, out->n * sizeof *out->ints);
+    if (!out->ints)
+        return gs_nomem(w->g->ctx);
+    for (int64_t i = 0; i < nd; i++) {
+        out->ints[i] = (zero ? 0 : cp->ints[i]) + gs_tensor_get_i(p, 2 + i);
+        out->ints[nd + i] = (zero ? 0 : cp->ints[nd + i]) + gs_tensor_get_i(p, r + 2 + i);
+    }
+    return GS_OK;
+}
+
 static gs_id build1(rw *w, const gs_pnode *p)
 {
     gs_id v = GS_NONE;
@@ -148,6 +171,11 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                     return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': bad permutation", w->r->name);
                 a.ints[k] = pa1->ints[qa->ints[k]];
             }
+        } else if (v->kind == P_FUNC && !strcmp(v->name, "add_pads") && v->nargs == 2 &&
+                   v->args[0]->kind == P_VAR && v->args[1]->kind == P_VAR) {
+            gs_status st = add_pads(w, w->m->attrs[v->args[0]->var], w->m->values[v->args[1]->var], &a);
+            if (st != GS_OK)
+                return st;
         } else if (v->kind == P_FUNC && !strcmp(v->name, "value") && v->nargs == 1 &&
                    v->args[0]->kind == P_VAR) {
             /* value(c): the float attribute holding constant scalar c */
@@ -201,9 +229,15 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         }
         if (nin == 64)
             return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': call too large", w->r->name);
+        if (a->kind == P_VAR && (w->r->optional >> a->var & 1) && w->m->values[a->var] == GS_NONE) {
+            in[nin++] = GS_NONE;   /* an optional input that was absent stays absent */
+            continue;
+        }
         if ((in[nin++] = build1(w, a)) == GS_NONE)
             return w->g->ctx->last ? w->g->ctx->last : GS_ERR_UNSUPPORTED;
     }
+    while (nin > 0 && in[nin - 1] == GS_NONE)
+        nin--;
     char base[512];
     snprintf(base, sizeof base, "%s/%s", w->base, p->name);
     const char *name = gs_ir_unique_name(w->g, base);
@@ -222,6 +256,9 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         return gs_nomem(w->g->ctx);
     if (id == GS_NONE)
         return w->g->ctx->last;
+    const gs_opdef *d = gs_op_find(op, "", 1000);
+    if (d && !gs_op_fits(d, &w->g->nodes[id]))   /* an absent optional input in a required place */
+        return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': its %s lacks a required input", w->r->name, op);
     if (w->d && w->d->nadded < (int)(sizeof w->d->added / sizeof w->d->added[0]))
         w->d->added[w->d->nadded++] = id;
     return build_attrs(w, p, &w->g->nodes[id]);

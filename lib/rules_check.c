@@ -27,6 +27,7 @@ typedef struct inst {
     uint64_t seed;
     gs_id vals[GS_MAX_BINDINGS];   /* value made for each variable */
     char why[256];                 /* why the instance cannot be built */
+    bool absent;                   /* leave the optional inputs ("b?") out */
 } inst;
 
 static double rnd(uint64_t *s)
@@ -156,6 +157,10 @@ static gs_attr *attr_from(inst *in, const char *name, const cJSON *v)
         a->ints = gs_arena_alloc(in->g->perm, (a->n + 1) * sizeof *a->ints);
         for (size_t i = 0; a->ints && i < a->n; i++)
             a->ints[i] = gs_to_int64(cJSON_GetArrayItem(v, (int)i)->valuedouble);
+    } else if (cJSON_IsString(v)) {
+        a->type = GS_A_STRING;
+        a->s = gs_arena_strdup(in->g->perm, v->valuestring);
+        a->slen = a->s ? strlen(a->s) : 0;
     } else {
         return NULL;
     }
@@ -209,14 +214,22 @@ static gs_id build(inst *in, const gs_pnode *p, int out_var)
         return GS_NONE;
     }
     gs_id args[32];
-    for (int k = 0; k < p->nargs && k < 32; k++)
+    int nargs = 0;
+    for (int k = 0; k < p->nargs && k < 32; k++, nargs++) {
+        if (in->absent && p->args[k]->kind == P_VAR && p->args[k]->optional) {
+            args[k] = GS_NONE;
+            continue;
+        }
         if ((args[k] = build(in, p->args[k], -1)) == GS_NONE)
             return GS_NONE;
+    }
+    while (nargs > 0 && args[nargs - 1] == GS_NONE)
+        nargs--;
     char name[64];
     snprintf(name, sizeof name, "%s_%d", out_var >= 0 ? in->r->vars[out_var] : "t", p->slot);
     gs_id out = gs_ir_add_value(in->g, name, true);
     const char *node_name = gs_arena_printf(in->g->perm, "n%d_%s", p->slot, p->name);
-    gs_id id = out != GS_NONE && node_name ? gs_ir_add_node(in->g, p->name, "", node_name, args, p->nargs, &out, 1) : GS_NONE;
+    gs_id id = out != GS_NONE && node_name ? gs_ir_add_node(in->g, p->name, "", node_name, args, nargs, &out, 1) : GS_NONE;
     if (id == GS_NONE || !node_attrs(in, p, &in->g->nodes[id]))
         return GS_NONE;
     if (out_var >= 0)
@@ -300,12 +313,13 @@ static double worst(const run_out *a, const run_out *b, bool *shape_ok)
 }
 
 /* One seed of one rule: "ok", or a message in res. Returns 0 ok, 1 failed, 2 unchecked. */
-static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed, char *res, size_t cap)
+static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed, bool absent, char *res,
+                      size_t cap)
 {
     int64_t opset = r->opset_max < 21 ? r->opset_max : 17;
     if (opset < r->opset_min)
         opset = r->opset_min;
-    inst in = { ctx, r, gs_ir_new(ctx, NULL), spec, seed, { 0 }, "" };
+    inst in = { ctx, r, gs_ir_new(ctx, NULL), spec, seed, { 0 }, "", absent };
     if (!in.g)
         return snprintf(res, cap, "out of memory"), 2;
     int verdict = 2;
@@ -382,7 +396,15 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
     }
     int verdict = 0;
     for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++)
-        verdict = check_once(ctx, r, spec, seed * 1000003, res, cap);
+        verdict = check_once(ctx, r, spec, seed * 1000003, false, res, cap);
+    for (uint64_t seed = 1; r->optional && seed <= 3 && verdict == 0; seed++) {   /* and without them */
+        verdict = check_once(ctx, r, spec, seed * 1000003, true, res, cap);
+        if (verdict != 0) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s (optional inputs absent)", res);
+            snprintf(res, cap, "%s", msg);
+        }
+    }
     if (verdict == 0)
         snprintf(res, cap, "ok");
     cJSON_Delete(spec);

@@ -136,6 +136,18 @@ static bool attr_default(parser *ps, gs_pattr *a)
     if (a->val->kind != P_VAR)
         return perr(ps, "only an attribute variable can have a default");
     skip(ps);
+    if (isalpha((unsigned char)*ps->p)) {   /* "mode=m|constant": a string default */
+        const char *word = ident(ps);
+        gs_attr *d = word ? gs_arena_alloc(&ps->rs->arena, sizeof *d) : NULL;
+        if (!d)
+            return perr(ps, "out of memory");
+        d->name = a->name;
+        d->type = GS_A_STRING;
+        d->s = word;
+        d->slen = strlen(word);
+        a->dflt = d;
+        return true;
+    }
     gs_pnode *lit = number(ps);
     gs_attr *d = lit ? gs_arena_alloc(&ps->rs->arena, sizeof *d) : NULL;
     if (!d)
@@ -248,11 +260,16 @@ static gs_pnode *primary_at(parser *ps)
     if (!strncmp(ps->p, "...", 3)) {
         ps->p += 3;
         n->rest = true;
+    } else if (!ps->rewrite && *ps->p == '?') {
+        ps->p++;
+        n->optional = true;
     }
     if ((n->var = var_index(ps, name)) < 0) {
         perr(ps, "too many variables");
         return NULL;
     }
+    if (n->optional)
+        ps->rule->optional |= (uint64_t)1 << n->var;
     return n;
 }
 

@@ -2,7 +2,8 @@
  * test_rules.c - CUnit suites for the rule engine: loading errors, matching
  * with commutative operands, variadic inputs, multiple roots, outer-scope
  * values of an If branch, refusal when an intermediate value is a graph
- * output or read elsewhere, and rewriting that keeps output names.
+ * output or read elsewhere, rewriting that keeps output names, nodes shared
+ * by two pattern branches, statement pairs, optional inputs.
  */
 #include "gs_ops.h"
 #include "gs_rules.h"
@@ -291,6 +292,33 @@ static void test_statement_pairs(void)
     gs_ctx_free(ctx);
 }
 
+/* "lo?": an optional input matches present or absent, and an absent one stays
+ * absent in the rewrite (in the middle, or dropped at the end). */
+static void test_optional_inputs(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"o\", \"match\": \"Relu(Clip(x, lo?, hi?))\","
+                                " \"rewrite\": \"Clip(Relu(x), lo, hi)\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x"), hi = input(g, "hi");
+    gs_id in3[3] = { x, GS_NONE, hi };
+    output(g, node1(g, "Relu", node(g, "Clip", in3, 3, "c"), "y"));        /* lo absent, hi given */
+    output(g, node1(g, "Relu", node1(g, "Clip", x, "d"), "z"));            /* both absent */
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 2);
+    for (int i = 0; i < f.n; i++)
+        CU_ASSERT_EQUAL(gs_rule_apply(g, &f.m[i], NULL), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
+    const gs_node *c1 = &g->nodes[g->values[g->outputs[0]].producer];
+    const gs_node *c2 = &g->nodes[g->values[g->outputs[1]].producer];
+    CU_ASSERT_STRING_EQUAL(c1->op, "Clip");
+    CU_ASSERT(c1->nin == 3 && c1->in[1] == GS_NONE && c1->in[2] == hi);
+    CU_ASSERT(c2->nin == 1);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -303,6 +331,7 @@ int cu_register(void)
     CU_add_test(s, "a pattern inside an If branch binds an outer-scope value", test_outer_scope);
     CU_add_test(s, "refused when an intermediate value escapes", test_refused_when_intermediate_escapes);
     CU_add_test(s, "a node shared by two branches of a pattern", test_shared_inner_statement);
+    CU_add_test(s, "optional inputs present or absent", test_optional_inputs);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     return 0;
 }
