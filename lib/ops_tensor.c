@@ -190,9 +190,11 @@ static gs_status k_transpose(gs_kcall *k, const gs_tensor *const *in, int nin, g
             perm[np] = x->rank - 1 - np;
     if (np != x->rank)
         return gs_kfail(k, "perm does not match the rank");
+    bool seen[GS_MAX_RANK] = { false };
     for (int i = 0; i < np; i++) {
-        if (perm[i] < 0 || perm[i] >= x->rank)
-            return gs_kfail(k, "perm out of range");
+        if (perm[i] < 0 || perm[i] >= x->rank || seen[perm[i]])
+            return gs_kfail(k, "perm is not a permutation of the axes");
+        seen[perm[i]] = true;
         dims[i] = x->dims[perm[i]];
     }
     gs_status st = gs_kmake(k, out, x->dtype, dims, np);
