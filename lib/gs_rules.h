@@ -85,6 +85,10 @@ typedef struct gs_delta {
  * constants computed from matched constants are ordinary nodes, left for
  * constant folding. delta may be NULL. */
 gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta);
+/* False when applying m would have to rename a value that cannot take a graph
+ * output's name (a graph input or an initializer replacing a graph output):
+ * the matcher does not report such matches. */
+bool gs_rule_applicable(const gs_graph *g, const gs_match *m);
 
 /* ---- compiled patterns (rules_load.c builds them, match.c reads them) --- */
 
@@ -121,7 +125,9 @@ struct gs_rule {
     int opset_min, opset_max;
     gs_pnode *roots[GS_MAX_ROOTS];   /* match statements: the outer ones first, in the order
                                         written, then the inner ones, last written first */
-    int root_out[GS_MAX_ROOTS];      /* output variable of each statement, or -1 */
+    int root_out[GS_MAX_ROOTS][GS_MAX_ROOTS];   /* output variables of each statement
+                                                   ("a, b = Split(x)" binds outputs 0, 1) */
+    int root_nout[GS_MAX_ROOTS];     /* named outputs of each statement (0: unnamed) */
     int nroots;
     bool symmetric;             /* two outer statements that may be swapped (same pattern up
                                    to variable names, conditions unchanged by the swap):
@@ -129,8 +135,10 @@ struct gs_rule {
     int nouter;                 /* statements whose output the rewrite replaces; the others
                                    are inner: read by another statement, matched at the
                                    producer of that value, and removed with the match */
-    gs_pnode *rewrite[GS_MAX_ROOTS]; /* rewrite expressions, one per root output */
-    int nrewrite;
+    gs_pnode *rewrite[GS_MAX_ROOTS]; /* one expression giving nrewrite outputs, or (a tuple
+                                        "p, q") nrewrite expressions of one output each */
+    int nrewrite;               /* values replaced: every output of every outer statement */
+    bool rewrite_tuple;
     gs_pnode **where;           /* conditions: P_FUNC nodes */
     int nwhere;
     const char *vars[GS_MAX_BINDINGS];   /* variable names */

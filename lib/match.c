@@ -237,7 +237,7 @@ static void report(mstate *s, const gs_rule *r, ctx_cb *cb)
     s->m.rule = r;
     s->m.nnodes = r->nslots;
     if (folds_away(s->g, &s->g->nodes[s->m.nodes[r->roots[0]->slot]]) || !closed(s, r) ||
-        !gs_match_conditions(s->g, r, &s->m))
+        !gs_match_conditions(s->g, r, &s->m) || !gs_rule_applicable(s->g, &s->m))
         return;
     cb->count++;
     if (!cb->fn(&s->m, cb->ud))
@@ -258,6 +258,21 @@ static int first_of(const gs_graph *g, const ctx_cb *cb, const char *op)
     return lo;
 }
 
+/* The output variables of statement k name the outputs of node id: a
+ * statement with several ("a, b = Split(x)") needs a node with exactly
+ * that many outputs, all present. */
+static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
+{
+    const gs_node *n = &s->g->nodes[id];
+    int want = r->root_nout[k];
+    if (want > 1 && n->nout != want)
+        return false;
+    for (int o = 0; o < want; o++)
+        if (n->out[o] == GS_NONE || !bind_value(&s->m, r->root_out[k][o], n->out[o]))
+            return false;
+    return true;
+}
+
 /* Statement k onwards: further roots are nodes of their op after the first
  * root (each set once, in id order); consistent bindings make them share
  * the variables they have in common. */
@@ -270,10 +285,13 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         return;
     }
     const gs_pnode *p = r->roots[k];
-    if (k >= r->nouter) {   /* inner: at the producer of the value its reader bound */
-        gs_id v = s->m.values[r->root_out[k]];
+    if (k >= r->nouter) {   /* inner: at the producer of a value its reader bound */
+        gs_id v = GS_NONE;
+        for (int o = 0; o < r->root_nout[k] && v == GS_NONE; o++)
+            v = s->m.values[r->root_out[k][o]];
+        gs_id prod = v != GS_NONE ? s->g->values[v].producer : GS_NONE;
         mstate saved = *s;
-        if (v != GS_NONE && match_node(s, p, v))
+        if (prod != GS_NONE && match_call(s, p, prod) && bind_outs(s, r, k, prod))
             match_more(s, r, k + 1, cb);
         *s = saved;
         return;
@@ -288,11 +306,8 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         if (r->symmetric && id <= after)
             continue;
         mstate saved = *s;
-        if (match_call(s, p, id)) {
-            if (r->root_out[k] >= 0)
-                s->m.values[r->root_out[k]] = s->g->nodes[id].out[0];
+        if (match_call(s, p, id) && bind_outs(s, r, k, id))
             match_more(s, r, k + 1, cb);
-        }
         *s = saved;
     }
 }
@@ -308,11 +323,8 @@ static void match_rule_at(const gs_graph *g, int64_t opset, const gs_rule *r, gs
     for (int i = 0; i < GS_MAX_PATTERN; i++)
         s.m.nodes[i] = GS_NONE;
     s.m.nnodes = r->nslots;
-    if (!match_call(&s, r->roots[0], id))
-        return;
-    if (r->root_out[0] >= 0)
-        s.m.values[r->root_out[0]] = g->nodes[id].out[0];
-    match_more(&s, r, 1, cb);
+    if (match_call(&s, r->roots[0], id) && bind_outs(&s, r, 0, id))
+        match_more(&s, r, 1, cb);
 }
 
 static bool rule_applies(const gs_rule *r, int64_t opset, uint32_t flags)

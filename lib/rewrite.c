@@ -350,6 +350,24 @@ static void remove_dead(gs_graph *g, const gs_match *m, gs_delta *d)
     }
 }
 
+bool gs_rule_applicable(const gs_graph *g, const gs_match *m)
+{
+    const gs_rule *r = m->rule;
+    int k = 0;
+    for (int i = 0; i < r->nouter; i++) {
+        const gs_node *n = &g->nodes[m->nodes[r->roots[i]->slot]];
+        for (int o = 0; o < (r->root_nout[i] > 1 ? r->root_nout[i] : 1) && k < r->nrewrite; o++, k++) {
+            const gs_pnode *e = r->rewrite[r->rewrite_tuple ? k : 0];
+            if (e->kind != P_VAR || (!r->rewrite_tuple && r->nrewrite > 1))
+                continue;   /* a new node: it can take any name */
+            gs_id v = m->values[e->var];
+            if (v == GS_NONE || ((g->values[n->out[o]].flags & GS_V_OUTPUT) && !can_rename(g, v)))
+                return false;
+        }
+    }
+    return true;
+}
+
 gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
 {
     const gs_rule *r = m->rule;
@@ -357,20 +375,28 @@ gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
     gs_delta *d = delta ? delta : &local;
     d->nadded = d->nremoved = 0;
     gs_id olds[GS_MAX_ROOTS], news[GS_MAX_ROOTS];
-    for (int i = 0; i < r->nouter; i++)
-        olds[i] = g->nodes[m->nodes[r->roots[i]->slot]].out[0];
-    const gs_pnode *e = r->rewrite[0];
-    if (e->kind == P_VAR && r->nouter == 1) {   /* the root is replaced by an existing value */
-        gs_id v = m->values[e->var];
-        if (v == GS_NONE || ((g->values[olds[0]].flags & GS_V_OUTPUT) && !can_rename(g, v)))
-            return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': a graph output cannot be replaced "
-                          "by this value", r->name);
+    int nold = 0;
+    for (int i = 0; i < r->nouter; i++) {   /* every output of every outer statement */
+        const gs_node *n = &g->nodes[m->nodes[r->roots[i]->slot]];
+        for (int o = 0; o < (r->root_nout[i] > 1 ? r->root_nout[i] : 1) && nold < GS_MAX_ROOTS; o++)
+            olds[nold++] = n->out[o];
     }
+    if (nold != r->nrewrite)
+        return gs_err(g->ctx, GS_ERR_INTERNAL, "rule '%s': %d values to replace, %d given", r->name, nold,
+                      r->nrewrite);
+    if (!gs_rule_applicable(g, m))
+        return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': a graph output cannot be replaced "
+                      "by this value", r->name);
     rw w = { g, m, r, d, g->nodes[m->nodes[r->roots[0]->slot]].name };
     if (!*w.base)
         w.base = g->values[olds[0]].name;
-    gs_status st = build(&w, e, r->nrewrite, news);
-    for (int i = 0; st == GS_OK && i < r->nouter; i++) {
+    gs_status st = GS_OK;
+    if (r->rewrite_tuple)
+        for (int i = 0; i < r->nrewrite && st == GS_OK; i++)
+            st = build(&w, r->rewrite[i], 1, &news[i]);
+    else
+        st = build(&w, r->rewrite[0], r->nrewrite, news);
+    for (int i = 0; st == GS_OK && i < r->nrewrite; i++) {
         if (g->values[olds[i]].flags & GS_V_OUTPUT)
             st = take_name(g, olds[i], news[i]);
         if (st == GS_OK) {

@@ -202,7 +202,9 @@ static bool node_attrs(inst *in, const gs_pnode *p, gs_node *n)
     return list != NULL;
 }
 
-static gs_id build(inst *in, const gs_pnode *p, int out_var)
+/* Build pattern node p (and what it reads); a statement's node gets one
+ * output per name in out_vars (at least one). Returns its first output. */
+static gs_id build(inst *in, const gs_pnode *p, const int *out_vars, int nout)
 {
     if (p->kind == P_VAR) {
         if (in->vals[p->var] == GS_NONE)
@@ -220,38 +222,51 @@ static gs_id build(inst *in, const gs_pnode *p, int out_var)
             args[k] = GS_NONE;
             continue;
         }
-        if ((args[k] = build(in, p->args[k], -1)) == GS_NONE)
+        if ((args[k] = build(in, p->args[k], NULL, 0)) == GS_NONE)
             return GS_NONE;
     }
     while (nargs > 0 && args[nargs - 1] == GS_NONE)
         nargs--;
-    char name[64];
-    snprintf(name, sizeof name, "%s_%d", out_var >= 0 ? in->r->vars[out_var] : "t", p->slot);
-    gs_id out = gs_ir_add_value(in->g, name, true);
+    gs_id outs[GS_MAX_ROOTS];
+    int n = nout > 1 ? nout : 1;
+    for (int o = 0; o < n; o++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_%d", nout ? in->r->vars[out_vars[o]] : "t", p->slot);
+        if ((outs[o] = gs_ir_add_value(in->g, name, true)) == GS_NONE)
+            return GS_NONE;
+    }
     const char *node_name = gs_arena_printf(in->g->perm, "n%d_%s", p->slot, p->name);
-    gs_id id = out != GS_NONE && node_name ? gs_ir_add_node(in->g, p->name, "", node_name, args, nargs, &out, 1) : GS_NONE;
+    gs_id id = node_name ? gs_ir_add_node(in->g, p->name, "", node_name, args, nargs, outs, n) : GS_NONE;
     if (id == GS_NONE || !node_attrs(in, p, &in->g->nodes[id]))
         return GS_NONE;
-    if (out_var >= 0)
-        in->vals[out_var] = out;
-    return out;
+    for (int o = 0; o < nout; o++)
+        in->vals[out_vars[o]] = outs[o];
+    return outs[0];
 }
 
 static bool build_instance(inst *in)
 {
+    const gs_rule *r = in->r;
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         in->vals[i] = GS_NONE;
     gs_id outs[GS_MAX_ROOTS];
-    for (int i = in->r->nroots - 1; i >= in->r->nouter; i--)   /* inner statements first, as written */
-        if ((outs[i] = build(in, in->r->roots[i], in->r->root_out[i])) == GS_NONE)
+    int nsinks = 0;
+    for (int i = r->nroots - 1; i >= r->nouter; i--)   /* inner statements first, as written */
+        if (build(in, r->roots[i], r->root_out[i], r->root_nout[i]) == GS_NONE)
             return false;
-    for (int i = 0; i < in->r->nouter; i++)
-        if ((outs[i] = build(in, in->r->roots[i], in->r->root_out[i])) == GS_NONE)
+    for (int i = 0; i < r->nouter; i++) {
+        gs_id first = build(in, r->roots[i], r->root_out[i], r->root_nout[i]);
+        if (first == GS_NONE)
             return false;
-    in->g->outputs = gs_arena_alloc(&in->g->arena, (size_t)in->r->nouter * sizeof(gs_id));
+        if (r->root_nout[i] <= 1 && nsinks < GS_MAX_ROOTS)
+            outs[nsinks++] = first;
+        for (int o = 0; r->root_nout[i] > 1 && o < r->root_nout[i] && nsinks < GS_MAX_ROOTS; o++)
+            outs[nsinks++] = in->vals[r->root_out[i][o]];
+    }
+    in->g->outputs = gs_arena_alloc(&in->g->arena, (size_t)nsinks * sizeof(gs_id));
     if (!in->g->outputs)
         return false;
-    for (int i = 0; i < in->r->nouter; i++) {   /* a Sum of one input as a sink: no rule matches it */
+    for (int i = 0; i < nsinks; i++) {   /* a Sum of one input as a sink: no rule matches it */
         char name[32];
         snprintf(name, sizeof name, "sink_%d", i);
         gs_id o = gs_ir_add_value(in->g, name, true);
@@ -261,7 +276,7 @@ static bool build_instance(inst *in)
         in->g->outputs[i] = o;
         in->g->values[o].flags |= GS_V_OUTPUT;
     }
-    in->g->noutputs = in->r->nouter;
+    in->g->noutputs = nsinks;
     return true;
 }
 

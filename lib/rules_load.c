@@ -364,23 +364,30 @@ static bool order_statements(parser *ps)
     gs_rule *r = ps->rule;
     bool inner[GS_MAX_ROOTS] = { false };
     for (int k = 0; k < r->nroots; k++)
-        for (int j = 0; j < r->nroots && r->root_out[k] >= 0; j++)
-            if (j != k && reads_var(r->roots[j], r->root_out[k])) {
-                if (j < k)
-                    return perr(ps, "a statement must come before the statements that read its output");
-                inner[k] = true;
-            }
+        for (int o = 0; o < r->root_nout[k]; o++)
+            for (int j = 0; j < r->nroots; j++)
+                if (j != k && reads_var(r->roots[j], r->root_out[k][o])) {
+                    if (j < k)
+                        return perr(ps, "a statement must come before the statements that read its output");
+                    inner[k] = true;
+                }
     gs_pnode *roots[GS_MAX_ROOTS] = { NULL };
-    int outs[GS_MAX_ROOTS] = { 0 }, n = 0;
+    int outs[GS_MAX_ROOTS][GS_MAX_ROOTS], nout[GS_MAX_ROOTS] = { 0 }, order[GS_MAX_ROOTS], n = 0;
     for (int k = 0; k < r->nroots; k++)
         if (!inner[k])
-            roots[n] = r->roots[k], outs[n++] = r->root_out[k];
+            order[n++] = k;
     r->nouter = n;
     for (int k = r->nroots - 1; k >= 0; k--)
         if (inner[k])
-            roots[n] = r->roots[k], outs[n++] = r->root_out[k];
+            order[n++] = k;
+    for (int i = 0; i < n; i++) {
+        roots[i] = r->roots[order[i]];
+        nout[i] = r->root_nout[order[i]];
+        memcpy(outs[i], r->root_out[order[i]], sizeof outs[i]);
+    }
     memcpy(r->roots, roots, sizeof roots);
     memcpy(r->root_out, outs, sizeof outs);
+    memcpy(r->root_nout, nout, sizeof nout);
     return r->nouter > 0 || perr(ps, "every statement is read by another");
 }
 
@@ -399,7 +406,8 @@ static bool compile_match(parser *ps, const char *text)
             return false;
         if (root->kind != P_CALL)
             return perr(ps, "a match statement must be an op call");
-        r->root_out[r->nroots] = nouts ? outs[0] : -1;
+        memcpy(r->root_out[r->nroots], outs, sizeof outs);
+        r->root_nout[r->nroots] = nouts;
         r->roots[r->nroots++] = root;
     } while (eat(ps, ';') && (skip(ps), *ps->p));
     r->nslots = ps->slots;
@@ -415,24 +423,39 @@ static bool compile_rewrite(parser *ps, const char *text)
     ps->src = ps->p = text;
     ps->what = "rewrite";
     ps->rewrite = true;
-    int outs[GS_MAX_ROOTS], nouts;
+    int outs[GS_MAX_ROOTS], nouts, want = 0, k = 0;
     gs_pnode *e = statement(ps, outs, &nouts);
     if (!e)
         return false;
+    r->rewrite[0] = e;
+    r->nrewrite = 1;
+    while (eat(ps, ',')) {   /* "p, q": a tuple, one expression per replaced value */
+        if (r->nrewrite == GS_MAX_ROOTS)
+            return perr(ps, "too many rewrite outputs");
+        if (!(r->rewrite[r->nrewrite++] = expr(ps)))
+            return false;
+        r->rewrite_tuple = true;
+    }
     skip(ps);
     if (*ps->p)
         return perr(ps, "unexpected text");
-    if (nouts > 1) {          /* "a, b = Split(...)": one expression, several outputs */
-        if (nouts != r->nouter)
-            return perr(ps, "the rewrite must give one output per outer match statement");
-        for (int i = 0; i < nouts; i++)
-            if (outs[i] != r->root_out[i])
-                return perr(ps, "rewrite outputs must be named as the match outputs, in order");
-    } else if (r->nouter != 1) {
-        return perr(ps, "a multi-statement match needs a multi-output rewrite");
+    int named[GS_MAX_ROOTS * GS_MAX_ROOTS];
+    for (int i = 0; i < r->nouter; i++) {
+        int n = r->root_nout[i] ? r->root_nout[i] : 1;
+        for (int o = 0; o < n; o++)
+            named[k++] = r->root_nout[i] ? r->root_out[i][o] : -1;
+        want += n;
     }
-    r->rewrite[0] = e;
-    r->nrewrite = nouts > 1 ? nouts : 1;
+    if (want > GS_MAX_ROOTS)
+        return perr(ps, "too many values to replace");
+    if (want > 1 && nouts != want)
+        return perr(ps, "a match with several outer outputs needs a rewrite naming each, as \"a, b = ...\"");
+    for (int i = 0; want > 1 && i < nouts; i++)
+        if (outs[i] != named[i])
+            return perr(ps, "rewrite outputs must be named as the match outputs, in order");
+    if (r->rewrite_tuple && r->nrewrite != want)
+        return perr(ps, "the rewrite tuple must give one value per match output");
+    r->nrewrite = want;
     return true;
 }
 
@@ -562,8 +585,10 @@ static bool statements_symmetric(const gs_rule *r)
         map[i] = back[i] = -1;
     if (!same_up_to_vars(r->roots[0], r->roots[1], map))
         return false;
-    if (r->root_out[0] >= 0 && r->root_out[1] >= 0)
-        map[r->root_out[0]] = r->root_out[1];
+    if (r->root_nout[0] > 1 || r->root_nout[1] > 1)
+        return false;
+    if (r->root_nout[0] == 1 && r->root_nout[1] == 1)
+        map[r->root_out[0][0]] = r->root_out[1][0];
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         if (map[i] >= 0) {
             if (back[map[i]] >= 0 && back[map[i]] != i)

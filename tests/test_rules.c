@@ -111,7 +111,7 @@ static void test_load_errors(void)
 static void test_commutative(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
-    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Add(Relu(x), c)\", \"rewrite\": \"x\"}]}");
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Add(Relu(x), c)\", \"rewrite\": \"Neg(x)\"}]}");
     gs_graph *g = gs_ir_new(ctx, NULL);
     gs_id x = input(g, "x"), c = input(g, "c");
     output(g, node2(g, "Add", c, node1(g, "Relu", x, "r"), "y"));   /* Relu is the second operand */
@@ -319,6 +319,28 @@ static void test_optional_inputs(void)
     gs_ctx_free(ctx);
 }
 
+/* y = Identity(x) with x a graph input and y a graph output: x cannot take
+ * y's name, so the match is not reported (and optimize keeps the node). */
+static void test_refused_when_output_cannot_be_renamed(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"id\", \"match\": \"Identity(x)\", \"rewrite\": \"x\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    output(g, node1(g, "Identity", x, "y"));
+    CU_ASSERT_EQUAL(match(rs, g).n, 0);
+    gs_graph *h = gs_ir_new(ctx, NULL);                     /* a computed value can take the name */
+    x = input(h, "x");
+    output(h, node1(h, "Identity", node1(h, "Relu", x, "r"), "y"));
+    found f = match(rs, h);
+    CU_ASSERT_EQUAL(f.n, 1);
+    CU_ASSERT(f.n == 1 && gs_rule_apply(h, &f.m[0], NULL) == GS_OK);
+    CU_ASSERT_STRING_EQUAL(h->values[h->outputs[0]].name, "y");
+    gs_ir_free(g), gs_ir_free(h);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -332,6 +354,7 @@ int cu_register(void)
     CU_add_test(s, "refused when an intermediate value escapes", test_refused_when_intermediate_escapes);
     CU_add_test(s, "a node shared by two branches of a pattern", test_shared_inner_statement);
     CU_add_test(s, "optional inputs present or absent", test_optional_inputs);
+    CU_add_test(s, "refused when a graph output cannot be renamed", test_refused_when_output_cannot_be_renamed);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     return 0;
 }
