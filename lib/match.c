@@ -693,6 +693,57 @@ static bool c_spatial_pads(const cond_args *c)
     return true;
 }
 
+static bool int_at(const gs_value *v, int64_t i, int64_t *out)
+{
+    if (!v || !v->init || !v->init->data || (v->init->dtype != GS_INT64 && v->init->dtype != GS_INT32) ||
+        i >= gs_tensor_numel(v->init))
+        return false;
+    *out = gs_tensor_get_i(v->init, i);
+    return true;
+}
+
+/* Split sizes s (absent: equal parts) along axis attribute k cut a Concat of
+ * p and q back into p and q. */
+static bool c_splits_match(const cond_args *c)
+{
+    const gs_value *s = arg_value(c, 0), *p = arg_value(c, 2), *q = arg_value(c, 3);
+    const gs_attr *k = arg_attr(c, 1);
+    if (!p || !q || !k || k->type != GS_A_INT || p->rank < 1 || p->rank != q->rank)
+        return false;
+    int64_t axis = k->i < 0 ? k->i + p->rank : k->i;
+    if (axis < 0 || axis >= p->rank)
+        return false;
+    int64_t dp = p->dims[axis].v, dq = q->dims[axis].v, s0, s1;
+    if (dp < 0 || dq < 0)
+        return false;
+    if (c->args[0]->kind == P_VAR && c->m->values[c->args[0]->var] == GS_NONE)
+        return dp == dq;
+    return s && gs_tensor_numel(s->init) == 2 && int_at(s, 0, &s0) && int_at(s, 1, &s1) && s0 == dp &&
+           s1 == dq;
+}
+
+/* Constant Slice axes a and b (of x) name different axes. */
+static bool c_disjoint_axes(const cond_args *c)
+{
+    const gs_value *a = arg_value(c, 0), *b = arg_value(c, 1), *x = arg_value(c, 2);
+    if (!a || !b || !x || x->rank < 1 || !a->init || !b->init)
+        return false;
+    bool used[GS_MAX_RANK] = { false };
+    for (int t = 0; t < 2; t++) {
+        const gs_value *v = t ? b : a;
+        for (int64_t i = 0; i < gs_tensor_numel(v->init); i++) {
+            int64_t ax;
+            if (!int_at(v, i, &ax))
+                return false;
+            ax = ax < 0 ? ax + x->rank : ax;
+            if (ax < 0 || ax >= x->rank || used[ax])
+                return false;
+            used[ax] = true;
+        }
+    }
+    return true;
+}
+
 /* x has element type t (an onnx TensorProto data type: 1 float32, 7 int64...). */
 static bool c_dtype(const cond_args *c)
 {
@@ -729,6 +780,8 @@ static const condition conditions[] = {
     { "dtype", 2, c_dtype },
     { "default", 2, c_default },
     { "spatial_pads", 2, c_spatial_pads },
+    { "splits_match", 4, c_splits_match },
+    { "disjoint_axes", 3, c_disjoint_axes },
 };
 
 static const condition *find_condition(const char *name)
