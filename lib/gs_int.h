@@ -25,6 +25,7 @@ typedef int32_t gs_id;   /* index of a node or value in its graph */
 #define GS_MAX_RANK 16
 #define GS_MAX_NODES (1 << 24)
 #define GS_MAX_DEPTH 32            /* subgraph nesting */
+#define GS_MAX_MESSAGE_DEPTH 160   /* protobuf message nesting (a subgraph is 3 levels) */
 #define GS_MAX_NAME 65536          /* bytes in a name */
 #define GS_MAX_TENSOR_BYTES ((int64_t)1 << 40)
 

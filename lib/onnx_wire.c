@@ -230,3 +230,76 @@ void gs_wire_skel_free(gs_ctx *ctx, gs_wire_skel *s)
     gs_dealloc(ctx, s->cuts);
     memset(s, 0, sizeof *s);
 }
+
+/* ---- nesting depth ---------------------------------------------------------
+ * protobuf-c unpacks nested messages by recursion, so a hostile file of a few
+ * megabytes nesting graphs inside attributes inside nodes inside graphs could
+ * exhaust the stack before the importer sees a single node. This walk follows
+ * the fields of the ONNX schema through which messages can nest and measures
+ * the depth first. */
+
+enum kind { K_NONE, K_MODEL, K_GRAPH, K_NODE, K_ATTR, K_VALUEINFO, K_TYPE, K_TYPE_ELEM, K_TYPE_MAP,
+            K_FUNCTION, K_TRAINING };
+
+static const struct child {
+    enum kind parent;
+    uint32_t field;
+    enum kind child;
+} children[] = {
+    { K_MODEL, 7, K_GRAPH },         /* ModelProto.graph */
+    { K_MODEL, 20, K_TRAINING },     /* .training_info */
+    { K_MODEL, 25, K_FUNCTION },     /* .functions */
+    { K_GRAPH, 1, K_NODE },          /* GraphProto.node */
+    { K_GRAPH, 11, K_VALUEINFO },    /* .input */
+    { K_GRAPH, 12, K_VALUEINFO },    /* .output */
+    { K_GRAPH, 13, K_VALUEINFO },    /* .value_info */
+    { K_NODE, 5, K_ATTR },           /* NodeProto.attribute */
+    { K_ATTR, 6, K_GRAPH },          /* AttributeProto.g */
+    { K_ATTR, 11, K_GRAPH },         /* .graphs */
+    { K_ATTR, 14, K_TYPE },          /* .tp */
+    { K_ATTR, 15, K_TYPE },          /* .tps */
+    { K_VALUEINFO, 2, K_TYPE },      /* ValueInfoProto.type */
+    { K_TYPE, 4, K_TYPE_ELEM },      /* TypeProto.sequence_type */
+    { K_TYPE, 5, K_TYPE_MAP },       /* .map_type */
+    { K_TYPE, 9, K_TYPE_ELEM },      /* .optional_type */
+    { K_TYPE_ELEM, 1, K_TYPE },      /* Sequence.elem_type, Optional.elem_type */
+    { K_TYPE_MAP, 2, K_TYPE },       /* Map.value_type */
+    { K_FUNCTION, 7, K_NODE },       /* FunctionProto.node */
+    { K_FUNCTION, 12, K_VALUEINFO }, /* .value_info */
+    { K_TRAINING, 1, K_GRAPH },      /* TrainingInfoProto.initialization */
+    { K_TRAINING, 2, K_GRAPH },      /* .algorithm */
+};
+
+static enum kind child_kind(enum kind parent, uint32_t field)
+{
+    for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+        if (children[i].parent == parent && children[i].field == field)
+            return children[i].child;
+    return K_NONE;
+}
+
+/* False when messages nest deeper than limit below [start, end). A
+ * malformed field ends the walk of its message only (protobuf-c refuses it
+ * there); its siblings are still measured. */
+static bool depth_ok(const uint8_t *buf, size_t start, size_t end, enum kind k, int depth, int limit)
+{
+    if (depth > limit)
+        return false;
+    size_t pos = start;
+    while (pos < end) {
+        uint32_t num;
+        int wt;
+        size_t a, b;
+        if (!get_field(buf, end, &pos, &num, &wt, &a, &b))
+            return true;
+        enum kind c = wt == WT_LEN ? child_kind(k, num) : K_NONE;
+        if (c != K_NONE && !depth_ok(buf, a, b, c, depth + 1, limit))
+            return false;
+    }
+    return true;
+}
+
+bool gs_wire_depth_ok(const void *buf, size_t size, int limit)
+{
+    return depth_ok(buf, 0, size, K_MODEL, 0, limit);
+}

@@ -25,11 +25,33 @@ def vi(name):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, [2])
 
 
+def wire_field(num, payload):
+    """A length-delimited protobuf field, for inputs the onnx package cannot build."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out.append(b | 0x80 if n else b)
+            if not n:
+                return bytes(out)
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+
+def deeply_nested(levels):
+    """Graphs nested in If-like attributes in nodes, `levels` deep: a stack
+    exhaustion attack on a recursive protobuf parser."""
+    inner = b""
+    for _ in range(levels):
+        inner = wire_field(1, wire_field(5, wire_field(6, inner)))   # graph.node.attribute.g
+    return b"\x08\x08" + wire_field(7, inner)                          # ir_version 8, graph
+
+
 def cases(d):
     real = open(os.path.join(DATA, "pytorch-converted/test_Conv2d/model.onnx"), "rb").read()
     yield "truncated", real[: len(real) // 2]
     yield "random-bytes", bytes(random.Random(7).getrandbits(8) for _ in range(4096))
     yield "empty", b""
+    yield "nested-5000-deep", deeply_nested(5000)
     cyc = model_with([helper.make_node("Relu", ["b"], ["a"], name="n1"),
                       helper.make_node("Relu", ["a"], ["b"], name="n2")], [vi("x")], [vi("b")])
     yield "cycle", cyc.SerializeToString()
