@@ -41,6 +41,20 @@ static gs_status k_batchnorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     return st;
 }
 
+/* t broadcasts to dims[0..rank) in one direction (numpy rules, t's dims
+ * aligned to the right, each 1 or equal). */
+static bool broadcasts_to(const gs_tensor *t, const int64_t *dims, int rank)
+{
+    if (t->rank > rank)
+        return false;
+    for (int i = 0; i < t->rank; i++) {
+        int64_t d = t->dims[t->rank - 1 - i], want = dims[rank - 1 - i];
+        if (d != 1 && d != want)
+            return false;
+    }
+    return true;
+}
+
 /* Mean and (biased) variance of x[first .. first + n). */
 static void moments(const gs_tensor *x, int64_t first, int64_t n, double *mean, double *var)
 {
@@ -66,6 +80,9 @@ static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     if (axis < 0 || axis >= x->rank)
         return gs_kfail(k, "axis out of range");
     float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
+    int nr = x->rank - axis;
+    if (!broadcasts_to(sc, x->dims + axis, nr) || (bi && !broadcasts_to(bi, x->dims + axis, nr)))
+        return gs_kfail(k, "scale and bias must broadcast to the normalized dims");
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis, x->rank - axis);
     int64_t sdims[GS_MAX_RANK];
     memcpy(sdims, x->dims, (size_t)axis * 8);
@@ -104,7 +121,11 @@ static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin
     (void)nin, (void)nout;
     const gs_tensor *x = in[0];
     float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
+    if (x->rank < 3)
+        return gs_kfail(k, "input rank must be 3 or more");
     int64_t N = x->dims[0], C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2);
+    if (gs_tensor_numel(in[1]) != C || gs_tensor_numel(in[2]) != C)
+        return gs_kfail(k, "scale and bias must have C elements");
     gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     for (int64_t p = 0; st == GS_OK && p < N * C; p++) {
         double mean, var;
