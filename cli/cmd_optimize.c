@@ -13,7 +13,7 @@ static const char help[] =
     "usage: graphsub optimize IN.onnx [-o OUT.onnx] [--rules PATH]... [--no-default-rules]\n"
     "                         [-O0|-O1|-O2] [--alpha A] [--budget N] [--time-limit SEC]\n"
     "                         [--profile DEVICE.json] [--report REPORT.json] [--verify]\n"
-    "                         [--external-data] [--quiet]\n"
+    "                         [--opset N] [--external-data] [--quiet]\n"
     "\n"
     "Rewrite IN.onnx into an equivalent model that the cost model estimates to be\n"
     "faster, and write it to OUT.onnx (default: IN.opt.onnx beside the input). The\n"
@@ -33,6 +33,10 @@ static const char help[] =
     "  --report FILE        write a JSON report: nodes, cost, rewrites, search, timings\n"
     "  --verify             run both models on random inputs and refuse to write the\n"
     "                       output when they differ (exit 1)\n"
+    "  --opset N            first raise the model's opset to N (at most 21, from 13 or\n"
+    "                       later) when every op keeps its meaning, so that fusions into\n"
+    "                       newer ops apply (LayerNormalization 17, Gelu 20); exit 3\n"
+    "                       naming the op when one does not\n"
     "  --external-data      write tensors of 1 KiB or more to OUT.onnx.data\n"
     "  --quiet              print nothing on success\n"
     "  -h, --help           show this help\n";
@@ -78,7 +82,7 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
         return o->go.no_default_rules = 1, 0;
     bool valued = !strcmp(a, "-o") || !strcmp(a, "--rules") || !strcmp(a, "--alpha") ||
                   !strcmp(a, "--budget") || !strcmp(a, "--time-limit") ||
-                  !strcmp(a, "--profile") || !strcmp(a, "--report");
+                  !strcmp(a, "--profile") || !strcmp(a, "--report") || !strcmp(a, "--opset");
     if (!valued)
         return cli_usage("optimize", "unknown option '%s'", a);
     if (need(argc, argv, *i))
@@ -100,6 +104,12 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
         if (!(d >= 1.0 && d <= 10.0))
             return cli_usage("optimize", "--alpha must be between 1 and 10, got '%s'", v);
         o->go.alpha = d;
+    } else if (!strcmp(a, "--opset")) {
+        if (!cli_parse_long("optimize", a, v, &l))
+            return EXIT_USAGE;
+        if (l < 1 || l > 1000)
+            return cli_usage("optimize", "--opset must be between 1 and 1000, got '%s'", v);
+        o->go.target_opset = (int)l;
     } else if (!strcmp(a, "--budget")) {
         if (!cli_parse_long("optimize", a, v, &l))
             return EXIT_USAGE;

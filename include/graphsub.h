@@ -288,8 +288,11 @@ typedef struct gs_optimize_opts {
     void *cost_ud;
     void (*progress)(void *ud, int expanded, double best_cost);  /* may be NULL */
     void *progress_ud;
+    /* version 2: */
+    int target_opset;            /* raise the default-domain opset to this first (0: keep),
+                                    when every op keeps its meaning (13 <= opset, target <= 21) */
 } gs_optimize_opts;
-#define GS_OPTIMIZE_OPTS_VERSION 1
+#define GS_OPTIMIZE_OPTS_VERSION 2   /* version 1 (without target_opset) is accepted too */
 
 /* Fill opts with the defaults. */
 GS_API void gs_optimize_opts_init(gs_optimize_opts *opts);

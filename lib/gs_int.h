@@ -275,9 +275,14 @@ struct gs_model {
     int32_t nextmaps, capextmaps;
     gs_tensor **owned;      /* tensors created after import (freed with the model) */
     int32_t nowned, capowned;
+    int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
 };
 
 int64_t gs_model_opset_of(const gs_model *m, const char *domain);
+/* opset.c: raise the default-domain opset to target (13 <= opset, target <=
+ * 21) when every op keeps its meaning, converting the nodes whose signature
+ * changed; GS_ERR_UNSUPPORTED naming the first op that does not qualify. */
+gs_status gs_opset_raise(gs_model *m, int64_t target);
 /* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
 gs_status gs_model_own(gs_model *m, gs_tensor *t);
 

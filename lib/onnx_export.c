@@ -406,6 +406,8 @@ static gs_status build(ex *e, Onnx__ModelProto *mp)
 {
     const Onnx__ModelProto *src = e->m->proto;
     *mp = *src;
+    if (mp->ir_version < e->m->min_ir_version)
+        mp->ir_version = e->m->min_ir_version, mp->has_ir_version = 1;
     mp->graph = export_graph(e, e->m->graph);
     mp->opset_import = export_opsets(e, src, &mp->n_opset_import);
     if (e->st == GS_OK && (!mp->graph || !mp->opset_import))

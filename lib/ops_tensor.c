@@ -652,8 +652,13 @@ static gs_status resize_plan_init(gs_kcall *k, const gs_tensor *const *in, int n
             p->scale[d] = (double)p->out[d] / (double)x->dims[d];
         } else {
             p->scale[d] = gs_tensor_get_f(scales, d);
-            p->out[d] = (int64_t)floor((double)x->dims[d] * p->scale[d]);
+            double o = floor((double)x->dims[d] * p->scale[d]);
+            if (!(o >= 0 && o < 9.0e15))
+                return gs_kfail(k, "scales give an output size out of range");
+            p->out[d] = (int64_t)o;
         }
+        if (x->dims[d] == 0 && p->out[d] != 0)
+            return gs_kfail(k, "an empty input cannot be resized to a non-empty output");
         p->out_real[d] = sizes ? (double)p->out[d] : (double)x->dims[d] * p->scale[d];
         bool has_roi = roi && gs_tensor_numel(roi) == 2 * x->rank;
         p->roi0[d] = has_roi ? gs_tensor_get_f(roi, d) : 0;

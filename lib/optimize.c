@@ -10,6 +10,7 @@
 #include "gs_cost.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +35,8 @@ static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
 {
     if (o->version != GS_OPTIMIZE_OPTS_VERSION)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown options version %d", o->version);
+    if (o->target_opset < 0 || o->target_opset > 1000)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: target opset %d out of range", o->target_opset);
     if (o->level < 0 || o->level > 2)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: level must be 0, 1 or 2 (got %d)", o->level);
     if (o->alpha < 0 || o->alpha > 10 || o->budget < 0 || o->time_limit < 0)
@@ -261,6 +264,11 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         return GS_ERR_ARG;
     gs_optimize_opts dflt;
     gs_optimize_opts_init(&dflt);
+    if (opts && opts->version == 1) {   /* a caller built against version 1: no target_opset */
+        memcpy(&dflt, opts, offsetof(gs_optimize_opts, target_opset));
+        dflt.version = GS_OPTIMIZE_OPTS_VERSION;
+        opts = &dflt;
+    }
     const gs_optimize_opts *o = opts ? opts : &dflt;
     gs_status st = check_opts(ctx, o);
     if (st != GS_OK)
@@ -269,6 +277,8 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
     if (report)
         gs_report_clear(ctx, report);
+    if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
+        return st;
     if (o->level == 0)
         return GS_OK;
     run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };

@@ -555,11 +555,22 @@ static bool same_up_to_vars(const gs_pnode *a, const gs_pnode *b, int *map)
     return true;
 }
 
-/* a equals b after swapping variables through swap (swap[v] is v's partner). */
+/* a equals b after swapping variables through swap (swap[v] is v's partner);
+ * the arguments of const(), which are a set, in any order. */
 static bool equal_swapped(const gs_pnode *a, const gs_pnode *b, const int *swap)
 {
     if (a->kind != b->kind || a->nargs != b->nargs)
         return false;
+    if (a->kind == P_FUNC && !strcmp(a->name, "const") && !strcmp(b->name, "const")) {
+        for (int i = 0; i < a->nargs; i++) {
+            bool found = false;
+            for (int j = 0; j < b->nargs && !found; j++)
+                found = equal_swapped(a->args[i], b->args[j], swap);
+            if (!found)
+                return false;
+        }
+        return true;
+    }
     if (a->kind == P_VAR)
         return swap[a->var] == b->var;
     if (a->kind == P_NUM)

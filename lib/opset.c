@@ -1,0 +1,226 @@
+/*
+ * opset.c - raising a model's default-domain opset without changing what it
+ * computes, so rules for newer ops (LayerNormalization at 17, Gelu at 20)
+ * can apply to models exported at an older opset.
+ *
+ * Only models at opset 13 or later are raised, to at most 21. Every op of
+ * the default domain in the model (subgraphs included) must be in the table
+ * below: ops whose meaning is the same at every opset from 13 to 21 given
+ * their defaults (later versions only added types, or attributes whose
+ * defaults keep the old behaviour), and ops whose signature changed in a way
+ * a local conversion undoes (Reduce* axes from attribute to input at 18,
+ * Split's num_outputs at 18). Any other op (RoiAlign and GridSample changed
+ * their defaults, GroupNormalization its scale shape, the quantization ops
+ * their saturation) leaves the model unchanged with an error naming it.
+ * Nodes of other domains are carried through as they are.
+ */
+#include "gs_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { MIN_SOURCE = 13, MAX_TARGET = 21 };
+
+typedef enum {
+    KEEP,            /* the same at every opset from 13 to 21 */
+    AXES_TO_INPUT,   /* from 18: axes is an input, not an attribute */
+    SPLIT_COUNT,     /* from 18: without a split input, num_outputs is required */
+    INFERENCE_BN,    /* from 14: outputs 1-4 changed meaning; inference form only */
+} action;
+
+static const struct kept {
+    const char *op;
+    action act;
+} kept[] = {
+    /* elementwise and logic */
+    { "Abs", KEEP }, { "Acos", KEEP }, { "Acosh", KEEP }, { "Add", KEEP }, { "And", KEEP },
+    { "Asin", KEEP }, { "Asinh", KEEP }, { "Atan", KEEP }, { "Atanh", KEEP }, { "BitShift", KEEP },
+    { "Ceil", KEEP }, { "Celu", KEEP }, { "Clip", KEEP }, { "Cos", KEEP }, { "Cosh", KEEP },
+    { "Div", KEEP }, { "Elu", KEEP }, { "Equal", KEEP }, { "Erf", KEEP }, { "Exp", KEEP },
+    { "Floor", KEEP }, { "Gelu", KEEP }, { "Greater", KEEP }, { "GreaterOrEqual", KEEP },
+    { "HardSigmoid", KEEP }, { "HardSwish", KEEP }, { "Hardmax", KEEP }, { "IsInf", KEEP },
+    { "IsNaN", KEEP }, { "LeakyRelu", KEEP }, { "Less", KEEP }, { "LessOrEqual", KEEP }, { "Log", KEEP },
+    { "Max", KEEP }, { "Mean", KEEP }, { "Min", KEEP }, { "Mish", KEEP }, { "Mod", KEEP }, { "Mul", KEEP },
+    { "Neg", KEEP }, { "Not", KEEP }, { "Or", KEEP }, { "PRelu", KEEP }, { "Pow", KEEP },
+    { "Reciprocal", KEEP }, { "Relu", KEEP }, { "Round", KEEP }, { "Selu", KEEP }, { "Shrink", KEEP },
+    { "Sigmoid", KEEP }, { "Sign", KEEP }, { "Sin", KEEP }, { "Sinh", KEEP }, { "Softplus", KEEP },
+    { "Softsign", KEEP }, { "Sqrt", KEEP }, { "Sub", KEEP }, { "Sum", KEEP }, { "Tan", KEEP },
+    { "Tanh", KEEP }, { "ThresholdedRelu", KEEP }, { "Where", KEEP }, { "Xor", KEEP },
+    /* shapes, layout, indexing */
+    { "ArgMax", KEEP }, { "ArgMin", KEEP }, { "Cast", KEEP }, { "Compress", KEEP }, { "Concat", KEEP },
+    { "Constant", KEEP }, { "ConstantOfShape", KEEP }, { "CumSum", KEEP }, { "DepthToSpace", KEEP },
+    { "Dropout", KEEP }, { "Expand", KEEP }, { "EyeLike", KEEP }, { "Flatten", KEEP }, { "Gather", KEEP },
+    { "GatherElements", KEEP }, { "GatherND", KEEP }, { "Identity", KEEP }, { "NonZero", KEEP },
+    { "OneHot", KEEP }, { "Pad", KEEP }, { "Range", KEEP }, { "Reshape", KEEP }, { "Resize", KEEP },
+    { "ReverseSequence", KEEP }, { "ScatterElements", KEEP }, { "ScatterND", KEEP }, { "Shape", KEEP },
+    { "Size", KEEP }, { "Slice", KEEP }, { "SpaceToDepth", KEEP }, { "Split", SPLIT_COUNT },
+    { "Squeeze", KEEP }, { "Tile", KEEP }, { "TopK", KEEP }, { "Transpose", KEEP }, { "Trilu", KEEP },
+    { "Unique", KEEP }, { "Unsqueeze", KEEP },
+    /* neural-network ops */
+    { "AveragePool", KEEP }, { "BatchNormalization", INFERENCE_BN }, { "Conv", KEEP },
+    { "ConvTranspose", KEEP }, { "Einsum", KEEP }, { "Gemm", KEEP }, { "GlobalAveragePool", KEEP },
+    { "GlobalLpPool", KEEP }, { "GlobalMaxPool", KEEP }, { "InstanceNormalization", KEEP },
+    { "LayerNormalization", KEEP }, { "LogSoftmax", KEEP }, { "LpNormalization", KEEP },
+    { "LpPool", KEEP }, { "LRN", KEEP }, { "MatMul", KEEP }, { "MaxPool", KEEP }, { "MaxUnpool", KEEP },
+    { "MeanVarianceNormalization", KEEP }, { "Softmax", KEEP },
+    /* reductions (ReduceSum took its axes as an input already at 13) */
+    { "ReduceSum", KEEP }, { "ReduceL1", AXES_TO_INPUT }, { "ReduceL2", AXES_TO_INPUT },
+    { "ReduceLogSum", AXES_TO_INPUT }, { "ReduceLogSumExp", AXES_TO_INPUT }, { "ReduceMax", AXES_TO_INPUT },
+    { "ReduceMean", AXES_TO_INPUT }, { "ReduceMin", AXES_TO_INPUT }, { "ReduceProd", AXES_TO_INPUT },
+    { "ReduceSumSquare", AXES_TO_INPUT },
+    /* control flow: their subgraphs are checked like the main graph */
+    { "If", KEEP }, { "Loop", KEEP }, { "Scan", KEEP },
+};
+
+static const struct kept *find_kept(const char *op)
+{
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        if (!strcmp(kept[i].op, op))
+            return &kept[i];
+    return NULL;
+}
+
+static bool default_domain(const gs_node *n)
+{
+    return !*n->domain || !strcmp(n->domain, "ai.onnx");
+}
+
+/* Why node n keeps the model from being raised, or NULL. */
+static const char *blocker(const gs_node *n)
+{
+    const struct kept *k = find_kept(n->op);
+    if (!k)
+        return "its meaning or signature changed after opset 13";
+    if (k->act == INFERENCE_BN) {
+        if (gs_attr_int(n, "training_mode", 0))
+            return "training mode";
+        for (int i = 1; i < n->nout; i++)
+            if (n->out[i] != GS_NONE)
+                return "its statistics outputs changed meaning at opset 14";
+    }
+    return NULL;
+}
+
+static gs_status check_graph(const gs_graph *g)
+{
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        const gs_node *n = &g->nodes[i];
+        const char *why = (n->flags & GS_N_DEAD) || !default_domain(n) ? NULL : blocker(n);
+        if (why)
+            return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
+                          n->op, why);
+    }
+    gs_status st = GS_OK;
+    for (int32_t i = 0; st == GS_OK && i < g->nsubs; i++)
+        st = check_graph(g->subs[i]);
+    return st;
+}
+
+/* n's attributes without the one named name. */
+static gs_status drop_attr(gs_graph *g, gs_node *n, const char *name)
+{
+    gs_attr *list = gs_arena_alloc(&g->arena, ((size_t)n->nattrs + 1) * sizeof *list);
+    if (!list)
+        return gs_nomem(g->ctx);
+    int count = 0;
+    for (int i = 0; i < n->nattrs; i++)
+        if (strcmp(n->attrs[i].name, name))
+            list[count++] = n->attrs[i];
+    n->attrs = list;
+    n->nattrs = count;
+    return GS_OK;
+}
+
+/* Reduce*(x){axes=[...]} -> Reduce*(x, axes) with axes an int64 initializer. */
+static gs_status axes_to_input(gs_graph *g, gs_id id)
+{
+    gs_node *n = &g->nodes[id];
+    const gs_attr *a = gs_ir_attr(n, "axes");
+    if (!a)
+        return GS_OK;   /* every axis: the same with no axes input */
+    if (a->type != GS_A_INTS || n->nin != 1)
+        return gs_err(g->ctx, GS_ERR_MODEL, "node '%s' (%s): bad axes", n->name, n->op);
+    gs_tensor *t = gs_arena_alloc(g->perm, sizeof *t);
+    int64_t *data = gs_arena_alloc(g->perm, (a->n ? a->n : 1) * sizeof *data);
+    gs_id *in = gs_arena_alloc(&g->arena, 2 * sizeof *in);
+    if (!t || !data || !in)
+        return gs_nomem(g->ctx);
+    memcpy(data, a->ints, a->n * sizeof *data);
+    t->dtype = GS_INT64;
+    t->rank = 1;
+    t->dims[0] = (int64_t)a->n;
+    t->data = data;
+    t->nbytes = a->n * sizeof *data;
+    char base[256];
+    snprintf(base, sizeof base, "%s/axes", *n->name ? n->name : n->op);
+    gs_id v = gs_ir_add_init(g, base, t);
+    if (v == GS_NONE)
+        return g->ctx->last ? g->ctx->last : GS_ERR_NOMEM;
+    n = &g->nodes[id];   /* adding a value may not move nodes, but stay safe */
+    in[0] = n->in[0];
+    in[1] = GS_NONE;
+    n->in = in;
+    n->nin = 2;
+    gs_status st = gs_ir_set_input(g, id, 1, v);
+    return st == GS_OK ? drop_attr(g, n, "axes") : st;
+}
+
+/* Split(x){...} with no split input -> Split(x){..., num_outputs=N}. */
+static gs_status split_count(gs_graph *g, gs_node *n)
+{
+    if ((n->nin > 1 && n->in[1] != GS_NONE) || gs_ir_attr(n, "num_outputs"))
+        return GS_OK;
+    gs_attr *list = gs_arena_alloc(&g->arena, ((size_t)n->nattrs + 1) * sizeof *list);
+    if (!list)
+        return gs_nomem(g->ctx);
+    memcpy(list, n->attrs, (size_t)n->nattrs * sizeof *list);
+    list[n->nattrs] = (gs_attr){ .name = "num_outputs", .type = GS_A_INT, .i = n->nout };
+    n->attrs = list;
+    n->nattrs++;
+    return GS_OK;
+}
+
+static gs_status convert_graph(gs_graph *g, int64_t from, int64_t to)
+{
+    gs_status st = GS_OK;
+    for (gs_id i = 0; st == GS_OK && i < g->nnodes; i++) {
+        gs_node *n = &g->nodes[i];
+        if ((n->flags & GS_N_DEAD) || !default_domain(n) || from >= 18 || to < 18)
+            continue;
+        const struct kept *k = find_kept(n->op);
+        if (k->act == AXES_TO_INPUT)
+            st = axes_to_input(g, i);
+        else if (k->act == SPLIT_COUNT)
+            st = split_count(g, n);
+    }
+    for (int32_t i = 0; st == GS_OK && i < g->nsubs; i++)
+        st = convert_graph(g->subs[i], from, to);
+    return st;
+}
+
+/* The IR version a model of opset v needs at least. */
+static int64_t ir_version_for(int64_t v)
+{
+    return v >= 21 ? 10 : v >= 19 ? 9 : 8;
+}
+
+gs_status gs_opset_raise(gs_model *m, int64_t target)
+{
+    int64_t from = gs_model_opset_of(m, "");
+    if (target <= from)
+        return GS_OK;
+    if (from < MIN_SOURCE || target > MAX_TARGET)
+        return gs_err(m->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset from %lld to %lld (from %d or "
+                      "later, to %d at most)", (long long)from, (long long)target, MIN_SOURCE, MAX_TARGET);
+    gs_status st = check_graph(m->graph);
+    if (st == GS_OK)
+        st = convert_graph(m->graph, from, target);
+    if (st != GS_OK)
+        return st;
+    for (int32_t i = 0; i < m->nopsets; i++)
+        if (!*m->opsets[i].domain || !strcmp(m->opsets[i].domain, "ai.onnx"))
+            m->opsets[i].version = target;
+    if (m->min_ir_version < ir_version_for(target))
+        m->min_ir_version = ir_version_for(target);
+    return GS_OK;
+}
