@@ -523,13 +523,43 @@ static gs_status k_tile(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     return repeat(k, in[0], out, dims, n, true);
 }
 
+/* Index c of a padded dim of length n mapped into [0, n) by mode: edge
+ * repeats the border element, reflect mirrors without repeating it, wrap
+ * goes round; -1 for constant padding. */
+static int64_t pad_source(int mode, int64_t c, int64_t n)
+{
+    if (c >= 0 && c < n)
+        return c;
+    switch (mode) {
+    case 1: return c < 0 ? 0 : n - 1;
+    case 2:
+        if (n == 1)
+            return 0;
+        c %= 2 * (n - 1);
+        c = c < 0 ? c + 2 * (n - 1) : c;
+        return c < n ? c : 2 * (n - 1) - c;
+    case 3: return (c % n + n) % n;
+    default: return -1;
+    }
+}
+
+static bool pad_in_range(int64_t p)
+{
+    return p >= -((int64_t)1 << 40) && p <= (int64_t)1 << 40;
+}
+
 static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nout;
     const gs_tensor *x = in[0];
-    const char *mode = gs_attr_str(k->node, "mode", "constant");
-    if (strcmp(mode, "constant"))
-        return gs_kunsupported(k, "pad mode other than constant");
+    const char *mode_s = gs_attr_str(k->node, "mode", "constant");
+    static const char *const modes[] = { "constant", "edge", "reflect", "wrap" };
+    int mode = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(mode_s, modes[i]))
+            mode = i;
+    if (mode < 0 || (mode == 3 && k->opset < 19))
+        return gs_kfail(k, "unknown pad mode");
     int64_t pads[2 * GS_MAX_RANK], axes[GS_MAX_RANK], full[2 * GS_MAX_RANK] = { 0 }, dims[GS_MAX_RANK];
     bool v11 = k->opset >= 11;
     int np = int_list(k, in, nin, v11 ? 1 : -1, v11 ? NULL : (k->opset < 2 ? "paddings" : "pads"), pads,
@@ -544,11 +574,16 @@ static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
         int a = norm_axis(axes[i], x->rank);
         if (a < 0 || a >= x->rank)
             return gs_kfail(k, "axis out of range");
+        if (!pad_in_range(pads[i]) || !pad_in_range(pads[i + na]))
+            return gs_kfail(k, "pads out of range");
         full[a] = pads[i], full[a + x->rank] = pads[i + na];
     }
-    for (int d = 0; d < x->rank; d++)
+    for (int d = 0; d < x->rank; d++) {
         if ((dims[d] = x->dims[d] + full[d] + full[d + x->rank]) < 0)
             return gs_kfail(k, "negative size");
+        if (mode > 0 && x->dims[d] == 0 && dims[d] > 0)
+            return gs_kfail(k, "edge, reflect and wrap need a non-empty input");
+    }
     gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
     if (st != GS_OK)
         return st;
@@ -562,9 +597,9 @@ static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
         int64_t rem = i, src = 0;
         bool inside = true;
         for (int d = 0; d < x->rank; d++) {
-            int64_t c = rem / os[d] - full[d];
+            int64_t c = pad_source(mode, rem / os[d] - full[d], x->dims[d]);
             rem %= os[d];
-            inside &= c >= 0 && c < x->dims[d];
+            inside &= c >= 0;
             src += c * xs[d];
         }
         if (inside)
