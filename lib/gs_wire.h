@@ -28,9 +28,12 @@ bool gs_wire_skeleton(gs_ctx *ctx, const void *buf, size_t size, size_t threshol
                       gs_wire_skel *out);
 void gs_wire_skel_free(gs_ctx *ctx, gs_wire_skel *s);
 
-/* True when the ONNX messages in buf nest no deeper than limit levels along
- * the schema's recursive fields (graph, node, attribute, type...), so that
- * protobuf-c's recursive unpack cannot run out of stack. */
-bool gs_wire_depth_ok(const void *buf, size_t size, int limit);
+/* Check the wire form of a model before protobuf-c unpacks it: messages nest
+ * no deeper than limit levels along the schema's recursive fields (graph,
+ * node, attribute, type...), so the recursive unpack cannot run out of
+ * stack; and names (of nodes, values, ops, attributes, initializers) hold
+ * no NUL byte, which would silently cut them. GS_ERR_LIMIT or GS_ERR_PARSE
+ * naming path otherwise. */
+gs_status gs_wire_check(gs_ctx *ctx, const void *buf, size_t size, int limit, const char *path);
 
 #endif

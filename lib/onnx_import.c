@@ -726,11 +726,11 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
     ProtobufCAllocator pa = pb_allocator(&pm);
     gs_wire_skel sk;
     bool keep_map;
-    if (!gs_wire_depth_ok(buf, size, GS_MAX_MESSAGE_DEPTH)) {
+    gs_status wst = gs_wire_check(ctx, buf, size, GS_MAX_MESSAGE_DEPTH, path);
+    if (wst != GS_OK) {
         if (mapped)
             gs_file_unmap(buf, size);
-        return gs_err(ctx, GS_ERR_LIMIT, "%s: messages nested deeper than %d (graphs inside attributes "
-                      "inside nodes...)", path, GS_MAX_MESSAGE_DEPTH);
+        return wst;
     }
     Onnx__ModelProto *mp = unpack(ctx, &pm, buf, size, mapped, &sk, &keep_map);
     if (mapped && !keep_map)

@@ -239,7 +239,7 @@ void gs_wire_skel_free(gs_ctx *ctx, gs_wire_skel *s)
  * the depth first. */
 
 enum kind { K_NONE, K_MODEL, K_GRAPH, K_NODE, K_ATTR, K_VALUEINFO, K_TYPE, K_TYPE_ELEM, K_TYPE_MAP,
-            K_FUNCTION, K_TRAINING };
+            K_FUNCTION, K_TRAINING, K_TENSOR };
 
 static const struct child {
     enum kind parent;
@@ -250,6 +250,7 @@ static const struct child {
     { K_MODEL, 20, K_TRAINING },     /* .training_info */
     { K_MODEL, 25, K_FUNCTION },     /* .functions */
     { K_GRAPH, 1, K_NODE },          /* GraphProto.node */
+    { K_GRAPH, 5, K_TENSOR },        /* .initializer (walked for its name only) */
     { K_GRAPH, 11, K_VALUEINFO },    /* .input */
     { K_GRAPH, 12, K_VALUEINFO },    /* .output */
     { K_GRAPH, 13, K_VALUEINFO },    /* .value_info */
@@ -270,6 +271,25 @@ static const struct child {
     { K_TRAINING, 2, K_GRAPH },      /* .algorithm */
 };
 
+/* Names: fields that must not hold a NUL byte (protobuf-c would cut the
+ * name there, and "a\0b" would silently become "a", or an absent input). */
+static const struct name_field {
+    enum kind kind;
+    uint32_t field;
+} names[] = {
+    { K_NODE, 1 }, { K_NODE, 2 }, { K_NODE, 3 }, { K_NODE, 4 }, { K_NODE, 7 },   /* in, out, name, op, domain */
+    { K_GRAPH, 2 }, { K_VALUEINFO, 1 }, { K_ATTR, 1 }, { K_TENSOR, 8 },
+    { K_FUNCTION, 1 }, { K_FUNCTION, 4 }, { K_FUNCTION, 5 }, { K_FUNCTION, 10 },
+};
+
+static bool is_name(enum kind k, uint32_t field)
+{
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].kind == k && names[i].field == field)
+            return true;
+    return false;
+}
+
 static enum kind child_kind(enum kind parent, uint32_t field)
 {
     for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
@@ -278,28 +298,44 @@ static enum kind child_kind(enum kind parent, uint32_t field)
     return K_NONE;
 }
 
-/* False when messages nest deeper than limit below [start, end). A
- * malformed field ends the walk of its message only (protobuf-c refuses it
- * there); its siblings are still measured. */
-static bool depth_ok(const uint8_t *buf, size_t start, size_t end, enum kind k, int depth, int limit)
+/* The walk's verdict: 0 fine, 1 nested too deep, 2 a name with a NUL byte. */
+enum { WALK_OK, WALK_DEEP, WALK_NUL };
+
+/* Messages below [start, end) nest at most limit deep and their names hold
+ * no NUL byte. A malformed field ends the walk of its message only
+ * (protobuf-c refuses it there); its siblings are still walked. */
+static int check_walk(const uint8_t *buf, size_t start, size_t end, enum kind k, int depth, int limit)
 {
     if (depth > limit)
-        return false;
+        return WALK_DEEP;
     size_t pos = start;
     while (pos < end) {
         uint32_t num;
         int wt;
         size_t a, b;
         if (!get_field(buf, end, &pos, &num, &wt, &a, &b))
-            return true;
-        enum kind c = wt == WT_LEN ? child_kind(k, num) : K_NONE;
-        if (c != K_NONE && !depth_ok(buf, a, b, c, depth + 1, limit))
-            return false;
+            return WALK_OK;
+        if (wt != WT_LEN)
+            continue;
+        if (is_name(k, num) && memchr(buf + a, 0, b - a))
+            return WALK_NUL;
+        enum kind c = child_kind(k, num);
+        int r = c != K_NONE ? check_walk(buf, a, b, c, depth + 1, limit) : WALK_OK;
+        if (r != WALK_OK)
+            return r;
     }
-    return true;
+    return WALK_OK;
 }
 
-bool gs_wire_depth_ok(const void *buf, size_t size, int limit)
+gs_status gs_wire_check(gs_ctx *ctx, const void *buf, size_t size, int limit, const char *path)
 {
-    return depth_ok(buf, 0, size, K_MODEL, 0, limit);
+    switch (check_walk(buf, 0, size, K_MODEL, 0, limit)) {
+    case WALK_DEEP:
+        return gs_err(ctx, GS_ERR_LIMIT, "%s: messages nested deeper than %d (graphs inside attributes "
+                      "inside nodes...)", path, limit);
+    case WALK_NUL:
+        return gs_err(ctx, GS_ERR_PARSE, "%s: a name contains a NUL byte", path);
+    default:
+        return GS_OK;
+    }
 }

@@ -52,6 +52,8 @@ def cases(d):
     yield "random-bytes", bytes(random.Random(7).getrandbits(8) for _ in range(4096))
     yield "empty", b""
     yield "nested-5000-deep", deeply_nested(5000)
+    nul = model_with([helper.make_node("Relu", ["x\0y"], ["y"], name="n1")], [vi("x")], [vi("y")])
+    yield "name-with-nul", nul.SerializeToString()
     cyc = model_with([helper.make_node("Relu", ["b"], ["a"], name="n1"),
                       helper.make_node("Relu", ["a"], ["b"], name="n2")], [vi("x")], [vi("b")])
     yield "cycle", cyc.SerializeToString()
