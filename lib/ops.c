@@ -1,9 +1,15 @@
 /*
  * ops.c - the op registry: one lookup over the per-family tables. A node of
  * an op without a row (or of a custom domain) is opaque to graphsub.
+ *
+ * The matcher asks for a node's row at nearly every step of the search, so
+ * lookups go through an index of every row sorted by name (built once,
+ * under pthread_once) and a binary search, not a scan of the tables.
  */
 #include "gs_ops.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const gs_opdef *const tables[] = {
@@ -17,14 +23,50 @@ static bool default_domain(const char *domain)
     return !domain || !*domain || !strcmp(domain, "ai.onnx");
 }
 
+enum { MAX_ROWS = 1024 };
+
+typedef struct row {
+    const gs_opdef *d;
+    int order;              /* position in the tables: rows of one name keep it */
+} row;
+
+static row index_rows[MAX_ROWS];
+static int index_n;
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    int c = strcmp(x->d->name, y->d->name);
+    return c ? c : x->order - y->order;
+}
+
+static void index_build(void)
+{
+    for (int t = 0; t < NTABLES; t++)
+        for (const gs_opdef *d = tables[t]; d->name && index_n < MAX_ROWS; d++, index_n++)
+            index_rows[index_n] = (row){ d, index_n };
+    qsort(index_rows, (size_t)index_n, sizeof index_rows[0], row_cmp);
+}
+
 const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset)
 {
     if (!op || !default_domain(domain))
         return NULL;
-    for (int t = 0; t < NTABLES; t++)
-        for (const gs_opdef *d = tables[t]; d->name; d++)
-            if (!strcmp(d->name, op) && opset >= d->since && (d->until == 0 || opset <= d->until))
-                return d;
+    pthread_once(&index_once, index_build);
+    int lo = 0, hi = index_n;
+    while (lo < hi) {   /* the first row named op */
+        int mid = (lo + hi) / 2;
+        if (strcmp(index_rows[mid].d->name, op) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int i = lo; i < index_n && !strcmp(index_rows[i].d->name, op); i++) {
+        const gs_opdef *d = index_rows[i].d;
+        if (opset >= d->since && (d->until == 0 || opset <= d->until))
+            return d;
+    }
     return NULL;
 }
 
