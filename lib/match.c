@@ -273,6 +273,18 @@ static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
     return true;
 }
 
+/* A value that statement p reads directly and that is bound already (the
+ * input two parallel MatMuls share), or GS_NONE. */
+static gs_id bound_arg(const mstate *s, const gs_pnode *p)
+{
+    for (int a = 0; a < p->nargs; a++) {
+        const gs_pnode *arg = p->args[a];
+        if (arg->kind == P_VAR && !arg->rest && s->m.values[arg->var] != GS_NONE)
+            return s->m.values[arg->var];
+    }
+    return GS_NONE;
+}
+
 /* Statement k onwards: further roots are nodes of their op after the first
  * root (each set once, in id order); consistent bindings make them share
  * the variables they have in common. */
@@ -297,6 +309,23 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         return;
     }
     gs_id after = s->m.nodes[r->roots[k - 1]->slot];
+    gs_id via = bound_arg(s, p);
+    if (via != GS_NONE) {   /* only the readers of a value bound already can match */
+        const gs_value *v = &s->g->values[via];
+        for (int32_t u = 0; u < v->nuses && !cb->stop; u++) {
+            gs_id id = v->uses[u];
+            bool seen = false;
+            for (int32_t q = 0; q < u && !seen; q++)
+                seen = v->uses[q] == id;
+            if (seen || strcmp(s->g->nodes[id].op, p->name) || (r->symmetric && id <= after))
+                continue;
+            mstate saved = *s;
+            if (match_call(s, p, id) && bind_outs(s, r, k, id))
+                match_more(s, r, k + 1, cb);
+            *s = saved;
+        }
+        return;
+    }
     int i = cb->ids ? first_of(s->g, cb, p->name) : 0;
     int end = cb->ids ? cb->nids : s->g->nnodes;
     for (; i < end && !cb->stop; i++) {
