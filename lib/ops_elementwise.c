@@ -251,6 +251,28 @@ static int64_t iop(bop op, int64_t a, int64_t b)
 }
 
 /* out = a op b, broadcast; out dtype: a's, or bool for comparisons/logic. */
+/* The longest run of trailing dims along which each input is either read
+ * contiguously or broadcast throughout: a row of *last elements, and each
+ * input's stride within it (1 or 0). w [64, 256, 1, 1] times s [64, 1, 1, 1]
+ * gives rows of 256, not of 1. */
+static void bcast_rows(const int64_t *dims, int rank, const gs_bcast *ba, const gs_bcast *bb, int64_t *last,
+                       int64_t *sa, int64_t *sb)
+{
+    int ka = -1, kb = -1;   /* 1 contiguous, 0 broadcast, -1 not decided yet */
+    int t = rank;
+    for (; t > 0; t--) {
+        int d = t - 1;
+        if (dims[d] == 1)
+            continue;
+        int a = ba->in_strides[d] != 0, b = bb->in_strides[d] != 0;
+        if ((ka >= 0 && ka != a) || (kb >= 0 && kb != b))
+            break;
+        ka = a, kb = b;
+    }
+    *last = gs_numel(dims + t, rank - t);
+    *sa = ka != 0, *sb = kb != 0;
+}
+
 static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_tensor *out, bop op)
 {
     if (!is_numeric(a->dtype) || !is_numeric(b->dtype))
@@ -270,10 +292,10 @@ static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
     int64_t n = gs_tensor_numel(out);
     bool ints = !is_float(a->dtype) && (op == B_POW ? !is_float(b->dtype) : true);
     bool fast = a->dtype == GS_FLOAT && b->dtype == GS_FLOAT && dtype == GS_FLOAT;
-    /* Row by row along the last dim: one broadcast index per row, then strides
-     * (1, or 0 where an input is broadcast along that dim). */
-    int64_t last = rank ? dims[rank - 1] : 1;
-    int64_t sa = rank ? ba.in_strides[rank - 1] : 0, sb = rank ? bb.in_strides[rank - 1] : 0;
+    /* Row by row: one broadcast index per row, then strides 1, or 0 for an
+     * input broadcast along the whole row. */
+    int64_t last, sa, sb;
+    bcast_rows(dims, rank, &ba, &bb, &last, &sa, &sb);
     for (int64_t row = 0; row < n; row += last) {
         int64_t ia = gs_bcast_index(&ba, row), ib = gs_bcast_index(&bb, row);
         if (fast) {
