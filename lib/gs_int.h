@@ -247,6 +247,10 @@ const char *gs_ir_unique_name(gs_graph *g, const char *base);
 /* Add an initializer value named after base holding t (t must outlive g:
  * put it in g->perm or register it with the model). GS_NONE on failure. */
 gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);
+/* Room in the name table for nvalues values, so that adding values to g and
+ * to its clones does not rehash it (the search clones one graph thousands of
+ * times); false when memory is short. */
+bool gs_ir_reserve_names(gs_graph *g, int32_t nvalues);
 /* Rename value v (name copied); its old name becomes free. */
 gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name);
 /* Mark initializers nothing reads (and that are not graph inputs/outputs) dead. */

@@ -117,6 +117,14 @@ static bool grow(gs_ctx *ctx, void **arr, int32_t *cap, int32_t need, size_t ele
     return true;
 }
 
+bool gs_ir_reserve_names(gs_graph *g, int32_t nvalues)
+{
+    while ((uint32_t)nvalues * 2 > g->mapcap)
+        if (!map_grow(g))
+            return false;
+    return true;
+}
+
 gs_id gs_ir_add_value(gs_graph *g, const char *name, bool copy_name)
 {
     if (gs_ir_find(g, name) != GS_NONE) {

@@ -203,37 +203,90 @@ static bool take_first(const gs_match *m, void *ud)
     return false;
 }
 
+/* Roots of the matches one pass over the graph found (in rule order). */
+typedef struct roots {
+    gs_ctx *ctx;
+    gs_id *ids;
+    int n, cap;
+    bool nomem;
+} roots;
+
+static bool collect_root(const gs_match *m, void *ud)
+{
+    roots *r = ud;
+    gs_id id = m->nodes[m->rule->roots[0]->slot];
+    for (int i = r->n - 1; i >= 0 && i >= r->n - 8; i--)
+        if (r->ids[i] == id)
+            return true;   /* the same root again (another binding): once is enough */
+    if (r->n == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 64;
+        gs_id *a = gs_realloc(r->ctx, r->ids, (size_t)cap * sizeof *a);
+        if (!a) {
+            r->nomem = true;
+            return false;
+        }
+        r->ids = a, r->cap = cap;
+    }
+    r->ids[r->n++] = id;
+    return true;
+}
+
+/* Apply the first cleanup match rooted at node id, if there still is one;
+ * 1 applied, 0 none, -1 error (*st set). */
+static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+                      gs_arena *arena, gs_step **path, gs_id id, gs_status *st)
+{
+    gs_match m;
+    if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, opset, GS_RULE_CLEANUP, id, take_first, &m) <= 0)
+        return 0;
+    gs_delta d;
+    double before = nodes_cost(cm, g, m.nodes, m.nnodes);
+    const char *names = match_names(arena, g, &m);
+    if (!names) {
+        *st = gs_nomem(g->ctx);
+        return -1;
+    }
+    if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
+        return -1;
+    infer_added(g, &d, opset, cm);   /* cleanup rules always pay: applied even unpriced */
+    gs_step *s = gs_arena_alloc(arena, sizeof *s);
+    if (!s) {
+        *st = gs_nomem(g->ctx);
+        return -1;
+    }
+    *s = (gs_step){ m.rule, names, nodes_cost(cm, g, d.added, d.nadded) - before, *path };
+    *path = s;
+    return 1;
+}
+
+/* Cleanup to a fixed point. Each pass finds the roots of every match once
+ * (through the op index), then applies, root by root in that order, the
+ * first match still rooted there: a pass does the work of many, so the
+ * passes needed stay few as the graph grows (a 48-layer BERT has hundreds of
+ * cleanup rewrites). */
 static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
                          gs_arena *arena, gs_step **path, gs_status *st)
 {
     int applied = 0;
     *st = GS_OK;
-    for (int round = 0; round < 100000; round++) {
-        gs_match m;
-        int found = gs_match_all(rs, g, opset, GS_RULE_CLEANUP, take_first, &m);
-        if (found < 0)
-            *st = GS_ERR_NOMEM;
-        if (found <= 0)
+    roots r = { g->ctx, NULL, 0, 0, false };
+    for (int pass = 0; pass < 100000 && *st == GS_OK; pass++) {
+        r.n = 0;
+        int found = gs_match_all(rs, g, opset, GS_RULE_CLEANUP, collect_root, &r);
+        if (found < 0 || r.nomem) {
+            *st = gs_nomem(g->ctx);
             break;
-        gs_delta d;
-        double before = nodes_cost(cm, g, m.nodes, m.nnodes);
-        const char *names = match_names(arena, g, &m);
-        if (!names) {
-            *st = gs_nomem(g->ctx);
-            return applied;
         }
-        if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
-            return applied;
-        infer_added(g, &d, opset, cm);   /* cleanup rules always pay: applied even unpriced */
-        gs_step *s = gs_arena_alloc(arena, sizeof *s);
-        if (!s) {
-            *st = gs_nomem(g->ctx);
-            return applied;
+        int done = 0;
+        for (int i = 0; i < r.n && *st == GS_OK; i++) {
+            int k = cleanup_at(g, rs, opset, cm, arena, path, r.ids[i], st);
+            done += k > 0;
         }
-        *s = (gs_step){ m.rule, names, nodes_cost(cm, g, d.added, d.nadded) - before, *path };
-        *path = s;
-        applied++;
+        applied += done;
+        if (!done)
+            break;
     }
+    gs_dealloc(g->ctx, r.ids);
     return applied;
 }
 
@@ -471,6 +524,10 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     double t0 = now_s();
     memset(res, 0, sizeof *res);
     cand start = { gs_ir_clone(g, NULL), gs_cost_graph(cm, g), s.seq++, NULL };
+    if (start.g && !gs_ir_reserve_names(start.g, start.g->nvalues + start.g->nvalues / 2 + 256)) {
+        gs_ir_free(start.g);
+        start.g = NULL;
+    }
     s.best = (cand){ gs_ir_clone(g, NULL), start.cost, 0, NULL };
     gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
     uint64_t h;
