@@ -173,8 +173,9 @@ static gs_status random_input(gs_ctx *ctx, const gs_value *v, uint64_t *seed, co
     for (int i = 0; i < v->rank; i++)
         if ((shape[i] = dim_value(&v->dims[i], dims)) < 0)
             return gs_err(ctx, GS_ERR_ARG, "input '%s': negative dim", v->name);
-    if (!gs_dtype_size(v->dtype))
-        return gs_err(ctx, GS_ERR_UNSUPPORTED, "input '%s' has type %s", v->name, gs_dtype_name(v->dtype));
+    if (!gs_dtype_size(v->dtype) || v->dtype == GS_COMPLEX64 || v->dtype == GS_COMPLEX128)
+        return gs_err(ctx, GS_ERR_UNSUPPORTED, "input '%s' has type %s: random values of it are not supported",
+                      v->name, gs_dtype_name(v->dtype));
     gs_array *a = gs_array_new(ctx, (gs_dtype)v->dtype, v->rank, shape);
     if (!a)
         return gs_nomem(ctx);

@@ -225,7 +225,11 @@ void gs_tensor_set_f(gs_tensor *t, int64_t i, double v)
     case GS_FLOAT16: ((uint16_t *)p)[i] = gs_float_to_half((float)v); break;
     case GS_BFLOAT16: ((uint16_t *)p)[i] = gs_float_to_bf16((float)v); break;
     case GS_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    default: gs_tensor_set_i(t, i, (int64_t)v); break;
+    case GS_INT8: case GS_UINT8: case GS_INT16: case GS_UINT16: case GS_INT32: case GS_UINT32:
+    case GS_INT64: case GS_UINT64:
+        gs_tensor_set_i(t, i, v >= -9.2e18 && v <= 9.2e18 ? (int64_t)v : 0);
+        break;
+    default: break;   /* strings and complex numbers have no scalar view: kernels refuse them */
     }
 }
 
@@ -242,7 +246,8 @@ void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v)
     case GS_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
     case GS_INT64: ((int64_t *)p)[i] = v; break;
     case GS_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
-    default: gs_tensor_set_f(t, i, (double)v); break;
+    case GS_FLOAT: case GS_DOUBLE: case GS_FLOAT16: case GS_BFLOAT16: gs_tensor_set_f(t, i, (double)v); break;
+    default: break;   /* strings and complex numbers have no scalar view */
     }
 }
 
