@@ -316,14 +316,16 @@ static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         lo[d] = 0, step[d] = 1, dims[d] = x->dims[d];
     for (int i = 0; i < n; i++) {
         int a = norm_axis(na >= 0 ? axes[i] : i, x->rank);
-        int64_t s = nst >= 0 ? steps[i] : 1, dim = x->dims[a];
+        int64_t s = nst >= 0 ? steps[i] : 1;
         if (a < 0 || a >= x->rank || s == 0)
             return gs_kfail(k, "axis out of range or zero step");
+        int64_t dim = x->dims[a];
+        s = s > 0 ? (s > dim + 1 ? dim + 1 : s) : (s < -(dim + 1) ? -(dim + 1) : s);   /* same picks */
         int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i];
         int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
         b = s > 0 ? clamp(b, 0, dim) : clamp(b, 0, dim - 1);
         e = s > 0 ? clamp(e, 0, dim) : clamp(e, -1, dim - 1);
-        int64_t len = s > 0 ? (e - b + s - 1) / s : (b - e + (-s) - 1) / (-s);
+        int64_t len = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / -s + 1 : 0);
         lo[a] = b, step[a] = s, dims[a] = len > 0 ? len : 0;
     }
     gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
