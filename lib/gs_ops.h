@@ -110,6 +110,9 @@ gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *di
 /* Read element i of any numeric tensor as double / int64. */
 double gs_tensor_get_f(const gs_tensor *t, int64_t i);
 int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i);
+/* Axis attribute a of a rank-r tensor counted from the front, or -1 when it
+ * is not in [-r, r) (no huge value wraps round when narrowed). */
+int gs_axis(int64_t a, int r);
 void gs_tensor_set_f(gs_tensor *t, int64_t i, double v);
 void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v);
 

@@ -75,9 +75,8 @@ static void moments(const gs_tensor *x, int64_t first, int64_t n, double *mean, 
 static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     const gs_tensor *x = in[0], *sc = in[1], *bi = nin > 2 ? in[2] : NULL;
-    int axis = (int)gs_attr_int(k->node, "axis", -1);
-    axis = axis < 0 ? axis + x->rank : axis;
-    if (axis < 0 || axis >= x->rank)
+    int axis = gs_axis(gs_attr_int(k->node, "axis", -1), x->rank);
+    if (axis < 0)
         return gs_kfail(k, "axis out of range");
     float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
     int nr = x->rank - axis;
@@ -141,9 +140,8 @@ static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin
 
 static gs_status softmax(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool log_)
 {
-    int axis = (int)gs_attr_int(k->node, "axis", k->opset >= 13 ? -1 : 1);
-    axis = axis < 0 ? axis + x->rank : axis;
-    if (axis < 0 || axis >= x->rank)
+    int axis = gs_axis(gs_attr_int(k->node, "axis", k->opset >= 13 ? -1 : 1), x->rank);
+    if (axis < 0)
         return gs_kfail(k, "axis out of range");
     /* before opset 13 the input is flattened to 2-D at axis; from 13 one axis */
     int64_t outer, len, inner;
@@ -195,8 +193,9 @@ static gs_status infer_layernorm(gs_graph *g, gs_node *n, int64_t opset)
     const gs_value *x = val(g, n, 0);
     if (st != GS_OK || !x || x->rank < 0 || n->nout < 2)
         return st;
-    int axis = (int)gs_attr_int(n, "axis", -1);
-    axis = axis < 0 ? axis + x->rank : axis;
+    int axis = gs_axis(gs_attr_int(n, "axis", -1), x->rank);
+    if (axis < 0)
+        return st;
     gs_dim dims[GS_MAX_RANK];
     for (int i = 0; i < x->rank; i++)
         dims[i] = i < axis ? x->dims[i] : (gs_dim){ 1, NULL };

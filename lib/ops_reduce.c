@@ -141,9 +141,8 @@ REDUCE(lse, R_LOGSUMEXP)
 
 static gs_status arg(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool max)
 {
-    int axis = (int)gs_attr_int(k->node, "axis", 0);
-    axis = axis < 0 ? axis + x->rank : axis;
-    if (axis < 0 || axis >= x->rank)
+    int axis = gs_axis(gs_attr_int(k->node, "axis", 0), x->rank);
+    if (axis < 0)
         return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): axis out of range", k->node->name, k->node->op);
     bool keep = gs_attr_int(k->node, "keepdims", 1), last = gs_attr_int(k->node, "select_last_index", 0);
     int64_t outer = gs_numel(x->dims, axis), len = x->dims[axis];

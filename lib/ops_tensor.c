@@ -16,8 +16,12 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/* axis counted from the front; -1 for one far out of range (so a huge
+ * value cannot wrap round to a valid axis when narrowed to int). */
 static int norm_axis(int64_t axis, int rank)
 {
+    if (axis < -(int64_t)rank - 1 || axis > (int64_t)rank + 1)
+        return -1;
     return (int)(axis < 0 ? axis + rank : axis);
 }
 

@@ -175,6 +175,13 @@ uint16_t gs_float_to_bf16(float f)
     return (uint16_t)(x >> 16);   /* truncation, as ONNX's reference Cast does */
 }
 
+int gs_axis(int64_t a, int r)
+{
+    if (a < -(int64_t)r || a >= (int64_t)r)
+        return -1;
+    return (int)(a < 0 ? a + r : a);
+}
+
 double gs_tensor_get_f(const gs_tensor *t, int64_t i)
 {
     const void *p = t->data;
