@@ -147,6 +147,8 @@ static gs_status arg(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool max)
     bool keep = gs_attr_int(k->node, "keepdims", 1), last = gs_attr_int(k->node, "select_last_index", 0);
     int64_t outer = gs_numel(x->dims, axis), len = x->dims[axis];
     int64_t inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    if (len == 0 && outer * inner > 0)
+        return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): the axis is empty", k->node->name, k->node->op);
     out->dtype = GS_INT64;
     out->rank = 0;
     for (int i = 0; i < x->rank; i++)
