@@ -106,7 +106,7 @@ bool gs_op_fits(const gs_opdef *d, const gs_node *n)
     if (n->nin < d->min_in || (d->max_in >= 0 && n->nin > d->max_in) || n->nout < d->min_out ||
         (d->max_out >= 0 && n->nout > d->max_out))
         return false;
-    for (int k = 0; k < d->min_in; k++)
+    for (int k = 0; k < (d->max_in < 0 ? n->nin : d->min_in); k++)   /* variadic: every one */
         if (n->in[k] == GS_NONE && (k == 0 || !(d->flags & GS_OP_GAPS)))
             return false;
     return true;
