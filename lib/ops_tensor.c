@@ -235,6 +235,9 @@ static gs_status k_concat(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     for (int i = 0; i < nin; i++) {
         if (in[i]->rank != x->rank || in[i]->dtype != x->dtype)
             return gs_kfail(k, "inputs differ in rank or type");
+        for (int d = 0; d < x->rank; d++)
+            if (d != axis && in[i]->dims[d] != x->dims[d])
+                return gs_kfail(k, "inputs differ in a dim other than the axis");
         dims[axis] += in[i]->dims[axis];
     }
     gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
@@ -1084,17 +1087,25 @@ static gs_status infer_expand(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
+/* Ops that only relabel a shape: runtimes hand the input's buffer on
+ * without a copy, so they cost their per-op overhead and nothing else. */
+static void cost_view(const gs_graph *g, const gs_node *n, gs_cost *c)
+{
+    (void)g, (void)n;
+    c->flops = c->bytes_read = c->bytes_written = 0;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 #define L GS_OP_LAYOUT
 
 const gs_opdef gs_ops_tensor[] = {
-    { "Identity", 1, 0, 1, 1, 1, 1, L, "", gs_infer_same, NULL, k_identity },
+    { "Identity", 1, 0, 1, 1, 1, 1, L, "", gs_infer_same, cost_view, k_identity },
     { "Dropout", 1, 0, 1, 3, 1, 2, L, "ratio:f=0.5 seed:i", infer_dropout, NULL, k_dropout },
-    { "Reshape", 5, 0, 2, 2, 1, 1, L, "allowzero:i=0", infer_reshape, NULL, k_reshape },
-    { "Flatten", 1, 0, 1, 1, 1, 1, L, "axis:i=1", infer_flatten, NULL, k_flatten },
-    { "Squeeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_squeeze, NULL, k_squeeze },
-    { "Unsqueeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_unsqueeze, NULL,
+    { "Reshape", 5, 0, 2, 2, 1, 1, L, "allowzero:i=0", infer_reshape, cost_view, k_reshape },
+    { "Flatten", 1, 0, 1, 1, 1, 1, L, "axis:i=1", infer_flatten, cost_view, k_flatten },
+    { "Squeeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_squeeze, cost_view, k_squeeze },
+    { "Unsqueeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_unsqueeze, cost_view,
       k_unsqueeze },
     { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose },
     { "Concat", 4, 0, 1, -1, 1, 1, L, "axis:i", infer_concat, NULL, k_concat },
