@@ -244,6 +244,9 @@ int gs_attr_floats(const gs_node *n, const char *name, const float **vals);
 int gs_ir_live_nodes(const gs_graph *g);
 /* base, or base_N, unused in g (in g->perm); NULL on no memory. */
 const char *gs_ir_unique_name(gs_graph *g, const char *base);
+/* The same, unused both as a value name and as a node name (for new nodes:
+ * ONNX requires node names to be unique). */
+const char *gs_ir_unique_node_name(gs_graph *g, const char *base);
 /* Add an initializer value named after base holding t (t must outlive g:
  * put it in g->perm or register it with the model). GS_NONE on failure. */
 gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);

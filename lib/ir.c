@@ -671,6 +671,25 @@ const char *gs_ir_unique_name(gs_graph *g, const char *base)
     }
 }
 
+static bool node_name_taken(const gs_graph *g, const char *name)
+{
+    for (gs_id i = 0; i < g->nnodes; i++)
+        if (!strcmp(g->nodes[i].name, name))
+            return true;
+    return false;
+}
+
+const char *gs_ir_unique_node_name(gs_graph *g, const char *base)
+{
+    if (gs_ir_find(g, base) == GS_NONE && !node_name_taken(g, base))
+        return gs_arena_strdup(g->perm, base);
+    for (int i = 1;; i++) {
+        char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
+        if (!s || (gs_ir_find(g, s) == GS_NONE && !node_name_taken(g, s)))
+            return s;
+    }
+}
+
 static gs_status append_id(gs_graph *g, gs_id **list, int32_t *n, gs_id v)
 {
     gs_id *l = gs_arena_alloc(&g->arena, ((size_t)*n + 1) * sizeof *l);

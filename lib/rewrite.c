@@ -240,7 +240,7 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         nin--;
     char base[512];
     snprintf(base, sizeof base, "%s/%s", w->base, p->name);
-    const char *name = gs_ir_unique_name(w->g, base);
+    const char *name = gs_ir_unique_node_name(w->g, base);
     for (int k = 0; name && k < nout; k++) {
         char vb[600];
         snprintf(vb, sizeof vb, "%s_out%d", name, k);

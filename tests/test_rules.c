@@ -341,6 +341,28 @@ static void test_refused_when_output_cannot_be_renamed(void)
     gs_ctx_free(ctx);
 }
 
+/* A rewrite making two nodes of one op names them apart (ONNX requires
+ * unique node names), and apart from the graph's other nodes. */
+static void test_new_node_names_unique(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"nn\", \"match\": \"Relu(x)\", \"rewrite\": \"Neg(Neg(x))\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    gs_id r = node1(g, "Relu", x, "r");
+    output(g, node1(g, "Sigmoid", r, "r/Neg"));            /* an existing node already named r/Neg */
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL_FATAL(f.n, 1);
+    CU_ASSERT_EQUAL(gs_rule_apply(g, &f.m[0], NULL), GS_OK);
+    for (gs_id i = 0; i < g->nnodes; i++)
+        for (gs_id j = i + 1; j < g->nnodes; j++)
+            if (!(g->nodes[i].flags & GS_N_DEAD) && !(g->nodes[j].flags & GS_N_DEAD))
+                CU_ASSERT(strcmp(g->nodes[i].name, g->nodes[j].name) != 0);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -355,6 +377,7 @@ int cu_register(void)
     CU_add_test(s, "a node shared by two branches of a pattern", test_shared_inner_statement);
     CU_add_test(s, "optional inputs present or absent", test_optional_inputs);
     CU_add_test(s, "refused when a graph output cannot be renamed", test_refused_when_output_cannot_be_renamed);
+    CU_add_test(s, "new nodes get unique names", test_new_node_names_unique);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     return 0;
 }

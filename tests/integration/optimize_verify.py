@@ -3,10 +3,12 @@
 
 Runs `graphsub optimize -O1` (and `-O2`) on the bundled examples and on the
 ONNX test-data pytorch-converted models, then `graphsub verify` of each
-output against its original. A model the interpreter cannot run (an op
+output against its original, and checks that the output's node names are
+unique (ONNX requires it; runtimes refuse duplicates). A model the interpreter cannot run (an op
 without a kernel, exit 3 from verify naming it) is counted as unchecked and
 listed, never as passed. Exits 1 on any failure.
 """
+import collections
 import glob
 import os
 import subprocess
@@ -31,6 +33,11 @@ def check(graphsub, path, level, tmp):
                        capture_output=True, text=True)
     if r.returncode != 0:
         return "fail", f"optimize {level} exit {r.returncode}: {r.stderr.strip()}"
+    import onnx   # noqa: PLC0415 - only needed once an output exists
+    names = collections.Counter(n.name for n in onnx.load(out).graph.node if n.name)
+    dup = [n for n, c in names.items() if c > 1]
+    if dup:
+        return "fail", f"optimize {level}: node names used twice: {dup[:3]}"
     r = subprocess.run([graphsub, "verify", path, out], capture_output=True, text=True)
     if r.returncode == 0:
         return "ok", ""
