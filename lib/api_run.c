@@ -64,7 +64,8 @@ static gs_array *adopt(gs_ctx *ctx, gs_tensor *t)
         a->data = t->data;
         t->flags &= ~(uint32_t)GS_T_OWNED;
     } else if ((a->data = gs_alloc(ctx, t->nbytes ? t->nbytes : 1)) != NULL) {
-        memcpy(a->data, t->data, t->nbytes);
+        if (t->nbytes)   /* an empty tensor may have no data pointer at all */
+            memcpy(a->data, t->data, t->nbytes);
     } else {
         gs_dealloc(ctx, a);
         a = NULL;
