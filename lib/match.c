@@ -594,6 +594,12 @@ static bool c_attr_eq(const cond_args *c)
                 return false;
         return true;
     }
+    if (a && a->type == GS_A_INTS && lit->kind == P_NUM) {   /* every element equal to it */
+        for (size_t i = 0; i < a->n; i++)
+            if ((double)a->ints[i] != lit->num)
+                return false;
+        return true;
+    }
     return a && attr_equal_literal(a, lit);
 }
 
