@@ -79,6 +79,11 @@ void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
  * looks at n's operands). */
 bool gs_op_fits(const gs_opdef *d, const gs_node *n);
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
+/* For cost functions: elements of v (unknown dims count as 1, and a NULL v
+ * as one element) and its bytes (4 per element when the type is unknown, 0
+ * for a NULL v). */
+double gs_value_elems(const gs_value *v);
+double gs_value_bytes(const gs_value *v);
 
 /* Tables, each terminated by a row with name NULL. */
 extern const gs_opdef gs_ops_elementwise[];  /* ops_elementwise.c */

@@ -484,8 +484,9 @@ static bool c_rank(const cond_args *c)
     return v && v->rank == (int)arg_num(c, 1);
 }
 
-/* all_equal(c, value): constant c has every element equal to value. */
-static bool c_all_equal(const cond_args *c)
+/* Constant argument 0 is not empty and has every element within a relative
+ * tol of number argument 1 (tol 0: equal). */
+static bool every_element(const cond_args *c, double tol)
 {
     const gs_value *v = arg_value(c, 0);
     if (!v || !v->init || !v->init->data)
@@ -493,9 +494,15 @@ static bool c_all_equal(const cond_args *c)
     double want = arg_num(c, 1);
     int64_t n = gs_tensor_numel(v->init);
     for (int64_t i = 0; i < n; i++)
-        if (gs_tensor_get_f(v->init, i) != want)
+        if (!(fabs(gs_tensor_get_f(v->init, i) - want) <= tol * fabs(want)))
             return false;
     return n > 0;
+}
+
+/* all_equal(c, value): constant c has every element equal to value. */
+static bool c_all_equal(const cond_args *c)
+{
+    return every_element(c, 0);
 }
 
 /* inverse_perm(p, q): applying q after p is the identity. */
@@ -661,15 +668,7 @@ static bool c_scalar(const cond_args *c)
  * such as sqrt(2) that exporters write with different roundings). */
 static bool c_near(const cond_args *c)
 {
-    const gs_value *v = arg_value(c, 0);
-    if (!v || !v->init || !v->init->data)
-        return false;
-    double want = arg_num(c, 1);
-    int64_t n = gs_tensor_numel(v->init);
-    for (int64_t i = 0; i < n; i++)
-        if (!(fabs(gs_tensor_get_f(v->init, i) - want) <= 1e-6 * fabs(want)))
-            return false;
-    return n > 0;
+    return every_element(c, 1e-6);
 }
 
 /* Axes a (an attribute or a constant input) name only the last axis of x. */

@@ -101,6 +101,20 @@ void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
     }
 }
 
+double gs_value_elems(const gs_value *v)
+{
+    double e = 1;
+    for (int i = 0; v && i < v->rank; i++)
+        e *= v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
+    return e;
+}
+
+double gs_value_bytes(const gs_value *v)
+{
+    size_t s = v ? gs_dtype_size(v->dtype) : 0;
+    return v ? gs_value_elems(v) * (double)(s ? s : 4) : 0;
+}
+
 bool gs_op_fits(const gs_opdef *d, const gs_node *n)
 {
     if (n->nin < d->min_in || (d->max_in >= 0 && n->nin > d->max_in) || n->nout < d->min_out ||

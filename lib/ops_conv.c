@@ -612,32 +612,16 @@ static gs_status infer_global(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
-/* Elements of v (unknown dims count as 1) and its bytes (4 per element when
- * the type is unknown). */
-static double elems(const gs_value *v)
-{
-    double e = 1;
-    for (int i = 0; v && i < v->rank; i++)
-        e *= v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
-    return e;
-}
-
-static double bytes(const gs_value *v)
-{
-    size_t s = v ? gs_dtype_size(v->dtype) : 0;
-    return v ? elems(v) * (double)(s ? s : 4) : 0;
-}
-
 /* Conv: 2 * N * Cout * spatial_out * (Cin / group) * kernel, i.e. two per
  * output element and weight element of one output channel. ConvTranspose:
  * two per input element and weight element of one input channel. */
 static void cost_convlike(const gs_graph *g, const gs_node *n, gs_cost *c, const gs_value *per)
 {
     const gs_value *w = val(g, n, 1), *o = outval(g, n);
-    double wper = w && w->rank > 0 && w->dims[0].v > 0 ? elems(w) / (double)w->dims[0].v : elems(w);
-    c->flops = 2 * elems(per) * wper;
-    c->bytes_read = bytes(val(g, n, 0)) + bytes(w) + bytes(val(g, n, 2));
-    c->bytes_written = bytes(o);
+    double wper = w && w->rank > 0 && w->dims[0].v > 0 ? gs_value_elems(w) / (double)w->dims[0].v : gs_value_elems(w);
+    c->flops = 2 * gs_value_elems(per) * wper;
+    c->bytes_read = gs_value_bytes(val(g, n, 0)) + gs_value_bytes(w) + gs_value_bytes(val(g, n, 2));
+    c->bytes_written = gs_value_bytes(o);
 }
 
 static void cost_conv(const gs_graph *g, const gs_node *n, gs_cost *c)
@@ -659,9 +643,9 @@ static void cost_pool(const gs_graph *g, const gs_node *n, gs_cost *c)
     double per = 1;
     for (int i = 0; i < nk; i++)
         per *= (double)ks[i];
-    c->flops = nk > 0 ? elems(o) * per : elems(x);
-    c->bytes_read = bytes(x);
-    c->bytes_written = bytes(o) * (n->nout > 1 && n->out[1] != GS_NONE ? 3 : 1);
+    c->flops = nk > 0 ? gs_value_elems(o) * per : gs_value_elems(x);
+    c->bytes_read = gs_value_bytes(x);
+    c->bytes_written = gs_value_bytes(o) * (n->nout > 1 && n->out[1] != GS_NONE ? 3 : 1);
 }
 
 /* ---- the table ---------------------------------------------------------------- */

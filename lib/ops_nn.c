@@ -369,22 +369,6 @@ static gs_status infer_gemm(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], a->dtype, 2, dims);
 }
 
-/* Elements of v (unknown dims count as 1) and its bytes (4 per element when
- * the type is unknown). */
-static double elems(const gs_value *v)
-{
-    double e = 1;
-    for (int i = 0; v && i < v->rank; i++)
-        e *= v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
-    return e;
-}
-
-static double bytes(const gs_value *v)
-{
-    size_t s = v ? gs_dtype_size(v->dtype) : 0;
-    return v ? elems(v) * (double)(s ? s : 4) : 0;
-}
-
 /* A GEMM producing n columns reaches about n / (n + 256) of the peak: wider
  * products amortize packing and loop overhead (one reason merging parallel
  * MatMuls pays on a CPU). */
@@ -398,9 +382,9 @@ static double gemm_width_factor(const gs_value *o)
 static void cost_gemmlike(const gs_graph *g, const gs_node *n, gs_cost *c, double k)
 {
     const gs_value *o = outval(g, n);
-    c->flops = 2 * elems(o) * k * gemm_width_factor(o);
-    c->bytes_read = bytes(val(g, n, 0)) + bytes(val(g, n, 1)) + bytes(val(g, n, 2));
-    c->bytes_written = bytes(o);
+    c->flops = 2 * gs_value_elems(o) * k * gemm_width_factor(o);
+    c->bytes_read = gs_value_bytes(val(g, n, 0)) + gs_value_bytes(val(g, n, 1)) + gs_value_bytes(val(g, n, 2));
+    c->bytes_written = gs_value_bytes(o);
 }
 
 static void cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c)
