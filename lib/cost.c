@@ -22,6 +22,7 @@ const gs_profile gs_profile_default = {
     .peak_flops = 50e9,
     .bandwidth = 12e9,
     .overhead = 3e-6,
+    .gemm_half_cols = 256,
     .noverrides = 0,
 };
 
@@ -70,18 +71,20 @@ void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
     if ((n->flags & GS_N_DEAD) || const_only(g, n, 6))
         return;
     const gs_opdef *d = gs_op_find(n->op, n->domain, cm->opset);
-    gs_cost c = { 0, 0, 0 };
+    gs_cost c = { 0, 0, 0, 0 };
     if (d && d->cost && gs_op_fits(d, n))
         d->cost(g, n, &c);
     else
         gs_cost_default(g, n, &c);
     out->flops = c.flops;
     out->bytes = c.bytes_read + c.bytes_written;
+    const gs_profile *p = cm->profile;
+    if (c.gemm_cols > 0 && p->gemm_half_cols > 0)   /* effective work of a narrow GEMM */
+        out->flops *= (c.gemm_cols + p->gemm_half_cols) / c.gemm_cols;
     if (cm->cb) {
         out->seconds = cm->cb(cm->cb_ud, n->op, out->flops, out->bytes);
         return;
     }
-    const gs_profile *p = cm->profile;
     double compute = out->flops / (p->peak_flops * efficiency(p, n->op));
     double memory = out->bytes / p->bandwidth;
     out->seconds = (compute > memory ? compute : memory) + p->overhead;
@@ -159,6 +162,11 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = number(ctx, path, root, "overhead_us", &us, true);
     if (st == GS_OK)
         st = overrides(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "ops"), p);
+    const cJSON *hc = cJSON_GetObjectItemCaseSensitive(root, "gemm_half_cols");
+    if (st == GS_OK && hc && !(cJSON_IsNumber(hc) && hc->valuedouble >= 0 && hc->valuedouble <= 1e6))
+        st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'gemm_half_cols' must be a number from 0 to 1e6", path);
+    if (st == GS_OK && hc)
+        p->gemm_half_cols = hc->valuedouble;
     p->peak_flops = gflops * 1e9;
     p->bandwidth = gbs * 1e9;
     p->overhead = us * 1e-6;

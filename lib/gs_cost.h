@@ -21,6 +21,9 @@ typedef struct gs_profile {
     double peak_flops;          /* FLOP/s */
     double bandwidth;           /* bytes/s */
     double overhead;            /* seconds per node */
+    double gemm_half_cols;      /* a GEMM of n output columns reaches n / (n + this) of the
+                                   peak (wide products amortize packing); 0: width does not
+                                   matter in the target runtime */
     gs_profile_op overrides[GS_PROFILE_MAX_OPS];
     int noverrides;
 } gs_profile;

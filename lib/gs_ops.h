@@ -51,6 +51,8 @@ typedef struct gs_cost {
     double flops;               /* arithmetic operations */
     double bytes_read;          /* input bytes */
     double bytes_written;       /* output bytes */
+    double gemm_cols;           /* a matrix product: columns of its output (0 otherwise), for
+                                   the profile's GEMM width efficiency */
 } gs_cost;
 
 /* Cost of one node from its (inferred) shapes; unknown dims count as 1. */

@@ -369,20 +369,14 @@ static gs_status infer_gemm(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], a->dtype, 2, dims);
 }
 
-/* A GEMM producing n columns reaches about n / (n + 256) of the peak: wider
- * products amortize packing and loop overhead (one reason merging parallel
- * MatMuls pays on a CPU). */
-static double gemm_width_factor(const gs_value *o)
-{
-    double n = o && o->rank > 0 && o->dims[o->rank - 1].v > 0 ? (double)o->dims[o->rank - 1].v : 1;
-    return (n + 256) / n;
-}
-
-/* MatMul and Gemm: 2 * M * N * K * batch, i.e. 2 * output elements * K. */
+/* MatMul and Gemm: 2 * M * N * K * batch, i.e. 2 * output elements * K; the
+ * output width N goes to gemm_cols, for the profile to say how much a narrow
+ * product loses (one reason merging parallel MatMuls can pay). */
 static void cost_gemmlike(const gs_graph *g, const gs_node *n, gs_cost *c, double k)
 {
     const gs_value *o = outval(g, n);
-    c->flops = 2 * gs_value_elems(o) * k * gemm_width_factor(o);
+    c->flops = 2 * gs_value_elems(o) * k;
+    c->gemm_cols = o && o->rank > 0 && o->dims[o->rank - 1].v > 0 ? (double)o->dims[o->rank - 1].v : 1;
     c->bytes_read = gs_value_bytes(val(g, n, 0)) + gs_value_bytes(val(g, n, 1)) + gs_value_bytes(val(g, n, 2));
     c->bytes_written = gs_value_bytes(o);
 }
