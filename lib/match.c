@@ -288,6 +288,17 @@ static gs_id bound_arg(const mstate *s, const gs_pnode *p)
 /* Statement k onwards: further roots are nodes of their op after the first
  * root (each set once, in id order); consistent bindings make them share
  * the variables they have in common. */
+static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb);
+
+/* Statement k at node id, then the statements after it; s is left as it was. */
+static void try_statement(mstate *s, const gs_rule *r, int k, gs_id id, ctx_cb *cb)
+{
+    mstate saved = *s;
+    if (match_call(s, r->roots[k], id) && bind_outs(s, r, k, id))
+        match_more(s, r, k + 1, cb);
+    *s = saved;
+}
+
 static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
 {
     if (cb->stop)
@@ -302,10 +313,8 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         for (int o = 0; o < r->root_nout[k] && v == GS_NONE; o++)
             v = s->m.values[r->root_out[k][o]];
         gs_id prod = v != GS_NONE ? s->g->values[v].producer : GS_NONE;
-        mstate saved = *s;
-        if (prod != GS_NONE && match_call(s, p, prod) && bind_outs(s, r, k, prod))
-            match_more(s, r, k + 1, cb);
-        *s = saved;
+        if (prod != GS_NONE)
+            try_statement(s, r, k, prod, cb);
         return;
     }
     gs_id after = s->m.nodes[r->roots[k - 1]->slot];
@@ -317,12 +326,8 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
             bool seen = false;
             for (int32_t q = 0; q < u && !seen; q++)
                 seen = v->uses[q] == id;
-            if (seen || strcmp(s->g->nodes[id].op, p->name) || (r->symmetric && id <= after))
-                continue;
-            mstate saved = *s;
-            if (match_call(s, p, id) && bind_outs(s, r, k, id))
-                match_more(s, r, k + 1, cb);
-            *s = saved;
+            if (!seen && !strcmp(s->g->nodes[id].op, p->name) && !(r->symmetric && id <= after))
+                try_statement(s, r, k, id, cb);
         }
         return;
     }
@@ -332,12 +337,8 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         gs_id id = cb->ids ? cb->ids[i] : i;
         if (cb->ids && strcmp(s->g->nodes[id].op, p->name))
             break;
-        if (r->symmetric && id <= after)
-            continue;
-        mstate saved = *s;
-        if (match_call(s, p, id) && bind_outs(s, r, k, id))
-            match_more(s, r, k + 1, cb);
-        *s = saved;
+        if (!(r->symmetric && id <= after))
+            try_statement(s, r, k, id, cb);
     }
 }
 

@@ -241,20 +241,15 @@ static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs
         return 0;
     gs_delta d;
     double before = nodes_cost(cm, g, m.nodes, m.nnodes);
-    const char *names = match_names(arena, g, &m);
-    if (!names) {
+    gs_step *s = new_step(arena, g, &m, 0, *path);   /* names taken before the nodes go */
+    if (!s) {
         *st = gs_nomem(g->ctx);
         return -1;
     }
     if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
         return -1;
     infer_added(g, &d, opset, cm);   /* cleanup rules always pay: applied even unpriced */
-    gs_step *s = gs_arena_alloc(arena, sizeof *s);
-    if (!s) {
-        *st = gs_nomem(g->ctx);
-        return -1;
-    }
-    *s = (gs_step){ m.rule, names, nodes_cost(cm, g, d.added, d.nadded) - before, *path };
+    s->delta = nodes_cost(cm, g, d.added, d.nadded) - before;
     *path = s;
     return 1;
 }
