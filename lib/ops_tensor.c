@@ -26,8 +26,8 @@ static int norm_axis(int64_t axis, int rank)
 }
 
 /* A list of int64 from input k (when present) or attribute name. */
-static int int_list(gs_kcall *k, const gs_tensor *const *in, int nin, int idx, const char *attr,
-                    int64_t *vals, int max)
+static int node_int_list(const gs_node *node, const gs_tensor *const *in, int nin, int idx, const char *attr,
+                         int64_t *vals, int max)
 {
     if (idx >= 0 && idx < nin && in[idx]) {
         int64_t n = gs_tensor_numel(in[idx]);
@@ -38,12 +38,18 @@ static int int_list(gs_kcall *k, const gs_tensor *const *in, int nin, int idx, c
         return (int)n;
     }
     const int64_t *a;
-    int n = attr ? gs_attr_ints(k->node, attr, &a) : -1;
+    int n = attr ? gs_attr_ints(node, attr, &a) : -1;
     if (n > max)
         return -2;
     for (int i = 0; i < n; i++)
         vals[i] = a[i];
     return n;
+}
+
+static int int_list(gs_kcall *k, const gs_tensor *const *in, int nin, int idx, const char *attr,
+                    int64_t *vals, int max)
+{
+    return node_int_list(k->node, in, nin, idx, attr, vals, max);
 }
 
 static void strides_of(const int64_t *dims, int rank, int64_t *strides)
@@ -306,27 +312,34 @@ static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+/* Where a Slice reads: per axis of x its first index, step and length. A
+ * negative dim in dims (shape inference) is unknown: an axis sliced there gets
+ * an unknown length (and lo -1). Returns NULL, or what is wrong. */
+static const char *slice_plan(const gs_node *node, int64_t opset, const gs_tensor *const *in, int nin,
+                              int rank, int64_t *lo, int64_t *step, int64_t *dims)
 {
-    (void)nout;
-    const gs_tensor *x = in[0];
     int64_t starts[GS_MAX_RANK], ends[GS_MAX_RANK], axes[GS_MAX_RANK], steps[GS_MAX_RANK];
-    bool v10 = k->opset >= 10;
-    int n = int_list(k, in, nin, v10 ? 1 : -1, v10 ? NULL : "starts", starts, GS_MAX_RANK);
-    int ne = int_list(k, in, nin, v10 ? 2 : -1, v10 ? NULL : "ends", ends, GS_MAX_RANK);
-    int na = int_list(k, in, nin, v10 ? 3 : -1, v10 ? NULL : "axes", axes, GS_MAX_RANK);
-    int nst = int_list(k, in, nin, v10 ? 4 : -1, NULL, steps, GS_MAX_RANK);
+    bool v10 = opset >= 10;
+    int n = node_int_list(node, in, nin, v10 ? 1 : -1, v10 ? NULL : "starts", starts, GS_MAX_RANK);
+    int ne = node_int_list(node, in, nin, v10 ? 2 : -1, v10 ? NULL : "ends", ends, GS_MAX_RANK);
+    int na = node_int_list(node, in, nin, v10 ? 3 : -1, v10 ? NULL : "axes", axes, GS_MAX_RANK);
+    int nst = node_int_list(node, in, nin, v10 ? 4 : -1, NULL, steps, GS_MAX_RANK);
     if (n < 0 || ne != n || (na >= 0 && na != n) || (nst >= 0 && nst != n))
-        return gs_kfail(k, "starts, ends, axes and steps disagree");
-    int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], dims[GS_MAX_RANK];
-    for (int d = 0; d < x->rank; d++)
-        lo[d] = 0, step[d] = 1, dims[d] = x->dims[d];
+        return "starts, ends, axes and steps disagree";
+    for (int d = 0; d < rank; d++)
+        lo[d] = 0, step[d] = 1;
+    bool seen[GS_MAX_RANK] = { false };
     for (int i = 0; i < n; i++) {
-        int a = norm_axis(na >= 0 ? axes[i] : i, x->rank);
+        int a = norm_axis(na >= 0 ? axes[i] : i, rank);
         int64_t s = nst >= 0 ? steps[i] : 1;
-        if (a < 0 || a >= x->rank || s == 0)
-            return gs_kfail(k, "axis out of range or zero step");
-        int64_t dim = x->dims[a];
+        if (a < 0 || a >= rank || s == 0 || seen[a])
+            return "axis out of range, repeated, or zero step";
+        seen[a] = true;
+        int64_t dim = dims[a];
+        if (dim < 0) {   /* unknown length; lo -1 marks the axis as sliced */
+            lo[a] = -1;
+            continue;
+        }
         s = s > 0 ? (s > dim + 1 ? dim + 1 : s) : (s < -(dim + 1) ? -(dim + 1) : s);   /* same picks */
         int64_t b = starts[i] < 0 ? starts[i] + dim : starts[i];
         int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
@@ -335,6 +348,18 @@ static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         int64_t len = s > 0 ? (e > b ? (e - b - 1) / s + 1 : 0) : (b > e ? (b - e - 1) / -s + 1 : 0);
         lo[a] = b, step[a] = s, dims[a] = len > 0 ? len : 0;
     }
+    return NULL;
+}
+
+static gs_status k_slice(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    const char *why = slice_plan(k->node, k->opset, in, nin, x->rank, lo, step, dims);
+    if (why)
+        return gs_kfail(k, why);
     gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
     if (st != GS_OK)
         return st;
@@ -1037,6 +1062,31 @@ static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
     return st;
 }
 
+/* Slice with constant starts, ends, axes and steps (attributes before opset
+ * 10); an axis it does not slice keeps its dimension, named or not. */
+static gs_status infer_slice(gs_graph *g, gs_node *n, int64_t opset)
+{
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return GS_OK;
+    const gs_tensor *in[5] = { NULL };
+    int nin = n->nin < 5 ? n->nin : 5;
+    for (int k = 1; opset >= 10 && k < nin; k++)
+        if (n->in[k] != GS_NONE && !(in[k] = gs_infer_const(g, n, k)))
+            return GS_OK;
+    int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], len[GS_MAX_RANK];
+    for (int d = 0; d < x->rank; d++)
+        len[d] = x->dims[d].v >= 0 ? x->dims[d].v : -1;
+    if (slice_plan(n, opset, in, nin, x->rank, lo, step, len))
+        return GS_OK;
+    gs_dim dims[GS_MAX_RANK];
+    for (int d = 0; d < x->rank; d++) {
+        bool whole = lo[d] == 0 && step[d] == 1 && len[d] == x->dims[d].v;
+        dims[d] = whole ? x->dims[d] : (gs_dim){ len[d], NULL };
+    }
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+}
+
 /* Pad with constant pads (and axes); the pads attribute before opset 11. */
 static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
 {
@@ -1110,7 +1160,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose },
     { "Concat", 4, 0, 1, -1, 1, 1, L, "axis:i", infer_concat, NULL, k_concat },
     { "Split", 2, 0, 1, 2, 1, -1, L, "axis:i=0 split:ints num_outputs:i", infer_split, NULL, k_split },
-    { "Slice", 1, 0, 1, 5, 1, 1, L, "starts ends axes (inputs from opset 10) steps", NULL, NULL, k_slice },
+    { "Slice", 1, 0, 1, 5, 1, 1, L, "starts ends axes (inputs from opset 10) steps", infer_slice, NULL, k_slice },
     { "Gather", 1, 0, 2, 2, 1, 1, L, "axis:i=0", infer_gather, NULL, k_gather },
     { "Shape", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "start:i=0 end:i", infer_shape, NULL, k_shape },
     { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size },
