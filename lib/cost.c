@@ -167,6 +167,12 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'gemm_half_cols' must be a number from 0 to 1e6", path);
     if (st == GS_OK && hc)
         p->gemm_half_cols = hc->valuedouble;
+    const cJSON *os = cJSON_GetObjectItemCaseSensitive(root, "opset");
+    if (st == GS_OK && os && !(cJSON_IsNumber(os) && os->valuedouble >= 1 && os->valuedouble <= 1000 &&
+                               os->valuedouble == (double)(int)os->valuedouble))
+        st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
+    if (st == GS_OK && os)
+        p->opset = (int)os->valuedouble;
     p->peak_flops = gflops * 1e9;
     p->bandwidth = gbs * 1e9;
     p->overhead = us * 1e-6;

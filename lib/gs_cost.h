@@ -24,6 +24,8 @@ typedef struct gs_profile {
     double gemm_half_cols;      /* a GEMM of n output columns reaches n / (n + this) of the
                                    peak (wide products amortize packing); 0: width does not
                                    matter in the target runtime */
+    int opset;                  /* the highest default-domain opset the target runs (0: not
+                                   given); optimize raises a model to it when it can */
     gs_profile_op overrides[GS_PROFILE_MAX_OPS];
     int noverrides;
 } gs_profile;

@@ -290,6 +290,8 @@ int64_t gs_model_opset_of(const gs_model *m, const char *domain);
  * 21) when every op keeps its meaning, converting the nodes whose signature
  * changed; GS_ERR_UNSUPPORTED naming the first op that does not qualify. */
 gs_status gs_opset_raise(gs_model *m, int64_t target);
+/* True when gs_opset_raise(m, target) would raise the opset (changes nothing). */
+bool gs_opset_can_raise(gs_model *m, int64_t target);
 /* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
 gs_status gs_model_own(gs_model *m, gs_tensor *t);
 

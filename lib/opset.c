@@ -204,6 +204,20 @@ static int64_t ir_version_for(int64_t v)
     return v >= 21 ? 10 : v >= 19 ? 9 : 8;
 }
 
+bool gs_opset_can_raise(gs_model *m, int64_t target)
+{
+    int64_t from = gs_model_opset_of(m, "");
+    if (target <= from || from < MIN_SOURCE || target > MAX_TARGET)
+        return false;
+    char msg[sizeof m->ctx->msg];   /* the check's message is not an error here */
+    gs_status last = m->ctx->last;
+    memcpy(msg, m->ctx->msg, sizeof msg);
+    bool ok = check_graph(m->graph) == GS_OK;   /* reads only */
+    memcpy(m->ctx->msg, msg, sizeof msg);
+    m->ctx->last = last;
+    return ok;
+}
+
 gs_status gs_opset_raise(gs_model *m, int64_t target)
 {
     int64_t from = gs_model_opset_of(m, "");

@@ -277,14 +277,19 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
     if (report)
         gs_report_clear(ctx, report);
+    gs_profile profile = gs_profile_default;
+    if (o->profile_path && (st = gs_profile_load(ctx, o->profile_path, &profile)) != GS_OK)
+        return st;
     if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
+        return st;
+    /* A profile's opset is what the target runs: raise to it when every op allows. */
+    if (!o->target_opset && profile.opset && gs_opset_can_raise(m, profile.opset) &&
+        (st = gs_opset_raise(m, profile.opset)) != GS_OK)
         return st;
     if (o->level == 0)
         return GS_OK;
     run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
-    r.profile = gs_profile_default;
-    if (o->profile_path && (st = gs_profile_load(ctx, o->profile_path, &r.profile)) != GS_OK)
-        return st;
+    r.profile = profile;
     r.cm = (gs_cost_model){ &r.profile, r.opset, o->cost_cb, o->cost_ud };
     if ((st = load_rules(ctx, o, &r.rs)) != GS_OK)
         return st;

@@ -3,7 +3,10 @@
 opset 13 become LayerNormalization and Gelu once the model is raised to opset
 20 (ReduceMean's axes move to an input, the IR version rises); the result
 passes onnx's checker and `--verify`. A model with an op whose meaning
-changed (RoiAlign) is refused with exit 3 naming it, and nothing is written."""
+changed (RoiAlign) is refused with exit 3 naming it, and nothing is written.
+A device profile's "opset" raises the same way, and leaves a model it cannot
+raise at its opset."""
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +104,27 @@ def main():
         r = subprocess.run([gs, "optimize", roi, "-o", out2, "--opset", "20"], capture_output=True, text=True)
         check(r.returncode == 3 and "RoiAlign" in r.stderr and not os.path.exists(out2),
               f"RoiAlign refused: exit {r.returncode}: {r.stderr.strip()}")
+        # A profile's "opset" raises the same way, and skips a model it cannot raise.
+        prof = os.path.join(d, "p.json")
+        with open(prof, "w") as f:
+            f.write('{"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, "opset": 20}')
+        rep = os.path.join(d, "rep.json")
+        r = subprocess.run([gs, "optimize", src, "-o", out, "--profile", prof, "--report", rep, "--verify",
+                            "--quiet"], capture_output=True, text=True)
+        m = onnx.load(out) if r.returncode == 0 else None
+        report = json.load(open(rep)) if r.returncode == 0 else {}
+        check(m is not None and [n.op_type for n in m.graph.node] == ["LayerNormalization", "Gelu"] and
+              (report.get("opset_before"), report.get("opset_after")) == (13, 20),
+              f"profile opset 20: exit {r.returncode}, {report.get('opset_before')} -> {report.get('opset_after')}")
+        r = subprocess.run([gs, "optimize", roi, "-o", out2, "--profile", prof, "--quiet"],
+                           capture_output=True, text=True)
+        check(r.returncode == 0 and onnx.load(out2).opset_import[0].version == 13,
+              f"profile opset 20 leaves the RoiAlign model at 13: exit {r.returncode}: {r.stderr.strip()}")
+        with open(prof, "w") as f:
+            f.write('{"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, "opset": 2.5}')
+        r = subprocess.run([gs, "optimize", src, "-o", out2 + "x", "--profile", prof], capture_output=True, text=True)
+        check(r.returncode != 0 and "opset" in r.stderr and not os.path.exists(out2 + "x"),
+              f"a fractional profile opset is refused: exit {r.returncode}: {r.stderr.strip()}")
     print(f"opset raise: {bad} failures")
     return 1 if bad else 0
 
