@@ -138,6 +138,29 @@ static gs_status overrides(gs_ctx *ctx, const char *path, const cJSON *ops, gs_p
     return GS_OK;
 }
 
+/* The profile's "rules": paths relative to the folder of the profile at path. */
+static gs_status rule_paths(gs_ctx *ctx, const char *path, const cJSON *list, gs_profile *p)
+{
+    if (!list)
+        return GS_OK;
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > GS_PROFILE_MAX_RULES)
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'rules' must be a list of at most %d paths", path,
+                      GS_PROFILE_MAX_RULES);
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        if (!cJSON_IsString(it) || !*it->valuestring)
+            return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'rules' must hold non-empty strings", path);
+        const char *r = it->valuestring;
+        int n = snprintf(p->rules[p->nrules], GS_PROFILE_PATH_MAX, "%.*s%s", r[0] == '/' ? 0 : dirlen, path, r);
+        if (n < 0 || n >= GS_PROFILE_PATH_MAX)
+            return gs_err(ctx, GS_ERR_ARG, "%s: profile rules path '%s' is too long", path, r);
+        p->nrules++;
+    }
+    return GS_OK;
+}
+
 gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
                            gs_profile *p)
 {
@@ -173,6 +196,8 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
     if (st == GS_OK && os)
         p->opset = (int)os->valuedouble;
+    if (st == GS_OK)
+        st = rule_paths(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "rules"), p);
     p->peak_flops = gflops * 1e9;
     p->bandwidth = gbs * 1e9;
     p->overhead = us * 1e-6;

@@ -10,6 +10,8 @@
 /* ---- cost.c ------------------------------------------------------------ */
 
 #define GS_PROFILE_MAX_OPS 64
+#define GS_PROFILE_MAX_RULES 8
+#define GS_PROFILE_PATH_MAX 1024
 
 typedef struct gs_profile_op {
     char op[48];
@@ -26,6 +28,9 @@ typedef struct gs_profile {
                                    matter in the target runtime */
     int opset;                  /* the highest default-domain opset the target runs (0: not
                                    given); optimize raises a model to it when it can */
+    char rules[GS_PROFILE_MAX_RULES][GS_PROFILE_PATH_MAX];   /* rule files or folders the target
+                                   also uses, relative paths resolved against the profile's folder */
+    int nrules;
     gs_profile_op overrides[GS_PROFILE_MAX_OPS];
     int noverrides;
 } gs_profile;

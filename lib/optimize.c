@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static double now_s(void)
@@ -44,7 +45,21 @@ static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
     return GS_OK;
 }
 
-static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, gs_ruleset **out)
+/* True when path names the same file or folder as one of the option's rule paths. */
+static bool given(const gs_optimize_opts *o, const char *path)
+{
+    struct stat a, b;
+    if (stat(path, &a) != 0)
+        return false;
+    for (int i = 0; o->rule_paths && o->rule_paths[i]; i++)
+        if (stat(o->rule_paths[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return true;
+    return false;
+}
+
+/* The default rules (unless turned off), the option's rule paths, then the
+ * profile's (each file once). */
+static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, const gs_profile *p, gs_ruleset **out)
 {
     gs_ruleset *rs = gs_ruleset_new(ctx);
     if (!rs)
@@ -52,6 +67,9 @@ static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, gs_ruleset *
     gs_status st = o->no_default_rules ? GS_OK : gs_ruleset_load_default(rs);
     for (int i = 0; st == GS_OK && o->rule_paths && o->rule_paths[i]; i++)
         st = gs_ruleset_load(rs, o->rule_paths[i]);
+    for (int i = 0; st == GS_OK && i < p->nrules; i++)
+        if (!given(o, p->rules[i]))
+            st = gs_ruleset_load(rs, p->rules[i]);
     if (st != GS_OK) {
         gs_ruleset_free(rs);
         return st;
@@ -291,7 +309,7 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
     r.profile = profile;
     r.cm = (gs_cost_model){ &r.profile, r.opset, o->cost_cb, o->cost_ud };
-    if ((st = load_rules(ctx, o, &r.rs)) != GS_OK)
+    if ((st = load_rules(ctx, o, &r.profile, &r.rs)) != GS_OK)
         return st;
     gs_arena_init(&r.arena, ctx);
     st = pipeline(&r, report);

@@ -734,8 +734,13 @@ static gs_status load_file(gs_ruleset *rs, const char *path)
     void *map;
     size_t size;
     gs_status st = gs_file_map(rs->ctx, path, &map, &size);
+    if (st == GS_ERR_IO) {   /* a rules file that cannot be read is a rules error */
+        char msg[sizeof rs->ctx->msg];   /* the message formats into ctx->msg itself */
+        snprintf(msg, sizeof msg, "%s", rs->ctx->msg);
+        return gs_err(rs->ctx, GS_ERR_RULE, "%s", msg);
+    }
     if (st != GS_OK)
-        return st == GS_ERR_IO ? gs_err(rs->ctx, GS_ERR_RULE, "%s", rs->ctx->msg) : st;
+        return st;
     st = gs_ruleset_load_mem(rs, map ? map : "", size, path);
     gs_file_unmap(map, size);
     return st;

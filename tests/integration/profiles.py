@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Device profiles: every shipped profile loads and optimizes a model; a
+profile's "rules" (paths relative to the profile) join the default rules, a
+file given by both --rules and the profile is loaded once, and a bad "rules"
+field or a missing rules file is an error naming the profile or the file,
+with nothing written."""
+import json
+import os
+import glob
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RULE = {"rules": [{"name": "test-neg-of-sub", "class": "cleanup", "doc": "-(a - b) is b - a.",
+                   "match": "Neg(Sub(a, b))", "rewrite": "Sub(b, a)", "check": {"a": [3], "b": [3]}}]}
+
+
+def neg_sub_model():
+    nodes = [helper.make_node("Sub", ["a", "b"], ["d"], name="sub"), helper.make_node("Neg", ["d"], ["y"], name="neg")]
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4]) for n in ("a", "b")]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
+    return helper.make_model(helper.make_graph(nodes, "negsub", ins, [y]), opset_imports=[helper.make_opsetid("", 13)])
+
+
+def matmul_bias_model():
+    rng = np.random.default_rng(5)
+    inits = [numpy_helper.from_array(rng.standard_normal((256, 256)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.standard_normal(256).astype(np.float32), "b")]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"], name="mm"), helper.make_node("Add", ["m", "b"], ["y"], name="add")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128, 256])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 128, 256])
+    return helper.make_model(helper.make_graph(nodes, "mmb", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+
+
+def main():
+    gs, root = sys.argv[1], sys.argv[2]
+    bad = 0
+
+    def check(ok, what):
+        nonlocal bad
+        bad += not ok
+        print(("ok  " if ok else "FAIL") + " " + what)
+
+    def optimize(model, out, *extra):
+        rep = out + ".json"
+        r = subprocess.run([gs, "optimize", model, "-o", out, "--report", rep, "--verify", "--quiet", *extra],
+                           capture_output=True, text=True)
+        return r, (json.load(open(rep)) if r.returncode == 0 else {})
+
+    with tempfile.TemporaryDirectory() as d:
+        example = os.path.join(root, "examples", "tiny_cnn.onnx")
+        for prof in sorted(glob.glob(os.path.join(root, "profiles", "*.json"))):
+            r, _ = optimize(example, os.path.join(d, "ex.onnx"), "--profile", prof)
+            check(r.returncode == 0, f"{os.path.basename(prof)} optimizes the example: exit {r.returncode} {r.stderr.strip()}")
+
+        mmb = os.path.join(d, "mmb.onnx")
+        onnx.save(matmul_bias_model(), mmb)
+        ort = os.path.join(root, "profiles", "onnxruntime-cpu.json")
+        r, rep = optimize(mmb, os.path.join(d, "mmb.out.onnx"), "--profile", ort)
+        check(rep.get("rewrites", {}).get("matmul-add-gemm-3d") == 1,
+              f"onnxruntime-cpu brings its target rule: {rep.get('rewrites')} {r.stderr.strip()}")
+        r2, rep2 = optimize(mmb, os.path.join(d, "mmb.out2.onnx"), "--profile", ort,
+                            "--rules", os.path.join(root, "rules", "targets", "onnxruntime-cpu.json"))
+        check(r2.returncode == 0 and rep2["search"]["candidates"] == rep["search"]["candidates"],
+              "the same rules file through --rules and the profile is loaded once")
+        r, rep = optimize(mmb, os.path.join(d, "mmb.out3.onnx"))
+        check("matmul-add-gemm-3d" not in rep.get("rewrites", {}), "without the profile the target rule stays out")
+
+        sub = os.path.join(d, "sub")
+        os.mkdir(sub)
+        with open(os.path.join(sub, "mine.json"), "w") as f:
+            json.dump(RULE, f)
+        prof = os.path.join(sub, "p.json")
+        with open(prof, "w") as f:
+            json.dump({"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, "rules": ["mine.json"]}, f)
+        ns = os.path.join(d, "negsub.onnx")
+        onnx.save(neg_sub_model(), ns)
+        r, rep = optimize(ns, os.path.join(d, "ns.out.onnx"), "--profile", prof)
+        check(rep.get("rewrites", {}).get("test-neg-of-sub") == 1,
+              f"a relative rules path is read from the profile's folder: {rep.get('rewrites')} {r.stderr.strip()}")
+
+        for field, want in (('"rules": "mine.json"', "rules"), ('"rules": ["missing.json"]', "missing.json"),
+                            ('"rules": [""]', "rules")):
+            with open(prof, "w") as f:
+                f.write('{"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, ' + field + "}")
+            out = os.path.join(d, "never.onnx")
+            r = subprocess.run([gs, "optimize", ns, "-o", out, "--profile", prof], capture_output=True, text=True)
+            check(r.returncode in (2, 3) and want in r.stderr and not os.path.exists(out),
+                  f"{field}: exit {r.returncode}: {r.stderr.strip()}")
+    print(f"profiles: {bad} failures")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
