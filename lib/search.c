@@ -359,6 +359,25 @@ static cand heap_pop(heap *h)
     return top;
 }
 
+/* Removes and returns the last candidate in the queue's order (a leaf). */
+static cand heap_drop_worst(heap *h)
+{
+    int w = h->n / 2;
+    for (int i = w + 1; i < h->n; i++)
+        if (cand_less(&h->a[w], &h->a[i]))
+            w = i;
+    cand worst = h->a[w], x = h->a[--h->n];
+    if (w < h->n) {   /* the last leaf takes the hole and rises to its place */
+        int i = w;
+        while (i > 0 && cand_less(&x, &h->a[(i - 1) / 2])) {
+            h->a[i] = h->a[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        h->a[i] = x;
+    }
+    return worst;
+}
+
 /* A set of 64-bit hashes (open addressing; 0 is mapped to 1). */
 typedef struct hset {
     uint64_t *a;
@@ -487,6 +506,10 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         gs_ir_free(ng);
         return gs_nomem(s->ctx);
     }
+    /* The budget leaves budget - expanded more pops: a candidate ranked below
+     * that can never be expanded (ranks only fall behind), so it is freed now. */
+    while (s->q.n > 0 && s->q.n > s->opts->budget - s->expanded)
+        gs_ir_free(heap_drop_worst(&s->q).g);
     return GS_OK;
 }
 
