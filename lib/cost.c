@@ -161,6 +161,31 @@ static gs_status rule_paths(gs_ctx *ctx, const char *path, const cJSON *list, gs
     return GS_OK;
 }
 
+static bool whole_in(const cJSON *v, double lo, double hi)
+{
+    return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
+           v->valuedouble == (double)(int)v->valuedouble;
+}
+
+/* The profile's "opset_limits": {"Op": highest opset for a model holding Op}. */
+static gs_status opset_limits(gs_ctx *ctx, const char *path, const cJSON *obj, gs_profile *p)
+{
+    if (!obj)
+        return GS_OK;
+    if (!cJSON_IsObject(obj) || cJSON_GetArraySize(obj) > GS_PROFILE_MAX_LIMITS)
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'opset_limits' must be an object of at most %d ops",
+                      path, GS_PROFILE_MAX_LIMITS);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        if (!whole_in(it, 1, 1000) || strlen(it->string) >= sizeof p->opset_limits[0].op)
+            return gs_err(ctx, GS_ERR_ARG, "%s: opset_limits.%s must be an integer from 1 to 1000", path,
+                          it->string);
+        snprintf(p->opset_limits[p->nlimits].op, sizeof p->opset_limits[0].op, "%s", it->string);
+        p->opset_limits[p->nlimits++].opset = (int)it->valuedouble;
+    }
+    return GS_OK;
+}
+
 gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
                            gs_profile *p)
 {
@@ -191,11 +216,12 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
     if (st == GS_OK && hc)
         p->gemm_half_cols = hc->valuedouble;
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(root, "opset");
-    if (st == GS_OK && os && !(cJSON_IsNumber(os) && os->valuedouble >= 1 && os->valuedouble <= 1000 &&
-                               os->valuedouble == (double)(int)os->valuedouble))
+    if (st == GS_OK && os && !whole_in(os, 1, 1000))
         st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
     if (st == GS_OK && os)
         p->opset = (int)os->valuedouble;
+    if (st == GS_OK)
+        st = opset_limits(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "opset_limits"), p);
     if (st == GS_OK)
         st = rule_paths(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "rules"), p);
     p->peak_flops = gflops * 1e9;

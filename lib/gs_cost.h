@@ -11,6 +11,7 @@
 
 #define GS_PROFILE_MAX_OPS 64
 #define GS_PROFILE_MAX_RULES 8
+#define GS_PROFILE_MAX_LIMITS 16
 #define GS_PROFILE_PATH_MAX 1024
 
 typedef struct gs_profile_op {
@@ -28,6 +29,12 @@ typedef struct gs_profile {
                                    matter in the target runtime */
     int opset;                  /* the highest default-domain opset the target runs (0: not
                                    given); optimize raises a model to it when it can */
+    struct {
+        char op[48];
+        int opset;
+    } opset_limits[GS_PROFILE_MAX_LIMITS];   /* a model holding op is raised to opset at most
+                                   (the target runs the op's newer version slowly) */
+    int nlimits;
     char rules[GS_PROFILE_MAX_RULES][GS_PROFILE_PATH_MAX];   /* rule files or folders the target
                                    also uses, relative paths resolved against the profile's folder */
     int nrules;

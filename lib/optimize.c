@@ -45,6 +45,32 @@ static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
     return GS_OK;
 }
 
+/* True when g or one of its subgraphs holds a live default-domain node of op. */
+static bool holds_op(const gs_graph *g, const char *op)
+{
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        const gs_node *n = &g->nodes[i];
+        if (!(n->flags & GS_N_DEAD) && (!n->domain || !*n->domain || !strcmp(n->domain, "ai.onnx")) &&
+            !strcmp(n->op, op))
+            return true;
+    }
+    for (int32_t i = 0; i < g->nsubs; i++)
+        if (holds_op(g->subs[i], op))
+            return true;
+    return false;
+}
+
+/* The opset a profile raises m to: its "opset", lowered by the limits of the
+ * ops m holds. */
+static int profile_opset(const gs_profile *p, const gs_model *m)
+{
+    int target = p->opset;
+    for (int i = 0; i < p->nlimits; i++)
+        if (p->opset_limits[i].opset < target && holds_op(m->graph, p->opset_limits[i].op))
+            target = p->opset_limits[i].opset;
+    return target;
+}
+
 /* True when path names the same file or folder as one of the option's rule paths. */
 static bool given(const gs_optimize_opts *o, const char *path)
 {
@@ -301,8 +327,8 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
         return st;
     /* A profile's opset is what the target runs: raise to it when every op allows. */
-    if (!o->target_opset && profile.opset && gs_opset_can_raise(m, profile.opset) &&
-        (st = gs_opset_raise(m, profile.opset)) != GS_OK)
+    int raise = o->target_opset ? 0 : profile_opset(&profile, m);
+    if (raise && gs_opset_can_raise(m, raise) && (st = gs_opset_raise(m, raise)) != GS_OK)
         return st;
     if (o->level == 0)
         return GS_OK;

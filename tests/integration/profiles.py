@@ -26,6 +26,13 @@ def neg_sub_model():
     return helper.make_model(helper.make_graph(nodes, "negsub", ins, [y]), opset_imports=[helper.make_opsetid("", 13)])
 
 
+def pool_model(op):
+    node = helper.make_node(op, ["x"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="pool")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 6, 6])
+    return helper.make_model(helper.make_graph([node], "pool", [x], [y]), opset_imports=[helper.make_opsetid("", 13)])
+
+
 def matmul_bias_model():
     rng = np.random.default_rng(5)
     inits = [numpy_helper.from_array(rng.standard_normal((256, 256)).astype(np.float32), "w"),
@@ -83,7 +90,19 @@ def main():
         check(rep.get("rewrites", {}).get("test-neg-of-sub") == 1,
               f"a relative rules path is read from the profile's folder: {rep.get('rewrites')} {r.stderr.strip()}")
 
-        for field, want in (('"rules": "mine.json"', "rules"), ('"rules": ["missing.json"]', "missing.json"),
+        with open(prof, "w") as f:
+            json.dump({"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, "opset": 20,
+                       "opset_limits": {"AveragePool": 18}}, f)
+        for op, want in (("AveragePool", 18), ("MaxPool", 20)):
+            src = os.path.join(d, op + ".onnx")
+            onnx.save(pool_model(op), src)
+            r, rep = optimize(src, os.path.join(d, op + ".out.onnx"), "--profile", prof)
+            check(rep.get("opset_after") == want, f"opset_limits: a model with {op} is raised to {want}: "
+                  f"{rep.get('opset_after')} {r.stderr.strip()}")
+
+        for field, want in (('"opset_limits": {"AveragePool": 18.5}', "AveragePool"),
+                            ('"opset_limits": [18]', "opset_limits"),
+                            ('"rules": "mine.json"', "rules"), ('"rules": ["missing.json"]', "missing.json"),
                             ('"rules": [""]', "rules")):
             with open(prof, "w") as f:
                 f.write('{"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, ' + field + "}")
