@@ -95,6 +95,8 @@ async function compare(orig, opt, level, pairs) {
     const [y] = await timeRun(b, f);
     ta.push(x); tb.push(y); ratios.push(y / x);
   }
+  await a.release();   // a large model's sessions would otherwise pile up across levels
+  await b.release();
   return { level, ratio: median(ratios), orig_ms: median(ta), opt_ms: median(tb), diff: maxDiff(oa, ob) };
 }
 
