@@ -283,7 +283,9 @@ typedef struct gs_optimize_opts {
     double time_limit;           /* seconds for the search (0: default 10) */
     int no_default_rules;        /* 1: only the rules given below */
     const char *const *rule_paths;   /* extra rule files or folders, NULL-terminated or NULL */
-    const char *profile_path;    /* device profile JSON, or NULL for the generic x86-64 core */
+    const char *profile_path;    /* device profile JSON, or NULL for the generic x86-64 core;
+                                    its "opset" and "rules" (profiles/README.md) raise the
+                                    model's opset and add rules as --opset and --rules do */
     gs_cost_cb cost_cb;          /* replaces the analytic per-node cost when set */
     void *cost_ud;
     void (*progress)(void *ud, int expanded, double best_cost);  /* may be NULL */
