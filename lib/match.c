@@ -23,6 +23,8 @@ typedef struct mstate {
     int64_t opset;
     gs_match m;
     bool used[GS_MAX_PATTERN];
+    bool forced;                /* commutative nodes take the operand order in swaps */
+    uint32_t swaps;             /* bit per pattern slot: 1 matches the operands swapped */
 } mstate;
 
 static bool bind_value(gs_match *m, int var, gs_id v)
@@ -152,7 +154,10 @@ static bool match_call(mstate *s, const gs_pnode *p, gs_id id)
         if (s->m.nodes[i] == id && i != p->slot)
             return false;
     mstate saved = *s;
-    for (int swap = 0; swap < (commutative(s, n) ? 2 : 1); swap++) {
+    int first = 0, last = commutative(s, n);
+    if (s->forced && last)
+        first = last = (int)(s->swaps >> p->slot) & 1;
+    for (int swap = first; swap <= last; swap++) {
         *s = saved;
         s->m.nodes[p->slot] = id;
         if (match_attrs(s, n, p) && match_args(s, n, p, swap))
@@ -342,12 +347,41 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
     }
 }
 
-static void match_rule_at(const gs_graph *g, int64_t opset, const gs_rule *r, gs_id id, ctx_cb *cb)
+/* The slots of pattern p (and below) whose op is commutative, as bits. */
+static uint32_t commutative_slots(const gs_pnode *p, int64_t opset)
+{
+    uint32_t bits = 0;
+    if (p->kind != P_CALL)
+        return 0;
+    const gs_opdef *d = gs_op_find(p->name, "", opset);
+    if (d && (d->flags & GS_OP_COMMUTATIVE) && p->nargs == 2 && p->slot < 32)
+        bits |= 1u << p->slot;
+    for (int a = 0; a < p->nargs; a++)
+        bits |= commutative_slots(p->args[a], opset);
+    return bits;
+}
+
+/* The bits of k spread over the set bits of mask, lowest first. */
+static uint32_t spread(uint32_t k, uint32_t mask)
+{
+    uint32_t out = 0;
+    for (int b = 0; b < 32 && k; b++)
+        if (mask & (1u << b)) {
+            out |= (k & 1u) << b;
+            k >>= 1;
+        }
+    return out;
+}
+
+static void match_rule_from(const gs_graph *g, int64_t opset, const gs_rule *r, gs_id id, ctx_cb *cb,
+                            bool forced, uint32_t swaps)
 {
     mstate s;
     memset(&s, 0, sizeof s);
     s.g = g;
     s.opset = opset;
+    s.forced = forced;
+    s.swaps = swaps;
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         s.m.values[i] = GS_NONE;
     for (int i = 0; i < GS_MAX_PATTERN; i++)
@@ -355,6 +389,26 @@ static void match_rule_at(const gs_graph *g, int64_t opset, const gs_rule *r, gs
     s.m.nnodes = r->nslots;
     if (match_call(&s, r->roots[0], id) && bind_outs(&s, r, 0, id))
         match_more(&s, r, 1, cb);
+}
+
+/* A one-statement rule tries every operand order of its commutative nodes
+ * (up to 64 orders) until one passes the conditions as well: "Add(x, b)"
+ * with a condition on b matches Add(bias, y) too. Several statements keep
+ * the first order that matches the structure. */
+static void match_rule_at(const gs_graph *g, int64_t opset, const gs_rule *r, gs_id id, ctx_cb *cb)
+{
+    uint32_t slots = r->nroots == 1 ? commutative_slots(r->roots[0], opset) : 0;
+    int c = __builtin_popcount(slots);
+    if (c == 0 || c > 6) {
+        match_rule_from(g, opset, r, id, cb, false, 0);
+        return;
+    }
+    for (uint32_t k = 0; k < (1u << c) && !cb->stop; k++) {
+        int before = cb->count;
+        match_rule_from(g, opset, r, id, cb, true, spread(k, slots));
+        if (cb->count > before)
+            break;
+    }
 }
 
 static bool rule_applies(const gs_rule *r, int64_t opset, uint32_t flags)
@@ -786,6 +840,45 @@ static bool c_dtype(const cond_args *c)
     return v && v->dtype == (int32_t)arg_num(c, 1);
 }
 
+/* Attribute variable k as an axis of x (negative counts from the end);
+ * -1 when it is not a valid axis. */
+static int axis_of(const cond_args *c, int karg, const gs_value *x)
+{
+    const gs_attr *a = arg_attr(c, karg);
+    if (!a || a->type != GS_A_INT || !x || x->rank < 1)
+        return -1;
+    int64_t k = a->i < 0 ? a->i + x->rank : a->i;
+    return k >= 0 && k < x->rank ? (int)k : -1;
+}
+
+/* inner_axis(k, x): attribute k names an axis of x other than its last (the
+ * rows of a MatMul, the tokens before a LayerNormalization). */
+static bool c_inner_axis(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 1);
+    int k = axis_of(c, 0, x);
+    return k >= 0 && k < x->rank - 1;
+}
+
+/* outside_axis(b, k, x): b, broadcast against x, does not reach x's axis k
+ * (b has fewer dims than x has from axis k on): picking along axis k of
+ * x op b picks along x alone. */
+static bool c_outside_axis(const cond_args *c)
+{
+    const gs_value *b = arg_value(c, 0), *x = arg_value(c, 2);
+    int k = axis_of(c, 1, x);
+    return k >= 0 && b && b->rank >= 0 && b->rank < x->rank - k;
+}
+
+/* along_axis(y, k, x): y has x's rank and x's known length on axis k: picking
+ * along axis k of x op y picks along both. */
+static bool c_along_axis(const cond_args *c)
+{
+    const gs_value *y = arg_value(c, 0), *x = arg_value(c, 2);
+    int k = axis_of(c, 1, x);
+    return k >= 0 && y && y->rank == x->rank && x->dims[k].v >= 0 && y->dims[k].v == x->dims[k].v;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -817,6 +910,9 @@ static const condition conditions[] = {
     { "spatial_pads", 2, c_spatial_pads },
     { "splits_match", 4, c_splits_match },
     { "disjoint_axes", 3, c_disjoint_axes },
+    { "inner_axis", 2, c_inner_axis },
+    { "outside_axis", 3, c_outside_axis },
+    { "along_axis", 3, c_along_axis },
 };
 
 static const condition *find_condition(const char *name)

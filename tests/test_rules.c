@@ -128,6 +128,32 @@ static void test_commutative(void)
     gs_ctx_free(ctx);
 }
 
+/* Two plain variables match either operand: the order that passes the
+ * conditions is the one bound, whichever way round the node has them. */
+static void test_commutative_conditions(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Mul(x, Add(a, b))\", "
+                                "\"where\": [\"rank(b, 1)\", \"rank(x, 2)\"], \"rewrite\": \"Neg(x)\"}]}");
+    for (int order = 0; order < 4; order++) {
+        gs_graph *g = gs_ir_new(ctx, NULL);
+        gs_id x = input(g, "x"), a = input(g, "a"), b = input(g, "b");
+        g->values[x].rank = 2, g->values[a].rank = 3, g->values[b].rank = 1;
+        gs_id sum = order & 1 ? node2(g, "Add", b, a, "s") : node2(g, "Add", a, b, "s");
+        output(g, order & 2 ? node2(g, "Mul", sum, x, "y") : node2(g, "Mul", x, sum, "y"));
+        found f = match(rs, g);
+        CU_ASSERT_EQUAL(f.n, 1);
+        CU_ASSERT_EQUAL(f.m[0].values[0], x);   /* variables in order of appearance: x, a, b */
+        CU_ASSERT_EQUAL(f.m[0].values[1], a);
+        CU_ASSERT_EQUAL(f.m[0].values[2], b);
+        g->values[b].rank = 3;   /* no order passes now */
+        CU_ASSERT_EQUAL(match(rs, g).n, 0);
+        gs_ir_free(g);
+    }
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 static void test_variadic(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
@@ -370,6 +396,7 @@ int cu_register(void)
         return -1;
     CU_add_test(s, "rule file errors give file, rule and position", test_load_errors);
     CU_add_test(s, "commutative operands in either order", test_commutative);
+    CU_add_test(s, "commutative operands: the order that passes the conditions", test_commutative_conditions);
     CU_add_test(s, "variadic inputs", test_variadic);
     CU_add_test(s, "multiple roots sharing an input", test_multiple_roots);
     CU_add_test(s, "a pattern inside an If branch binds an outer-scope value", test_outer_scope);
