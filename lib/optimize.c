@@ -255,14 +255,23 @@ static gs_status search(run *r, gs_report *rep)
     return st;
 }
 
-/* Constant folding then shape inference: shape subgraphs become constants,
- * so shapes downstream of them are known. */
+/* Constant folding then shape inference, until folding finds nothing new:
+ * shape subgraphs become constants, so shapes downstream of them are known,
+ * which makes the Shape ops reading those values constant in turn (a Slice
+ * whose ends are computed from a Shape needs two rounds). */
 static gs_status fold_and_infer(run *r, int *folded)
 {
-    int n = 0;
-    gs_status st = gs_fold_constants(r->m, r->m->graph, r->opset, &n);
-    *folded += n;
-    return st == GS_OK ? gs_infer_graph(r->m->graph, r->opset) : st;
+    gs_status st = GS_OK;
+    for (int round = 0; round < 8 && st == GS_OK; round++) {
+        int n = 0;
+        st = gs_fold_constants(r->m, r->m->graph, r->opset, &n);
+        *folded += n;
+        if (st == GS_OK)
+            st = gs_infer_graph(r->m->graph, r->opset);
+        if (n == 0)
+            break;
+    }
+    return st;
 }
 
 static gs_status pipeline(run *r, gs_report *rep)
