@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """`graphsub rules check` on the rule library prints ok for every rule;
 a deliberately wrong rule (Conv+BatchNormalization fold with the sign of the
-mean flipped) is caught (FAILED, exit 1); a rule file with a syntax error is
+mean flipped) is caught (FAILED, exit 1), and so is one whose replacement does
+not run (a Gather pushed into a ReduceMean whose positive axis then no longer
+exists); a rule file with a syntax error is
 refused whole with file, rule and position (exit 3)."""
 import os
 import subprocess
@@ -27,6 +29,10 @@ def main():
     rc, out, err = run(gs, "rules", "check", os.path.join(root, "tests/data/bad_bn_rule.json"))
     caught = rc == 1 and "FAILED" in out and "conv-bn-fold-wrong-sign" in out
     print(("ok  " if caught else "FAIL") + f" wrong BN fold caught: {out.strip()}")
+    ok &= caught
+    rc, out, err = run(gs, "rules", "check", os.path.join(root, "tests/data/bad_gather_rule.json"))
+    caught = rc == 1 and "FAILED" in out and "does not run" in out
+    print(("ok  " if caught else "FAIL") + f" replacement that does not run caught: {out.strip()}")
     ok &= caught
     path = os.path.join(root, "tests/data/broken_rules.json")
     rc, out, err = run(gs, "rules", "list", path)
