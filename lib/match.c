@@ -879,6 +879,26 @@ static bool c_along_axis(const cond_args *c)
     return k >= 0 && y && y->rank == x->rank && x->dims[k].v >= 0 && y->dims[k].v == x->dims[k].v;
 }
 
+/* pointwise(w): w is a conv weight [Cout, Cin, 1, ...] (every spatial dim 1). */
+static bool c_pointwise(const cond_args *c)
+{
+    const gs_value *w = arg_value(c, 0);
+    if (!w || w->rank < 3)
+        return false;
+    for (int i = 2; i < w->rank; i++)
+        if (w->dims[i].v != 1)
+            return false;
+    return true;
+}
+
+/* narrows(w): conv weight w has fewer output channels than input channels
+ * (both known). */
+static bool c_narrows(const cond_args *c)
+{
+    const gs_value *w = arg_value(c, 0);
+    return w && w->rank >= 2 && w->dims[0].v > 0 && w->dims[1].v > w->dims[0].v;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -913,6 +933,8 @@ static const condition conditions[] = {
     { "inner_axis", 2, c_inner_axis },
     { "outside_axis", 3, c_outside_axis },
     { "along_axis", 3, c_along_axis },
+    { "pointwise", 1, c_pointwise },
+    { "narrows", 1, c_narrows },
 };
 
 static const condition *find_condition(const char *name)
