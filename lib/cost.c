@@ -186,6 +186,23 @@ static gs_status opset_limits(gs_ctx *ctx, const char *path, const cJSON *obj, g
     return GS_OK;
 }
 
+/* The profile's "skip_rules": names of rules not used for this target. */
+static gs_status skip_rules(gs_ctx *ctx, const char *path, const cJSON *list, gs_profile *p)
+{
+    if (!list)
+        return GS_OK;
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > GS_PROFILE_MAX_SKIP)
+        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' must be a list of at most %d rule names",
+                      path, GS_PROFILE_MAX_SKIP);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        if (!cJSON_IsString(it) || !*it->valuestring || strlen(it->valuestring) >= sizeof p->skip[0])
+            return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' must hold rule names", path);
+        snprintf(p->skip[p->nskip++], sizeof p->skip[0], "%s", it->valuestring);
+    }
+    return GS_OK;
+}
+
 gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
                            gs_profile *p)
 {
@@ -224,6 +241,8 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = opset_limits(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "opset_limits"), p);
     if (st == GS_OK)
         st = rule_paths(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "rules"), p);
+    if (st == GS_OK)
+        st = skip_rules(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "skip_rules"), p);
     p->peak_flops = gflops * 1e9;
     p->bandwidth = gbs * 1e9;
     p->overhead = us * 1e-6;

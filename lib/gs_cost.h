@@ -12,6 +12,7 @@
 #define GS_PROFILE_MAX_OPS 64
 #define GS_PROFILE_MAX_RULES 8
 #define GS_PROFILE_MAX_LIMITS 16
+#define GS_PROFILE_MAX_SKIP 16
 #define GS_PROFILE_PATH_MAX 1024
 
 typedef struct gs_profile_op {
@@ -38,6 +39,8 @@ typedef struct gs_profile {
     char rules[GS_PROFILE_MAX_RULES][GS_PROFILE_PATH_MAX];   /* rule files or folders the target
                                    also uses, relative paths resolved against the profile's folder */
     int nrules;
+    char skip[GS_PROFILE_MAX_SKIP][64];   /* rules the target does better without */
+    int nskip;
     gs_profile_op overrides[GS_PROFILE_MAX_OPS];
     int noverrides;
 } gs_profile;

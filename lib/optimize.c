@@ -83,6 +83,23 @@ static bool given(const gs_optimize_opts *o, const char *path)
     return false;
 }
 
+/* The profile's skip_rules: a rule of that name stays loaded but never
+ * applies. A name that is no rule is a mistake in the profile (unless the
+ * default rules, where it may live, are turned off). */
+static gs_status skip_rule(gs_ctx *ctx, const gs_optimize_opts *o, gs_ruleset *rs, const char *name)
+{
+    bool found = false;
+    for (int i = 0; i < rs->n; i++)
+        if (!strcmp(rs->rules[i]->name, name)) {
+            rs->rules[i]->flags = 0;
+            found = true;
+        }
+    if (found || o->no_default_rules)
+        return GS_OK;
+    return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' names '%s', which is not a rule",
+                  o->profile_path ? o->profile_path : "profile", name);
+}
+
 /* The default rules (unless turned off), the option's rule paths, then the
  * profile's (each file once). */
 static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, const gs_profile *p, gs_ruleset **out)
@@ -96,6 +113,8 @@ static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, const gs_pro
     for (int i = 0; st == GS_OK && i < p->nrules; i++)
         if (!given(o, p->rules[i]))
             st = gs_ruleset_load(rs, p->rules[i]);
+    for (int i = 0; st == GS_OK && i < p->nskip; i++)
+        st = skip_rule(ctx, o, rs, p->skip[i]);
     if (st != GS_OK) {
         gs_ruleset_free(rs);
         return st;

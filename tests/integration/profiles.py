@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Device profiles: every shipped profile loads and optimizes a model; a
 profile's "rules" (paths relative to the profile) join the default rules, a
-file given by both --rules and the profile is loaded once, and a bad "rules"
-field or a missing rules file is an error naming the profile or the file,
-with nothing written."""
+file given by both --rules and the profile is loaded once; a rule named in
+"skip_rules" never applies; a bad "rules" or "skip_rules" field (a name that
+is no rule), or a missing rules file, is an error naming the profile or the
+file, with nothing written."""
 import json
 import os
 import glob
@@ -91,6 +92,13 @@ def main():
               f"a relative rules path is read from the profile's folder: {rep.get('rewrites')} {r.stderr.strip()}")
 
         with open(prof, "w") as f:
+            json.dump({"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, "rules": ["mine.json"],
+                       "skip_rules": ["test-neg-of-sub"]}, f)
+        r, rep = optimize(ns, os.path.join(d, "ns.out2.onnx"), "--profile", prof)
+        check(r.returncode == 0 and "test-neg-of-sub" not in rep.get("rewrites", {}) and rep.get("nodes_after") == 2,
+              f"skip_rules keeps a rule from applying: {rep.get('rewrites')} {r.stderr.strip()}")
+
+        with open(prof, "w") as f:
             json.dump({"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, "opset": 20,
                        "opset_limits": {"AveragePool": 18}}, f)
         for op, want in (("AveragePool", 18), ("MaxPool", 20)):
@@ -103,7 +111,8 @@ def main():
         for field, want in (('"opset_limits": {"AveragePool": 18.5}', "AveragePool"),
                             ('"opset_limits": [18]', "opset_limits"),
                             ('"rules": "mine.json"', "rules"), ('"rules": ["missing.json"]', "missing.json"),
-                            ('"rules": [""]', "rules")):
+                            ('"rules": [""]', "rules"), ('"skip_rules": ["no-such-rule"]', "no-such-rule"),
+                            ('"skip_rules": "mul-one"', "skip_rules")):
             with open(prof, "w") as f:
                 f.write('{"peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3, ' + field + "}")
             out = os.path.join(d, "never.onnx")
