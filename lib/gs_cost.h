@@ -98,9 +98,10 @@ typedef struct gs_search_result {
 /* 64-bit structural hash: equal for graphs that compute the same thing in
  * the same way, whatever their node order and value names. */
 uint64_t gs_graph_hash(const gs_graph *g);
-/* Apply cleanup rules (GS_RULE_CLEANUP) to a fixed point, in place. Steps
- * taken are prepended to *path (allocated in arena). Returns the count. */
-int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+/* Apply the rules of class flags (GS_RULE_CLEANUP or GS_RULE_LOWER) to a
+ * fixed point, in place, merging equal nodes between rounds. Steps taken are
+ * prepended to *path (allocated in arena). Returns the count. */
+int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
                gs_arena *arena, gs_step **path, gs_status *st);
 /* TASO-style search from g (not modified). */
 gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,

@@ -23,6 +23,8 @@ typedef struct gs_ruleset gs_ruleset;    /* rules loaded from files/memory (owns
 enum {                          /* gs_rule flags, from the JSON "class" field */
     GS_RULE_CLEANUP = 1,        /* always pays: applied to a fixed point before/after search */
     GS_RULE_SEARCH = 2,         /* explored by the cost-guided search */
+    GS_RULE_LOWER = 4,          /* a target's preferred form: applied to a fixed point after
+                                   the search and its cleanup, where it blocks no other rule */
 };
 
 /* ---- rules_load.c ------------------------------------------------------ */

@@ -1,8 +1,9 @@
 /*
  * optimize.c - gs_optimize: the pipeline behind `graphsub optimize`.
  *
- *   shape inference -> cleanup to a fixed point -> search (level 2)
- *   -> cleanup -> constant folding -> dead code -> report
+ *   shape inference and constant folding -> cleanup to a fixed point
+ *   -> search (level 2) -> cleanup -> lowering (class "lower") -> cleanup
+ *   -> constant folding -> dead code -> report
  *
  * The result is never worse than the input by the cost model: the search
  * returns its start graph when it finds nothing cheaper.
@@ -189,11 +190,16 @@ typedef struct run {
     int64_t opset;
 } run;
 
-static gs_status cleanup(run *r)
+static gs_status apply_class(run *r, uint32_t flags)
 {
     gs_status st;
-    gs_cleanup(r->m->graph, r->rs, r->opset, &r->cm, &r->arena, &r->path, &st);
+    gs_cleanup(r->m->graph, r->rs, r->opset, flags, &r->cm, &r->arena, &r->path, &st);
     return st;
+}
+
+static gs_status cleanup(run *r)
+{
+    return apply_class(r, GS_RULE_CLEANUP);
 }
 
 /* Append the search's path to the path so far (the search path's oldest
@@ -309,6 +315,10 @@ static gs_status pipeline(run *r, gs_report *rep)
         st = fold_and_infer(r, &folded);
     if (st == GS_OK && r->o->level >= 2)
         st = search(r, rep);
+    if (st == GS_OK)
+        st = cleanup(r);
+    if (st == GS_OK)
+        st = apply_class(r, GS_RULE_LOWER);   /* the target's forms, once nothing else will match */
     if (st == GS_OK)
         st = cleanup(r);
     if (st == GS_OK)

@@ -369,7 +369,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
     }
     gs_ruleset one = { ctx, { ctx, NULL, 0, 0 }, (gs_rule **)&r, 1, 1 };
     gs_match m;
-    int found = gs_match_all(&one, in.g, opset, GS_RULE_CLEANUP | GS_RULE_SEARCH, first_match, &m);
+    int found = gs_match_all(&one, in.g, opset, GS_RULE_CLEANUP | GS_RULE_SEARCH | GS_RULE_LOWER, first_match, &m);
     if (found < 0) {
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
         goto done;
@@ -452,7 +452,7 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
         char res[512] = "";
         int verdict = check ? gs_rule_check(ctx, r, res, sizeof res) : -1;
         failed += verdict == 1;
-        cb(ud, r->name, r->file, r->ops, r->doc, r->flags & GS_RULE_CLEANUP ? "cleanup" : "search",
+        cb(ud, r->name, r->file, r->ops, r->doc, r->flags & GS_RULE_CLEANUP ? "cleanup" : r->flags & GS_RULE_LOWER ? "lower" : "search",
            verdict, res);
     }
     if (nfailed)

@@ -4,7 +4,7 @@
  * trees. A file with any error is refused whole; messages give the file,
  * the rule and the position.
  *
- *   { "rules": [ { "name": "...", "doc": "...", "class": "cleanup"|"search",
+ *   { "rules": [ { "name": "...", "doc": "...", "class": "cleanup"|"search"|"lower",
  *                  "opset": [13, 21], "match": "y = Relu(Relu(x))",
  *                  "where": ["const(w)"], "rewrite": "y = Relu(x)" } ] }
  *
@@ -639,9 +639,11 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
     r->name = dup(rs, name);
     r->doc = dup(rs, str_field(o, "doc") ? str_field(o, "doc") : "");
     r->file = dup(rs, file);
-    r->flags = cls && !strcmp(cls, "cleanup") ? GS_RULE_CLEANUP : GS_RULE_SEARCH;
-    if (cls && strcmp(cls, "cleanup") && strcmp(cls, "search"))
-        return rule_err(rs, file, index, name, "class must be \"cleanup\" or \"search\"");
+    r->flags = !cls || !strcmp(cls, "search") ? GS_RULE_SEARCH
+               : !strcmp(cls, "cleanup")     ? GS_RULE_CLEANUP
+               : !strcmp(cls, "lower")       ? GS_RULE_LOWER : 0;
+    if (!r->flags)
+        return rule_err(rs, file, index, name, "class must be \"cleanup\", \"search\" or \"lower\"");
     r->opset_min = 1, r->opset_max = 1000;
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "opset");
     if (op && (!cJSON_IsArray(op) || cJSON_GetArraySize(op) != 2 ||

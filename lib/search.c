@@ -233,11 +233,11 @@ static bool collect_root(const gs_match *m, void *ud)
 
 /* Apply the first cleanup match rooted at node id, if there still is one;
  * 1 applied, 0 none, -1 error (*st set). */
-static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
                       gs_arena *arena, gs_step **path, gs_id id, gs_status *st)
 {
     gs_match m;
-    if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, opset, GS_RULE_CLEANUP, id, take_first, &m) <= 0)
+    if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, opset, flags, id, take_first, &m) <= 0)
         return 0;
     gs_delta d;
     double before = nodes_cost(cm, g, m.nodes, m.nnodes);
@@ -259,22 +259,22 @@ static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs
  * first match still rooted there: a pass does the work of many, so the
  * passes needed stay few as the graph grows (a 48-layer BERT has hundreds of
  * cleanup rewrites). */
-static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
-                         gs_arena *arena, gs_step **path, gs_status *st)
+static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags,
+                         const gs_cost_model *cm, gs_arena *arena, gs_step **path, gs_status *st)
 {
     int applied = 0;
     *st = GS_OK;
     roots r = { g->ctx, NULL, 0, 0, false };
     for (int pass = 0; pass < 100000 && *st == GS_OK; pass++) {
         r.n = 0;
-        int found = gs_match_all(rs, g, opset, GS_RULE_CLEANUP, collect_root, &r);
+        int found = gs_match_all(rs, g, opset, flags, collect_root, &r);
         if (found < 0 || r.nomem) {
             *st = gs_nomem(g->ctx);
             break;
         }
         int done = 0;
         for (int i = 0; i < r.n && *st == GS_OK; i++) {
-            int k = cleanup_at(g, rs, opset, cm, arena, path, r.ids[i], st);
+            int k = cleanup_at(g, rs, opset, flags, cm, arena, path, r.ids[i], st);
             done += k > 0;
         }
         applied += done;
@@ -285,12 +285,12 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, const
     return applied;
 }
 
-int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, const gs_cost_model *cm,
+int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
                gs_arena *arena, gs_step **path, gs_status *st)
 {
     int total = 0;
     for (int round = 0; round < 16; round++) {   /* merging can enable rules and back */
-        int n = cleanup_rules(g, rs, opset, cm, arena, path, st);
+        int n = cleanup_rules(g, rs, opset, flags, cm, arena, path, st);
         if (*st != GS_OK)
             return total + n;
         int merged = gs_cse(g, opset, st);

@@ -26,6 +26,10 @@ def main():
     for l in bad:
         print("  " + l)
     ok &= rc == 0 and not bad and len(lines) > 0
+    rc, out, err = run(gs, "rules", "list", os.path.join(root, "rules", "targets", "onnxruntime-cpu.json"))
+    lower = rc == 0 and " lower " in out
+    print(("ok  " if lower else "FAIL") + f" a rule of class lower loads and lists as such: {out.strip()[:60]}")
+    ok &= lower
     rc, out, err = run(gs, "rules", "check", os.path.join(root, "tests/data/bad_bn_rule.json"))
     caught = rc == 1 and "FAILED" in out and "conv-bn-fold-wrong-sign" in out
     print(("ok  " if caught else "FAIL") + f" wrong BN fold caught: {out.strip()}")
