@@ -147,6 +147,8 @@ struct gs_rule {
     uint64_t optional;          /* bit v: variable v is an optional input ("b?") */
     int nvars;
     int nslots;                 /* matched nodes */
+    uint32_t comm_slots;        /* a one-statement rule: bit per slot whose op is commutative
+                                   (the matcher tries those operand orders) */
     const char *ops;            /* match-side ops, space separated */
     const char *check;          /* JSON text of the "check" object, or NULL */
 };

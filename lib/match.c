@@ -347,20 +347,6 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
     }
 }
 
-/* The slots of pattern p (and below) whose op is commutative, as bits. */
-static uint32_t commutative_slots(const gs_pnode *p, int64_t opset)
-{
-    uint32_t bits = 0;
-    if (p->kind != P_CALL)
-        return 0;
-    const gs_opdef *d = gs_op_find(p->name, "", opset);
-    if (d && (d->flags & GS_OP_COMMUTATIVE) && p->nargs == 2 && p->slot < 32)
-        bits |= 1u << p->slot;
-    for (int a = 0; a < p->nargs; a++)
-        bits |= commutative_slots(p->args[a], opset);
-    return bits;
-}
-
 /* The bits of k spread over the set bits of mask, lowest first. */
 static uint32_t spread(uint32_t k, uint32_t mask)
 {
@@ -397,7 +383,7 @@ static void match_rule_from(const gs_graph *g, int64_t opset, const gs_rule *r, 
  * the first order that matches the structure. */
 static void match_rule_at(const gs_graph *g, int64_t opset, const gs_rule *r, gs_id id, ctx_cb *cb)
 {
-    uint32_t slots = r->nroots == 1 ? commutative_slots(r->roots[0], opset) : 0;
+    uint32_t slots = r->nroots == 1 ? r->comm_slots : 0;
     int c = __builtin_popcount(slots);
     if (c == 0 || c > 6) {
         match_rule_from(g, opset, r, id, cb, false, 0);

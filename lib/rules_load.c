@@ -13,6 +13,7 @@
  * operators + - * / (Add, Sub, Mul, Div) and functions such as dim(w, 0).
  * Statements are separated by ';' and may name their outputs: "a, b = ...".
  */
+#include "gs_ops.h"
 #include "gs_rules.h"
 
 #include <cjson/cJSON.h>
@@ -626,6 +627,20 @@ static gs_status rule_err(gs_ruleset *rs, const char *file, int index, const cha
     return gs_err(rs->ctx, GS_ERR_RULE, "%s: rule %d '%s': %s", file, index + 1, name ? name : "?", msg);
 }
 
+/* The slots of pattern p (and below) whose op is commutative, as bits. */
+static uint32_t commutative_slots(const gs_pnode *p)
+{
+    uint32_t bits = 0;
+    if (p->kind != P_CALL)
+        return 0;
+    const gs_opdef *d = gs_op_find(p->name, "", 1000);
+    if (d && (d->flags & GS_OP_COMMUTATIVE) && p->nargs == 2 && p->slot < 32)
+        bits |= 1u << p->slot;
+    for (int a = 0; a < p->nargs; a++)
+        bits |= commutative_slots(p->args[a]);
+    return bits;
+}
+
 static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, int index, gs_rule **out)
 {
     const char *name = str_field(o, "name"), *match = str_field(o, "match"), *rw = str_field(o, "rewrite");
@@ -667,6 +682,7 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
     if (rs->arena.failures == failures && !ok)
         return rule_err(rs, file, index, name, ps.err);
     r->symmetric = ok && statements_symmetric(r);
+    r->comm_slots = ok && r->nroots == 1 ? commutative_slots(r->roots[0]) : 0;
     char ops[256] = "";
     for (int i = 0; ok && i < r->nroots; i++)
         collect_ops(&rs->arena, r->roots[i], ops, sizeof ops);
