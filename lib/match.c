@@ -885,6 +885,30 @@ static bool c_narrows(const cond_args *c)
     return w && w->rank >= 2 && w->dims[0].v > 0 && w->dims[1].v > w->dims[0].v;
 }
 
+/* unit_perm(p, x): permutation p moves only x's axes of length 1 (the others
+ * keep their order) and x's shape is known: the Transpose is a Reshape. */
+static bool c_unit_perm(const cond_args *c)
+{
+    const gs_attr *p = arg_attr(c, 0);
+    const gs_value *x = arg_value(c, 1);
+    if (!p || !x || p->type != GS_A_INTS || x->rank < 1 || p->n != (size_t)x->rank)
+        return false;
+    int64_t last = -1;
+    uint32_t seen = 0;
+    for (int i = 0; i < x->rank; i++) {
+        int64_t a = p->ints[i];
+        if (a < 0 || a >= x->rank || (seen >> a & 1) || x->dims[a].v < 0)
+            return false;
+        seen |= 1u << a;
+        if (x->dims[a].v == 1)
+            continue;
+        if (a < last)
+            return false;
+        last = a;
+    }
+    return true;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -921,6 +945,7 @@ static const condition conditions[] = {
     { "along_axis", 3, c_along_axis },
     { "pointwise", 1, c_pointwise },
     { "narrows", 1, c_narrows },
+    { "unit_perm", 2, c_unit_perm },
 };
 
 static const condition *find_condition(const char *name)

@@ -264,6 +264,22 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
     return build_attrs(w, p, &w->g->nodes[id]);
 }
 
+/* shape(v): bound value v's dimensions as an int64 list (every one known). */
+static gs_status shape_const(rw *w, const gs_pnode *var, gs_id *outs)
+{
+    gs_id v = w->m->values[var->var];
+    const gs_value *val = v != GS_NONE ? &w->g->values[v] : NULL;
+    int64_t dims[GS_MAX_RANK], n = val ? val->rank : -1;
+    for (int64_t k = 0; k < n; k++)
+        if ((dims[k] = val->dims[k].v) < 0)
+            n = -1;
+    if (n < 0)
+        return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': shape(%s) is not known", w->r->name,
+                      var->name);
+    outs[0] = new_const(w, GS_INT64, 1, &n, dims, (size_t)n * sizeof *dims);
+    return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
+}
+
 static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
 {
     gs_ctx *ctx = w->g->ctx;
@@ -292,6 +308,8 @@ static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
     }
     case P_FUNC: {
+        if (!strcmp(p->name, "shape") && p->nargs == 1 && p->args[0]->kind == P_VAR)
+            return shape_const(w, p->args[0], outs);
         int64_t v;
         if (!int_valued(p, &v, w))
             return gs_err(ctx, GS_ERR_UNSUPPORTED, "rule '%s': %s() not computable", w->r->name, p->name);
