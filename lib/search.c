@@ -460,8 +460,61 @@ typedef struct search {
     int candidates, expanded;
 } search;
 
-/* Apply match m to a clone of c; keep the result if it is new and cheap
- * enough. Returns GS_OK unless memory ran out. */
+/* Add node id, and the nodes reading its outputs, to work list w. */
+static void work_add(const gs_graph *g, gs_id *w, int *n, int cap, gs_id id)
+{
+    if (*n < cap)
+        w[(*n)++] = id;
+    const gs_node *nd = &g->nodes[id];
+    for (int k = 0; k < nd->nout; k++) {
+        if (nd->out[k] == GS_NONE)
+            continue;
+        const gs_value *v = &g->values[nd->out[k]];
+        for (int u = 0; u < v->nuses && *n < cap; u++)
+            w[(*n)++] = v->uses[u];
+    }
+}
+
+/* Cleanup rules where a search rewrite changed the graph, to a fixed point:
+ * a rewrite's payoff may come only from the cleanup it enables (the Concat of
+ * a merged Conv's Split cancels that Split), and the search must see it.
+ * Each cleanup step joins the path; *delta grows by its cost change. */
+static gs_status local_cleanup(search *s, gs_graph *g, const gs_delta *first, gs_step **path,
+                               double *delta)
+{
+    enum { CAP = 256, STEPS = 64 };
+    gs_id work[CAP];
+    int n = 0;
+    for (int i = 0; i < first->nadded; i++)
+        work_add(g, work, &n, CAP, first->added[i]);
+    for (int steps = 0; n > 0 && steps < STEPS;) {
+        gs_id id = work[--n];
+        gs_match m;
+        if ((g->nodes[id].flags & GS_N_DEAD) ||
+            gs_match_at(s->rs, g, s->opset, GS_RULE_CLEANUP, id, take_first, &m) <= 0)
+            continue;
+        gs_step *st = new_step(s->arena, g, &m, 0, *path);   /* names taken before the nodes go */
+        if (!st)
+            return gs_nomem(s->ctx);
+        gs_delta d;
+        gs_status rc = gs_rule_apply(g, &m, &d);
+        if (rc != GS_OK)
+            return rc;
+        if (!infer_added(g, &d, s->opset, s->cm))
+            return GS_ERR_UNSUPPORTED;   /* cannot be priced: the candidate is not taken */
+        st->delta = nodes_cost(s->cm, g, d.added, d.nadded) - nodes_cost(s->cm, g, d.removed, d.nremoved);
+        *delta += st->delta;
+        *path = st;
+        steps++;
+        for (int i = 0; i < d.nadded; i++)
+            work_add(g, work, &n, CAP, d.added[i]);
+    }
+    return GS_OK;
+}
+
+/* Apply match m to a clone of c, then the cleanup rules around the change;
+ * keep the result if it is new and cheap enough. Returns GS_OK unless memory
+ * ran out. */
 static gs_status try_match(search *s, const cand *c, const gs_match *m)
 {
     gs_graph *ng = gs_ir_clone(c->g, NULL);
@@ -479,6 +532,15 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
     }
     double removed = nodes_cost(s->cm, c->g, d.removed, d.nremoved);
     double delta = nodes_cost(s->cm, ng, d.added, d.nadded) - removed;
+    gs_step *path = new_step(s->arena, c->g, m, delta, c->path);
+    if (!path) {
+        gs_ir_free(ng);
+        return gs_nomem(s->ctx);
+    }
+    if ((st = local_cleanup(s, ng, &d, &path, &delta)) != GS_OK) {
+        gs_ir_free(ng);
+        return st == GS_ERR_NOMEM ? st : GS_OK;
+    }
     double cost = c->cost + delta;
     uint64_t h;
     int fresh = graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
@@ -487,11 +549,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
     }
     s->candidates++;
-    cand nc = { ng, cost, s->seq++, new_step(s->arena, c->g, m, delta, c->path) };
-    if (!nc.path) {
-        gs_ir_free(ng);
-        return gs_nomem(s->ctx);
-    }
+    cand nc = { ng, cost, s->seq++, path };
     if (cost < s->best.cost) {
         gs_graph *copy = gs_ir_clone(ng, NULL);
         if (!copy) {
