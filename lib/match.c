@@ -406,9 +406,12 @@ int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t
                 gs_match_fn fn, void *ud)
 {
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
-    for (int i = 0; i < rs->n && !cb.stop; i++)
-        if (rule_applies(rs->rules[i], opset, flags) && !strcmp(rs->rules[i]->roots[0]->name, g->nodes[root].op))
+    const char *op = g->nodes[root].op;
+    for (int i = 0; i < rs->n && !cb.stop; i++) {
+        const char *want = rs->rules[i]->roots[0]->name;
+        if (want[0] == op[0] && rule_applies(rs->rules[i], opset, flags) && !strcmp(want, op))
             match_rule_at(g, opset, rs->rules[i], root, &cb);
+    }
     return cb.count;
 }
 

@@ -460,18 +460,23 @@ typedef struct search {
     int candidates, expanded;
 } search;
 
-/* Add node id, and the nodes reading its outputs, to work list w. */
-static void work_add(const gs_graph *g, gs_id *w, int *n, int cap, gs_id id)
+/* Add node id, and the nodes reading its outputs down to depth more levels,
+ * to work list w: a cleanup match that holds a changed node may be rooted
+ * below it (Concat(Relu(a), Relu(b)) over a Split's parts). */
+static void work_add(const gs_graph *g, gs_id *w, int *n, int cap, gs_id id, int depth)
 {
-    if (*n < cap)
+    int i = 0;
+    while (i < *n && w[i] != id)
+        i++;
+    if (i == *n && *n < cap)
         w[(*n)++] = id;
     const gs_node *nd = &g->nodes[id];
-    for (int k = 0; k < nd->nout; k++) {
+    for (int k = 0; k < nd->nout && depth > 0; k++) {
         if (nd->out[k] == GS_NONE)
             continue;
         const gs_value *v = &g->values[nd->out[k]];
         for (int u = 0; u < v->nuses && *n < cap; u++)
-            w[(*n)++] = v->uses[u];
+            work_add(g, w, n, cap, v->uses[u], depth - 1);
     }
 }
 
@@ -482,11 +487,11 @@ static void work_add(const gs_graph *g, gs_id *w, int *n, int cap, gs_id id)
 static gs_status local_cleanup(search *s, gs_graph *g, const gs_delta *first, gs_step **path,
                                double *delta)
 {
-    enum { CAP = 256, STEPS = 64 };
+    enum { CAP = 512, STEPS = 64, CLEANUP_DEPTH = 2 };
     gs_id work[CAP];
     int n = 0;
     for (int i = 0; i < first->nadded; i++)
-        work_add(g, work, &n, CAP, first->added[i]);
+        work_add(g, work, &n, CAP, first->added[i], CLEANUP_DEPTH);
     for (int steps = 0; n > 0 && steps < STEPS;) {
         gs_id id = work[--n];
         gs_match m;
@@ -507,7 +512,7 @@ static gs_status local_cleanup(search *s, gs_graph *g, const gs_delta *first, gs
         *path = st;
         steps++;
         for (int i = 0; i < d.nadded; i++)
-            work_add(g, work, &n, CAP, d.added[i]);
+            work_add(g, work, &n, CAP, d.added[i], CLEANUP_DEPTH);
     }
     return GS_OK;
 }

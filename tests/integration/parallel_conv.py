@@ -8,9 +8,11 @@ see that cleanup's saving when it prices the merge:
     (one Conv left, no Split, no Concat);
   - the same two Convs read separately: not merged (the Split would only add
     a copy);
-  - SqueezeNet's fire expand (a 1x1 and a 3x3 Conv into a Concat): merged
-    only under a launch-bound profile, where the 1x1 zero-padded to 3x3 (9x
-    its work) costs less than two more nodes; the default profile keeps it.
+  - SqueezeNet's fire expand (a 1x1 and a 3x3 Conv, each with its Relu, into
+    a Concat): merged only under a launch-bound profile, where the 1x1
+    zero-padded to 3x3 (9x its work) costs less than three more nodes (the
+    Relus of the Split's parts concatenated are one Relu); the default
+    profile keeps it.
 Every output passes --verify; the report names the rules used.
 """
 import json
@@ -43,9 +45,13 @@ def model(kind, c=16, hw=28):
         nodes += [helper.make_node("Relu", ["ya0"], ["ya"], name="ra"),
                   helper.make_node("Relu", ["yb0"], ["yb"], name="rb")]
         outs = ["ya", "yb"]
+    elif kind == "fire":   # SqueezeNet: expand1x1 and expand3x3, each with its Relu, concatenated
+        nodes += [helper.make_node("Relu", ["yb0"], ["yb"], name="rb"),
+                  helper.make_node("Relu", ["ya0"], ["ya"], name="ra"),
+                  helper.make_node("Concat", ["yb", "ya"], ["y"], axis=1, name="cat")]
+        outs = ["y"]
     else:
-        order = ["yb0", "ya0"] if kind == "fire" else ["ya0", "yb0"]
-        nodes.append(helper.make_node("Concat", order, ["y"], axis=1, name="cat"))
+        nodes.append(helper.make_node("Concat", ["ya0", "yb0"], ["y"], axis=1, name="cat"))
         outs = ["y"]
     g = helper.make_graph(nodes, kind, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, hw, hw])],
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], ia + ib)
@@ -56,8 +62,8 @@ def model(kind, c=16, hw=28):
 CASES = [
     ("concat", False, ["Conv"], "parallel-conv-bias-merge"),
     ("separate", False, ["Conv", "Conv", "Relu", "Relu"], None),
-    ("fire", False, ["Conv", "Conv", "Concat"], None),
-    ("fire", True, ["Conv"], "conv-bias-enlarge-merge"),
+    ("fire", False, ["Conv", "Conv", "Relu", "Relu", "Concat"], None),
+    ("fire", True, ["Conv", "Relu"], "conv-bias-enlarge-merge"),
 ]
 
 
