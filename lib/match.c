@@ -280,12 +280,47 @@ static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
 
 /* A value that statement p reads directly and that is bound already (the
  * input two parallel MatMuls share), or GS_NONE. */
-static gs_id bound_arg(const mstate *s, const gs_pnode *p)
+/* The value variable var must have when it is output o of an inner
+ * statement another of whose outputs is bound already (b of `a, b =
+ * Split(x)` once a is): output o of that value's producer. *known is set
+ * when there is such a statement; GS_NONE then means no value can match. */
+static gs_id sibling_output(const mstate *s, const gs_rule *r, int var, bool *known)
 {
+    for (int j = r->nouter; j < r->nroots; j++)
+        for (int o = 0; o < r->root_nout[j]; o++) {
+            if (r->root_out[j][o] != var)
+                continue;
+            for (int o2 = 0; o2 < r->root_nout[j]; o2++) {
+                gs_id u = r->root_out[j][o2] >= 0 ? s->m.values[r->root_out[j][o2]] : GS_NONE;
+                if (u == GS_NONE)
+                    continue;
+                *known = true;
+                gs_id prod = s->g->values[u].producer;
+                const gs_node *pn = prod != GS_NONE ? &s->g->nodes[prod] : NULL;
+                return pn && o < pn->nout && o2 < pn->nout && pn->out[o2] == u ? pn->out[o] : GS_NONE;
+            }
+        }
+    return GS_NONE;
+}
+
+/* A value statement p reads that is known already: bound, or the sibling
+ * output of a bound one; only its readers can match p. *known is set when
+ * there is one (GS_NONE then: nothing can match). */
+static gs_id bound_arg(const mstate *s, const gs_rule *r, const gs_pnode *p, bool *known)
+{
+    *known = false;
     for (int a = 0; a < p->nargs; a++) {
         const gs_pnode *arg = p->args[a];
-        if (arg->kind == P_VAR && !arg->rest && s->m.values[arg->var] != GS_NONE)
+        if (arg->kind == P_VAR && !arg->rest && s->m.values[arg->var] != GS_NONE) {
+            *known = true;
             return s->m.values[arg->var];
+        }
+    }
+    for (int a = 0; a < p->nargs; a++) {
+        const gs_pnode *arg = p->args[a];
+        gs_id v = arg->kind == P_VAR && !arg->rest ? sibling_output(s, r, arg->var, known) : GS_NONE;
+        if (*known)
+            return v;
     }
     return GS_NONE;
 }
@@ -323,8 +358,11 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         return;
     }
     gs_id after = s->m.nodes[r->roots[k - 1]->slot];
-    gs_id via = bound_arg(s, p);
-    if (via != GS_NONE) {   /* only the readers of a value bound already can match */
+    bool known;
+    gs_id via = bound_arg(s, r, p, &known);
+    if (known) {   /* only the readers of a value known already can match */
+        if (via == GS_NONE)
+            return;
         const gs_value *v = &s->g->values[via];
         for (int32_t u = 0; u < v->nuses && !cb->stop; u++) {
             gs_id id = v->uses[u];

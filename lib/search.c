@@ -27,7 +27,13 @@ static uint64_t mix(uint64_t h, uint64_t x)
 static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {   /* a word at a time, then the tail bytes */
+        uint64_t w;
+        memcpy(&w, c + i, sizeof w);
+        h = mix(h, w);
+    }
+    for (; i < n; i++)
         h = (h ^ c[i]) * 0x100000001b3ull;
     return h;
 }
@@ -79,8 +85,8 @@ static uint64_t hash_node(const gs_node *n, const uint64_t *vh, int64_t opset)
     for (int a = 0; a < n->nattrs; a++)
         h = hash_attr(h, &n->attrs[a]);
     uint64_t in[2] = { 0, 0 };
-    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
-    bool comm = d && (d->flags & GS_OP_COMMUTATIVE) && n->nin == 2;
+    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, opset) : NULL;
+    bool comm = d && (d->flags & GS_OP_COMMUTATIVE);
     for (int k = 0; k < n->nin; k++) {
         uint64_t x = n->in[k] == GS_NONE ? 7 : vh[n->in[k]];
         if (comm)

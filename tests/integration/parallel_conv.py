@@ -6,8 +6,10 @@ Concat of that Split's parts in order cancels it (cleanup). The search must
 see that cleanup's saving when it prices the merge:
   - two same-window Convs into a Concat: merged with the default profile
     (one Conv left, no Split, no Concat);
-  - the same two Convs read separately: not merged (the Split would only add
-    a copy);
+  - the same two Convs, each with its Relu, read separately (Inception's
+    branches): not merged with the default profile (the Split would only add
+    a copy), merged under a launch-bound profile, where one Relu before the
+    Split leaves two nodes fewer;
   - SqueezeNet's fire expand (a 1x1 and a 3x3 Conv, each with its Relu, into
     a Concat): merged only under a launch-bound profile, where the 1x1
     zero-padded to 3x3 (9x its work) costs less than three more nodes (the
@@ -62,6 +64,7 @@ def model(kind, c=16, hw=28):
 CASES = [
     ("concat", False, ["Conv"], "parallel-conv-bias-merge"),
     ("separate", False, ["Conv", "Conv", "Relu", "Relu"], None),
+    ("separate", True, ["Conv", "Relu", "Split"], "parallel-conv-bias-merge"),
     ("fire", False, ["Conv", "Conv", "Relu", "Relu", "Concat"], None),
     ("fire", True, ["Conv", "Relu"], "conv-bias-enlarge-merge"),
 ]
