@@ -278,8 +278,6 @@ static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
     return true;
 }
 
-/* A value that statement p reads directly and that is bound already (the
- * input two parallel MatMuls share), or GS_NONE. */
 /* The value variable var must have when it is output o of an inner
  * statement another of whose outputs is bound already (b of `a, b =
  * Split(x)` once a is): output o of that value's producer. *known is set
@@ -303,9 +301,10 @@ static gs_id sibling_output(const mstate *s, const gs_rule *r, int var, bool *kn
     return GS_NONE;
 }
 
-/* A value statement p reads that is known already: bound, or the sibling
- * output of a bound one; only its readers can match p. *known is set when
- * there is one (GS_NONE then: nothing can match). */
+/* A value statement p reads directly that is known already: bound (the
+ * input two parallel MatMuls share), or the sibling output of a bound one;
+ * only its readers can match p. *known is set when there is one (GS_NONE
+ * then: nothing can match). */
 static gs_id bound_arg(const mstate *s, const gs_rule *r, const gs_pnode *p, bool *known)
 {
     *known = false;

@@ -237,25 +237,25 @@ static bool collect_root(const gs_match *m, void *ud)
     return true;
 }
 
-/* Apply the first cleanup match rooted at node id, if there still is one;
- * 1 applied, 0 none, -1 error (*st set). */
+/* Apply the first match of a rule of the classes in flags rooted at node id,
+ * if there still is one: its step (priced by what it added and removed)
+ * joins *path, its changes go to *d, *priced is false when an added node
+ * cannot be priced. 1 applied, 0 none, -1 error (*st set). */
 static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
-                      gs_arena *arena, gs_step **path, gs_id id, gs_status *st)
+                      gs_arena *arena, gs_step **path, gs_id id, gs_delta *d, bool *priced, gs_status *st)
 {
     gs_match m;
     if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, opset, flags, id, take_first, &m) <= 0)
         return 0;
-    gs_delta d;
-    double before = nodes_cost(cm, g, m.nodes, m.nnodes);
     gs_step *s = new_step(arena, g, &m, 0, *path);   /* names taken before the nodes go */
     if (!s) {
         *st = gs_nomem(g->ctx);
         return -1;
     }
-    if ((*st = gs_rule_apply(g, &m, &d)) != GS_OK)
+    if ((*st = gs_rule_apply(g, &m, d)) != GS_OK)
         return -1;
-    infer_added(g, &d, opset, cm);   /* cleanup rules always pay: applied even unpriced */
-    s->delta = nodes_cost(cm, g, d.added, d.nadded) - before;
+    *priced = infer_added(g, d, opset, cm);
+    s->delta = nodes_cost(cm, g, d->added, d->nadded) - nodes_cost(cm, g, d->removed, d->nremoved);
     *path = s;
     return 1;
 }
@@ -280,7 +280,9 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint3
         }
         int done = 0;
         for (int i = 0; i < r.n && *st == GS_OK; i++) {
-            int k = cleanup_at(g, rs, opset, flags, cm, arena, path, r.ids[i], st);
+            gs_delta d;
+            bool priced;   /* cleanup rules always pay: applied even unpriced */
+            int k = cleanup_at(g, rs, opset, flags, cm, arena, path, r.ids[i], &d, &priced, st);
             done += k > 0;
         }
         applied += done;
@@ -499,23 +501,18 @@ static gs_status local_cleanup(search *s, gs_graph *g, const gs_delta *first, gs
     for (int i = 0; i < first->nadded; i++)
         work_add(g, work, &n, CAP, first->added[i], CLEANUP_DEPTH);
     for (int steps = 0; n > 0 && steps < STEPS;) {
-        gs_id id = work[--n];
-        gs_match m;
-        if ((g->nodes[id].flags & GS_N_DEAD) ||
-            gs_match_at(s->rs, g, s->opset, GS_RULE_CLEANUP, id, take_first, &m) <= 0)
-            continue;
-        gs_step *st = new_step(s->arena, g, &m, 0, *path);   /* names taken before the nodes go */
-        if (!st)
-            return gs_nomem(s->ctx);
         gs_delta d;
-        gs_status rc = gs_rule_apply(g, &m, &d);
-        if (rc != GS_OK)
-            return rc;
-        if (!infer_added(g, &d, s->opset, s->cm))
+        bool priced;
+        gs_status st = GS_OK;
+        int k = cleanup_at(g, s->rs, s->opset, GS_RULE_CLEANUP, s->cm, s->arena, path, work[--n], &d,
+                           &priced, &st);
+        if (k < 0)
+            return st;
+        if (k == 0)
+            continue;
+        if (!priced)
             return GS_ERR_UNSUPPORTED;   /* cannot be priced: the candidate is not taken */
-        st->delta = nodes_cost(s->cm, g, d.added, d.nadded) - nodes_cost(s->cm, g, d.removed, d.nremoved);
-        *delta += st->delta;
-        *path = st;
+        *delta += (*path)->delta;
         steps++;
         for (int i = 0; i < d.nadded; i++)
             work_add(g, work, &n, CAP, d.added[i], CLEANUP_DEPTH);
