@@ -35,7 +35,8 @@ void gs_arena_free(gs_arena *a)
     a->head = NULL;
 }
 
-void *gs_arena_alloc(gs_arena *a, size_t n)
+/* n bytes, 16-aligned, left as they are (the callers zero or fill them). */
+static void *arena_take(gs_arena *a, size_t n)
 {
     size_t need = (n + 15) & ~(size_t)15;
     if (need < n) {
@@ -62,13 +63,20 @@ void *gs_arena_alloc(gs_arena *a, size_t n)
     }
     void *p = b->data + b->used;
     b->used += need;
-    memset(p, 0, n);
+    return p;
+}
+
+void *gs_arena_alloc(gs_arena *a, size_t n)
+{
+    void *p = arena_take(a, n);
+    if (p)
+        memset(p, 0, n);
     return p;
 }
 
 void *gs_arena_memdup(gs_arena *a, const void *p, size_t n)
 {
-    void *d = gs_arena_alloc(a, n ? n : 1);
+    void *d = arena_take(a, n ? n : 1);
     if (d && n)
         memcpy(d, p, n);
     return d;

@@ -127,7 +127,8 @@ typedef struct gs_value {
     int32_t rank;           /* -1 unknown */
     gs_dim *dims;           /* rank entries (arena) */
     gs_id producer;         /* producing node, or GS_NONE */
-    gs_id *uses;            /* consuming nodes, one entry per input slot (ctx heap) */
+    gs_id *uses;            /* consuming nodes, one entry per input slot (ctx heap; a
+                               clone's are in its arena, capuses negative, until one is added) */
     int32_t nuses, capuses;
     gs_tensor *init;        /* initializer tensor, or NULL */
     gs_id outer;            /* GS_V_OUTER: value id in the parent graph */

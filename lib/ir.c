@@ -38,7 +38,8 @@ void gs_ir_free(gs_graph *g)
     for (int32_t i = 0; i < g->nsubs; i++)
         gs_ir_free(g->subs[i]);
     for (int32_t i = 0; i < g->nvalues; i++)
-        gs_dealloc(ctx, g->values[i].uses);
+        if (g->values[i].capuses > 0)   /* negative: in the arena */
+            gs_dealloc(ctx, g->values[i].uses);
     gs_dealloc(ctx, g->subs);
     gs_dealloc(ctx, g->values);
     gs_dealloc(ctx, g->nodes);
@@ -154,6 +155,15 @@ nomem:
 gs_status gs_ir_add_use(gs_graph *g, gs_id v, gs_id node)
 {
     gs_value *val = &g->values[v];
+    if (val->capuses < 0) {   /* a clone's uses, in its arena: move them to the heap */
+        gs_id *heap = gs_alloc(g->ctx, ((size_t)val->nuses + 16) * sizeof *heap);
+        if (!heap)
+            return gs_nomem(g->ctx);
+        if (val->nuses)
+            memcpy(heap, val->uses, (size_t)val->nuses * sizeof *heap);
+        val->uses = heap;
+        val->capuses = val->nuses + 16;
+    }
     if (!grow(g->ctx, (void **)&val->uses, &val->capuses, val->nuses + 1, sizeof(gs_id)))
         return gs_nomem(g->ctx);
     val->uses[val->nuses++] = node;
@@ -579,13 +589,12 @@ static bool clone_value(gs_graph *d, gs_value *v)
     if (v->rank > 0 && v->dims &&
         !(v->dims = gs_arena_memdup(&d->arena, v->dims, (size_t)v->rank * sizeof *v->dims)))
         return false;
-    gs_id *uses = v->nuses ? gs_alloc(d->ctx, (size_t)v->nuses * sizeof *uses) : NULL;
+    /* in the clone's arena (a negative capacity says so) until a use is added */
+    gs_id *uses = v->nuses ? gs_arena_memdup(&d->arena, v->uses, (size_t)v->nuses * sizeof *uses) : NULL;
     if (v->nuses && !uses)
         return false;
-    if (uses)
-        memcpy(uses, v->uses, (size_t)v->nuses * sizeof *uses);
     v->uses = uses;
-    v->capuses = v->nuses;
+    v->capuses = -v->nuses;
     return true;
 }
 
