@@ -265,15 +265,16 @@ static int first_of(const gs_graph *g, const ctx_cb *cb, const char *op)
 
 /* The output variables of statement k name the outputs of node id: a
  * statement with several ("a, b = Split(x)") needs a node with exactly
- * that many outputs, all present. */
+ * that many outputs, all present; any other needs its first output present
+ * (a node without outputs matches no statement). */
 static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
 {
     const gs_node *n = &s->g->nodes[id];
-    int want = r->root_nout[k];
-    if (want > 1 && n->nout != want)
+    int want = r->root_nout[k], need = want > 1 ? want : 1;   /* the outputs a rewrite replaces */
+    if (n->nout < need || (want > 1 && n->nout != want))
         return false;
-    for (int o = 0; o < want; o++)
-        if (n->out[o] == GS_NONE || !bind_value(&s->m, r->root_out[k][o], n->out[o]))
+    for (int o = 0; o < need; o++)
+        if (n->out[o] == GS_NONE || (o < want && !bind_value(&s->m, r->root_out[k][o], n->out[o])))
             return false;
     return true;
 }
