@@ -2,9 +2,11 @@
 """Device profiles: every shipped profile loads and optimizes a model; a
 profile's "rules" (paths relative to the profile) join the default rules, a
 file given by both --rules and the profile is loaded once; a rule named in
-"skip_rules" never applies; a bad "rules" or "skip_rules" field (a name that
-is no rule), or a missing rules file, is an error naming the profile or the
-file, with nothing written."""
+"skip_rules" never applies; the ONNX Runtime profile splits a merged Q/K/V
+input projection read by three Slices into three MatMuls (the query's
+scale then moves into its weight), the default profile keeps it; a bad
+"rules" or "skip_rules" field (a name that is no rule), or a missing rules
+file, is an error naming the profile or the file, with nothing written."""
 import json
 import os
 import glob
@@ -44,6 +46,36 @@ def matmul_bias_model():
     return helper.make_model(helper.make_graph(nodes, "mmb", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
 
 
+def qkv_model():
+    """nn.MultiheadAttention's export at batch 1: one input projection for Q, K and V, three Slices, heads
+    split, the query divided by sqrt(head size)."""
+    rng = np.random.default_rng(6)
+    s_, e, h, dh = 16, 64, 4, 16
+    i64 = lambda v: numpy_helper.from_array(np.array(v, dtype=np.int64))
+    inits = [numpy_helper.from_array(rng.standard_normal((e, 3 * e)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.float32(np.sqrt(dh)), "scale")]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"], name="in_proj")]
+    for k, part in enumerate("qkv"):
+        for name, v in ((f"{part}_s", [k * e]), (f"{part}_e", [(k + 1) * e]), (f"{part}_a", [-1])):
+            t = i64(v)
+            t.name = name
+            inits.append(t)
+        t = i64([s_, h, dh])
+        t.name = f"{part}_shape"
+        inits.append(t)
+        nodes += [helper.make_node("Slice", ["m", f"{part}_s", f"{part}_e", f"{part}_a"], [f"{part}0"]),
+                  helper.make_node("Reshape", [f"{part}0", f"{part}_shape"], [f"{part}1"]),
+                  helper.make_node("Transpose", [f"{part}1"], [f"{part}2"], perm=[1, 0, 2])]
+    nodes += [helper.make_node("Div", ["q2", "scale"], ["q3"]),
+              helper.make_node("Transpose", ["k2"], ["kt"], perm=[0, 2, 1]),
+              helper.make_node("MatMul", ["q3", "kt"], ["sc"]),
+              helper.make_node("Softmax", ["sc"], ["pr"], axis=-1),
+              helper.make_node("MatMul", ["pr", "v2"], ["y"])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [s_, 1, e])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [h, s_, dh])
+    return helper.make_model(helper.make_graph(nodes, "qkv", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs, root = sys.argv[1], sys.argv[2]
     bad = 0
@@ -77,6 +109,17 @@ def main():
               "the same rules file through --rules and the profile is loaded once")
         r, rep = optimize(mmb, os.path.join(d, "mmb.out3.onnx"))
         check("matmul-add-gemm-3d" not in rep.get("rewrites", {}), "without the profile the target rule stays out")
+
+        qkv = os.path.join(d, "qkv.onnx")
+        onnx.save(qkv_model(), qkv)
+        for extra, want in (((), {"MatMul": 3, "Slice": 3, "Div": 1}), (("--profile", ort), {"MatMul": 5, "Slice": 0, "Div": 0})):
+            out = os.path.join(d, "qkv.out.onnx")
+            r, rep = optimize(qkv, out, *extra)
+            ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else []
+            got = {op: ops.count(op) for op in want}
+            check(r.returncode == 0 and got == want,
+                  f"merged Q/K/V projection {'with' if extra else 'without'} the ORT profile: {got} (want {want}) "
+                  f"{rep.get('rewrites')} {r.stderr.strip()}")
 
         sub = os.path.join(d, "sub")
         os.mkdir(sub)
