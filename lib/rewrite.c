@@ -67,6 +67,14 @@ static bool int_valued(const gs_pnode *p, int64_t *out, const rw *w)
         *out = gs_to_int64(p->num);
         return true;
     }
+    if (p->kind == P_VAR && !p->rest) {   /* a bound constant of one integer element */
+        gs_id v = w->m->values[p->var];
+        const gs_tensor *t = v != GS_NONE ? w->g->values[v].init : NULL;
+        if (!t || !t->data || gs_tensor_numel(t) != 1 || (t->dtype != GS_INT64 && t->dtype != GS_INT32))
+            return false;
+        *out = gs_tensor_get_i(t, 0);
+        return true;
+    }
     return p->kind == P_FUNC && func_value(p, out, w);
 }
 
