@@ -44,6 +44,8 @@ const char *gs_rule_name(const gs_rule *r);
 const char *gs_rule_file(const gs_rule *r);
 const char *gs_rule_doc(const gs_rule *r);
 uint32_t gs_rule_flags(const gs_rule *r);
+/* The rule's "class" name: "search", "cleanup" or "lower". */
+const char *gs_rule_class(const gs_rule *r);
 /* Ops of the match side, space separated (for listings). */
 const char *gs_rule_ops(const gs_rule *r);
 

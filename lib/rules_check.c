@@ -452,8 +452,7 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
         char res[512] = "";
         int verdict = check ? gs_rule_check(ctx, r, res, sizeof res) : -1;
         failed += verdict == 1;
-        cb(ud, r->name, r->file, r->ops, r->doc, r->flags & GS_RULE_CLEANUP ? "cleanup" : r->flags & GS_RULE_LOWER ? "lower" : "search",
-           verdict, res);
+        cb(ud, r->name, r->file, r->ops, r->doc, gs_rule_class(r), verdict, res);
     }
     if (nfailed)
         *nfailed = failed;

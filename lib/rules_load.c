@@ -627,6 +627,24 @@ static gs_status rule_err(gs_ruleset *rs, const char *file, int index, const cha
     return gs_err(rs->ctx, GS_ERR_RULE, "%s: rule %d '%s': %s", file, index + 1, name ? name : "?", msg);
 }
 
+/* The "class" field's names and their flags. */
+static const struct {
+    const char *name;
+    uint32_t flag;
+} classes[] = {
+    { "search", GS_RULE_SEARCH },
+    { "cleanup", GS_RULE_CLEANUP },
+    { "lower", GS_RULE_LOWER },
+};
+
+const char *gs_rule_class(const gs_rule *r)
+{
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (r->flags & classes[i].flag)
+            return classes[i].name;
+    return "search";   /* a rule a profile skips (no flags) was one */
+}
+
 /* The slots of pattern p (and below) whose op is commutative, as bits. */
 static uint32_t commutative_slots(const gs_pnode *p)
 {
@@ -654,9 +672,10 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
     r->name = dup(rs, name);
     r->doc = dup(rs, str_field(o, "doc") ? str_field(o, "doc") : "");
     r->file = dup(rs, file);
-    r->flags = !cls || !strcmp(cls, "search") ? GS_RULE_SEARCH
-               : !strcmp(cls, "cleanup")     ? GS_RULE_CLEANUP
-               : !strcmp(cls, "lower")       ? GS_RULE_LOWER : 0;
+    r->flags = 0;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0] && !r->flags; i++)
+        if (!strcmp(cls ? cls : "search", classes[i].name))
+            r->flags = classes[i].flag;
     if (!r->flags)
         return rule_err(rs, file, index, name, "class must be \"cleanup\", \"search\" or \"lower\"");
     r->opset_min = 1, r->opset_max = 1000;
