@@ -266,7 +266,9 @@ static int first_of(const gs_graph *g, const ctx_cb *cb, const char *op)
 /* The output variables of statement k name the outputs of node id: a
  * statement with several ("a, b = Split(x)") needs a node with exactly
  * that many outputs, all present; any other needs its first output present
- * (a node without outputs matches no statement). */
+ * (a node without outputs matches no statement) and its other outputs
+ * unread (MaxPool's Indices, Dropout's mask): the rewrite replaces output 0
+ * alone, so the node would stay beside its replacement. */
 static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
 {
     const gs_node *n = &s->g->nodes[id];
@@ -276,6 +278,11 @@ static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
     for (int o = 0; o < need; o++)
         if (n->out[o] == GS_NONE || (o < want && !bind_value(&s->m, r->root_out[k][o], n->out[o])))
             return false;
+    for (int o = need; o < n->nout; o++) {   /* an output the rewrite does not replace must be unused */
+        const gs_value *v = n->out[o] != GS_NONE ? &s->g->values[n->out[o]] : NULL;
+        if (v && (v->nuses || (v->flags & GS_V_OUTPUT)))
+            return false;
+    }
     return true;
 }
 

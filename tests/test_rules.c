@@ -2,7 +2,7 @@
  * test_rules.c - CUnit suites for the rule engine: loading errors, matching
  * with commutative operands, variadic inputs, multiple roots, outer-scope
  * values of an If branch, refusal when an intermediate value is a graph
- * output or read elsewhere, rewriting that keeps output names, nodes shared
+ * output or read elsewhere (or a matched node's second output is), rewriting that keeps output names, nodes shared
  * by two pattern branches, statement pairs, optional inputs.
  */
 #include "gs_ops.h"
@@ -246,6 +246,31 @@ static void test_refused_when_intermediate_escapes(void)
     gs_ctx_free(ctx);
 }
 
+/* A one-output statement replaces a node's first output only: a node whose
+ * second output (MaxPool's Indices) is read, or is a graph output, does not
+ * match, since the rewrite could not remove it. */
+static void test_refused_when_second_output_read(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"mr\", \"match\": \"MaxPool(Relu(x))\", "
+                                "\"rewrite\": \"Relu(MaxPool(x){...})\"}]}");
+    for (int mode = 0; mode < 3; mode++) {   /* Indices unread, read by a node, a graph output */
+        gs_graph *g = gs_ir_new(ctx, NULL);
+        gs_id r = node1(g, "Relu", input(g, "x"), "r");
+        gs_id out[2] = { gs_ir_add_value(g, "y", true), gs_ir_add_value(g, "i", true) };
+        gs_ir_add_node(g, "MaxPool", "", "pool", &r, 1, out, 2);
+        output(g, out[0]);
+        if (mode == 1)
+            output(g, node1(g, "Neg", out[1], "z"));
+        if (mode == 2)
+            output(g, out[1]);
+        CU_ASSERT_EQUAL(match(rs, g).n, mode == 0 ? 1 : 0);
+        gs_ir_free(g);
+    }
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 /* "d = Sub(x, m); ... d ... d": a node shared by two branches of a pattern. */
 static void test_shared_inner_statement(void)
 {
@@ -401,6 +426,7 @@ int cu_register(void)
     CU_add_test(s, "multiple roots sharing an input", test_multiple_roots);
     CU_add_test(s, "a pattern inside an If branch binds an outer-scope value", test_outer_scope);
     CU_add_test(s, "refused when an intermediate value escapes", test_refused_when_intermediate_escapes);
+    CU_add_test(s, "refused when a node's second output is read", test_refused_when_second_output_read);
     CU_add_test(s, "a node shared by two branches of a pattern", test_shared_inner_statement);
     CU_add_test(s, "optional inputs present or absent", test_optional_inputs);
     CU_add_test(s, "refused when a graph output cannot be renamed", test_refused_when_output_cannot_be_renamed);
