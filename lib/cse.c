@@ -3,7 +3,9 @@
  * domain, attributes and inputs compute the same values, so the later one's
  * consumers are moved to the earlier one and it dies. Random ops, ops with
  * subgraphs, and nodes whose outputs are graph outputs are left alone (an
- * output keeps its name). Runs as part of cleanup.
+ * output keeps its name). Equal small constants are made one value first, so
+ * two Reshapes of one tensor by equal shape initializers merge too. Runs as
+ * part of cleanup.
  */
 #include "gs_cost.h"
 
@@ -93,9 +95,73 @@ static gs_status merge(gs_graph *g, const gs_node *keep, gs_id dup)
     return GS_OK;
 }
 
+enum { SHARED_CONST_MAX = 1024 };   /* bytes: shape vectors and scalars, not weights */
+
+/* A small initializer read by nodes and listed nowhere else, so its uses may move. */
+static bool shareable(const gs_value *v)
+{
+    const gs_tensor *t = v->init;
+    return t && t->data && t->nbytes <= SHARED_CONST_MAX && v->nuses > 0 &&
+           !(v->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_DEAD | GS_V_SPARSE));
+}
+
+static bool same_tensor(const gs_tensor *a, const gs_tensor *b)
+{
+    return a->dtype == b->dtype && a->rank == b->rank && a->nbytes == b->nbytes &&
+           !memcmp(a->dims, b->dims, (size_t)a->rank * sizeof a->dims[0]) &&
+           !memcmp(a->data, b->data, a->nbytes);
+}
+
+static uint64_t tensor_key(const gs_tensor *t)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)t->dtype;
+    for (int i = 0; i < t->rank; i++)
+        h = (h ^ (uint64_t)t->dims[i]) * 1099511628211ull;
+    for (size_t i = 0; i < t->nbytes; i++)
+        h = (h ^ ((const unsigned char *)t->data)[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Equal small constants (an exporter writes one shape initializer per
+ * Reshape) become one value, so the nodes reading them can merge. Returns
+ * how many values gave up their readers. */
+static int share_constants(gs_graph *g, gs_status *st)
+{
+    uint32_t cap = 64;
+    while (cap < (uint32_t)g->nvalues * 2)
+        cap *= 2;
+    gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
+    if (!table) {
+        *st = gs_nomem(g->ctx);
+        return 0;
+    }
+    memset(table, 0xff, cap * sizeof *table);
+    int moved = 0;
+    for (gs_id v = 0; v < (gs_id)g->nvalues && *st == GS_OK; v++) {
+        if (!shareable(&g->values[v]))
+            continue;
+        for (uint32_t j = (uint32_t)tensor_key(g->values[v].init) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+            if (table[j] == GS_NONE) {
+                table[j] = v;
+                break;
+            }
+            if (same_tensor(g->values[table[j]].init, g->values[v].init)) {
+                *st = gs_ir_replace_uses(g, v, table[j]);
+                moved++;
+                break;
+            }
+        }
+    }
+    gs_dealloc(g->ctx, table);
+    return moved;
+}
+
 int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
 {
     *st = GS_OK;
+    int shared = share_constants(g, st);
+    if (*st != GS_OK)
+        return shared;
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
     uint32_t cap = 64;
     while (cap < (uint32_t)g->nnodes * 2)
@@ -107,7 +173,7 @@ int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
         *st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
         gs_dealloc(g->ctx, order);
         gs_dealloc(g->ctx, table);
-        return 0;
+        return shared;
     }
     memset(table, 0xff, cap * sizeof *table);
     for (int i = 0; i < n && *st == GS_OK; i++) {   /* topological: inputs are final */
@@ -128,5 +194,5 @@ int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
     }
     gs_dealloc(g->ctx, order);
     gs_dealloc(g->ctx, table);
-    return merged;
+    return shared + merged;
 }

@@ -1,7 +1,8 @@
 /*
  * test_search.c - CUnit suites for the cost model and the search: the
  * structural hash (equal graphs hash equal, different graphs differ), the
- * alpha relaxation, the budget and time limit, and determinism.
+ * alpha relaxation, the budget and time limit, determinism, and common
+ * subexpressions through equal small constants.
  */
 #include "gs_cost.h"
 
@@ -294,6 +295,52 @@ static void test_determinism(void)
     gs_ctx_free(ctx);
 }
 
+/* Three Reshapes of x: two by equal shape initializers (one per Reshape, as
+ * exporters write them) merge into one; the third, by another shape, stays.
+ * A shape initializer that is also a graph input may be fed another value,
+ * so it is not shared. */
+static void test_cse_shares_equal_constants(void)
+{
+    static int64_t flat[2] = { 4, 6 }, same[2] = { 4, 6 }, other[2] = { 6, 4 };
+    gs_tensor t[4] = {
+        { .dtype = GS_INT64, .rank = 1, .dims = { 2 }, .data = flat, .nbytes = sizeof flat },
+        { .dtype = GS_INT64, .rank = 1, .dims = { 2 }, .data = same, .nbytes = sizeof same },
+        { .dtype = GS_INT64, .rank = 1, .dims = { 2 }, .data = other, .nbytes = sizeof other },
+        { .dtype = GS_INT64, .rank = 1, .dims = { 2 }, .data = same, .nbytes = sizeof same },
+    };
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    gs_id s0 = gs_ir_add_init(g, "s", &t[0]), s1 = gs_ir_add_init(g, "s", &t[1]);
+    gs_id s2 = gs_ir_add_init(g, "s", &t[2]), s3 = gs_ir_add_init(g, "s", &t[3]);
+    g->values[s3].flags |= GS_V_INPUT;   /* an overridable initializer (IR < 4 style) */
+    gs_id r0 = op2(g, "Reshape", x, s0, "r0"), r1 = op2(g, "Reshape", x, s1, "r1");
+    gs_id r2 = op2(g, "Reshape", x, s2, "r2"), r3 = op2(g, "Reshape", x, s3, "r3");
+    output(g, op2(g, "Add", op2(g, "Relu", r0, GS_NONE, "a0"), op2(g, "Relu", r1, GS_NONE, "a1"), "y"));
+    output(g, op2(g, "Relu", r2, GS_NONE, "a2"));
+    output(g, op2(g, "Relu", r3, GS_NONE, "a3"));
+    CU_ASSERT_EQUAL_FATAL(gs_ir_verify(g), GS_OK);
+    gs_status st;
+    CU_ASSERT(gs_cse(g, 17, &st) > 0);
+    CU_ASSERT_EQUAL(st, GS_OK);
+    gs_ir_dce(g);
+    CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
+    int reshapes = 0, relus = 0;
+    for (gs_id n = 0; n < g->nnodes; n++) {
+        if (g->nodes[n].flags & GS_N_DEAD)
+            continue;
+        reshapes += !strcmp(g->nodes[n].op, "Reshape");
+        relus += !strcmp(g->nodes[n].op, "Relu");
+    }
+    CU_ASSERT_EQUAL(reshapes, 3);   /* r0 = r1; r2 and r3 stay */
+    CU_ASSERT_EQUAL(relus, 3);      /* a0 = a1 follows */
+    CU_ASSERT_EQUAL(g->values[s1].nuses, 0);
+    CU_ASSERT_EQUAL(g->values[s2].nuses, 1);
+    CU_ASSERT_EQUAL(g->values[s3].nuses, 1);
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite q = CU_add_suite("search", NULL, NULL);
@@ -302,6 +349,7 @@ int cu_register(void)
     CU_add_test(q, "alpha relaxation finds what alpha 1 cannot", test_alpha_relaxation);
     CU_add_test(q, "budget and time limit", test_budget_and_time_limit);
     CU_add_test(q, "determinism", test_determinism);
+    CU_add_test(q, "common subexpressions through equal constants", test_cse_shares_equal_constants);
     CU_pSuite r = CU_add_suite("region", NULL, NULL);
     if (!r)
         return -1;
