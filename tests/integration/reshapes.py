@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Reshapes that only move data between layouts go away: a Gelu or Relu
+between a Reshape and the Reshape back works on the input as it is, and
+Reshapes of one tensor by equal shape initializers (an exporter writes one
+per Reshape) merge into one. A Reshape to another shape stays.
+
+Builds one model per case, optimizes it with `--verify`, compares the ops
+left with the expected ones (in any order), and checks the outputs against NumPy with
+`graphsub run --data`.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+from math import erf
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+X = [2, 3, 4]
+
+
+def gelu(x):
+    return 0.5 * x * (1 + np.vectorize(erf)(x / np.sqrt(2)))
+
+
+def shape(name, dims):
+    return numpy_helper.from_array(np.array(dims, np.int64), name)
+
+
+def sandwich(op, back):
+    nodes = [helper.make_node("Reshape", ["x", "flat"], ["f"]), helper.make_node(op, ["f"], ["u"]),
+             helper.make_node("Reshape", ["u", "back"], ["y"])]
+    return nodes, [shape("flat", [6, 4]), shape("back", back)], ["y"]
+
+
+def three_reshapes():
+    nodes = [helper.make_node("Reshape", ["x", f"s{i}"], [f"r{i}"]) for i in range(3)]
+    nodes += [helper.make_node("Relu", ["r0"], ["y0"]), helper.make_node("Sigmoid", ["r1"], ["y1"]),
+              helper.make_node("Tanh", ["r2"], ["y2"])]
+    inits = [shape("s0", [6, 4]), shape("s1", [6, 4]), shape("s2", [4, 6])]
+    return nodes, inits, ["y0", "y1", "y2"]
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# (name, opset, (nodes, initializers, outputs), NumPy outputs from x, ops expected after optimizing)
+CASES = [
+    ("gelu", 20, sandwich("Gelu", X), lambda x: [gelu(x)], ["Gelu"]),
+    ("relu", 13, sandwich("Relu", X), lambda x: [np.maximum(x, 0)], ["Relu"]),
+    ("other-shape", 13, sandwich("Relu", [3, 8]), lambda x: [np.maximum(x, 0).reshape(3, 8)],
+     ["Reshape", "Relu", "Reshape"]),
+    ("equal-shapes", 13, three_reshapes(),
+     lambda x: [np.maximum(x, 0).reshape(6, 4), sigmoid(x).reshape(6, 4), np.tanh(x).reshape(4, 6)],
+     ["Reshape", "Relu", "Sigmoid", "Reshape", "Tanh"]),
+]
+
+
+def case(gs, d, name, opset, graph, expect, want):
+    nodes, inits, outputs = graph
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, X)],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
+    src, out = os.path.join(d, name + ".onnx"), os.path.join(d, name + "-opt.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), src)
+    r = subprocess.run([gs, "optimize", src, "-o", out, "--verify"], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"FAIL {name}: optimize exit {r.returncode}: {r.stderr.strip()}")
+        return False
+    ops = sorted(n.op_type for n in onnx.load(out).graph.node)
+    data = os.path.join(d, name + "-data")
+    os.makedirs(data)
+    x = np.random.default_rng(7).standard_normal(X).astype(np.float32)
+    with open(os.path.join(data, "input_0.pb"), "wb") as fh:
+        fh.write(numpy_helper.from_array(x, "x").SerializeToString())
+    for i, (o, v) in enumerate(zip(outputs, expect(x.astype(np.float64)))):
+        with open(os.path.join(data, f"output_{i}.pb"), "wb") as fh:
+            fh.write(numpy_helper.from_array(v.astype(np.float32), o).SerializeToString())
+    run = subprocess.run([gs, "run", out, "--data", data], capture_output=True, text=True)
+    ok = ops == sorted(want) and run.returncode == 0
+    print(f"{'ok' if ok else 'FAIL'} {name}: {ops} (want {want}), run exit {run.returncode} {run.stderr.strip()}")
+    return ok
+
+
+def main():
+    gs = sys.argv[1]
+    with tempfile.TemporaryDirectory() as d:
+        results = [case(gs, d, *c) for c in CASES]
+    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
