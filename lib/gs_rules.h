@@ -122,6 +122,7 @@ struct gs_pnode {
 };
 
 #define GS_MAX_ROOTS 4
+#define GS_MAX_LETS 8            /* "k = expr;" bindings in one rewrite */
 
 struct gs_rule {
     const char *name, *doc, *file;
@@ -143,6 +144,11 @@ struct gs_rule {
                                         "p, q") nrewrite expressions of one output each */
     int nrewrite;               /* values replaced: every output of every outer statement */
     bool rewrite_tuple;
+    gs_pnode *lets[GS_MAX_LETS];     /* rewrite bindings "k = expr;" before the final
+                                        expression, in the order written */
+    int let_var[GS_MAX_LETS];        /* the variable each binding defines */
+    int nlets;
+    uint64_t let_vars;               /* bit v: variable v is a rewrite binding */
     gs_pnode **where;           /* conditions: P_FUNC nodes */
     int nwhere;
     const char *vars[GS_MAX_BINDINGS];   /* variable names */

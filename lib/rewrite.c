@@ -18,6 +18,7 @@ typedef struct rw {
     const gs_rule *r;
     gs_delta *d;
     const char *base;     /* name the new nodes derive from */
+    gs_id lets[GS_MAX_BINDINGS];   /* the value built for each rewrite binding, or GS_NONE */
 } rw;
 
 static gs_id new_const(rw *w, int32_t dtype, int rank, const int64_t *dims, const void *data,
@@ -288,12 +289,29 @@ static gs_status shape_const(rw *w, const gs_pnode *var, gs_id *outs)
     return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
 }
 
+/* A rewrite binding ("k = expr;"): built the first time it is read. */
+static gs_status build_let(rw *w, int var, gs_id *out)
+{
+    if (w->lets[var] == GS_NONE) {
+        int i = 0;
+        while (w->r->let_var[i] != var)
+            i++;
+        gs_status st = build(w, w->r->lets[i], 1, &w->lets[var]);
+        if (st != GS_OK)
+            return st;
+    }
+    *out = w->lets[var];
+    return GS_OK;
+}
+
 static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
 {
     gs_ctx *ctx = w->g->ctx;
     ctx->last = GS_OK;
     switch (p->kind) {
     case P_VAR:
+        if (w->r->let_vars >> p->var & 1)
+            return build_let(w, p->var, outs);
         if (w->m->values[p->var] != GS_NONE)
             outs[0] = w->m->values[p->var];
         else if (w->m->attrs[p->var])
@@ -384,7 +402,7 @@ bool gs_rule_applicable(const gs_graph *g, const gs_match *m)
         const gs_node *n = &g->nodes[m->nodes[r->roots[i]->slot]];
         for (int o = 0; o < (r->root_nout[i] > 1 ? r->root_nout[i] : 1) && k < r->nrewrite; o++, k++) {
             const gs_pnode *e = r->rewrite[r->rewrite_tuple ? k : 0];
-            if (e->kind != P_VAR || (!r->rewrite_tuple && r->nrewrite > 1))
+            if (e->kind != P_VAR || (r->let_vars >> e->var & 1) || (!r->rewrite_tuple && r->nrewrite > 1))
                 continue;   /* a new node: it can take any name */
             gs_id v = m->values[e->var];
             if (v == GS_NONE || ((g->values[n->out[o]].flags & GS_V_OUTPUT) && !can_rename(g, v)))
@@ -413,7 +431,9 @@ gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
     if (!gs_rule_applicable(g, m))
         return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': a graph output cannot be replaced "
                       "by this value", r->name);
-    rw w = { g, m, r, d, g->nodes[m->nodes[r->roots[0]->slot]].name };
+    rw w = { g, m, r, d, g->nodes[m->nodes[r->roots[0]->slot]].name, { 0 } };
+    for (int i = 0; i < GS_MAX_BINDINGS; i++)
+        w.lets[i] = GS_NONE;
     if (!*w.base)
         w.base = g->values[olds[0]].name;
     gs_status st = GS_OK;

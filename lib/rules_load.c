@@ -418,16 +418,56 @@ static bool compile_match(parser *ps, const char *text)
     return (!*ps->p || perr(ps, "unexpected text")) && order_statements(ps);
 }
 
+/* Does n read a variable that is neither the match's (below match_vars)
+ * nor a rewrite binding already defined? */
+static bool reads_undefined(const gs_rule *r, const gs_pnode *n, int match_vars)
+{
+    if (n->kind == P_VAR)
+        return n->var >= match_vars && !(r->let_vars >> n->var & 1);
+    for (int i = 0; i < n->nargs; i++)
+        if (reads_undefined(r, n->args[i], match_vars))
+            return true;
+    return false;
+}
+
+/* "k = expr;" before the rewrite's final statement: a value built once and
+ * read by name wherever the rest of the rewrite needs it. */
+static bool compile_let(parser *ps, const int *outs, int nouts, gs_pnode *e, int match_vars)
+{
+    gs_rule *r = ps->rule;
+    if (nouts != 1)
+        return perr(ps, "a rewrite binding names one value: \"k = expr;\"");
+    int var = outs[0];
+    if (var < match_vars)
+        return perr(ps, "a rewrite binding must not reuse a name of the match");
+    if (r->let_vars >> var & 1)
+        return perr(ps, "a rewrite binding is defined twice");
+    if (reads_undefined(r, e, match_vars))
+        return perr(ps, "a rewrite binding reads a name that is neither matched nor bound before it");
+    if (r->nlets == GS_MAX_LETS)
+        return perr(ps, "too many rewrite bindings");
+    r->lets[r->nlets] = e;
+    r->let_var[r->nlets++] = var;
+    r->let_vars |= (uint64_t)1 << var;
+    return true;
+}
+
 static bool compile_rewrite(parser *ps, const char *text)
 {
     gs_rule *r = ps->rule;
     ps->src = ps->p = text;
     ps->what = "rewrite";
     ps->rewrite = true;
-    int outs[GS_MAX_ROOTS], nouts, want = 0, k = 0;
-    gs_pnode *e = statement(ps, outs, &nouts);
-    if (!e)
-        return false;
+    int outs[GS_MAX_ROOTS], nouts, want = 0, k = 0, match_vars = r->nvars;
+    gs_pnode *e;
+    for (;;) {   /* bindings "k = expr;", then the final statement */
+        if (!(e = statement(ps, outs, &nouts)))
+            return false;
+        if (!eat(ps, ';'))
+            break;
+        if (!compile_let(ps, outs, nouts, e, match_vars))
+            return false;
+    }
     r->rewrite[0] = e;
     r->nrewrite = 1;
     while (eat(ps, ',')) {   /* "p, q": a tuple, one expression per replaced value */

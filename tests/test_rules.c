@@ -414,6 +414,42 @@ static void test_new_node_names_unique(void)
     gs_ctx_free(ctx);
 }
 
+/* "k = expr;" in a rewrite builds k once, however often the rest reads it;
+ * a binding that reuses a match name, reads itself or a later binding is
+ * refused at load. */
+static void test_rewrite_bindings(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"b\", \"match\": \"Mul(Relu(x), c)\","
+                                " \"rewrite\": \"k = Neg(x); m = Sigmoid(k); Add(Mul(k, m), k)\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x"), c = input(g, "c");
+    output(g, node2(g, "Mul", node1(g, "Relu", x, "r"), c, "y"));
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL_FATAL(f.n, 1);
+    CU_ASSERT_EQUAL(gs_rule_apply(g, &f.m[0], NULL), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
+    CU_ASSERT_EQUAL(gs_ir_live_nodes(g), 4);                /* one Neg, read three times */
+    const gs_node *add = &g->nodes[g->values[g->outputs[0]].producer];
+    CU_ASSERT_STRING_EQUAL(add->op, "Add");
+    gs_id k = add->in[1];
+    CU_ASSERT_STRING_EQUAL(g->nodes[g->values[k].producer].op, "Neg");
+    CU_ASSERT_EQUAL(g->values[k].nuses, 3);
+    const char *bad[] = {
+        "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"rewrite\": \"x = Neg(x); x\"}]}",
+        "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"rewrite\": \"k = Neg(k); k\"}]}",
+        "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"rewrite\": \"k = Neg(j); j = Neg(x); k\"}]}",
+        "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"rewrite\": \"k = Neg(x); k = Abs(x); k\"}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, bad[i], strlen(bad[i]), "f.json"), GS_ERR_RULE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "rewrite binding"));
+    }
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -431,6 +467,7 @@ int cu_register(void)
     CU_add_test(s, "optional inputs present or absent", test_optional_inputs);
     CU_add_test(s, "refused when a graph output cannot be renamed", test_refused_when_output_cannot_be_renamed);
     CU_add_test(s, "new nodes get unique names", test_new_node_names_unique);
+    CU_add_test(s, "rewrite bindings build a shared value once", test_rewrite_bindings);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     return 0;
 }
