@@ -700,14 +700,15 @@ static bool c_attr_eq(const cond_args *c)
 }
 
 /* no_zero(c): constant c has no zero element (a Reshape shape that copies
- * no dim from its input). */
+ * no dim from its input; a divisor). Floats are compared as floats: 0.5 is
+ * not zero. */
 static bool c_no_zero(const cond_args *c)
 {
     const gs_value *v = arg_value(c, 0);
     if (!v || !v->init || !v->init->data)
         return false;
     for (int64_t i = 0; i < gs_tensor_numel(v->init); i++)
-        if (gs_tensor_get_i(v->init, i) == 0)
+        if (gs_tensor_get_f(v->init, i) == 0)
             return false;
     return true;
 }

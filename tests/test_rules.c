@@ -414,6 +414,30 @@ static void test_new_node_names_unique(void)
     gs_ctx_free(ctx);
 }
 
+/* no_zero(c) on a float divisor: 0.5 is not zero (it was read as an
+ * integer, 0), 0.0 is. */
+static void test_no_zero_float(void)
+{
+    static float half = 0.5f, zero = 0.0f;
+    gs_tensor t[2] = {
+        { .dtype = GS_FLOAT, .rank = 0, .data = &half, .nbytes = sizeof half },
+        { .dtype = GS_FLOAT, .rank = 0, .data = &zero, .nbytes = sizeof zero },
+    };
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"d\", \"match\": \"Div(x, c)\","
+                                " \"where\": [\"no_zero(c)\"], \"rewrite\": \"Mul(x, 1 / c)\"}]}");
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    output(g, node2(g, "Div", x, gs_ir_add_init(g, "h", &t[0]), "y"));
+    output(g, node2(g, "Div", x, gs_ir_add_init(g, "z", &t[1]), "w"));
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL_FATAL(f.n, 1);
+    CU_ASSERT_STRING_EQUAL(g->values[f.m[0].values[1]].name, "h");
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 /* "k = expr;" in a rewrite builds k once, however often the rest reads it;
  * a binding that reuses a match name, reads itself or a later binding is
  * refused at load. */
@@ -468,6 +492,7 @@ int cu_register(void)
     CU_add_test(s, "refused when a graph output cannot be renamed", test_refused_when_output_cannot_be_renamed);
     CU_add_test(s, "new nodes get unique names", test_new_node_names_unique);
     CU_add_test(s, "rewrite bindings build a shared value once", test_rewrite_bindings);
+    CU_add_test(s, "no_zero on a float constant", test_no_zero_float);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     return 0;
 }
