@@ -4,7 +4,10 @@ profile's "rules" (paths relative to the profile) join the default rules, a
 file given by both --rules and the profile is loaded once; a rule named in
 "skip_rules" never applies; the ONNX Runtime profile splits a merged Q/K/V
 input projection read by three Slices into three MatMuls (the query's
-scale then moves into its weight), the default profile keeps it; a bad
+scale then moves into its weight), the default profile keeps it; the ONNX
+Runtime profile runs a LayerNormalization of a 3-D residual sum on its 2-D
+view (so that runtime does not fuse the two into its slower
+SkipLayerNormalization), the default profile leaves it as it is; a bad
 "rules" or "skip_rules" field (a name that is no rule), or a missing rules
 file, is an error naming the profile or the file, with nothing written."""
 import json
@@ -76,6 +79,18 @@ def qkv_model():
     return helper.make_model(helper.make_graph(nodes, "qkv", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
 
 
+def layernorm_of_sum_model():
+    """A transformer's residual sum and the LayerNormalization after it (opset 17)."""
+    rng = np.random.default_rng(7)
+    inits = [numpy_helper.from_array(rng.standard_normal(32).astype(np.float32) + 1, "gamma"),
+             numpy_helper.from_array(rng.standard_normal(32).astype(np.float32), "beta")]
+    nodes = [helper.make_node("Add", ["x", "r"], ["t"], name="residual"),
+             helper.make_node("LayerNormalization", ["t", "gamma", "beta"], ["y"], axis=-1, epsilon=1e-5, name="ln")]
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 16, 32]) for n in ("x", "r")]
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 32])
+    return helper.make_model(helper.make_graph(nodes, "ln", ins, [y], inits), opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main():
     gs, root = sys.argv[1], sys.argv[2]
     bad = 0
@@ -120,6 +135,19 @@ def main():
             check(r.returncode == 0 and got == want,
                   f"merged Q/K/V projection {'with' if extra else 'without'} the ORT profile: {got} (want {want}) "
                   f"{rep.get('rewrites')} {r.stderr.strip()}")
+
+        ln = os.path.join(d, "ln.onnx")
+        onnx.save(layernorm_of_sum_model(), ln)
+        for extra, want in (((), ["Add", "LayerNormalization"]),
+                            (("--profile", ort), ["Add", "Reshape", "LayerNormalization", "Reshape"])):
+            out = os.path.join(d, "ln.out.onnx")
+            r, rep = optimize(ln, out, *extra)
+            ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else []
+            ln_in = [n for n in onnx.load(out).graph.node if n.op_type == "LayerNormalization"] if ops else []
+            flat = bool(ln_in) and ln_in[0].input[0] != "t"
+            check(r.returncode == 0 and ops == want and flat == bool(extra),
+                  f"LayerNormalization of a residual sum {'with' if extra else 'without'} the ORT profile: {ops} "
+                  f"(want {want}) {r.stderr.strip()}")
 
         sub = os.path.join(d, "sub")
         os.mkdir(sub)
