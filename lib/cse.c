@@ -97,12 +97,28 @@ static gs_status merge(gs_graph *g, const gs_node *keep, gs_id dup)
 
 enum { SHARED_CONST_MAX = 1024 };   /* bytes: shape vectors and scalars, not weights */
 
-/* A small initializer read by nodes and listed nowhere else, so its uses may move. */
-static bool shareable(const gs_value *v)
+/* Is v read by a subgraph of one of its users (by name, so its uses cannot move)? */
+static bool captured(const gs_graph *g, gs_id v)
 {
-    const gs_tensor *t = v->init;
-    return t && t->data && t->nbytes <= SHARED_CONST_MAX && v->nuses > 0 &&
-           !(v->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_DEAD | GS_V_SPARSE));
+    const gs_value *val = &g->values[v];
+    for (int32_t u = 0; u < val->nuses; u++) {
+        const gs_node *n = &g->nodes[val->uses[u]];
+        for (int k = 0; k < n->ncaps; k++)
+            if (n->caps[k] == v)
+                return true;
+    }
+    return false;
+}
+
+/* A small initializer read as an input by nodes and listed nowhere else, so
+ * its uses may move. */
+static bool shareable(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    const gs_tensor *t = val->init;
+    return t && t->data && t->nbytes <= SHARED_CONST_MAX && val->nuses > 0 &&
+           !(val->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_DEAD | GS_V_SPARSE)) &&
+           !captured(g, v);
 }
 
 static bool same_tensor(const gs_tensor *a, const gs_tensor *b)
@@ -138,7 +154,7 @@ static int share_constants(gs_graph *g, gs_status *st)
     memset(table, 0xff, cap * sizeof *table);
     int moved = 0;
     for (gs_id v = 0; v < (gs_id)g->nvalues && *st == GS_OK; v++) {
-        if (!shareable(&g->values[v]))
+        if (!shareable(g, v))
             continue;
         for (uint32_t j = (uint32_t)tensor_key(g->values[v].init) & (cap - 1);; j = (j + 1) & (cap - 1)) {
             if (table[j] == GS_NONE) {
