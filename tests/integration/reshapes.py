@@ -8,15 +8,13 @@ Builds one model per case, optimizes it with `--verify`, compares the ops
 left with the expected ones (in any order), and checks the outputs against NumPy with
 `graphsub run --data`.
 """
-import os
-import subprocess
 import sys
-import tempfile
 from math import erf
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+import opcase
 
 X = [2, 3, 4]
 
@@ -63,34 +61,11 @@ def case(gs, d, name, opset, graph, expect, want):
     nodes, inits, outputs = graph
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, X)],
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
-    src, out = os.path.join(d, name + ".onnx"), os.path.join(d, name + "-opt.onnx")
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), src)
-    r = subprocess.run([gs, "optimize", src, "-o", out, "--verify"], capture_output=True, text=True)
-    if r.returncode != 0:
-        print(f"FAIL {name}: optimize exit {r.returncode}: {r.stderr.strip()}")
-        return False
-    ops = sorted(n.op_type for n in onnx.load(out).graph.node)
-    data = os.path.join(d, name + "-data")
-    os.makedirs(data)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     x = np.random.default_rng(7).standard_normal(X).astype(np.float32)
-    with open(os.path.join(data, "input_0.pb"), "wb") as fh:
-        fh.write(numpy_helper.from_array(x, "x").SerializeToString())
-    for i, (o, v) in enumerate(zip(outputs, expect(x.astype(np.float64)))):
-        with open(os.path.join(data, f"output_{i}.pb"), "wb") as fh:
-            fh.write(numpy_helper.from_array(v.astype(np.float32), o).SerializeToString())
-    run = subprocess.run([gs, "run", out, "--data", data], capture_output=True, text=True)
-    ok = ops == sorted(want) and run.returncode == 0
-    print(f"{'ok' if ok else 'FAIL'} {name}: {ops} (want {want}), run exit {run.returncode} {run.stderr.strip()}")
-    return ok
-
-
-def main():
-    gs = sys.argv[1]
-    with tempfile.TemporaryDirectory() as d:
-        results = [case(gs, d, *c) for c in CASES]
-    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) else 1
+    expected = [(o, v.astype(np.float32)) for o, v in zip(outputs, expect(x.astype(np.float64)))]
+    return opcase.check(gs, d, name, model, [("x", x)], expected, want, ordered=False)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(opcase.main(CASES, case))

@@ -8,14 +8,12 @@ Builds one model per case, optimizes it with `--verify`, counts the
 Transposes and Reshapes left, and checks the output against NumPy with
 `graphsub run --data`.
 """
-import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+import opcase
 
 # (name, input dims, perm, the ops expected after optimizing)
 CASES = [
@@ -36,33 +34,10 @@ def build(dims, perm):
 
 
 def case(gs, d, name, dims, perm, want):
-    src, out = os.path.join(d, name + ".onnx"), os.path.join(d, name + "-opt.onnx")
-    onnx.save(build(dims, perm), src)
-    r = subprocess.run([gs, "optimize", src, "-o", out, "--verify"], capture_output=True, text=True)
-    if r.returncode != 0:
-        print(f"FAIL {name}: optimize exit {r.returncode}: {r.stderr.strip()}")
-        return False
-    ops = [n.op_type for n in onnx.load(out).graph.node]
-    data = os.path.join(d, name + "-data")
-    os.makedirs(data)
     shape = [2 if isinstance(v, str) else v for v in dims]
     x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
-    for fname, a, n in (("input_0.pb", x, "x"), ("output_0.pb", np.maximum(x.transpose(perm), 0), "y")):
-        with open(os.path.join(data, fname), "wb") as fh:
-            fh.write(numpy_helper.from_array(a, n).SerializeToString())
-    run = subprocess.run([gs, "run", out, "--data", data], capture_output=True, text=True)
-    ok = ops == want and run.returncode == 0
-    print(f"{'ok' if ok else 'FAIL'} {name}: {ops}, run exit {run.returncode} {run.stderr.strip()}")
-    return ok
-
-
-def main():
-    gs = sys.argv[1]
-    with tempfile.TemporaryDirectory() as d:
-        results = [case(gs, d, *c) for c in CASES]
-    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) else 1
+    return opcase.check(gs, d, name, build(dims, perm), [("x", x)], [("y", np.maximum(x.transpose(perm), 0))], want)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(opcase.main(CASES, case))
