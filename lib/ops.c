@@ -77,15 +77,25 @@ void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud)
             fn(d, ud);
 }
 
+/* True when input k of n is also an earlier input (Mul(x, x)). */
+static bool read_before(const gs_node *n, int k)
+{
+    for (int j = 0; j < k; j++)
+        if (n->in[j] == n->in[k])
+            return true;
+    return false;
+}
+
 /* Elementwise default: one operation per output element; bytes are every
- * input and output with a known shape. */
+ * input (each value once: Mul(x, x) reads x once) and output with a known
+ * shape. */
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
     c->flops = c->bytes_read = c->bytes_written = 0;
     for (int k = 0; k < n->nin + n->nout; k++) {
         bool out = k >= n->nin;
         gs_id v = out ? n->out[k - n->nin] : n->in[k];
-        if (v == GS_NONE || g->values[v].rank < 0)
+        if (v == GS_NONE || g->values[v].rank < 0 || (!out && read_before(n, k)))
             continue;
         const gs_value *val = &g->values[v];
         double elems = 1;

@@ -161,6 +161,39 @@ static void test_region_roundtrip(void)
     gs_ctx_free(ctx);
 }
 
+/* ---- the cost model -------------------------------------------------------- */
+
+static gs_id input_shaped(gs_graph *g, const char *name, int64_t d0, int64_t d1);
+
+/* An elementwise node reads each distinct input once: Mul(x, x) moves the
+ * bytes of x and y, Mul(x, z) those of x, z and y, and Pow(x, 2) those of x,
+ * the exponent and y. */
+static void test_cost_reads_each_input_once(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input_shaped(g, "x", 64, 64), z = input_shaped(g, "z", 64, 64);
+    output(g, op2(g, "Mul", x, x, "sq"));
+    output(g, op2(g, "Mul", x, z, "xz"));
+    gs_infer_graph(g, 17);
+    double fsq, bsq, fxz, bxz, tile = 64.0 * 64 * 4;
+    gs_cost c;
+    gs_cost_default(g, &g->nodes[0], &c);
+    bsq = c.bytes_read + c.bytes_written, fsq = c.flops;
+    gs_cost_default(g, &g->nodes[1], &c);
+    bxz = c.bytes_read + c.bytes_written, fxz = c.flops;
+    CU_ASSERT_DOUBLE_EQUAL(bsq, 2 * tile, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(bxz, 3 * tile, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(fsq, fxz, 1e-9);
+    gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
+    gs_ncost a, b;
+    gs_cost_node(&cm, g, &g->nodes[0], &a);
+    gs_cost_node(&cm, g, &g->nodes[1], &b);
+    CU_ASSERT(a.seconds < b.seconds);
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 /* ---- the search ------------------------------------------------------------ */
 
 /* Two search rules: abs-expand makes the graph a little more expensive
@@ -350,6 +383,7 @@ int cu_register(void)
     CU_add_test(q, "budget and time limit", test_budget_and_time_limit);
     CU_add_test(q, "determinism", test_determinism);
     CU_add_test(q, "common subexpressions through equal constants", test_cse_shares_equal_constants);
+    CU_add_test(q, "an input read twice is read once", test_cost_reads_each_input_once);
     CU_pSuite r = CU_add_suite("region", NULL, NULL);
     if (!r)
         return -1;
