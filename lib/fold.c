@@ -44,9 +44,18 @@ static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const g
     return true;
 }
 
-/* Aligned views of the inputs (mapped weights may sit at any offset). */
-static gs_status gather(gs_ctx *ctx, const gs_graph *g, const gs_node *n, gs_tensor *copies,
-                        const gs_tensor **in, size_t *bytes)
+/* The alignment a kernel needs to read elements of type dtype in place: the
+ * element's size (8 for the 16-byte complex type, 16 for an unknown size). */
+static uintptr_t elem_align(int32_t dtype)
+{
+    size_t es = gs_dtype_size(dtype);
+    return es == 0 ? 16 : es > 8 ? 8 : es;
+}
+
+/* Views of the inputs aligned for their element type (mapped weights may sit
+ * at any offset: those are copied, unless the kernel reads any alignment). */
+static gs_status gather(gs_ctx *ctx, const gs_graph *g, const gs_node *n, bool any_align,
+                        gs_tensor *copies, const gs_tensor **in, size_t *bytes)
 {
     *bytes = 0;
     for (int k = 0; k < n->nin; k++) {
@@ -66,11 +75,11 @@ static gs_status gather(gs_ctx *ctx, const gs_graph *g, const gs_node *n, gs_ten
         }
         *bytes += t->nbytes;
         in[k] = t;
-        if ((uintptr_t)t->data % 16 == 0)
+        if (any_align || (uintptr_t)t->data % elem_align(t->dtype) == 0)
             continue;
         copies[k] = *t;
         copies[k].flags = 0;
-        gs_status st = gs_tensor_alloc(ctx, &copies[k]);
+        gs_status st = gs_tensor_alloc_raw(ctx, &copies[k]);   /* the memcpy fills it */
         if (st != GS_OK)
             return st;
         memcpy(copies[k].data, t->data, t->nbytes);
@@ -108,7 +117,7 @@ static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d
     size_t in_bytes;
     *done = false;
     memset(out, 0, sizeof out);
-    gs_status st = gather(g->ctx, g, n, copies, in, &in_bytes);
+    gs_status st = gather(g->ctx, g, n, d->flags & GS_OP_ANY_ALIGN, copies, in, &in_bytes);
     gs_kcall k = { g->ctx, g, n, opset, NULL };
     if (st == GS_OK)
         st = d->kernel(&k, in, n->nin, out, n->nout);

@@ -22,6 +22,8 @@ enum {                          /* gs_opdef.flags */
     GS_OP_RANDOM = 1 << 5,      /* nondeterministic: never folded */
     GS_OP_CONTROL = 1 << 6,     /* has subgraphs (If, Loop, Scan) */
     GS_OP_GAPS = 1 << 7,        /* required inputs after the first may be empty names (Resize's roi) */
+    GS_OP_ANY_ALIGN = 1 << 8,   /* the kernel reads inputs at any address (memcpy, gs_tensor_get_*):
+                                   constant folding passes a mapped weight without an aligned copy */
 };
 
 typedef struct gs_interp gs_interp;
@@ -101,6 +103,9 @@ extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... *
 
 /* Allocate t->data for t's dtype and dims (zeroed); sets nbytes and GS_T_OWNED. */
 gs_status gs_tensor_alloc(gs_ctx *ctx, gs_tensor *t);
+/* The same, not zeroed: for a caller that writes every byte (a copy, a
+ * Concat), so a large weight is touched once instead of twice. */
+gs_status gs_tensor_alloc_raw(gs_ctx *ctx, gs_tensor *t);
 /* Free data if owned and reset the tensor to empty. */
 void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t);
 /* Free a heap tensor made by gs_tensor_new / gs_onnx_read_tensor. */
@@ -114,6 +119,8 @@ gs_status gs_kfail(gs_kcall *k, const char *what);
 gs_status gs_kunsupported(gs_kcall *k, const char *what);
 /* Set out's type and shape and allocate it (zeroed). */
 gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank);
+/* The same, not zeroed: for a kernel that writes every output element. */
+gs_status gs_kmake_raw(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank);
 /* Read element i of any numeric tensor as double / int64. */
 double gs_tensor_get_f(const gs_tensor *t, int64_t i);
 int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i);

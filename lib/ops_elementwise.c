@@ -283,7 +283,7 @@ static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
         return gs_err(k->ctx, GS_ERR_MODEL, "node '%s' (%s): shapes do not broadcast",
                       k->node->name, k->node->op);
     int32_t dtype = is_compare(op) || is_logic(op) ? GS_BOOL : a->dtype;
-    gs_status st = gs_kmake(k, out, dtype, dims, rank);
+    gs_status st = gs_kmake_raw(k, out, dtype, dims, rank);   /* every element is written below */
     if (st != GS_OK)
         return st;
     gs_bcast ba, bb;
@@ -298,11 +298,15 @@ static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
     bcast_rows(dims, rank, &ba, &bb, &last, &sa, &sb);
     for (int64_t row = 0; row < n; row += last) {
         int64_t ia = gs_bcast_index(&ba, row), ib = gs_bcast_index(&bb, row);
-        if (fast) {
-            const float *x = (const float *)a->data + ia, *y = (const float *)b->data + ib;
+        if (fast) {   /* inputs read at any alignment: a mapped weight is not copied first */
+            const char *x = (const char *)a->data + (size_t)ia * 4, *y = (const char *)b->data + (size_t)ib * 4;
             float *o = (float *)out->data + row;
-            for (int64_t j = 0; j < last; j++)
-                o[j] = (float)fop(op, x[j * sa], y[j * sb]);
+            for (int64_t j = 0; j < last; j++) {
+                float xv, yv;
+                memcpy(&xv, x + (size_t)(j * sa) * 4, 4);
+                memcpy(&yv, y + (size_t)(j * sb) * 4, 4);
+                o[j] = (float)fop(op, xv, yv);
+            }
             continue;
         }
         for (int64_t j = 0; j < last; j++) {
@@ -524,8 +528,10 @@ const gs_opdef gs_ops_elementwise[] = {
     { "Not", 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_not },
     { "IsNaN", 9, 0, 1, 1, 1, 1, EW, "", infer_isx, NULL, k_isnan },
     { "IsInf", 10, 0, 1, 1, 1, 1, EW, "detect_positive:i=1 detect_negative:i=1", infer_isx, NULL, k_isinf },
-    B("Add", add, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE), B("Sub", sub, 0),
-    B("Mul", mul, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE), B("Div", div, 0), B("Pow", pow, 0),
+    B("Add", add, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
+    B("Sub", sub, GS_OP_ANY_ALIGN),
+    B("Mul", mul, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
+    B("Div", div, GS_OP_ANY_ALIGN), B("Pow", pow, GS_OP_ANY_ALIGN),
     { "Mod", 10, 0, 2, 2, 1, 1, EW, "fmod:i=0", gs_infer_bcast, NULL, k_mod },
     B("PRelu", prelu, 0),
     B("BitwiseAnd", bitand, GS_OP_COMMUTATIVE), B("BitwiseOr", bitor, GS_OP_COMMUTATIVE),

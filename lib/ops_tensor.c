@@ -246,7 +246,7 @@ static gs_status k_concat(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
                 return gs_kfail(k, "inputs differ in a dim other than the axis");
         dims[axis] += in[i]->dims[axis];
     }
-    gs_status st = gs_kmake(k, out, x->dtype, dims, x->rank);
+    gs_status st = gs_kmake_raw(k, out, x->dtype, dims, x->rank);   /* the copies fill it */
     if (st != GS_OK)
         return st;
     int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
@@ -295,7 +295,7 @@ static gs_status k_split(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
         int64_t dims[GS_MAX_RANK];
         memcpy(dims, x->dims, sizeof dims);
         dims[axis] = split[i];
-        gs_status st = gs_kmake(k, &out[i], x->dtype, dims, x->rank);
+        gs_status st = gs_kmake_raw(k, &out[i], x->dtype, dims, x->rank);   /* the copies fill it */
         if (st != GS_OK)
             return st;
         size_t chunk = (size_t)(split[i] * inner) * es, row = (size_t)(x->dims[axis] * inner) * es;
@@ -1158,8 +1158,9 @@ const gs_opdef gs_ops_tensor[] = {
     { "Unsqueeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_unsqueeze, cost_view,
       k_unsqueeze },
     { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose },
-    { "Concat", 4, 0, 1, -1, 1, 1, L, "axis:i", infer_concat, NULL, k_concat },
-    { "Split", 2, 0, 1, 2, 1, -1, L, "axis:i=0 split:ints num_outputs:i", infer_split, NULL, k_split },
+    { "Concat", 4, 0, 1, -1, 1, 1, L | GS_OP_ANY_ALIGN, "axis:i", infer_concat, NULL, k_concat },
+    { "Split", 2, 0, 1, 2, 1, -1, L | GS_OP_ANY_ALIGN, "axis:i=0 split:ints num_outputs:i", infer_split,
+      NULL, k_split },
     { "Slice", 1, 0, 1, 5, 1, 1, L, "starts ends axes (inputs from opset 10) steps", infer_slice, NULL, k_slice },
     { "Gather", 1, 0, 2, 2, 1, 1, L, "axis:i=0", infer_gather, NULL, k_gather },
     { "Shape", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "start:i=0 end:i", infer_shape, NULL, k_shape },

@@ -45,7 +45,8 @@ int64_t gs_tensor_numel(const gs_tensor *t)
     return gs_numel(t->dims, t->rank);
 }
 
-gs_status gs_tensor_alloc(gs_ctx *ctx, gs_tensor *t)
+/* t->data for t's dtype and dims, zeroed or not. */
+static gs_status alloc_data(gs_ctx *ctx, gs_tensor *t, bool zero)
 {
     int64_t n = gs_tensor_numel(t);
     size_t es = gs_dtype_size(t->dtype), bytes;
@@ -56,12 +57,22 @@ gs_status gs_tensor_alloc(gs_ctx *ctx, gs_tensor *t)
                       gs_dtype_name(t->dtype));
     if (!gs_mul_ok((size_t)n, es, &bytes) || (int64_t)bytes > GS_MAX_TENSOR_BYTES)
         return gs_err(ctx, GS_ERR_LIMIT, "tensor of %lld elements is too large", (long long)n);
-    t->data = gs_zalloc(ctx, bytes ? bytes : 1);
+    t->data = zero ? gs_zalloc(ctx, bytes ? bytes : 1) : gs_alloc(ctx, bytes ? bytes : 1);
     if (!t->data)
         return gs_nomem(ctx);
     t->nbytes = bytes;
     t->flags |= GS_T_OWNED;
     return GS_OK;
+}
+
+gs_status gs_tensor_alloc(gs_ctx *ctx, gs_tensor *t)
+{
+    return alloc_data(ctx, t, true);
+}
+
+gs_status gs_tensor_alloc_raw(gs_ctx *ctx, gs_tensor *t)
+{
+    return alloc_data(ctx, t, false);
 }
 
 void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t)
@@ -182,22 +193,43 @@ int gs_axis(int64_t a, int r)
     return (int)(a < 0 ? a + r : a);
 }
 
+/* Element i of type T at p, read at any alignment (mapped weights sit at
+ * any offset of the model file). */
+#define LOAD(T, p, i) load_##T(p, i)
+#define DEF_LOAD(T)                                         \
+    static inline T load_##T(const void *p, int64_t i)      \
+    {                                                       \
+        T v;                                                \
+        memcpy(&v, (const char *)p + (size_t)i * sizeof v, sizeof v); \
+        return v;                                           \
+    }
+DEF_LOAD(float)
+DEF_LOAD(double)
+DEF_LOAD(int8_t)
+DEF_LOAD(uint8_t)
+DEF_LOAD(int16_t)
+DEF_LOAD(uint16_t)
+DEF_LOAD(int32_t)
+DEF_LOAD(uint32_t)
+DEF_LOAD(int64_t)
+DEF_LOAD(uint64_t)
+
 double gs_tensor_get_f(const gs_tensor *t, int64_t i)
 {
     const void *p = t->data;
     switch (t->dtype) {
-    case GS_FLOAT: return ((const float *)p)[i];
-    case GS_DOUBLE: return ((const double *)p)[i];
-    case GS_FLOAT16: return gs_half_to_float(((const uint16_t *)p)[i]);
-    case GS_BFLOAT16: return gs_bf16_to_float(((const uint16_t *)p)[i]);
-    case GS_INT8: return ((const int8_t *)p)[i];
-    case GS_UINT8: case GS_BOOL: return ((const uint8_t *)p)[i];
-    case GS_INT16: return ((const int16_t *)p)[i];
-    case GS_UINT16: return ((const uint16_t *)p)[i];
-    case GS_INT32: return ((const int32_t *)p)[i];
-    case GS_UINT32: return ((const uint32_t *)p)[i];
-    case GS_INT64: return (double)((const int64_t *)p)[i];
-    case GS_UINT64: return (double)((const uint64_t *)p)[i];
+    case GS_FLOAT: return LOAD(float, p, i);
+    case GS_DOUBLE: return LOAD(double, p, i);
+    case GS_FLOAT16: return gs_half_to_float(LOAD(uint16_t, p, i));
+    case GS_BFLOAT16: return gs_bf16_to_float(LOAD(uint16_t, p, i));
+    case GS_INT8: return LOAD(int8_t, p, i);
+    case GS_UINT8: case GS_BOOL: return LOAD(uint8_t, p, i);
+    case GS_INT16: return LOAD(int16_t, p, i);
+    case GS_UINT16: return LOAD(uint16_t, p, i);
+    case GS_INT32: return LOAD(int32_t, p, i);
+    case GS_UINT32: return LOAD(uint32_t, p, i);
+    case GS_INT64: return (double)LOAD(int64_t, p, i);
+    case GS_UINT64: return (double)LOAD(uint64_t, p, i);
     default: return NAN;
     }
 }
@@ -206,14 +238,14 @@ int64_t gs_tensor_get_i(const gs_tensor *t, int64_t i)
 {
     const void *p = t->data;
     switch (t->dtype) {
-    case GS_INT8: return ((const int8_t *)p)[i];
-    case GS_UINT8: case GS_BOOL: return ((const uint8_t *)p)[i];
-    case GS_INT16: return ((const int16_t *)p)[i];
-    case GS_UINT16: return ((const uint16_t *)p)[i];
-    case GS_INT32: return ((const int32_t *)p)[i];
-    case GS_UINT32: return ((const uint32_t *)p)[i];
-    case GS_INT64: return ((const int64_t *)p)[i];
-    case GS_UINT64: return (int64_t)((const uint64_t *)p)[i];
+    case GS_INT8: return LOAD(int8_t, p, i);
+    case GS_UINT8: case GS_BOOL: return LOAD(uint8_t, p, i);
+    case GS_INT16: return LOAD(int16_t, p, i);
+    case GS_UINT16: return LOAD(uint16_t, p, i);
+    case GS_INT32: return LOAD(int32_t, p, i);
+    case GS_UINT32: return LOAD(uint32_t, p, i);
+    case GS_INT64: return LOAD(int64_t, p, i);
+    case GS_UINT64: return (int64_t)LOAD(uint64_t, p, i);
     default: {
         double d = gs_tensor_get_f(t, i);
         if (!(d >= -9.2e18 && d <= 9.2e18))
@@ -271,7 +303,9 @@ gs_status gs_kunsupported(gs_kcall *k, const char *what)
                   k->node->op, what);
 }
 
-gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
+/* Set out's type and shape and allocate it, zeroed or not. */
+static gs_status kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank,
+                       bool zero)
 {
     if (rank < 0 || rank > GS_MAX_RANK)
         return gs_kfail(k, "output rank out of range");
@@ -281,5 +315,15 @@ gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *di
         memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
     if (!gs_dtype_size(dtype))
         return gs_kunsupported(k, gs_dtype_name(dtype));
-    return gs_tensor_alloc(k->ctx, out);
+    return alloc_data(k->ctx, out, zero);
+}
+
+gs_status gs_kmake(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
+{
+    return kmake(k, out, dtype, dims, rank, true);
+}
+
+gs_status gs_kmake_raw(gs_kcall *k, gs_tensor *out, int32_t dtype, const int64_t *dims, int rank)
+{
+    return kmake(k, out, dtype, dims, rank, false);
 }
