@@ -134,9 +134,10 @@ struct gs_rule {
                                                    ("a, b = Split(x)" binds outputs 0, 1) */
     int root_nout[GS_MAX_ROOTS];     /* named outputs of each statement (0: unnamed) */
     int nroots;
-    bool symmetric;             /* two outer statements that may be swapped (same pattern up
-                                   to variable names, conditions unchanged by the swap):
-                                   each pair of nodes is then matched once, not twice */
+    bool symmetric;             /* outer statements that may be matched in any order (same
+                                   pattern up to variable names, conditions and the other
+                                   statements unchanged by a swap): each set of nodes is
+                                   then matched once, not once per order */
     int nouter;                 /* statements whose output the rewrite replaces; the others
                                    are inner: read by another statement, matched at the
                                    producer of that value, and removed with the match */

@@ -624,41 +624,79 @@ static bool equal_swapped(const gs_pnode *a, const gs_pnode *b, const int *swap)
     return true;
 }
 
-/* Two outer statements are interchangeable when their patterns agree up to
- * variable names and swapping those names maps the conditions onto
- * themselves; "y1 = MatMul(x, w1); y2 = MatMul(x, w2)" is, a 1x1 Conv
- * with a 3x3 one (conditions on each kernel) is not. */
-static bool statements_symmetric(const gs_rule *r)
+/* Every variable of pattern p (arguments and attribute values) is fixed by swap. */
+static bool fixed_by(const gs_pnode *p, const int *swap)
 {
-    if (r->nouter != 2)
-        return false;
-    int map[GS_MAX_BINDINGS], back[GS_MAX_BINDINGS], swap[GS_MAX_BINDINGS];
-    for (int i = 0; i < GS_MAX_BINDINGS; i++)
-        map[i] = back[i] = -1;
-    if (!same_up_to_vars(r->roots[0], r->roots[1], map))
-        return false;
-    if (r->root_nout[0] > 1 || r->root_nout[1] > 1)
-        return false;
-    if (r->root_nout[0] == 1 && r->root_nout[1] == 1)
-        map[r->root_out[0][0]] = r->root_out[1][0];
-    for (int i = 0; i < GS_MAX_BINDINGS; i++)
-        if (map[i] >= 0) {
-            if (back[map[i]] >= 0 && back[map[i]] != i)
-                return false;
-            back[map[i]] = i;
-        }
-    for (int i = 0; i < GS_MAX_BINDINGS; i++)
-        swap[i] = map[i] >= 0 ? map[i] : back[i] >= 0 ? back[i] : i;
-    for (int i = 0; i < GS_MAX_BINDINGS; i++)
-        if (swap[swap[i]] != i)
+    if (!p)
+        return true;
+    if (p->kind == P_VAR)
+        return swap[p->var] == p->var;
+    for (int i = 0; i < p->nargs; i++)
+        if (!fixed_by(p->args[i], swap))
             return false;
-    for (int i = 0; i < r->nwhere; i++) {
+    for (int i = 0; i < p->nattrs; i++)
+        if (!fixed_by(p->attrs[i].val, swap))
+            return false;
+    return true;
+}
+
+/* Outer statements i and j are interchangeable when their patterns agree up
+ * to variable names and swapping those names maps the conditions onto
+ * themselves and leaves every other statement as it is; in
+ * "y1 = MatMul(x, w1); y2 = MatMul(x, w2)" they are, a 1x1 Conv with a 3x3
+ * one (conditions on each kernel) is not, nor "y1 = Relu(a); y2 = Relu(b)"
+ * over "a, b = Split(x)" (the Split's outputs are ordered). */
+static bool pair_symmetric(const gs_rule *r, int i, int j)
+{
+    int map[GS_MAX_BINDINGS], back[GS_MAX_BINDINGS], swap[GS_MAX_BINDINGS];
+    for (int v = 0; v < GS_MAX_BINDINGS; v++)
+        map[v] = back[v] = -1;
+    if (!same_up_to_vars(r->roots[i], r->roots[j], map))
+        return false;
+    if (r->root_nout[i] > 1 || r->root_nout[j] > 1)
+        return false;
+    if (r->root_nout[i] == 1 && r->root_nout[j] == 1)
+        map[r->root_out[i][0]] = r->root_out[j][0];
+    for (int v = 0; v < GS_MAX_BINDINGS; v++)
+        if (map[v] >= 0) {
+            if (back[map[v]] >= 0 && back[map[v]] != v)
+                return false;
+            back[map[v]] = v;
+        }
+    for (int v = 0; v < GS_MAX_BINDINGS; v++)
+        swap[v] = map[v] >= 0 ? map[v] : back[v] >= 0 ? back[v] : v;
+    for (int v = 0; v < GS_MAX_BINDINGS; v++)
+        if (swap[swap[v]] != v)
+            return false;
+    for (int k = 0; k < r->nroots; k++) {
+        if (k == i || k == j)
+            continue;
+        if (!fixed_by(r->roots[k], swap))
+            return false;
+        for (int o = 0; o < r->root_nout[k]; o++)
+            if (swap[r->root_out[k][o]] != r->root_out[k][o])
+                return false;
+    }
+    for (int a = 0; a < r->nwhere; a++) {
         bool found = false;
-        for (int j = 0; j < r->nwhere && !found; j++)
-            found = equal_swapped(r->where[i], r->where[j], swap);
+        for (int b = 0; b < r->nwhere && !found; b++)
+            found = equal_swapped(r->where[a], r->where[b], swap);
         if (!found)
             return false;
     }
+    return true;
+}
+
+/* The outer statements may be matched in any order when each adjacent pair
+ * is interchangeable (adjacent swaps make every order): each set of nodes is
+ * then matched once, in increasing node order, not once per order. */
+static bool statements_symmetric(const gs_rule *r)
+{
+    if (r->nouter < 2)
+        return false;
+    for (int i = 0; i + 1 < r->nouter; i++)
+        if (!pair_symmetric(r, i, i + 1))
+            return false;
     return true;
 }
 

@@ -343,6 +343,41 @@ static void test_statement_pairs(void)
     gs_ctx_free(ctx);
 }
 
+/* Three interchangeable statements match each set of three nodes once (not
+ * once per order); statements over ordered outputs ("a, b = Split(x)") are
+ * not interchangeable and match in either node order. */
+static void test_statement_triples(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"sym3\","
+                                " \"match\": \"y1 = Relu(x); y2 = Relu(z); y3 = Relu(t)\","
+                                " \"rewrite\": \"y1, y2, y3 = Split(Concat(x, z, t){axis=0}, [1, 1, 1]){axis=0}\"},"
+                                "{\"name\": \"parts\", \"match\": \"a, b = Split(x); y1 = Relu(a); y2 = Relu(b)\","
+                                " \"rewrite\": \"y1, y2 = Split(Relu(x)){axis=0}\"}]}");
+    CU_ASSERT_TRUE(gs_ruleset_get(rs, 0)->symmetric);
+    CU_ASSERT_FALSE(gs_ruleset_get(rs, 1)->symmetric);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id a = input(g, "a"), b = input(g, "b"), c = input(g, "c");
+    output(g, node1(g, "Relu", a, "ra"));
+    output(g, node1(g, "Relu", b, "rb"));
+    output(g, node1(g, "Relu", c, "rc"));
+    found f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 1);                                /* sym3: the three once */
+    gs_ir_free(g);
+    /* A Split whose second output's Relu comes first in node order. */
+    g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x"), outs[2] = { gs_ir_add_value(g, "p0", true), gs_ir_add_value(g, "p1", true) };
+    gs_ir_add_node(g, "Split", "", "split", &x, 1, outs, 2);
+    output(g, node1(g, "Relu", outs[1], "r1"));
+    output(g, node1(g, "Relu", outs[0], "r0"));
+    f = match(rs, g);
+    CU_ASSERT_EQUAL(f.n, 1);                                /* parts, y1 on the later node */
+    CU_ASSERT(f.n == 1 && !strcmp(gs_rule_name(f.m[0].rule), "parts"));
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 /* "lo?": an optional input matches present or absent, and an absent one stays
  * absent in the rewrite (in the middle, or dropped at the end). */
 static void test_optional_inputs(void)
@@ -494,5 +529,6 @@ int cu_register(void)
     CU_add_test(s, "rewrite bindings build a shared value once", test_rewrite_bindings);
     CU_add_test(s, "no_zero on a float constant", test_no_zero_float);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
+    CU_add_test(s, "statement triples once; ordered outputs in either order", test_statement_triples);
     return 0;
 }
