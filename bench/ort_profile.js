@@ -10,13 +10,7 @@ const path = require('path');
 const os = require('os');
 const fs = require('fs');
 
-function loadOrt() {
-  const dirs = [process.env.ORT_NODE_MODULES, path.join(__dirname, 'node_modules')].filter(Boolean);
-  for (const d of dirs) {
-    try { return require(path.join(d, 'onnxruntime-node')); } catch (e) { /* next */ }
-  }
-  throw new Error('onnxruntime-node not found: run (cd bench && npm install --ignore-scripts onnxruntime-node)');
-}
+const { loadOrt } = require('./ort_load');
 
 function args(argv) {
   const a = { model: null, level: 'disabled', runs: 20, nodes: 0 };
