@@ -14,36 +14,9 @@ const path = require('path');
 const os = require('os');
 const fs = require('fs');
 
-const { loadOrt } = require('./ort_load');
+const { loadOrt, feeds } = require('./ort_common');
 
 const ort = loadOrt();
-
-function rng(seed) {
-  let s = BigInt(seed) + 0x9e3779b97f4a7c15n;
-  return () => {
-    s = (s + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
-    let z = s;
-    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
-    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
-    return Number((z ^ (z >> 31n)) >> 11n) / 9007199254740992;
-  };
-}
-
-function feeds(session, seed) {
-  const r = rng(seed);
-  const out = {};
-  const meta = session.inputMetadata || [];
-  session.inputNames.forEach((name, i) => {
-    const m = meta[i] || {};
-    const dims = (m.shape || [1]).map(d => (typeof d === 'number' && d > 0 ? d : 1));
-    const n = dims.reduce((a, b) => a * b, 1);
-    const type = m.type || 'float32';
-    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * 100))), dims);
-    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, () => Math.floor(r() * 100)), dims);
-    else out[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, () => r() * 2 - 1), dims);
-  });
-  return out;
-}
 
 async function session(file, level) {
   return ort.InferenceSession.create(file, {
@@ -79,7 +52,7 @@ function maxDiff(a, b) {
 
 async function compare(orig, opt, level, pairs) {
   const a = await session(orig, level), b = await session(opt, level);
-  const f = feeds(a, 1);
+  const f = feeds(ort, a, 1);
   const [, oa] = await timeRun(a, f);
   const [, ob] = await timeRun(b, f);
   for (let i = 0; i < 2; i++) { await a.run(f); await b.run(f); }

@@ -10,7 +10,7 @@ const path = require('path');
 const os = require('os');
 const fs = require('fs');
 
-const { loadOrt } = require('./ort_load');
+const { loadOrt, feeds } = require('./ort_common');
 
 function args(argv) {
   const a = { model: null, level: 'disabled', runs: 20, nodes: 0 };
@@ -24,21 +24,6 @@ function args(argv) {
   }
   if (!a.model || !(a.runs > 0) || !(a.nodes >= 0)) throw new Error('usage: ort_profile.js MODEL.onnx [--level L] [--runs N] [--nodes K]');
   return a;
-}
-
-function feeds(ort, s) {
-  const out = {};
-  const meta = s.inputMetadata || [];
-  s.inputNames.forEach((name, i) => {
-    const m = meta[i] || {};
-    const dims = (m.shape || [1]).map(d => (typeof d === 'number' && d > 0 ? d : 1));
-    const n = dims.reduce((x, y) => x * y, 1);
-    const type = m.type || 'float32';
-    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, k) => BigInt(k % 100)), dims);
-    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, (_, k) => k % 100), dims);
-    else out[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, k) => Math.sin(k)), dims);
-  });
-  return out;
 }
 
 function table(rows, total, label) {
@@ -55,7 +40,7 @@ async function main() {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: a.level,
     enableProfiling: true, profileFilePrefix: path.join(dir, 'p'),
   });
-  const f = feeds(ort, s);
+  const f = feeds(ort, s, 1);
   for (let i = 0; i < 3; i++) await s.run(f);
   for (let i = 0; i < a.runs; i++) await s.run(f);
   s.endProfiling();
