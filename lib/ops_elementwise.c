@@ -276,8 +276,8 @@ static void bcast_rows(const int64_t *dims, int rank, const gs_bcast *ba, const 
 /* One row of the float fast path: o[j] = x[j * sx] op y[j * sy], the
  * inputs read at any alignment (a mapped weight is not copied first), the
  * arithmetic fop's (in double, rounded once). Add, Sub, Mul and Div get a
- * loop each, so the op is not decided per element (folding BERT's scaled
- * weights spent a third of its time in that switch). */
+ * loop each, so the op is not decided per element (BERT's optimize at -O1,
+ * which folds its scaled weights here: user time 0.40 -> 0.30 s). */
 static void float_row(bop op, float *o, const char *x, int64_t sx, const char *y, int64_t sy, int64_t n)
 {
 #define ROW(expr)                                            \

@@ -22,7 +22,7 @@ D = 64
 
 def build(nproj, bias, shared):
     rng = np.random.default_rng(13)
-    nodes, inits, outs, want = [], [], [], []
+    nodes, inits, outs = [], [], []
     x = {"x": rng.standard_normal([1, 8, D]).astype(np.float32),
          "x2": rng.standard_normal([1, 8, D]).astype(np.float32)}
     for i in range(nproj):
