@@ -160,6 +160,8 @@ struct gs_rule {
                                    (the matcher tries those operand orders) */
     const char *ops;            /* match-side ops, space separated */
     const char *check;          /* JSON text of the "check" object, or NULL */
+    bool shared_inner;          /* "shared_inner": matched inner nodes whose values are read
+                                   outside the match are allowed; they stay for those readers */
 };
 
 struct gs_ruleset {

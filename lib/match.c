@@ -9,7 +9,8 @@
  * in both operand orders. Multi-statement patterns (several roots sharing an
  * input) look for further roots among the consumers of values already bound.
  * A match is refused when a value inside it (not a root output) is read
- * outside the match or is a graph output.
+ * outside the match or is a graph output, unless the rule is marked
+ * shared_inner.
  */
 #include "gs_ops.h"
 #include "gs_rules.h"
@@ -187,10 +188,13 @@ static bool match_node(mstate *s, const gs_pnode *p, gs_id v)
 }
 
 /* Values defined inside the match (outputs of non-root matched nodes) may
- * not be needed outside it. */
+ * not be needed outside it, unless the rule allows it (shared_inner: those
+ * nodes then stay for their other readers). */
 static bool closed(const mstate *s, const gs_rule *r)
 {
     const gs_match *m = &s->m;
+    if (r->shared_inner)
+        return true;
     for (int i = 0; i < m->nnodes; i++) {
         bool root = false;
         for (int j = 0; j < r->nouter; j++)

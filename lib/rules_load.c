@@ -763,6 +763,10 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
         return rule_err(rs, file, index, name, "opset must be [min, max]");
     if (op)
         r->opset_min = cJSON_GetArrayItem(op, 0)->valueint, r->opset_max = cJSON_GetArrayItem(op, 1)->valueint;
+    const cJSON *shared = cJSON_GetObjectItemCaseSensitive(o, "shared_inner");
+    if (shared && !cJSON_IsBool(shared))
+        return rule_err(rs, file, index, name, "shared_inner must be true or false");
+    r->shared_inner = cJSON_IsTrue(shared);
     const cJSON *check = cJSON_GetObjectItemCaseSensitive(o, "check");
     if (check) {
         char *txt = cJSON_PrintUnformatted(check);

@@ -103,6 +103,9 @@ static void test_load_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "f.json:3:"));   /* line of the JSON error */
     const char *cond = "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"where\": [\"nope(x)\"], \"rewrite\": \"x\"}]}";
     CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, cond, strlen(cond), "f.json"), GS_ERR_RULE);
+    const char *shared = "{\"rules\": [{\"name\": \"r\", \"match\": \"Relu(x)\", \"rewrite\": \"x\", \"shared_inner\": 1}]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, shared, strlen(shared), "f.json"), GS_ERR_RULE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "f.json: rule 1 'r': shared_inner must be true or false"));
     CU_ASSERT_EQUAL(gs_ruleset_count(rs), 0);   /* every file was refused whole */
     gs_ruleset_free(rs);
     gs_ctx_free(ctx);
