@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""The sum of two 1x1 Convs with bias (a residual block's last Conv and its
+"""1x1 Convs and Concat, both ways, as the cost model says.
+
+The sum of two 1x1 Convs with bias (a residual block's last Conv and its
 projection shortcut) becomes one 1x1 Conv over the two inputs concatenated
 (rule add-pointwise-convs-concat), when the cost model says it pays and only
 when the two Convs make the same shape with no broadcast: both stride 1, no
@@ -9,6 +11,12 @@ Cases that must keep their two Convs and the Add: a shortcut with stride 2,
 a 1x1 Conv with pads, a grouped Conv, a Conv output that the Add broadcasts
 (spatial size 1 against 5x5), and a Conv whose output
 is also read elsewhere (the merge would have to compute it anyway).
+
+The other way (rule pointwise-conv-of-concat-split): a 1x1 Conv that narrows
+two tensors concatenated on the channels (SqueezeNet's squeeze after a
+fire's two expands) becomes two 1x1 Convs and an Add, with or without bias;
+a Conv that widens them keeps its Concat (the Add would move more than the
+Concat did), and so does a 3x3 Conv.
 
 Builds one model per case, optimizes it with `--verify`, compares the ops
 left with the expected ones, and checks the outputs against NumPy with
@@ -77,5 +85,46 @@ def case(gs, d, name, ha, hx, attrs, bias, shared, want):
     return opcase.check(gs, d, name, model, [("a", a), ("x", x)], expect, want, ordered=False)
 
 
+# (name, channels out, kernel size, bias, ops expected)
+SPLIT_CASES = [
+    ("fire-squeeze", 4, 1, True, ["Relu", "Relu", "Conv", "Conv", "Add"]),
+    ("fire-squeeze-no-bias", 4, 1, False, ["Relu", "Relu", "Conv", "Conv", "Add"]),
+    ("widening", 256, 1, True, ["Relu", "Relu", "Concat", "Conv"]),
+    ("three-by-three", 4, 3, True, ["Relu", "Relu", "Concat", "Conv"]),
+]
+
+
+def conv_same(x, w, b):
+    """NumPy reference: a Conv (NCHW) with stride 1 and 'same' zero pads."""
+    k = w.shape[2]
+    xp = np.pad(x, [(0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)])
+    h, wd = x.shape[2], x.shape[3]
+    y = sum(np.einsum("oc,nchw->nohw", w[:, :, i, j], xp[:, :, i:i + h, j:j + wd]) for i in range(k) for j in range(k))
+    return y + (b.reshape(1, -1, 1, 1) if b is not None else 0)
+
+
+def split_case(gs, d, name, cout, k, bias, want):
+    rng = np.random.default_rng(5)
+    e1, e3 = (rng.standard_normal((1, 64, 28, 28)).astype(np.float32) for _ in range(2))
+    w = (rng.standard_normal((cout, 128, k, k)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")] + ([numpy_helper.from_array(b, "b")] if bias else [])
+    nodes = [helper.make_node("Relu", ["e1"], ["r1"]), helper.make_node("Relu", ["e3"], ["r3"]),
+             helper.make_node("Concat", ["r1", "r3"], ["cat"], axis=1),
+             helper.make_node("Conv", ["cat", "w"] + (["b"] if bias else []), ["y"], kernel_shape=[k, k],
+                              pads=[k // 2] * 4)]
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 64, 28, 28])
+                                        for n in ("e1", "e3")],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    cat = np.concatenate([np.maximum(e1, 0), np.maximum(e3, 0)], axis=1)
+    y = conv_same(cat, w, b if bias else None).astype(np.float32)
+    return opcase.check(gs, d, name, model, [("e1", e1), ("e3", e3)], [("y", y)], want, ordered=False)
+
+
+def run(gs, d, fn, *c):
+    return fn(gs, d, *c)
+
+
 if __name__ == "__main__":
-    sys.exit(opcase.main(CASES, case))
+    sys.exit(opcase.main([(case, *c) for c in CASES] + [(split_case, *c) for c in SPLIT_CASES], run))
