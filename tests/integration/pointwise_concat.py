@@ -9,8 +9,8 @@ pads, one group, inputs of the same batch and spatial size.
 
 Cases that must keep their two Convs and the Add: a shortcut with stride 2,
 a 1x1 Conv with pads, a grouped Conv, a Conv output that the Add broadcasts
-(spatial size 1 against 5x5), and a Conv whose output
-is also read elsewhere (the merge would have to compute it anyway).
+(spatial size 1 against 5x5), and a Conv whose output is also read
+elsewhere (the merge would have to compute it anyway).
 
 The other way (rule pointwise-conv-of-concat-split): a 1x1 Conv that narrows
 two tensors concatenated on the channels (SqueezeNet's squeeze after a
