@@ -222,14 +222,10 @@ double gs_tensor_get_f(const gs_tensor *t, int64_t i)
     case GS_DOUBLE: return LOAD(double, p, i);
     case GS_FLOAT16: return gs_half_to_float(LOAD(uint16_t, p, i));
     case GS_BFLOAT16: return gs_bf16_to_float(LOAD(uint16_t, p, i));
-    case GS_INT8: return LOAD(int8_t, p, i);
-    case GS_UINT8: case GS_BOOL: return LOAD(uint8_t, p, i);
-    case GS_INT16: return LOAD(int16_t, p, i);
-    case GS_UINT16: return LOAD(uint16_t, p, i);
-    case GS_INT32: return LOAD(int32_t, p, i);
-    case GS_UINT32: return LOAD(uint32_t, p, i);
-    case GS_INT64: return (double)LOAD(int64_t, p, i);
-    case GS_UINT64: return (double)LOAD(uint64_t, p, i);
+    case GS_INT8: case GS_UINT8: case GS_BOOL: case GS_INT16: case GS_UINT16: case GS_INT32:
+    case GS_UINT32: case GS_INT64:   /* gs_tensor_get_i reads these itself: no recursion */
+        return (double)gs_tensor_get_i(t, i);
+    case GS_UINT64: return (double)LOAD(uint64_t, p, i);   /* above 2^63 as unsigned */
     default: return NAN;
     }
 }
