@@ -3,7 +3,7 @@
 // (onnxruntime-node), single thread, sequential execution. Runs are
 // interleaved (original, optimized, original, ...) after a warm-up so machine
 // noise cancels, and the median of the per-pair ratios is reported, with the
-// largest output difference.
+// largest output difference, with every per-pair ratio (for intervals).
 //
 // usage: node bench/ort_compare.js ORIGINAL.onnx OPTIMIZED.onnx [--pairs N] [--levels disabled,basic,all]
 //                                  [--ort-basic]   (also time ORT's own offline basic-level output, and
@@ -64,7 +64,7 @@ async function compare(orig, opt, level, pairs) {
   }
   await a.release();   // a large model's sessions would otherwise pile up across levels
   await b.release();
-  return { level, ratio: median(ratios), orig_ms: median(ta), opt_ms: median(tb), diff: maxDiff(oa, ob) };
+  return { level, ratio: median(ratios), orig_ms: median(ta), opt_ms: median(tb), diff: maxDiff(oa, ob), ratios };
 }
 
 async function main() {
