@@ -207,6 +207,10 @@ struct gs_graph {
     /* name -> value id (open addressing, ctx heap) */
     gs_id *map;
     uint32_t mapcap;
+    /* node name -> node id (open addressing, ctx heap; unnamed nodes are not
+     * in it), so a new node's name is checked in constant time */
+    gs_id *nodemap;
+    uint32_t nodemapcap;
 };
 
 gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);   /* NULL on no memory */
@@ -248,6 +252,7 @@ const char *gs_ir_unique_name(gs_graph *g, const char *base);
 /* The same, unused both as a value name and as a node name (for new nodes:
  * ONNX requires node names to be unique). */
 const char *gs_ir_unique_node_name(gs_graph *g, const char *base);
+bool gs_ir_node_name_taken(const gs_graph *g, const char *name);
 /* Add an initializer value named after base holding t (t must outlive g:
  * put it in g->perm or register it with the model). GS_NONE on failure. */
 gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);

@@ -44,6 +44,7 @@ void gs_ir_free(gs_graph *g)
     gs_dealloc(ctx, g->values);
     gs_dealloc(ctx, g->nodes);
     gs_dealloc(ctx, g->map);
+    gs_dealloc(ctx, g->nodemap);
     gs_arena_free(&g->arena);
     gs_arena_unref(g->perm);
     gs_dealloc(ctx, g);
@@ -86,6 +87,51 @@ static bool map_grow(gs_graph *g)
             *map_slot(g, g->values[old[i]].name) = old[i];
     gs_dealloc(g->ctx, old);
     return true;
+}
+
+/* ---- node names: open addressing, name -> node id -------------------- */
+
+static gs_id *node_slot(const gs_graph *g, const char *name)
+{
+    uint32_t mask = g->nodemapcap - 1;
+    for (uint32_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+        gs_id *slot = &g->nodemap[i];
+        if (*slot == GS_NONE || !strcmp(g->nodes[*slot].name, name))
+            return slot;
+    }
+}
+
+static void node_name_add(gs_graph *g, gs_id id)
+{
+    gs_id *slot = node_slot(g, g->nodes[id].name);
+    if (*slot == GS_NONE)   /* a repeated name keeps its first node */
+        *slot = id;
+}
+
+/* Room for nnodes named nodes (rebuilt from the nodes when it grows). */
+static bool nodemap_reserve(gs_graph *g, int32_t nnodes)
+{
+    if ((uint32_t)nnodes * 2 <= g->nodemapcap)
+        return true;
+    uint32_t cap = g->nodemapcap ? g->nodemapcap : 64;
+    while ((uint32_t)nnodes * 2 > cap)
+        cap *= 2;
+    gs_id *m = gs_alloc(g->ctx, cap * sizeof *m);
+    if (!m)
+        return false;
+    memset(m, 0xff, cap * sizeof *m);   /* all GS_NONE */
+    gs_dealloc(g->ctx, g->nodemap);
+    g->nodemap = m;
+    g->nodemapcap = cap;
+    for (gs_id i = 0; i < g->nnodes; i++)
+        if (*g->nodes[i].name)
+            node_name_add(g, i);
+    return true;
+}
+
+bool gs_ir_node_name_taken(const gs_graph *g, const char *name)
+{
+    return g->nodemapcap && *node_slot(g, name) != GS_NONE;
 }
 
 gs_id gs_ir_find(const gs_graph *g, const char *name)
@@ -187,7 +233,8 @@ gs_id gs_ir_add_node(gs_graph *g, const char *op, const char *domain, const char
         gs_err(g->ctx, GS_ERR_LIMIT, "graph has more than %d nodes", GS_MAX_NODES);
         return GS_NONE;
     }
-    if (!grow(g->ctx, (void **)&g->nodes, &g->capnodes, g->nnodes + 1, sizeof(gs_node)))
+    if (!grow(g->ctx, (void **)&g->nodes, &g->capnodes, g->nnodes + 1, sizeof(gs_node)) ||
+        !nodemap_reserve(g, g->nnodes + 1))
         goto nomem;
     gs_id id = g->nnodes;
     gs_node *n = &g->nodes[id];
@@ -213,6 +260,8 @@ gs_id gs_ir_add_node(gs_graph *g, const char *op, const char *domain, const char
         }
     }
     g->nnodes++;
+    if (*n->name)
+        node_name_add(g, id);
     for (int k = 0; k < nout; k++)
         if (out[k] != GS_NONE)
             g->values[out[k]].producer = id;
@@ -626,12 +675,13 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
     d->parent = parent;
     gs_arena_init(&d->arena, ctx);
     gs_arena_ref(d->perm);
-    d->nodes = NULL, d->values = NULL, d->map = NULL, d->subs = NULL;
+    d->nodes = NULL, d->values = NULL, d->map = NULL, d->nodemap = NULL, d->subs = NULL;
     d->capnodes = d->capvalues = d->nsubs = d->capsubs = 0;
     d->nvalues = 0;   /* so a failed copy frees only what it made */
     bool ok = grow(ctx, (void **)&d->nodes, &d->capnodes, g->nnodes, sizeof(gs_node)) &&
               grow(ctx, (void **)&d->values, &d->capvalues, g->nvalues, sizeof(gs_value)) &&
-              (!g->mapcap || (d->map = gs_alloc(ctx, g->mapcap * sizeof *d->map)));
+              (!g->mapcap || (d->map = gs_alloc(ctx, g->mapcap * sizeof *d->map))) &&
+              (!g->nodemapcap || (d->nodemap = gs_alloc(ctx, g->nodemapcap * sizeof *d->nodemap)));
     if (ok && parent && !register_sub(parent, d))
         ok = false;
     if (!ok) {
@@ -646,6 +696,8 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
         memcpy(d->nodes, g->nodes, (size_t)g->nnodes * sizeof *d->nodes);
     if (g->mapcap)
         memcpy(d->map, g->map, g->mapcap * sizeof *d->map);
+    if (g->nodemapcap)
+        memcpy(d->nodemap, g->nodemap, g->nodemapcap * sizeof *d->nodemap);
     for (gs_id v = 0; v < g->nvalues && ok; v++) {
         d->values[v] = g->values[v];
         d->nvalues = v + 1;
@@ -680,21 +732,13 @@ const char *gs_ir_unique_name(gs_graph *g, const char *base)
     }
 }
 
-static bool node_name_taken(const gs_graph *g, const char *name)
-{
-    for (gs_id i = 0; i < g->nnodes; i++)
-        if (!strcmp(g->nodes[i].name, name))
-            return true;
-    return false;
-}
-
 const char *gs_ir_unique_node_name(gs_graph *g, const char *base)
 {
-    if (gs_ir_find(g, base) == GS_NONE && !node_name_taken(g, base))
+    if (gs_ir_find(g, base) == GS_NONE && !gs_ir_node_name_taken(g, base))
         return gs_arena_strdup(g->perm, base);
     for (int i = 1;; i++) {
         char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
-        if (!s || (gs_ir_find(g, s) == GS_NONE && !node_name_taken(g, s)))
+        if (!s || (gs_ir_find(g, s) == GS_NONE && !gs_ir_node_name_taken(g, s)))
             return s;
     }
 }

@@ -162,6 +162,40 @@ static void test_clone_is_independent(void)
     gs_ctx_free(ctx);
 }
 
+/* A new node's name is unused as a node name and as a value name, in the
+ * graph and in a clone of it, also past the name table's first growth. */
+static void test_unique_node_names(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = relu_chain(ctx);
+    CU_ASSERT_TRUE(gs_ir_node_name_taken(g, "r1"));
+    CU_ASSERT_FALSE(gs_ir_node_name_taken(g, "a"));   /* a value, not a node */
+    CU_ASSERT_STRING_EQUAL(gs_ir_unique_node_name(g, "r1"), "r1_1");
+    CU_ASSERT_STRING_EQUAL(gs_ir_unique_node_name(g, "a"), "a_1");
+    CU_ASSERT_STRING_EQUAL(gs_ir_unique_node_name(g, "r3"), "r3");
+    gs_id in = gs_ir_find(g, "y");
+    for (int i = 0; i < 100; i++) {   /* well past the table's first size */
+        const char *name = gs_ir_unique_node_name(g, "r1");
+        gs_id out = gs_ir_add_value(g, gs_ir_unique_name(g, "t"), false);
+        CU_ASSERT_FATAL(name && out != GS_NONE);
+        CU_ASSERT_FALSE(gs_ir_node_name_taken(g, name));
+        CU_ASSERT_FATAL(gs_ir_add_node(g, "Relu", "", name, &in, 1, &out, 1) != GS_NONE);
+        CU_ASSERT_TRUE(gs_ir_node_name_taken(g, name));
+        in = out;
+    }
+    CU_ASSERT_TRUE(gs_ir_node_name_taken(g, "r1_100"));
+    gs_graph *c = gs_ir_clone(g, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_STRING_EQUAL(gs_ir_unique_node_name(c, "r1"), "r1_101");
+    gs_id out = gs_ir_add_value(c, "u", true);
+    CU_ASSERT_FATAL(gs_ir_add_node(c, "Relu", "", "only_in_clone", &in, 1, &out, 1) != GS_NONE);
+    CU_ASSERT_TRUE(gs_ir_node_name_taken(c, "only_in_clone"));
+    CU_ASSERT_FALSE(gs_ir_node_name_taken(g, "only_in_clone"));
+    gs_ir_free(c);
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 /* ---- import / export --------------------------------------------------- */
 
 static void *read_file(const char *path, size_t *size)
@@ -362,6 +396,7 @@ int cu_register(void)
     CU_add_test(ir, "verify catches cycles and undefined values", test_verify_catches_cycle_and_undefined);
     CU_add_test(ir, "rewire and dead code", test_rewire_and_dce);
     CU_add_test(ir, "clone is independent", test_clone_is_independent);
+    CU_add_test(ir, "unique node names", test_unique_node_names);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
