@@ -181,6 +181,10 @@ typedef struct gs_node {
     int32_t ncaps;
     uint32_t flags;
     const void *src;        /* NodeProto this node came from, or NULL */
+    /* The search's hash of op, domain and attributes, and whether the two
+     * operands commute (search.c, node_self): 0 until computed. Code that
+     * changes an existing node's op or attributes resets it to 0. */
+    uint64_t hash_self;
 } gs_node;
 
 /*

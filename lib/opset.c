@@ -128,6 +128,7 @@ static gs_status drop_attr(gs_graph *g, gs_node *n, const char *name)
             list[count++] = n->attrs[i];
     n->attrs = list;
     n->nattrs = count;
+    n->hash_self = 0;
     return GS_OK;
 }
 
@@ -177,6 +178,7 @@ static gs_status split_count(gs_graph *g, gs_node *n)
     list[n->nattrs] = (gs_attr){ .name = "num_outputs", .type = GS_A_INT, .i = n->nout };
     n->attrs = list;
     n->nattrs++;
+    n->hash_self = 0;
     return GS_OK;
 }
 

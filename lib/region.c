@@ -150,6 +150,7 @@ static gs_status copy_node(gs_region *r, gs_id id)
     sn->attrs = n->attrs;       /* shared, read-only: rewrites make new attribute lists */
     sn->nattrs = n->nattrs;
     sn->opid = n->opid;
+    sn->hash_self = n->hash_self;   /* the same op, domain and attributes */
     sn->src = n->src;
     return GS_OK;
 }

@@ -79,14 +79,27 @@ static uint64_t hash_leaf(const gs_graph *g, gs_id v)
     return mix(17, (uint64_t)v);
 }
 
-static uint64_t hash_node(const gs_node *n, const uint64_t *vh, int64_t opset)
+/* The hash of n's op, domain and attributes, with bit 0 saying whether its
+ * two operands commute, and bit 1 set so it is never 0: computed once per
+ * node and kept in the node, which clones copy (a candidate's graph differs
+ * from its parent's in a few nodes, and the rest need not be hashed again). */
+static uint64_t node_self(gs_node *n, int64_t opset)
 {
+    if (n->hash_self)
+        return n->hash_self;
     uint64_t h = hash_str(hash_str(0xcbf29ce484222325ull, n->op), n->domain);
     for (int a = 0; a < n->nattrs; a++)
         h = hash_attr(h, &n->attrs[a]);
-    uint64_t in[2] = { 0, 0 };
     const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, opset) : NULL;
     bool comm = d && (d->flags & GS_OP_COMMUTATIVE);
+    return n->hash_self = (h & ~3ull) | 2u | (comm ? 1u : 0u);
+}
+
+static uint64_t hash_node(gs_node *n, const uint64_t *vh, int64_t opset)
+{
+    uint64_t h = node_self(n, opset);
+    uint64_t in[2] = { 0, 0 };
+    bool comm = h & 1u;
     for (int k = 0; k < n->nin; k++) {
         uint64_t x = n->in[k] == GS_NONE ? 7 : vh[n->in[k]];
         if (comm)
@@ -112,7 +125,7 @@ static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
         for (gs_id v = 0; v < g->nvalues; v++)
             vh[v] = hash_leaf(g, v);
         for (int i = 0; i < n; i++) {
-            const gs_node *nd = &g->nodes[order[i]];
+            gs_node *nd = &g->nodes[order[i]];   /* hash_node keeps node_self in it */
             uint64_t nh = hash_node(nd, vh, opset);
             for (int k = 0; k < nd->nout; k++)
                 if (nd->out[k] != GS_NONE)

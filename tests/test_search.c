@@ -95,6 +95,32 @@ static void test_hash_commutative(void)
     gs_ctx_free(ctx);
 }
 
+/* Each node keeps the hash of its op and attributes once computed, and clones
+ * copy it: a hashed graph's clone, changed, hashes as the same graph built
+ * afresh, and a node whose attributes change (with the reset the IR asks
+ * for) hashes anew. */
+static void test_hash_kept_in_nodes(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *a = sample(ctx, false, "", "Add"), *b = sample(ctx, false, "", "Add");
+    uint64_t ha = gs_graph_hash(a);
+    gs_graph *c = gs_ir_clone(a, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    c->outputs[0] = op2(c, "Neg", c->outputs[0], GS_NONE, "neg");
+    b->outputs[0] = op2(b, "Neg", b->outputs[0], GS_NONE, "neg");
+    CU_ASSERT_EQUAL(gs_graph_hash(c), gs_graph_hash(b));
+    CU_ASSERT_NOT_EQUAL(gs_graph_hash(c), ha);
+    CU_ASSERT_EQUAL(gs_graph_hash(a), ha);   /* the original is untouched */
+    gs_node *neg = &c->nodes[c->values[c->outputs[0]].producer];
+    gs_attr *alpha = gs_arena_alloc(&c->arena, sizeof *alpha);
+    *alpha = (gs_attr){ .name = "alpha", .type = GS_A_FLOAT, .f = 0.5f };
+    uint64_t before = gs_graph_hash(c);
+    neg->attrs = alpha, neg->nattrs = 1, neg->hash_self = 0;
+    CU_ASSERT_NOT_EQUAL(gs_graph_hash(c), before);
+    gs_ir_free(a), gs_ir_free(b), gs_ir_free(c);
+    gs_ctx_free(ctx);
+}
+
 /* A corpus of small graphs that all differ: every pair must hash apart. */
 static void test_hash_corpus_distinct(void)
 {
@@ -393,6 +419,7 @@ int cu_register(void)
         return -1;
     CU_add_test(s, "equal graphs hash equal", test_hash_equal);
     CU_add_test(s, "commutative operands", test_hash_commutative);
+    CU_add_test(s, "hashes kept in nodes and clones", test_hash_kept_in_nodes);
     CU_add_test(s, "a corpus of different graphs hash apart", test_hash_corpus_distinct);
     return 0;
 }
