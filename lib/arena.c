@@ -66,6 +66,11 @@ static void *arena_take(gs_arena *a, size_t n)
     return p;
 }
 
+void *gs_arena_take(gs_arena *a, size_t n)
+{
+    return arena_take(a, n ? n : 1);
+}
+
 void *gs_arena_alloc(gs_arena *a, size_t n)
 {
     void *p = arena_take(a, n);

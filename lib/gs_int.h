@@ -69,6 +69,7 @@ gs_arena *gs_arena_new(gs_ctx *ctx);
 gs_arena *gs_arena_ref(gs_arena *a);
 void gs_arena_unref(gs_arena *a);
 void *gs_arena_alloc(gs_arena *a, size_t n);     /* 16-byte aligned, zeroed; NULL on failure */
+void *gs_arena_take(gs_arena *a, size_t n);      /* the same, left as it is (the caller fills it) */
 char *gs_arena_strdup(gs_arena *a, const char *s);
 char *gs_arena_printf(gs_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void *gs_arena_memdup(gs_arena *a, const void *p, size_t n);

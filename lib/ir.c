@@ -622,29 +622,56 @@ static bool clone_attrs(gs_graph *d, gs_node *n)
     return true;
 }
 
-static bool clone_node(gs_graph *d, gs_node *n)
+/* A clone's id and dim lists are carved from one arena allocation: the
+ * search clones a graph for every candidate, and one call per list was most
+ * of a clone's time. */
+static size_t pad8(size_t n)
 {
-    n->in = gs_arena_memdup(&d->arena, n->in, (size_t)n->nin * sizeof *n->in);
-    n->out = gs_arena_memdup(&d->arena, n->out, (size_t)n->nout * sizeof *n->out);
-    if (!n->in || !n->out)
-        return false;
-    if (n->ncaps && !(n->caps = gs_arena_memdup(&d->arena, n->caps, (size_t)n->ncaps * sizeof(gs_id))))
-        return false;
+    return (n + 7) & ~(size_t)7;
+}
+
+static size_t lists_size(const gs_graph *g)
+{
+    size_t n = 0;
+    for (gs_id v = 0; v < g->nvalues; v++) {
+        const gs_value *val = &g->values[v];
+        if (val->rank > 0 && val->dims)
+            n += pad8((size_t)val->rank * sizeof *val->dims);
+        n += pad8((size_t)val->nuses * sizeof(gs_id));
+    }
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        const gs_node *nd = &g->nodes[i];
+        n += pad8((size_t)nd->nin * sizeof(gs_id)) + pad8((size_t)nd->nout * sizeof(gs_id)) +
+             pad8((size_t)nd->ncaps * sizeof(gs_id));
+    }
+    return n;
+}
+
+static void *carve(char **cur, const void *src, size_t n)
+{
+    void *d = *cur;
+    if (n)
+        memcpy(d, src, n);
+    *cur += pad8(n);
+    return d;
+}
+
+static bool clone_node(gs_graph *d, gs_node *n, char **cur)
+{
+    n->in = carve(cur, n->in, (size_t)n->nin * sizeof *n->in);
+    n->out = carve(cur, n->out, (size_t)n->nout * sizeof *n->out);
+    if (n->ncaps)
+        n->caps = carve(cur, n->caps, (size_t)n->ncaps * sizeof(gs_id));
     return clone_attrs(d, n);
 }
 
-static bool clone_value(gs_graph *d, gs_value *v)
+static void clone_value(gs_value *v, char **cur)
 {
-    if (v->rank > 0 && v->dims &&
-        !(v->dims = gs_arena_memdup(&d->arena, v->dims, (size_t)v->rank * sizeof *v->dims)))
-        return false;
+    if (v->rank > 0 && v->dims)
+        v->dims = carve(cur, v->dims, (size_t)v->rank * sizeof *v->dims);
     /* in the clone's arena (a negative capacity says so) until a use is added */
-    gs_id *uses = v->nuses ? gs_arena_memdup(&d->arena, v->uses, (size_t)v->nuses * sizeof *uses) : NULL;
-    if (v->nuses && !uses)
-        return false;
-    v->uses = uses;
+    v->uses = v->nuses ? carve(cur, v->uses, (size_t)v->nuses * sizeof *v->uses) : NULL;
     v->capuses = -v->nuses;
-    return true;
 }
 
 static gs_id *dup_ids(gs_arena *a, const gs_id *ids, int32_t n, bool *ok)
@@ -698,15 +725,19 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
         memcpy(d->map, g->map, g->mapcap * sizeof *d->map);
     if (g->nodemapcap)
         memcpy(d->nodemap, g->nodemap, g->nodemapcap * sizeof *d->nodemap);
-    for (gs_id v = 0; v < g->nvalues && ok; v++) {
-        d->values[v] = g->values[v];
-        d->nvalues = v + 1;
-        ok = clone_value(d, &d->values[v]);
-        if (!ok)
-            d->values[v].uses = NULL;
+    char *cur = gs_arena_take(&d->arena, lists_size(g));
+    if (!cur) {   /* no values yet: nothing of g's is freed */
+        if (!parent)
+            gs_ir_free(d);
+        return NULL;   /* a subgraph stays registered with its parent, which frees it */
     }
+    for (gs_id v = 0; v < g->nvalues; v++) {
+        d->values[v] = g->values[v];
+        clone_value(&d->values[v], &cur);
+    }
+    d->nvalues = g->nvalues;
     for (gs_id i = 0; i < g->nnodes && ok; i++)
-        ok = clone_node(d, &d->nodes[i]);
+        ok = clone_node(d, &d->nodes[i], &cur);
     d->inputs = dup_ids(&d->arena, g->inputs, g->ninputs, &ok);
     d->outputs = dup_ids(&d->arena, g->outputs, g->noutputs, &ok);
     d->inits = dup_ids(&d->arena, g->inits, g->ninits, &ok);
