@@ -22,11 +22,37 @@
 typedef struct mstate {
     const gs_graph *g;
     int64_t opset;
-    gs_match m;
-    bool used[GS_MAX_PATTERN];
+    gs_match m;                 /* m.rule: the rule being matched */
     bool forced;                /* commutative nodes take the operand order in swaps */
     uint32_t swaps;             /* bit per pattern slot: 1 matches the operands swapped */
 } mstate;
+
+/* What matching a rule changes in a state: its slots' nodes and its
+ * variables' bindings (a "xs..." binding's other fields are read only while
+ * its value is bound). Saving and restoring just these, as far as the rule's
+ * slots and variables reach, and not the whole 1 KiB state, at every node
+ * tried is much of the matcher's time. */
+typedef struct msaved {
+    gs_id nodes[GS_MAX_PATTERN];
+    gs_id values[GS_MAX_BINDINGS];
+    const gs_attr *attrs[GS_MAX_BINDINGS];
+} msaved;
+
+static void save(const mstate *s, msaved *sv)
+{
+    const gs_rule *r = s->m.rule;
+    memcpy(sv->nodes, s->m.nodes, (size_t)r->nslots * sizeof *sv->nodes);
+    memcpy(sv->values, s->m.values, (size_t)r->nvars * sizeof *sv->values);
+    memcpy(sv->attrs, s->m.attrs, (size_t)r->nvars * sizeof *sv->attrs);
+}
+
+static void restore(mstate *s, const msaved *sv)
+{
+    const gs_rule *r = s->m.rule;
+    memcpy(s->m.nodes, sv->nodes, (size_t)r->nslots * sizeof *sv->nodes);
+    memcpy(s->m.values, sv->values, (size_t)r->nvars * sizeof *sv->values);
+    memcpy(s->m.attrs, sv->attrs, (size_t)r->nvars * sizeof *sv->attrs);
+}
 
 static bool bind_value(gs_match *m, int var, gs_id v)
 {
@@ -141,8 +167,8 @@ static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap
 
 static bool commutative(const mstate *s, const gs_node *n)
 {
-    const gs_opdef *d = gs_op_find(n->op, n->domain, s->opset);
-    return d && (d->flags & GS_OP_COMMUTATIVE) && n->nin == 2;
+    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, s->opset) : NULL;
+    return d && (d->flags & GS_OP_COMMUTATIVE);
 }
 
 /* Match call pattern p at node id (which must not be matched already). */
@@ -154,17 +180,19 @@ static bool match_call(mstate *s, const gs_pnode *p, gs_id id)
     for (int i = 0; i < s->m.nnodes; i++)
         if (s->m.nodes[i] == id && i != p->slot)
             return false;
-    mstate saved = *s;
+    msaved saved;
+    save(s, &saved);
     int first = 0, last = commutative(s, n);
     if (s->forced && last)
         first = last = (int)(s->swaps >> p->slot) & 1;
     for (int swap = first; swap <= last; swap++) {
-        *s = saved;
+        if (swap > first)
+            restore(s, &saved);
         s->m.nodes[p->slot] = id;
         if (match_attrs(s, n, p) && match_args(s, n, p, swap))
             return true;
     }
-    *s = saved;
+    restore(s, &saved);
     return false;
 }
 
@@ -344,10 +372,11 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb);
 /* Statement k at node id, then the statements after it; s is left as it was. */
 static void try_statement(mstate *s, const gs_rule *r, int k, gs_id id, ctx_cb *cb)
 {
-    mstate saved = *s;
+    msaved saved;
+    save(s, &saved);
     if (match_call(s, r->roots[k], id) && bind_outs(s, r, k, id))
         match_more(s, r, k + 1, cb);
-    *s = saved;
+    restore(s, &saved);
 }
 
 static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
@@ -417,6 +446,7 @@ static void match_rule_from(const gs_graph *g, int64_t opset, const gs_rule *r, 
     s.opset = opset;
     s.forced = forced;
     s.swaps = swaps;
+    s.m.rule = r;
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         s.m.values[i] = GS_NONE;
     for (int i = 0; i < GS_MAX_PATTERN; i++)
