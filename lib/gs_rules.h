@@ -169,7 +169,16 @@ struct gs_ruleset {
     gs_arena arena;             /* rules and their patterns */
     gs_rule **rules;
     int n, cap;
+    /* Rules by the op of their first match statement, in load order: a table
+     * from the op's name to its first rule (open addressing, -1 empty), and
+     * per rule the next one of the same op (-1 at the end). */
+    int *root_first, *root_next;
+    int root_cap, nroot_ops;
 };
+
+/* The first rule whose first match statement is an `op` node, or -1; the
+ * next such rule is rs->root_next[i]. */
+int gs_ruleset_first_at(const gs_ruleset *rs, const char *op);
 
 /* rules_check.c: check one rule numerically; 0 ok, 1 failed, 2 unchecked,
  * with "ok", the worst difference or the reason in res. */

@@ -481,16 +481,27 @@ static bool rule_applies(const gs_rule *r, int64_t opset, uint32_t flags)
     return (r->flags & flags) && opset >= r->opset_min && opset <= r->opset_max;
 }
 
+/* The rule after rule prev (-1: the first) whose first statement is an op
+ * node, in load order: through the ruleset's index, or by a scan for a
+ * ruleset put together without one (rules_check's one-rule set). */
+static int next_rule_at(const gs_ruleset *rs, const char *op, int prev)
+{
+    if (rs->root_cap)
+        return prev < 0 ? gs_ruleset_first_at(rs, op) : rs->root_next[prev];
+    for (int i = prev + 1; i < rs->n; i++)
+        if (!strcmp(rs->rules[i]->roots[0]->name, op))
+            return i;
+    return -1;
+}
+
 int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags, gs_id root,
                 gs_match_fn fn, void *ud)
 {
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     const char *op = g->nodes[root].op;
-    for (int i = 0; i < rs->n && !cb.stop; i++) {
-        const char *want = rs->rules[i]->roots[0]->name;
-        if (want[0] == op[0] && rule_applies(rs->rules[i], opset, flags) && !strcmp(want, op))
+    for (int i = next_rule_at(rs, op, -1); i >= 0 && !cb.stop; i = next_rule_at(rs, op, i))
+        if (rule_applies(rs->rules[i], opset, flags))
             match_rule_at(g, opset, rs->rules[i], root, &cb);
-    }
     return cb.count;
 }
 

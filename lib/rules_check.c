@@ -367,7 +367,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
         goto done;
     }
-    gs_ruleset one = { ctx, { ctx, NULL, 0, 0 }, (gs_rule **)&r, 1, 1 };
+    gs_ruleset one = { .ctx = ctx, .arena = { ctx, NULL, 0, 0 }, .rules = (gs_rule **)&r, .n = 1, .cap = 1 };
     gs_match m;
     int found = gs_match_all(&one, in.g, opset, GS_RULE_CLEANUP | GS_RULE_SEARCH | GS_RULE_LOWER, first_match, &m);
     if (found < 0) {

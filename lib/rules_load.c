@@ -794,6 +794,72 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
     return GS_OK;
 }
 
+static uint32_t root_hash(const char *s)   /* FNV-1a */
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot of op in the root table: its own, or the empty one it would take. */
+static int root_slot(const gs_ruleset *rs, const char *op)
+{
+    int mask = rs->root_cap - 1;
+    for (int i = (int)(root_hash(op) & (uint32_t)mask);; i = (i + 1) & mask) {
+        int f = rs->root_first[i];
+        if (f < 0 || !strcmp(rs->rules[f]->roots[0]->name, op))
+            return i;
+    }
+}
+
+int gs_ruleset_first_at(const gs_ruleset *rs, const char *op)
+{
+    return rs->root_cap ? rs->root_first[root_slot(rs, op)] : -1;
+}
+
+/* Rule i joins the end of its op's list (rules are only ever appended). */
+static void root_link(gs_ruleset *rs, int i)
+{
+    int *first = &rs->root_first[root_slot(rs, rs->rules[i]->roots[0]->name)];
+    rs->root_next[i] = -1;
+    if (*first < 0) {
+        *first = i;
+        rs->nroot_ops++;
+        return;
+    }
+    int j = *first;
+    while (rs->root_next[j] >= 0)
+        j = rs->root_next[j];
+    rs->root_next[j] = i;
+}
+
+/* The table again from rules 0 .. n-1, in load order. */
+static void root_relink(gs_ruleset *rs)
+{
+    rs->nroot_ops = 0;
+    for (int k = 0; k < rs->root_cap; k++)
+        rs->root_first[k] = -1;
+    for (int i = 0; i < rs->n; i++)
+        root_link(rs, i);
+}
+
+/* Room for one more op in the table (rebuilt when it grows). */
+static bool root_reserve(gs_ruleset *rs)
+{
+    if ((rs->nroot_ops + 1) * 2 <= rs->root_cap)
+        return true;
+    int cap = rs->root_cap ? rs->root_cap * 2 : 64;
+    int *t = gs_alloc(rs->ctx, (size_t)cap * sizeof *t);
+    if (!t)
+        return false;
+    gs_dealloc(rs->ctx, rs->root_first);
+    rs->root_first = t;
+    rs->root_cap = cap;
+    root_relink(rs);
+    return true;
+}
+
 static gs_status add_rule(gs_ruleset *rs, gs_rule *r)
 {
     if (rs->n == rs->cap) {
@@ -802,9 +868,16 @@ static gs_status add_rule(gs_ruleset *rs, gs_rule *r)
         if (!a)
             return gs_nomem(rs->ctx);
         rs->rules = a;
+        int *next = gs_realloc(rs->ctx, rs->root_next, (size_t)cap * sizeof *next);
+        if (!next)
+            return gs_nomem(rs->ctx);
+        rs->root_next = next;
         rs->cap = cap;
     }
-    rs->rules[rs->n++] = r;
+    if (!root_reserve(rs))
+        return gs_nomem(rs->ctx);
+    rs->rules[rs->n] = r;
+    root_link(rs, rs->n++);
     return GS_OK;
 }
 
@@ -842,8 +915,10 @@ gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, cons
         if ((st = compile_rule(rs, name, o, i++, &r)) != GS_OK || (st = add_rule(rs, r)) != GS_OK)
             break;
     }
-    if (st != GS_OK)
-        rs->n = first;   /* the whole file is refused */
+    if (st != GS_OK && rs->n > first) {   /* the whole file is refused */
+        rs->n = first;
+        root_relink(rs);
+    }
     cJSON_Delete(root);
     return st;
 }
@@ -923,6 +998,8 @@ void gs_ruleset_free(gs_ruleset *rs)
         return;
     gs_arena_free(&rs->arena);
     gs_dealloc(rs->ctx, rs->rules);
+    gs_dealloc(rs->ctx, rs->root_first);
+    gs_dealloc(rs->ctx, rs->root_next);
     gs_dealloc(rs->ctx, rs);
 }
 

@@ -111,6 +111,58 @@ static void test_load_errors(void)
     gs_ctx_free(ctx);
 }
 
+static found match_at(const gs_ruleset *rs, const gs_graph *g, gs_id root)
+{
+    found f = { .n = 0 };
+    gs_match_at(rs, g, 17, GS_RULE_CLEANUP | GS_RULE_SEARCH, root, collect, &f);
+    return f;
+}
+
+/* gs_match_at finds a node's rules through the ruleset's index by root op:
+ * every rule of that op in load order, across the index's growth (40 ops),
+ * and none of a file that was refused after some of its rules compiled. */
+static void test_rules_by_root_op(void)
+{
+    static const char *const ops[] = { "Relu", "Neg", "Abs", "Exp", "Log", "Sqrt", "Sigmoid", "Tanh", "Floor",
+                                       "Ceil", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh",
+                                       "Cosh", "Asinh", "Acosh", "Atanh", "Reciprocal", "Sign", "Round",
+                                       "Softsign", "Softplus", "Not", "Identity", "Elu", "Selu", "Celu",
+                                       "HardSigmoid", "HardSwish", "Mish", "IsNaN", "IsInf", "LeakyRelu",
+                                       "ThresholdedRelu", "Shrink" };
+    enum { NOPS = sizeof ops / sizeof ops[0] };
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    char json[256];
+    for (int i = 0; i < NOPS; i++) {   /* one rule per op, then a second rule for Relu */
+        snprintf(json, sizeof json, "{\"rules\": [{\"name\": \"r%d\", \"match\": \"%s(x)\", \"rewrite\": \"x\"}]}",
+                 i, ops[i]);
+        CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, json, strlen(json), "a.json"), GS_OK);
+    }
+    const char *more = "{\"rules\": [{\"name\": \"relu2\", \"match\": \"Relu(x)\", \"rewrite\": \"Neg(x)\"}]}";
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, more, strlen(more), "b.json"), GS_OK);
+    const char *refused = "{\"rules\": [{\"name\": \"relu3\", \"match\": \"Relu(x)\", \"rewrite\": \"x\"},"
+                          " {\"name\": \"gelu\", \"match\": \"Gelu(x)\", \"rewrite\": \"x\"},"
+                          " {\"name\": \"bad\", \"match\": \"Relu(x\", \"rewrite\": \"x\"}]}";
+    CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, refused, strlen(refused), "c.json"), GS_ERR_RULE);
+    CU_ASSERT_EQUAL(gs_ruleset_count(rs), NOPS + 1);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_id x = input(g, "x");
+    gs_id relu = node1(g, "Relu", x, "r"), last = node1(g, ops[NOPS - 1], relu, "s");
+    gs_id gelu = node1(g, "Gelu", last, "t");
+    output(g, gelu);
+    found f = match_at(rs, g, g->values[relu].producer);
+    CU_ASSERT_EQUAL_FATAL(f.n, 2);
+    CU_ASSERT_STRING_EQUAL(gs_rule_name(f.m[0].rule), "r0");   /* load order */
+    CU_ASSERT_STRING_EQUAL(gs_rule_name(f.m[1].rule), "relu2");
+    f = match_at(rs, g, g->values[last].producer);
+    CU_ASSERT_EQUAL_FATAL(f.n, 1);
+    CU_ASSERT_STRING_EQUAL(gs_rule_name(f.m[0].rule), "r39");
+    CU_ASSERT_EQUAL(match_at(rs, g, g->values[gelu].producer).n, 0);   /* only the refused file had one */
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 static void test_commutative(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
@@ -518,6 +570,7 @@ int cu_register(void)
     if (!s)
         return -1;
     CU_add_test(s, "rule file errors give file, rule and position", test_load_errors);
+    CU_add_test(s, "a node's rules found by their root op", test_rules_by_root_op);
     CU_add_test(s, "commutative operands in either order", test_commutative);
     CU_add_test(s, "commutative operands: the order that passes the conditions", test_commutative_conditions);
     CU_add_test(s, "variadic inputs", test_variadic);
