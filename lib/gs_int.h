@@ -51,6 +51,14 @@ bool gs_mul_ok(size_t a, size_t b, size_t *out);
 bool gs_mul64_ok(int64_t a, int64_t b, int64_t *out);
 /* v converted to int64, saturating (NaN gives 0): rule files hold any number. */
 int64_t gs_to_int64(double v);
+/* FNV-1a of a string: the hash of the name tables (values, nodes, ops, rules). */
+static inline uint32_t gs_hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
 
 /* ---- arena.c: bump allocator owned by a graph ------------------------- */
 

@@ -52,18 +52,10 @@ void gs_ir_free(gs_graph *g)
 
 /* ---- name map: open addressing, name -> value id ---------------------- */
 
-static uint32_t hash_name(const char *s)
-{
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
 static gs_id *map_slot(const gs_graph *g, const char *name)
 {
     uint32_t mask = g->mapcap - 1;
-    for (uint32_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = gs_hash_str(name) & mask;; i = (i + 1) & mask) {
         gs_id *slot = &g->map[i];
         if (*slot == GS_NONE || !strcmp(g->values[*slot].name, name))
             return slot;
@@ -94,7 +86,7 @@ static bool map_grow(gs_graph *g)
 static gs_id *node_slot(const gs_graph *g, const char *name)
 {
     uint32_t mask = g->nodemapcap - 1;
-    for (uint32_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = gs_hash_str(name) & mask;; i = (i + 1) & mask) {
         gs_id *slot = &g->nodemap[i];
         if (*slot == GS_NONE || !strcmp(g->nodes[*slot].name, name))
             return slot;

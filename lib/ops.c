@@ -11,7 +11,6 @@
 #include "gs_ops.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,14 +44,6 @@ static int row_cmp(const void *a, const void *b)
     return c ? c : x->order - y->order;
 }
 
-static uint32_t name_hash(const char *s)   /* FNV-1a */
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 static void index_build(void)
 {
     for (int t = 0; t < NTABLES; t++)
@@ -62,7 +53,7 @@ static void index_build(void)
     for (int i = 0; i < index_n; i++) {
         if (i > 0 && !strcmp(index_rows[i - 1].d->name, index_rows[i].d->name))
             continue;
-        uint32_t h = name_hash(index_rows[i].d->name);
+        uint32_t h = gs_hash_str(index_rows[i].d->name);
         while (name_slots[h % NSLOTS])
             h++;
         name_slots[h % NSLOTS] = (int16_t)(i + 1);
@@ -72,7 +63,7 @@ static void index_build(void)
 /* The first index row named op, or index_n. */
 static int first_row(const char *op)
 {
-    for (uint32_t h = name_hash(op); name_slots[h % NSLOTS]; h++) {
+    for (uint32_t h = gs_hash_str(op); name_slots[h % NSLOTS]; h++) {
         int i = name_slots[h % NSLOTS] - 1;
         if (!strcmp(index_rows[i].d->name, op))
             return i;

@@ -794,19 +794,11 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
     return GS_OK;
 }
 
-static uint32_t root_hash(const char *s)   /* FNV-1a */
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* The slot of op in the root table: its own, or the empty one it would take. */
 static int root_slot(const gs_ruleset *rs, const char *op)
 {
     int mask = rs->root_cap - 1;
-    for (int i = (int)(root_hash(op) & (uint32_t)mask);; i = (i + 1) & mask) {
+    for (int i = (int)(gs_hash_str(op) & (uint32_t)mask);; i = (i + 1) & mask) {
         int f = rs->root_first[i];
         if (f < 0 || !strcmp(rs->rules[f]->roots[0]->name, op))
             return i;
