@@ -266,6 +266,8 @@ const char *gs_ir_unique_name(gs_graph *g, const char *base);
  * ONNX requires node names to be unique). */
 const char *gs_ir_unique_node_name(gs_graph *g, const char *base);
 bool gs_ir_node_name_taken(const gs_graph *g, const char *name);
+/* The first node named name (live or dead), or GS_NONE. */
+gs_id gs_ir_node_named(const gs_graph *g, const char *name);
 /* Add an initializer value named after base holding t (t must outlive g:
  * put it in g->perm or register it with the model). GS_NONE on failure. */
 gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);

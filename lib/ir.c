@@ -121,9 +121,14 @@ static bool nodemap_reserve(gs_graph *g, int32_t nnodes)
     return true;
 }
 
+gs_id gs_ir_node_named(const gs_graph *g, const char *name)
+{
+    return g->nodemapcap ? *node_slot(g, name) : GS_NONE;
+}
+
 bool gs_ir_node_name_taken(const gs_graph *g, const char *name)
 {
-    return g->nodemapcap && *node_slot(g, name) != GS_NONE;
+    return gs_ir_node_named(g, name) != GS_NONE;
 }
 
 gs_id gs_ir_find(const gs_graph *g, const char *name)

@@ -291,7 +291,13 @@ static gs_status add_result_node(gs_region *r, const gs_graph *res, gs_id id, gs
         if ((out[k] = n->out[k] == GS_NONE ? GS_NONE : big_value(r, res, n->out[k], back)) == GS_NONE &&
             n->out[k] != GS_NONE)
             return gs_nomem(r->g->ctx);
-    const char *name = *n->name ? n->name : "";
+    /* A name new in the region may be a live node's elsewhere in g (the
+     * region graph knew only its own nodes); its own old nodes are dead. */
+    const char *name = n->name;
+    gs_id holder = *name ? gs_ir_node_named(r->g, name) : GS_NONE;
+    if (holder != GS_NONE && !(r->g->nodes[holder].flags & GS_N_DEAD) &&
+        !(name = gs_ir_unique_node_name(r->g, name)))
+        return gs_nomem(r->g->ctx);
     gs_id nid = gs_ir_add_node(r->g, n->op, n->domain, name, in, n->nin, out, n->nout);
     if (nid == GS_NONE)
         return r->g->ctx->last;

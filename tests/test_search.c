@@ -187,6 +187,43 @@ static void test_region_roundtrip(void)
     gs_ctx_free(ctx);
 }
 
+/* A node a region's search adds may take the name of a node outside the
+ * region (the region graph knows only its own): spliced back, it gets a
+ * name of its own, and the region's unchanged nodes keep theirs. */
+static void test_region_splice_names(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = chain(ctx, 30);
+    gs_id order[64];
+    int n = gs_ir_topo(g, order);
+    gs_region r;
+    CU_ASSERT_EQUAL_FATAL(gs_region_extract(&r, g, order + 10, 10), GS_OK);
+    CU_ASSERT_FALSE(gs_ir_node_name_taken(r.sub, "r0"));
+    gs_id in = r.sub->inputs[0], out = gs_ir_add_value(r.sub, "extra", true);
+    CU_ASSERT_FATAL(gs_ir_add_node(r.sub, "Neg", "", "r0", &in, 1, &out, 1) != GS_NONE);
+    CU_ASSERT_EQUAL_FATAL(gs_region_splice(&r, r.sub), GS_OK);
+    gs_region_free(&r);
+    CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
+    int r0 = 0, r10 = 0, neg = 0;
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        const gs_node *nd = &g->nodes[i];
+        if (nd->flags & GS_N_DEAD)
+            continue;
+        r0 += !strcmp(nd->name, "r0");
+        r10 += !strcmp(nd->name, "r10");
+        if (!strcmp(nd->op, "Neg")) {
+            neg++;
+            CU_ASSERT_STRING_EQUAL(nd->name, "r0_1");
+        }
+    }
+    CU_ASSERT_EQUAL(r0, 1);
+    CU_ASSERT_EQUAL(r10, 1);   /* an unchanged node of the region keeps its name */
+    CU_ASSERT_EQUAL(neg, 1);
+    CU_ASSERT_EQUAL(n, 30);
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 /* ---- the cost model -------------------------------------------------------- */
 
 static gs_id input_shaped(gs_graph *g, const char *name, int64_t d0, int64_t d1);
@@ -414,6 +451,7 @@ int cu_register(void)
     if (!r)
         return -1;
     CU_add_test(r, "extract and splice back", test_region_roundtrip);
+    CU_add_test(r, "spliced nodes keep names unique", test_region_splice_names);
     CU_pSuite s = CU_add_suite("hash", NULL, NULL);
     if (!s)
         return -1;
