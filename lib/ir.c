@@ -549,8 +549,8 @@ gs_status gs_ir_verify(const gs_graph *g)
 
 const gs_attr *gs_ir_attr(const gs_node *n, const char *name)
 {
-    for (int i = 0; i < n->nattrs; i++)
-        if (!strcmp(n->attrs[i].name, name))
+    for (int i = 0; i < n->nattrs; i++)   /* the first letter first: the matcher asks often */
+        if (n->attrs[i].name[0] == name[0] && !strcmp(n->attrs[i].name, name))
             return &n->attrs[i];
     return NULL;
 }
