@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Export the benchmark zoo with PyTorch (random weights, fixed seed, nothing
-downloaded), opset 13, batch 1, into bench/models/.
+downloaded), opset 13, batch 1, into bench/models/; and the dynamic-shape
+models of zoo_dynamic.py (decoder, bert-dyn, whisper) at opset 17 with
+symbolic batch/seq/past dims.
 
 CNNs are exported twice: NAME-bn keeps BatchNormalization as separate nodes
 (training mode PRESERVE on an eval-mode model, constant folding off) and NAME
@@ -16,6 +18,8 @@ import sys
 
 import torch
 import torchvision
+
+import zoo_dynamic
 
 
 def rand_bn(model):
@@ -40,7 +44,7 @@ class Block(torch.nn.Module):
         self.heads, self.causal = heads, causal
         self.register_buffer("mask", torch.triu(torch.full((128, 128), -1e4), 1))   # opset 13 has no Trilu
 
-    def forward(self, x):
+    def forward(self, x, bias=None):
         b, t, d = x.shape
         h = self.heads
         q = self.q(x).view(b, t, h, d // h).transpose(1, 2)
@@ -49,6 +53,8 @@ class Block(torch.nn.Module):
         s = q @ k.transpose(-1, -2) / (d // h) ** 0.5
         if self.causal:
             s = s + self.mask[:t, :t]
+        if bias is not None:
+            s = s + bias
         a = torch.softmax(s, -1) @ v
         x = self.ln1(x + self.o(a.transpose(1, 2).reshape(b, t, d)))
         return self.ln2(x + self.f2(torch.nn.functional.gelu(self.f1(x))))
@@ -86,7 +92,9 @@ def make(name, out):
     torch.manual_seed(0)
     base = name.replace("-bn", "").replace("-nofold", "")
     path = os.path.join(out, name + ".onnx")
-    if base.startswith("bert") or base == "gpt2":
+    if name in zoo_dynamic.DYNAMIC:
+        zoo_dynamic.export(name, path, Block)
+    elif base.startswith("bert") or base == "gpt2":
         layers = int(base.split("-")[1]) if "-" in base else 12
         model = Encoder(layers, causal=base == "gpt2").eval()
         export(model, torch.randint(0, 1000, (1, 128)), path, do_constant_folding=not name.endswith("-nofold"))
@@ -101,7 +109,7 @@ def make(name, out):
 
 ZOO = ["squeezenet", "squeezenet-bn", "resnet50", "resnet50-bn", "resnext50", "resnext50-bn",
        "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "bert", "bert-nofold", "gpt2",
-       "bert-24", "bert-48", "bert-2"]
+       "bert-24", "bert-48", "bert-2"] + zoo_dynamic.DYNAMIC
 
 
 def main():
