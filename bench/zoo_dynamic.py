@@ -105,7 +105,9 @@ class LlamaDecoder(nn.Module):
 
 class BertDyn(nn.Module):
     """input_ids and attention_mask [batch, seq] -> hidden [batch, seq, 768]:
-    position embeddings sliced to seq, the mask as an additive bias."""
+    position embeddings sliced to seq, the mask as an additive bias of 0
+    where it is 1 and -10000 elsewhere (so random masks of any integers give
+    bounded scores)."""
 
     def __init__(self, block, layers=6, d=768, vocab=8000, max_pos=512):
         super().__init__()
@@ -117,7 +119,8 @@ class BertDyn(nn.Module):
     def forward(self, ids, mask):
         t = ids.shape[1]
         x = self.ln(self.emb(ids) + self.pos.weight[:t])
-        bias = (1.0 - mask[:, None, None, :].float()) * -10000.0
+        inverted = 1.0 - mask[:, None, None, :].float()
+        bias = inverted.masked_fill(inverted.bool(), -10000.0)   # every mask value but 1 masks
         for layer in self.layers:
             x = layer(x, bias)
         return x
