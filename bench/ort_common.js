@@ -24,22 +24,42 @@ function rng(seed) {
   };
 }
 
-// One random input per input of session (unknown dims taken as 1): integers
-// in [0, 100) for int64 and int32, floats in [-1, 1) otherwise.
-function feeds(ort, session, seed) {
+// One random input per input of session: integers in [0, high) for int64 and
+// int32 (high 100, or point.high[name]), floats in [-1, 1) otherwise. A
+// symbolic dim takes its value from point.dims (a name missing there is an
+// error when point.dims is given; without it every unknown dim is 1).
+function feeds(ort, session, seed, point = {}) {
   const r = rng(seed);
   const out = {};
   const meta = session.inputMetadata || [];
+  const dimsOf = point.dims || null, high = point.high || {};
   session.inputNames.forEach((name, i) => {
     const m = meta[i] || {};
-    const dims = (m.shape || [1]).map(d => (typeof d === 'number' && d > 0 ? d : 1));
+    const dims = (m.shape || [1]).map(d => {
+      if (typeof d === 'number' && d >= 0) return d;
+      if (!dimsOf) return 1;
+      if (typeof d === 'string' && d in dimsOf) return dimsOf[d];
+      throw new Error(`input '${name}': no value given for its dim '${d}' (--dims NAME=VALUE)`);
+    });
     const n = dims.reduce((a, b) => a * b, 1);
     const type = m.type || 'float32';
-    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * 100))), dims);
-    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, () => Math.floor(r() * 100)), dims);
+    const hi = high[name] || 100;
+    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * hi))), dims);
+    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, () => Math.floor(r() * hi)), dims);
     else out[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, () => r() * 2 - 1), dims);
   });
   return out;
 }
 
-module.exports = { loadOrt, feeds };
+// "a=1,b=2" -> { a: 1, b: 2 }
+function parseAssignments(text) {
+  const out = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const m = /^([^=]+)=(\d+)$/.exec(part);
+    if (!m) throw new Error(`'${part}': expected NAME=INTEGER`);
+    out[m[1]] = parseInt(m[2], 10);
+  }
+  return out;
+}
+
+module.exports = { loadOrt, feeds, parseAssignments };

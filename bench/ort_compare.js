@@ -8,13 +8,17 @@
 // usage: node bench/ort_compare.js ORIGINAL.onnx OPTIMIZED.onnx [--pairs N] [--levels disabled,basic,all]
 //                                  [--ort-basic]   (also time ORT's own offline basic-level output, and
 //                                                   the optimized model against it at level disabled)
-// Prints one JSON object.
+//                                  [--keep-ort-basic FILE]   (and keep that output in FILE)
+//                                  [--dims NAME=V,...]       (values of the symbolic dims: a dynamic
+//                                                             model's point; each must be given)
+//                                  [--int-high INPUT=H,...]  (integer inputs drawn from [0, H); default 100)
+// Prints one JSON object; a comparison that failed has an 'error' in place of its figures.
 'use strict';
 const path = require('path');
 const os = require('os');
 const fs = require('fs');
 
-const { loadOrt, feeds } = require('./ort_common');
+const { loadOrt, feeds, parseAssignments } = require('./ort_common');
 
 const ort = loadOrt();
 
@@ -39,6 +43,7 @@ function maxDiff(a, b) {
   let abs = 0, rel = 0, scale = 0;
   for (const k of Object.keys(a)) {
     if (!b[k]) return { abs: Infinity, rel: Infinity, missing: k };
+    if (a[k].dims.join() !== b[k].dims.join()) return { abs: Infinity, rel: Infinity, shape: k };
     const x = a[k].data, y = b[k].data;
     for (let i = 0; i < x.length; i++) {
       const d = Math.abs(Number(x[i]) - Number(y[i]));
@@ -50,9 +55,11 @@ function maxDiff(a, b) {
   return { abs, rel, scale, rel_to_scale: scale > 0 ? abs / scale : abs };
 }
 
-async function compare(orig, opt, level, pairs) {
-  const a = await session(orig, level), b = await session(opt, level);
-  const f = feeds(ort, a, 1);
+async function compare(orig, opt, level, pairs, point) {
+  const a = await session(orig, level);
+  let b;
+  try { b = await session(opt, level); } catch (e) { await a.release(); throw e; }
+  const f = feeds(ort, a, 1, point);
   const [, oa] = await timeRun(a, f);
   const [, ob] = await timeRun(b, f);
   for (let i = 0; i < 2; i++) { await a.run(f); await b.run(f); }
@@ -70,20 +77,31 @@ async function compare(orig, opt, level, pairs) {
 async function main() {
   const args = process.argv.slice(2);
   const orig = args[0], opt = args[1];
-  let pairs = 10, levels = ['disabled', 'all'], ortBasic = false;
+  let pairs = 10, levels = ['disabled', 'all'], ortBasic = false, keep = null;
+  const point = {};
   for (let i = 2; i < args.length; i++) {
     if (args[i] === '--pairs') pairs = parseInt(args[++i], 10);
     else if (args[i] === '--levels') levels = args[++i].split(',');
     else if (args[i] === '--ort-basic') ortBasic = true;
+    else if (args[i] === '--keep-ort-basic') { ortBasic = true; keep = args[++i]; }
+    else if (args[i] === '--dims') point.dims = parseAssignments(args[++i]);
+    else if (args[i] === '--int-high') point.high = parseAssignments(args[++i]);
+    else throw new Error(`unexpected argument '${args[i]}'`);
   }
   const res = { original: orig, optimized: opt, ort_version: require(path.join(path.dirname(require.resolve('onnxruntime-node/package.json', { paths: [path.join(__dirname, 'node_modules'), process.env.ORT_NODE_MODULES || '.'] })), 'package.json')).version, graphsub: [], ort_basic: [] };
-  for (const level of levels) res.graphsub.push(await compare(orig, opt, level, pairs));
+  if (point.dims) res.dims = point.dims;
+  // a failure on graphsub's output (it does not load, or does not run) is
+  // recorded in its row, and ORT's basic output is still timed as the peer
+  for (const level of levels) {
+    try { res.graphsub.push(await compare(orig, opt, level, pairs, point)); } catch (e) { res.graphsub.push({ level, error: e.message }); }
+  }
   if (ortBasic) {
     const out = path.join(os.tmpdir(), `ort-basic-${process.pid}.onnx`);
     await ort.InferenceSession.create(orig, { graphOptimizationLevel: 'basic', optimizedModelFilePath: out, intraOpNumThreads: 1 });
-    for (const level of levels) res.ort_basic.push(await compare(orig, out, level, pairs));
+    for (const level of levels) res.ort_basic.push(await compare(orig, out, level, pairs, point));
     // graphsub's output against ORT's basic output directly, at ORT disabled
-    res.vs_ort_basic = [await compare(out, opt, 'disabled', pairs)];
+    try { res.vs_ort_basic = [await compare(out, opt, 'disabled', pairs, point)]; } catch (e) { res.vs_ort_basic = [{ level: 'disabled', error: e.message }]; }
+    if (keep) fs.copyFileSync(out, keep);   // not a rename: the temp folder may be another file system
     fs.unlinkSync(out);
   }
   console.log(JSON.stringify(res));

@@ -5,20 +5,23 @@
 // total kernel time.
 //
 // usage: node bench/ort_profile.js MODEL.onnx [--level disabled|basic|all] [--runs N] [--nodes K]
+//                                  [--dims NAME=V,...] [--int-high INPUT=H,...]   (as ort_compare.js)
 'use strict';
 const path = require('path');
 const os = require('os');
 const fs = require('fs');
 
-const { loadOrt, feeds } = require('./ort_common');
+const { loadOrt, feeds, parseAssignments } = require('./ort_common');
 
 function args(argv) {
-  const a = { model: null, level: 'disabled', runs: 20, nodes: 0 };
+  const a = { model: null, level: 'disabled', runs: 20, nodes: 0, point: {} };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     if (v === '--level') a.level = argv[++i];
     else if (v === '--runs') a.runs = parseInt(argv[++i], 10);
     else if (v === '--nodes') a.nodes = parseInt(argv[++i], 10);
+    else if (v === '--dims') a.point.dims = parseAssignments(argv[++i]);
+    else if (v === '--int-high') a.point.high = parseAssignments(argv[++i]);
     else if (!a.model) a.model = v;
     else throw new Error(`unexpected argument '${v}'`);
   }
@@ -40,7 +43,7 @@ async function main() {
     intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: a.level,
     enableProfiling: true, profileFilePrefix: path.join(dir, 'p'),
   });
-  const f = feeds(ort, s, 1);
+  const f = feeds(ort, s, 1, a.point);
   for (let i = 0; i < 3; i++) await s.run(f);
   for (let i = 0; i < a.runs; i++) await s.run(f);
   s.endProfiling();
