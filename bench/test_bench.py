@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Checks of bench/run's own arithmetic that need neither PyTorch nor ONNX
+Runtime: the shape-arithmetic count, --merge, and the ORT inputs of a
+dynamic model's point (the last only when Node.js is present). Exit 0 when
+every check holds.
+
+usage: bench/test_bench.py
+"""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_run():
+    loader = importlib.machinery.SourceFileLoader("bench_run", os.path.join(HERE, "run"))
+    spec = importlib.util.spec_from_loader("bench_run", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def tiny_model(path):
+    """x [b, s, 4] reshaped to [b, s * 4]: Shape, two Gathers, a Mul, two
+    Unsqueezes and a Concat compute the target shape (7 nodes); an Add of two
+    initializers and the Constant do not count, nor does the Reshape or the
+    Relu of data."""
+    i = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    nodes = [
+        helper.make_node("Shape", ["x"], ["sh"]),
+        helper.make_node("Constant", [], ["zero"], value=i("zero", 0)),
+        helper.make_node("Gather", ["sh", "zero"], ["b"], axis=0),
+        helper.make_node("Gather", ["sh", "one"], ["s"], axis=0),
+        helper.make_node("Add", ["one", "one"], ["two"]),
+        helper.make_node("Mul", ["s", "four"], ["s4"]),
+        helper.make_node("Unsqueeze", ["b", "axes"], ["b1"]),
+        helper.make_node("Unsqueeze", ["s4", "axes"], ["s41"]),
+        helper.make_node("Concat", ["b1", "s41"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["r"]),
+        helper.make_node("Relu", ["r"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "s", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", None]),
+                           helper.make_tensor_value_info("two", TensorProto.INT64, [])],
+                          [i("one", 1), i("four", 4), i("axes", [0])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit(f"test_bench: FAILED: {what}")
+    print(f"ok  {what}")
+
+
+def main():
+    run = load_run()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tiny.onnx")
+        tiny_model(path)
+        sa = run.shape_arithmetic(path)
+        check(sa["nodes"] == 7 and sa["ops"] == {"Gather": 2, "Unsqueeze": 2, "Shape": 1, "Mul": 1, "Concat": 1},
+              f"shape arithmetic of the tiny model: {sa}")
+
+        old = {"machine": {"commit": "old"}, "results": [{"model": m} for m in ("a", "d/p", "d/q", "b")]}
+        js = os.path.join(tmp, "results.json")
+        with open(js, "w") as f:
+            json.dump(old, f)
+        new = [{"model": "d/p", "x": 1}, {"model": "d/q", "x": 1}, {"model": "c"}]
+        rows, info = run.merged(js, new, {"commit": "new", "date": "today", "pairs": 3})
+        check([r["model"] for r in rows] == ["a", "d/p", "d/q", "b", "c"] and rows[1].get("x") == 1 and
+              rows[1]["run"]["commit"] == "new" and "run" not in rows[0] and info["commit"] == "old",
+              "--merge replaces a model's rows in place and appends new models")
+
+        if shutil.which("node"):
+            js_check = (
+                "const { feeds, parseAssignments } = require(process.argv[1]);"
+                "class T { constructor(type, data, dims) { Object.assign(this, { type, data, dims }); } }"
+                "const s = { inputNames: ['ids', 'past'], inputMetadata: ["
+                "  { name: 'ids', type: 'int64', shape: ['batch', 'seq'] },"
+                "  { name: 'past', type: 'float32', shape: ['batch', 2, 'past', 4] }] };"
+                "const f = feeds({ Tensor: T }, s, 1, { dims: parseAssignments('batch=2,seq=3,past=0'),"
+                "                                         high: { ids: 2 } });"
+                "let missing = '';"
+                "try { feeds({ Tensor: T }, s, 1, { dims: { batch: 1, seq: 1 } }); } catch (e) { missing = e.message; }"
+                "console.log(JSON.stringify({ ids: f.ids.dims, past: f.past.dims,"
+                "  small: [...f.ids.data].every(v => v === 0n || v === 1n), missing }));")
+            r = subprocess.run(["node", "-e", js_check, os.path.join(HERE, "ort_common.js")],
+                               capture_output=True, text=True)
+            out = json.loads(r.stdout) if r.returncode == 0 else {}
+            check(out.get("ids") == [2, 3] and out.get("past") == [2, 2, 0, 4] and out.get("small") and
+                  "'past'" in out.get("missing", ""),
+                  f"ORT inputs take the point's dims and ranges; a dim without a value is an error {out or r.stderr}")
+
+
+if __name__ == "__main__":
+    main()
