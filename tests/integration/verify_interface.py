@@ -90,6 +90,27 @@ def main():
         nan = unary(p("nan.onnx"), ["Abs", "Neg", "Sqrt"])
         check("Sqrt(Neg(Abs(x))) against Abs(x)", [nan, unary(p("abs.onnx"), ["Abs"])], 1, "MISMATCH")
         check("a model against itself", [nan, nan], 0, "agree")
+
+        # run --data: a data file must fit its declared input
+        from onnx import numpy_helper
+        import numpy as np
+        gather = model(p("gather.onnx"), [helper.make_node("Gather", ["t", "i"], ["y"])],
+                       [tensor("t", [5, 4]), tensor("i", [1, 4], TensorProto.INT64)], [tensor("y", None)])
+        for what, arrays, needle in [
+                ("float indices for an int64 input", [np.zeros((5, 4), np.float32), np.zeros((1, 4), np.float32)],
+                 "input 'i' is declared int64, the file holds float32"),
+                ("a [4] tensor for a declared [1, 4]", [np.zeros((5, 4), np.float32), np.zeros(4, np.int64)],
+                 "input 'i' is declared of rank 2, the file holds rank 1"),
+                ("a [5, 3] tensor for a declared [5, 4]", [np.zeros((5, 3), np.float32), np.zeros((1, 4), np.int64)],
+                 "input 't' dim 1 is declared 4, the file holds 3")]:
+            data = tempfile.mkdtemp(dir=d)
+            for k, a in enumerate(arrays):
+                onnx.save_tensor(numpy_helper.from_array(a), os.path.join(data, f"input_{k}.pb"))
+            r = subprocess.run([gs, "run", gather, "--data", data], capture_output=True, text=True, timeout=60)
+            ok = r.returncode == 3 and needle in r.stderr and "input_" in r.stderr
+            ok &= not os.path.exists(os.path.join(data, "output_0.pb"))
+            print(("ok  " if ok else "FAIL") + f" run --data with {what}: exit {r.returncode}: {r.stderr.strip()}")
+            failures += not ok
     print("verify-interface:", "all passed" if not failures else f"{failures} failed")
     return 1 if failures else 0
 
