@@ -7,7 +7,8 @@
   mismatch, x / x -> 1 on zeros (tests/data/wrong_rules.json).
 - A pattern node matches only when the attributes it does not mention are
   absent or at their defaults (unless the rewrite copies them): a
-  BatchNormalization with training_mode=1 is not folded into its Conv, two
+  BatchNormalization with training_mode=1 (or of opset 6 without
+  is_test=1) is not folded into its Conv, two
   Convs with auto_pad=SAME_UPPER are not merged into one without it; a
   PyTorch-style BatchNormalization (momentum=0.9) still folds.
 - Rules exact only in real arithmetic keep to float32/float64 and moderate
@@ -43,11 +44,11 @@ def weight(name, shape, lo=-1, hi=1):
     return nh.from_array(RNG.uniform(lo, hi, shape).astype(np.float32), name)
 
 
-def conv_bn(path, **bn_attrs):
+def conv_bn(path, opset=15, **bn_attrs):
     bn = [weight("s", [4]), weight("beta", [4]), weight("mean", [4]), weight("var", [4], 0.5, 2)]
     return save(path, [helper.make_node("Conv", ["x", "w"], ["c"]),
                        helper.make_node("BatchNormalization", ["c", "s", "beta", "mean", "var"], ["y"], **bn_attrs)],
-                [vi("x", shape=[1, 3, 6, 6])], [vi("y")], [weight("w", [4, 3, 3, 3])] + bn, opset=15)
+                [vi("x", shape=[1, 3, 6, 6])], [vi("y")], [weight("w", [4, 3, 3, 3])] + bn, opset=opset)
 
 
 def optimize(gs, src, d):
@@ -82,6 +83,9 @@ def main():
         p = lambda n: os.path.join(d, n)
         _, rw, ops = optimize(gs, conv_bn(p("bn_train.onnx"), training_mode=1), d)
         report("BatchNormalization" in ops and not rw, f"BatchNormalization training_mode=1 not folded: {rw} {ops}")
+        _, rw, ops = optimize(gs, conv_bn(p("bn_opset6.onnx"), opset=6), d)
+        report("BatchNormalization" in ops and not rw, f"opset 6 BatchNormalization without is_test (training) "
+               f"not folded: {rw} {ops}")
         _, rw, ops = optimize(gs, conv_bn(p("bn_torch.onnx"), momentum=0.9, epsilon=1e-5), d)
         report(rw.get("conv-bn-fold") == 1 and "BatchNormalization" not in ops,
                f"BatchNormalization momentum=0.9 (inference) still folds: {rw} {ops}")
