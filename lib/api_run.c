@@ -427,7 +427,7 @@ static void fold_diff(gs_ctx *ctx, const gs_array *oa, const gs_array *ob, const
         d.max_abs = d.max_rel = INFINITY;
         d.worst = -1;
     }
-    bool take = d.ok != w->diff.ok ? !d.ok : d.max_abs >= w->diff.max_abs;   /* the worst, failures first */
+    bool take = d.ok != w->diff.ok ? !d.ok : d.max_abs > w->diff.max_abs;   /* the worst, failures first */
     if (take) {
         int ok = w->diff.ok && d.ok;
         w->diff = d;

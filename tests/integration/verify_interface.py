@@ -76,6 +76,10 @@ def main():
               1, "input 'z' of the first model is not an input of the second")
         check("a differing output name", [xz, sub(p("o.onnx"), "x", "z", out="q")], 1,
               "output 'y' of the first model is not an output of the second")
+        cast = model(p("cast.onnx"), [helper.make_node("Sub", ["x", "z"], ["t"]),
+                                     helper.make_node("Cast", ["t"], ["y"], to=TensorProto.DOUBLE)],
+                     [tensor("x", [2, 3]), tensor("z", [2, 3])], [tensor("y", None, TensorProto.DOUBLE)])
+        check("an output of another type", [xz, cast], 1, "output 'y' differs in type or shape")
         empty = model(p("empty.onnx"), [], [tensor("x", [2, 3]), tensor("z", [2, 3])], [])
         check("a model without outputs", [empty, xz], 3, "no outputs")
         check("a model without outputs, second", [xz, empty], 1, "outputs")
