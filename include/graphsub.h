@@ -201,7 +201,8 @@ GS_API gs_status gs_array_load(gs_ctx *ctx, const char *path, gs_array **out);
 GS_API gs_status gs_array_save(gs_ctx *ctx, const char *path, const gs_array *a);
 
 /* Run the model in the reference interpreter. inputs[i] feeds graph input i
- * (initializers excluded; a NULL element is GS_ERR_ARG); outputs[0..gs_model_output_count) receive new
+ * (initializers excluded; a NULL element, or one whose dtype, rank or a
+ * known dim differs from the declared input, is GS_ERR_ARG); outputs[0..gs_model_output_count) receive new
  * arrays owned by the caller. A node whose op has no kernel is an error
  * (GS_ERR_UNSUPPORTED) naming the node and the op. */
 GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,

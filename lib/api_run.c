@@ -98,6 +98,22 @@ GS_API gs_status gs_array_save(gs_ctx *ctx, const char *path, const gs_array *a)
 
 /* ---- running ------------------------------------------------------------- */
 
+/* Array a fits graph input v: v's dtype, rank and known dims when declared. */
+static gs_status fits(gs_ctx *ctx, const gs_value *v, const gs_array *a, int i)
+{
+    if (v->dtype && (int32_t)a->dtype != v->dtype)
+        return gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] is %s, input '%s' is declared %s", i,
+                      gs_dtype_name(a->dtype), v->name, gs_dtype_name(v->dtype));
+    if (v->rank >= 0 && a->rank != v->rank)
+        return gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] has rank %d, input '%s' is declared of rank %d",
+                      i, a->rank, v->name, v->rank);
+    for (int k = 0; v->rank >= 0 && k < v->rank; k++)
+        if (v->dims[k].v >= 0 && a->dims[k] != v->dims[k].v)
+            return gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] has dim %d of %lld, input '%s' is declared "
+                          "%lld", i, k, (long long)a->dims[k], v->name, (long long)v->dims[k].v);
+    return GS_OK;
+}
+
 GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,
                               gs_array **outputs)
 {
@@ -113,6 +129,10 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
             st = gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] is NULL", i);
             break;
         }
+        if (i < gs_model_input_count(m))
+            st = fits(ctx, &m->graph->values[gs_model_input(m, i)], inputs[i], i);
+        if (st != GS_OK)
+            break;
         tin[i] = view(inputs[i]);
         pin[i] = &tin[i];
     }
