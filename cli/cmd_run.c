@@ -91,8 +91,37 @@ static void as_bfloat16(gs_array *a, gs_dtype want)
         a->dtype = GS_BFLOAT16;
 }
 
-/* Inputs from files when the first exists, else random. */
-static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array **in)
+/* A data tensor fits graph input v: the declared dtype, and the declared
+ * rank and known dims when the model gives them. Prints the error (exit 3). */
+static bool fits_input(const gs_model *m, int v, const gs_array *a, const char *path)
+{
+    const char *name = gs_value_name(m, v);
+    gs_dtype want = gs_value_dtype(m, v);
+    int rank = gs_value_rank(m, v);
+    if (want != GS_UNDEFINED && a->dtype != want) {
+        cli_error(EXIT_INPUT, "%s: input '%s' is declared %s, the file holds %s", path, name,
+                  gs_dtype_str(want), gs_dtype_str(a->dtype));
+        return false;
+    }
+    if (rank >= 0 && a->rank != rank) {
+        cli_error(EXIT_INPUT, "%s: input '%s' is declared of rank %d, the file holds rank %d", path, name,
+                  rank, a->rank);
+        return false;
+    }
+    for (int k = 0; rank >= 0 && k < rank; k++) {
+        int64_t d = gs_value_dim(m, v, k, NULL);
+        if (d >= 0 && a->dims[k] != d) {
+            cli_error(EXIT_INPUT, "%s: input '%s' dim %d is declared %lld, the file holds %lld", path, name,
+                      k, (long long)d, (long long)a->dims[k]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Inputs from files when the first exists, else random. A file that does
+ * not fit its input is GS_ERR_MODEL with the error already printed (*printed). */
+static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array **in, bool *printed)
 {
     int n = gs_model_input_count(m);
     char path[4096];
@@ -105,6 +134,8 @@ static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array *
                 if (st != GS_OK)
                     return st;
                 as_bfloat16(in[i], gs_value_dtype(m, gs_model_input(m, i)));
+                if (!fits_input(m, gs_model_input(m, i), in[i], path))
+                    return *printed = true, GS_ERR_MODEL;
             }
             return GS_OK;
         }
@@ -173,6 +204,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_INTERNAL;
     gs_model *m = NULL;
     gs_array **in = NULL, **out = NULL;
+    bool printed = false;
     gs_status st = gs_model_load(ctx, o.in, &m);
     int bad = st == GS_OK ? non_tensor_input(m) : -1;
     if (bad >= 0) {
@@ -185,11 +217,13 @@ int cmd_run(int argc, char **argv)
     if (st == GS_OK) {
         in = calloc((size_t)gs_model_input_count(m) + 1, sizeof *in);
         out = calloc((size_t)gs_model_output_count(m) + 1, sizeof *out);
-        st = in && out ? load_inputs(ctx, m, &o, in) : GS_ERR_NOMEM;
+        st = in && out ? load_inputs(ctx, m, &o, in, &printed) : GS_ERR_NOMEM;
     }
     if (st == GS_OK)
         st = gs_model_run(ctx, m, (const gs_array *const *)in, gs_model_input_count(m), out);
-    if (st != GS_OK)
+    if (st != GS_OK && printed)
+        rc = EXIT_INPUT;
+    else if (st != GS_OK)
         rc = st == GS_ERR_NOMEM && !in ? cli_error(EXIT_INTERNAL, "out of memory") : cli_fail(ctx, st);
     else if (o.data)
         rc = compare_or_write(ctx, m, &o, out);

@@ -11,18 +11,46 @@ static const char help[] =
     "                       [--dim NAME=VALUE]...\n"
     "\n"
     "Run both models in the reference interpreter on the same random inputs and\n"
-    "compare every output of A with the output of B of the same name. Prints the\n"
-    "worst difference per output; exits 1 when any output differs.\n"
+    "compare every output of A with the output of B of the same name. Inputs are\n"
+    "bound by name; each trial draws float inputs from [-1, 1), [-1000, 1000) and\n"
+    "zeros. Prints the worst difference per output and a summary line; exits 1\n"
+    "when any output differs, or when the models' inputs (names, types, ranks,\n"
+    "known dims) or output names differ.\n"
     "\n"
     "  --seed S          seed of the random inputs (default 0)\n"
     "  --trials N        input sets to try (default 1)\n"
     "  --rtol R          relative tolerance (default 1e-3)\n"
     "  --atol A          absolute tolerance (default 1e-4)\n"
-    "  --dim NAME=VALUE  value of a symbolic dim (default 1); repeatable\n"
+    "  --dim NAME=VALUE  value (an integer) of a symbolic input dim (default 1);\n"
+    "                    repeatable; NAME must be a dim of an input\n"
     "  -h, --help        show this help\n"
     "An element passes when |got - want| <= atol + rtol * max(|want|, max|want| / 100).\n";
 
 enum { MAX_DIMS = 32 };
+
+/* "NAME=VALUE" with a non-empty NAME and VALUE a decimal integer in [0, 2^31). */
+static bool dim_ok(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1] || strlen(eq + 1) > 10)
+        return false;
+    long long v = 0;
+    for (const char *p = eq + 1; *p; p++)
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 2147483647LL)
+            return false;
+    return true;
+}
+
+static void print_diffs(const gs_output_diff *diffs, int nd)
+{
+    for (int i = 0; i < nd; i++) {
+        printf("%-8s %s: max abs %g, max rel %g", diffs[i].diff.ok ? "ok" : "MISMATCH", diffs[i].name,
+               diffs[i].diff.max_abs, diffs[i].diff.max_rel);
+        if (!diffs[i].diff.ok)
+            printf(" (inputs drawn from %s)", diffs[i].range);
+        printf("\n");
+    }
+}
 
 int cmd_verify(int argc, char **argv)
 {
@@ -46,8 +74,9 @@ int cmd_verify(int argc, char **argv)
             (!strcmp(a, "--atol") && !cli_parse_double("verify", a, argv[++i], &atol)))
             return EXIT_USAGE;
         if (!strcmp(a, "--dim")) {
-            if (ndims == MAX_DIMS || !strchr(argv[i + 1], '='))
-                return cli_usage("verify", "--dim needs NAME=VALUE (at most %d)", MAX_DIMS);
+            if (ndims == MAX_DIMS || !dim_ok(argv[i + 1]))
+                return cli_usage("verify", "--dim needs NAME=VALUE with VALUE an integer from 0 to "
+                                 "2147483647 (at most %d), got '%s'", MAX_DIMS, argv[i + 1]);
             dims[ndims++] = argv[++i];
         } else if (!valued && a[0] == '-' && a[1]) {
             return cli_usage("verify", "unknown option '%s'", a);
@@ -73,11 +102,12 @@ int cmd_verify(int argc, char **argv)
     gs_verify_opts vo = { GS_VERIFY_OPTS_VERSION, (uint64_t)seed, (int)trials, rtol, atol, dims };
     if (st == GS_OK)
         st = gs_model_compare(ctx, a, b, &vo, &diffs, &nd);
-    for (int i = 0; i < nd; i++)
-        printf("%-8s %s: max abs %g, max rel %g\n", diffs[i].diff.ok ? "ok" : "MISMATCH",
-               diffs[i].name, diffs[i].diff.max_abs, diffs[i].diff.max_rel);
+    print_diffs(diffs, nd);
     if (st != GS_OK)
         rc = cli_fail(ctx, st);
+    else
+        printf("verify: %s and %s agree: %d output%s, %ld trial%s of %d input ranges\n", files[0], files[1],
+               nd, nd == 1 ? "" : "s", trials, trials == 1 ? "" : "s", gs_verify_range_count());
     gs_free(ctx, diffs);
     gs_model_free(a);
     gs_model_free(b);

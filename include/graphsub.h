@@ -201,7 +201,8 @@ GS_API gs_status gs_array_load(gs_ctx *ctx, const char *path, gs_array **out);
 GS_API gs_status gs_array_save(gs_ctx *ctx, const char *path, const gs_array *a);
 
 /* Run the model in the reference interpreter. inputs[i] feeds graph input i
- * (initializers excluded); outputs[0..gs_model_output_count) receive new
+ * (initializers excluded; a NULL element, or one whose dtype, rank or a
+ * known dim differs from the declared input, is GS_ERR_ARG); outputs[0..gs_model_output_count) receive new
  * arrays owned by the caller. A node whose op has no kernel is an error
  * (GS_ERR_UNSUPPORTED) naming the node and the op. */
 GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,
@@ -247,14 +248,26 @@ typedef struct gs_verify_opts {
 typedef struct gs_output_diff {
     const char *name;            /* output name (owned by model a) */
     gs_diff diff;                /* worst over the trials */
+    const char *range;           /* the input range of that worst trial (a static string) */
 } gs_output_diff;
 
 /* Run a and b on the same random inputs and compare every output of a with
- * the output of b of the same name. diffs (may be NULL) receives one entry
- * per output of a, freed with gs_free. GS_ERR_MISMATCH when any differs or
- * is missing from b. opts may be NULL. */
+ * the output of b of the same name. Each trial draws the float inputs from
+ * each of gs_verify_range_count() ranges in turn ([-1, 1), large values,
+ * zeros); integers from [0, 4). Inputs are bound by name.
+ * Before running, the interfaces must agree: a has at least one output
+ * (else GS_ERR_MODEL); both take inputs of the same names, types, ranks and
+ * known dims, and give outputs of the same names (else GS_ERR_MISMATCH);
+ * every opts->dims entry is "NAME=VALUE" with VALUE a decimal integer in
+ * [0, 2^31) and NAME a symbolic dim of an input (else GS_ERR_ARG).
+ * diffs (may be NULL) receives one entry per output of a, freed with
+ * gs_free. GS_ERR_MISMATCH when any output differs; the message names the
+ * output and the input range. opts may be NULL. */
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs);
+/* The input ranges gs_model_compare tries, and the name of range i ("[-1, 1)"), or NULL. */
+GS_API int gs_verify_range_count(void);
+GS_API const char *gs_verify_range_name(int i);
 
 /* ---- rules --------------------------------------------------------------- */
 

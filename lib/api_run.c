@@ -98,6 +98,22 @@ GS_API gs_status gs_array_save(gs_ctx *ctx, const char *path, const gs_array *a)
 
 /* ---- running ------------------------------------------------------------- */
 
+/* Array a fits graph input v: v's dtype, rank and known dims when declared. */
+static gs_status fits(gs_ctx *ctx, const gs_value *v, const gs_array *a, int i)
+{
+    if (v->dtype && (int32_t)a->dtype != v->dtype)
+        return gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] is %s, input '%s' is declared %s", i,
+                      gs_dtype_name(a->dtype), v->name, gs_dtype_name(v->dtype));
+    if (v->rank >= 0 && a->rank != v->rank)
+        return gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] has rank %d, input '%s' is declared of rank %d",
+                      i, a->rank, v->name, v->rank);
+    for (int k = 0; v->rank >= 0 && k < v->rank; k++)
+        if (v->dims[k].v >= 0 && a->dims[k] != v->dims[k].v)
+            return gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] has dim %d of %lld, input '%s' is declared "
+                          "%lld", i, k, (long long)a->dims[k], v->name, (long long)v->dims[k].v);
+    return GS_OK;
+}
+
 GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,
                               gs_array **outputs)
 {
@@ -109,6 +125,14 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
     gs_tensor **tout = gs_zalloc(ctx, ((size_t)nout + 1) * sizeof *tout);
     gs_status st = tin && pin && tout ? GS_OK : gs_nomem(ctx);
     for (int i = 0; st == GS_OK && i < ninputs; i++) {
+        if (!inputs[i]) {
+            st = gs_err(ctx, GS_ERR_ARG, "gs_model_run: inputs[%d] is NULL", i);
+            break;
+        }
+        if (i < gs_model_input_count(m))
+            st = fits(ctx, &m->graph->values[gs_model_input(m, i)], inputs[i], i);
+        if (st != GS_OK)
+            break;
         tin[i] = view(inputs[i]);
         pin[i] = &tin[i];
     }
@@ -152,28 +176,74 @@ static uint64_t next(uint64_t *s)   /* splitmix64 */
     return z ^ (z >> 31);
 }
 
-static int64_t dim_value(const gs_dim *d, const char *const *dims)
+/* The value of a "name=value" entry of dims: a decimal integer in
+ * [0, 2^31), strictly (no sign, no exponent, nothing after it). */
+static gs_status dim_entry(gs_ctx *ctx, const char *entry, int64_t *out)
 {
-    if (d->v >= 0)
-        return d->v;
-    for (int i = 0; dims && dims[i]; i++) {
-        const char *eq = strchr(dims[i], '=');
-        if (eq && d->sym && strlen(d->sym) == (size_t)(eq - dims[i]) &&
-            !strncmp(dims[i], d->sym, (size_t)(eq - dims[i])))
-            return strtoll(eq + 1, NULL, 10);
+    const char *eq = strchr(entry, '=');
+    if (!eq || eq == entry || !eq[1])
+        return gs_err(ctx, GS_ERR_ARG, "dim '%s': expected NAME=VALUE", entry);
+    int64_t v = 0;
+    for (const char *p = eq + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > INT32_MAX)
+            return gs_err(ctx, GS_ERR_ARG, "dim '%s': the value must be an integer from 0 to %d",
+                          entry, INT32_MAX);
     }
-    return 1;
+    *out = v;
+    return GS_OK;
 }
 
-static gs_status random_input(gs_ctx *ctx, const gs_value *v, uint64_t *seed, const char *const *dims,
-                              gs_array **out)
+/* Whether dims entry e names symbol sym. */
+static bool names_sym(const char *e, const char *sym)
+{
+    const char *eq = strchr(e, '=');
+    return eq && sym && strlen(sym) == (size_t)(eq - e) && !strncmp(e, sym, (size_t)(eq - e));
+}
+
+/* Size of dim d: its own, else the one hint gives (>= 0), else the value
+ * dims gives its symbol, else 1. */
+static gs_status dim_value(gs_ctx *ctx, const gs_dim *d, int64_t hint, const char *const *dims,
+                           int64_t *out)
+{
+    *out = d->v >= 0 ? d->v : hint >= 0 ? hint : 1;
+    if (d->v >= 0 || hint >= 0)
+        return GS_OK;
+    for (int i = 0; dims && dims[i]; i++)
+        if (names_sym(dims[i], d->sym))
+            return dim_entry(ctx, dims[i], out);
+    return GS_OK;
+}
+
+/* Random values in [lo, hi) for floats (all lo when lo == hi), [0, 4) for
+ * integers, 0/1 for bools. */
+static void fill_random(gs_tensor *t, uint64_t *seed, double lo, double hi)
+{
+    int64_t n = gs_tensor_numel(t);
+    bool fl = t->dtype == GS_FLOAT || t->dtype == GS_DOUBLE || t->dtype == GS_FLOAT16 ||
+              t->dtype == GS_BFLOAT16;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t r = next(seed);
+        if (fl)
+            gs_tensor_set_f(t, i, lo + (hi - lo) * ((double)(r >> 11) / 9007199254740992.0));
+        else
+            gs_tensor_set_i(t, i, (int64_t)(r % (t->dtype == GS_BOOL ? 2 : 4)));
+    }
+}
+
+/* A random array for input v; `like` (may be NULL) is the same input of
+ * another model, whose known dims fill v's unknown ones. */
+static gs_status random_input(gs_ctx *ctx, const gs_value *v, const gs_value *like, uint64_t *seed,
+                              const char *const *dims, double lo, double hi, gs_array **out)
 {
     int64_t shape[GS_MAX_RANK];
     if (v->rank < 0 || !v->dtype)
         return gs_err(ctx, GS_ERR_UNSUPPORTED, "input '%s' has no known type or rank", v->name);
-    for (int i = 0; i < v->rank; i++)
-        if ((shape[i] = dim_value(&v->dims[i], dims)) < 0)
-            return gs_err(ctx, GS_ERR_ARG, "input '%s': negative dim", v->name);
+    for (int i = 0; i < v->rank; i++) {
+        int64_t hint = like && like->rank == v->rank ? like->dims[i].v : -1;
+        gs_status st = dim_value(ctx, &v->dims[i], hint, dims, &shape[i]);
+        if (st != GS_OK)
+            return st;
+    }
     if (!gs_dtype_size(v->dtype) || v->dtype == GS_COMPLEX64 || v->dtype == GS_COMPLEX128)
         return gs_err(ctx, GS_ERR_UNSUPPORTED, "input '%s' has type %s: random values of it are not supported",
                       v->name, gs_dtype_name(v->dtype));
@@ -181,16 +251,7 @@ static gs_status random_input(gs_ctx *ctx, const gs_value *v, uint64_t *seed, co
     if (!a)
         return gs_nomem(ctx);
     gs_tensor t = view(a);
-    int64_t n = gs_tensor_numel(&t);
-    bool fl = v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16 ||
-              v->dtype == GS_BFLOAT16;
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t r = next(seed);
-        if (fl)
-            gs_tensor_set_f(&t, i, (double)(r >> 11) / 9007199254740992.0 * 2 - 1);
-        else
-            gs_tensor_set_i(&t, i, (int64_t)(r % (v->dtype == GS_BOOL ? 2 : 4)));
-    }
+    fill_random(&t, seed, lo, hi);
     *out = a;
     return GS_OK;
 }
@@ -205,7 +266,8 @@ GS_API gs_status gs_model_random_inputs(gs_ctx *ctx, const gs_model *m, uint64_t
     for (int i = 0; i < n; i++)
         inputs[i] = NULL;
     for (int i = 0; i < n; i++) {
-        gs_status st = random_input(ctx, &m->graph->values[gs_model_input(m, i)], &s, dims, &inputs[i]);
+        gs_status st = random_input(ctx, &m->graph->values[gs_model_input(m, i)], NULL, &s, dims, -1, 1,
+                                    &inputs[i]);
         if (st != GS_OK) {
             for (int j = 0; j < i; j++)
                 gs_array_free(ctx, inputs[j]), inputs[j] = NULL;
@@ -259,12 +321,98 @@ GS_API gs_status gs_array_compare(gs_ctx *ctx, const gs_array *got, const gs_arr
     return GS_OK;
 }
 
-static int find_output(const gs_model *m, const char *name)
+/* Input sets each trial draws its float inputs from: a rule that holds only
+ * near zero (a Clip removed, an overflow hidden by small values) shows on
+ * the large ones; a division by a value that should not be zero, on the zeros. */
+static const struct range { const char *name; double lo, hi; } ranges[] = {
+    { "[-1, 1)", -1, 1 },
+    { "[-1000, 1000)", -1000, 1000 },
+    { "zeros", 0, 0 },
+};
+enum { NRANGES = sizeof ranges / sizeof ranges[0] };
+
+static int find_value(const gs_model *m, bool input, const char *name)
 {
-    for (int i = 0; i < gs_model_output_count(m); i++)
-        if (!strcmp(gs_value_name(m, gs_model_output(m, i)), name))
+    int n = input ? gs_model_input_count(m) : gs_model_output_count(m);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(gs_value_name(m, input ? gs_model_input(m, i) : gs_model_output(m, i)), name))
             return i;
     return -1;
+}
+
+static const gs_value *input_value(const gs_model *m, int i)
+{
+    return &m->graph->values[gs_model_input(m, i)];
+}
+
+/* Input i of a against its namesake in b: same dtype, rank and known dims. */
+static gs_status same_input(gs_ctx *ctx, const gs_model *a, const gs_model *b, int i)
+{
+    const gs_value *x = input_value(a, i);
+    int j = find_value(b, true, x->name);
+    if (j < 0)
+        return gs_err(ctx, GS_ERR_MISMATCH, "input '%s' of the first model is not an input of the second",
+                      x->name);
+    const gs_value *y = input_value(b, j);
+    if (x->dtype != y->dtype)
+        return gs_err(ctx, GS_ERR_MISMATCH, "input '%s' is %s in the first model and %s in the second",
+                      x->name, gs_dtype_name(x->dtype), gs_dtype_name(y->dtype));
+    if (x->rank >= 0 && y->rank >= 0 && x->rank != y->rank)
+        return gs_err(ctx, GS_ERR_MISMATCH, "input '%s' has rank %d in the first model and %d in the second",
+                      x->name, x->rank, y->rank);
+    for (int k = 0; x->rank >= 0 && x->rank == y->rank && k < x->rank; k++)
+        if (x->dims[k].v >= 0 && y->dims[k].v >= 0 && x->dims[k].v != y->dims[k].v)
+            return gs_err(ctx, GS_ERR_MISMATCH, "input '%s' dim %d is %lld in the first model and %lld in "
+                          "the second", x->name, k, (long long)x->dims[k].v, (long long)y->dims[k].v);
+    return GS_OK;
+}
+
+/* Whether symbol sym is a dim of an input of m. */
+static bool has_sym(const gs_model *m, const char *e)
+{
+    for (int i = 0; i < gs_model_input_count(m); i++) {
+        const gs_value *v = input_value(m, i);
+        for (int k = 0; k < v->rank; k++)
+            if (v->dims[k].v < 0 && names_sym(e, v->dims[k].sym))
+                return true;
+    }
+    return false;
+}
+
+/* The models can be compared: a has outputs, both take the same inputs
+ * (by name, with the same types and known dims) and give the same
+ * outputs (by name); every dims entry is well formed and names a dim. */
+static gs_status same_interface(gs_ctx *ctx, const gs_model *a, const gs_model *b, const char *const *dims)
+{
+    int na = gs_model_output_count(a), ni = gs_model_input_count(a);
+    if (na == 0)
+        return gs_err(ctx, GS_ERR_MODEL, "the first model has no outputs: there is nothing to compare");
+    if (gs_model_input_count(b) != ni)
+        return gs_err(ctx, GS_ERR_MISMATCH, "the models take %d and %d inputs", ni, gs_model_input_count(b));
+    if (gs_model_output_count(b) != na)
+        return gs_err(ctx, GS_ERR_MISMATCH, "the models give %d and %d outputs", na,
+                      gs_model_output_count(b));
+    for (int i = 0; i < ni; i++) {
+        gs_status st = same_input(ctx, a, b, i);
+        if (st != GS_OK)
+            return st;
+    }
+    for (int i = 0; i < na; i++) {
+        const char *name = gs_value_name(a, gs_model_output(a, i));
+        if (find_value(b, false, name) < 0)
+            return gs_err(ctx, GS_ERR_MISMATCH, "output '%s' of the first model is not an output of the "
+                          "second", name);
+    }
+    for (int i = 0; dims && dims[i]; i++) {
+        int64_t v;
+        gs_status st = dim_entry(ctx, dims[i], &v);
+        if (st != GS_OK)
+            return st;
+        if (!has_sym(a, dims[i]) && !has_sym(b, dims[i]))
+            return gs_err(ctx, GS_ERR_ARG, "dim '%s': no input of either model has a dim of that name",
+                          dims[i]);
+    }
+    return GS_OK;
 }
 
 static void free_arrays(gs_ctx *ctx, gs_array **a, int n)
@@ -274,49 +422,76 @@ static void free_arrays(gs_ctx *ctx, gs_array **a, int n)
     gs_dealloc(ctx, a);
 }
 
-/* One trial: same inputs to both, fold the differences into diffs. */
+/* Random inputs of a for one trial in range r, each shaped by a's dims
+ * and, where a's are unknown, b's. */
+static gs_status trial_inputs(gs_ctx *ctx, const gs_model *a, const gs_model *b, const char *const *dims,
+                              uint64_t seed, const struct range *r, gs_array **in)
+{
+    for (int i = 0; i < gs_model_input_count(a); i++) {
+        const gs_value *x = input_value(a, i);
+        const gs_value *y = input_value(b, find_value(b, true, x->name));
+        gs_status st = random_input(ctx, x, y, &seed, dims, r->lo, r->hi, &in[i]);
+        if (st != GS_OK)
+            return st;
+    }
+    return GS_OK;
+}
+
+/* Fold the comparison of a's output i (oa) with b's (ob) into w. */
+static void fold_diff(gs_ctx *ctx, const gs_array *oa, const gs_array *ob, const gs_verify_opts *o,
+                      const struct range *r, gs_output_diff *w)
+{
+    gs_diff d;
+    if (gs_array_compare(ctx, oa, ob, o->rtol, o->atol, &d) != GS_OK) {
+        d.ok = 0;
+        d.max_abs = d.max_rel = INFINITY;
+        d.worst = -1;
+    }
+    bool take = d.ok != w->diff.ok ? !d.ok : d.max_abs > w->diff.max_abs;   /* the worst, failures first */
+    if (take) {
+        int ok = w->diff.ok && d.ok;
+        w->diff = d;
+        w->diff.ok = ok;
+        w->range = r->name;
+    }
+}
+
+/* One trial in one range: the same inputs (bound by name) to both, fold
+ * the differences into diffs. */
 static gs_status trial(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *o, uint64_t seed,
-                       gs_output_diff *diffs)
+                       const struct range *r, gs_output_diff *diffs)
 {
     int ni = gs_model_input_count(a), na = gs_model_output_count(a), nb = gs_model_output_count(b);
-    if (gs_model_input_count(b) != ni)
-        return gs_err(ctx, GS_ERR_MISMATCH, "the models take %d and %d inputs", ni,
-                      gs_model_input_count(b));
     gs_array **in = gs_zalloc(ctx, ((size_t)ni + 1) * sizeof *in);
+    gs_array **inb = gs_zalloc(ctx, ((size_t)ni + 1) * sizeof *inb);
     gs_array **oa = gs_zalloc(ctx, ((size_t)na + 1) * sizeof *oa);
     gs_array **ob = gs_zalloc(ctx, ((size_t)nb + 1) * sizeof *ob);
-    gs_status st = in && oa && ob ? GS_OK : gs_nomem(ctx);
+    gs_status st = in && inb && oa && ob ? GS_OK : gs_nomem(ctx);
     if (st == GS_OK)
-        st = gs_model_random_inputs(ctx, a, seed, o->dims, in);
+        st = trial_inputs(ctx, a, b, o->dims, seed, r, in);
+    for (int i = 0; st == GS_OK && i < ni; i++)
+        inb[find_value(b, true, gs_value_name(a, gs_model_input(a, i)))] = in[i];
     if (st == GS_OK)
         st = gs_model_run(ctx, a, (const gs_array *const *)in, ni, oa);
     if (st == GS_OK)
-        st = gs_model_run(ctx, b, (const gs_array *const *)in, ni, ob);
-    for (int i = 0; st == GS_OK && i < na; i++) {
-        int j = find_output(b, diffs[i].name);
-        gs_diff d;
-        if (j < 0) {
-            diffs[i].diff.ok = 0;
-            continue;
-        }
-        if (gs_array_compare(ctx, oa[i], ob[j], o->rtol, o->atol, &d) != GS_OK) {
-            diffs[i].diff.ok = 0;
-            diffs[i].diff.max_abs = INFINITY;
-            continue;
-        }
-        gs_diff *w = &diffs[i].diff;
-        if (d.max_abs >= w->max_abs) {
-            int ok = w->ok && d.ok;
-            *w = d;
-            w->ok = ok;
-        } else {
-            w->ok = w->ok && d.ok;
-        }
-    }
+        st = gs_model_run(ctx, b, (const gs_array *const *)inb, ni, ob);
+    for (int i = 0; st == GS_OK && i < na; i++)
+        fold_diff(ctx, oa[i], ob[find_value(b, false, diffs[i].name)], o, r, &diffs[i]);
+    gs_dealloc(ctx, inb);
     free_arrays(ctx, in, ni);
     free_arrays(ctx, oa, na);
     free_arrays(ctx, ob, nb);
     return st;
+}
+
+static gs_status mismatch(gs_ctx *ctx, const gs_output_diff *d)
+{
+    if (d->diff.worst < 0)
+        return gs_err(ctx, GS_ERR_MISMATCH, "output '%s' differs in type or shape on inputs drawn from %s",
+                      d->name, d->range);
+    return gs_err(ctx, GS_ERR_MISMATCH, "output '%s' differs on inputs drawn from %s: max abs %g, max rel %g "
+                  "(element %lld: %.9g vs %.9g)", d->name, d->range, d->diff.max_abs, d->diff.max_rel,
+                  (long long)d->diff.worst, d->diff.got, d->diff.want);
 }
 
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
@@ -333,6 +508,9 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         o.rtol = o.rtol > 0 ? o.rtol : 1e-3;
         o.atol = o.atol > 0 ? o.atol : 1e-4;
     }
+    gs_status st = same_interface(ctx, a, b, o.dims);
+    if (st != GS_OK)
+        return st;
     int na = gs_model_output_count(a);
     gs_output_diff *d = gs_zalloc(ctx, ((size_t)na + 1) * sizeof *d);
     if (!d)
@@ -341,18 +519,14 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         d[i].name = gs_value_name(a, gs_model_output(a, i));
         d[i].diff.ok = 1;
         d[i].diff.worst = -1;
+        d[i].range = ranges[0].name;
     }
-    gs_status st = GS_OK;
     for (int t = 0; t < o.trials && st == GS_OK; t++)
-        st = trial(ctx, a, b, &o, o.seed + (uint64_t)t * 7919, d);
-    int bad = -1;
+        for (int r = 0; r < NRANGES && st == GS_OK; r++)
+            st = trial(ctx, a, b, &o, o.seed + (uint64_t)t * 7919, &ranges[r], d);
     for (int i = 0; st == GS_OK && i < na; i++)
-        if (!d[i].diff.ok && bad < 0)
-            bad = i;
-    if (st == GS_OK && bad >= 0)
-        st = gs_err(ctx, GS_ERR_MISMATCH, "output '%s' differs: max abs %g, max rel %g (element %lld: "
-                    "%.9g vs %.9g)", d[bad].name, d[bad].diff.max_abs, d[bad].diff.max_rel,
-                    (long long)d[bad].diff.worst, d[bad].diff.got, d[bad].diff.want);
+        if (!d[i].diff.ok)
+            st = mismatch(ctx, &d[i]);
     if (diffs && (st == GS_OK || st == GS_ERR_MISMATCH)) {
         *diffs = d;
         if (ndiffs)
@@ -361,4 +535,14 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         gs_dealloc(ctx, d);
     }
     return st;
+}
+
+GS_API int gs_verify_range_count(void)
+{
+    return NRANGES;
+}
+
+GS_API const char *gs_verify_range_name(int i)
+{
+    return i >= 0 && i < NRANGES ? ranges[i].name : NULL;
 }

@@ -156,6 +156,9 @@ struct gs_rule {
     uint64_t optional;          /* bit v: variable v is an optional input ("b?") */
     int nvars;
     int nslots;                 /* matched nodes */
+    uint32_t copied_slots;      /* bit per slot whose node's attributes the rewrite copies
+                                   ("{...}"); the others match only with every attribute
+                                   they do not mention absent or at its default */
     uint32_t comm_slots;        /* a one-statement rule: bit per slot whose op is commutative
                                    (the matcher tries those operand orders) */
     const char *ops;            /* match-side ops, space separated */
@@ -186,5 +189,8 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap);
 
 /* match.c: evaluate a condition function (for rules_load.c's validation). */
 bool gs_match_known_condition(const char *name, int nargs);
+/* match.c: the slots whose attributes rule r's rewrite copies with "{...}"
+ * (the first matched node of each op so copied), for gs_rule.copied_slots. */
+uint32_t gs_match_copied_slots(const gs_rule *r);
 
 #endif /* GS_RULES_H */

@@ -11,6 +11,13 @@
  * A match is refused when a value inside it (not a root output) is read
  * outside the match or is a graph output, unless the rule is marked
  * shared_inner.
+ *
+ * An attribute a pattern node does not mention matches only when the node
+ * leaves it out or gives its default value (or it cannot change the output
+ * the rule reads, as BatchNormalization's momentum), unless the rewrite
+ * copies that node's attributes with "{...}": a rule that does not say
+ * what training_mode=1, auto_pad=SAME_UPPER or allowzero=1 would do does
+ * not match nodes that have them.
  */
 #include "gs_ops.h"
 #include "gs_rules.h"
@@ -95,8 +102,205 @@ static bool attr_same(const gs_attr *a, const gs_attr *b)
     }
 }
 
+/* ---- attributes a pattern leaves out ------------------------------------- */
+
+typedef struct attr_rule {
+    const char *op, *attr;
+    char kind;                  /* 'x' never changes the output a rule reads; 'i', 'f', 's': the
+                                   default value; 'l': a list of that value (any length) */
+    double num;                 /* 'i', 'f', 'l' */
+    const char *str;            /* 's' */
+    int since, until;           /* opsets where this default holds (until 0: on) */
+} attr_rule;
+
+static const attr_rule attr_rules[] = {
+    { "BatchNormalization", "momentum", 'x', 0, NULL, 0, 0 },   /* running statistics, training only */
+    { "BatchNormalization", "epsilon", 'f', 1e-5, NULL, 0, 0 },
+    { "BatchNormalization", "training_mode", 'i', 0, NULL, 0, 0 },
+    { "BatchNormalization", "spatial", 'i', 1, NULL, 0, 0 },
+    { "Dropout", "seed", 'x', 0, NULL, 0, 0 },
+    { "Dropout", "ratio", 'x', 0, NULL, 7, 11 },   /* an attribute, and no training mode, before 12 */
+    { "Conv", "kernel_shape", 'x', 0, NULL, 0, 0 },   /* the weight's spatial dims in a valid model */
+    { "Conv", "auto_pad", 's', 0, "NOTSET", 0, 0 },
+    { "Conv", "dilations", 'l', 1, NULL, 0, 0 },
+    { "Conv", "strides", 'l', 1, NULL, 0, 0 },
+    { "Conv", "pads", 'l', 0, NULL, 0, 0 },
+    { "Conv", "group", 'i', 1, NULL, 0, 0 },
+    { "MaxPool", "auto_pad", 's', 0, "NOTSET", 0, 0 },
+    { "MaxPool", "ceil_mode", 'i', 0, NULL, 0, 0 },
+    { "MaxPool", "dilations", 'l', 1, NULL, 0, 0 },
+    { "MaxPool", "pads", 'l', 0, NULL, 0, 0 },
+    { "MaxPool", "storage_order", 'i', 0, NULL, 0, 0 },
+    { "MaxPool", "strides", 'l', 1, NULL, 0, 0 },
+    { "AveragePool", "auto_pad", 's', 0, "NOTSET", 0, 0 },
+    { "AveragePool", "ceil_mode", 'i', 0, NULL, 0, 0 },
+    { "AveragePool", "count_include_pad", 'i', 0, NULL, 0, 0 },
+    { "AveragePool", "dilations", 'l', 1, NULL, 0, 0 },
+    { "AveragePool", "pads", 'l', 0, NULL, 0, 0 },
+    { "AveragePool", "strides", 'l', 1, NULL, 0, 0 },
+    { "Gemm", "alpha", 'f', 1, NULL, 0, 0 },
+    { "Gemm", "beta", 'f', 1, NULL, 0, 0 },
+    { "Gemm", "transA", 'i', 0, NULL, 0, 0 },
+    { "Gemm", "transB", 'i', 0, NULL, 0, 0 },
+    { "Softmax", "axis", 'i', 1, NULL, 0, 12 },
+    { "Softmax", "axis", 'i', -1, NULL, 13, 0 },
+    { "LogSoftmax", "axis", 'i', 1, NULL, 0, 12 },
+    { "LogSoftmax", "axis", 'i', -1, NULL, 13, 0 },
+    { "Hardmax", "axis", 'i', 1, NULL, 0, 12 },
+    { "Hardmax", "axis", 'i', -1, NULL, 13, 0 },
+    { "Reshape", "allowzero", 'i', 0, NULL, 0, 0 },
+    { "Flatten", "axis", 'i', 1, NULL, 0, 0 },
+    { "Split", "axis", 'i', 0, NULL, 0, 0 },
+    { "Split", "num_outputs", 'x', 0, NULL, 0, 0 },   /* the node's output count in a valid model */
+    { "Gather", "axis", 'i', 0, NULL, 0, 0 },
+    { "Cast", "saturate", 'i', 1, NULL, 0, 0 },
+    { "LayerNormalization", "axis", 'i', -1, NULL, 0, 0 },
+    { "LayerNormalization", "epsilon", 'f', 1e-5, NULL, 0, 0 },
+    { "LayerNormalization", "stash_type", 'i', 1, NULL, 0, 0 },
+    { "Gelu", "approximate", 's', 0, "none", 0, 0 },
+    { "Pad", "mode", 's', 0, "constant", 0, 0 },
+    { "Resize", "mode", 's', 0, "nearest", 0, 0 },
+    { "Resize", "coordinate_transformation_mode", 's', 0, "half_pixel", 11, 0 },
+    { "Resize", "cubic_coeff_a", 'f', -0.75, NULL, 0, 0 },
+    { "Resize", "exclude_outside", 'i', 0, NULL, 0, 0 },
+    { "Resize", "extrapolation_value", 'f', 0, NULL, 0, 0 },
+    { "Resize", "nearest_mode", 's', 0, "round_prefer_floor", 0, 0 },
+    { "Resize", "antialias", 'i', 0, NULL, 0, 0 },
+    { "Resize", "keep_aspect_ratio_policy", 's', 0, "stretch", 0, 0 },
+    { "LeakyRelu", "alpha", 'f', 0.01, NULL, 0, 0 },
+    { "Elu", "alpha", 'f', 1, NULL, 0, 0 },
+    { "Celu", "alpha", 'f', 1, NULL, 0, 0 },
+    { "HardSigmoid", "alpha", 'f', 0.2, NULL, 0, 0 },
+    { "HardSigmoid", "beta", 'f', 0.5, NULL, 0, 0 },
+    { "ArgMax", "axis", 'i', 0, NULL, 0, 0 },
+    { "ArgMax", "keepdims", 'i', 1, NULL, 0, 0 },
+    { "ArgMax", "select_last_index", 'i', 0, NULL, 0, 0 },
+    { "ArgMin", "axis", 'i', 0, NULL, 0, 0 },
+    { "ArgMin", "keepdims", 'i', 1, NULL, 0, 0 },
+    { "ArgMin", "select_last_index", 'i', 0, NULL, 0, 0 },
+    { "CumSum", "exclusive", 'i', 0, NULL, 0, 0 },
+    { "CumSum", "reverse", 'i', 0, NULL, 0, 0 },
+    { "InstanceNormalization", "epsilon", 'f', 1e-5, NULL, 0, 0 },
+    { "Shape", "start", 'i', 0, NULL, 0, 0 },
+    { "*Reduce", "keepdims", 'i', 1, NULL, 0, 0 },   /* "*Reduce": every op named Reduce... */
+    { "*Reduce", "noop_with_empty_axes", 'i', 0, NULL, 0, 0 },
+};
+
+static bool attr_rule_is(const attr_rule *r, const char *op, const char *attr, int64_t opset)
+{
+    bool op_ok = r->op[0] == '*' ? !strncmp(op, r->op + 1, strlen(r->op + 1)) : !strcmp(op, r->op);
+    return op_ok && !strcmp(attr, r->attr) && opset >= r->since && (!r->until || opset <= r->until);
+}
+
+static bool num_is(const gs_attr *a, double v)
+{
+    return (a->type == GS_A_INT && (double)a->i == v) || (a->type == GS_A_FLOAT && a->f == (float)v);
+}
+
+/* Attribute a of an `op` node leaves the node's meaning as the op's
+ * default does (absent attributes need no check). */
+static bool attr_neutral(const char *op, const gs_attr *a, int64_t opset)
+{
+    for (size_t i = 0; i < sizeof attr_rules / sizeof attr_rules[0]; i++) {
+        const attr_rule *r = &attr_rules[i];
+        if (!attr_rule_is(r, op, a->name, opset))
+            continue;
+        switch (r->kind) {
+        case 'x': return true;
+        case 'i': case 'f': return num_is(a, r->num);
+        case 's': return a->type == GS_A_STRING && a->slen == strlen(r->str) && !memcmp(a->s, r->str, a->slen);
+        case 'l':
+            if (a->type != GS_A_INTS)
+                return false;
+            for (size_t k = 0; k < a->n; k++)
+                if ((double)a->ints[k] != r->num)
+                    return false;
+            return true;
+        default: return false;
+        }
+    }
+    return false;   /* no known default: the pattern must mention it */
+}
+
+/* Whether pattern node p names attribute `name`. */
+static bool mentions(const gs_pnode *p, const char *name)
+{
+    for (int i = 0; i < p->nattrs; i++)
+        if (p->attrs[i].name && !strcmp(p->attrs[i].name, name))
+            return true;
+    return false;
+}
+
+/* Every attribute of n that p does not mention is neutral, unless the
+ * rewrite copies n's attributes ("{...}"). */
+static bool unmentioned_neutral(const mstate *s, const gs_node *n, const gs_pnode *p)
+{
+    if ((s->m.rule->copied_slots >> p->slot) & 1)
+        return true;
+    for (int i = 0; i < n->nattrs; i++)
+        if (!mentions(p, n->attrs[i].name) && !attr_neutral(n->op, &n->attrs[i], s->opset))
+            return false;
+    return true;
+}
+
+/* Whether rewrite expression e (or what it reads) copies the attributes of
+ * an `op` node ("Op(...){...}"). */
+static bool copies_op(const gs_pnode *e, const char *op)
+{
+    if (!e)
+        return false;
+    if (e->kind == P_CALL && !strcmp(e->name, op))
+        for (int i = 0; i < e->nattrs; i++)
+            if (!e->attrs[i].name)
+                return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (copies_op(e->args[i], op))
+            return true;
+    return false;
+}
+
+/* The match side's call nodes by slot. */
+static void collect_calls(const gs_pnode *p, const gs_pnode **by_slot)
+{
+    if (!p || p->kind != P_CALL)
+        return;
+    if (p->slot >= 0 && p->slot < GS_MAX_PATTERN)
+        by_slot[p->slot] = p;
+    for (int i = 0; i < p->nargs; i++)
+        collect_calls(p->args[i], by_slot);
+}
+
+static bool rewrite_copies(const gs_rule *r, const char *op)
+{
+    for (int i = 0; i < r->nrewrite; i++)
+        if (copies_op(r->rewrite[i], op))
+            return true;
+    for (int i = 0; i < r->nlets; i++)
+        if (copies_op(r->lets[i], op))
+            return true;
+    return false;
+}
+
+uint32_t gs_match_copied_slots(const gs_rule *r)
+{
+    const gs_pnode *by_slot[GS_MAX_PATTERN] = { NULL };
+    for (int i = 0; i < r->nroots; i++)
+        collect_calls(r->roots[i], by_slot);
+    uint32_t mask = 0;
+    for (int i = 0; i < GS_MAX_PATTERN; i++) {
+        bool first = by_slot[i] != NULL;   /* rewrite.c copies from the first slot of the op */
+        for (int j = 0; first && j < i; j++)
+            first = !by_slot[j] || strcmp(by_slot[j]->name, by_slot[i]->name);
+        if (first && rewrite_copies(r, by_slot[i]->name))
+            mask |= 1u << i;
+    }
+    return mask;
+}
+
 static bool match_attrs(mstate *s, const gs_node *n, const gs_pnode *p)
 {
+    if (!unmentioned_neutral(s, n, p))
+        return false;
     for (int i = 0; i < p->nattrs; i++) {
         const gs_pattr *pa = &p->attrs[i];
         if (!pa->name)
@@ -710,6 +914,42 @@ static bool c_float(const cond_args *c)
     return v && (v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16);
 }
 
+/* wide_float(x): x is float32 or float64. A rule exact only in real
+ * arithmetic (constants reassociated, a scale moved across a sum, a
+ * written-out op fused) keeps a float16 model's overflows only there:
+ * in float16 (x + 60000) - 60000 is inf for x > 5504, x alone is not. */
+static bool c_wide_float(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    return v && (v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE);
+}
+
+/* Largest magnitude 2^k of a moderate element of a constant of type dtype
+ * (its reciprocal, products and sums of two stay far from overflow). */
+static double moderate_limit(int32_t dtype)
+{
+    return dtype == GS_FLOAT || dtype == GS_DOUBLE ? 16777216.0 : 16384.0;   /* 2^24, 2^14 */
+}
+
+/* moderate(c, ...): every argument is a constant (an initializer) whose
+ * elements are all finite and 0 or of magnitude in [1/L, L], L 2^24 for
+ * float32 and float64 and 2^14 for other types. */
+static bool c_moderate(const cond_args *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        const gs_value *v = arg_value(c, i);
+        if (!v || !v->init || !v->init->data)
+            return false;
+        double lim = moderate_limit(v->init->dtype);
+        for (int64_t k = 0; k < gs_tensor_numel(v->init); k++) {
+            double e = fabs(gs_tensor_get_f(v->init, k));
+            if (!(e == 0 || (e >= 1 / lim && e <= lim)))
+                return false;
+        }
+    }
+    return c->n > 0;
+}
+
 /* same_dim(x, i, y, j): dim i of x equals dim j of y, both known. */
 static bool c_same_dim(const cond_args *c)
 {
@@ -1019,6 +1259,8 @@ static const condition conditions[] = {
     { "channel_bias", 2, c_channel_bias },
     { "vector_for", 2, c_vector_for },
     { "float", 1, c_float },
+    { "wide_float", 1, c_wide_float },
+    { "moderate", -1, c_moderate },
     { "same_dim", 4, c_same_dim },
     { "attr_eq", 2, c_attr_eq },
     { "true", 0, c_true },

@@ -7,7 +7,11 @@
  * constant become initializers with random data; the others become graph
  * inputs. The graph is run in the reference interpreter on random inputs,
  * the rule is matched and applied to it, the result is run on the same
- * inputs, and the outputs are compared. Several seeds are tried. A rule
+ * inputs, and the outputs are compared. Several seeds are tried, each with
+ * float inputs drawn from several ranges: a rule exact only near zero (a
+ * Clip removed) fails on large values, one that turns an overflow into a
+ * number (Log of Exp) too, one that divides by what may be zero on the
+ * zeros. A rule
  * whose instance cannot be built or run (no check data, an op without a
  * kernel) is reported as unchecked, never as passing.
  */
@@ -18,6 +22,20 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Where the float inputs of a check instance come from. Constants keep
+ * their check data's range: they stand for a model's weights. */
+static const struct range {
+    const char *name;
+    double lo, hi;
+    bool special;               /* half the elements from special_values */
+} ranges[] = {
+    { "[-1, 1)", -1, 1, false },
+    { "[-10000, 10000)", -1e4, 1e4, false },
+    { "zeros", 0, 0, false },
+    { "mixed magnitudes (0, -0, +-1e-30, +-1, +-1e4)", -1, 1, true },
+};
+enum { NRANGES = sizeof ranges / sizeof ranges[0] };
 
 typedef struct inst {
     gs_ctx *ctx;
@@ -36,6 +54,19 @@ static double rnd(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+static double draw(const struct range *r, uint64_t *seed)
+{
+    /* No infinities or NaNs: a fold that reassociates a sum (every linear
+     * fold does) changes where inf - inf becomes NaN, which no model relies
+     * on. A NaN or infinity made from finite inputs is still caught. */
+    static const double special_values[] = { 0.0, -0.0, 1e-30, -1e-30, 1, -1, 1e4, -1e4 };
+    enum { NSPECIAL = sizeof special_values / sizeof special_values[0] };
+    double u = rnd(seed);
+    if (r->special && u < 0.5)
+        return special_values[(int)(u * 2 * NSPECIAL) % NSPECIAL];
+    return r->lo + (r->hi - r->lo) * rnd(seed);
 }
 
 /* Variables some const(...) condition names must be initializers. */
@@ -310,6 +341,38 @@ static void free_out(gs_ctx *ctx, run_out *o)
     o->n = 0;
 }
 
+/* Largest finite |element| of t. */
+static double magnitude(const gs_tensor *t)
+{
+    double m = 0;
+    for (int64_t k = 0; k < gs_tensor_numel(t); k++) {
+        double p = fabs(gs_tensor_get_f(t, k));
+        if (isfinite(p) && p > m)
+            m = p;
+    }
+    return m;
+}
+
+/* Worst difference beyond tolerance between tensors x (before) and y
+ * (after), or 0: a NaN matches only a NaN at the same place, an infinity
+ * only the same infinity; others pass within 1e-5 + 1e-4 * max(|p|,
+ * largest |p| / 100), float rounding near zero judged against the scale. */
+static double worst_of(const gs_tensor *x, const gs_tensor *y)
+{
+    double w = 0, scale = magnitude(x) / 100;
+    for (int64_t k = 0; k < gs_tensor_numel(x); k++) {
+        double p = gs_tensor_get_f(x, k), q = gs_tensor_get_f(y, k);
+        if ((isnan(p) && isnan(q)) || p == q)
+            continue;
+        if (!isfinite(p) || !isfinite(q))
+            return INFINITY;   /* a NaN or an infinity on one side only */
+        double d = fabs(p - q);
+        if (d > 1e-5 + 1e-4 * fmax(fabs(p), scale) && d > w)
+            w = d;
+    }
+    return w;
+}
+
 /* Worst difference beyond tolerance between a and b, or 0. */
 static double worst(const run_out *a, const run_out *b, bool *shape_ok)
 {
@@ -321,20 +384,14 @@ static double worst(const run_out *a, const run_out *b, bool *shape_ok)
             *shape_ok = false;
             break;
         }
-        for (int64_t k = 0; k < gs_tensor_numel(x); k++) {
-            double p = gs_tensor_get_f(x, k), q = gs_tensor_get_f(y, k), d = fabs(p - q);
-            if (isnan(p) != isnan(q))
-                d = INFINITY;
-            if (d > 1e-5 + 1e-4 * fabs(p) && d > w)
-                w = d;
-        }
+        w = fmax(w, worst_of(x, y));
     }
     return w;
 }
 
 /* One seed of one rule: "ok", or a message in res. Returns 0 ok, 1 failed, 2 unchecked. */
-static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed, bool absent, char *res,
-                      size_t cap)
+static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed, bool absent,
+                      const struct range *range, char *res, size_t cap)
 {
     int64_t opset = r->opset_max < 21 ? r->opset_max : 17;
     if (opset < r->opset_min)
@@ -360,8 +417,10 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
             ins[i]->dims[d] = v->dims[d].v;
         if (gs_tensor_alloc(ctx, ins[i]) != GS_OK)
             goto done;
+        bool fl = v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16 ||
+                  v->dtype == GS_BFLOAT16;
         for (int64_t k = 0; k < gs_tensor_numel(ins[i]); k++)
-            gs_tensor_set_f(ins[i], k, 2 * rnd(&in.seed) - 1);
+            gs_tensor_set_f(ins[i], k, fl ? draw(range, &in.seed) : 2 * rnd(&in.seed) - 1);
     }
     if (run(ctx, in.g, opset, (const gs_tensor *const *)ins, nin, &before) != GS_OK) {
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
@@ -417,16 +476,17 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
         return 2;
     }
     int verdict = 0;
-    for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++)
-        verdict = check_once(ctx, r, spec, seed * 1000003, false, res, cap);
-    for (uint64_t seed = 1; r->optional && seed <= 3 && verdict == 0; seed++) {   /* and without them */
-        verdict = check_once(ctx, r, spec, seed * 1000003, true, res, cap);
-        if (verdict != 0) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s (optional inputs absent)", res);
-            snprintf(res, cap, "%s", msg);
-        }
-    }
+    for (int absent = 0; absent <= (r->optional != 0) && verdict == 0; absent++)   /* and without them */
+        for (int k = 0; k < NRANGES && verdict == 0; k++)
+            for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++) {
+                verdict = check_once(ctx, r, spec, seed * 1000003, absent, &ranges[k], res, cap);
+                if (verdict != 0) {
+                    char msg[512];
+                    snprintf(msg, sizeof msg, "%s (inputs drawn from %s%s)", res, ranges[k].name,
+                             absent ? ", optional inputs absent" : "");
+                    snprintf(res, cap, "%s", msg);
+                }
+            }
     if (verdict == 0)
         snprintf(res, cap, "ok");
     cJSON_Delete(spec);

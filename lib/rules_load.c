@@ -784,6 +784,7 @@ static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, 
         return rule_err(rs, file, index, name, ps.err);
     r->symmetric = ok && statements_symmetric(r);
     r->comm_slots = ok && r->nroots == 1 ? commutative_slots(r->roots[0]) : 0;
+    r->copied_slots = ok ? gs_match_copied_slots(r) : 0;
     char ops[256] = "";
     for (int i = 0; ok && i < r->nroots; i++)
         collect_ops(&rs->arena, r->roots[i], ops, sizeof ops);

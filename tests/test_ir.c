@@ -386,6 +386,27 @@ static void test_fault_injection_optimize(void)
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* A NULL element in gs_model_run's inputs, or one that does not fit the
+ * declared input, is refused at the API boundary. */
+static void test_run_null_input(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_model *m = NULL;
+    CU_ASSERT_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m) == GS_OK);
+    const gs_array *in[1] = { NULL };
+    gs_array *out[4] = { NULL };
+    CU_ASSERT_EQUAL(gs_model_run(ctx, m, in, 1, out), GS_ERR_ARG);
+    CU_ASSERT_PTR_NULL(out[0]);
+    int64_t dims[1] = { 3 };   /* an array that does not fit the declared input */
+    gs_array *bad = gs_array_new(ctx, GS_FLOAT, 1, dims);
+    in[0] = bad;
+    CU_ASSERT_EQUAL(gs_model_run(ctx, m, in, 1, out), GS_ERR_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "rank"));
+    gs_array_free(ctx, bad);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite ir = CU_add_suite("ir", NULL, NULL);
@@ -401,5 +422,6 @@ int cu_register(void)
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
     CU_add_test(io, "allocation failure along optimize and run", test_fault_injection_optimize);
+    CU_add_test(io, "a NULL or misfit input array is refused", test_run_null_input);
     return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`graphsub rules check` on the rule library prints ok for every rule;
 a deliberately wrong rule (Conv+BatchNormalization fold with the sign of the
-mean flipped) is caught (FAILED, exit 1), and so is one whose replacement does
+mean flipped) is caught (FAILED, exit 1, naming the input range; more wrong
+rules in wrong_rules.py), and so is one whose replacement does
 not run (a Gather pushed into a ReduceMean whose positive axis then no longer
 exists); a rule file with a syntax error is
 refused whole with file, rule and position (exit 3)."""
@@ -31,8 +32,8 @@ def main():
     print(("ok  " if lower else "FAIL") + f" a rule of class lower loads and lists as such: {out.strip()[:60]}")
     ok &= lower
     rc, out, err = run(gs, "rules", "check", os.path.join(root, "tests/data/bad_bn_rule.json"))
-    caught = rc == 1 and "FAILED" in out and "conv-bn-fold-wrong-sign" in out
-    print(("ok  " if caught else "FAIL") + f" wrong BN fold caught: {out.strip()}")
+    caught = rc == 1 and "FAILED" in out and "conv-bn-fold-wrong-sign" in out and "inputs drawn from [-1, 1)" in out
+    print(("ok  " if caught else "FAIL") + f" wrong BN fold caught, naming the input range: {out.strip()}")
     ok &= caught
     rc, out, err = run(gs, "rules", "check", os.path.join(root, "tests/data/bad_gather_rule.json"))
     caught = rc == 1 and "FAILED" in out and "does not run" in out
