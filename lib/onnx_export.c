@@ -480,13 +480,12 @@ gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t
     if (!buf)
         return gs_nomem(ctx);
     onnx__tensor_proto__pack(&tp, buf);
-    int fd;
-    char *tmp;
-    gs_status st = gs_file_tmp(ctx, path, &fd, &tmp);
-    if (st == GS_OK && (st = gs_file_write_all(ctx, fd, buf, n, path)) != GS_OK)
-        gs_file_abort(ctx, fd, tmp);
+    gs_out o;
+    gs_status st = gs_out_open(ctx, path, &o);
+    if (st == GS_OK && (st = gs_out_write(&o, buf, n)) != GS_OK)
+        gs_out_abort(&o);
     else if (st == GS_OK)
-        st = gs_file_commit(ctx, fd, tmp, path);
+        st = gs_out_commit(&o);
     gs_dealloc(ctx, buf);
     return st;
 }
