@@ -35,14 +35,10 @@ void cli_ctx_free(gs_ctx *ctx);
 
 /* Install the handlers for SIGINT, SIGTERM, SIGHUP (remove the temporary
  * files, then die of the signal) and SIGBUS (an input truncated while
- * mapped: exit 3 naming it). */
+ * mapped: remove them, exit 3 naming the file). */
 void cli_catch_signals(void);
 /* The context whose temporary files the handlers remove (NULL: none). */
 void cli_watch_ctx(gs_ctx *ctx);
-/* Remember an input file and its size, so a SIGBUS can name the one that shrank. */
-void cli_watch_input(const char *path);
-/* The model file and every external-data file of m. */
-void cli_watch_model(const gs_model *m, const char *path);
 
 typedef struct cli_file {
     const char *path;

@@ -118,13 +118,10 @@ static int dot(const char *in, const char *out)
     if (!ctx)
         return EXIT_INTERNAL;
     gs_model *m = NULL;
-    cli_watch_input(in);
     gs_status st = gs_model_load(ctx, in, &m);
     int rc = st == GS_OK ? 0 : cli_fail(ctx, st);
-    if (rc == 0) {
-        cli_watch_model(m, in);
+    if (rc == 0)
         rc = check_paths(in, out, m);
-    }
     size_t n = 0;
     char *text = rc == 0 ? dot_text(m, &n) : NULL;
     if (rc == 0)

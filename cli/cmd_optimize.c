@@ -393,17 +393,11 @@ static int check_paths(const opts *o, const char *out, const gs_model *m)
 
 static int load(gs_ctx *ctx, const opts *o, const char *out, gs_model **m, timings *t)
 {
-    cli_watch_input(o->in);
-    for (int i = 0; i < o->nrules; i++)
-        cli_watch_input(o->rules[i]);
-    if (o->go.profile_path)
-        cli_watch_input(o->go.profile_path);
     double t0 = now_ms();
     gs_status st = gs_model_load(ctx, o->in, m);
     t->import = now_ms() - t0;
     if (st != GS_OK)
         return cli_fail(ctx, st);
-    cli_watch_model(*m, o->in);
     return check_paths(o, out, *m);
 }
 

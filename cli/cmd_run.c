@@ -101,7 +101,6 @@ static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array *
         if (n > 0 && exists(path)) {
             for (int i = 0; i < n; i++) {
                 file_name(path, sizeof path, o->data, "input", i);
-                cli_watch_input(path);
                 gs_status st = gs_array_load(ctx, path, &in[i]);
                 if (st != GS_OK)
                     return st;
@@ -203,10 +202,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_INTERNAL;
     gs_model *m = NULL;
     gs_array **in = NULL, **out = NULL;
-    cli_watch_input(o.in);
     gs_status st = gs_model_load(ctx, o.in, &m);
-    if (st == GS_OK)
-        cli_watch_model(m, o.in);
     int bad = st == GS_OK ? non_tensor_input(m) : -1;
     if (bad >= 0) {
         rc = cli_error(EXIT_INPUT, "%s: input '%s' is not a tensor: sequence, map and optional "

@@ -3,12 +3,13 @@
  * that would replace one of the command's inputs or another of its outputs,
  * removes the temporary files being written when SIGINT, SIGTERM or SIGHUP
  * arrives, and turns the SIGBUS of an input truncated while mapped into a
- * one-line error naming the file (exit 3). The handlers use only
- * async-signal-safe calls; the state they read is set before they can run.
+ * one-line error naming the file (exit 3), found in /proc/self/maps from the
+ * faulting address. The handlers use only async-signal-safe calls.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,40 +19,14 @@
 
 /* ---- state read by the signal handlers ----------------------------------- */
 
-enum { MAX_WATCHED = 16, WATCH_PATH = 4096 };
-
-typedef struct watched {
-    char path[WATCH_PATH];
-    off_t size;               /* size when registered */
-} watched;
-
-static gs_ctx *volatile sig_ctx;              /* the context writing files */
-static watched inputs[MAX_WATCHED];
-static volatile sig_atomic_t ninputs;
+static gs_ctx *volatile sig_ctx;   /* the context writing files, or NULL */
 
 void cli_watch_ctx(gs_ctx *ctx)
 {
     sig_ctx = ctx;
 }
 
-void cli_watch_input(const char *path)
-{
-    struct stat st;
-    if (ninputs == MAX_WATCHED || strlen(path) >= WATCH_PATH || stat(path, &st) != 0)
-        return;
-    strcpy(inputs[ninputs].path, path);
-    inputs[ninputs].size = st.st_size;
-    ninputs++;   /* published after the entry is complete */
-}
-
-void cli_watch_model(const gs_model *m, const char *path)
-{
-    cli_watch_input(path);
-    for (int i = 0; i < gs_model_data_file_count(m); i++)
-        cli_watch_input(gs_model_data_file(m, i));
-}
-
-/* ---- handlers -------------------------------------------------------------- */
+/* ---- handlers (async-signal-safe calls only) --------------------------------- */
 
 static void say(const char *s)
 {
@@ -59,23 +34,75 @@ static void say(const char *s)
     (void)r;
 }
 
-/* The watched input that is now shorter than it was, or NULL. */
-static const char *shrunk_input(void)
+static uintptr_t hex(const char **p)
 {
-    for (int i = 0; i < ninputs; i++) {
-        struct stat st;
-        if (stat(inputs[i].path, &st) != 0 || st.st_size < inputs[i].size)
-            return inputs[i].path;
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return v;
+        v = v * 16 + (uintptr_t)d;
     }
-    return NULL;
 }
 
-static void on_bus(int sig)
+/* The file of a /proc/self/maps line ("lo-hi perms offset dev inode path")
+ * when addr lies in it, else NULL. */
+static const char *line_file(const char *line, uintptr_t addr)
 {
-    (void)sig;
+    const char *p = line;
+    uintptr_t lo = hex(&p);
+    if (*p++ != '-')
+        return NULL;
+    uintptr_t hi = hex(&p);
+    if (addr < lo || addr >= hi)
+        return NULL;
+    for (int field = 0; field < 4; field++) {   /* perms, offset, dev, inode */
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    while (*p == ' ')
+        p++;
+    return *p == '/' ? p : NULL;
+}
+
+/* Copy into out the path of the file mapped at addr; false when none. */
+static bool mapped_file(uintptr_t addr, char *out, size_t n)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[4096], line[4096];
+    size_t len = 0;
+    bool found = false;
+    ssize_t r;
+    while (!found && (r = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < r && !found; i++) {
+            if (buf[i] != '\n') {
+                if (len < sizeof line - 1)
+                    line[len++] = buf[i];
+                continue;
+            }
+            line[len] = 0;
+            len = 0;
+            const char *f = line_file(line, addr);
+            if (f && strlen(f) < n)
+                found = true, strcpy(out, f);
+        }
+    }
+    close(fd);
+    return found;
+}
+
+/* A mapped input that shrank under us: the access past its new end. */
+static void on_bus(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)uc;
+    static char file[4096];
     gs_ctx_remove_temp_files(sig_ctx);
-    const char *file = shrunk_input();
-    if (!file) {
+    if (!mapped_file((uintptr_t)si->si_addr, file, sizeof file)) {
         say("graphsub: bus error (an input file changed while it was read?)\n");
         _exit(EXIT_INTERNAL);
     }
@@ -98,7 +125,7 @@ static void catch(int sig, void (*fn)(int))
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fn;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN && sig != SIGBUS)
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
         return;   /* ignored by whoever started us (nohup): stay ignored */
     sigaction(sig, &sa, NULL);
 }
@@ -108,7 +135,12 @@ void cli_catch_signals(void)
     catch(SIGINT, on_stop);
     catch(SIGTERM, on_stop);
     catch(SIGHUP, on_stop);
-    catch(SIGBUS, on_bus);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_bus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
 }
 
 /* ---- outputs against inputs ------------------------------------------------ */

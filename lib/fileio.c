@@ -62,6 +62,20 @@ void gs_file_unmap(void *map, size_t size)
 
 /* ---- the temporary-file registry (read by signal handlers) -------------- */
 
+/* Signals are held while a temporary file and its registry entry change
+ * together, so a handler sees either both or neither. */
+static void hold_signals(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+static void release_signals(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static int register_tmp(gs_ctx *ctx, char *tmp)
 {
     for (int i = 0; i < GS_MAX_TEMPS; i++)
@@ -198,12 +212,16 @@ static gs_status create_tmp(gs_ctx *ctx, const char *dir, gs_out *o)
     uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)t;
     for (int attempt = 0; attempt < 100; attempt++) {
         tmp_name(t, n, dir, &seed);
+        sigset_t old;
+        hold_signals(&old);
         int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0)
+            o->slot = register_tmp(ctx, t);
+        release_signals(&old);
         if (fd >= 0) {
             o->fd = fd;
             o->own_fd = true;
             o->tmp = t;
-            o->slot = register_tmp(ctx, t);
             return GS_OK;
         }
         if (errno != EEXIST) {
@@ -274,6 +292,9 @@ gs_status gs_file_write_all(gs_ctx *ctx, int fd, const void *p, size_t n, const 
         ssize_t w = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && errno == EFAULT)   /* the bytes came from a mapped input cut short */
+            return gs_err(ctx, GS_ERR_IO, "%s: write failed: an input file was truncated while "
+                          "being read", path);
         if (w <= 0)
             return gs_err(ctx, GS_ERR_IO, "%s: write failed: %s", path,
                           w < 0 ? strerror(errno) : "no space");
@@ -294,8 +315,11 @@ void gs_out_abort(gs_out *o)
         close(o->fd);
     o->fd = -1;
     if (o->tmp) {
+        sigset_t old;
+        hold_signals(&old);
         unlink(o->tmp);
         unregister_tmp(o->ctx, o->slot);
+        release_signals(&old);
         gs_dealloc(o->ctx, o->tmp);
         o->tmp = NULL;
     }
@@ -320,10 +344,14 @@ gs_status gs_out_finish(gs_out *o)
 gs_status gs_out_place(gs_out *o)
 {
     gs_status s = GS_OK;
+    sigset_t old;
+    hold_signals(&old);
     if (o->tmp && rename(o->tmp, o->target) != 0)
         s = gs_err(o->ctx, GS_ERR_IO, "%s: rename failed: %s", o->path, strerror(errno));
-    if (s == GS_OK && o->tmp) {
+    if (s == GS_OK && o->tmp)
         unregister_tmp(o->ctx, o->slot);
+    release_signals(&old);
+    if (s == GS_OK && o->tmp) {
         gs_dealloc(o->ctx, o->tmp);
         o->tmp = NULL;
     }
@@ -339,15 +367,14 @@ gs_status gs_out_commit(gs_out *o)
 
 gs_status gs_out_place_pair(gs_out *first, gs_out *second)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);   /* no signal between the two renames */
+    sigset_t old;
+    hold_signals(&old);   /* no signal between the two renames */
     gs_status s = gs_out_place(first);
     if (s == GS_OK)
         s = gs_out_place(second);
     else
         gs_out_abort(second);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    release_signals(&old);
     return s;
 }
 
