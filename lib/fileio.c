@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -139,14 +140,14 @@ static char *link_target(gs_ctx *ctx, const char *path, const char *given)
     return t;
 }
 
-/* Follow symbolic links from path: *res receives the final path (owned by
- * the caller) and *exists whether it exists, with its stat in *st. */
-static gs_status resolve(gs_ctx *ctx, const char *path, char **res, struct stat *st, bool *exists)
+/* The path a dangling symbolic link chain ends at (a file to create), in
+ * *res (owned by the caller); path itself when it is not a link. */
+static gs_status resolve_absent(gs_ctx *ctx, const char *path, char **res)
 {
+    struct stat st;
     char *cur = gs_strdup(ctx, path);
     for (int hops = 0; cur && hops < 40; hops++) {
-        if (lstat(cur, st) != 0) {
-            *exists = false;
+        if (lstat(cur, &st) != 0) {
             if (errno == ENOENT) {
                 *res = cur;
                 return GS_OK;
@@ -154,15 +155,11 @@ static gs_status resolve(gs_ctx *ctx, const char *path, char **res, struct stat 
             gs_dealloc(ctx, cur);
             return gs_err(ctx, GS_ERR_IO, "%s: %s", path, strerror(errno));
         }
-        if (!S_ISLNK(st->st_mode)) {
-            *exists = true;
-            *res = cur;
-            return GS_OK;
-        }
-        char *next = link_target(ctx, cur, path);
+        char *next = S_ISLNK(st.st_mode) ? link_target(ctx, cur, path) : NULL;
         gs_dealloc(ctx, cur);
         if (!next)
-            return ctx->last;
+            return S_ISLNK(st.st_mode) ? ctx->last
+                                       : gs_err(ctx, GS_ERR_IO, "%s: changed while being opened", path);
         cur = next;
     }
     if (!cur)
@@ -171,11 +168,22 @@ static gs_status resolve(gs_ctx *ctx, const char *path, char **res, struct stat 
     return gs_err(ctx, GS_ERR_IO, "%s: too many levels of symbolic links", path);
 }
 
+/* The real path of an existing file, in ctx memory. */
+static gs_status real_path(gs_ctx *ctx, const char *path, char **res)
+{
+    char *r = realpath(path, NULL);
+    if (!r)
+        return gs_err(ctx, GS_ERR_IO, "%s: %s", path, strerror(errno));
+    *res = gs_strdup(ctx, r);
+    free(r);   /* realpath's buffer comes from malloc */
+    return *res ? GS_OK : gs_nomem(ctx);
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 static gs_status open_through(gs_ctx *ctx, const char *path, gs_out *o)
 {
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     struct stat st;
     if (fd < 0)
         return gs_err(ctx, GS_ERR_IO, "%s: cannot open: %s", o->path, strerror(errno));
@@ -265,19 +273,21 @@ gs_status gs_out_open(gs_ctx *ctx, const char *path, gs_out *o)
         return GS_OK;
     }
     struct stat st;
-    bool exists;
-    gs_status s = resolve(ctx, path, &o->target, &st, &exists);
-    if (s != GS_OK)
-        return s;
-    if (exists && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
-        o->through = true;
-        s = open_through(ctx, o->target, o);
-    } else if (exists && !S_ISREG(st.st_mode)) {
+    bool exists = stat(path, &st) == 0;   /* links followed (/dev/stdout too) */
+    gs_status s;
+    if (!exists && errno != ENOENT)
+        s = gs_err(ctx, GS_ERR_IO, "%s: %s", path, strerror(errno));
+    else if (!exists)
+        s = resolve_absent(ctx, path, &o->target);
+    else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+        o->through = true, s = open_through(ctx, path, o);
+    else if (!S_ISREG(st.st_mode))
         s = gs_err(ctx, GS_ERR_IO, "%s: %s, not replaced", path,
                    S_ISDIR(st.st_mode) ? "is a folder" : "not a regular file, device or FIFO");
-    } else {
+    else
+        s = real_path(ctx, path, &o->target);
+    if (s == GS_OK && !o->through)
         s = open_replace(ctx, o, &st, exists);
-    }
     if (s != GS_OK)
         gs_out_abort(o);
     return s;

@@ -132,6 +132,28 @@ def stdout_dash(d, src):
     report("--report - writes the report to standard output", ok, f"exit {r.returncode}")
 
 
+def proc_fd_link(d, src):
+    link = os.path.join(d, "to-stdout")
+    os.symlink("/proc/self/fd/1", link)   # what /dev/stdout is, made here
+    r = gs("optimize", src, "-o", link, "--quiet")
+    ok = r.returncode == 0 and os.path.islink(link) and len(r.stdout) > 1000
+    if ok:
+        ok = onnx.load_from_string(r.stdout).graph.node[0].op_type == "MatMul"
+    report("a link to /proc/self/fd/1 (a pipe) as -o", ok, f"exit {r.returncode}, link kept "
+           f"{os.path.islink(link)}, {len(r.stdout)} bytes on stdout {r.stderr.decode().strip()}")
+
+
+def dangling_link(d, src):
+    os.mkdir(os.path.join(d, "later"))
+    link = os.path.join(d, "dangling.onnx")
+    os.symlink("later/made.onnx", link)
+    r = gs("optimize", src, "-o", link, "--quiet")
+    made = os.path.join(d, "later", "made.onnx")
+    ok = r.returncode == 0 and os.path.islink(link) and os.path.isfile(made)
+    report("a dangling link as -o creates its target", ok, f"exit {r.returncode}, link kept "
+           f"{os.path.islink(link)} {r.stderr.decode().strip()}")
+
+
 def symlinks(d, src):
     for kind, args in (("optimize -o", lambda l: ["optimize", src, "-o", l, "--quiet"]),
                        ("--report", lambda l: ["optimize", src, "-o", os.path.join(d, "o3.onnx"),
@@ -305,7 +327,7 @@ def main():
     GS = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
         src = save(model(), os.path.join(d, "m.onnx"))
-        for t in (devices, fifos, stdout_dash, symlinks, mode_kept, inputs_as_outputs, report_unwritable,
+        for t in (devices, fifos, stdout_dash, proc_fd_link, dangling_link, symlinks, mode_kept, inputs_as_outputs, report_unwritable,
                   folder_external, fifo_inputs, long_name, stdout_error, non_utf8, many_tensors):
             try:
                 save(model(), src)   # fresh, whatever an earlier case did to it
