@@ -112,8 +112,11 @@ GS_API const char *gs_version(void);
 
 /* ---- models ----------------------------------------------------------- */
 
-/* Load an ONNX model from a file. Weights are mapped from the file, not copied;
- * external data is resolved next to the file and may not leave its folder.
+/* Load an ONNX model from a file. Weights are mapped from the file, not copied
+ * (so a file truncated while the model lives raises SIGBUS on access, which a
+ * caller may catch; the graphsub command does); each external-data file is
+ * mapped once, resolved next to the file, and may not leave its folder; a
+ * FIFO or device is refused without blocking.
  * On success *out owns the model; on failure *out is NULL and the error names
  * the file. */
 GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out);
