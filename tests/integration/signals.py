@@ -6,7 +6,8 @@
   temporary file; the process still dies of the signal and a previous output
   is intact.
 - A model truncated while mapped (verify reads its weights again on every
-  trial) gives exit 3 and a line naming the file, not a SIGBUS.
+  trial; optimize packs them into its output) gives exit 3 and a line naming
+  the file, not a SIGBUS, and leaves no temporary file.
 Each case waits for the moment it needs (the temporary file in the folder,
 the mapping in /proc/PID/maps) and tries again a few times when the process
 was faster than the test.
@@ -65,20 +66,20 @@ def interrupted_write(gs, d, src, sig):
     return False
 
 
-def truncated_input(gs, d):
-    src, other = os.path.join(d, "trunc.onnx"), os.path.join(d, "other.onnx")
-    big_model(other)
+def truncated_input(gs, d, what, args, watch):
+    """Run args, wait until every path in watch is mapped, truncate watch[-1]."""
+    src, before = watch[-1], set(os.listdir(d))
     for _ in range(5):
-        big_model(src)
-        p = subprocess.Popen([gs, "verify", other, src, "--trials", "200"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+        for path in watch:
+            big_model(path)
+        p = subprocess.Popen([gs, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         maps = f"/proc/{p.pid}/maps"
 
-        def mapped():   # both models loaded: src is truncated under a live mapping
+        def mapped():
             try:
                 with open(maps) as f:
                     text = f.read()
-                return src in text and other in text
+                return all(w in text for w in watch)
             except OSError:
                 return False
         if not wait_for(mapped, p):
@@ -88,11 +89,12 @@ def truncated_input(gs, d):
         os.truncate(src, 4096)
         p.send_signal(signal.SIGCONT)
         err = p.communicate(timeout=120)[1].decode().strip()
-        left = [n for n in os.listdir(d) if n.startswith(".gs")]
+        left = sorted(set(os.listdir(d)) - before)
         ok = p.returncode == 3 and src in err and "truncated" in err and not left
-        print(("ok  " if ok else "FAIL") + f" input truncated while mapped: exit {p.returncode}: {err}")
+        print(("ok  " if ok else "FAIL") + f" input truncated under {what}: exit {p.returncode}, "
+              f"left behind {left}: {err}")
         return ok
-    print("FAIL input truncated while mapped: the process never mapped the model in time")
+    print(f"FAIL input truncated under {what}: the process never mapped the model in time")
     return False
 
 
@@ -104,7 +106,12 @@ def main():
         big_model(src)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             results.append(interrupted_write(gs, d, src, sig))
-        results.append(truncated_input(gs, ind))
+        a, b = os.path.join(ind, "a.onnx"), os.path.join(ind, "b.onnx")
+        # verify reads the weights again on every trial; both models loaded, b is cut
+        results.append(truncated_input(gs, d, "verify", ["verify", a, b, "--trials", "200"], [a, b]))
+        # optimize packs the mapped weights into its temporary file
+        results.append(truncated_input(gs, d, "optimize's write",
+                                       ["optimize", "-O0", a, "-o", os.path.join(d, "o.onnx")], [a]))
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
     return 0 if all(results) else 1
 
