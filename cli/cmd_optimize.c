@@ -278,7 +278,8 @@ static int write_report(gs_ctx *ctx, gs_output *ro, const gs_report *r, const op
 {
     size_t n;
     char *text = report_text(r, o, t, &n);
-    gs_status st = text ? gs_output_write(ro, text, n) : GS_ERR_NOMEM;
+    bool made = text != NULL;
+    gs_status st = made ? gs_output_write(ro, text, n) : GS_ERR_NOMEM;
     free(text);
     if (st == GS_OK) {
         st = gs_output_commit(ro);
@@ -287,7 +288,7 @@ static int write_report(gs_ctx *ctx, gs_output *ro, const gs_report *r, const op
     }
     if (st == GS_OK)
         return 0;
-    int rc = text ? cli_fail(ctx, st) : cli_error(EXIT_INTERNAL, "out of memory");
+    int rc = made ? cli_fail(ctx, st) : cli_error(EXIT_INTERNAL, "out of memory");
     cli_error(rc, "%s was written, the report %s was not", out, o->report);
     return rc;
 }

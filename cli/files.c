@@ -119,7 +119,7 @@ static void on_stop(int sig)
     raise(sig);   /* delivered when the handler returns: the usual death by sig */
 }
 
-static void catch(int sig, void (*fn)(int))
+static void catch_signal(int sig, void (*fn)(int))
 {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -132,9 +132,9 @@ static void catch(int sig, void (*fn)(int))
 
 void cli_catch_signals(void)
 {
-    catch(SIGINT, on_stop);
-    catch(SIGTERM, on_stop);
-    catch(SIGHUP, on_stop);
+    catch_signal(SIGINT, on_stop);
+    catch_signal(SIGTERM, on_stop);
+    catch_signal(SIGHUP, on_stop);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_bus;
