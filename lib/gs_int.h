@@ -330,10 +330,11 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
                          const char *path, const char *dir, gs_model **out);
 /* Pack the model and stream it to fd (fd >= 0) or into *buf (ctx heap, size
  * in *size). When ext_fd >= 0, tensors of ext_threshold bytes or more are
- * written to ext_fd and referenced as external data named ext_name. path
- * names the output in messages. */
+ * written to ext_fd, the file ext_path beside the model, and referenced as
+ * external data at its base name. path and ext_path name the files in
+ * messages. */
 gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
-                         int ext_fd, const char *ext_name, size_t ext_threshold,
+                         int ext_fd, const char *ext_path, size_t ext_threshold,
                          const char *path);
 /* Packed size of the model with every tensor inline (for the 2 GiB check). */
 gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);

@@ -101,12 +101,6 @@ gs_status gs_model_own(gs_model *m, gs_tensor *t)
 
 static const uint64_t PROTO_LIMIT = ((uint64_t)2 << 30) - 4096;   /* protobuf's 2 GiB cap */
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 /* PATH.data beside the file path resolved to (ctx memory), or NULL. */
 static char *data_path(gs_ctx *ctx, const char *target)
 {
@@ -162,7 +156,7 @@ static gs_status save_files(gs_model *m, const char *path, bool external, size_t
         gs_dealloc(ctx, xpath);
         return st;
     }
-    st = gs_onnx_export(m, out.fd, NULL, NULL, x.fd, xpath ? base_name(xpath) : NULL, threshold, path);
+    st = gs_onnx_export(m, out.fd, NULL, NULL, x.fd, xpath, threshold, path);
     if (st != GS_OK) {
         gs_out_abort(&x);
         gs_out_abort(&out);

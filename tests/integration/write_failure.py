@@ -40,7 +40,8 @@ def main():
                                text=True, preexec_fn=limit)
             intact = all(open(p, "rb").read() == t for p, t in previous.items())
             left = sorted(set(os.listdir(d)) - {"m.onnx", "out.onnx", "out.onnx.data"})
-            good = r.returncode == 3 and intact and not left and out in r.stderr
+            named = out + (".data" if extra else "")   # the file whose write failed
+            good = r.returncode == 3 and intact and not left and named + ":" in r.stderr
             ok &= good
             print(("ok  " if good else "FAIL") + f" write failure {' '.join(extra)}: exit {r.returncode}, "
                   f"previous output {'intact' if intact else 'CHANGED'}, left behind {left}: {r.stderr.strip()}")
