@@ -25,8 +25,36 @@ bool cli_is_help(const char *arg);
 /* Parse a number option value; false (after a usage message) when malformed. */
 bool cli_parse_double(const char *cmd, const char *opt, const char *s, double *out);
 bool cli_parse_long(const char *cmd, const char *opt, const char *s, long *out);
-/* A new context with the default allocator; NULL (after a message) on failure. */
+/* A new context with the default allocator; NULL (after a message) on failure.
+ * Its temporary files are removed on SIGINT, SIGTERM and SIGHUP until it is
+ * freed with cli_ctx_free. */
 gs_ctx *cli_ctx(void);
+void cli_ctx_free(gs_ctx *ctx);
+
+/* files.c: signals, and outputs checked against inputs. */
+
+/* Install the handlers for SIGINT, SIGTERM, SIGHUP (remove the temporary
+ * files, then die of the signal) and SIGBUS (an input truncated while
+ * mapped: remove them, exit 3 naming the file). */
+void cli_catch_signals(void);
+/* The context whose temporary files the handlers remove (NULL: none). */
+void cli_watch_ctx(gs_ctx *ctx);
+
+typedef struct cli_file {
+    const char *path;
+    const char *what;   /* "input model", "report"... for messages */
+} cli_file;
+/* True when a and b name the same file: the same inode (symbolic links
+ * followed), both "-", or the same place for files not yet there. */
+bool cli_same_file(const char *a, const char *b);
+/* 0, or EXIT_USAGE after a message when an output names an input or an
+ * earlier output. */
+int cli_check_outputs(const cli_file *in, int nin, const cli_file *out, int nout);
+/* PATH.data beside the file path leads to, as gs_model_save names it (malloc'd). */
+char *cli_data_path(const char *path);
+/* Write buf to path through gs_output (atomic, or in place for "-", devices,
+ * FIFOs); 0 or the exit status after a message. */
+int cli_write_file(gs_ctx *ctx, const char *path, const char *buf, size_t n);
 
 int cmd_optimize(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -12,6 +12,8 @@ static const char help[] =
     "usage: graphsub dot IN.onnx [-o OUT.dot]\n"
     "\n"
     "Write the main graph of IN.onnx in Graphviz dot format (default: to stdout).\n"
+    "A file is written to a temporary file and renamed into place; an output that\n"
+    "would replace the input is refused (exit 2).\n"
     "Render it with, for example, 'dot -Tsvg OUT.dot > graph.svg'.\n"
     "\n"
     "  -o OUT.dot   output file\n"
@@ -80,6 +82,56 @@ static void write_dot(FILE *f, const gs_model *m)
     fprintf(f, "}\n");
 }
 
+/* The graph as dot text (malloc'd, *n bytes), or NULL when memory is short. */
+static char *dot_text(const gs_model *m, size_t *n)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, n);
+    if (!f)
+        return NULL;
+    write_dot(f, m);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int check_paths(const char *in, const char *out, const gs_model *m)
+{
+    int nd = gs_model_data_file_count(m);
+    cli_file *ins = malloc((size_t)(nd + 1) * sizeof *ins);
+    if (!ins)
+        return cli_error(EXIT_INTERNAL, "out of memory");
+    ins[0] = (cli_file){ in, "input model" };
+    for (int i = 0; i < nd; i++)
+        ins[i + 1] = (cli_file){ gs_model_data_file(m, i), "external data of the input" };
+    cli_file o = { out, "dot output" };
+    int rc = cli_check_outputs(ins, nd + 1, &o, 1);
+    free(ins);
+    return rc;
+}
+
+static int dot(const char *in, const char *out)
+{
+    gs_ctx *ctx = cli_ctx();
+    if (!ctx)
+        return EXIT_INTERNAL;
+    gs_model *m = NULL;
+    gs_status st = gs_model_load(ctx, in, &m);
+    int rc = st == GS_OK ? 0 : cli_fail(ctx, st);
+    if (rc == 0)
+        rc = check_paths(in, out, m);
+    size_t n = 0;
+    char *text = rc == 0 ? dot_text(m, &n) : NULL;
+    if (rc == 0)
+        rc = text ? cli_write_file(ctx, out, text, n) : cli_error(EXIT_INTERNAL, "out of memory");
+    free(text);
+    gs_model_free(m);
+    cli_ctx_free(ctx);
+    return rc;
+}
+
 int cmd_dot(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL;
@@ -101,34 +153,5 @@ int cmd_dot(int argc, char **argv)
     }
     if (!in)
         return cli_usage("dot", "no input model given");
-    gs_ctx *ctx = cli_ctx();
-    if (!ctx)
-        return EXIT_INTERNAL;
-    gs_model *m = NULL;
-    gs_status st = gs_model_load(ctx, in, &m);
-    int rc = st == GS_OK ? 0 : cli_fail(ctx, st);
-    if (rc == 0 && !out) {
-        write_dot(stdout, m);
-    } else if (rc == 0) {
-        size_t n = strlen(out) + 32;
-        char *tmp = malloc(n);
-        FILE *f = NULL;
-        if (tmp) {
-            snprintf(tmp, n, "%s.tmp%ld", out, (long)getpid());
-            f = fopen(tmp, "w");
-        }
-        if (!f) {
-            rc = cli_error(EXIT_INPUT, "%s: cannot write", out);
-        } else {
-            write_dot(f, m);
-            if (fclose(f) != 0 || rename(tmp, out) != 0) {
-                remove(tmp);
-                rc = cli_error(EXIT_INPUT, "%s: cannot write", out);
-            }
-        }
-        free(tmp);
-    }
-    gs_model_free(m);
-    gs_ctx_free(ctx);
-    return rc;
+    return dot(in, out ? out : "-");
 }

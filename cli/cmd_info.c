@@ -237,7 +237,7 @@ int cmd_info(int argc, char **argv)
         st = gs_model_infer_shapes(m);   /* shapes of every value, for the listing */
     if (st != GS_OK) {
         int rc = cli_fail(ctx, st);
-        gs_ctx_free(ctx);
+        cli_ctx_free(ctx);
         return rc;
     }
     opcount *rows = calloc((size_t)gs_model_node_count(m) + 1, sizeof *rows);
@@ -253,6 +253,6 @@ int cmd_info(int argc, char **argv)
     }
     free(rows);
     gs_model_free(m);
-    gs_ctx_free(ctx);
+    cli_ctx_free(ctx);
     return rc;
 }

@@ -17,10 +17,12 @@ static const char help[] =
     "\n"
     "Rewrite IN.onnx into an equivalent model that the cost model estimates to be\n"
     "faster, and write it to OUT.onnx (default: IN.opt.onnx beside the input). The\n"
-    "input is never modified; the output is written to a temporary file and renamed\n"
-    "into place.\n"
+    "input is never modified unless -o names it; the output is written to a\n"
+    "temporary file and renamed into place (through a symbolic link, to its\n"
+    "target); '-', a character device or a FIFO is written directly. An output\n"
+    "that would replace an input or another output is refused (exit 2).\n"
     "\n"
-    "  -o OUT.onnx          output file\n"
+    "  -o OUT.onnx          output file ('-': standard output)\n"
     "  -O0                  import and export only (a lossless round trip)\n"
     "  -O1                  cleanup rules, constant folding, then lowering rules\n"
     "  -O2                  cleanup, the cost-guided search, cleanup, lowering (default)\n"
@@ -184,17 +186,37 @@ static void on_progress(void *ud, int expanded, double best)
     p->shown = true;
 }
 
-static void json_str(FILE *f, const char *s)
+/* Length of the well-formed UTF-8 sequence at s, or 0. */
+static int utf8_len(const unsigned char *s)
 {
+    int n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+          : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) ||
+        (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))))
+        return 0;   /* overlong, surrogate or past U+10FFFF */
+    return n;
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD, so the report
+ * stays valid JSON whatever the model's names hold. */
+static void json_str(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
+    while (*s) {
+        int n = utf8_len(s);
+        if (n == 0)
+            fputs("\\ufffd", f), n = 1;
+        else if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if (*s < 0x20 || *s == 0x7f)
+            fprintf(f, "\\u%04x", *s);
         else
-            fputc(c, f);
+            fwrite(s, 1, (size_t)n, f);
+        s += n;
     }
     fputc('"', f);
 }
@@ -235,25 +257,39 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
                "\"export\": %.3f}\n}\n", t->import, t->optimize, t->verify, t->export_);
 }
 
-static int write_report(const char *path, const gs_report *r, const opts *o, const timings *t)
+/* The report as text (malloc'd, *n bytes), or NULL when memory is short. */
+static char *report_text(const gs_report *r, const opts *o, const timings *t, size_t *n)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return cli_error(EXIT_INTERNAL, "out of memory");
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int rc = 0;
-    if (!f) {
-        rc = cli_error(EXIT_INPUT, "%s: cannot write the report", path);
-    } else {
-        write_report_json(f, r, o, t);
-        if (fclose(f) != 0 || rename(tmp, path) != 0)
-            rc = cli_error(EXIT_INPUT, "%s: cannot write the report", path);
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, n);
+    if (!f)
+        return NULL;
+    write_report_json(f, r, o, t);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
     }
-    if (rc)
-        remove(tmp);
-    free(tmp);
+    return buf;
+}
+
+/* Write and commit the report opened before the model was written. */
+static int write_report(gs_ctx *ctx, gs_output *ro, const gs_report *r, const opts *o,
+                        const timings *t, const char *out)
+{
+    size_t n;
+    char *text = report_text(r, o, t, &n);
+    bool made = text != NULL;
+    gs_status st = made ? gs_output_write(ro, text, n) : GS_ERR_NOMEM;
+    free(text);
+    if (st == GS_OK) {
+        st = gs_output_commit(ro);
+    } else {
+        gs_output_abort(ro);
+    }
+    if (st == GS_OK)
+        return 0;
+    int rc = made ? cli_fail(ctx, st) : cli_error(EXIT_INTERNAL, "out of memory");
+    cli_error(rc, "%s was written, the report %s was not", out, o->report);
     return rc;
 }
 
@@ -307,25 +343,95 @@ static void summary(const gs_report *r, const char *out, const timings *t, const
             r->nsteps, t->import + t->optimize + t->verify + t->export_);
 }
 
+/* The command's inputs: the model and its external data first (n_model of
+ * them), then rules and profile. Returns a malloc'd array of *n. */
+static cli_file *inputs_of(const opts *o, const gs_model *m, int *n, int *n_model)
+{
+    int nd = gs_model_data_file_count(m);
+    cli_file *in = malloc((size_t)(nd + o->nrules + 2) * sizeof *in);
+    if (!in)
+        return NULL;
+    int k = 0;
+    in[k++] = (cli_file){ o->in, "input model" };
+    for (int i = 0; i < nd; i++)
+        in[k++] = (cli_file){ gs_model_data_file(m, i), "external data of the input" };
+    *n_model = k;
+    for (int i = 0; i < o->nrules; i++)
+        in[k++] = (cli_file){ o->rules[i], "rules" };
+    if (o->go.profile_path)
+        in[k++] = (cli_file){ o->go.profile_path, "profile" };
+    *n = k;
+    return in;
+}
+
+/* Exit 2 when an output would replace an input or another output. Only an
+ * explicit -o may name the input model itself (an in-place rewrite, whose
+ * external data then replaces the input's). */
+static int check_paths(const opts *o, const char *out, const gs_model *m)
+{
+    int nin, nm;
+    cli_file *in = inputs_of(o, m, &nin, &nm);
+    char *xpath = o->external && strcmp(out, "-") ? cli_data_path(out) : NULL;
+    if (!in || (o->external && strcmp(out, "-") && !xpath)) {
+        free(in);
+        return cli_error(EXIT_INTERNAL, "out of memory");
+    }
+    cli_file outs[3];
+    int nout = 0;
+    outs[nout++] = (cli_file){ out, "output model" };
+    if (xpath)
+        outs[nout++] = (cli_file){ xpath, "output's external data" };
+    if (o->report)
+        outs[nout++] = (cli_file){ o->report, "report" };
+    int skip = o->out && cli_same_file(o->out, o->in) ? nm : 0;
+    int rc = cli_check_outputs(in + skip, nin - skip, outs, nout);
+    if (rc == 0 && skip && o->report)
+        rc = cli_check_outputs(in, nm, &outs[nout - 1], 1);
+    free(xpath);
+    free(in);
+    return rc;
+}
+
+static int load(gs_ctx *ctx, const opts *o, const char *out, gs_model **m, timings *t)
+{
+    double t0 = now_ms();
+    gs_status st = gs_model_load(ctx, o->in, m);
+    t->import = now_ms() - t0;
+    if (st != GS_OK)
+        return cli_fail(ctx, st);
+    return check_paths(o, out, *m);
+}
+
+/* Optimize, then open the report (so an unwritable report stops the command
+ * before the model is written), write the model, then the report. */
+static int optimize_and_write(gs_ctx *ctx, const opts *o, const char *out, gs_model *m,
+                              timings *t, gs_report *rep)
+{
+    gs_status st = optimize_and_verify(ctx, m, o, rep, t);
+    if (st != GS_OK)
+        return cli_fail(ctx, st);
+    gs_output *ro = NULL;
+    if (o->report && (st = gs_output_open(ctx, o->report, &ro)) != GS_OK)
+        return cli_fail(ctx, st);
+    gs_save_opts so = { GS_SAVE_OPTS_VERSION, o->external, 0 };
+    double t0 = now_ms();
+    st = gs_model_save(m, out, &so);
+    t->export_ = now_ms() - t0;
+    if (st != GS_OK) {
+        gs_output_abort(ro);
+        return cli_fail(ctx, st);
+    }
+    return ro ? write_report(ctx, ro, rep, o, t, out) : 0;
+}
+
 static int run(gs_ctx *ctx, const opts *o, const char *out)
 {
     timings t = { 0 };
     gs_report rep = { .version = GS_REPORT_VERSION };
     gs_model *m = NULL;
-    double t0 = now_ms();
-    gs_status st = gs_model_load(ctx, o->in, &m);
-    t.import = now_ms() - t0;
-    if (st == GS_OK)
-        st = optimize_and_verify(ctx, m, o, &rep, &t);
-    if (st == GS_OK) {
-        gs_save_opts so = { GS_SAVE_OPTS_VERSION, o->external, 0 };
-        t0 = now_ms();
-        st = gs_model_save(m, out, &so);
-        t.export_ = now_ms() - t0;
-    }
-    int rc = st == GS_OK ? 0 : cli_fail(ctx, st);
-    if (rc == 0 && o->report)
-        rc = write_report(o->report, &rep, o, &t);
+    int rc = load(ctx, o, out, &m, &t);
+    if (rc == 0)
+        rc = optimize_and_write(ctx, o, out, m, &t, &rep);
     if (rc == 0 && !o->quiet)
         summary(&rep, out, &t, m, o->go.level);
     gs_report_clear(ctx, &rep);
@@ -346,7 +452,7 @@ int cmd_optimize(int argc, char **argv)
         return cli_error(EXIT_INTERNAL, "out of memory");
     gs_ctx *ctx = cli_ctx();
     rc = ctx ? run(ctx, &o, out) : EXIT_INTERNAL;
-    gs_ctx_free(ctx);
+    cli_ctx_free(ctx);
     free(defout);
     return rc;
 }

@@ -57,6 +57,6 @@ int cmd_rules(int argc, char **argv)
     int rc = st != GS_OK ? cli_fail(ctx, st) : failed ? EXIT_MISMATCH : 0;
     if (st == GS_OK && check)
         printf("%s\n", failed ? "some rules FAILED" : "no rule failed");
-    gs_ctx_free(ctx);
+    cli_ctx_free(ctx);
     return rc;
 }

@@ -143,12 +143,41 @@ static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array *
     return gs_model_random_inputs(ctx, m, (uint64_t)o->seed, NULL, in);
 }
 
+/* Exit 2 when an output file to be written names an input: the model, its
+ * external data or an input_N.pb (through a symbolic link, say). */
+static int check_outputs(const gs_model *m, const opts *o)
+{
+    int nd = gs_model_data_file_count(m), nin = gs_model_input_count(m), nout = gs_model_output_count(m);
+    cli_file *in = malloc((size_t)(1 + nd + nin) * sizeof *in);
+    cli_file *out = malloc((size_t)(nout + 1) * sizeof *out);
+    char (*names)[4096] = malloc((size_t)(nin + nout + 1) * sizeof *names);
+    int rc = in && out && names ? 0 : cli_error(EXIT_INTERNAL, "out of memory");
+    for (int i = 0; rc == 0 && i < nin + nout; i++)
+        file_name(names[i], sizeof names[i], o->data, i < nin ? "input" : "output", i < nin ? i : i - nin);
+    if (rc == 0) {
+        in[0] = (cli_file){ o->in, "input model" };
+        for (int i = 0; i < nd; i++)
+            in[1 + i] = (cli_file){ gs_model_data_file(m, i), "external data of the model" };
+        for (int i = 0; i < nin; i++)
+            in[1 + nd + i] = (cli_file){ names[i], "input data" };
+        for (int i = 0; i < nout; i++)
+            out[i] = (cli_file){ names[nin + i], "output" };
+        rc = cli_check_outputs(in, 1 + nd + nin, out, nout);
+    }
+    free(in);
+    free(out);
+    free(names);
+    return rc;
+}
+
 static int compare_or_write(gs_ctx *ctx, const gs_model *m, const opts *o, gs_array **out)
 {
     int n = gs_model_output_count(m), rc = 0;
     char path[4096];
     file_name(path, sizeof path, o->data, "output", 0);
     bool compare = exists(path);
+    if (!compare && (rc = check_outputs(m, o)) != 0)
+        return rc;
     for (int i = 0; i < n && rc != EXIT_INPUT; i++) {
         file_name(path, sizeof path, o->data, "output", i);
         const char *name = gs_value_name(m, gs_model_output(m, i));
@@ -211,7 +240,7 @@ int cmd_run(int argc, char **argv)
         rc = cli_error(EXIT_INPUT, "%s: input '%s' is not a tensor: sequence, map and optional "
                        "inputs are not supported", o.in, gs_value_name(m, gs_model_input(m, bad)));
         gs_model_free(m);
-        gs_ctx_free(ctx);
+        cli_ctx_free(ctx);
         return rc;
     }
     if (st == GS_OK) {
@@ -236,6 +265,6 @@ int cmd_run(int argc, char **argv)
     free(in);
     free(out);
     gs_model_free(m);
-    gs_ctx_free(ctx);
+    cli_ctx_free(ctx);
     return rc;
 }

@@ -111,6 +111,6 @@ int cmd_verify(int argc, char **argv)
     gs_free(ctx, diffs);
     gs_model_free(a);
     gs_model_free(b);
-    gs_ctx_free(ctx);
+    cli_ctx_free(ctx);
     return rc;
 }

@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <string.h>
 
 typedef struct command {
@@ -32,7 +33,19 @@ static int usage(FILE *f)
     return f == stdout ? 0 : EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+/* Standard output flushed and closed: a write error there (a full disk, a
+ * closed pipe) fails the command, it is not dropped at exit. */
+static int close_stdout(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout) && fclose(stdout) == 0)
+        return rc;
+    int err = errno;
+    fprintf(stderr, "graphsub: standard output: write error: %s\n", strerror(err ? err : EIO));
+    return rc ? rc : EXIT_INPUT;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2)
         return usage(stderr);
@@ -47,4 +60,10 @@ int main(int argc, char **argv)
             return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "graphsub: unknown command '%s' (see 'graphsub --help')\n", argv[1]);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli_catch_signals();
+    return close_stdout(dispatch(argc, argv));
 }

@@ -72,5 +72,12 @@ gs_ctx *cli_ctx(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     if (!ctx)
         cli_error(EXIT_INTERNAL, "out of memory");
+    cli_watch_ctx(ctx);
     return ctx;
+}
+
+void cli_ctx_free(gs_ctx *ctx)
+{
+    cli_watch_ctx(NULL);
+    gs_ctx_free(ctx);
 }

@@ -112,8 +112,11 @@ GS_API const char *gs_version(void);
 
 /* ---- models ----------------------------------------------------------- */
 
-/* Load an ONNX model from a file. Weights are mapped from the file, not copied;
- * external data is resolved next to the file and may not leave its folder.
+/* Load an ONNX model from a file. Weights are mapped from the file, not copied
+ * (so a file truncated while the model lives raises SIGBUS on access, which a
+ * caller may catch; the graphsub command does); each external-data file is
+ * mapped once, resolved next to the file, and may not leave its folder; a
+ * FIFO or device is refused without blocking.
  * On success *out owns the model; on failure *out is NULL and the error names
  * the file. */
 GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out);
@@ -130,16 +133,45 @@ typedef struct gs_save_opts {
 } gs_save_opts;
 #define GS_SAVE_OPTS_VERSION 1
 
-/* Write the model to path atomically: a temporary file in the same folder is
- * written, flushed and renamed over path, so a failure leaves any previous
- * file intact and no temporary file behind. opts may be NULL. Tensors read
- * from external data are written inline unless opts->external_data is set;
- * a model above 2 GiB is written with external data automatically. */
+/* Write the model to path atomically: a temporary file in the target's
+ * folder is written, flushed and renamed over it, so a failure leaves any
+ * previous file intact and no temporary file behind; "-", a character device
+ * or a FIFO is written in place, a symbolic link's target is replaced (see
+ * gs_output_open). opts may be NULL. Tensors read from external data are
+ * written inline unless opts->external_data is set; a model above 2 GiB is
+ * written with external data automatically. External data goes to PATH.data
+ * beside the (link-resolved) model file, written under a temporary name too
+ * and renamed just before the model, both only once both are complete; it
+ * needs a regular output file (GS_ERR_ARG otherwise). */
 GS_API gs_status gs_model_save(gs_model *m, const char *path, const gs_save_opts *opts);
+/* The external-data files a loaded model reads (full paths, owned by the
+ * model): outputs must not replace them while the model is in use. */
+GS_API int gs_model_data_file_count(const gs_model *m);
+GS_API const char *gs_model_data_file(const gs_model *m, int i);
 /* Serialize to memory (inline tensors only). *buf is freed with gs_free. */
 GS_API gs_status gs_model_save_mem(gs_model *m, void **buf, size_t *size);
 /* Check every IR invariant (acyclic, every use defined, use lists consistent). */
 GS_API gs_status gs_model_verify(gs_model *m);
+
+/* ---- output files ------------------------------------------------------ */
+
+/* An output file written the way gs_model_save writes: "-" is standard
+ * output; a character device or a FIFO is written in place; a symbolic link
+ * is followed and its target replaced (the link stays); a regular or absent
+ * file is written to a temporary file in its folder and renamed over it by
+ * gs_output_commit, keeping the replaced file's mode. A folder, a block
+ * device or a socket is refused (GS_ERR_IO). */
+typedef struct gs_output gs_output;
+GS_API gs_status gs_output_open(gs_ctx *ctx, const char *path, gs_output **out);
+GS_API gs_status gs_output_write(gs_output *o, const void *data, size_t n);
+/* Flush and put the file in place; o is freed whatever the result. */
+GS_API gs_status gs_output_commit(gs_output *o);
+/* Drop the output: the temporary file is removed, o is freed. NULL is a no-op. */
+GS_API void gs_output_abort(gs_output *o);
+/* Remove every temporary file ctx is writing at this moment. It calls only
+ * unlink(), so a signal handler may call it before the process dies (the
+ * library itself installs no handler). */
+GS_API void gs_ctx_remove_temp_files(gs_ctx *ctx);
 
 /* ---- walking the main graph ------------------------------------------- */
 /* Node and value indices run from 0 to count-1. Value index -1 stands for an

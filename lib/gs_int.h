@@ -31,10 +31,13 @@ typedef int32_t gs_id;   /* index of a node or value in its graph */
 
 /* ---- ctx.c: context, errors, allocation ------------------------------- */
 
+enum { GS_MAX_TEMPS = 8 };   /* temporary files one context writes at once */
+
 struct gs_ctx {
     gs_allocator a;
     char msg[1024];           /* last error message */
     gs_status last;           /* last error status */
+    char *volatile temps[GS_MAX_TEMPS];   /* temporary files being written (fileio.c) */
 };
 
 /* Record an error on ctx and return st. fmt as printf. */
@@ -287,6 +290,12 @@ typedef struct gs_opset {
     int64_t version;
 } gs_opset;
 
+typedef struct gs_extfile {
+    char *path;             /* folder of the model + location (ctx memory) */
+    void *map;              /* the whole file, read-only */
+    size_t size;
+} gs_extfile;
+
 struct gs_model {
     gs_ctx *ctx;
     gs_graph *graph;
@@ -298,9 +307,8 @@ struct gs_model {
     void *cuts;             /* gs_wire_cut[]: initializers whose raw_data is in map */
     int32_t ncuts;
     char *dir;              /* folder of the model file (external data), or NULL */
-    void **extmaps;         /* external data mappings */
-    size_t *extsizes;
-    int32_t nextmaps, capextmaps;
+    gs_extfile *ext;        /* external-data files, each mapped once */
+    int32_t next, capext;
     gs_tensor **owned;      /* tensors created after import (freed with the model) */
     int32_t nowned, capowned;
     int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
@@ -322,10 +330,11 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
                          const char *path, const char *dir, gs_model **out);
 /* Pack the model and stream it to fd (fd >= 0) or into *buf (ctx heap, size
  * in *size). When ext_fd >= 0, tensors of ext_threshold bytes or more are
- * written to ext_fd and referenced as external data named ext_name. path
- * names the output in messages. */
+ * written to ext_fd, the file ext_path beside the model, and referenced as
+ * external data at its base name. path and ext_path name the files in
+ * messages. */
 gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
-                         int ext_fd, const char *ext_name, size_t ext_threshold,
+                         int ext_fd, const char *ext_path, size_t ext_threshold,
                          const char *path);
 /* Packed size of the model with every tensor inline (for the 2 GiB check). */
 gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);
@@ -338,14 +347,41 @@ gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t
 
 /* ---- fileio.c: files -------------------------------------------------- */
 
-/* Map (or read) a whole file; *map must be released with gs_file_unmap. */
+/* Map a whole regular file read-only (a FIFO or device is refused without
+ * blocking); *map (NULL for an empty file) is released with gs_file_unmap. */
 gs_status gs_file_map(gs_ctx *ctx, const char *path, void **map, size_t *size);
 void gs_file_unmap(void *map, size_t size);
-/* Open a temporary file beside path; returns fd and fills tmp (malloc'd via ctx). */
-gs_status gs_file_tmp(gs_ctx *ctx, const char *path, int *fd, char **tmp);
-/* fsync, close and rename tmp over path; on failure unlink tmp. */
-gs_status gs_file_commit(gs_ctx *ctx, int fd, char *tmp, const char *path);
-void gs_file_abort(gs_ctx *ctx, int fd, char *tmp);
 gs_status gs_file_write_all(gs_ctx *ctx, int fd, const void *p, size_t n, const char *path);
+
+/* An output being written (the public gs_output). */
+typedef struct gs_output gs_out;
+struct gs_output {
+    gs_ctx *ctx;
+    int fd;
+    bool through;        /* written in place ("-", a character device, a FIFO) */
+    bool own_fd;         /* fd is closed at the end (not standard output) */
+    char *target;        /* the path renamed over, symbolic links followed (ctx memory) */
+    char *tmp;           /* the temporary file, or NULL when written in place */
+    int slot;            /* tmp's entry in ctx->temps, or -1 */
+    const char *path;    /* as given, for messages (borrowed) */
+};
+/* Decide once how path is written (see the top of fileio.c) and open it:
+ * a temporary file in the target's folder, or the device, FIFO or standard
+ * output itself. On failure nothing is left open or created. */
+gs_status gs_out_open(gs_ctx *ctx, const char *path, gs_out *o);
+gs_status gs_out_write(gs_out *o, const void *p, size_t n);
+/* Flush and close: the new file is complete but not yet in place. On failure
+ * the temporary file is removed. */
+gs_status gs_out_finish(gs_out *o);
+/* Rename the finished file over its target; frees o's memory in any case. */
+gs_status gs_out_place(gs_out *o);
+/* gs_out_finish then gs_out_place. */
+gs_status gs_out_commit(gs_out *o);
+/* Place first (external data), then second (the model that reads it), with
+ * signals blocked between the two renames; when first fails, second is
+ * removed unplaced. Both must be finished. */
+gs_status gs_out_place_pair(gs_out *first, gs_out *second);
+/* Close and remove the temporary file; frees o's memory. Idempotent. */
+void gs_out_abort(gs_out *o);
 
 #endif /* GS_INT_H */

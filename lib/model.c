@@ -70,13 +70,14 @@ GS_API void gs_model_free(gs_model *m)
     gs_ctx *ctx = m->ctx;
     gs_ir_free(m->graph);
     gs_onnx_free_proto(m);
-    for (int32_t i = 0; i < m->nextmaps; i++)
-        gs_file_unmap(m->extmaps[i], m->extsizes[i]);
+    for (int32_t i = 0; i < m->next; i++) {
+        gs_file_unmap(m->ext[i].map, m->ext[i].size);
+        gs_dealloc(ctx, m->ext[i].path);
+    }
     for (int32_t i = 0; i < m->nowned; i++)
         gs_tensor_free(ctx, m->owned[i]);
     gs_dealloc(ctx, m->owned);
-    gs_dealloc(ctx, m->extmaps);
-    gs_dealloc(ctx, m->extsizes);
+    gs_dealloc(ctx, m->ext);
     gs_dealloc(ctx, m->opsets);
     gs_dealloc(ctx, m->dir);
     gs_dealloc(ctx, m);
@@ -100,43 +101,68 @@ gs_status gs_model_own(gs_model *m, gs_tensor *t)
 
 static const uint64_t PROTO_LIMIT = ((uint64_t)2 << 30) - 4096;   /* protobuf's 2 GiB cap */
 
-static const char *base_name(const char *path)
+/* PATH.data beside the file path resolved to (ctx memory), or NULL. */
+static char *data_path(gs_ctx *ctx, const char *target)
 {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
+    size_t n = strlen(target) + 6;
+    char *x = gs_alloc(ctx, n);
+    if (x)
+        snprintf(x, n, "%s.data", target);
+    return x;
+}
+
+/* The external-data file of an output: a regular file of its own, written
+ * under a temporary name like the model. */
+static gs_status open_data(gs_ctx *ctx, const gs_out *out, char **xpath, gs_out *x)
+{
+    if (out->through)
+        return gs_err(ctx, GS_ERR_ARG, "%s: external data needs a regular output file, "
+                      "written beside it", out->path);
+    if (!(*xpath = data_path(ctx, out->target)))
+        return gs_nomem(ctx);
+    gs_status st = gs_out_open(ctx, *xpath, x);
+    if (st == GS_OK && x->through) {
+        gs_out_abort(x);
+        st = gs_err(ctx, GS_ERR_IO, "%s: not a regular file, not replaced", *xpath);
+    }
+    return st;
+}
+
+/* Both files complete, then the data renamed before the model that reads it:
+ * an old model never sees new weights after a failure. */
+static gs_status finish_both(gs_out *model, gs_out *data)
+{
+    gs_status st = gs_out_finish(data);
+    if (st == GS_OK)
+        st = gs_out_finish(model);
+    if (st != GS_OK) {
+        gs_out_abort(data);
+        gs_out_abort(model);
+        return st;
+    }
+    return gs_out_place_pair(data, model);
 }
 
 static gs_status save_files(gs_model *m, const char *path, bool external, size_t threshold)
 {
     gs_ctx *ctx = m->ctx;
-    int fd = -1, xfd = -1;
-    char *tmp = NULL, *xtmp = NULL, *xpath = NULL;
-    gs_status st = gs_file_tmp(ctx, path, &fd, &tmp);
+    gs_out out, x = { .ctx = ctx, .fd = -1, .slot = -1 };
+    char *xpath = NULL;
+    gs_status st = gs_out_open(ctx, path, &out);
     if (st != GS_OK)
         return st;
-    if (external) {
-        size_t n = strlen(path) + 6;
-        if (!(xpath = gs_alloc(ctx, n))) {
-            gs_file_abort(ctx, fd, tmp);
-            return gs_nomem(ctx);
-        }
-        snprintf(xpath, n, "%s.data", path);
-        if ((st = gs_file_tmp(ctx, xpath, &xfd, &xtmp)) != GS_OK) {
-            gs_file_abort(ctx, fd, tmp);
-            gs_dealloc(ctx, xpath);
-            return st;
-        }
+    if (external && (st = open_data(ctx, &out, &xpath, &x)) != GS_OK) {
+        gs_out_abort(&out);
+        gs_dealloc(ctx, xpath);
+        return st;
     }
-    const char *xname = xpath ? base_name(xpath) : NULL;
-    st = gs_onnx_export(m, fd, NULL, NULL, xfd, xname, threshold, path);
-    if (st == GS_OK && xtmp)
-        st = gs_file_commit(ctx, xfd, xtmp, xpath), xtmp = NULL;
-    if (st == GS_OK)
-        st = gs_file_commit(ctx, fd, tmp, path), tmp = NULL;
-    if (tmp)
-        gs_file_abort(ctx, fd, tmp);
-    if (xtmp)
-        gs_file_abort(ctx, xfd, xtmp);
+    st = gs_onnx_export(m, out.fd, NULL, NULL, x.fd, xpath, threshold, path);
+    if (st != GS_OK) {
+        gs_out_abort(&x);
+        gs_out_abort(&out);
+    } else {
+        st = external ? finish_both(&out, &x) : gs_out_commit(&out);
+    }
     gs_dealloc(ctx, xpath);
     return st;
 }
@@ -167,6 +193,16 @@ GS_API gs_status gs_model_save_mem(gs_model *m, void **buf, size_t *size)
     *buf = NULL;
     *size = 0;
     return gs_onnx_export(m, -1, buf, size, -1, NULL, 0, "<memory>");
+}
+
+GS_API int gs_model_data_file_count(const gs_model *m)
+{
+    return m ? m->next : 0;
+}
+
+GS_API const char *gs_model_data_file(const gs_model *m, int i)
+{
+    return m && i >= 0 && i < m->next ? m->ext[i].path : NULL;
 }
 
 GS_API gs_status gs_model_verify(gs_model *m)

@@ -22,7 +22,7 @@ typedef struct ex {
     gs_model *m;
     gs_arena tmp;            /* every message built here */
     int ext_fd;              /* external data file, or -1 */
-    const char *ext_name;
+    const char *ext_path;
     size_t ext_threshold;
     uint64_t ext_off;
     const char *path;
@@ -68,10 +68,10 @@ static void write_external(ex *e, const gs_tensor *t, Onnx__TensorProto *tp)
 {
     static const char zeros[64];
     uint64_t pad = (64 - e->ext_off % 64) % 64;   /* 64-byte aligned tensors */
-    if (pad && gs_file_write_all(e->ctx, e->ext_fd, zeros, pad, e->path) != GS_OK)
+    if (pad && gs_file_write_all(e->ctx, e->ext_fd, zeros, pad, e->ext_path) != GS_OK)
         e->st = GS_ERR_IO;
     e->ext_off += pad;
-    if (e->st == GS_OK && gs_file_write_all(e->ctx, e->ext_fd, t->data, t->nbytes, e->path) != GS_OK)
+    if (e->st == GS_OK && gs_file_write_all(e->ctx, e->ext_fd, t->data, t->nbytes, e->ext_path) != GS_OK)
         e->st = GS_ERR_IO;
     char off[32], len[32];
     snprintf(off, sizeof off, "%llu", (unsigned long long)e->ext_off);
@@ -80,7 +80,8 @@ static void write_external(ex *e, const gs_tensor *t, Onnx__TensorProto *tp)
     tp->external_data = ealloc(e, 3 * sizeof *tp->external_data);
     if (!tp->external_data)
         return;
-    tp->external_data[0] = entry(e, "location", e->ext_name);
+    const char *slash = strrchr(e->ext_path, '/');
+    tp->external_data[0] = entry(e, "location", slash ? slash + 1 : e->ext_path);
     tp->external_data[1] = entry(e, "offset", off);
     tp->external_data[2] = entry(e, "length", len);
     tp->n_external_data = 3;
@@ -416,10 +417,10 @@ static gs_status build(ex *e, Onnx__ModelProto *mp)
 }
 
 gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
-                         int ext_fd, const char *ext_name, size_t ext_threshold,
+                         int ext_fd, const char *ext_path, size_t ext_threshold,
                          const char *path)
 {
-    ex e = { .ctx = m->ctx, .m = m, .ext_fd = ext_fd, .ext_name = ext_name,
+    ex e = { .ctx = m->ctx, .m = m, .ext_fd = ext_fd, .ext_path = ext_path,
              .ext_threshold = ext_threshold, .path = path, .st = GS_OK };
     gs_arena_init(&e.tmp, m->ctx);
     Onnx__ModelProto mp;
@@ -480,13 +481,12 @@ gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t
     if (!buf)
         return gs_nomem(ctx);
     onnx__tensor_proto__pack(&tp, buf);
-    int fd;
-    char *tmp;
-    gs_status st = gs_file_tmp(ctx, path, &fd, &tmp);
-    if (st == GS_OK && (st = gs_file_write_all(ctx, fd, buf, n, path)) != GS_OK)
-        gs_file_abort(ctx, fd, tmp);
+    gs_out o;
+    gs_status st = gs_out_open(ctx, path, &o);
+    if (st == GS_OK && (st = gs_out_write(&o, buf, n)) != GS_OK)
+        gs_out_abort(&o);
     else if (st == GS_OK)
-        st = gs_file_commit(ctx, fd, tmp, path);
+        st = gs_out_commit(&o);
     gs_dealloc(ctx, buf);
     return st;
 }

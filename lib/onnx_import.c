@@ -95,35 +95,52 @@ static bool inside_folder(imp *im, const char *path, const char *loc)
     return ok;
 }
 
-static gs_status map_external(imp *im, const char *loc, void **map, size_t *size)
+/* The file at full, mapped and kept by the model, or NULL when not yet. */
+static const gs_extfile *ext_find(const gs_model *m, const char *full)
+{
+    for (int32_t i = m->next - 1; i >= 0; i--)   /* the last one first: usually one file */
+        if (!strcmp(m->ext[i].path, full))
+            return &m->ext[i];
+    return NULL;
+}
+
+static gs_status ext_add(imp *im, char *full, void *map, size_t size)
 {
     gs_model *m = im->m;
+    if (m->next == m->capext) {
+        int32_t cap = m->capext ? m->capext * 2 : 4;
+        gs_extfile *p = gs_realloc(im->ctx, m->ext, (size_t)cap * sizeof *p);
+        if (!p)
+            return gs_nomem(im->ctx);
+        m->ext = p;
+        m->capext = cap;
+    }
+    m->ext[m->next++] = (gs_extfile){ full, map, size };
+    return GS_OK;
+}
+
+/* Map each external-data file once per model: a model of 70,000 tensors in
+ * one file makes one mapping, not 70,000 (vm.max_map_count is 65,530). */
+static gs_status map_external(imp *im, const char *loc, void **map, size_t *size)
+{
     size_t n = strlen(im->dir) + strlen(loc) + 2;
     char *full = gs_alloc(im->ctx, n);
     if (!full)
         return gs_nomem(im->ctx);
     snprintf(full, n, "%s/%s", im->dir, loc);
-    gs_status st = inside_folder(im, full, loc) ? gs_file_map(im->ctx, full, map, size) : GS_ERR_MODEL;
-    gs_dealloc(im->ctx, full);
-    if (st != GS_OK)
-        return st;
-    if (m->nextmaps == m->capextmaps) {
-        int32_t cap = m->capextmaps ? m->capextmaps * 2 : 4;
-        void **maps = gs_realloc(im->ctx, m->extmaps, (size_t)cap * sizeof *maps);
-        if (maps)
-            m->extmaps = maps;
-        size_t *sizes = maps ? gs_realloc(im->ctx, m->extsizes, (size_t)cap * sizeof *sizes) : NULL;
-        if (sizes)
-            m->extsizes = sizes;
-        if (!maps || !sizes) {
-            gs_file_unmap(*map, *size);
-            return gs_nomem(im->ctx);
-        }
-        m->capextmaps = cap;
+    const gs_extfile *f = ext_find(im->m, full);
+    if (f) {
+        gs_dealloc(im->ctx, full);
+        *map = f->map;
+        *size = f->size;
+        return GS_OK;
     }
-    m->extmaps[m->nextmaps] = *map;
-    m->extsizes[m->nextmaps++] = *size;
-    return GS_OK;
+    gs_status st = inside_folder(im, full, loc) ? gs_file_map(im->ctx, full, map, size) : GS_ERR_MODEL;
+    if (st == GS_OK && (st = ext_add(im, full, *map, *size)) != GS_OK)
+        gs_file_unmap(*map, *size);
+    if (st != GS_OK)
+        gs_dealloc(im->ctx, full);
+    return st;
 }
 
 static gs_status external_data(imp *im, const Onnx__TensorProto *tp, gs_tensor *t, size_t want)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A write that fails half way (the file-size limit is hit, so write() fails
 with EFBIG) leaves the previous output intact and no temporary file behind,
-and graphsub reports the failure (exit 3) naming the file."""
+and graphsub reports the failure (exit 3) naming the file; with
+--external-data, the previous model and its data file both stay intact."""
 import os
 import resource
 import signal
@@ -28,16 +29,22 @@ def main():
         model = os.path.join(d, "m.onnx")
         with open(model, "wb") as f:
             f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
-        out = os.path.join(d, "out.onnx")
-        with open(out, "wb") as f:
-            f.write(b"previous output")
-        r = subprocess.run([gs, "optimize", "-O0", model, "-o", out], capture_output=True, text=True,
-                           preexec_fn=limit)
-        intact = open(out, "rb").read() == b"previous output"
-        left = sorted(set(os.listdir(d)) - {"m.onnx", "out.onnx"})
-        ok = r.returncode == 3 and intact and not left and out in r.stderr
-        print(("ok  " if ok else "FAIL") + f" write failure: exit {r.returncode}, previous output "
-              f"{'intact' if intact else 'CHANGED'}, left behind {left}: {r.stderr.strip()}")
+        ok = True
+        for extra in ([], ["--external-data"]):
+            out = os.path.join(d, "out.onnx")
+            previous = {out: b"previous output", out + ".data": b"previous data"}
+            for path, text in previous.items():
+                with open(path, "wb") as f:
+                    f.write(text)
+            r = subprocess.run([gs, "optimize", "-O0", model, "-o", out, *extra], capture_output=True,
+                               text=True, preexec_fn=limit)
+            intact = all(open(p, "rb").read() == t for p, t in previous.items())
+            left = sorted(set(os.listdir(d)) - {"m.onnx", "out.onnx", "out.onnx.data"})
+            named = out + (".data" if extra else "")   # the file whose write failed
+            good = r.returncode == 3 and intact and not left and named + ":" in r.stderr
+            ok &= good
+            print(("ok  " if good else "FAIL") + f" write failure {' '.join(extra)}: exit {r.returncode}, "
+                  f"previous output {'intact' if intact else 'CHANGED'}, left behind {left}: {r.stderr.strip()}")
     return 0 if ok else 1
 
 
