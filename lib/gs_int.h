@@ -68,6 +68,7 @@ typedef struct gs_arena {
     gs_arena_block *head;
     int32_t refs;           /* shared arenas (gs_arena_new): owners count */
     int32_t failures;       /* allocations refused (memory short), so a caller can tell */
+    size_t bytes;           /* bytes of its blocks (the search bounds its growth) */
 } gs_arena;
 
 void gs_arena_init(gs_arena *a, gs_ctx *ctx);
@@ -277,6 +278,9 @@ gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);
 bool gs_ir_reserve_names(gs_graph *g, int32_t nvalues);
 /* Rename value v (name copied); its old name becomes free. */
 gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name);
+/* Exchange the names of values a and b (constant time: the name table's two
+ * entries are exchanged). */
+void gs_ir_swap_names(gs_graph *g, gs_id a, gs_id b);
 /* Mark initializers nothing reads (and that are not graph inputs/outputs) dead. */
 void gs_ir_drop_unused_inits(gs_graph *g);
 

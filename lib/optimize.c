@@ -190,10 +190,12 @@ typedef struct run {
     int64_t opset;
 } run;
 
+/* A phase of cleanup or lowering rules, to a fixed point or the time limit. */
 static gs_status apply_class(run *r, uint32_t flags)
 {
     gs_status st;
-    gs_cleanup(r->m->graph, r->rs, r->opset, flags, &r->cm, &r->arena, &r->path, &st);
+    gs_cleanup(r->m->graph, r->rs, r->opset, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
+               &r->path, &st);
     return st;
 }
 
@@ -227,7 +229,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
         return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
     double left = t_end - now_s();
     gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0, r->o->progress,
-                          r->o->progress_ud };
+                          r->o->progress_ud, 0 };
     gs_search_result res;
     st = gs_search(reg.sub, r->rs, r->opset, &r->cm, &so, &r->arena, &res);
     if (st == GS_OK) {
