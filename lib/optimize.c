@@ -41,8 +41,13 @@ static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: target opset %d out of range", o->target_opset);
     if (o->level < 0 || o->level > 2)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: level must be 0, 1 or 2 (got %d)", o->level);
-    if (o->alpha < 0 || o->alpha > 10 || o->budget < 0 || o->time_limit < 0)
-        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: alpha, budget or time limit out of range");
+    if (o->alpha != 0 && !(o->alpha >= 1 && o->alpha <= 10))   /* NaN fails too */
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: alpha must be from 1 to 10 (got %g)", o->alpha);
+    if (o->budget < 0)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: budget must not be negative (got %d)", o->budget);
+    if (!(o->time_limit >= 0 && o->time_limit <= 1e9))
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: time limit must be from 0 to 1e9 seconds (got %g)",
+                      o->time_limit);
     return GS_OK;
 }
 
@@ -97,7 +102,7 @@ static gs_status skip_rule(gs_ctx *ctx, const gs_optimize_opts *o, gs_ruleset *r
         }
     if (found || o->no_default_rules)
         return GS_OK;
-    return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' names '%s', which is not a rule",
+    return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'skip_rules' names '%s', which is not a rule",
                   o->profile_path ? o->profile_path : "profile", name);
 }
 
@@ -353,10 +358,14 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         dflt.version = GS_OPTIMIZE_OPTS_VERSION;
         opts = &dflt;
     }
-    const gs_optimize_opts *o = opts ? opts : &dflt;
-    gs_status st = check_opts(ctx, o);
+    gs_status st = check_opts(ctx, opts ? opts : &dflt);
     if (st != GS_OK)
         return st;
+    if (opts && opts != &dflt)
+        dflt = *opts;
+    if (dflt.alpha == 0)
+        dflt.alpha = 1.05;   /* the header's default */
+    const gs_optimize_opts *o = &dflt;
     if (report && report->version != GS_REPORT_VERSION)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
     if (report)
