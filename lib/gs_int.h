@@ -308,6 +308,7 @@ struct gs_model {
     gs_tensor **owned;      /* tensors created after import (freed with the model) */
     int32_t nowned, capowned;
     int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
+    const char *path;       /* file it was loaded from (graph->perm), or NULL */
 };
 
 int64_t gs_model_opset_of(const gs_model *m, const char *domain);
@@ -317,6 +318,10 @@ int64_t gs_model_opset_of(const gs_model *m, const char *domain);
 gs_status gs_opset_raise(gs_model *m, int64_t target);
 /* True when gs_opset_raise(m, target) would raise the opset (changes nothing). */
 bool gs_opset_can_raise(gs_model *m, int64_t target);
+/* st, after putting m's file name in front of the context's message when st
+ * says the model is bad (MODEL, UNSUPPORTED, LIMIT: a kernel or an inference
+ * that failed names only the node) and the message does not name it yet. */
+gs_status gs_model_errfile(const gs_model *m, gs_status st);
 /* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
 gs_status gs_model_own(gs_model *m, gs_tensor *t);
 

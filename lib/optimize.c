@@ -374,11 +374,11 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (o->profile_path && (st = gs_profile_load(ctx, o->profile_path, &profile)) != GS_OK)
         return st;
     if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
-        return st;
+        return gs_model_errfile(m, st);
     /* A profile's opset is what the target runs: raise to it when every op allows. */
     int raise = o->target_opset ? 0 : profile_opset(&profile, m);
     if (raise && gs_opset_can_raise(m, raise) && (st = gs_opset_raise(m, raise)) != GS_OK)
-        return st;
+        return gs_model_errfile(m, st);
     if (o->level == 0)
         return GS_OK;
     run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
@@ -392,5 +392,5 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         st = fill_steps(ctx, m->graph->perm, report, r.path);
     gs_arena_free(&r.arena);
     gs_ruleset_free(r.rs);
-    return st;
+    return gs_model_errfile(m, st);
 }
