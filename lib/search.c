@@ -386,8 +386,8 @@ typedef struct heap {
 } heap;
 
 /* Bytes a candidate graph holds: its arrays and name tables, and its arena
- * (node and value lists, and a 16 KiB block for what rewrites add); names and weights are
- * shared with the start graph. */
+ * (node and value lists, and a 16 KiB block for what rewrites add); names
+ * and weights are shared with the start graph. */
 static size_t graph_bytes(const gs_graph *g)
 {
     size_t b = sizeof *g + (size_t)g->capnodes * sizeof(gs_node) + (size_t)g->capvalues * sizeof(gs_value) +
