@@ -9,7 +9,8 @@ sanitizer build) and a 60-second timeout with a time limit far away
 (--time-limit 86400), so only the growth bound can end them: cleanup and
 lowering must fail with exit 3 naming the file and the rules within seconds,
 leaving no output; the search rule is bounded by the budget, and optimize
-succeeds. The same model with the default rules alone converges (exit 0).
+succeeds. With --time-limit 0 each cleanup phase stops after its first pass
+(exit 0). The same model with the default rules alone converges (exit 0).
 
 usage: rule_cycles.py GRAPHSUB SRCDIR
 """
@@ -85,6 +86,13 @@ def main():
                     check(not os.path.exists(out), f"{name} {level}: no output written")
                 if os.path.exists(out):
                     os.remove(out)
+        # a short time limit ends each cleanup phase after its first pass, with a valid graph
+        t0 = time.monotonic()
+        r = subprocess.run([gs, "optimize", m, "-o", os.path.join(d, "t0.onnx"), "--no-default-rules", "--rules",
+                            os.path.join(data, "cycle.json"), "--time-limit", "0", "-O1"],
+                           capture_output=True, text=True, timeout=60, preexec_fn=limit)
+        check(r.returncode == 0 and time.monotonic() - t0 < 30,
+              f"cycle.json with --time-limit 0: exit {r.returncode} {r.stderr.strip()[:200]}")
         r = subprocess.run([gs, "optimize", m, "-o", os.path.join(d, "dflt.onnx"), "--time-limit", "86400"],
                            capture_output=True, text=True, timeout=60, preexec_fn=limit)
         check(r.returncode == 0, f"default rules converge: exit {r.returncode} {r.stderr.strip()[:200]}")
