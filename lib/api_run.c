@@ -137,7 +137,8 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
         pin[i] = &tin[i];
     }
     if (st == GS_OK)
-        st = gs_interp_run(ctx, m->graph, gs_model_opset_of(m, ""), pin, ninputs, tout, nout);
+        st = gs_model_errfile(m, gs_interp_run(ctx, m->graph, gs_model_opset_of(m, ""), pin, ninputs,
+                                               tout, nout));
     for (int i = 0; i < nout; i++)
         outputs[i] = NULL;
     for (int i = 0; st == GS_OK && i < nout; i++) {
@@ -247,6 +248,10 @@ static gs_status random_input(gs_ctx *ctx, const gs_value *v, const gs_value *li
     if (!gs_dtype_size(v->dtype) || v->dtype == GS_COMPLEX64 || v->dtype == GS_COMPLEX128)
         return gs_err(ctx, GS_ERR_UNSUPPORTED, "input '%s' has type %s: random values of it are not supported",
                       v->name, gs_dtype_name(v->dtype));
+    int64_t count = gs_numel(shape, v->rank), bytes;
+    if (count < 0 || __builtin_mul_overflow(count, (int64_t)gs_dtype_size(v->dtype), &bytes) ||
+        bytes > GS_MAX_TENSOR_BYTES)   /* a declared size, not a shortage of memory */
+        return gs_err(ctx, GS_ERR_LIMIT, "input '%s': its dims hold more than 2^40 bytes", v->name);
     gs_array *a = gs_array_new(ctx, (gs_dtype)v->dtype, v->rank, shape);
     if (!a)
         return gs_nomem(ctx);
@@ -268,6 +273,7 @@ GS_API gs_status gs_model_random_inputs(gs_ctx *ctx, const gs_model *m, uint64_t
     for (int i = 0; i < n; i++) {
         gs_status st = random_input(ctx, &m->graph->values[gs_model_input(m, i)], NULL, &s, dims, -1, 1,
                                     &inputs[i]);
+        st = gs_model_errfile(m, st);
         if (st != GS_OK) {
             for (int j = 0; j < i; j++)
                 gs_array_free(ctx, inputs[j]), inputs[j] = NULL;
@@ -432,7 +438,7 @@ static gs_status trial_inputs(gs_ctx *ctx, const gs_model *a, const gs_model *b,
         const gs_value *y = input_value(b, find_value(b, true, x->name));
         gs_status st = random_input(ctx, x, y, &seed, dims, r->lo, r->hi, &in[i]);
         if (st != GS_OK)
-            return st;
+            return gs_model_errfile(a, st);
     }
     return GS_OK;
 }

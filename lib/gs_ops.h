@@ -195,6 +195,10 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_bcast(gs_graph *g, gs_node *n, int64_t opset);
 /* As gs_infer_bcast with a bool output (comparisons). */
 gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset);
+/* GS_ERR_MODEL naming n: an output dim computed from n's inputs and
+ * attributes overflows int64 or is negative (checked arithmetic,
+ * __builtin_*_overflow, finds it; the dim is never exported wrapped). */
+gs_status gs_infer_overflow(gs_graph *g, const gs_node *n);
 /* The constant tensor of input k of n (an initializer), or NULL. */
 const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
 

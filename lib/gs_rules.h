@@ -176,6 +176,7 @@ struct gs_ruleset {
      * from the op's name to its first rule (open addressing, -1 empty), and
      * per rule the next one of the same op (-1 at the end). */
     int *root_first, *root_next;
+    int *root_last;             /* per table slot, the op's last rule (appends in O(1)) */
     int root_cap, nroot_ops;
 };
 

@@ -114,6 +114,12 @@ gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset)
     return n->nout < 1 ? GS_OK : bcast(g, n, GS_BOOL);
 }
 
+gs_status gs_infer_overflow(gs_graph *g, const gs_node *n)
+{
+    return gs_err(g->ctx, GS_ERR_MODEL, "node '%s' (%s): an output dim is out of range (overflows int64 "
+                  "or is negative)", n->name ? n->name : "", n->op);
+}
+
 const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k)
 {
     if (k >= n->nin || n->in[k] == GS_NONE)

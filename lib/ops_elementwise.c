@@ -229,7 +229,14 @@ static int64_t iop(bop op, int64_t a, int64_t b)
     case B_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
     case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
     case B_DIV: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
-    case B_POW: { int64_t r = 1; for (int64_t i = 0; i < b && i < 64; i++) r *= a; return r; }
+    case B_POW: {   /* by squaring, wrapping round as the other integer ops do (a signed
+                       overflow is undefined); a negative exponent gives 1 */
+        uint64_t r = 1, x = (uint64_t)a;
+        for (uint64_t e = b > 0 ? (uint64_t)b : 0; e; e >>= 1, x *= x)
+            if (e & 1)
+                r *= x;
+        return (int64_t)r;
+    }
     case B_FMOD: return b == 0 ? 0 : a % b;
     case B_MOD: { if (b == 0) return 0; int64_t r = a % b; return r != 0 && ((r < 0) != (b < 0)) ? r + b : r; }
     case B_MIN: return a < b ? a : b;

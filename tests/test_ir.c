@@ -7,6 +7,7 @@
 #include "gs_ops.h"
 
 #include <CUnit/CUnit.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,42 @@ static void test_fault_injection(void)
     unlink(out);
 }
 
+/* gs_optimize checks its options before touching the model: an alpha
+ * below 1, above 10 or NaN, a negative budget, a NaN or infinite time limit
+ * are GS_ERR_ARG; alpha 0 means the default 1.05. */
+static void test_optimize_opts_checked(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);
+    int nodes = gs_model_node_count(m);
+    double alphas[] = { 0.5, NAN, 10.5, -1, INFINITY };
+    for (size_t i = 0; i < sizeof alphas / sizeof *alphas; i++) {
+        gs_optimize_opts o;
+        gs_optimize_opts_init(&o);
+        o.alpha = alphas[i];
+        CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
+        CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "alpha") != NULL);
+    }
+    double limits[] = { NAN, INFINITY, -1 };
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        gs_optimize_opts o;
+        gs_optimize_opts_init(&o);
+        o.time_limit = limits[i];
+        CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
+    }
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    o.budget = -1;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_node_count(m), nodes);   /* refused before any change */
+    o.budget = 10;
+    o.alpha = 0;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_OK);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+}
+
 /* One pass of the whole pipeline on a small CNN under allocator c: load,
  * optimize (cleanup and search, with a report), run on random inputs, save. */
 static gs_status pipeline(counting *c, const char *out)
@@ -423,5 +460,6 @@ int cu_register(void)
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
     CU_add_test(io, "allocation failure along optimize and run", test_fault_injection_optimize);
     CU_add_test(io, "a NULL or misfit input array is refused", test_run_null_input);
+    CU_add_test(io, "optimize options checked", test_optimize_opts_checked);
     return 0;
 }
