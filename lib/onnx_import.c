@@ -10,9 +10,9 @@
  * External data is mapped from files next to the model; a location that
  * would leave the model's folder is refused.
  */
+#include "gs_onnx.h"
 #include "gs_ops.h"
 #include "gs_wire.h"
-#include "onnx.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -765,6 +765,8 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
         st = gs_nomem(ctx);
     if (st == GS_OK && !mp->graph)
         st = gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (no graph)", path);
+    if (st == GS_OK)
+        st = gs_onnx_check(ctx, mp, path);
     if (st == GS_OK)
         st = import_opsets(&im, mp);
     gs_graph *g;
