@@ -67,9 +67,45 @@ bool cli_parse_long(const char *cmd, const char *opt, const char *s, long *out)
     return true;
 }
 
+/* A testing hook: GRAPHSUB_FAIL_ALLOC=N makes the Nth allocation through the
+ * contexts fail (counting from 1, reallocations included); =count prints
+ * "graphsub: N allocations" on stderr at exit. Unset: the library's own
+ * allocator. */
+static struct { long at, calls; } fail_hook;
+
+static void *hook_alloc(void *ud, size_t n)
+{
+    (void)ud;
+    return ++fail_hook.calls == fail_hook.at ? NULL : malloc(n ? n : 1);
+}
+
+static void *hook_realloc(void *ud, void *p, size_t n)
+{
+    (void)ud;
+    return ++fail_hook.calls == fail_hook.at ? NULL : realloc(p, n ? n : 1);
+}
+
+static void hook_free(void *ud, void *p) { (void)ud; free(p); }
+static void hook_count(void) { fprintf(stderr, "graphsub: %ld allocations\n", fail_hook.calls); }
+
+static const gs_allocator *hook_allocator(void)
+{
+    static const gs_allocator hook = { hook_alloc, hook_realloc, hook_free, NULL };
+    const char *env = getenv("GRAPHSUB_FAIL_ALLOC");
+    if (!env || !*env)
+        return NULL;
+    if (!strcmp(env, "count") && fail_hook.at == 0) {
+        fail_hook.at = -1;
+        atexit(hook_count);
+    } else if (fail_hook.at == 0) {
+        fail_hook.at = strtol(env, NULL, 10);
+    }
+    return &hook;
+}
+
 gs_ctx *cli_ctx(void)
 {
-    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ctx *ctx = gs_ctx_new(hook_allocator());
     if (!ctx)
         cli_error(EXIT_INTERNAL, "out of memory");
     return ctx;

@@ -106,17 +106,27 @@ gs_status gs_nomem(gs_ctx *ctx)
     return gs_err(ctx, GS_ERR_NOMEM, "out of memory");
 }
 
-void *gs_alloc(gs_ctx *ctx, size_t n) { return ctx->a.alloc(ctx->a.ud, n); }
+/* A failed allocation leaves GS_ERR_NOMEM on the context, so that a caller
+ * which can only return NULL or GS_NONE still lets its own caller tell out
+ * of memory from other failures. */
+static void *checked(gs_ctx *ctx, void *p)
+{
+    if (!p)
+        gs_nomem(ctx);
+    return p;
+}
+
+void *gs_alloc(gs_ctx *ctx, size_t n) { return checked(ctx, ctx->a.alloc(ctx->a.ud, n)); }
 
 void *gs_zalloc(gs_ctx *ctx, size_t n)
 {
-    void *p = ctx->a.alloc(ctx->a.ud, n);
+    void *p = gs_alloc(ctx, n);
     if (p)
         memset(p, 0, n);
     return p;
 }
 
-void *gs_realloc(gs_ctx *ctx, void *p, size_t n) { return ctx->a.realloc(ctx->a.ud, p, n); }
+void *gs_realloc(gs_ctx *ctx, void *p, size_t n) { return checked(ctx, ctx->a.realloc(ctx->a.ud, p, n)); }
 
 void gs_dealloc(gs_ctx *ctx, void *p)
 {

@@ -339,9 +339,10 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
     int64_t opset = r->opset_max < 21 ? r->opset_max : 17;
     if (opset < r->opset_min)
         opset = r->opset_min;
+    ctx->last = GS_OK;   /* GS_ERR_NOMEM there at the end: memory ran out on the way */
     inst in = { ctx, r, gs_ir_new(ctx, NULL), spec, seed, { 0 }, "", absent };
     if (!in.g)
-        return snprintf(res, cap, "out of memory"), 2;
+        return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 2;
     run_out before = { { NULL }, 0 }, after = { { NULL }, 0 };
     gs_tensor *ins[64] = { NULL };
@@ -350,10 +351,12 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         snprintf(res, cap, "%s", in.why[0] ? in.why : gs_ctx_errmsg(ctx));
         goto done;
     }
-    gs_infer_graph(in.g, opset);
+    if (gs_infer_graph(in.g, opset) == GS_ERR_NOMEM)
+        goto done;
     for (int i = 0; i < in.g->ninputs && i < 64; i++, nin++) {   /* random inputs */
         const gs_value *v = &in.g->values[in.g->inputs[i]];
-        ins[i] = gs_tensor_new(ctx);
+        if (!(ins[i] = gs_tensor_new(ctx)))
+            goto done;
         ins[i]->dtype = v->dtype;
         ins[i]->rank = v->rank;
         for (int d = 0; d < v->rank; d++)
@@ -402,7 +405,7 @@ done:
     for (int i = 0; i < nin; i++)
         gs_tensor_free(ctx, ins[i]);
     gs_ir_free(in.g);
-    return verdict;
+    return ctx->last == GS_ERR_NOMEM ? CHECK_NOMEM : verdict;
 }
 
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
@@ -412,16 +415,14 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
         return 2;
     }
     cJSON *spec = cJSON_Parse(r->check);
-    if (!spec) {
-        snprintf(res, cap, "out of memory");
-        return 2;
-    }
+    if (!spec)   /* the text was printed by cJSON at load: only memory can fail */
+        return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 0;
     for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++)
         verdict = check_once(ctx, r, spec, seed * 1000003, false, res, cap);
     for (uint64_t seed = 1; r->optional && seed <= 3 && verdict == 0; seed++) {   /* and without them */
         verdict = check_once(ctx, r, spec, seed * 1000003, true, res, cap);
-        if (verdict != 0) {
+        if (verdict != 0 && verdict != CHECK_NOMEM) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s (optional inputs absent)", res);
             snprintf(res, cap, "%s", msg);
@@ -451,6 +452,10 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
         const gs_rule *r = rs->rules[i];
         char res[512] = "";
         int verdict = check ? gs_rule_check(ctx, r, res, sizeof res) : -1;
+        if (verdict == CHECK_NOMEM) {
+            st = GS_ERR_NOMEM;
+            break;
+        }
         failed += verdict == 1;
         cb(ud, r->name, r->file, r->ops, r->doc, gs_rule_class(r), verdict, res);
     }

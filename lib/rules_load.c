@@ -945,14 +945,14 @@ gs_status gs_ruleset_load(gs_ruleset *rs, const char *path)
     char *names[256];
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && n < 256) {
+    gs_status st = GS_OK;
+    while (st == GS_OK && (e = readdir(d)) && n < 256) {
         size_t len = strlen(e->d_name);
-        if (len > 5 && !strcmp(e->d_name + len - 5, ".json") && (names[n] = gs_strdup(rs->ctx, e->d_name)))
-            n++;
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".json") && !(names[n++] = gs_strdup(rs->ctx, e->d_name)))
+            st = gs_nomem(rs->ctx), n--;   /* a file left out would change the rule set */
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, by_name);
-    gs_status st = GS_OK;
     for (int i = 0; i < n; i++) {
         char full[4096];
         snprintf(full, sizeof full, "%s/%s", path, names[i]);

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Every command survives a failed allocation.
+
+GRAPHSUB_FAIL_ALLOC=count makes graphsub print how many allocations went
+through its context; GRAPHSUB_FAIL_ALLOC=N makes the Nth one fail. For each
+command (optimize, rules check, run, verify, info, dot; optimize and run
+also on a model with an If, run with test data files) the allocations are
+counted on a good run, then each of them is failed in turn (the first 60, and
+a stride over the rest so a command gets about 200 runs): the command must
+exit non-zero (4 for out of memory), print one line on stderr, end without a
+signal or a sanitizer report (under ASan, a leak is one), and leave no
+output file behind.
+"""
+import concurrent.futures
+import os
+import subprocess
+import sys
+import tempfile
+
+NODE = "/usr/share/libonnx-testdata/data/node"
+FIRST = 60      # allocations always failed one by one
+RUNS = 200      # about this many runs per command
+
+
+def commands(root, d):
+    """(name, argv, output files) with the outputs in folder d."""
+    cnn = os.path.join(root, "examples", "tiny_cnn.onnx")
+    out = lambda name: os.path.join(d, name)  # noqa: E731
+    return [
+        ("optimize", ["optimize", cnn, "-o", out("o.onnx"), "--report", out("o.json"), "--verify"]),
+        ("rules-check", ["rules", "check", os.path.join(root, "rules")]),
+        ("run", ["run", cnn, "--seed", "1"]),
+        ("verify", ["verify", cnn, cnn, "--trials", "2"]),
+        ("info", ["info", cnn, "--json"]),
+        ("dot", ["dot", cnn, "-o", out("o.dot")]),
+        ("optimize-if", ["optimize", os.path.join(NODE, "test_if", "model.onnx"), "-o", out("if.onnx")]),
+        ("run-data", ["run", os.path.join(NODE, "test_if", "model.onnx"),
+                      "--data", os.path.join(NODE, "test_if", "test_data_set_0")]),
+    ]
+
+
+def run(gs, argv, fail):
+    env = dict(os.environ, GRAPHSUB_FAIL_ALLOC=str(fail))
+    return subprocess.run([gs] + argv, capture_output=True, text=True, env=env, timeout=120)
+
+
+def count(gs, argv):
+    r = run(gs, argv, "count")
+    last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+    if r.returncode != 0 or not last.endswith(" allocations"):
+        return None, f"good run exits {r.returncode}: {r.stderr.strip()[-300:]}"
+    return int(last.split()[-2]), None
+
+
+def picks(total):
+    stride = max(1, (total - FIRST) // (RUNS - FIRST))
+    return sorted(set(range(1, min(total, FIRST) + 1)) | set(range(FIRST + 1, total + 1, stride)))
+
+
+def failed_run(gs, d, argv, n):
+    """Problems with the run failing allocation n, or None."""
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    r = run(gs, argv, n)
+    err = r.stderr.strip().splitlines()
+    problems = []
+    if r.returncode <= 0:
+        problems.append(f"exit {r.returncode}")
+    if len(err) != 1:
+        problems.append(f"{len(err)} lines on stderr")
+    if "Sanitizer" in r.stderr or "runtime error" in r.stderr:
+        problems.append("sanitizer report")
+    if os.listdir(d):
+        problems.append(f"left {os.listdir(d)}")
+    return f"{', '.join(problems)}: {' | '.join(err)[-300:]}" if problems else None
+
+
+def one_command(gs, root, d, name):
+    """Fail each allocation of one command in turn; (lines to print, failures)."""
+    d = os.path.join(d, name)
+    os.mkdir(d)
+    argv = dict((c[0], c[1]) for c in commands(root, d))[name]
+    total, err = count(gs, argv)
+    if err:
+        return [f"FAIL {name}: {err}"], 1
+    lines = []
+    ns = picks(total)
+    for n in ns:
+        msg = failed_run(gs, d, argv, n)
+        if msg:
+            lines.append(f"FAIL {name}, allocation {n} of {total}: {msg}")
+    lines.append(f"{name}: {total} allocations, {len(ns)} failed in turn, {len(lines)} failures")
+    return lines, len(lines) - 1
+
+
+def main():
+    gs, root = sys.argv[1], sys.argv[2]
+    names = [c[0] for c in commands(root, "")]
+    bad = 0
+    with tempfile.TemporaryDirectory() as d, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for lines, failures in pool.map(lambda name: one_command(gs, root, d, name), names):
+            print("\n".join(lines))
+            bad += failures
+    print(f"fault injection: {bad} failures")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
