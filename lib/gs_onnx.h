@@ -17,5 +17,8 @@
  * the node or value, and the problem. Node order and op schemas are left to
  * the importer and the op registry. */
 gs_status gs_onnx_check(gs_ctx *ctx, const Onnx__ModelProto *mp, const char *path);
+/* The same checks on a lone tensor (a test-data file): data type, dims,
+ * data fields. GS_OK or GS_ERR_MODEL naming path and the tensor. */
+gs_status gs_onnx_check_tensor(gs_ctx *ctx, const Onnx__TensorProto *tp, const char *path);
 
 #endif

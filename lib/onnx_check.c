@@ -546,3 +546,10 @@ gs_status gs_onnx_check(gs_ctx *ctx, const Onnx__ModelProto *mp, const char *pat
     gs_status st = check_opsets(&c);
     return st == GS_OK ? check_graph(&c, mp->graph, NULL) : st;
 }
+
+gs_status gs_onnx_check_tensor(gs_ctx *ctx, const Onnx__TensorProto *tp, const char *path)
+{
+    chk c = { ctx, path, NULL, 0, NULL, 0 };
+    char what[LABEL];
+    return check_tensor(&c, label(what, "tensor '%s'", str(tp->name)), tp);
+}

@@ -855,7 +855,9 @@ gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out)
     if (!tp)
         return pm.failed ? gs_nomem(ctx)
                          : gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX tensor (protobuf parse failed)", path);
-    st = read_tensor(ctx, path, tp, out);
+    st = gs_onnx_check_tensor(ctx, tp, path);
+    if (st == GS_OK)
+        st = read_tensor(ctx, path, tp, out);
     onnx__tensor_proto__free_unpacked(tp, &pa);
     if (st != GS_OK && st != GS_ERR_NOMEM && strncmp(ctx->msg, path, strlen(path))) {
         char msg[sizeof ctx->msg];

@@ -5,6 +5,7 @@ Each case starts from a small valid model and breaks one rule onnx.checker
 enforces (or one it leaves open but graphsub reads, like a GRAPH attribute
 without a graph). `graphsub optimize` must exit 3, print one line naming the
 file, the node, attribute or value, and the problem, and leave no output file.
+Test-data tensor files (`graphsub run --data`) get the same tensor checks.
 A few valid models near the edges (IR version 3 initializers listed as
 inputs, an If whose branch reads an outer value) must still be accepted.
 Each line also tells whether onnx.checker refuses the case (a few cases go
@@ -164,6 +165,16 @@ def accepted():
     yield "if-reads-outer", with_if()
 
 
+def data_cases():
+    """(name, tensor for input_0.pb of `graphsub run --data`, message fragment)."""
+    t = numpy_helper.from_array(np.ones(2, np.float32), "x"); t.int64_data[:] = [1, 1]
+    yield "data-two-fields", t, "input_0.pb: tensor 'x' holds data in more than one field"
+    t = numpy_helper.from_array(np.ones(2, np.float32), "x"); t.dims[:] = [0]
+    yield "data-empty-with-data", t, "input_0.pb: tensor 'x' has no elements but holds raw_data"
+    t = numpy_helper.from_array(np.ones(2, np.float32), "x"); t.data_type = 99
+    yield "data-unknown-type", t, "input_0.pb: tensor 'x' has an unknown data type 99"
+
+
 def checker_refuses(m):
     try:
         onnx.checker.check_model(m)
@@ -197,6 +208,19 @@ def main():
             print(("ok  " if ok else "FAIL") + f" {name}: exit {r.returncode}, checker "
                   f"{'refuses' if checker_refuses(m) else 'accepts'}: {r.stderr.strip()}"
                   + (f" (left {left})" if left else "") + ("" if ok else f" (wanted '{frag}')"))
+        for name, t, frag in data_cases():
+            n += 1
+            path, _, _ = run(gs, d, name, base())
+            data = os.path.join(d, name + ".data")
+            os.mkdir(data)
+            with open(os.path.join(data, "input_0.pb"), "wb") as f:
+                f.write(t.SerializeToString())
+            r = subprocess.run([gs, "run", path, "--data", data], capture_output=True, text=True)
+            lines = r.stderr.splitlines()
+            ok = r.returncode == 3 and len(lines) == 1 and frag in lines[0]
+            bad += not ok
+            print(("ok  " if ok else "FAIL") + f" {name}: exit {r.returncode}: {r.stderr.strip()}"
+                  + ("" if ok else f" (wanted '{frag}')"))
         for name, m in accepted():
             n += 1
             _, r, _ = run(gs, d, name, m)
