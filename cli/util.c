@@ -69,24 +69,41 @@ bool cli_parse_long(const char *cmd, const char *opt, const char *s, long *out)
 
 /* A testing hook: GRAPHSUB_FAIL_ALLOC=N makes the Nth allocation through the
  * contexts fail (counting from 1, reallocations included); =count prints
- * "graphsub: N allocations" on stderr at exit. Unset: the library's own
- * allocator. */
-static struct { long at, calls; } fail_hook;
+ * "graphsub: N allocations, M not freed" on stderr at exit. Either way a
+ * block still allocated at exit is reported on stderr. Unset: the library's
+ * own allocator. */
+static struct { long at, calls, live; } fail_hook;
 
 static void *hook_alloc(void *ud, size_t n)
 {
     (void)ud;
-    return ++fail_hook.calls == fail_hook.at ? NULL : malloc(n ? n : 1);
+    void *p = ++fail_hook.calls == fail_hook.at ? NULL : malloc(n ? n : 1);
+    fail_hook.live += p != NULL;
+    return p;
 }
 
 static void *hook_realloc(void *ud, void *p, size_t n)
 {
     (void)ud;
-    return ++fail_hook.calls == fail_hook.at ? NULL : realloc(p, n ? n : 1);
+    void *q = ++fail_hook.calls == fail_hook.at ? NULL : realloc(p, n ? n : 1);
+    fail_hook.live += q && !p;
+    return q;
 }
 
-static void hook_free(void *ud, void *p) { (void)ud; free(p); }
-static void hook_count(void) { fprintf(stderr, "graphsub: %ld allocations\n", fail_hook.calls); }
+static void hook_free(void *ud, void *p)
+{
+    (void)ud;
+    fail_hook.live -= p != NULL;
+    free(p);
+}
+
+static void hook_report(void)
+{
+    if (fail_hook.at < 0)
+        fprintf(stderr, "graphsub: %ld allocations, %ld not freed\n", fail_hook.calls, fail_hook.live);
+    else if (fail_hook.live)
+        fprintf(stderr, "graphsub: %ld allocations not freed at exit\n", fail_hook.live);
+}
 
 static const gs_allocator *hook_allocator(void)
 {
@@ -94,11 +111,9 @@ static const gs_allocator *hook_allocator(void)
     const char *env = getenv("GRAPHSUB_FAIL_ALLOC");
     if (!env || !*env)
         return NULL;
-    if (!strcmp(env, "count") && fail_hook.at == 0) {
-        fail_hook.at = -1;
-        atexit(hook_count);
-    } else if (fail_hook.at == 0) {
-        fail_hook.at = strtol(env, NULL, 10);
+    if (fail_hook.at == 0) {
+        fail_hook.at = !strcmp(env, "count") ? -1 : strtol(env, NULL, 10);
+        atexit(hook_report);
     }
     return &hook;
 }
