@@ -27,6 +27,8 @@ bool cli_parse_double(const char *cmd, const char *opt, const char *s, double *o
 bool cli_parse_long(const char *cmd, const char *opt, const char *s, long *out);
 /* A new context with the default allocator; NULL (after a message) on failure. */
 gs_ctx *cli_ctx(void);
+/* alloc_hook.c: the allocator GRAPHSUB_FAIL_ALLOC asks for, or NULL. */
+const gs_allocator *cli_alloc_hook(void);
 
 int cmd_optimize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
