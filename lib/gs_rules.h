@@ -185,7 +185,9 @@ struct gs_ruleset {
 int gs_ruleset_first_at(const gs_ruleset *rs, const char *op);
 
 /* rules_check.c: check one rule numerically; 0 ok, 1 failed, 2 unchecked,
- * with "ok", the worst difference or the reason in res. */
+ * with "ok", the worst difference or the reason in res; CHECK_NOMEM when
+ * memory ran out (GS_ERR_NOMEM on ctx, no verdict). */
+enum { CHECK_NOMEM = 3 };
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap);
 
 /* match.c: evaluate a condition function (for rules_load.c's validation). */

@@ -403,6 +403,30 @@ static void fd_append(ProtobufCBuffer *base, size_t len, const uint8_t *data)
     }
 }
 
+/* True when a graph (or one of its subgraphs) has an initializer that is not
+ * one of its inputs, which IR versions up to 3 do not allow. */
+static bool init_not_input(const Onnx__GraphProto *gp)
+{
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        bool listed = false;
+        for (size_t k = 0; k < gp->n_input && !listed; k++)
+            listed = gp->initializer[i]->name && gp->input[k]->name &&
+                     !strcmp(gp->initializer[i]->name, gp->input[k]->name);
+        if (!listed)
+            return true;
+    }
+    for (size_t n = 0; n < gp->n_node; n++)
+        for (size_t a = 0; a < gp->node[n]->n_attribute; a++) {
+            const Onnx__AttributeProto *ap = gp->node[n]->attribute[a];
+            if (ap->g && init_not_input(ap->g))
+                return true;
+            for (size_t k = 0; k < ap->n_graphs; k++)
+                if (init_not_input(ap->graphs[k]))
+                    return true;
+        }
+    return false;
+}
+
 static gs_status build(ex *e, Onnx__ModelProto *mp)
 {
     const Onnx__ModelProto *src = e->m->proto;
@@ -411,6 +435,8 @@ static gs_status build(ex *e, Onnx__ModelProto *mp)
         mp->ir_version = e->m->min_ir_version, mp->has_ir_version = 1;
     mp->graph = export_graph(e, e->m->graph);
     mp->opset_import = export_opsets(e, src, &mp->n_opset_import);
+    if (mp->graph && mp->ir_version <= 3 && init_not_input(mp->graph))
+        mp->ir_version = 4;   /* a folded constant is an initializer, not an input */
     if (e->st == GS_OK && (!mp->graph || !mp->opset_import))
         e->st = gs_nomem(e->ctx);
     return e->st;

@@ -444,6 +444,29 @@ static void test_run_null_input(void)
     gs_ctx_free(ctx);
 }
 
+/* Messages are one printable line whatever the names in them hold: control
+ * characters and bytes that are not UTF-8 come out as \xNN. */
+static void test_error_message_is_printable(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_err(ctx, GS_ERR_MODEL, "node '%s'", "a\x1b]0;title\x07\x1b[31mred\nnext\tb");
+    CU_ASSERT_STRING_EQUAL(gs_ctx_errmsg(ctx), "node 'a\\x1B]0;title\\x07\\x1B[31mred next b'");
+    gs_err(ctx, GS_ERR_MODEL, "%s", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");   /* UTF-8 stays */
+    CU_ASSERT_STRING_EQUAL(gs_ctx_errmsg(ctx), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");
+    /* a lone continuation byte, a cut sequence, an overlong '/', a surrogate,
+     * a C1 control (CSI, U+009B), a byte never in UTF-8, past U+10FFFF */
+    gs_err(ctx, GS_ERR_MODEL, "%s", "\x80|\xe2\x82|\xc0\xaf|\xed\xa0\x80|\xc2\x9b|\xff|\xf4\x90\x80\x80");
+    CU_ASSERT_STRING_EQUAL(gs_ctx_errmsg(ctx), "\\x80|\\xE2\\x82|\\xC0\\xAF|\\xED\\xA0\\x80|"
+                           "\\xC2\\x9B|\\xFF|\\xF4\\x90\\x80\\x80");
+    char big[3000];   /* escapes that do not fit are cut whole */
+    memset(big, 0x1b, sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    gs_err(ctx, GS_ERR_MODEL, "%s", big);
+    size_t n = strlen(gs_ctx_errmsg(ctx));
+    CU_ASSERT(n > 1000 && n < 1024 && n % 4 == 0);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite ir = CU_add_suite("ir", NULL, NULL);
@@ -455,6 +478,7 @@ int cu_register(void)
     CU_add_test(ir, "rewire and dead code", test_rewire_and_dce);
     CU_add_test(ir, "clone is independent", test_clone_is_independent);
     CU_add_test(ir, "unique node names", test_unique_node_names);
+    CU_add_test(ir, "error messages are printable", test_error_message_is_printable);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
