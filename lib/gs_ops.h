@@ -98,6 +98,7 @@ extern const gs_opdef gs_ops_conv[];         /* ops_conv.c: Conv, ConvTranspose,
 extern const gs_opdef gs_ops_norm[];         /* ops_norm.c: normalizations, softmax */
 extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
+extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
 
