@@ -196,6 +196,17 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_bcast(gs_graph *g, gs_node *n, int64_t opset);
 /* As gs_infer_bcast with a bool output (comparisons). */
 gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset);
+/* Where: broadcast of the three inputs, the dtype of X (or of Y when X's is
+ * unknown); never the condition's. */
+gs_status gs_infer_where(gs_graph *g, gs_node *n, int64_t opset);
+/* Rows whose outputs follow from attributes and constant inputs (the shape
+ * is left unknown where an input it depends on is not constant). */
+gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset);
+/* Resize, Upsample: input 0's dtype and rank (dims unknown). */
+gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset);
 /* The constant tensor of input k of n (an initializer), or NULL. */
 const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
 
