@@ -205,6 +205,8 @@ gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset);
+/* Einsum without an ellipsis: output dims from the operands' letters. */
+gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset);
 /* The constant tensor of input k of n (an initializer), or NULL. */

@@ -267,3 +267,58 @@ gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset)
     const gs_value *x = input(g, n, 0);
     return x ? set_rank(g, n->out[0], x->dtype, x->rank) : GS_OK;
 }
+
+/* Einsum: the output's letters take their dims from the operands (explicit
+ * "->" or implicit form); an ellipsis, or an equation that does not fit
+ * the operands, leaves the shape unknown. */
+gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const char *eq = gs_attr_str(n, "equation", "");
+    const gs_value *x = input(g, n, 0);
+    int32_t dtype = x ? x->dtype : 0;
+    gs_dim size[128];
+    int count[128] = { 0 }, t = 0, pos = 0, orank = 0;
+    char outs[GS_MAX_RANK];
+    bool arrow = false;
+    for (const char *p = eq; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == ' ')
+            continue;
+        if (c == ',' || (c == '-' && p[1] == '>')) {
+            const gs_value *v = input(g, n, t);
+            if (arrow || !v || v->rank != pos)
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+            t++, pos = 0, arrow = c == '-', p += c == '-';
+            continue;
+        }
+        const gs_value *v = arrow ? NULL : input(g, n, t);
+        if (c >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) || (arrow && orank >= GS_MAX_RANK) ||
+            (!arrow && (!v || pos >= v->rank)))
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        if (arrow) {
+            outs[orank++] = (char)c;
+        } else {
+            if (!count[c] || size[c].v < 0)
+                size[c] = v->dims[pos];
+            count[c]++, pos++;
+        }
+    }
+    if (!arrow) {   /* implicit: letters seen once, in alphabetical order */
+        const gs_value *v = input(g, n, t);
+        if (!v || v->rank != pos || t + 1 != n->nin)
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        for (int c = 'A'; c <= 'z' && orank < GS_MAX_RANK; c++)
+            if (count[c] == 1)
+                outs[orank++] = (char)c;
+    } else if (t != n->nin) {
+        return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+    }
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < orank; i++) {
+        if (!count[(unsigned char)outs[i]])
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        dims[i] = size[(unsigned char)outs[i]];
+    }
+    return gs_infer_set(g, n->out[0], dtype, orank, dims);
+}

@@ -123,6 +123,6 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
 }
 
 const gs_opdef gs_ops_einsum[] = {
-    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands, no ellipsis)", NULL, NULL, k_einsum },
+    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands, no ellipsis)", gs_infer_einsum, NULL, k_einsum },
     { .name = NULL },
 };
