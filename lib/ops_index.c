@@ -71,6 +71,9 @@ static gs_status k_cumsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     int axis = gs_axis(gs_tensor_get_i(in[1], 0), x->rank);
     if (axis < 0)
         return gs_kfail(k, "axis out of range");
+    if (!gs_dtype_size(x->dtype) || x->dtype == GS_BOOL || x->dtype == GS_COMPLEX64 ||
+        x->dtype == GS_COMPLEX128)
+        return gs_kunsupported(k, "this element type");
     bool excl = gs_attr_int(k->node, "exclusive", 0), rev = gs_attr_int(k->node, "reverse", 0);
     gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     int64_t outer, len, inner;
@@ -131,12 +134,21 @@ static void put(gs_tensor *out, int64_t at, const gs_tensor *upd, int64_t from, 
     }
 }
 
+/* Reductions need numbers; a plain scatter moves any element. */
+static gs_status check_reduction(gs_kcall *k, const gs_tensor *x, reduction *r)
+{
+    gs_status st = reduction_of(k, r);
+    if (st == GS_OK && *r != R_NONE && (x->dtype == GS_COMPLEX64 || x->dtype == GS_COMPLEX128))
+        st = gs_kunsupported(k, "a reduction over complex numbers");
+    return st;
+}
+
 static gs_status k_scatter_nd(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nin, (void)nout;
     const gs_tensor *x = in[0], *idx = in[1], *upd = in[2];
     reduction r;
-    gs_status st = reduction_of(k, &r);
+    gs_status st = check_reduction(k, x, &r);
     if (st != GS_OK)
         return st;
     if (idx->rank < 1 || upd->dtype != x->dtype)
@@ -202,7 +214,7 @@ static gs_status k_scatter_elements(gs_kcall *k, const gs_tensor *const *in, int
     const gs_tensor *x = in[0], *idx = in[1], *upd = in[2];
     int axis = gs_axis(gs_attr_int(k->node, "axis", 0), x->rank);
     reduction r;
-    gs_status st = reduction_of(k, &r);
+    gs_status st = check_reduction(k, x, &r);
     if (st == GS_OK)
         st = check_elements(k, x, idx, axis);
     if (st == GS_OK && (upd->dtype != x->dtype || upd->rank != idx->rank ||
