@@ -205,8 +205,13 @@ gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset);
-/* Einsum without an ellipsis: output dims from the operands' letters. */
+/* Einsum: output dims from the operands' letters. */
 gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset);
+/* ops_einsum.c: equation eq for operands of ranks[0..nin) with each
+ * ellipsis spelled out as letters eq does not use, and the implicit output
+ * made explicit, into out (cap bytes); bcast[c] is set for those letters.
+ * False when eq does not fit the ranks. */
+bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset);
 /* The constant tensor of input k of n (an initializer), or NULL. */

@@ -269,14 +269,25 @@ gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset)
 }
 
 /* Einsum: the output's letters take their dims from the operands (explicit
- * "->" or implicit form); an ellipsis, or an equation that does not fit
- * the operands, leaves the shape unknown. */
+ * "->" or implicit form; an ellipsis stands for broadcast dims); an equation
+ * that does not fit the operands leaves the shape unknown. */
 gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
     const char *eq = gs_attr_str(n, "equation", "");
     const gs_value *x = input(g, n, 0);
     int32_t dtype = x ? x->dtype : 0;
+    char expanded[256];
+    bool bc[256] = { false };
+    if (strchr(eq, '.')) {   /* the ellipsis spelled out: needs every operand's rank */
+        int ranks[3];
+        for (int k = 0; k < n->nin; k++)
+            if (n->nin > 3 || !input(g, n, k) || (ranks[k] = input(g, n, k)->rank) < 0)
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        if (!gs_einsum_expand(eq, ranks, n->nin, expanded, sizeof expanded, bc))
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        eq = expanded;
+    }
     gs_dim size[128];
     int count[128] = { 0 }, t = 0, pos = 0, orank = 0;
     char outs[GS_MAX_RANK];
@@ -299,7 +310,9 @@ gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset)
         if (arrow) {
             outs[orank++] = (char)c;
         } else {
-            if (!count[c] || size[c].v < 0)
+            if (count[c] && bc[c] && !bdim(size[c], v->dims[pos], &size[c]))
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);   /* ellipsis dims broadcast */
+            if (!count[c] || (!bc[c] && size[c].v < 0))
                 size[c] = v->dims[pos];
             count[c]++, pos++;
         }
