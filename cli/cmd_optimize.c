@@ -287,7 +287,7 @@ static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs
         return st;
     t0 = now_ms();
     gs_model *orig = NULL;
-    gs_verify_opts vo = { GS_VERIFY_OPTS_VERSION, 0, 2, 0, 0, o->dims };
+    gs_verify_opts vo = { GS_VERIFY_OPTS_VERSION, 0, 1, 0, 0, o->dims };   /* 2 with symbolic dims */
     st = gs_model_load(ctx, o->in, &orig);
     if (st == GS_OK)
         st = gs_model_compare(ctx, orig, m, &vo, NULL, NULL);
