@@ -5,6 +5,7 @@
 #include "gs_ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -500,6 +501,57 @@ static gs_status mismatch(gs_ctx *ctx, const gs_output_diff *d)
                   (long long)d->diff.worst, d->diff.got, d->diff.want);
 }
 
+/* ---- binding symbolic dims ---------------------------------------------- */
+
+/* True when dims binds the symbol sym ("sym=value"). */
+static bool bound(const char *const *dims, const char *sym)
+{
+    size_t n = strlen(sym);
+    for (int i = 0; dims && dims[i]; i++)
+        if (!strncmp(dims[i], sym, n) && dims[i][n] == '=')
+            return true;
+    return false;
+}
+
+/* The binding of trial t: the caller's "name=value" entries, then the k-th
+ * other symbol of a's inputs (in order of first appearance) at 2 + (k + t)
+ * % 5, so consecutive trials bind every symbol differently. *out (ctx heap,
+ * one block) is NULL-terminated; *nsyms counts the symbols added. */
+static gs_status bind_dims(gs_ctx *ctx, const gs_model *a, const char *const *user, int t, char ***out,
+                           int *nsyms)
+{
+    const gs_graph *g = a->graph;
+    int nuser = 0, cap = 0;
+    while (user && user[nuser])
+        nuser++;
+    for (int i = 0; i < gs_model_input_count(a); i++)
+        cap += g->values[gs_model_input(a, i)].rank > 0 ? g->values[gs_model_input(a, i)].rank : 0;
+    char **list = gs_alloc(ctx, (size_t)(nuser + cap + 1) * (sizeof *list + 80) + 1);
+    if (!list)
+        return gs_nomem(ctx);
+    char *text = (char *)(list + nuser + cap + 1);
+    int n = 0;
+    for (; n < nuser; n++)
+        list[n] = (char *)user[n];
+    list[n] = NULL;
+    *nsyms = 0;
+    for (int i = 0; i < gs_model_input_count(a); i++) {
+        const gs_value *v = &g->values[gs_model_input(a, i)];
+        for (int d = 0; d < v->rank; d++) {
+            const char *sym = v->dims[d].sym;
+            if (v->dims[d].v >= 0 || !sym || strlen(sym) > 64 || bound((const char *const *)list, sym))
+                continue;
+            snprintf(text, 80, "%s=%d", sym, 2 + (*nsyms + t) % 5);
+            list[n++] = text;
+            list[n] = NULL;
+            text += 80;
+            ++*nsyms;
+        }
+    }
+    *out = list;
+    return GS_OK;
+}
+
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs)
 {
@@ -527,9 +579,19 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         d[i].diff.worst = -1;
         d[i].range = ranges[0].name;
     }
-    for (int t = 0; t < o.trials && st == GS_OK; t++)
+    for (int t = 0; t < o.trials && st == GS_OK; t++) {
+        gs_verify_opts ot = o;
+        char **dims = NULL;
+        int nsyms = 0;
+        if ((st = bind_dims(ctx, a, o.dims, t, &dims, &nsyms)) != GS_OK)
+            break;
+        ot.dims = (const char *const *)dims;
         for (int r = 0; r < NRANGES && st == GS_OK; r++)
-            st = trial(ctx, a, b, &o, o.seed + (uint64_t)t * 7919, &ranges[r], d);
+            st = trial(ctx, a, b, &ot, o.seed + (uint64_t)t * 7919, &ranges[r], d);
+        gs_dealloc(ctx, dims);
+        if (nsyms && o.trials < 2)
+            o.trials = 2;   /* symbolic dims: at least two bindings */
+    }
     for (int i = 0; st == GS_OK && i < na; i++)
         if (!d[i].diff.ok)
             st = mismatch(ctx, &d[i]);

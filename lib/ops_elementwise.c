@@ -510,17 +510,6 @@ static gs_status k_where(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     return GS_OK;
 }
 
-/* Where: output dtype is that of X (input 1). */
-static gs_status infer_where(gs_graph *g, gs_node *n, int64_t opset)
-{
-    gs_status st = gs_infer_bcast(g, n, opset);
-    if (st == GS_OK && n->nin > 1 && n->in[1] != GS_NONE) {
-        const gs_value *o = &g->values[n->out[0]];
-        st = gs_infer_set(g, n->out[0], g->values[n->in[1]].dtype, o->rank, o->rank >= 0 ? o->dims : NULL);
-    }
-    return st;
-}
-
 static gs_status infer_isx(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
@@ -567,6 +556,6 @@ const gs_opdef gs_ops_elementwise[] = {
     V("Min", min), V("Max", max), V("Sum", sum), V("Mean", mean),
     { "Clip", 1, 0, 1, 3, 1, 1, EW, "min:f max:f (attributes before opset 11, inputs after)",
       gs_infer_same, NULL, k_clip },
-    { "Where", 9, 0, 3, 3, 1, 1, EW, "", infer_where, NULL, k_where },
+    { "Where", 9, 0, 3, 3, 1, 1, EW, "", gs_infer_where, NULL, k_where },
     { .name = NULL },
 };

@@ -992,8 +992,8 @@ static gs_status infer_shape(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
     const gs_value *x = val(g, n, 0);
-    if (!x || x->rank < 0)
-        return gs_infer_set(g, n->out[0], GS_INT64, -1, NULL);
+    if (!x || x->rank < 0)   /* one dim, of unknown length */
+        return gs_infer_set(g, n->out[0], GS_INT64, 1, (gs_dim[1]){ { -1, NULL } });
     int64_t r = x->rank, s = gs_attr_int(n, "start", 0), e = gs_attr_int(n, "end", r);
     s = clamp(s < 0 ? s + r : s, 0, r);
     e = clamp(e < 0 ? e + r : e, 0, r);
@@ -1177,13 +1177,13 @@ const gs_opdef gs_ops_tensor[] = {
     { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size },
     { "Cast", 6, 0, 1, 1, 1, 1, GS_OP_ELEMENTWISE, "to:i saturate:i=1", infer_cast, NULL, k_cast },
     { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike },
-    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", NULL, NULL, k_constant_of_shape },
-    { "Range", 11, 0, 3, 3, 1, 1, 0, "", NULL, NULL, k_range },
+    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", gs_infer_constant_of_shape, NULL, k_constant_of_shape },
+    { "Range", 11, 0, 3, 3, 1, 1, 0, "", gs_infer_range, NULL, k_range },
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
-    { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
+    { "Tile", 6, 0, 2, 2, 1, 1, L, "", gs_infer_tile, NULL, k_tile },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad },
     { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
-      "(nearest and linear)", NULL, NULL, k_resize },
-    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", NULL, NULL, k_resize },
+      "(nearest and linear)", gs_infer_resize, NULL, k_resize },
+    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize },
     { .name = NULL },
 };
