@@ -219,6 +219,138 @@ static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d
     return st == GS_ERR_UNSUPPORTED || st == GS_ERR_MODEL || st == GS_ERR_LIMIT ? GS_OK : st;
 }
 
+/* ---- folding by partial values ------------------------------------------- */
+
+/* A new initializer of m: the int64 vector e[0..n) (rank 0 when scalar). */
+static gs_id add_vector(gs_model *m, gs_graph *g, const char *base, int32_t dtype, const int64_t *e, int n,
+                        bool scalar)
+{
+    gs_tensor *t = gs_tensor_new(g->ctx);
+    if (!t) {
+        gs_nomem(g->ctx);
+        return GS_NONE;
+    }
+    t->dtype = dtype;
+    t->rank = scalar ? 0 : 1;
+    t->dims[0] = n;
+    if (gs_tensor_alloc(g->ctx, t) != GS_OK) {
+        gs_tensor_free(g->ctx, t);
+        return GS_NONE;
+    }
+    for (int i = 0; i < n; i++)
+        gs_tensor_set_i(t, i, e[i]);
+    if (gs_model_own(m, t) != GS_OK) {
+        gs_tensor_free(g->ctx, t);
+        return GS_NONE;
+    }
+    return gs_ir_add_init(g, base, t);
+}
+
+/* n computes a small integer value whose every element shape inference
+ * knows (a Shape of known dims, a Gather, Concat or product of such): the
+ * value becomes a constant. */
+static gs_status fold_elems(gs_model *m, gs_graph *g, gs_id id, bool *done)
+{
+    gs_node *n = &g->nodes[id];
+    *done = false;
+    if ((n->flags & GS_N_DEAD) || *n->domain || n->nout != 1 || n->out[0] == GS_NONE || n->ncaps)
+        return GS_OK;
+    gs_value *o = &g->values[n->out[0]];
+    if (!o->elems || o->init || (o->flags & GS_V_OUTPUT) || (o->dtype != GS_INT64 && o->dtype != GS_INT32) ||
+        (o->rank != 0 && o->rank != 1) || (o->rank == 0 && o->nelems != 1) ||
+        (o->rank == 1 && o->dims[0].v != o->nelems))
+        return GS_OK;
+    int64_t e[GS_MAX_ELEMS];
+    for (int i = 0; i < o->nelems; i++) {
+        if (!gs_elem_known(o->elems[i]) || (o->dtype == GS_INT32 && (o->elems[i].v != (int32_t)o->elems[i].v)))
+            return GS_OK;
+        e[i] = o->elems[i].v;
+    }
+    char base[512];
+    snprintf(base, sizeof base, "%s_folded", o->name);
+    gs_id v = add_vector(m, g, base, o->dtype, e, o->nelems, o->rank == 0);
+    if (v == GS_NONE)
+        return g->ctx->last;
+    gs_status st = gs_ir_replace_uses(g, n->out[0], v);
+    if (st == GS_ERR_UNSUPPORTED)
+        return GS_OK;   /* the unused initializer goes with the next cleanup */
+    if (st == GS_OK) {
+        gs_ir_remove_node(g, id);
+        *done = true;
+    }
+    return st;
+}
+
+/* The target of a Reshape whose elements are numbers and names (allowzero
+ * 0): a name that is the input's dim at the same place becomes 0 (copy),
+ * and one name left, with every other element a number above 0, becomes
+ * -1. False when some element cannot be written so. */
+static bool reshape_target(const gs_value *x, const gs_dim *t, int r, int64_t *out)
+{
+    int pending = -1;
+    bool others_fixed = true;
+    for (int i = 0; i < r; i++) {
+        if (gs_elem_known(t[i])) {
+            out[i] = t[i].v;
+            others_fixed &= t[i].v > 0;
+        } else if (t[i].sym && i < x->rank && x->dims[i].v < 0 && x->dims[i].sym &&
+                   !strcmp(x->dims[i].sym, t[i].sym)) {
+            out[i] = 0;
+            others_fixed = false;
+        } else if (pending < 0 && t[i].sym) {
+            pending = i;
+            out[i] = -1;
+        } else {
+            return false;
+        }
+    }
+    return pending < 0 || others_fixed;
+}
+
+/* The target of an Expand: a name that is the input's dim at the same place
+ * (from the right) becomes 1. */
+static bool expand_target(const gs_value *x, const gs_dim *t, int r, int64_t *out)
+{
+    for (int i = 0; i < r; i++) {
+        int ix = i - (r - x->rank);
+        if (gs_elem_known(t[i]))
+            out[i] = t[i].v;
+        else if (t[i].sym && ix >= 0 && x->dims[ix].v < 0 && x->dims[ix].sym && !strcmp(x->dims[ix].sym, t[i].sym))
+            out[i] = 1;
+        else
+            return false;
+    }
+    return true;
+}
+
+/* A Reshape or Expand whose target is computed from shapes at run time but
+ * is known as numbers and the input's own dims gets a constant target. */
+static gs_status retarget(gs_model *m, gs_graph *g, gs_id id, bool *done)
+{
+    gs_node *n = &g->nodes[id];
+    *done = false;
+    bool reshape = !strcmp(n->op, "Reshape");
+    if ((n->flags & GS_N_DEAD) || *n->domain || n->nin != 2 || n->nout != 1 || n->in[0] == GS_NONE ||
+        n->in[1] == GS_NONE || (!reshape && strcmp(n->op, "Expand")) || gs_infer_const(g, n, 1))
+        return GS_OK;
+    const gs_value *x = &g->values[n->in[0]], *o = &g->values[n->out[0]];
+    gs_dim t[GS_MAX_ELEMS];
+    int r = gs_infer_elems(g, n->in[1], t);
+    int64_t e[GS_MAX_ELEMS];
+    if (r < 0 || x->rank < 0 || g->values[n->in[1]].rank != 1 || g->values[n->in[1]].dtype != GS_INT64 ||
+        o->rank < 0 || (reshape ? o->rank != r || gs_attr_int(n, "allowzero", 0) || !reshape_target(x, t, r, e)
+                                : r < x->rank || !expand_target(x, t, r, e)))
+        return GS_OK;   /* also a Reshape that can never match (its output's rank is unknown) */
+    char base[512];
+    snprintf(base, sizeof base, "%s_shape", n->name && *n->name ? n->name : o->name);
+    gs_id v = add_vector(m, g, base, GS_INT64, e, r, false);
+    if (v == GS_NONE)
+        return g->ctx->last;
+    gs_status st = gs_ir_set_input(g, id, 1, v);
+    *done = st == GS_OK;
+    return st;
+}
+
 gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded)
 {
     *folded = 0;
@@ -230,9 +362,12 @@ gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded
     for (int i = 0; i < n && st == GS_OK; i++) {   /* topological: folded outputs feed later nodes */
         const gs_opdef *d;
         bool done;
-        if (foldable(g, &g->nodes[order[i]], opset, &d) &&
-            (st = fold_node(m, g, order[i], d, opset, &done)) == GS_OK && done)
-            (*folded)++;
+        done = false;
+        if (foldable(g, &g->nodes[order[i]], opset, &d))
+            st = fold_node(m, g, order[i], d, opset, &done);
+        else if ((st = fold_elems(m, g, order[i], &done)) == GS_OK && !done)
+            st = retarget(m, g, order[i], &done);
+        *folded += st == GS_OK && done;
     }
     gs_dealloc(g->ctx, order);
     if (st == GS_OK && *folded)

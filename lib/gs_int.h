@@ -119,11 +119,27 @@ uint16_t gs_float_to_bf16(float f);
 
 typedef struct gs_graph gs_graph;
 
-/* One dimension: a size (v >= 0), or unknown (v < 0) possibly named by sym. */
+/* One dimension: a size (v >= 0), or unknown (v < 0) possibly named by sym.
+ * Two dims with equal syms are equal at run time: sym is a name of the
+ * model (batch, seq) or one shape inference gave a dim it could not name
+ * otherwise (GS_SYM_PREFIX and a number, unique in the model), carried to
+ * every value that has the same dim. */
 typedef struct gs_dim {
     int64_t v;
     const char *sym;
 } gs_dim;
+#define GS_SYM_PREFIX "unk__"
+
+/* The partial contents of a small integer value (a shape, a dim, a Reshape
+ * target: gs_value.elems) are an array of gs_dim read as elements: a known
+ * number (sym NULL, v any value but GS_ELEM_UNKNOWN), a dim (sym its name,
+ * v GS_ELEM_UNKNOWN), or unknown (both). */
+#define GS_ELEM_UNKNOWN INT64_MIN
+#define GS_MAX_ELEMS GS_MAX_RANK
+static inline bool gs_elem_known(gs_dim e)
+{
+    return !e.sym && e.v != GS_ELEM_UNKNOWN;
+}
 
 enum {                  /* gs_value.flags */
     GS_V_INPUT = 1,     /* listed in graph.input */
@@ -147,6 +163,9 @@ typedef struct gs_value {
     gs_id outer;            /* GS_V_OUTER: value id in the parent graph */
     uint32_t flags;
     const void *src_info;   /* ValueInfoProto this value was described by, or NULL */
+    gs_dim *elems;          /* a 0-D or 1-D integer value: its elements as far as shape
+                               inference knows them (see GS_ELEM_UNKNOWN), or NULL (arena) */
+    int32_t nelems;
 } gs_value;
 
 /* Attribute types: the values of onnx.AttributeProto.AttributeType. */
@@ -228,6 +247,8 @@ struct gs_graph {
      * in it), so a new node's name is checked in constant time */
     gs_id *nodemap;
     uint32_t nodemapcap;
+    int32_t nextsym;        /* root graph: number of the next GS_SYM_PREFIX dim (0: not
+                               yet counted, see gs_infer_fresh_sym) */
 };
 
 gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);   /* NULL on no memory */

@@ -218,6 +218,20 @@ gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset);
 bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset);
+/* The elements of small integer value v (at most GS_MAX_ELEMS, 0-D or 1-D)
+ * into out (see GS_ELEM_UNKNOWN): a constant's, or what inference recorded
+ * in v->elems (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast, Add,
+ * Sub, Mul, Div of such values). Returns their count, -1 when not known. */
+int gs_infer_elems(const gs_graph *g, gs_id v, gs_dim *out);
+/* An element from a dim and a dim from an element (a number below 0 gives
+ * an unknown dim). */
+gs_dim gs_elem_of_dim(gs_dim d);
+gs_dim gs_dim_of_elem(gs_dim e);
+/* True when a and b are the same size at run time: equal sizes or equal names. */
+bool gs_dim_equal(gs_dim a, gs_dim b);
+/* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in
+ * g's model), in g's permanent arena; NULL when memory is short. */
+const char *gs_infer_fresh_sym(gs_graph *g);
 /* The constant tensor of input k of n (an initializer), or NULL. */
 const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
 

@@ -7,20 +7,88 @@
 #include "gs_ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- dims inference could not name: fresh symbols -------------------------- */
+
+static void count_sym(const char *s, int32_t *next)
+{
+    size_t np = sizeof GS_SYM_PREFIX - 1;
+    if (!s || strncmp(s, GS_SYM_PREFIX, np) || !s[np] || strlen(s + np) > 9 ||
+        strspn(s + np, "0123456789") != strlen(s + np))
+        return;
+    int32_t k = (int32_t)strtol(s + np, NULL, 10);
+    *next = k >= *next ? k + 1 : *next;
+}
+
+static void count_syms(const gs_graph *g, int32_t *next)
+{
+    for (gs_id v = 0; v < g->nvalues; v++) {
+        const gs_value *val = &g->values[v];
+        for (int i = 0; i < val->rank; i++)
+            count_sym(val->dims[i].sym, next);
+        for (int i = 0; val->elems && i < val->nelems; i++)
+            count_sym(val->elems[i].sym, next);
+    }
+    for (int32_t i = 0; i < g->nsubs; i++)
+        count_syms(g->subs[i], next);
+}
+
+const char *gs_infer_fresh_sym(gs_graph *g)
+{
+    gs_graph *r = g;
+    while (r->parent)
+        r = r->parent;
+    if (!r->nextsym) {   /* above every such name the model already has (a model optimized before) */
+        int32_t next = 1;
+        count_syms(r, &next);
+        r->nextsym = next;
+    }
+    if (r->nextsym >= INT32_MAX - 1)
+        return NULL;
+    const char *s = gs_arena_printf(r->perm, GS_SYM_PREFIX "%d", r->nextsym);
+    r->nextsym += s != NULL;
+    return s;
+}
+
+static bool same_dim(gs_dim a, gs_dim b)
+{
+    return a.v == b.v && (a.sym == b.sym || (a.sym && b.sym && !strcmp(a.sym, b.sym)));
+}
+
+bool gs_dim_equal(gs_dim a, gs_dim b)
+{
+    return a.v >= 0 ? a.v == b.v : b.v < 0 && a.sym && b.sym && !strcmp(a.sym, b.sym);
+}
 
 static bool same_dims(const gs_value *v, int rank, const gs_dim *dims)
 {
     if (v->rank != rank)
         return false;
-    for (int i = 0; i < rank; i++) {
-        if (v->dims[i].v != dims[i].v)
+    for (int i = 0; i < rank; i++)
+        if (!same_dim(v->dims[i], dims[i]))
             return false;
-        const char *a = v->dims[i].sym, *b = dims[i].sym;
-        if ((a == NULL) != (b == NULL) || (a && strcmp(a, b)))
-            return false;
-    }
     return true;
+}
+
+/* The dims inference gives v, merged with what v had: a dim inferred as
+ * unknown keeps the size or name v had (a declared output's `total`, or a
+ * name given before, so names stay stable from one pass to the next), and
+ * one still unnamed gets a fresh name. */
+static gs_status merge_dims(gs_graph *g, const gs_value *v, int rank, const gs_dim *dims, gs_dim *out)
+{
+    for (int i = 0; i < rank; i++) {
+        out[i] = dims[i];
+        if (dims[i].v >= 0)
+            continue;
+        out[i].v = -1;
+        if (v->rank == rank && (v->dims[i].v >= 0 || v->dims[i].sym))
+            out[i] = v->dims[i];
+        else if (!dims[i].sym && !(out[i].sym = gs_infer_fresh_sym(g)))
+            return gs_nomem(g->ctx);
+    }
+    return GS_OK;
 }
 
 gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_dim *dims)
@@ -32,6 +100,13 @@ gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_d
         return GS_OK;   /* a constant knows its shape */
     if (rank > GS_MAX_RANK)
         return gs_err(g->ctx, GS_ERR_LIMIT, "value '%s': rank %d above the limit", val->name, rank);
+    gs_dim merged[GS_MAX_RANK];
+    if (rank > 0 && dims) {
+        gs_status st = merge_dims(g, val, rank, dims, merged);
+        if (st != GS_OK)
+            return st;
+        dims = merged;
+    }
     bool dtype_changes = dtype && dtype != val->dtype;
     bool shape_changes = rank >= 0 && (dims || rank == 0) && !same_dims(val, rank, dims);
     if (!dtype_changes && !shape_changes)
@@ -152,6 +227,242 @@ const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k)
     return t && t->data ? t : NULL;
 }
 
+/* ---- partial values: the elements of small integer tensors --------------- */
+
+static bool int_type(int32_t dtype)
+{
+    return dtype == GS_INT64 || dtype == GS_INT32;
+}
+
+static const gs_dim UNKNOWN_ELEM = { GS_ELEM_UNKNOWN, NULL };
+
+static const gs_tensor *const_of(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    const gs_tensor *t = val->init;
+    if (!t && val->producer != GS_NONE) {
+        const gs_node *p = &g->nodes[val->producer];
+        const gs_attr *a = !(p->flags & GS_N_DEAD) && !strcmp(p->op, "Constant") && !*p->domain
+                               ? gs_ir_attr(p, "value") : NULL;
+        t = a && a->type == GS_A_TENSOR ? a->t : NULL;
+    }
+    return t && t->data ? t : NULL;
+}
+
+int gs_infer_elems(const gs_graph *g, gs_id v, gs_dim *out)
+{
+    if (v == GS_NONE)
+        return -1;
+    const gs_tensor *t = const_of(g, v);
+    if (t) {
+        int64_t n = gs_tensor_numel(t);
+        if (!int_type(t->dtype) || t->rank > 1 || n > GS_MAX_ELEMS)
+            return -1;
+        for (int64_t i = 0; i < n; i++) {
+            out[i] = (gs_dim){ gs_tensor_get_i(t, i), NULL };
+            if (out[i].v == GS_ELEM_UNKNOWN)
+                out[i] = UNKNOWN_ELEM;
+        }
+        return (int)n;
+    }
+    const gs_value *val = &g->values[v];
+    if (!val->elems || val->flags & GS_V_OUTER)
+        return -1;
+    memcpy(out, val->elems, (size_t)val->nelems * sizeof *out);
+    return val->nelems;
+}
+
+gs_dim gs_elem_of_dim(gs_dim d)
+{
+    return d.v >= 0 ? (gs_dim){ d.v, NULL } : (gs_dim){ GS_ELEM_UNKNOWN, d.sym };
+}
+
+gs_dim gs_dim_of_elem(gs_dim e)
+{
+    return gs_elem_known(e) ? (gs_dim){ e.v >= 0 ? e.v : -1, NULL } : (gs_dim){ -1, e.sym };
+}
+
+static bool same_elems(const gs_value *v, const gs_dim *e, int n)
+{
+    if (!v->elems || v->nelems != n)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!same_dim(v->elems[i], e[i]))
+            return false;
+    return true;
+}
+
+/* Record (n >= 0) or forget (n < 0) the elements of value v. */
+static gs_status set_elems(gs_graph *g, gs_id v, const gs_dim *e, int n)
+{
+    gs_value *val = &g->values[v];
+    if (n < 0 || n > GS_MAX_ELEMS) {
+        val->elems = NULL, val->nelems = 0;
+        return GS_OK;
+    }
+    if (same_elems(val, e, n))
+        return GS_OK;
+    gs_dim *d = gs_arena_alloc(&g->arena, (size_t)(n ? n : 1) * sizeof *d);
+    if (!d)
+        return gs_nomem(g->ctx);
+    if (n)
+        memcpy(d, e, (size_t)n * sizeof *d);
+    val->elems = d, val->nelems = n;
+    return GS_OK;
+}
+
+/* a op b for two elements: numbers are computed (division only when
+ * exact), a name with 0 or 1 stays that name; anything else is unknown. */
+static gs_dim elem_arith(char op, gs_dim a, gs_dim b)
+{
+    bool ka = gs_elem_known(a), kb = gs_elem_known(b);
+    int64_t r;
+    if (ka && kb) {
+        bool ok = op == '+' ? !__builtin_add_overflow(a.v, b.v, &r)
+                : op == '-' ? !__builtin_sub_overflow(a.v, b.v, &r)
+                : op == '*' ? !__builtin_mul_overflow(a.v, b.v, &r)
+                : b.v != 0 && !(a.v == INT64_MIN && b.v == -1) && a.v % b.v == 0 && ((r = a.v / b.v), true);
+        return ok && r != GS_ELEM_UNKNOWN ? (gs_dim){ r, NULL } : UNKNOWN_ELEM;
+    }
+    if (kb && ((b.v == 0 && (op == '+' || op == '-')) || (b.v == 1 && (op == '*' || op == '/'))))
+        return a;
+    if (ka && ((a.v == 0 && op == '+') || (a.v == 1 && op == '*')))
+        return b;
+    if ((ka && a.v == 0 && op == '*') || (kb && b.v == 0 && op == '*'))
+        return (gs_dim){ 0, NULL };
+    return UNKNOWN_ELEM;
+}
+
+static int elems_shape(const gs_graph *g, const gs_node *n, gs_dim *e)
+{
+    const gs_value *x = &g->values[n->in[0]];
+    if (x->rank < 0)
+        return -1;
+    int64_t r = x->rank, s = gs_attr_int(n, "start", 0), end = gs_attr_int(n, "end", r);
+    s = s < 0 ? s + r : s, end = end < 0 ? end + r : end;
+    s = s < 0 ? 0 : s > r ? r : s, end = end < 0 ? 0 : end > r ? r : end;
+    int k = 0;
+    for (int64_t i = s; i < end; i++)
+        e[k++] = gs_elem_of_dim(x->dims[i]);
+    return k;
+}
+
+static int elems_gather(const gs_graph *g, const gs_node *n, gs_dim *e)
+{
+    gs_dim data[GS_MAX_ELEMS], idx[GS_MAX_ELEMS];
+    int nd = gs_infer_elems(g, n->in[0], data), ni = gs_infer_elems(g, n->in[1], idx);
+    const gs_value *x = &g->values[n->in[0]];
+    int64_t axis = gs_attr_int(n, "axis", 0);
+    if (nd < 0 || ni < 0 || x->rank != 1 || (axis != 0 && axis != -1))
+        return -1;
+    for (int i = 0; i < ni; i++) {
+        int64_t k = idx[i].v;
+        if (!gs_elem_known(idx[i]) || k < -nd || k >= nd)
+            return -1;
+        e[i] = data[k < 0 ? k + nd : k];
+    }
+    return ni;
+}
+
+static int elems_concat(const gs_graph *g, const gs_node *n, gs_dim *e)
+{
+    int64_t axis = gs_attr_int(n, "axis", 0);
+    if (axis != 0 && axis != -1)
+        return -1;
+    int k = 0;
+    for (int i = 0; i < n->nin; i++) {
+        gs_dim part[GS_MAX_ELEMS];
+        int np = gs_infer_elems(g, n->in[i], part);
+        if (np < 0 || k + np > GS_MAX_ELEMS)
+            return -1;
+        memcpy(e + k, part, (size_t)np * sizeof *part);
+        k += np;
+    }
+    return k;
+}
+
+/* Slice of a 1-D value along axis 0 with known starts, ends and steps. */
+static int elems_slice(const gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e)
+{
+    gs_dim x[GS_MAX_ELEMS], p[4][GS_MAX_ELEMS];
+    int nx = gs_infer_elems(g, n->in[0], x);
+    if (nx < 0 || opset < 10 || n->nin < 3)
+        return -1;
+    for (int k = 1; k < 5; k++) {
+        p[k - 1][0] = (gs_dim){ k == 3 ? 0 : 1, NULL };
+        int c = k < n->nin && n->in[k] != GS_NONE ? gs_infer_elems(g, n->in[k], p[k - 1]) : 1;
+        if (c != 1 || !gs_elem_known(p[k - 1][0]))
+            return -1;
+    }
+    int64_t st = p[0][0].v, en = p[1][0].v, ax = p[2][0].v, step = p[3][0].v;
+    if ((ax != 0 && ax != -1) || step == 0)
+        return -1;
+    st = st < 0 ? st + nx : st, en = en < 0 ? (en < -nx ? -1 : en + nx) : en;
+    if (step > 0) {
+        st = st < 0 ? 0 : st > nx ? nx : st, en = en > nx ? nx : en < 0 ? 0 : en;
+    } else {
+        st = st < 0 ? -1 : st > nx - 1 ? nx - 1 : st, en = en < -1 ? -1 : en > nx - 1 ? nx - 1 : en;
+    }
+    int k = 0;
+    for (int64_t i = st; step > 0 ? i < en : i > en; i += step)
+        e[k++] = x[i];
+    return k;
+}
+
+static int elems_arith(const gs_graph *g, const gs_node *n, gs_dim *e)
+{
+    gs_dim a[GS_MAX_ELEMS], b[GS_MAX_ELEMS];
+    int na = gs_infer_elems(g, n->in[0], a), nb = gs_infer_elems(g, n->in[1], b);
+    if (na < 0 || nb < 0 || (na != nb && na != 1 && nb != 1))
+        return -1;
+    char op = !strcmp(n->op, "Add") ? '+' : !strcmp(n->op, "Sub") ? '-' : !strcmp(n->op, "Mul") ? '*' : '/';
+    int k = na > nb ? na : nb;
+    for (int i = 0; i < k; i++)
+        e[i] = elem_arith(op, a[na == 1 ? 0 : i], b[nb == 1 ? 0 : i]);
+    return k;
+}
+
+static int elems_of_node(const gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e)
+{
+    const char *op = n->op;
+    if (n->nin < 1 || n->in[0] == GS_NONE)
+        return -1;
+    if (!strcmp(op, "Shape"))
+        return elems_shape(g, n, e);
+    if (!strcmp(op, "Gather"))
+        return n->nin == 2 ? elems_gather(g, n, e) : -1;
+    if (!strcmp(op, "Concat"))
+        return elems_concat(g, n, e);
+    if (!strcmp(op, "Slice"))
+        return elems_slice(g, n, opset, e);
+    if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div"))
+        return n->nin == 2 && n->in[1] != GS_NONE ? elems_arith(g, n, e) : -1;
+    bool cast = !strcmp(op, "Cast") || !strcmp(op, "CastLike");
+    if (cast || !strcmp(op, "Identity") || !strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze") ||
+        !strcmp(op, "Reshape") || !strcmp(op, "Flatten")) {
+        int32_t from = g->values[n->in[0]].init ? g->values[n->in[0]].init->dtype : g->values[n->in[0]].dtype;
+        return !cast || int_type(from) ? gs_infer_elems(g, n->in[0], e) : -1;
+    }
+    return -1;
+}
+
+/* The elements of n's output 0 when it is a small integer value whose
+ * elements follow from its inputs' (fits: the node fits its registry row). */
+static gs_status infer_elems(gs_graph *g, const gs_node *n, bool fits, int64_t opset)
+{
+    gs_value *o = &g->values[n->out[0]];
+    if (o->init)
+        return GS_OK;
+    gs_dim e[GS_MAX_ELEMS];
+    int ne = -1;
+    if (fits && !*n->domain && int_type(o->dtype) && (o->rank == 0 || o->rank == 1))
+        ne = elems_of_node(g, n, opset, e);
+    /* the count must be the value's (a Reshape or Squeeze of several elements to one) */
+    if (ne >= 0 && (o->rank == 0 ? ne != 1 : o->dims[0].v >= 0 && o->dims[0].v != ne))
+        ne = -1;
+    return set_elems(g, n->out[0], e, ne);
+}
+
 gs_status gs_infer_graph(gs_graph *g, int64_t opset)
 {
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -164,6 +475,8 @@ gs_status gs_infer_graph(gs_graph *g, int64_t opset)
         const gs_opdef *d = gs_op_find(nd->op, nd->domain, opset);
         if (d && d->infer && gs_op_fits(d, nd))
             st = d->infer(g, nd, opset);
+        if (st == GS_OK && nd->nout >= 1 && nd->out[0] != GS_NONE)
+            st = infer_elems(g, nd, d && gs_op_fits(d, nd), opset);
         for (int a = 0; a < nd->nattrs && st == GS_OK; a++) {
             gs_attr *at = &nd->attrs[a];
             if (at->type == GS_A_GRAPH && at->g)

@@ -741,6 +741,8 @@ static size_t lists_size(const gs_graph *g)
         const gs_value *val = &g->values[v];
         if (val->rank > 0 && val->dims)
             n += pad8((size_t)val->rank * sizeof *val->dims);
+        if (val->elems)
+            n += pad8((size_t)val->nelems * sizeof *val->elems);
         n += pad8((size_t)val->nuses * sizeof(gs_id));
     }
     for (gs_id i = 0; i < g->nnodes; i++) {
@@ -773,6 +775,8 @@ static void clone_value(gs_value *v, char **cur)
 {
     if (v->rank > 0 && v->dims)
         v->dims = carve(cur, v->dims, (size_t)v->rank * sizeof *v->dims);
+    if (v->elems)
+        v->elems = carve(cur, v->elems, (size_t)v->nelems * sizeof *v->elems);
     /* in the clone's arena (a negative capacity says so) until a use is added */
     v->uses = v->nuses ? carve(cur, v->uses, (size_t)v->nuses * sizeof *v->uses) : NULL;
     v->capuses = -v->nuses;

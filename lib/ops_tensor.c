@@ -806,32 +806,84 @@ static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
     return k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
 }
 
+/* The -1 of a Reshape target: the input's dims divided by the target's
+ * others, as a number or a name, when that follows from the dims (equal
+ * names cancel). *bad: the target can never match the input's size. */
+static gs_dim reshape_rest(const gs_value *x, const gs_dim *t, int r, int skip, bool *bad)
+{
+    gs_dim unk = { -1, NULL };
+    const char *left[GS_MAX_RANK];
+    int nleft = 0;
+    int64_t pin = 1, pout = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (x->dims[i].v >= 0) {
+            if (!gs_mul64_ok(pin, x->dims[i].v, &pin))
+                return unk;
+        } else if (x->dims[i].sym) {
+            left[nleft++] = x->dims[i].sym;
+        } else {
+            return unk;
+        }
+    }
+    for (int i = 0; i < r; i++) {
+        if (i == skip)
+            continue;
+        if (t[i].v >= 0) {
+            if (!gs_mul64_ok(pout, t[i].v, &pout))
+                return unk;
+            continue;
+        }
+        int j = 0;
+        while (j < nleft && !(t[i].sym && !strcmp(left[j], t[i].sym)))
+            j++;
+        if (j == nleft)
+            return unk;   /* a name the input does not have */
+        left[j] = left[--nleft];
+    }
+    if (nleft == 0 && skip < 0) {
+        *bad = pin != pout;
+        return unk;
+    }
+    if (nleft == 0) {
+        *bad = pout == 0 ? pin != 0 : pin % pout != 0;
+        return pout ? (gs_dim){ pin / pout, NULL } : unk;
+    }
+    return nleft == 1 && pin == pout && pin != 0 ? (gs_dim){ -1, left[0] } : unk;
+}
+
+/* Reshape to a constant target, or to one whose elements are known in part
+ * (a Concat of a Shape's dims and numbers): each element gives its number
+ * or its name, 0 the input's dim, -1 what is left. A target that can never
+ * match leaves the output's shape unknown. */
 static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
     const gs_value *x = val(g, n, 0);
-    const gs_tensor *s = gs_infer_const(g, n, 1);
-    if (!x || !s || s->rank != 1 || s->dims[0] > GS_MAX_RANK)
+    gs_dim t[GS_MAX_ELEMS];
+    int r = x ? gs_infer_elems(g, n->in[1], t) : -1;
+    if (!x || r < 0 || g->values[n->in[1]].rank != 1)
         return x ? gs_infer_set(g, n->out[0], x->dtype, -1, NULL) : GS_OK;
     gs_dim dims[GS_MAX_RANK];
-    int r = (int)s->dims[0], infer = -1;
-    bool allowzero = gs_attr_int(n, "allowzero", 0);
-    int64_t known = 1, total = 1;
-    bool all = x->rank >= 0;
-    for (int i = 0; i < x->rank; i++)
-        all &= x->dims[i].v >= 0 && gs_mul64_ok(total, x->dims[i].v >= 0 ? x->dims[i].v : 1, &total);
+    int infer = -1;
+    bool allowzero = gs_attr_int(n, "allowzero", 0), bad = false;
     for (int i = 0; i < r; i++) {
-        int64_t v = gs_tensor_get_i(s, i);
-        dims[i] = (gs_dim){ v, NULL };
-        if (v == 0 && !allowzero)
+        dims[i] = gs_dim_of_elem(t[i]);
+        if (!gs_elem_known(t[i]))
+            continue;
+        if (t[i].v == 0 && !allowzero)
             dims[i] = i < x->rank ? x->dims[i] : (gs_dim){ -1, NULL };
-        if (v == -1)
+        else if (t[i].v == -1 && infer < 0)
             infer = i;
-        else if (dims[i].v < 0 || !gs_mul64_ok(known, dims[i].v, &known))
-            all = false;
+        else if (t[i].v < 0)
+            bad = true;
     }
-    if (infer >= 0)
-        dims[infer] = (gs_dim){ all && known ? total / known : -1, NULL };
+    if (x->rank >= 0) {
+        gs_dim rest = reshape_rest(x, dims, r, infer, &bad);
+        if (infer >= 0)
+            dims[infer] = rest;
+    }
+    if (bad)
+        return gs_infer_set(g, n->out[0], x->dtype, -1, NULL);
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
@@ -1069,24 +1121,61 @@ static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
     return st;
 }
 
+/* A parameter of Slice known element by element (a Concat of constants,
+ * a Shape of known dims) as a tensor over buf; false when some element is
+ * not a number. */
+static bool known_param(const gs_graph *g, gs_id v, gs_tensor *t, int64_t *buf)
+{
+    gs_dim e[GS_MAX_ELEMS];
+    int n = gs_infer_elems(g, v, e);
+    if (n < 0 || g->values[v].rank != 1)
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (!gs_elem_known(e[i]))
+            return false;
+        buf[i] = e[i].v;
+    }
+    memset(t, 0, sizeof *t);
+    t->dtype = GS_INT64, t->rank = 1, t->dims[0] = n, t->data = buf, t->nbytes = (size_t)n * sizeof *buf;
+    return true;
+}
+
 /* Slice with constant starts, ends, axes and steps (attributes before opset
- * 10); an axis it does not slice keeps its dimension, named or not. */
+ * 10, or inputs whose elements are known); an axis it does not slice keeps
+ * its dimension, named or not. Starts or ends not known leave the sliced
+ * axes' dims unknown (every axis when the axes are not known either). */
 static gs_status infer_slice(gs_graph *g, gs_node *n, int64_t opset)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
         return GS_OK;
     const gs_tensor *in[5] = { NULL };
+    gs_tensor known[5];
+    int64_t buf[5][GS_MAX_ELEMS];
     int nin = n->nin < 5 ? n->nin : 5;
+    bool all = true;
     for (int k = 1; opset >= 10 && k < nin; k++)
         if (n->in[k] != GS_NONE && !(in[k] = gs_infer_const(g, n, k)))
-            return GS_OK;
+            in[k] = known_param(g, n->in[k], &known[k], buf[k]) ? &known[k] : NULL, all &= in[k] != NULL;
+    gs_dim dims[GS_MAX_RANK];
+    if (!all) {
+        bool sliced[GS_MAX_RANK] = { false };
+        bool axes = nin > 3 && n->in[3] != GS_NONE && in[3];
+        for (int64_t i = 0; axes && i < gs_tensor_numel(in[3]); i++) {
+            int a = norm_axis(gs_tensor_get_i(in[3], i), x->rank);
+            if (a < 0 || a >= x->rank)
+                return GS_OK;
+            sliced[a] = true;
+        }
+        for (int d = 0; d < x->rank; d++)
+            dims[d] = axes && !sliced[d] ? x->dims[d] : (gs_dim){ -1, NULL };
+        return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+    }
     int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], len[GS_MAX_RANK];
     for (int d = 0; d < x->rank; d++)
         len[d] = x->dims[d].v >= 0 ? x->dims[d].v : -1;
     if (slice_plan(n, opset, in, nin, x->rank, lo, step, len))
         return GS_OK;
-    gs_dim dims[GS_MAX_RANK];
     for (int d = 0; d < x->rank; d++) {
         bool whole = lo[d] == 0 && step[d] == 1 && len[d] == x->dims[d].v;
         dims[d] = whole ? x->dims[d] : (gs_dim){ len[d], NULL };
