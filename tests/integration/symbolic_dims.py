@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""Shape arithmetic over symbolic dims folds under dynamic shapes.
+
+Each case is a small model with named dims (batch, seq, past) built with
+the onnx package and optimized with the default options:
+- a Reshape by a computed shape (Concat of Unsqueezed Gathers of Shape and
+  numbers): its target becomes a constant with 0 where the input's own dim
+  is copied, and no Shape/Gather/Unsqueeze/Concat is left;
+- attention-style head split and merge (dynamic batch and seq, the head
+  size read back from the shape and multiplied): both targets constant;
+- a Reshape to [4, seq, 16] of a [seq, 64] tensor: -1 for the one dim that
+  is not copied;
+- a Reshape whose target can never match the input ([batch, 6, 64] to
+  [batch, 7, 64]): carried through, the same nodes, no shape declared for
+  its output;
+- the KV-cache Concat of `past` and `seq` keeps the name its declared
+  output gives it (`total`) at -O1 and -O2.
+Each output is compared with the original by `graphsub verify` at two
+bindings of the dims (where the original runs), and every type graphsub
+declares is checked against onnx.shape_inference (as value_info.py does).
+"""
+import copy
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper, shape_inference
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("value_info", os.path.join(HERE, "value_info.py"))
+value_info = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(value_info)
+
+SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Concat", "Mul", "Squeeze", "Slice", "Cast"}
+BINDINGS = [{"batch": 2, "seq": 3, "past": 4}, {"batch": 1, "seq": 5, "past": 0}]
+
+
+def i64(name, vals):
+    return numpy_helper.from_array(np.array(vals, np.int64), name)
+
+
+def dim_of(x, k, out, nodes, inits):
+    """Nodes appending out = Unsqueeze(Gather(Shape(x), k), [0]) (1-D)."""
+    inits += [i64(out + "_k", k), i64(out + "_ax", [0])]
+    nodes += [helper.make_node("Shape", [x], [out + "_s"]),
+              helper.make_node("Gather", [out + "_s", out + "_k"], [out + "_g"], axis=0),
+              helper.make_node("Unsqueeze", [out + "_g", out + "_ax"], [out])]
+
+
+def model(nodes, inits, inputs, outputs):
+    g = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def fin(name, dims):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
+def computed_reshape():
+    """x [batch, seq, 64] -> Reshape(x, [Shape(x)[0], Shape(x)[1], 4, 16])."""
+    nodes, inits = [], []
+    dim_of("x", 0, "d0", nodes, inits)
+    dim_of("x", 1, "d1", nodes, inits)
+    inits.append(i64("heads", [4, 16]))
+    nodes += [helper.make_node("Concat", ["d0", "d1", "heads"], ["t"], axis=0),
+              helper.make_node("Reshape", ["x", "t"], ["r"]),
+              helper.make_node("Relu", ["r"], ["y"])]
+    return model(nodes, inits, [fin("x", ["batch", "seq", 64])], [fin("y", None)])
+
+
+def attention():
+    """Head split of q = x W, a transpose, and the merge back with the width
+    computed as Shape(t)[2] * Shape(t)[3]."""
+    nodes, inits = [], []
+    rng = np.random.default_rng(0)
+    inits.append(numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "w"))
+    nodes.append(helper.make_node("MatMul", ["x", "w"], ["q"]))
+    dim_of("q", 0, "b", nodes, inits)
+    dim_of("q", 1, "s", nodes, inits)
+    inits.append(i64("hd", [4, 16]))
+    nodes += [helper.make_node("Concat", ["b", "s", "hd"], ["split"], axis=0),
+              helper.make_node("Reshape", ["q", "split"], ["qh"]),
+              helper.make_node("Transpose", ["qh"], ["qt"], perm=[0, 2, 1, 3]),
+              helper.make_node("Softmax", ["qt"], ["p"], axis=-1),
+              helper.make_node("Transpose", ["p"], ["pt"], perm=[0, 2, 1, 3])]
+    dim_of("pt", 0, "b2", nodes, inits)
+    dim_of("pt", 1, "s2", nodes, inits)
+    inits += [i64("k2", 2), i64("k3", 3), i64("ax0", [0])]
+    nodes += [helper.make_node("Shape", ["pt"], ["ps"]),
+              helper.make_node("Gather", ["ps", "k2"], ["h"], axis=0),
+              helper.make_node("Gather", ["ps", "k3"], ["e"], axis=0),
+              helper.make_node("Mul", ["h", "e"], ["he"]),
+              helper.make_node("Unsqueeze", ["he", "ax0"], ["heu"]),
+              helper.make_node("Concat", ["b2", "s2", "heu"], ["merge"], axis=0),
+              helper.make_node("Reshape", ["pt", "merge"], ["y"])]
+    return model(nodes, inits, [fin("x", ["batch", "seq", 64])], [fin("y", None)])
+
+
+def minus_one():
+    """x [seq, 64] -> [4, seq, 16]: seq is not x's dim 1, so it becomes -1."""
+    nodes, inits = [], []
+    dim_of("x", 0, "s", nodes, inits)
+    inits += [i64("four", [4]), i64("sixteen", [16])]
+    nodes += [helper.make_node("Concat", ["four", "s", "sixteen"], ["t"], axis=0),
+              helper.make_node("Reshape", ["x", "t"], ["r"]),
+              helper.make_node("Relu", ["r"], ["y"])]
+    return model(nodes, inits, [fin("x", ["seq", 64])], [fin("y", None)])
+
+
+def never_matches():
+    """x [batch, 6, 64] -> [Shape(x)[0], 7, 64]: never the same size."""
+    nodes, inits = [], []
+    dim_of("x", 0, "b", nodes, inits)
+    inits.append(i64("rest", [7, 64]))
+    nodes += [helper.make_node("Concat", ["b", "rest"], ["t"], axis=0),
+              helper.make_node("Reshape", ["x", "t"], ["r"]),
+              helper.make_node("Relu", ["r"], ["y"])]
+    return model(nodes, inits, [fin("x", ["batch", 6, 64])], [fin("y", None)])
+
+
+def kv_cache():
+    """present = Concat(past_k, k) on axis 2, declared [batch, 2, total, 4]."""
+    nodes = [helper.make_node("Relu", ["k"], ["kr"]),
+             helper.make_node("Concat", ["past_k", "kr"], ["present"], axis=2)]
+    return model(nodes, [], [fin("past_k", ["batch", 2, "past", 4]), fin("k", ["batch", 2, "seq", 4])],
+                 [fin("present", ["batch", 2, "total", 4])])
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def optimize(gs, m, tmp, name, level=None):
+    src, out = os.path.join(tmp, name + ".onnx"), os.path.join(tmp, name + ".opt.onnx")
+    onnx.save(m, src)
+    r = run([gs, "optimize", "--quiet", src, "-o", out] + ([level] if level else []))
+    if r.returncode != 0:
+        return src, None, [f"{name}: optimize exit {r.returncode}: {r.stderr.strip()}"]
+    return src, out, []
+
+
+def input_dims(path):
+    return {d.dim_param for i in onnx.load(path).graph.input for d in i.type.tensor_type.shape.dim}
+
+
+def verify(gs, src, out, name):
+    fails = []
+    names = input_dims(src)
+    for b in BINDINGS:
+        dims = [x for k, v in b.items() if k in names for x in ("--dim", f"{k}={v}")]
+        r = run([gs, "verify", src, out] + dims)
+        if r.returncode != 0:
+            fails.append(f"{name}: verify {b}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[:300]}")
+    return fails
+
+
+def declared_types(out, name):
+    written = onnx.load(out)
+    bare = copy.deepcopy(written)
+    value_info.strip(bare.graph)
+    inferred = shape_inference.infer_shapes(bare)
+    return [f"{name}: {x}" for x in value_info.compare(written.graph, inferred.graph)]
+
+
+def ops(path):
+    return sorted(n.op_type for n in onnx.load(path).graph.node)
+
+
+def reshape_targets(path):
+    """The constant targets of the Reshapes (None where computed)."""
+    g = onnx.load(path).graph
+    inits = {t.name: numpy_helper.to_array(t).tolist() for t in g.initializer}
+    return [inits.get(n.input[1]) for n in g.node if n.op_type == "Reshape"]
+
+
+def check_folded(gs, tmp, name, m, want_targets):
+    src, out, fails = optimize(gs, m, tmp, name)
+    if not out:
+        return fails
+    left = [op for op in ops(out) if op in SHAPE_OPS]
+    if left:
+        fails.append(f"{name}: shape arithmetic left: {left}")
+    got = reshape_targets(out)
+    if got != want_targets:
+        fails.append(f"{name}: Reshape targets {got}, want {want_targets}")
+    return fails + verify(gs, src, out, name) + declared_types(out, name)
+
+
+def check_never_matches(gs, tmp):
+    name = "never-matches"
+    m = never_matches()
+    src, out, fails = optimize(gs, m, tmp, name)
+    if not out:
+        return fails
+    if ops(out) != ops(src):
+        fails.append(f"{name}: nodes {ops(out)}, were {ops(src)}")
+    if reshape_targets(out) != [None]:
+        fails.append(f"{name}: the Reshape target became {reshape_targets(out)}")
+    g = onnx.load(out).graph
+    for v in list(g.value_info) + list(g.output):
+        if v.name in ("r", "y") and v.type.tensor_type.HasField("shape"):
+            dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            fails.append(f"{name}: '{v.name}' declared with shape {dims}")
+    r1, r2 = run([gs, "verify", src, src, "--dim", "batch=2"]), run([gs, "verify", src, out, "--dim", "batch=2"])
+    if r1.returncode == 0 or r2.returncode != r1.returncode:
+        fails.append(f"{name}: verify exits {r2.returncode}, the original against itself {r1.returncode}")
+    return fails + declared_types(out, name)
+
+
+def check_kv_cache(gs, tmp):
+    fails = []
+    for level in ("-O0", "-O1", "-O2"):
+        name = "kv-cache" + level
+        src, out, f = optimize(gs, kv_cache(), tmp, name, level)
+        fails += f
+        if not out:
+            continue
+        o = onnx.load(out).graph.output[0]
+        dims = [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+        if dims != ["batch", 2, "total", 4]:
+            fails.append(f"{name}: output declared {dims}, want ['batch', 2, 'total', 4]")
+        fails += verify(gs, src, out, name) + declared_types(out, name)
+    return fails
+
+
+def main():
+    gs = sys.argv[1]
+    fails = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fails += check_folded(gs, tmp, "computed-reshape", computed_reshape(), [[0, 0, 4, 16]])
+        fails += check_folded(gs, tmp, "attention", attention(), [[0, 0, 4, 16], [0, 0, 64]])
+        fails += check_folded(gs, tmp, "minus-one", minus_one(), [[4, -1, 16]])
+        fails += check_never_matches(gs, tmp)
+        fails += check_kv_cache(gs, tmp)
+    for f in fails:
+        print(f)
+    print(f"symbolic-dims: {len(fails)} failures")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
