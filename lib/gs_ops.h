@@ -227,6 +227,9 @@ int gs_infer_elems(const gs_graph *g, gs_id v, gs_dim *out);
  * an unknown dim). */
 gs_dim gs_elem_of_dim(gs_dim d);
 gs_dim gs_dim_of_elem(gs_dim e);
+/* a + b as a dim: a number, or a sum of dim names (see the top of infer.c's
+ * dim expressions); unknown when either is. */
+gs_dim gs_dim_add(gs_graph *g, gs_dim a, gs_dim b);
 /* True when a and b are the same size at run time: equal sizes or equal names. */
 bool gs_dim_equal(gs_dim a, gs_dim b);
 /* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in

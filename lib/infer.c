@@ -7,6 +7,7 @@
 #include "gs_ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,7 +257,7 @@ int gs_infer_elems(const gs_graph *g, gs_id v, gs_dim *out)
     const gs_tensor *t = const_of(g, v);
     if (t) {
         int64_t n = gs_tensor_numel(t);
-        if (!int_type(t->dtype) || t->rank > 1 || n > GS_MAX_ELEMS)
+        if ((!int_type(t->dtype) && t->dtype != GS_BOOL) || t->rank > 1 || n > GS_MAX_ELEMS)
             return -1;
         for (int64_t i = 0; i < n; i++) {
             out[i] = (gs_dim){ gs_tensor_get_i(t, i), NULL };
@@ -311,9 +312,176 @@ static gs_status set_elems(gs_graph *g, gs_id v, const gs_dim *e, int n)
     return GS_OK;
 }
 
+/* ---- dim expressions: sums of named dims with integer coefficients ------- */
+
+/* A dim name is read as a sum of terms separated by " + " or " - ", each a
+ * number, a name, or "K*name" (the form this file writes: names in strcmp
+ * order, the number last: "past + seq", "2*batch + 1"); a name without
+ * such separators is one term. So equal sums get equal names, and a model's
+ * own "s0 + s1" reads as the sum it is. */
+enum { LIN_TERMS = 8 };
+typedef struct lin {
+    int n;
+    const char *atom[LIN_TERMS];
+    size_t len[LIN_TERMS];
+    int64_t coef[LIN_TERMS];
+    int64_t c;
+} lin;
+
+static int atom_cmp(const char *a, size_t la, const char *b, size_t lb)
+{
+    int r = memcmp(a, b, la < lb ? la : lb);
+    return r ? r : (la > lb) - (la < lb);
+}
+
+/* Add k*atom to l, keeping atoms sorted and merged; false on overflow or
+ * too many terms. */
+static bool lin_add_atom(lin *l, const char *a, size_t len, int64_t k)
+{
+    int i = 0;
+    while (i < l->n && atom_cmp(l->atom[i], l->len[i], a, len) < 0)
+        i++;
+    if (i < l->n && !atom_cmp(l->atom[i], l->len[i], a, len)) {
+        if (__builtin_add_overflow(l->coef[i], k, &l->coef[i]))
+            return false;
+        if (!l->coef[i]) {
+            memmove(&l->atom[i], &l->atom[i + 1], (size_t)(l->n - i - 1) * sizeof l->atom[0]);
+            memmove(&l->len[i], &l->len[i + 1], (size_t)(l->n - i - 1) * sizeof l->len[0]);
+            memmove(&l->coef[i], &l->coef[i + 1], (size_t)(l->n - i - 1) * sizeof l->coef[0]);
+            l->n--;
+        }
+        return true;
+    }
+    if (l->n == LIN_TERMS || !k)
+        return !k;
+    memmove(&l->atom[i + 1], &l->atom[i], (size_t)(l->n - i) * sizeof l->atom[0]);
+    memmove(&l->len[i + 1], &l->len[i], (size_t)(l->n - i) * sizeof l->len[0]);
+    memmove(&l->coef[i + 1], &l->coef[i], (size_t)(l->n - i) * sizeof l->coef[0]);
+    l->atom[i] = a, l->len[i] = len, l->coef[i] = k;
+    l->n++;
+    return true;
+}
+
+static bool all_digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return n > 0 && n < 18;
+}
+
+/* One term of a name into l with sign sg. */
+static bool lin_term(lin *l, const char *p, size_t n, int64_t sg)
+{
+    if (all_digits(p, n))
+        return !__builtin_add_overflow(l->c, sg * strtoll(p, NULL, 10), &l->c);
+    const char *star = memchr(p, '*', n);
+    if (star && all_digits(p, (size_t)(star - p)) && star + 1 < p + n)
+        return lin_add_atom(l, star + 1, n - (size_t)(star + 1 - p), sg * strtoll(p, NULL, 10));
+    return lin_add_atom(l, p, n, sg);
+}
+
+/* e (an element: a number or a name) scaled by k into l. */
+static bool lin_of(gs_dim e, int64_t k, lin *l)
+{
+    if (gs_elem_known(e))
+        return !__builtin_mul_overflow(e.v, k, &e.v) && !__builtin_add_overflow(l->c, e.v, &l->c);
+    if (!e.sym || !*e.sym)
+        return false;
+    lin t = { 0 };
+    const char *p = e.sym;
+    int64_t sg = 1;
+    for (;;) {
+        const char *plus = strstr(p, " + "), *minus = strstr(p, " - ");
+        const char *q = plus && (!minus || plus < minus) ? plus : minus;
+        if (!lin_term(&t, p, q ? (size_t)(q - p) : strlen(p), sg))
+            return false;
+        if (!q)
+            break;
+        sg = q == plus ? 1 : -1;
+        p = q + 3;
+    }
+    for (int i = 0; i < t.n; i++)
+        if (__builtin_mul_overflow(t.coef[i], k, &t.coef[i]) || !lin_add_atom(l, t.atom[i], t.len[i], t.coef[i]))
+            return false;
+    return !__builtin_mul_overflow(t.c, k, &t.c) && !__builtin_add_overflow(l->c, t.c, &l->c);
+}
+
+/* l as an element: a number, or a name written in the form above. */
+static gs_dim lin_elem(gs_graph *g, const lin *l)
+{
+    if (l->n == 0)
+        return l->c != GS_ELEM_UNKNOWN ? (gs_dim){ l->c, NULL } : UNKNOWN_ELEM;
+    char buf[1024];
+    size_t at = 0;
+    for (int i = 0; i < l->n && at < sizeof buf; i++) {
+        int64_t k = l->coef[i];
+        const char *sep = i == 0 ? (k < 0 ? "-" : "") : (k < 0 ? " - " : " + ");
+        int64_t a = k < 0 ? -k : k;
+        at += a == 1 ? (size_t)snprintf(buf + at, sizeof buf - at, "%s%.*s", sep, (int)l->len[i], l->atom[i])
+                     : (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld*%.*s", sep, (long long)a,
+                                        (int)l->len[i], l->atom[i]);
+    }
+    if (l->c && at < sizeof buf)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld", l->c < 0 ? " - " : " + ",
+                               (long long)(l->c < 0 ? -l->c : l->c));
+    if (at >= sizeof buf || buf[0] == '-')
+        return UNKNOWN_ELEM;   /* too long, or not read back the same (a leading minus) */
+    gs_graph *r = g;
+    while (r->parent)
+        r = r->parent;
+    const char *sym = gs_arena_strdup(r->perm, buf);
+    return sym ? (gs_dim){ GS_ELEM_UNKNOWN, sym } : UNKNOWN_ELEM;
+}
+
+/* True when every term of l is a dim added (so l >= 0 at run time). */
+static bool lin_nonneg(const lin *l)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->coef[i] < 0)
+            return false;
+    return l->c >= 0;
+}
+
+/* a + sg*b for two elements, as an element. */
+static gs_dim elem_sum(gs_graph *g, gs_dim a, gs_dim b, int64_t sg)
+{
+    lin l = { 0 };
+    return lin_of(a, 1, &l) && lin_of(b, sg, &l) ? lin_elem(g, &l) : UNKNOWN_ELEM;
+}
+
+gs_dim gs_dim_add(gs_graph *g, gs_dim a, gs_dim b)
+{
+    lin l = { 0 };
+    if (!lin_of(gs_elem_of_dim(a), 1, &l) || !lin_of(gs_elem_of_dim(b), 1, &l) || !lin_nonneg(&l))
+        return (gs_dim){ -1, NULL };
+    return gs_dim_of_elem(lin_elem(g, &l));
+}
+
+/* a * k or a / k (exact: every coefficient divisible) for a number k. */
+static gs_dim elem_scale(gs_graph *g, gs_dim a, int64_t k, bool div)
+{
+    lin l = { 0 };
+    if (!lin_of(a, div ? 1 : k, &l))
+        return UNKNOWN_ELEM;
+    if (div) {
+        if (k <= 0 || l.c % k)
+            return UNKNOWN_ELEM;
+        for (int i = 0; i < l.n; i++)
+            if (l.coef[i] % k)
+                return UNKNOWN_ELEM;
+            else
+                l.coef[i] /= k;
+        l.c /= k;
+    }
+    return lin_elem(g, &l);
+}
+
 /* a op b for two elements: numbers are computed (division only when
- * exact), a name with 0 or 1 stays that name; anything else is unknown. */
-static gs_dim elem_arith(char op, gs_dim a, gs_dim b)
+ * exact), a name with 0 or 1 stays that name, sums and differences and
+ * products or exact quotients by a number are dim expressions; anything
+ * else is unknown. */
+static gs_dim elem_arith(gs_graph *g, char op, gs_dim a, gs_dim b)
 {
     bool ka = gs_elem_known(a), kb = gs_elem_known(b);
     int64_t r;
@@ -330,6 +498,12 @@ static gs_dim elem_arith(char op, gs_dim a, gs_dim b)
         return b;
     if ((ka && a.v == 0 && op == '*') || (kb && b.v == 0 && op == '*'))
         return (gs_dim){ 0, NULL };
+    if (op == '+' || op == '-')
+        return elem_sum(g, a, b, op == '+' ? 1 : -1);
+    if (op == '*' && (ka || kb))
+        return elem_scale(g, ka ? b : a, ka ? a.v : b.v, false);
+    if (op == '/' && kb)
+        return elem_scale(g, a, b.v, true);
     return UNKNOWN_ELEM;
 }
 
@@ -409,7 +583,7 @@ static int elems_slice(const gs_graph *g, const gs_node *n, int64_t opset, gs_di
     return k;
 }
 
-static int elems_arith(const gs_graph *g, const gs_node *n, gs_dim *e)
+static int elems_arith(gs_graph *g, const gs_node *n, gs_dim *e)
 {
     gs_dim a[GS_MAX_ELEMS], b[GS_MAX_ELEMS];
     int na = gs_infer_elems(g, n->in[0], a), nb = gs_infer_elems(g, n->in[1], b);
@@ -418,11 +592,53 @@ static int elems_arith(const gs_graph *g, const gs_node *n, gs_dim *e)
     char op = !strcmp(n->op, "Add") ? '+' : !strcmp(n->op, "Sub") ? '-' : !strcmp(n->op, "Mul") ? '*' : '/';
     int k = na > nb ? na : nb;
     for (int i = 0; i < k; i++)
-        e[i] = elem_arith(op, a[na == 1 ? 0 : i], b[nb == 1 ? 0 : i]);
+        e[i] = elem_arith(g, op, a[na == 1 ? 0 : i], b[nb == 1 ? 0 : i]);
     return k;
 }
 
-static int elems_of_node(const gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e)
+/* Equal of two elements: 1 or 0 where that is known (a dim is never
+ * negative), else unknown. */
+static gs_dim elem_equal(gs_dim a, gs_dim b)
+{
+    bool ka = gs_elem_known(a), kb = gs_elem_known(b);
+    if (ka && kb)
+        return (gs_dim){ a.v == b.v, NULL };
+    if (a.sym && b.sym && !strcmp(a.sym, b.sym))
+        return (gs_dim){ 1, NULL };
+    lin l = { 0 };
+    if ((ka && b.sym && a.v < 0 && lin_of(b, 1, &l) && lin_nonneg(&l)) ||
+        (kb && a.sym && b.v < 0 && lin_of(a, 1, &l) && lin_nonneg(&l)))
+        return (gs_dim){ 0, NULL };
+    return UNKNOWN_ELEM;
+}
+
+static int elems_equal_where(const gs_graph *g, const gs_node *n, gs_dim *e)
+{
+    bool where = !strcmp(n->op, "Where");
+    gs_dim in[3][GS_MAX_ELEMS];
+    int c[3], k = 0;
+    for (int i = 0; i < (where ? 3 : 2); i++) {
+        if ((c[i] = gs_infer_elems(g, n->in[i], in[i])) < 0)
+            return -1;
+        k = c[i] > k ? c[i] : k;
+    }
+    for (int i = 0; i < (where ? 3 : 2); i++)
+        if (c[i] != k && c[i] != 1)
+            return -1;
+    for (int j = 0; j < k; j++) {
+        gs_dim a = in[0][c[0] == 1 ? 0 : j], b = in[1][c[1] == 1 ? 0 : j];
+        if (!where) {
+            e[j] = elem_equal(a, b);
+        } else {
+            if (!gs_elem_known(a))
+                return -1;
+            e[j] = a.v ? b : in[2][c[2] == 1 ? 0 : j];
+        }
+    }
+    return k;
+}
+
+static int elems_of_node(gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e)
 {
     const char *op = n->op;
     if (n->nin < 1 || n->in[0] == GS_NONE)
@@ -435,6 +651,8 @@ static int elems_of_node(const gs_graph *g, const gs_node *n, int64_t opset, gs_
         return elems_concat(g, n, e);
     if (!strcmp(op, "Slice"))
         return elems_slice(g, n, opset, e);
+    if (!strcmp(op, "Equal") || !strcmp(op, "Where"))
+        return n->nin == (op[0] == 'W' ? 3 : 2) ? elems_equal_where(g, n, e) : -1;
     if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div"))
         return n->nin == 2 && n->in[1] != GS_NONE ? elems_arith(g, n, e) : -1;
     bool cast = !strcmp(op, "Cast") || !strcmp(op, "CastLike");
@@ -455,7 +673,8 @@ static gs_status infer_elems(gs_graph *g, const gs_node *n, bool fits, int64_t o
         return GS_OK;
     gs_dim e[GS_MAX_ELEMS];
     int ne = -1;
-    if (fits && !*n->domain && int_type(o->dtype) && (o->rank == 0 || o->rank == 1))
+    bool equal = !strcmp(n->op, "Equal") && o->dtype == GS_BOOL;
+    if (fits && !*n->domain && (int_type(o->dtype) || equal) && (o->rank == 0 || o->rank == 1))
         ne = elems_of_node(g, n, opset, e);
     /* the count must be the value's (a Reshape or Squeeze of several elements to one) */
     if (ne >= 0 && (o->rank == 0 ? ne != 1 : o->dims[0].v >= 0 && o->dims[0].v != ne))
@@ -512,20 +731,20 @@ gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset)
     (void)opset;
     const gs_attr *a = gs_ir_attr(n, "value");
     int32_t dtype = a && a->type == GS_A_TENSOR && a->t ? a->t->dtype : GS_FLOAT;
-    const gs_tensor *s = gs_infer_const(g, n, 0);
     const gs_value *x = input(g, n, 0);
-    if (!s || s->rank != 1 || s->dims[0] > GS_MAX_RANK)
+    gs_dim e[GS_MAX_ELEMS], dims[GS_MAX_RANK];
+    int r = x && x->rank == 1 ? gs_infer_elems(g, n->in[0], e) : -1;
+    if (r < 0)
         return set_rank(g, n->out[0], dtype, x && x->rank == 1 ? (int)(x->dims[0].v <= GS_MAX_RANK ?
                                                                       x->dims[0].v : -1) : -1);
-    gs_dim dims[GS_MAX_RANK];
-    for (int i = 0; i < s->dims[0]; i++) {
-        int64_t v = gs_tensor_get_i(s, i);
-        dims[i] = (gs_dim){ v >= 0 ? v : -1, NULL };
-    }
-    return gs_infer_set(g, n->out[0], dtype, (int)s->dims[0], dims);
+    for (int i = 0; i < r; i++)   /* a number or a dim name each */
+        dims[i] = gs_dim_of_elem(e[i]);
+    return gs_infer_set(g, n->out[0], dtype, r, dims);
 }
 
-/* Range: one dim, known when start, limit and delta are constants. */
+/* Range: one dim, known when start, limit and delta are constants; with
+ * delta 1 and start and limit known as numbers and dims, limit - start when
+ * that is a sum of dims (so never negative). */
 gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
@@ -539,6 +758,15 @@ gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset)
         double c = ceil((l - s) / dl);   /* NaN (delta 0): unknown; the kernel refuses it */
         d.v = c < 9e18 ? (c > 0 ? (int64_t)c : 0) : -1;
         d.v = c != c ? -1 : d.v;
+    } else {
+        gs_dim e[3][GS_MAX_ELEMS];
+        bool ok = true;
+        for (int k = 0; k < 3; k++)
+            ok &= gs_infer_elems(g, n->in[k], e[k]) == 1;
+        lin l = { 0 };
+        if (ok && gs_elem_known(e[2][0]) && e[2][0].v == 1 && lin_of(e[1][0], 1, &l) && lin_of(e[0][0], -1, &l) &&
+            lin_nonneg(&l))
+            d = gs_dim_of_elem(lin_elem(g, &l));
     }
     return gs_infer_set(g, n->out[0], dtype_from(g, n, 0), 1, &d);
 }

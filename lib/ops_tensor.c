@@ -919,14 +919,16 @@ static gs_status infer_concat(gs_graph *g, gs_node *n, int64_t opset)
     gs_dim dims[GS_MAX_RANK];
     memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
     int64_t sum = 0;
+    gs_dim named = { 0, NULL };   /* the sum as a dim expression (past + seq) */
     for (int i = 0; i < n->nin; i++) {
         const gs_value *v = val(g, n, i);
         if (!v || v->rank != x->rank || v->dims[axis].v < 0 || sum < 0)
             sum = -1;
         else if (__builtin_add_overflow(sum, v->dims[axis].v, &sum))
             return gs_infer_overflow(g, n);
+        named = v && v->rank == x->rank ? gs_dim_add(g, named, v->dims[axis]) : (gs_dim){ -1, NULL };
     }
-    dims[axis] = (gs_dim){ sum, NULL };
+    dims[axis] = sum >= 0 ? (gs_dim){ sum, NULL } : named;
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
@@ -1216,22 +1218,35 @@ static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
+/* Expand to a constant shape, or to one whose elements are numbers and dim
+ * names: 1 keeps the input's dim, a name equal to it too; a name against
+ * a dim that is not 1 leaves that dim unknown. */
 static gs_status infer_expand(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
     const gs_value *x = val(g, n, 0);
-    const gs_tensor *s = gs_infer_const(g, n, 1);
-    if (!x || x->rank < 0 || !s || s->rank != 1 || s->dims[0] > GS_MAX_RANK)
+    gs_dim s[GS_MAX_ELEMS];
+    int ns = x ? gs_infer_elems(g, n->in[1], s) : -1;
+    if (!x || x->rank < 0 || ns < 0 || g->values[n->in[1]].rank != 1)
         return GS_OK;
-    int r = (int)s->dims[0] > x->rank ? (int)s->dims[0] : x->rank;
+    int r = ns > x->rank ? ns : x->rank;
     gs_dim dims[GS_MAX_RANK];
     for (int i = 0; i < r; i++) {
-        int ix = i - (r - x->rank), is = i - (r - (int)s->dims[0]);
+        int ix = i - (r - x->rank), is = i - (r - ns);
         gs_dim a = ix >= 0 ? x->dims[ix] : (gs_dim){ 1, NULL };
-        int64_t b = is >= 0 ? gs_tensor_get_i(s, is) : 1;
-        dims[i] = b == 1 ? a : (gs_dim){ b, NULL };
-        if (b != 1 && a.v >= 0 && a.v != 1 && a.v != b)
+        gs_dim b = is >= 0 ? gs_dim_of_elem(s[is]) : (gs_dim){ 1, NULL };
+        if (is >= 0 && gs_elem_known(s[is]) && s[is].v < 0)
+            return GS_OK;   /* a negative size: the kernel reports it */
+        if (b.v == 1 || gs_dim_equal(a, b))
+            dims[i] = a;
+        else if (a.v == 1 || (b.v >= 0 && a.v < 0))
+            dims[i] = b;   /* an unknown dim that is not 1 must be b itself */
+        else if (a.v >= 0)
+            dims[i] = a;   /* b unknown: 1 or a */
+        else if (b.v >= 0 && a.v >= 0)
             return GS_OK;   /* does not broadcast: the kernel reports it */
+        else
+            dims[i] = (gs_dim){ -1, NULL };
     }
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
