@@ -73,18 +73,21 @@ static bool same_dims(const gs_value *v, int rank, const gs_dim *dims)
     return true;
 }
 
-/* The dims inference gives v, merged with what v had: a dim inferred as
- * unknown keeps the size or name v had (a declared output's `total`, or a
- * name given before, so names stay stable from one pass to the next), and
- * one still unnamed gets a fresh name. */
+/* The dims inference gives v, merged with what v had: a size wins, then a
+ * name inference found (except over a graph output's own name: `total`
+ * stays the output's), then the name v had (so names stay stable from one
+ * pass to the next); a dim still unnamed gets a fresh name. */
 static gs_status merge_dims(gs_graph *g, const gs_value *v, int rank, const gs_dim *dims, gs_dim *out)
 {
+    bool had = v->rank == rank;
     for (int i = 0; i < rank; i++) {
         out[i] = dims[i];
         if (dims[i].v >= 0)
             continue;
         out[i].v = -1;
-        if (v->rank == rank && (v->dims[i].v >= 0 || v->dims[i].sym))
+        if (had && v->dims[i].v >= 0)
+            out[i] = v->dims[i];
+        else if (had && v->dims[i].sym && (!dims[i].sym || (v->flags & GS_V_OUTPUT)))
             out[i] = v->dims[i];
         else if (!dims[i].sym && !(out[i].sym = gs_infer_fresh_sym(g)))
             return gs_nomem(g->ctx);
