@@ -14,6 +14,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Dim expressions: sums of named dims get one spelling whatever the order
+ * they are added in, a model's own "s0 + s1" reads as that sum, a dim and
+ * its negation cancel to a number; fresh names skip those the model uses. */
+static void test_dim_expressions(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    gs_dim seq = { -1, "seq" }, past = { -1, "past" }, three = { 3, NULL };
+    gs_dim a = gs_dim_add(g, seq, past), b = gs_dim_add(g, past, seq);
+    CU_ASSERT_STRING_EQUAL(a.sym, "past + seq");
+    CU_ASSERT(gs_dim_equal(a, b));
+    gs_dim c = gs_dim_add(g, gs_dim_add(g, seq, three), past);
+    CU_ASSERT_STRING_EQUAL(c.sym, "past + seq + 3");
+    gs_dim d = gs_dim_add(g, (gs_dim){ -1, "s1 + s0" }, seq);
+    CU_ASSERT_STRING_EQUAL(d.sym, "s0 + s1 + seq");
+    gs_dim twice = gs_dim_add(g, seq, seq);
+    CU_ASSERT_STRING_EQUAL(twice.sym, "2*seq");
+    CU_ASSERT(!gs_dim_equal(seq, (gs_dim){ -1, NULL }));
+    CU_ASSERT_EQUAL(gs_dim_add(g, (gs_dim){ 2, NULL }, three).v, 5);
+    CU_ASSERT_EQUAL(gs_dim_add(g, seq, (gs_dim){ -1, NULL }).sym, NULL);   /* unknown stays unknown */
+    /* a fresh name is above every unk__N the graph holds */
+    gs_id v = gs_ir_add_value(g, "x", true);
+    gs_dim dims[2] = { { -1, GS_SYM_PREFIX "7" }, { 4, NULL } };
+    CU_ASSERT_EQUAL(gs_infer_set(g, v, GS_FLOAT, 2, dims), GS_OK);
+    CU_ASSERT_STRING_EQUAL(gs_infer_fresh_sym(g), GS_SYM_PREFIX "8");
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void);
 
 #define TESTDATA "/usr/share/libonnx-testdata/data"
@@ -479,6 +509,7 @@ int cu_register(void)
     CU_add_test(ir, "clone is independent", test_clone_is_independent);
     CU_add_test(ir, "unique node names", test_unique_node_names);
     CU_add_test(ir, "error messages are printable", test_error_message_is_printable);
+    CU_add_test(ir, "dim expressions", test_dim_expressions);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
