@@ -190,6 +190,9 @@ gs_status gs_infer_graph(gs_graph *g, int64_t opset);
 /* Set value v's type; dims (rank entries, may be NULL for rank -1) are
  * copied. Marks the value GS_V_TYPED when anything changed. */
 gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_dim *dims);
+/* Forget v's shape (rank -1): inference found its node can never run, so
+ * no shape, not even one declared before, is written for it. */
+void gs_infer_forget(gs_graph *g, gs_id v);
 /* Output 0 has input 0's type and shape. */
 gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset);
 /* Output 0: broadcast of every input's shape, input 0's dtype. */

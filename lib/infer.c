@@ -130,6 +130,16 @@ gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_d
     return GS_OK;
 }
 
+void gs_infer_forget(gs_graph *g, gs_id v)
+{
+    gs_value *val = v == GS_NONE ? NULL : &g->values[v];
+    if (!val || val->init || val->rank < 0)
+        return;
+    val->rank = -1;
+    val->dims = NULL;
+    val->flags |= GS_V_TYPED;
+}
+
 gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;

@@ -882,8 +882,10 @@ static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
         if (infer >= 0)
             dims[infer] = rest;
     }
-    if (bad)
+    if (bad) {
+        gs_infer_forget(g, n->out[0]);
         return gs_infer_set(g, n->out[0], x->dtype, -1, NULL);
+    }
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
