@@ -281,6 +281,37 @@ static gs_status fold_elems(gs_model *m, gs_graph *g, gs_id id, bool *done)
     return st;
 }
 
+/* True when x's dims and the elements t[0..r) (numbers and names, none
+ * 0 or -1) have the same product as written: equal names and an equal
+ * product of numbers, so the Reshape always runs and a -1 in place of a
+ * name is that name. */
+static bool same_size(const gs_value *x, const gs_dim *t, int r)
+{
+    const char *left[GS_MAX_RANK];
+    int nleft = 0;
+    int64_t pin = 1, pout = 1;
+    for (int i = 0; i < x->rank; i++) {
+        if (x->dims[i].v >= 0 ? !gs_mul64_ok(pin, x->dims[i].v, &pin) : !x->dims[i].sym)
+            return false;
+        if (x->dims[i].v < 0)
+            left[nleft++] = x->dims[i].sym;
+    }
+    for (int i = 0; i < r; i++) {
+        if (gs_elem_known(t[i])) {
+            if (t[i].v <= 0 || !gs_mul64_ok(pout, t[i].v, &pout))
+                return false;
+            continue;
+        }
+        int j = 0;
+        while (j < nleft && !(t[i].sym && !strcmp(left[j], t[i].sym)))
+            j++;
+        if (j == nleft)
+            return false;
+        left[j] = left[--nleft];
+    }
+    return nleft == 0 && pin == pout;
+}
+
 /* The target of a Reshape whose elements are numbers and names (allowzero
  * 0): a name that is the input's dim at the same place becomes 0 (copy),
  * and one name left, with every other element a number above 0, becomes
@@ -304,7 +335,7 @@ static bool reshape_target(const gs_value *x, const gs_dim *t, int r, int64_t *o
             return false;
         }
     }
-    return pending < 0 || others_fixed;
+    return pending < 0 || (others_fixed && same_size(x, t, r));
 }
 
 /* The target of an Expand: a name that is the input's dim at the same place
