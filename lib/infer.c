@@ -3,6 +3,17 @@
  * function, in topological order, with shared helpers for the common cases
  * (same shape, broadcast). Symbolic dims (batch, seq) flow through; what
  * cannot be inferred stays unknown rather than failing.
+ *
+ * Under dynamic shapes three things let shape arithmetic fold:
+ * - a dim that cannot be sized gets a name (unk__N) that every value with
+ *   the same dim shares, so Shape(x)[1] is known to be x's dim 1;
+ * - small integer values (a Shape, a Gather of it, a Concat of such and
+ *   numbers) record their elements as numbers and dim names (gs_value.elems),
+ *   which Reshape, Expand, Slice, ConstantOfShape and Range read, and fold.c
+ *   turns into constants or constant targets;
+ * - a dim name may be a sum of names with integer coefficients, in one
+ *   spelling (past + seq, 2*batch), so equal sums compare equal. Products
+ *   of two names (batch*seq) are not represented: they stay unknown.
  */
 #include "gs_ops.h"
 
