@@ -52,12 +52,15 @@ static int int_list(gs_kcall *k, const gs_tensor *const *in, int nin, int idx, c
     return node_int_list(k->node, in, nin, idx, attr, vals, max);
 }
 
+/* Row-major strides of dims. A tensor with a zero dim may have others whose
+ * product overflows; its strides saturate, since no element is addressed. */
 static void strides_of(const int64_t *dims, int rank, int64_t *strides)
 {
     int64_t s = 1;
     for (int i = rank - 1; i >= 0; i--) {
         strides[i] = s;
-        s *= dims[i];
+        if (__builtin_mul_overflow(s, dims[i], &s))
+            s = INT64_MAX;
     }
 }
 
