@@ -1243,6 +1243,22 @@ static bool c_unit_perm(const cond_args *c)
     return true;
 }
 
+/* unreduced(y): no live node reads y as a Reduce* op (ReduceMean, ReduceSum,
+ * ...). A square read by a reduction is the variance of a written-out norm,
+ * whose Pow ONNX Runtime's LayerNormalization fusions look for. */
+static bool c_unreduced(const cond_args *c)
+{
+    const gs_value *y = arg_value(c, 0);
+    if (!y)
+        return false;
+    for (int32_t u = 0; u < y->nuses; u++) {
+        const gs_node *n = &c->g->nodes[y->uses[u]];
+        if (!(n->flags & GS_N_DEAD) && !strncmp(n->op, "Reduce", 6))
+            return false;
+    }
+    return true;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -1282,6 +1298,7 @@ static const condition conditions[] = {
     { "pointwise", 1, c_pointwise },
     { "narrows", 1, c_narrows },
     { "unit_perm", 2, c_unit_perm },
+    { "unreduced", 1, c_unreduced },
 };
 
 static const condition *find_condition(const char *name)
