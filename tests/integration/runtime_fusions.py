@@ -7,7 +7,9 @@ Div by sqrt(2) and Mul by 0.5 (its Gelu fusion looks for them), in a
 ConvNeXt-like block (LayerNorm over channels after a Transpose to channels
 last, then Linear, GELU, Linear, Transpose back, layer scale, residual) and
 a ViT-like one (LayerNorm, Linear, GELU, Linear on [1, 16, 32]). A Pow by 2
-read by no reduction still becomes a Mul.
+read by no reduction still becomes a Mul, and the ConvNeXt block's layer
+scale (a Mul by a [C, 1, 1] constant after the Transpose back) folds into the
+second projection (channel-scale-into-linear), which blocks no fusion.
 
 With the rules for runtimes that run the written-out ops one by one
 (`rules/targets/unfused.json`), the Pow becomes a Mul and the GELU's scales
@@ -131,6 +133,12 @@ def ort_forms(model):
     return pows, gelus, squares
 
 
+def scaled_after_transpose(model):
+    """Whether a Mul reads a Transpose's output (the layer scale left after the projection)."""
+    made = {nd.output[0]: nd.op_type for nd in model.graph.node}
+    return any(nd.op_type == "Mul" and any(made.get(i) == "Transpose" for i in nd.input) for nd in model.graph.node)
+
+
 def optimize(gs, d, name, model, extra):
     src, out = os.path.join(d, name + ".onnx"), os.path.join(d, name + "-opt.onnx")
     onnx.save(model, src)
@@ -146,7 +154,8 @@ def optimize(gs, d, name, model, extra):
 
 # (name, model, extra optimize arguments, check of the optimized model: a description and a predicate)
 CASES = [
-    ("convnext-default", convnext_block(13), [], "Pow and GELU kept", lambda m: ort_forms(m)[:2] == (1, 1)),
+    ("convnext-default", convnext_block(13), [], "Pow and GELU kept, layer scale in the second projection",
+     lambda m: ort_forms(m)[:2] == (1, 1) and not scaled_after_transpose(m)),
     ("vit-default", vit_block(13), [], "Pow and GELU kept", lambda m: ort_forms(m)[:2] == (1, 1)),
     ("lone-square-default", lone_square(13), [], "Pow read by no reduction as Mul",
      lambda m: [nd.op_type for nd in m.graph.node] == ["Mul"]),
