@@ -71,6 +71,7 @@ typedef struct gs_arena {
     gs_arena_block *head;
     int32_t refs;           /* shared arenas (gs_arena_new): owners count */
     int32_t failures;       /* allocations refused (memory short), so a caller can tell */
+    size_t bytes;           /* bytes of its blocks (the search bounds its growth) */
 } gs_arena;
 
 void gs_arena_init(gs_arena *a, gs_ctx *ctx);
@@ -243,8 +244,17 @@ void gs_ir_del_use(gs_graph *g, gs_id v, gs_id node);   /* removes one entry */
 /* Point input k of node at value v (updating use lists). */
 gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v);
 /* Every use of old is redirected to nv, and old's output/graph-output role is
- * moved too. Returns GS_OK or NOMEM. */
+ * moved too. A subgraph reads an outer value by name, so when old is
+ * captured, nv takes old's name (old gets a fresh one) and the captures
+ * move with it; GS_ERR_UNSUPPORTED, g unchanged, when nv cannot be renamed
+ * (an input, an output, a capture itself, a tensor of the model file).
+ * Returns GS_OK, that, or NOMEM. */
 gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv);
+/* True when a node's subgraph reads v (by name). */
+bool gs_ir_captured(const gs_graph *g, gs_id v);
+/* True when gs_ir_replace_uses(g, old, nv) can keep the name a subgraph
+ * reads old by (old is not captured, or nv has that name or may take it). */
+bool gs_ir_replaceable(const gs_graph *g, gs_id old, gs_id nv);
 void gs_ir_remove_node(gs_graph *g, gs_id node);   /* marks dead, drops uses */
 /* Remove nodes whose outputs are unused and not graph outputs; returns count. */
 int gs_ir_dce(gs_graph *g);
@@ -280,6 +290,9 @@ gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);
 bool gs_ir_reserve_names(gs_graph *g, int32_t nvalues);
 /* Rename value v (name copied); its old name becomes free. */
 gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name);
+/* Exchange the names of values a and b (constant time: the name table's two
+ * entries are exchanged). */
+void gs_ir_swap_names(gs_graph *g, gs_id a, gs_id b);
 /* Mark initializers nothing reads (and that are not graph inputs/outputs) dead. */
 void gs_ir_drop_unused_inits(gs_graph *g);
 
@@ -312,6 +325,7 @@ struct gs_model {
     gs_tensor **owned;      /* tensors created after import (freed with the model) */
     int32_t nowned, capowned;
     int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
+    const char *path;       /* file it was loaded from (graph->perm), or NULL */
 };
 
 int64_t gs_model_opset_of(const gs_model *m, const char *domain);
@@ -321,6 +335,10 @@ int64_t gs_model_opset_of(const gs_model *m, const char *domain);
 gs_status gs_opset_raise(gs_model *m, int64_t target);
 /* True when gs_opset_raise(m, target) would raise the opset (changes nothing). */
 bool gs_opset_can_raise(gs_model *m, int64_t target);
+/* st, after putting m's file name in front of the context's message when st
+ * says the model is bad (MODEL, UNSUPPORTED, LIMIT: a kernel or an inference
+ * that failed names only the node) and the message does not name it yet. */
+gs_status gs_model_errfile(const gs_model *m, gs_status st);
 /* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
 gs_status gs_model_own(gs_model *m, gs_tensor *t);
 
@@ -346,6 +364,9 @@ gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out);
 gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t);
 
 /* ---- fileio.c: files -------------------------------------------------- */
+/* The folder part of path ("." when it has none, "/" for the root), on
+ * ctx's heap; NULL when out of memory. */
+char *gs_file_dir(gs_ctx *ctx, const char *path);
 
 /* Map a whole regular file read-only (a FIFO or device is refused without
  * blocking); *map (NULL for an empty file) is released with gs_file_unmap. */
