@@ -25,6 +25,13 @@ bool cli_is_help(const char *arg);
 /* Parse a number option value; false (after a usage message) when malformed. */
 bool cli_parse_double(const char *cmd, const char *opt, const char *s, double *out);
 bool cli_parse_long(const char *cmd, const char *opt, const char *s, long *out);
+/* str as a JSON string on f; bytes that are not UTF-8 become U+FFFD, so the
+ * output stays valid JSON whatever a model's names hold. */
+void cli_json_str(FILE *f, const char *str);
+/* str for a terminal: str itself when it is printable UTF-8, else a copy in
+ * buf (cap bytes, cut short if need be) with control characters and bytes
+ * that are not UTF-8 as \xNN, as the library's messages show them. */
+const char *cli_text(const char *str, char *buf, size_t cap);
 /* A new context with the default allocator; NULL (after a message) on failure.
  * Its temporary files are removed on SIGINT, SIGTERM and SIGHUP until it is
  * freed with cli_ctx_free. */

@@ -50,21 +50,6 @@ static int histogram(const gs_model *m, opcount *rows)
     return n;
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_shape(const gs_model *m, int v, bool json)
 {
     int rank = gs_value_rank(m, v);
@@ -81,9 +66,11 @@ static void print_shape(const gs_model *m, int v, bool json)
         if (d >= 0)
             printf("%lld", (long long)d);
         else if (sym && json)
-            json_str(sym);
-        else if (sym)
-            fputs(sym, stdout);
+            cli_json_str(stdout, sym);
+        else if (sym) {
+            char buf[256];
+            fputs(cli_text(sym, buf, sizeof buf), stdout);
+        }
         else
             fputs(json ? "null" : "?", stdout);
     }
@@ -97,12 +84,13 @@ static void print_values(const gs_model *m, bool inputs, bool json)
         int v = inputs ? gs_model_input(m, i) : gs_model_output(m, i);
         if (json) {
             printf("%s{\"name\": ", i ? ", " : "");
-            json_str(gs_value_name(m, v));
+            cli_json_str(stdout, gs_value_name(m, v));
             printf(", \"dtype\": \"%s\", \"shape\": ", gs_dtype_str(gs_value_dtype(m, v)));
             print_shape(m, v, true);
             putchar('}');
         } else {
-            printf("  %-8s %s %s ", inputs ? "input" : "output", gs_value_name(m, v),
+            char buf[256];
+            printf("  %-8s %s %s ", inputs ? "input" : "output", cli_text(gs_value_name(m, v), buf, sizeof buf),
                    gs_dtype_str(gs_value_dtype(m, v)));
             print_shape(m, v, false);
             putchar('\n');
@@ -167,16 +155,19 @@ static void print_text(const char *path, const gs_model *m, const opcount *rows,
     params p = count_params(m);
     int values, known;
     shape_counts(m, &values, &known);
+    char buf[4096];
     printf("%s\n  nodes    %d\n  params   %lld in %d tensors (%lld bytes)\n  shapes   %d of %d values "
-           "known\n  cost     %.3f ms (estimated, generic x86-64 core)\n  opset   ", path, live_nodes(m),
+           "known\n  cost     %.3f ms (estimated, generic x86-64 core)\n  opset   ", cli_text(path, buf, sizeof buf), live_nodes(m),
            (long long)p.count, p.tensors, (long long)p.bytes, known, values, model_cost(m) * 1e3);
     printf(" ai.onnx %lld\n", (long long)gs_model_opset(m, ""));
     print_values(m, true, false);
     print_values(m, false, false);
     printf("  ops\n");
-    for (int i = 0; i < nrows; i++)
-        printf("    %6d  %s%s%s\n", rows[i].count, rows[i].domain, *rows[i].domain ? "." : "",
-               rows[i].op);
+    for (int i = 0; i < nrows; i++) {
+        char dom[256], op[256];
+        printf("    %6d  %s%s%s\n", rows[i].count, cli_text(rows[i].domain, dom, sizeof dom),
+               *rows[i].domain ? "." : "", cli_text(rows[i].op, op, sizeof op));
+    }
 }
 
 static void print_json(const char *path, const gs_model *m, const opcount *rows, int nrows)
@@ -185,7 +176,7 @@ static void print_json(const char *path, const gs_model *m, const opcount *rows,
     int values, known;
     shape_counts(m, &values, &known);
     printf("{\"file\": ");
-    json_str(path);
+    cli_json_str(stdout, path);
     printf(", \"nodes\": %d, \"params\": %lld, \"param_tensors\": %d, \"param_bytes\": %lld, "
            "\"values\": %d, \"shapes_known\": %d, \"cost_ms\": %.6f, \"opset\": %lld, \"inputs\": [",
            live_nodes(m), (long long)p.count, p.tensors, (long long)p.bytes, values, known,
@@ -199,9 +190,9 @@ static void print_json(const char *path, const gs_model *m, const opcount *rows,
         if (*rows[i].domain) {
             char buf[512];
             snprintf(buf, sizeof buf, "%s.%s", rows[i].domain, rows[i].op);
-            json_str(buf);
+            cli_json_str(stdout, buf);
         } else {
-            json_str(rows[i].op);
+            cli_json_str(stdout, rows[i].op);
         }
         printf(": %d", rows[i].count);
     }

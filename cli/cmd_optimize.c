@@ -198,41 +198,6 @@ static void on_progress(void *ud, int expanded, double best)
     p->shown = true;
 }
 
-/* Length of the well-formed UTF-8 sequence at s, or 0. */
-static int utf8_len(const unsigned char *s)
-{
-    int n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
-          : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) ||
-        (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))))
-        return 0;   /* overlong, surrogate or past U+10FFFF */
-    return n;
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD, so the report
- * stays valid JSON whatever the model's names hold. */
-static void json_str(FILE *f, const char *str)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    fputc('"', f);
-    while (*s) {
-        int n = utf8_len(s);
-        if (n == 0)
-            fputs("\\ufffd", f), n = 1;
-        else if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if (*s < 0x20 || *s == 0x7f)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fwrite(s, 1, (size_t)n, f);
-        s += n;
-    }
-    fputc('"', f);
-}
-
 typedef struct timings {
     double import, optimize, verify, export_;
     int64_t opset_before, opset_after;   /* default domain; they differ after a raise */
@@ -249,15 +214,15 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
     fprintf(f, "  \"folded\": %d,\n  \"rewrites\": {", r->folded);
     for (int i = 0; i < r->nrules; i++) {
         fprintf(f, "%s\n    ", i ? "," : "");
-        json_str(f, r->rule_names[i]);
+        cli_json_str(f, r->rule_names[i]);
         fprintf(f, ": %d", r->rule_counts[i]);
     }
     fprintf(f, "%s},\n  \"applied\": [", r->nrules ? "\n  " : "");
     for (int i = 0; i < r->nsteps; i++) {
         fprintf(f, "%s\n    {\"rule\": ", i ? "," : "");
-        json_str(f, r->steps[i].rule);
+        cli_json_str(f, r->steps[i].rule);
         fprintf(f, ", \"nodes\": ");
-        json_str(f, r->steps[i].nodes);
+        cli_json_str(f, r->steps[i].nodes);
         fprintf(f, ", \"cost_delta\": %.9g}", r->steps[i].cost_delta);
     }
     fprintf(f, "%s],\n", r->nsteps ? "\n  " : "");

@@ -21,6 +21,9 @@ static void on_rule(void *ud, const char *name, const char *file, const char *op
                     const char *cls, int verdict, const char *detail)
 {
     (void)ud;
+    char nb[512], db[1024];
+    name = cli_text(name, nb, sizeof nb);
+    detail = detail ? cli_text(detail, db, sizeof db) : detail;
     if (verdict < 0) {
         printf("%-30s %-22s %-8s %-40s %s\n", name, file, cls, ops, doc);
         return;

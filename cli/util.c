@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +81,55 @@ void cli_ctx_free(gs_ctx *ctx)
 {
     cli_watch_ctx(NULL);
     gs_ctx_free(ctx);
+}
+
+/* Length of the well-formed UTF-8 sequence at s, or 0. */
+static int utf8_len(const unsigned char *s)
+{
+    int n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+          : s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) ||
+        (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))))
+        return 0;   /* overlong, surrogate or past U+10FFFF */
+    return n;
+}
+
+void cli_json_str(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    fputc('"', f);
+    while (*s) {
+        int n = utf8_len(s);
+        if (n == 0)
+            fputs("\\ufffd", f), n = 1;
+        else if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if (*s < 0x20 || *s == 0x7f)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fwrite(s, 1, (size_t)n, f);
+        s += n;
+    }
+    fputc('"', f);
+}
+
+const char *cli_text(const char *str, char *buf, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t k = 0;
+    bool clean = true;
+    while (*s && k + 5 < cap) {
+        int n = utf8_len(s);
+        bool esc = n == 0 || *s < 0x20 || *s == 0x7f || (s[0] == 0xc2 && s[1] < 0xa0);   /* C0, DEL, C1 */
+        if (esc)
+            k += (size_t)snprintf(buf + k, cap - k, "\\x%02X", *s), n = 1, clean = false;
+        else
+            memcpy(buf + k, s, (size_t)n), k += (size_t)n;
+        s += n;
+    }
+    buf[k] = '\0';
+    return clean && !*s ? str : buf;
 }

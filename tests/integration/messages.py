@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Error messages print names from the input as printable text.
+"""Error messages, and what info and rules list print, show names from the
+input as printable text.
 
 A node name holding a terminal escape sequence, a name that is not UTF-8 and
 a file name with control characters each reach an error message; stderr
@@ -31,6 +32,45 @@ def cases(d):
     yield "escape-in-file-name", os.path.join(d, "c" + ESC + ".onnx"), b"", "c\\x1B]0;owned"
 
 
+def printable(out):
+    """Problems of a command's stdout: control characters but newlines, C1 controls, not UTF-8."""
+    problems = []
+    try:
+        out.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append("not UTF-8")
+    if any(c < 0x20 and c != 0x0A for c in out) or b"\xc2\x9b" in out:
+        problems.append("control characters")
+    return problems
+
+
+def listing_cases(gs, d):
+    """info of a valid model whose input, dim and op names hold escapes, and
+    rules list of a rule whose name holds one: stdout stays printable."""
+    x = helper.make_tensor_value_info("x" + ESC, TensorProto.FLOAT, ["b" + ESC, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b" + ESC, 2])
+    node = helper.make_node("Op" + ESC, ["x" + ESC], ["y"], domain="dom" + ESC)
+    m = helper.make_model(helper.make_graph([node], "g", [x], [y]),
+                          opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("dom" + ESC, 1)])
+    path = os.path.join(d, "listing.onnx")
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+    rules = os.path.join(d, "r.json")
+    with open(rules, "w") as f:
+        f.write('{"rules": [{"name": "r' + ESC.replace("\x1b", "\\u001b").replace("\x07", "\\u0007") +
+                '", "match": "Relu(Relu(x))", "rewrite": "Relu(x)"}]}')
+    bad = 0
+    for name, args, shown in (("info-names", ["info", path], b"x\\x1B]0;owned"),
+                              ("rules-list-name", ["rules", "list", rules], b"r\\x1B]0;owned")):
+        r = subprocess.run([gs] + args, capture_output=True)
+        problems = printable(r.stdout)
+        if r.returncode != 0 or shown not in r.stdout:
+            problems.append(f"exit {r.returncode}, wanted {shown!r} in {r.stdout[:200]!r} {r.stderr[:200]!r}")
+        bad += bool(problems)
+        print(("FAIL " if problems else "ok   ") + f"{name}: {', '.join(problems)}")
+    return bad
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -52,6 +92,7 @@ def main():
                 problems.append(f"exit {r.returncode}, wanted '{shown}'")
             bad += bool(problems)
             print(("FAIL " if problems else "ok   ") + f"{name}: {text.strip()!r} {', '.join(problems)}")
+        bad += listing_cases(gs, d)
     print(f"messages: {bad} failures")
     return 1 if bad else 0
 
