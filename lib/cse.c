@@ -80,6 +80,15 @@ static uint64_t node_key(const gs_node *n)
     return h;
 }
 
+/* Can every output of dup move to keep's (names that subgraphs read kept)? */
+static bool names_kept(const gs_graph *g, const gs_node *keep, const gs_node *dup)
+{
+    for (int k = 0; k < keep->nout; k++)
+        if (dup->out[k] != GS_NONE && !gs_ir_replaceable(g, dup->out[k], keep->out[k]))
+            return false;
+    return true;
+}
+
 /* Move the consumers of dup's outputs to keep's; dup becomes dead code. */
 static gs_status merge(gs_graph *g, const gs_node *keep, gs_id dup)
 {
@@ -202,6 +211,8 @@ int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
                 break;
             }
             if (same_node(&g->nodes[table[j]], &g->nodes[id])) {
+                if (!names_kept(g, &g->nodes[table[j]], &g->nodes[id]))
+                    break;   /* a subgraph reads dup's output by a name keep's cannot take */
                 *st = merge(g, &g->nodes[table[j]], id);
                 merged++;
                 break;

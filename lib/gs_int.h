@@ -243,8 +243,17 @@ void gs_ir_del_use(gs_graph *g, gs_id v, gs_id node);   /* removes one entry */
 /* Point input k of node at value v (updating use lists). */
 gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v);
 /* Every use of old is redirected to nv, and old's output/graph-output role is
- * moved too. Returns GS_OK or NOMEM. */
+ * moved too. A subgraph reads an outer value by name, so when old is
+ * captured, nv takes old's name (old gets a fresh one) and the captures
+ * move with it; GS_ERR_UNSUPPORTED, g unchanged, when nv cannot be renamed
+ * (an input, an output, a capture itself, a tensor of the model file).
+ * Returns GS_OK, that, or NOMEM. */
 gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv);
+/* True when a node's subgraph reads v (by name). */
+bool gs_ir_captured(const gs_graph *g, gs_id v);
+/* True when gs_ir_replace_uses(g, old, nv) can keep the name a subgraph
+ * reads old by (old is not captured, or nv has that name or may take it). */
+bool gs_ir_replaceable(const gs_graph *g, gs_id old, gs_id nv);
 void gs_ir_remove_node(gs_graph *g, gs_id node);   /* marks dead, drops uses */
 /* Remove nodes whose outputs are unused and not graph outputs; returns count. */
 int gs_ir_dce(gs_graph *g);

@@ -9,6 +9,7 @@
  */
 #include "gs_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- creation and destruction ----------------------------------------- */
@@ -284,8 +285,114 @@ gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v)
     return GS_OK;
 }
 
+bool gs_ir_captured(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    for (int32_t u = 0; u < val->nuses; u++) {
+        const gs_node *n = &g->nodes[val->uses[u]];
+        for (int k = 0; k < n->ncaps; k++)
+            if (n->caps[k] == v)
+                return true;
+    }
+    return false;
+}
+
+/* v is named by nothing but its name in this graph (no input, output, outer
+ * name, capture, or initializer written under the name of the model's
+ * tensor), so it may take another name. */
+static bool can_take_name(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    return !(val->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_SPARSE)) &&
+           !(val->init && val->init->src) && !gs_ir_captured(g, v);
+}
+
+/* Point the subgraphs of node n that read old at nv instead (nv has old's name). */
+static void recapture(gs_graph *g, gs_node *n, gs_id old, gs_id nv)
+{
+    for (int k = 0; k < n->ncaps; k++)
+        n->caps[k] = n->caps[k] == old ? nv : n->caps[k];
+    for (int a = 0; a < n->nattrs; a++) {
+        const gs_attr *at = &n->attrs[a];
+        for (size_t j = 0; j < (at->type == GS_A_GRAPH ? 1 : at->type == GS_A_GRAPHS ? at->n : 0); j++) {
+            gs_graph *sub = at->type == GS_A_GRAPH ? at->g : at->gs[j];
+            for (gs_id i = 0; sub && i < sub->nvalues; i++)
+                if ((sub->values[i].flags & GS_V_OUTER) && sub->values[i].outer == old)
+                    sub->values[i].outer = nv;
+        }
+    }
+    (void)g;
+}
+
+/* The name under which a subgraph of a node reading v captures it, or NULL. */
+static const char *captured_name(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    for (int32_t u = 0; u < val->nuses; u++) {
+        const gs_node *n = &g->nodes[val->uses[u]];
+        for (int a = 0; a < n->nattrs; a++) {
+            const gs_attr *at = &n->attrs[a];
+            for (size_t j = 0; j < (at->type == GS_A_GRAPH ? 1 : at->type == GS_A_GRAPHS ? at->n : 0); j++) {
+                const gs_graph *sub = at->type == GS_A_GRAPH ? at->g : at->gs[j];
+                for (gs_id i = 0; sub && i < sub->nvalues; i++)
+                    if ((sub->values[i].flags & GS_V_OUTER) && sub->values[i].outer == v)
+                        return sub->values[i].name;
+            }
+        }
+    }
+    return NULL;
+}
+
+bool gs_ir_replaceable(const gs_graph *g, gs_id old, gs_id nv)
+{
+    const char *want = gs_ir_captured(g, old) ? captured_name(g, old) : NULL;
+    return !want || !strcmp(g->values[nv].name, want) || can_take_name(g, nv);
+}
+
+/* A value that subgraphs capture is read there by name: nv takes that name
+ * (old, when it holds it, gets a fresh one) and the captures move to nv.
+ * GS_ERR_UNSUPPORTED, with g unchanged, when nv cannot take the name. */
+static gs_status move_captures(gs_graph *g, gs_id old, gs_id nv)
+{
+    if (!gs_ir_replaceable(g, old, nv))
+        return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "value '%s' is read by name in a subgraph of node '%s' "
+                      "and '%s' cannot take its name", g->values[old].name,
+                      g->nodes[g->values[old].uses[0]].name, g->values[nv].name);
+    const char *want = captured_name(g, old);
+    gs_status st = GS_OK;
+    if (want && strcmp(g->values[nv].name, want)) {
+        gs_id holder = gs_ir_find(g, want);
+        char fresh[512];
+        snprintf(fresh, sizeof fresh, "%s_replaced", want);
+        const char *other = holder != GS_NONE ? gs_ir_unique_name(g, fresh) : "";
+        st = !other ? gs_nomem(g->ctx) : holder != GS_NONE ? gs_ir_rename(g, holder, other) : GS_OK;
+        if (st == GS_OK && (st = gs_ir_rename(g, nv, want)) == GS_OK && g->values[nv].init)
+            g->values[nv].init->name = g->values[nv].name;
+    }
+    for (int32_t u = 0; st == GS_OK && u < g->values[old].nuses;) {
+        gs_id user = g->values[old].uses[u];
+        gs_node *n = &g->nodes[user];
+        int reads = 0;   /* one use entry per capture and per input slot */
+        for (int k = 0; k < n->ncaps; k++)
+            reads += n->caps[k] == old;
+        if (!reads) {
+            u++;
+            continue;
+        }
+        recapture(g, n, old, nv);
+        for (int r = 0; r < reads && st == GS_OK; r++) {
+            st = gs_ir_add_use(g, nv, user);
+            gs_ir_del_use(g, old, user);
+        }
+    }
+    return st;
+}
+
 gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv)
 {
+    gs_status st0 = gs_ir_captured(g, old) ? move_captures(g, old, nv) : GS_OK;
+    if (st0 != GS_OK)
+        return st0;
     gs_value *o = &g->values[old];
     while (o->nuses > 0) {
         gs_id user = o->uses[o->nuses - 1];

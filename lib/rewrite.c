@@ -405,7 +405,8 @@ bool gs_rule_applicable(const gs_graph *g, const gs_match *m)
             if (e->kind != P_VAR || (r->let_vars >> e->var & 1) || (!r->rewrite_tuple && r->nrewrite > 1))
                 continue;   /* a new node: it can take any name */
             gs_id v = m->values[e->var];
-            if (v == GS_NONE || ((g->values[n->out[o]].flags & GS_V_OUTPUT) && !can_rename(g, v)))
+            if (v == GS_NONE || ((g->values[n->out[o]].flags & GS_V_OUTPUT) && !can_rename(g, v)) ||
+                !gs_ir_replaceable(g, n->out[o], v))   /* a name a subgraph reads stays */
                 return false;
         }
     }
