@@ -856,24 +856,43 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
 
 /* ---- new values for rewrites ------------------------------------------ */
 
+/* Is name a value name of g's subgraphs, at any depth? */
+static bool used_below(const gs_graph *g, const char *name)
+{
+    for (int32_t i = 0; i < g->nsubs; i++)
+        if (gs_ir_find(g->subs[i], name) != GS_NONE || used_below(g->subs[i], name))
+            return true;
+    return false;
+}
+
+/* Is name free for a new value of g? ONNX wants a name defined once along
+ * every path of nested scopes: not in g, its enclosing graphs or its bodies. */
+static bool name_free(const gs_graph *g, const char *name)
+{
+    for (const gs_graph *a = g; a; a = a->parent)
+        if (gs_ir_find(a, name) != GS_NONE)
+            return false;
+    return !used_below(g, name);
+}
+
 const char *gs_ir_unique_name(gs_graph *g, const char *base)
 {
-    if (gs_ir_find(g, base) == GS_NONE)
+    if (name_free(g, base))
         return gs_arena_strdup(g->perm, base);
     for (int i = 1;; i++) {
         char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
-        if (!s || gs_ir_find(g, s) == GS_NONE)
+        if (!s || name_free(g, s))
             return s;
     }
 }
 
 const char *gs_ir_unique_node_name(gs_graph *g, const char *base)
 {
-    if (gs_ir_find(g, base) == GS_NONE && !gs_ir_node_name_taken(g, base))
+    if (name_free(g, base) && !gs_ir_node_name_taken(g, base))
         return gs_arena_strdup(g->perm, base);
     for (int i = 1;; i++) {
         char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
-        if (!s || (gs_ir_find(g, s) == GS_NONE && !gs_ir_node_name_taken(g, s)))
+        if (!s || (name_free(g, s) && !gs_ir_node_name_taken(g, s)))
             return s;
     }
 }
