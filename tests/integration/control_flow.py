@@ -14,6 +14,10 @@ subgraphs fewer after than before); the constant-condition If and the Loop
 of one trip must be gone from the output.
 
 usage: control_flow.py GRAPHSUB [--keep DIR]
+
+With --keep, DIR keeps the models and one folder per run with its inputs,
+the expected outputs and case.json, which control_flow_ort.js (run by hand,
+onnxruntime-node installed in bench/) runs through ONNX Runtime.
 """
 import json
 import os
@@ -232,6 +236,12 @@ def check_run(gs, path, feeds, want, d, tag):
     for i, v in enumerate(want):
         with open(os.path.join(data, f"output_{i}.pb"), "wb") as f:
             f.write(numpy_helper.from_array(np.asarray(v, np.float32)).SerializeToString())
+    with open(os.path.join(data, "case.json"), "w") as f:   # for control_flow_ort.js
+        json.dump({"model": os.path.abspath(path),
+                   "feeds": {k: {"dtype": str(v.dtype), "dims": list(v.shape), "data": v.ravel().tolist()}
+                             for k, v in feeds.items()},
+                   "outputs": [{"dims": list(np.shape(v)), "data": np.asarray(v, np.float32).ravel().tolist()}
+                               for v in want]}, f)
     run([gs, "run", path, "--data", data])
 
 
