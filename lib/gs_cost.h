@@ -153,6 +153,10 @@ double gs_sub_cost(const gs_cost_model *cm, const gs_graph *g);
  * inlined under names unique along every scope; *count is increased by
  * the nodes replaced. New tensors are owned by m. */
 gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int64_t opset, int *count);
+/* Move each initializer of g that no node reads except through the bodies
+ * of one node into those bodies, as their initializer of the same name
+ * (into several bodies only when small); *count is increased by the moves. */
+gs_status gs_sub_sink_consts(gs_graph *g, int *count);
 /* Drop the captures of g's nodes that none of their bodies reads any more. */
 void gs_sub_prune_caps(gs_graph *g);
 

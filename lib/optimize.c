@@ -321,12 +321,14 @@ static gs_status simplify_control(run *r, int *folded)
 
 static gs_status passes(run *r, gs_report *rep, int *folded);
 
-/* The passes inside each body of each live node of r->g, then the captures
- * the bodies no longer read dropped. */
+/* The constants only bodies read moved into them, the passes inside each
+ * body of each live node of r->g, then the captures the bodies no longer
+ * read dropped. */
 static gs_status bodies(run *r, gs_report *rep, int *folded)
 {
     gs_graph *g = r->g;
-    gs_status st = GS_OK;
+    int sunk = 0;
+    gs_status st = gs_sub_sink_consts(g, &sunk);   /* constants only bodies read, moved in */
     for (gs_id i = 0; i < g->nnodes && st == GS_OK; i++) {
         for (int a = 0; !(g->nodes[i].flags & GS_N_DEAD) && a < g->nodes[i].nattrs && st == GS_OK; a++) {
             const gs_attr *at = &g->nodes[i].attrs[a];

@@ -7,6 +7,9 @@
  *   Loop with a constant trip count 1  -> its body once, inlined
  *   Loop with a constant trip count 0  -> its initial values
  *
+ * and moving an initializer that only bodies read into those bodies (under
+ * its own name), where folding can use it.
+ *
  * An inlined body's values get names unused anywhere along the scopes they
  * land in; its outputs reach the node's outputs through Identity nodes that
  * the cleanup rules remove where the names allow. optimize.c drives the
@@ -119,6 +122,101 @@ void gs_sub_prune_caps(gs_graph *g)
             n->caps[k] = n->caps[--n->ncaps];
         }
     }
+}
+
+/* ---- constants moved into the bodies that read them -------------------- */
+
+enum { SINK_SHARED_MAX = 4096 };   /* bytes copied into each of several bodies at most */
+
+/* The node all of whose uses of v are captures (none an input), or GS_NONE. */
+static gs_id sole_capturer(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    if (!val->nuses)
+        return GS_NONE;
+    gs_id id = val->uses[0];
+    const gs_node *n = &g->nodes[id];
+    int reads = 0;
+    for (int k = 0; k < n->ncaps; k++)
+        reads += n->caps[k] == v;
+    for (int32_t u = 1; u < val->nuses; u++)
+        if (val->uses[u] != id)
+            return GS_NONE;
+    return reads == val->nuses ? id : GS_NONE;
+}
+
+/* The outer value of sub standing for v (not a body output), or GS_NONE. */
+static gs_id outer_of(const gs_graph *sub, gs_id v, bool *blocked)
+{
+    for (gs_id i = 0; i < sub->nvalues; i++)
+        if ((sub->values[i].flags & GS_V_OUTER) && sub->values[i].outer == v) {
+            *blocked |= (sub->values[i].flags & GS_V_OUTPUT) != 0;
+            return i;
+        }
+    return GS_NONE;
+}
+
+/* Outer value sv of sub becomes an initializer of sub holding t (same name). */
+static gs_status make_local(gs_graph *sub, gs_id sv, gs_tensor *t)
+{
+    gs_value *val = &sub->values[sv];
+    gs_id *inits = gs_arena_alloc(&sub->arena, ((size_t)sub->ninits + 1) * sizeof *inits);
+    gs_dim *dims = gs_arena_alloc(&sub->arena, (size_t)(t->rank ? t->rank : 1) * sizeof *dims);
+    if (!inits || !dims)
+        return gs_nomem(sub->ctx);
+    if (sub->ninits)
+        memcpy(inits, sub->inits, (size_t)sub->ninits * sizeof *inits);
+    inits[sub->ninits++] = sv;
+    sub->inits = inits;
+    for (int d = 0; d < t->rank; d++)
+        dims[d] = (gs_dim){ t->dims[d], NULL };
+    val->flags = (val->flags & ~(uint32_t)GS_V_OUTER) | GS_V_TYPED;
+    val->outer = GS_NONE;
+    val->init = t;
+    val->dtype = t->dtype, val->rank = t->rank, val->dims = dims;
+    return GS_OK;
+}
+
+/* Initializer v, read by no node but through the bodies of node id, moves into them. */
+static gs_status sink(gs_graph *g, gs_id v, gs_id id, int *count)
+{
+    gs_node *n = &g->nodes[id];
+    int readers = 0;
+    bool blocked = false;
+    EACH_BODY(n, sub, readers += outer_of(sub, v, &blocked) != GS_NONE;)
+    if (blocked || !readers || (readers > 1 && g->values[v].init->nbytes > SINK_SHARED_MAX))
+        return GS_OK;
+    EACH_BODY(n, sub, {
+        gs_id sv = outer_of(sub, v, &blocked);
+        gs_status st = sv == GS_NONE ? GS_OK : make_local(sub, sv, g->values[v].init);
+        if (st != GS_OK)
+            return st;
+    })
+    for (int k = 0; k < n->ncaps;)
+        if (n->caps[k] == v) {
+            gs_ir_del_use(g, v, id);
+            n->caps[k] = n->caps[--n->ncaps];
+        } else {
+            k++;
+        }
+    (*count)++;
+    return GS_OK;
+}
+
+gs_status gs_sub_sink_consts(gs_graph *g, int *count)
+{
+    gs_status st = GS_OK;
+    for (int32_t i = 0; i < g->ninits && st == GS_OK; i++) {
+        gs_id v = g->inits[i];
+        const gs_value *val = &g->values[v];
+        if ((val->flags & (GS_V_DEAD | GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_SPARSE)) || !val->init ||
+            !val->init->data)
+            continue;
+        gs_id id = sole_capturer(g, v);
+        if (id != GS_NONE)
+            st = sink(g, v, id, count);
+    }
+    return st;
 }
 
 /* ---- inlining ---------------------------------------------------------- */

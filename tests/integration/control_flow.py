@@ -10,8 +10,9 @@ onnx.checker, `graphsub verify` (the interpreter's Loop, Scan and If
 kernels) must find the outputs equal to the original's, and `graphsub run`
 must give the numbers numpy computes from the model's definition. Models
 marked `inside` must show rewrites applied inside bodies (nodes inside
-subgraphs fewer after than before); the constant-condition If and the Loop
-of one trip must be gone from the output.
+subgraphs fewer after than before) and the Constant only their bodies read
+moved into them; the constant-condition If and the Loops of one and of no
+trip must be gone from the output.
 
 usage: control_flow.py GRAPHSUB [--keep DIR]
 
@@ -266,6 +267,9 @@ def one(gs, d, name, build, specs, inside, gone, rng):
     if inside and not after < before:
         sys.exit(f"FAIL {name}: nothing removed inside bodies ({before} -> {after} nodes); "
                  f"rewrites {report.get('rewrites')}")
+    outer_inits = {t.name for t in out.graph.initializer}
+    if inside and "/Constant_output_0" in outer_inits:
+        sys.exit(f"FAIL {name}: the constant only bodies read stays in the outer graph")
     if gone and gone in ops(out.graph):
         sys.exit(f"FAIL {name}: the {gone} is still in the output")
     print(f"ok {name}: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
