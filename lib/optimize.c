@@ -321,6 +321,20 @@ static gs_status simplify_control(run *r, int *folded)
 
 static gs_status passes(run *r, gs_report *rep, int *folded);
 
+/* fold_and_infer in r->g and in its bodies at any depth (a Loop's trip
+ * count computed in its enclosing body is then known to the cost). */
+static gs_status fold_all(run *r, int *folded)
+{
+    gs_graph *g = r->g;
+    gs_status st = fold_and_infer(r, folded);
+    for (int32_t i = 0; i < g->nsubs && st == GS_OK; i++) {
+        r->g = g->subs[i];
+        st = fold_all(r, folded);
+        r->g = g;
+    }
+    return st;
+}
+
 /* The constants only bodies read moved into them, the passes inside each
  * body of each live node of r->g, then the captures the bodies no longer
  * read dropped. */
@@ -385,7 +399,7 @@ static gs_status pipeline(run *r, gs_report *rep)
     if (rep)
         rep->nodes_before = gs_ir_live_nodes(g);
     if (st == GS_OK)
-        st = fold_and_infer(r, &folded);   /* constant nodes cost nothing either way */
+        st = fold_all(r, &folded);   /* constant nodes cost nothing either way */
     if (st == GS_OK && rep)
         rep->cost_before = gs_sub_cost(&r->cm, g);   /* bodies priced in */
     if (st == GS_OK)

@@ -12,7 +12,8 @@ must give the numbers numpy computes from the model's definition. Models
 marked `inside` must show rewrites applied inside bodies (nodes inside
 subgraphs fewer after than before) and the Constant only their bodies read
 moved into them; the constant-condition If and the Loops of one and of no
-trip must be gone from the output.
+trip must be gone from the output, and the estimated cost (bodies priced
+in) must not rise.
 
 usage: control_flow.py GRAPHSUB [--keep DIR]
 
@@ -175,12 +176,43 @@ def loop_zero_model():
     return m, lambda feeds: relu(feeds["x"]) + feeds["x"]
 
 
+def nested_model():
+    """If(cond) { Loop(2) { If(flag) {Relu(Relu)} else {Identity} } } else { Transpose(Transpose(x)) }:
+    the trip count is a Constant node of the then branch, the inner If reads a value of the Loop body."""
+    inner_then = helper.make_graph([N("Relu", ["li"], ["q1"]), N("Relu", ["q1"], ["q_out"])], "inner_then", [],
+                                   [vi("q_out", F, [2, 3])])
+    inner_else = helper.make_graph([N("Identity", ["li"], ["e_out"])], "inner_else", [], [vi("e_out", F, [2, 3])])
+    body = helper.make_graph(
+        [N("Identity", ["l_in"], ["li0"]), N("Mul", ["li0", "w"], ["li"]),
+         N("If", ["flag"], ["l_out"], name="inner_if", then_branch=inner_then, else_branch=inner_else),
+         N("Identity", ["lc_in"], ["lc_out"])],
+        "body", [vi("it", I64, []), vi("lc_in", B, []), vi("l_in", F, [2, 3])],
+        [vi("lc_out", B, []), vi("l_out", F, [2, 3])])
+    then_g = helper.make_graph([const("two", 2, np.int64),
+                                N("Loop", ["two", "", "x"], ["t_out"], name="loop_in_then", body=body)],
+                               "then", [], [vi("t_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Transpose", ["x"], ["x1"], perm=[1, 0]),
+                                N("Transpose", ["x1"], ["x_out"], perm=[1, 0])], "else", [],
+                               [vi("x_out", F, [2, 3])])
+    m = outer_graph([N("If", ["cond"], ["y"], name="outer_if", then_branch=then_g, else_branch=else_g)],
+                    [vi("x", F, [2, 3]), vi("cond", B, []), vi("flag", B, [])], [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        s = feeds["x"]
+        for _ in range(2 if feeds["cond"] else 0):
+            s = relu(s * W) if feeds["flag"] else s * W
+        return s
+    return m, ref
+
+
 # name, builder, inputs, rewrites inside bodies expected, op that must be gone
 CASES = [
     ("if", if_model, [{"x": None, "cond": True}, {"x": None, "cond": False}], True, None),
     ("loop", loop_model, [{"x": None, "M": 3, "flag": True}, {"x": None, "M": 2, "flag": False},
                           {"x": None, "M": 0, "flag": True}], True, None),
     ("scan", scan_model, [{"x": None, "s0": None, "xs": None}], True, None),
+    ("nested", nested_model, [{"x": None, "cond": True, "flag": True}, {"x": None, "cond": True, "flag": False},
+                              {"x": None, "cond": False, "flag": True}], True, None),
     ("const-if", const_if_model, [{"x": None}], False, "If"),
     ("loop-once", loop_once_model, [{"x": None}], False, "Loop"),
     ("loop-zero", loop_zero_model, [{"x": None}], False, "Loop"),
@@ -268,7 +300,9 @@ def one(gs, d, name, build, specs, inside, gone, rng):
         sys.exit(f"FAIL {name}: nothing removed inside bodies ({before} -> {after} nodes); "
                  f"rewrites {report.get('rewrites')}")
     outer_inits = {t.name for t in out.graph.initializer}
-    if inside and "/Constant_output_0" in outer_inits:
+    if report["cost_after"] > report["cost_before"]:
+        sys.exit(f"FAIL {name}: the cost rose from {report['cost_before']} to {report['cost_after']}")
+    if inside and name != "nested" and "/Constant_output_0" in outer_inits:
         sys.exit(f"FAIL {name}: the constant only bodies read stays in the outer graph")
     if gone and gone in ops(out.graph):
         sys.exit(f"FAIL {name}: the {gone} is still in the output")
