@@ -8,7 +8,8 @@ chains, Relu(Relu(x)), arithmetic on constants. For each model,
 `graphsub optimize --report` must exit 0, the output must pass
 onnx.checker, `graphsub verify` (the interpreter's Loop, Scan and If
 kernels) must find the outputs equal to the original's, and `graphsub run`
-must give the numbers numpy computes from the model's definition. Models
+must give the numbers numpy computes from the model's definition; the report
+and `graphsub info` count the nodes inside bodies as the files hold them. Models
 marked `inside` must show rewrites applied inside bodies (nodes inside
 subgraphs fewer after than before) and the Constant only their bodies read
 moved into them; the constant-condition If and the Loops of one and of no
@@ -296,6 +297,11 @@ def one(gs, d, name, build, specs, inside, gone, rng):
     if report.get("nodes_in_subgraphs_before") != before or report.get("nodes_in_subgraphs_after") != after:
         sys.exit(f"FAIL {name}: report counts {report.get('nodes_in_subgraphs_before')} -> "
                  f"{report.get('nodes_in_subgraphs_after')} nodes in subgraphs, the files {before} -> {after}")
+    for path, want in ((src, before), (dst, after)):
+        info = json.loads(run([gs, "info", path, "--json"]).stdout)
+        if info.get("nodes_in_subgraphs") != want:
+            sys.exit(f"FAIL {name}: info counts {info.get('nodes_in_subgraphs')} nodes in subgraphs of {path}, "
+                     f"the file {want}")
     if inside and not after < before:
         sys.exit(f"FAIL {name}: nothing removed inside bodies ({before} -> {after} nodes); "
                  f"rewrites {report.get('rewrites')}")
