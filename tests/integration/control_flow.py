@@ -14,7 +14,9 @@ marked `inside` must show rewrites applied inside bodies (nodes inside
 subgraphs fewer after than before) and the Constant only their bodies read
 moved into them; the constant-condition If and the Loops of one and of no
 trip must be gone from the output, and the estimated cost (bodies priced
-in) must not rise.
+in) must not rise. A Loop body's condition output that only forwards its
+condition input must be that input itself (body outputs are bound by
+position, so no name needs keeping).
 
 usage: control_flow.py GRAPHSUB [--keep DIR]
 
@@ -310,6 +312,11 @@ def one(gs, d, name, build, specs, inside, gone, rng):
         sys.exit(f"FAIL {name}: the cost rose from {report['cost_before']} to {report['cost_after']}")
     if inside and name != "nested" and "/Constant_output_0" in outer_inits:
         sys.exit(f"FAIL {name}: the constant only bodies read stays in the outer graph")
+    for node in (n for n in out.graph.node if n.op_type == "Loop"):
+        body = node.attribute[0].g
+        if body.output[0].name != body.input[1].name:
+            sys.exit(f"FAIL {name}: the Loop body's condition still goes through "
+                     f"{[n.op_type for n in body.node if body.output[0].name in n.output]}")
     if gone and gone in ops(out.graph):
         sys.exit(f"FAIL {name}: the {gone} is still in the output")
     print(f"ok {name}: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
