@@ -292,7 +292,36 @@ static void disown_sub(gs_graph *g, const gs_graph *sub)
             g->subs[k] = g->subs[--g->nsubs];
 }
 
-/* Subgraphs of an inlined node now sit in g: their outer names point at g's values. */
+/* Outer value v of sub now reads a value of another name: sub (and the
+ * bodies inside it that read v) read it under that name. Where sub already
+ * reads that name, v's readers move to it. */
+static gs_status rename_outer(gs_graph *sub, gs_id v, const char *name)
+{
+    if (!strcmp(sub->values[v].name, name))
+        return GS_OK;
+    gs_id same = gs_ir_find(sub, name);
+    if (same != GS_NONE)
+        return (sub->values[same].flags & GS_V_OUTER) && sub->values[same].outer == sub->values[v].outer
+                   ? gs_ir_replace_uses(sub, v, same)
+                   : gs_err(sub->ctx, GS_ERR_UNSUPPORTED, "a body reads '%s' already", name);
+    gs_status st = gs_ir_rename(sub, v, name);
+    for (gs_id i = 0; i < sub->nnodes && st == GS_OK; i++) {
+        const gs_node *n = &sub->nodes[i];
+        bool reads = false;
+        for (int k = 0; k < n->ncaps; k++)
+            reads |= n->caps[k] == v;
+        if (reads && live(n))
+            EACH_BODY(n, inner, {
+                for (gs_id j = 0; j < inner->nvalues && st == GS_OK; j++)
+                    if ((inner->values[j].flags & GS_V_OUTER) && inner->values[j].outer == v)
+                        st = rename_outer(inner, j, name);
+            })
+    }
+    return st;
+}
+
+/* Subgraphs of an inlined node now sit in g: their outer names point at g's
+ * values, under those values' names. */
 static gs_status move_bodies(inl *s, gs_node *n, gs_id id)
 {
     EACH_BODY(n, sub, {
@@ -301,8 +330,11 @@ static gs_status move_bodies(inl *s, gs_node *n, gs_id id)
             gs_status st = sv->flags & GS_V_OUTER ? map_value(s, sv->outer) : GS_OK;
             if (st != GS_OK)
                 return st;
-            if (sv->flags & GS_V_OUTER)
+            if (sv->flags & GS_V_OUTER) {
                 sv->outer = s->map[sv->outer];
+                if ((st = rename_outer(sub, i, s->g->values[sv->outer].name)) != GS_OK)
+                    return st;
+            }
         }
         gs_status st = own_sub(s->g, sub);
         if (st != GS_OK)

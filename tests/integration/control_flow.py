@@ -166,6 +166,25 @@ def loop_once_model():
     return m, lambda feeds: relu(feeds["x"]) + W
 
 
+def loop_once_nested_model():
+    """A Loop of one trip whose body holds an If reading the carried value by the body input's name:
+    inlined, the If's branches must read the Loop's input under its own name."""
+    inner = N("If", ["flag"], ["lo"],
+              then_branch=helper.make_graph([N("Mul", ["n_in", "w"], ["m"])], "then", [], [vi("m", F, [2, 3])]),
+              else_branch=helper.make_graph([N("Identity", ["n_in"], ["e"])], "else", [], [vi("e", F, [2, 3])]))
+    body = helper.make_graph([inner, N("Identity", ["nc_in"], ["nc_out"]), N("Relu", ["lo"], ["sc"])], "body",
+                             [vi("ni", I64, []), vi("nc_in", B, []), vi("n_in", F, [2, 3])],
+                             [vi("nc_out", B, []), vi("lo", F, [2, 3]), vi("sc", F, [2, 3])])
+    m = outer_graph([N("Loop", ["one", "", "x"], ["y", "ys"], name="loop_once_nested", body=body)],
+                    [vi("x", F, [2, 3]), vi("flag", B, [])], [vi("y", F, [2, 3]), vi("ys", F, [1, 2, 3])],
+                    [numpy_helper.from_array(np.array(1, np.int64), "one")])
+
+    def ref(feeds):
+        y = feeds["x"] * W if feeds["flag"] else feeds["x"]
+        return y, relu(y)[None]
+    return m, ref
+
+
 def loop_zero_model():
     """A Loop of no trip: its outputs are its initial values."""
     body = helper.make_graph([N("Add", ["z_in", "w"], ["z_out"]), N("Identity", ["zc_in"], ["zc_out"])],
@@ -218,6 +237,8 @@ CASES = [
                               {"x": None, "cond": False, "flag": True}], True, None),
     ("const-if", const_if_model, [{"x": None}], False, "If"),
     ("loop-once", loop_once_model, [{"x": None}], False, "Loop"),
+    ("loop-once-nested", loop_once_nested_model, [{"x": None, "flag": True}, {"x": None, "flag": False}], False,
+     "Loop"),
     ("loop-zero", loop_zero_model, [{"x": None}], False, "Loop"),
 ]
 
