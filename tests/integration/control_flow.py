@@ -185,6 +185,28 @@ def loop_once_nested_model():
     return m, ref
 
 
+def loop_search_model():
+    """A Loop whose step reads its three weights (outer initializers) through three MatMuls of one
+    input: the search merges them inside the body (the weights' shapes known through the capture)."""
+    ws = [np.random.default_rng(i).uniform(-0.1, 0.1, (64, 64)).astype(np.float32) for i in range(3)]
+    body = helper.make_graph(
+        [N("MatMul", ["h_in", f"mw{i}"], [f"p{i}"]) for i in range(3)] +
+        [N("Add", ["p0", "p1"], ["pa"]), N("Add", ["pa", "p2"], ["pb"]), N("Tanh", ["pb"], ["h_out"]),
+         N("Identity", ["hc_in"], ["hc_out"])],
+        "body", [vi("hi", I64, []), vi("hc_in", B, []), vi("h_in", F, [8, 64])],
+        [vi("hc_out", B, []), vi("h_out", F, [8, 64])])
+    m = outer_graph([N("Loop", ["M", "", "h0"], ["h"], name="rnn", body=body)],
+                    [vi("h0", F, [8, 64]), vi("M", I64, [])], [vi("h", F, [8, 64])],
+                    [numpy_helper.from_array(w, f"mw{i}") for i, w in enumerate(ws)])
+
+    def ref(feeds):
+        h = feeds["h0"]
+        for _ in range(int(feeds["M"])):
+            h = np.tanh(h @ ws[0] + h @ ws[1] + h @ ws[2])
+        return h
+    return m, ref
+
+
 def loop_zero_model():
     """A Loop of no trip: its outputs are its initial values."""
     body = helper.make_graph([N("Add", ["z_in", "w"], ["z_out"]), N("Identity", ["zc_in"], ["zc_out"])],
@@ -235,12 +257,15 @@ CASES = [
     ("scan", scan_model, [{"x": None, "s0": None, "xs": None}], True, None),
     ("nested", nested_model, [{"x": None, "cond": True, "flag": True}, {"x": None, "cond": True, "flag": False},
                               {"x": None, "cond": False, "flag": True}], True, None),
+    ("loop-search", loop_search_model, [{"h0": None, "M": 3}], True, None),
     ("const-if", const_if_model, [{"x": None}], False, "If"),
     ("loop-once", loop_once_model, [{"x": None}], False, "Loop"),
     ("loop-once-nested", loop_once_nested_model, [{"x": None, "flag": True}, {"x": None, "flag": False}], False,
      "Loop"),
     ("loop-zero", loop_zero_model, [{"x": None}], False, "Loop"),
 ]
+
+SEARCHED = {"loop-search": "parallel-matmul-merge3"}   # a search rewrite expected inside the body
 
 
 def feeds_for(model, spec, rng):
@@ -328,10 +353,12 @@ def one(gs, d, name, build, specs, inside, gone, rng):
     if inside and not after < before:
         sys.exit(f"FAIL {name}: nothing removed inside bodies ({before} -> {after} nodes); "
                  f"rewrites {report.get('rewrites')}")
+    if name in SEARCHED and SEARCHED[name] not in report.get("rewrites", {}):
+        sys.exit(f"FAIL {name}: {SEARCHED[name]} not applied inside the body: {report.get('rewrites')}")
     outer_inits = {t.name for t in out.graph.initializer}
     if report["cost_after"] > report["cost_before"]:
         sys.exit(f"FAIL {name}: the cost rose from {report['cost_before']} to {report['cost_after']}")
-    if inside and name != "nested" and "/Constant_output_0" in outer_inits:
+    if inside and name not in ("nested", "loop-search") and "/Constant_output_0" in outer_inits:
         sys.exit(f"FAIL {name}: the constant only bodies read stays in the outer graph")
     for node in (n for n in out.graph.node if n.op_type == "Loop"):
         body = node.attribute[0].g
