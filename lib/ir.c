@@ -613,6 +613,23 @@ static gs_status verify_node(const gs_graph *g, gs_id i)
     return st;
 }
 
+/* A body reads an outer value by name: the value it stands for is live in
+ * the enclosing graph under the same name. */
+static gs_status verify_outer(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    if (!(val->flags & GS_V_OUTER) || (!val->nuses && !(val->flags & GS_V_OUTPUT)))
+        return GS_OK;
+    const gs_graph *p = g->parent;
+    if (!p || val->outer < 0 || val->outer >= p->nvalues || (p->values[val->outer].flags & GS_V_DEAD))
+        return gs_err(g->ctx, GS_ERR_INTERNAL, "outer value '%s' of graph '%s' stands for no live value",
+                      val->name, g->name);
+    if (strcmp(p->values[val->outer].name, val->name))
+        return gs_err(g->ctx, GS_ERR_INTERNAL, "graph '%s' reads outer value '%s' by the name '%s'",
+                      g->name, p->values[val->outer].name, val->name);
+    return GS_OK;
+}
+
 static gs_status verify_uses(const gs_graph *g, gs_id v)
 {
     const gs_value *val = &g->values[v];
@@ -636,7 +653,7 @@ gs_status gs_ir_verify(const gs_graph *g)
         if (!(g->nodes[i].flags & GS_N_DEAD) && (st = verify_node(g, i)) != GS_OK)
             return st;
     for (gs_id v = 0; v < g->nvalues; v++)
-        if ((st = verify_uses(g, v)) != GS_OK)
+        if ((st = verify_uses(g, v)) != GS_OK || (st = verify_outer(g, v)) != GS_OK)
             return st;
     for (int32_t i = 0; i < g->noutputs; i++)
         if (!value_defined(g, g->outputs[i]))
