@@ -408,8 +408,11 @@ static gs_status pipeline(run *r, gs_report *rep)
         return st;
     if ((st = gs_ir_verify(g)) == GS_ERR_NOMEM)
         return st;
-    if (st != GS_OK)
-        return gs_err(r->ctx, GS_ERR_INTERNAL, "optimized graph is invalid: %s", gs_ctx_errmsg(r->ctx));
+    if (st != GS_OK) {
+        char why[sizeof r->ctx->msg];   /* the message is formatted into the buffer it quotes */
+        snprintf(why, sizeof why, "%s", gs_ctx_errmsg(r->ctx));
+        return gs_err(r->ctx, GS_ERR_INTERNAL, "optimized graph is invalid: %s", why);
+    }
     if (rep) {
         rep->nodes_after = gs_ir_live_nodes(g);
         rep->cost_after = gs_sub_cost(&r->cm, g);
