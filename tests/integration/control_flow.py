@@ -16,7 +16,10 @@ moved into them; the constant-condition If and the Loops of one and of no
 trip must be gone from the output, and the estimated cost (bodies priced
 in) must not rise. A Loop body's condition output that only forwards its
 condition input must be that input itself (body outputs are bound by
-position, so no name needs keeping).
+position, so no name needs keeping). A TorchScript export with a Loop and an If
+(tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py;
+sequences, so not run here) must optimize to a valid model with its bodies
+more than halved.
 
 usage: control_flow.py GRAPHSUB [--keep DIR]
 
@@ -371,6 +374,21 @@ def one(gs, d, name, build, specs, inside, gone, rng):
           f"{report['nodes_after']}, rewrites {report.get('rewrites')}")
 
 
+def torchscript(gs, d):
+    """tests/data/torchscript_decoder.onnx (a torch.jit.script export: Loop, If, sequences, which the
+    interpreter does not run): optimize exits 0, the output passes onnx.checker, and the bodies shrink."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "torchscript_decoder.onnx")
+    dst, rep = os.path.join(d, "torchscript.opt.onnx"), os.path.join(d, "torchscript.json")
+    run([gs, "optimize", src, "-o", dst, "--report", rep, "--quiet"])
+    onnx.checker.check_model(onnx.load(dst))
+    report = json.load(open(rep))
+    before, after = report["nodes_in_subgraphs_before"], report["nodes_in_subgraphs_after"]
+    if not after < before / 2:
+        sys.exit(f"FAIL torchscript: nodes in subgraphs {before} -> {after}")
+    print(f"ok torchscript: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
+          f"{report['nodes_after']}, folded {report['folded']}")
+
+
 def main():
     gs = sys.argv[1]
     keep = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--keep" else None
@@ -380,6 +398,7 @@ def main():
         os.makedirs(d, exist_ok=True)
         for case in CASES:
             one(gs, d, *case, rng)
+        torchscript(gs, d)
 
 
 if __name__ == "__main__":
