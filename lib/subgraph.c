@@ -270,18 +270,26 @@ static gs_status map_value(inl *s, gs_id bv)
     return GS_OK;
 }
 
-/* Add sub to the subgraphs g owns. */
+/* Room for extra more subgraphs in g's list. */
+static gs_status reserve_subs(gs_graph *g, int32_t extra)
+{
+    if (g->nsubs + extra <= g->capsubs)
+        return GS_OK;
+    int32_t cap = g->nsubs + extra + 4;
+    gs_graph **subs = gs_realloc(g->ctx, g->subs, (size_t)cap * sizeof *subs);
+    if (!subs)
+        return gs_nomem(g->ctx);
+    g->subs = subs, g->capsubs = cap;
+    return GS_OK;
+}
+
+/* Add sub to the subgraphs g owns (never fails once reserve_subs made room). */
 static gs_status own_sub(gs_graph *g, gs_graph *sub)
 {
-    if (g->nsubs == g->capsubs) {
-        int32_t cap = g->capsubs ? g->capsubs * 2 : 4;
-        gs_graph **subs = gs_realloc(g->ctx, g->subs, (size_t)cap * sizeof *subs);
-        if (!subs)
-            return gs_nomem(g->ctx);
-        g->subs = subs, g->capsubs = cap;
-    }
-    g->subs[g->nsubs++] = sub;
-    return GS_OK;
+    gs_status st = reserve_subs(g, 1);
+    if (st == GS_OK)
+        g->subs[g->nsubs++] = sub;
+    return st;
 }
 
 /* Take sub out of the subgraphs g owns. */
@@ -434,6 +442,8 @@ static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, co
     gs_id outs[16];
     int nout = g->nodes[id].nout;
     memcpy(outs, g->nodes[id].out, (size_t)nout * sizeof *outs);
+    if (st == GS_OK)   /* b and the bodies inside it will be g's: room made now, so b is never lost */
+        st = reserve_subs(g, b->nsubs + 1);
     bool hidden = st == GS_OK;   /* b's names are not taken in g while they move there */
     if (hidden) {
         disown_sub(g, b);
@@ -446,10 +456,8 @@ static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, co
         if (outs[k] != GS_NONE && (st = map_value(&s, bo)) == GS_OK)
             st = forward(&s, outs_from + k >= stack_from ? "Unsqueeze" : "Identity", s.map[bo], outs[k], opset);
     }
-    if (hidden) {   /* the dead node still points at b: g keeps owning it */
-        gs_status st2 = own_sub(g, b);
-        st = st == GS_OK ? st2 : st;
-    }
+    if (hidden)   /* the dead node still points at b: g keeps owning it */
+        g->subs[g->nsubs++] = b;
     gs_dealloc(g->ctx, s.map);
     gs_dealloc(g->ctx, order);
     return st;
