@@ -56,6 +56,9 @@ char *cli_data_path(const char *path);
  * FIFOs); 0 or the exit status after a message. */
 int cli_write_file(gs_ctx *ctx, const char *path, const char *buf, size_t n);
 
+/* alloc_hook.c: the allocator GRAPHSUB_FAIL_ALLOC asks for, or NULL. */
+const gs_allocator *cli_alloc_hook(void);
+
 int cmd_optimize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);

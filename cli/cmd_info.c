@@ -240,6 +240,7 @@ int cmd_info(int argc, char **argv)
         st = gs_model_infer_shapes(m);   /* shapes of every value, for the listing */
     if (st != GS_OK) {
         int rc = cli_fail(ctx, st);
+        gs_model_free(m);
         cli_ctx_free(ctx);
         return rc;
     }

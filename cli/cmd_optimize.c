@@ -13,7 +13,7 @@ static const char help[] =
     "usage: graphsub optimize IN.onnx [-o OUT.onnx] [--rules PATH]... [--no-default-rules]\n"
     "                         [-O0|-O1|-O2] [--alpha A] [--budget N] [--time-limit SEC]\n"
     "                         [--profile DEVICE.json] [--report REPORT.json] [--verify]\n"
-    "                         [--opset N] [--external-data] [--quiet]\n"
+    "                         [--dim NAME=VALUE]... [--opset N] [--external-data] [--quiet]\n"
     "\n"
     "Rewrite IN.onnx into an equivalent model that the cost model estimates to be\n"
     "faster, and write it to OUT.onnx (default: IN.opt.onnx beside the input). The\n"
@@ -36,7 +36,9 @@ static const char help[] =
     "                       every op keeps its meaning (as --opset, without the error)\n"
     "  --report FILE        write a JSON report: nodes, cost, rewrites, search, timings\n"
     "  --verify             run both models on random inputs and refuse to write the\n"
-    "                       output when they differ (exit 1)\n"
+    "                       output when they differ (exit 1); symbolic input dims take\n"
+    "                       two bindings of values from 2 to 6 (see graphsub verify)\n"
+    "  --dim NAME=VALUE     bind symbolic dim NAME to VALUE when verifying (repeatable)\n"
     "  --opset N            first raise the model's opset to N (at most 21, from 13 or\n"
     "                       later) when every op keeps its meaning, so that fusions into\n"
     "                       newer ops apply (LayerNormalization 17, Gelu 20); exit 3\n"
@@ -45,12 +47,14 @@ static const char help[] =
     "  --quiet              print nothing on success\n"
     "  -h, --help           show this help\n";
 
-enum { MAX_RULE_PATHS = 64 };
+enum { MAX_RULE_PATHS = 64, MAX_DIMS = 32 };
 
 typedef struct opts {
     const char *in, *out, *report;
     const char *rules[MAX_RULE_PATHS + 1];
     int nrules;
+    const char *dims[MAX_DIMS + 1];  /* --dim NAME=VALUE, NULL-terminated */
+    int ndims;
     gs_optimize_opts go;
     bool external, quiet, verify;
 } opts;
@@ -86,7 +90,8 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
         return o->go.no_default_rules = 1, 0;
     bool valued = !strcmp(a, "-o") || !strcmp(a, "--rules") || !strcmp(a, "--alpha") ||
                   !strcmp(a, "--budget") || !strcmp(a, "--time-limit") ||
-                  !strcmp(a, "--profile") || !strcmp(a, "--report") || !strcmp(a, "--opset");
+                  !strcmp(a, "--profile") || !strcmp(a, "--report") || !strcmp(a, "--opset") ||
+                  !strcmp(a, "--dim");
     if (!valued)
         return cli_usage("optimize", "unknown option '%s'", a);
     if (need(argc, argv, *i))
@@ -94,6 +99,11 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
     const char *v = argv[++*i];
     if (!strcmp(a, "-o"))
         o->out = v;
+    else if (!strcmp(a, "--dim")) {
+        if (o->ndims == MAX_DIMS || !strchr(v, '=') || v[0] == '=')
+            return cli_usage("optimize", "--dim needs NAME=VALUE (at most %d)", MAX_DIMS);
+        o->dims[o->ndims++] = v;
+    }
     else if (!strcmp(a, "--profile"))
         o->go.profile_path = v;
     else if (!strcmp(a, "--report"))
@@ -318,9 +328,10 @@ static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs
         return st;
     t0 = now_ms();
     gs_model *orig = NULL;
+    gs_verify_opts vo = { GS_VERIFY_OPTS_VERSION, 0, 1, 0, 0, o->dims };   /* 2 with symbolic dims */
     st = gs_model_load(ctx, o->in, &orig);
     if (st == GS_OK)
-        st = gs_model_compare(ctx, orig, m, NULL, NULL, NULL);
+        st = gs_model_compare(ctx, orig, m, &vo, NULL, NULL);
     gs_model_free(orig);
     t->verify = now_ms() - t0;
     return st;

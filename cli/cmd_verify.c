@@ -21,8 +21,11 @@ static const char help[] =
     "  --trials N        input sets to try (default 1)\n"
     "  --rtol R          relative tolerance (default 1e-3)\n"
     "  --atol A          absolute tolerance (default 1e-4)\n"
-    "  --dim NAME=VALUE  value (an integer) of a symbolic input dim (default 1);\n"
-    "                    repeatable; NAME must be a dim of an input\n"
+    "  --dim NAME=VALUE  value (an integer) of a symbolic input dim; repeatable; NAME\n"
+    "                    must be a dim of an input. Symbols not given take\n"
+    "                    2 + (k + t) % 5 in trial t (k: the symbol's place among the\n"
+    "                    inputs' symbols), and at least two trials run when there\n"
+    "                    is one; a dim with no name is 1\n"
     "  -h, --help        show this help\n"
     "An element passes when |got - want| <= atol + rtol * max(|want|, max|want| / 100).\n";
 

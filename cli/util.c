@@ -69,7 +69,7 @@ bool cli_parse_long(const char *cmd, const char *opt, const char *s, long *out)
 
 gs_ctx *cli_ctx(void)
 {
-    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ctx *ctx = gs_ctx_new(cli_alloc_hook());
     if (!ctx)
         cli_error(EXIT_INTERNAL, "out of memory");
     cli_watch_ctx(ctx);

@@ -275,7 +275,10 @@ typedef struct gs_verify_opts {
     uint64_t seed;
     int trials;                  /* random input sets (0: 1) */
     double rtol, atol;           /* 0: 1e-3 and 1e-4 */
-    const char *const *dims;     /* "name=value" for dynamic dims, NULL-terminated */
+    const char *const *dims;     /* "name=value" for dynamic dims, NULL-terminated; a symbolic
+                                    input dim not named here takes 2 + (k + t) % 5 in trial t
+                                    (k: its place among the inputs' symbols), and at least two
+                                    trials run when there is one */
 } gs_verify_opts;
 #define GS_VERIFY_OPTS_VERSION 1
 

@@ -5,6 +5,7 @@
 #include "gs_ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,7 +138,8 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
         pin[i] = &tin[i];
     }
     if (st == GS_OK)
-        st = gs_interp_run(ctx, m->graph, gs_model_opset_of(m, ""), pin, ninputs, tout, nout);
+        st = gs_model_errfile(m, gs_interp_run(ctx, m->graph, gs_model_opset_of(m, ""), pin, ninputs,
+                                               tout, nout));
     for (int i = 0; i < nout; i++)
         outputs[i] = NULL;
     for (int i = 0; st == GS_OK && i < nout; i++) {
@@ -247,6 +249,10 @@ static gs_status random_input(gs_ctx *ctx, const gs_value *v, const gs_value *li
     if (!gs_dtype_size(v->dtype) || v->dtype == GS_COMPLEX64 || v->dtype == GS_COMPLEX128)
         return gs_err(ctx, GS_ERR_UNSUPPORTED, "input '%s' has type %s: random values of it are not supported",
                       v->name, gs_dtype_name(v->dtype));
+    int64_t count = gs_numel(shape, v->rank), bytes;
+    if (count < 0 || __builtin_mul_overflow(count, (int64_t)gs_dtype_size(v->dtype), &bytes) ||
+        bytes > GS_MAX_TENSOR_BYTES)   /* a declared size, not a shortage of memory */
+        return gs_err(ctx, GS_ERR_LIMIT, "input '%s': its dims hold more than 2^40 bytes", v->name);
     gs_array *a = gs_array_new(ctx, (gs_dtype)v->dtype, v->rank, shape);
     if (!a)
         return gs_nomem(ctx);
@@ -268,6 +274,7 @@ GS_API gs_status gs_model_random_inputs(gs_ctx *ctx, const gs_model *m, uint64_t
     for (int i = 0; i < n; i++) {
         gs_status st = random_input(ctx, &m->graph->values[gs_model_input(m, i)], NULL, &s, dims, -1, 1,
                                     &inputs[i]);
+        st = gs_model_errfile(m, st);
         if (st != GS_OK) {
             for (int j = 0; j < i; j++)
                 gs_array_free(ctx, inputs[j]), inputs[j] = NULL;
@@ -432,7 +439,7 @@ static gs_status trial_inputs(gs_ctx *ctx, const gs_model *a, const gs_model *b,
         const gs_value *y = input_value(b, find_value(b, true, x->name));
         gs_status st = random_input(ctx, x, y, &seed, dims, r->lo, r->hi, &in[i]);
         if (st != GS_OK)
-            return st;
+            return gs_model_errfile(a, st);
     }
     return GS_OK;
 }
@@ -494,6 +501,57 @@ static gs_status mismatch(gs_ctx *ctx, const gs_output_diff *d)
                   (long long)d->diff.worst, d->diff.got, d->diff.want);
 }
 
+/* ---- binding symbolic dims ---------------------------------------------- */
+
+/* True when dims binds the symbol sym ("sym=value"). */
+static bool bound(const char *const *dims, const char *sym)
+{
+    size_t n = strlen(sym);
+    for (int i = 0; dims && dims[i]; i++)
+        if (!strncmp(dims[i], sym, n) && dims[i][n] == '=')
+            return true;
+    return false;
+}
+
+/* The binding of trial t: the caller's "name=value" entries, then the k-th
+ * other symbol of a's inputs (in order of first appearance) at 2 + (k + t)
+ * % 5, so consecutive trials bind every symbol differently. *out (ctx heap,
+ * one block) is NULL-terminated; *nsyms counts the symbols added. */
+static gs_status bind_dims(gs_ctx *ctx, const gs_model *a, const char *const *user, int t, char ***out,
+                           int *nsyms)
+{
+    const gs_graph *g = a->graph;
+    int nuser = 0, cap = 0;
+    while (user && user[nuser])
+        nuser++;
+    for (int i = 0; i < gs_model_input_count(a); i++)
+        cap += g->values[gs_model_input(a, i)].rank > 0 ? g->values[gs_model_input(a, i)].rank : 0;
+    char **list = gs_alloc(ctx, (size_t)(nuser + cap + 1) * (sizeof *list + 80) + 1);
+    if (!list)
+        return gs_nomem(ctx);
+    char *text = (char *)(list + nuser + cap + 1);
+    int n = 0;
+    for (; n < nuser; n++)
+        list[n] = (char *)user[n];
+    list[n] = NULL;
+    *nsyms = 0;
+    for (int i = 0; i < gs_model_input_count(a); i++) {
+        const gs_value *v = &g->values[gs_model_input(a, i)];
+        for (int d = 0; d < v->rank; d++) {
+            const char *sym = v->dims[d].sym;
+            if (v->dims[d].v >= 0 || !sym || strlen(sym) > 64 || bound((const char *const *)list, sym))
+                continue;
+            snprintf(text, 80, "%s=%d", sym, 2 + (*nsyms + t) % 5);
+            list[n++] = text;
+            list[n] = NULL;
+            text += 80;
+            ++*nsyms;
+        }
+    }
+    *out = list;
+    return GS_OK;
+}
+
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs)
 {
@@ -521,9 +579,19 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         d[i].diff.worst = -1;
         d[i].range = ranges[0].name;
     }
-    for (int t = 0; t < o.trials && st == GS_OK; t++)
+    for (int t = 0; t < o.trials && st == GS_OK; t++) {
+        gs_verify_opts ot = o;
+        char **dims = NULL;
+        int nsyms = 0;
+        if ((st = bind_dims(ctx, a, o.dims, t, &dims, &nsyms)) != GS_OK)
+            break;
+        ot.dims = (const char *const *)dims;
         for (int r = 0; r < NRANGES && st == GS_OK; r++)
-            st = trial(ctx, a, b, &o, o.seed + (uint64_t)t * 7919, &ranges[r], d);
+            st = trial(ctx, a, b, &ot, o.seed + (uint64_t)t * 7919, &ranges[r], d);
+        gs_dealloc(ctx, dims);
+        if (nsyms && o.trials < 2)
+            o.trials = 2;   /* symbolic dims: at least two bindings */
+    }
     for (int i = 0; st == GS_OK && i < na; i++)
         if (!d[i].diff.ok)
             st = mismatch(ctx, &d[i]);

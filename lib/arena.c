@@ -22,6 +22,7 @@ void gs_arena_init(gs_arena *a, gs_ctx *ctx)
     a->head = NULL;
     a->refs = 0;
     a->failures = 0;
+    a->bytes = 0;
 }
 
 void gs_arena_free(gs_arena *a)
@@ -33,6 +34,7 @@ void gs_arena_free(gs_arena *a)
         b = next;
     }
     a->head = NULL;
+    a->bytes = 0;
 }
 
 /* n bytes, 16-aligned, left as they are (the callers zero or fill them). */
@@ -53,6 +55,7 @@ static void *arena_take(gs_arena *a, size_t n)
         }
         b->used = 0;
         b->cap = cap;
+        a->bytes += sizeof *b + cap;
         if (a->head && need > BLOCK_SIZE / 2) {   /* big one-off: keep the current block first */
             b->next = a->head->next;
             a->head->next = b;

@@ -110,7 +110,7 @@ static gs_status number(gs_ctx *ctx, const char *path, const cJSON *root, const 
     if (!it && !required)
         return GS_OK;
     if (!cJSON_IsNumber(it) || !(it->valuedouble > 0))
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile field '%s' must be a positive number", path, key);
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field '%s' must be a positive number", path, key);
     *out = it->valuedouble;
     return GS_OK;
 }
@@ -120,16 +120,16 @@ static gs_status overrides(gs_ctx *ctx, const char *path, const cJSON *ops, gs_p
     if (!ops)
         return GS_OK;
     if (!cJSON_IsObject(ops))
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'ops' must be an object", path);
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'ops' must be an object", path);
     int n = cJSON_GetArraySize(ops);
     if (n > GS_PROFILE_MAX_OPS)
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile has more than %d op entries", path,
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile has more than %d op entries", path,
                       GS_PROFILE_MAX_OPS);
     const cJSON *it;
     cJSON_ArrayForEach(it, ops) {
         const cJSON *eff = cJSON_GetObjectItemCaseSensitive(it, "efficiency");
         if (!cJSON_IsNumber(eff) || !(eff->valuedouble > 0) || eff->valuedouble > 1e3)
-            return gs_err(ctx, GS_ERR_ARG, "%s: ops.%s.efficiency must be a positive number",
+            return gs_err(ctx, GS_ERR_PARSE, "%s: ops.%s.efficiency must be a positive number",
                           path, it->string);
         gs_profile_op *o = &p->overrides[p->noverrides++];
         snprintf(o->op, sizeof o->op, "%s", it->string);
@@ -144,18 +144,18 @@ static gs_status rule_paths(gs_ctx *ctx, const char *path, const cJSON *list, gs
     if (!list)
         return GS_OK;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > GS_PROFILE_MAX_RULES)
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'rules' must be a list of at most %d paths", path,
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'rules' must be a list of at most %d paths", path,
                       GS_PROFILE_MAX_RULES);
     const char *slash = strrchr(path, '/');
     int dirlen = slash ? (int)(slash - path) + 1 : 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, list) {
         if (!cJSON_IsString(it) || !*it->valuestring)
-            return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'rules' must hold non-empty strings", path);
+            return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'rules' must hold non-empty strings", path);
         const char *r = it->valuestring;
         int n = snprintf(p->rules[p->nrules], GS_PROFILE_PATH_MAX, "%.*s%s", r[0] == '/' ? 0 : dirlen, path, r);
         if (n < 0 || n >= GS_PROFILE_PATH_MAX)
-            return gs_err(ctx, GS_ERR_ARG, "%s: profile rules path '%s' is too long", path, r);
+            return gs_err(ctx, GS_ERR_PARSE, "%s: profile rules path '%s' is too long", path, r);
         p->nrules++;
     }
     return GS_OK;
@@ -173,12 +173,12 @@ static gs_status opset_limits(gs_ctx *ctx, const char *path, const cJSON *obj, g
     if (!obj)
         return GS_OK;
     if (!cJSON_IsObject(obj) || cJSON_GetArraySize(obj) > GS_PROFILE_MAX_LIMITS)
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'opset_limits' must be an object of at most %d ops",
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'opset_limits' must be an object of at most %d ops",
                       path, GS_PROFILE_MAX_LIMITS);
     const cJSON *it;
     cJSON_ArrayForEach(it, obj) {
         if (!whole_in(it, 1, 1000) || strlen(it->string) >= sizeof p->opset_limits[0].op)
-            return gs_err(ctx, GS_ERR_ARG, "%s: opset_limits.%s must be an integer from 1 to 1000", path,
+            return gs_err(ctx, GS_ERR_PARSE, "%s: opset_limits.%s must be an integer from 1 to 1000", path,
                           it->string);
         snprintf(p->opset_limits[p->nlimits].op, sizeof p->opset_limits[0].op, "%s", it->string);
         p->opset_limits[p->nlimits++].opset = (int)it->valuedouble;
@@ -192,12 +192,12 @@ static gs_status skip_rules(gs_ctx *ctx, const char *path, const cJSON *list, gs
     if (!list)
         return GS_OK;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > GS_PROFILE_MAX_SKIP)
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' must be a list of at most %d rule names",
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'skip_rules' must be a list of at most %d rule names",
                       path, GS_PROFILE_MAX_SKIP);
     const cJSON *it;
     cJSON_ArrayForEach(it, list) {
         if (!cJSON_IsString(it) || !*it->valuestring || strlen(it->valuestring) >= sizeof p->skip[0])
-            return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' must hold rule names", path);
+            return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'skip_rules' must hold rule names", path);
         snprintf(p->skip[p->nskip++], sizeof p->skip[0], "%s", it->valuestring);
     }
     return GS_OK;
@@ -209,13 +209,13 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
     if (!root)
-        return gs_err(ctx, GS_ERR_ARG, "%s: profile is not valid JSON (at byte %ld)", path,
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile is not valid JSON (at byte %ld)", path,
                       end ? (long)(end - json) : 0L);
     *p = gs_profile_default;
     gs_status st = GS_OK;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (!cJSON_IsObject(root))
-        st = gs_err(ctx, GS_ERR_ARG, "%s: profile must be a JSON object", path);
+        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile must be a JSON object", path);
     if (st == GS_OK && cJSON_IsString(name))
         snprintf(p->name, sizeof p->name, "%s", name->valuestring);
     double gflops = 0, gbs = 0, us = 0;
@@ -229,12 +229,12 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = overrides(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "ops"), p);
     const cJSON *hc = cJSON_GetObjectItemCaseSensitive(root, "gemm_half_cols");
     if (st == GS_OK && hc && !(cJSON_IsNumber(hc) && hc->valuedouble >= 0 && hc->valuedouble <= 1e6))
-        st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'gemm_half_cols' must be a number from 0 to 1e6", path);
+        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'gemm_half_cols' must be a number from 0 to 1e6", path);
     if (st == GS_OK && hc)
         p->gemm_half_cols = hc->valuedouble;
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(root, "opset");
     if (st == GS_OK && os && !whole_in(os, 1, 1000))
-        st = gs_err(ctx, GS_ERR_ARG, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
+        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
     if (st == GS_OK && os)
         p->opset = (int)os->valuedouble;
     if (st == GS_OK)

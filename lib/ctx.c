@@ -88,15 +88,58 @@ GS_API const char *gs_version(void)
     return "0.1.0";
 }
 
+/* Length of the well-formed UTF-8 sequence at s that encodes a printable
+ * character (not a C1 control, U+0080..U+009F), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    uint32_t cp = c & (n == 4 ? 0x07 : n == 3 ? 0x0f : 0x1f);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||   /* overlong, surrogate */
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (n == 2 && cp < 0xa0))
+        return 0;
+    return n;
+}
+
+/* Copy the formatted message src into dst (cap bytes) as one printable
+ * line: line breaks and tabs become spaces, other control characters
+ * (a terminal's escape sequences) and bytes that are not UTF-8 become \xNN.
+ * Names in messages come from the input and may hold anything. */
+static void printable(char *dst, size_t cap, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0;
+    while (*s) {
+        size_t n = *s >= 0x20 && *s < 0x7f ? 1 : *s >= 0x80 ? utf8_len(s) : 0;
+        const char *sp = *s == '\n' || *s == '\r' || *s == '\t' ? " " : NULL;
+        size_t w = sp ? 1 : n ? n : 4;
+        if (o + w >= cap)
+            break;
+        if (sp)
+            dst[o] = ' ';
+        else if (n)
+            memcpy(dst + o, s, n);
+        else
+            snprintf(dst + o, 5, "\\x%02X", *s);
+        o += w;
+        s += n ? n : 1;
+    }
+    dst[o] = '\0';
+}
+
 gs_status gs_err(gs_ctx *ctx, gs_status st, const char *fmt, ...)
 {
+    char raw[sizeof ctx->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    for (char *p = ctx->msg; *p; p++)   /* messages are one line */
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
+    printable(ctx->msg, sizeof ctx->msg, raw);
     ctx->last = st;
     return st;
 }
@@ -106,17 +149,27 @@ gs_status gs_nomem(gs_ctx *ctx)
     return gs_err(ctx, GS_ERR_NOMEM, "out of memory");
 }
 
-void *gs_alloc(gs_ctx *ctx, size_t n) { return ctx->a.alloc(ctx->a.ud, n); }
+/* A failed allocation leaves GS_ERR_NOMEM on the context, so that a caller
+ * which can only return NULL or GS_NONE still lets its own caller tell out
+ * of memory from other failures. */
+static void *checked(gs_ctx *ctx, void *p)
+{
+    if (!p)
+        gs_nomem(ctx);
+    return p;
+}
+
+void *gs_alloc(gs_ctx *ctx, size_t n) { return checked(ctx, ctx->a.alloc(ctx->a.ud, n)); }
 
 void *gs_zalloc(gs_ctx *ctx, size_t n)
 {
-    void *p = ctx->a.alloc(ctx->a.ud, n);
+    void *p = gs_alloc(ctx, n);
     if (p)
         memset(p, 0, n);
     return p;
 }
 
-void *gs_realloc(gs_ctx *ctx, void *p, size_t n) { return ctx->a.realloc(ctx->a.ud, p, n); }
+void *gs_realloc(gs_ctx *ctx, void *p, size_t n) { return checked(ctx, ctx->a.realloc(ctx->a.ud, p, n)); }
 
 void gs_dealloc(gs_ctx *ctx, void *p)
 {

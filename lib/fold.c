@@ -3,7 +3,9 @@
  * inputs are all constants is evaluated once with its reference kernel, and
  * its outputs become initializers. Outputs larger than their inputs (and
  * than FOLD_MIN_CAP) stay computed at run time, so folding never blows a
- * model up (an Expand to a huge constant stays an Expand).
+ * model up (an Expand to a huge constant stays an Expand). The size is
+ * checked before the kernel runs: from the inferred output shapes, and by an
+ * allocation cap while it runs.
  */
 #include "gs_ops.h"
 
@@ -108,6 +110,81 @@ static gs_status adopt(gs_model *m, gs_graph *g, gs_id old, gs_tensor *out)
     return gs_ir_replace_uses(g, old, v);
 }
 
+/* False when an output of n whose shape inference knows (inputs are
+ * constants now: the node is inferred again) holds more than cap bytes, or
+ * more than can be counted. */
+static bool outputs_fit(gs_graph *g, gs_node *n, const gs_opdef *d, int64_t opset, size_t cap)
+{
+    if (d->infer && d->infer(g, n, opset) == GS_ERR_NOMEM)
+        return false;
+    size_t total = 0;
+    for (int j = 0; j < n->nout; j++) {
+        const gs_value *v = n->out[j] == GS_NONE ? NULL : &g->values[n->out[j]];
+        size_t es = v ? gs_dtype_size(v->dtype) : 0, bytes = es;
+        for (int i = 0; v && es && i < v->rank; i++) {
+            if (v->dims[i].v < 0) {
+                bytes = 0;   /* not known: the allocation cap below watches the kernel */
+                break;
+            }
+            if (!gs_mul_ok(bytes, (size_t)v->dims[i].v, &bytes))
+                return false;
+        }
+        if (v && v->rank >= 0 && (total += bytes) > cap)
+            return false;
+    }
+    return true;
+}
+
+/* While a kernel folds a node, every allocation above cap fails (hit set):
+ * an output whose size inference did not know is refused before it is
+ * touched (a 1 GiB ConstantOfShape in a 118-byte model took 1 GiB and 2 s,
+ * and at 2^33 elements optimize failed with "out of memory"). */
+typedef struct capped {
+    gs_allocator inner;
+    size_t cap;
+    bool hit;
+} capped;
+
+static void *capped_alloc(void *ud, size_t n)
+{
+    capped *c = ud;
+    if (n > c->cap) {
+        c->hit = true;
+        return NULL;
+    }
+    return c->inner.alloc(c->inner.ud, n);
+}
+
+static void *capped_realloc(void *ud, void *p, size_t n)
+{
+    capped *c = ud;
+    if (n > c->cap) {
+        c->hit = true;
+        return NULL;
+    }
+    return c->inner.realloc(c->inner.ud, p, n);
+}
+
+static void capped_free(void *ud, void *p)
+{
+    capped *c = ud;
+    c->inner.free(c->inner.ud, p);
+}
+
+/* The node's kernel under an allocation cap of 4 x the fold limit plus
+ * 1 MiB (room for converted copies of the inputs); GS_ERR_LIMIT when the
+ * cap refused an allocation. */
+static gs_status run_capped(const gs_opdef *d, gs_kcall *k, const gs_tensor **in, gs_node *n, gs_tensor *out,
+                            size_t cap)
+{
+    gs_ctx *ctx = k->ctx;
+    capped c = { ctx->a, cap > (SIZE_MAX - (1 << 20)) / 4 ? SIZE_MAX : 4 * cap + (1 << 20), false };
+    ctx->a = (gs_allocator){ capped_alloc, capped_realloc, capped_free, &c };
+    gs_status st = d->kernel(k, in, n->nin, out, n->nout);
+    ctx->a = c.inner;
+    return st == GS_ERR_NOMEM && c.hit ? GS_ERR_LIMIT : st;
+}
+
 static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d, int64_t opset,
                            bool *done)
 {
@@ -118,13 +195,15 @@ static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d
     *done = false;
     memset(out, 0, sizeof out);
     gs_status st = gather(g->ctx, g, n, d->flags & GS_OP_ANY_ALIGN, copies, in, &in_bytes);
+    size_t cap = in_bytes > FOLD_MIN_CAP ? in_bytes : FOLD_MIN_CAP;
     gs_kcall k = { g->ctx, g, n, opset, NULL };
-    if (st == GS_OK)
-        st = d->kernel(&k, in, n->nin, out, n->nout);
+    bool fits = st == GS_OK && outputs_fit(g, n, d, opset, cap);
+    if (fits)
+        st = run_capped(d, &k, in, n, out, cap);
     size_t out_bytes = 0;
     for (int j = 0; j < n->nout; j++)
         out_bytes += out[j].nbytes;
-    bool fits = out_bytes <= (in_bytes > FOLD_MIN_CAP ? in_bytes : FOLD_MIN_CAP);
+    fits = fits && out_bytes <= cap;
     for (int j = 0; st == GS_OK && fits && j < n->nout; j++)
         if (n->out[j] != GS_NONE)
             st = adopt(m, g, n->out[j], &out[j]);

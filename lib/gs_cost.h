@@ -77,6 +77,7 @@ typedef struct gs_search_opts {
     double time_limit;          /* seconds */
     void (*progress)(void *ud, int expanded, double best_cost);
     void *progress_ud;
+    size_t queue_bytes;         /* cap on queued graphs; 0: GS_SEARCH_QUEUE_BYTES */
 } gs_search_opts;
 
 /* One rewrite on the path from the input to the result. */
@@ -92,17 +93,36 @@ typedef struct gs_search_result {
     double cost;
     int candidates, expanded;
     double time_ms;
+    size_t queue_peak;          /* most bytes of graphs queued at once */
     gs_step *path;              /* last step first; lives in the arena passed in */
 } gs_search_result;
 
 /* 64-bit structural hash: equal for graphs that compute the same thing in
  * the same way, whatever their node order and value names. */
 uint64_t gs_graph_hash(const gs_graph *g);
+/* Bounds of one gs_cleanup call: the graph's node slots (live and dead:
+ * every rewrite adds some) may grow to GROWTH x the slots at the start plus
+ * SLACK; a rule set that passes this does not converge (rules undoing each
+ * other, or a rewrite holding its own match). */
+#define GS_CLEANUP_GROWTH 16
+#define GS_CLEANUP_SLACK 4096
 /* Apply the rules of class flags (GS_RULE_CLEANUP or GS_RULE_LOWER) to a
  * fixed point, in place, merging equal nodes between rounds. Steps taken are
- * prepended to *path (allocated in arena). Returns the count. */
+ * prepended to *path (allocated in arena). Stops after the pass that ends
+ * past t_end (monotonic seconds, 0 none), keeping the graph as it is then;
+ * past the slots bound *st is GS_ERR_RULE naming the rules that kept
+ * applying. Returns the count. */
 int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
-               gs_arena *arena, gs_step **path, gs_status *st);
+               double t_end, gs_arena *arena, gs_step **path, gs_status *st);
+/* The candidates a search keeps queued hold at most this many bytes of graph
+ * (arrays, name tables, node and value lists; shared names and weights not
+ * counted): past it the most expensive are dropped, whatever the budget and
+ * alpha. */
+#define GS_SEARCH_QUEUE_BYTES ((size_t)256 << 20)
+/* The search also stops (as at its time limit) once the names, constants and
+ * steps its rewrites made pass this many bytes: they live in arenas shared
+ * with the model, freed only with it. */
+#define GS_SEARCH_ARENA_BYTES ((size_t)256 << 20)
 /* TASO-style search from g (not modified). */
 gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
                     const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,

@@ -71,6 +71,7 @@ typedef struct gs_arena {
     gs_arena_block *head;
     int32_t refs;           /* shared arenas (gs_arena_new): owners count */
     int32_t failures;       /* allocations refused (memory short), so a caller can tell */
+    size_t bytes;           /* bytes of its blocks (the search bounds its growth) */
 } gs_arena;
 
 void gs_arena_init(gs_arena *a, gs_ctx *ctx);
@@ -291,6 +292,9 @@ gs_id gs_ir_add_init(gs_graph *g, const char *base, gs_tensor *t);
 bool gs_ir_reserve_names(gs_graph *g, int32_t nvalues);
 /* Rename value v (name copied); its old name becomes free. */
 gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name);
+/* Exchange the names of values a and b (constant time: the name table's two
+ * entries are exchanged). */
+void gs_ir_swap_names(gs_graph *g, gs_id a, gs_id b);
 /* Mark initializers nothing reads (and that are not graph inputs/outputs) dead. */
 void gs_ir_drop_unused_inits(gs_graph *g);
 
@@ -323,6 +327,7 @@ struct gs_model {
     gs_tensor **owned;      /* tensors created after import (freed with the model) */
     int32_t nowned, capowned;
     int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
+    const char *path;       /* file it was loaded from (graph->perm), or NULL */
 };
 
 int64_t gs_model_opset_of(const gs_model *m, const char *domain);
@@ -332,6 +337,10 @@ int64_t gs_model_opset_of(const gs_model *m, const char *domain);
 gs_status gs_opset_raise(gs_model *m, int64_t target);
 /* True when gs_opset_raise(m, target) would raise the opset (changes nothing). */
 bool gs_opset_can_raise(gs_model *m, int64_t target);
+/* st, after putting m's file name in front of the context's message when st
+ * says the model is bad (MODEL, UNSUPPORTED, LIMIT: a kernel or an inference
+ * that failed names only the node) and the message does not name it yet. */
+gs_status gs_model_errfile(const gs_model *m, gs_status st);
 /* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
 gs_status gs_model_own(gs_model *m, gs_tensor *t);
 

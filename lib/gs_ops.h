@@ -98,6 +98,7 @@ extern const gs_opdef gs_ops_conv[];         /* ops_conv.c: Conv, ConvTranspose,
 extern const gs_opdef gs_ops_norm[];         /* ops_norm.c: normalizations, softmax */
 extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
+extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
 
@@ -195,6 +196,28 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset);
 gs_status gs_infer_bcast(gs_graph *g, gs_node *n, int64_t opset);
 /* As gs_infer_bcast with a bool output (comparisons). */
 gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset);
+/* GS_ERR_MODEL naming n: an output dim computed from n's inputs and
+ * attributes overflows int64 or is negative (checked arithmetic,
+ * __builtin_*_overflow, finds it; the dim is never exported wrapped). */
+gs_status gs_infer_overflow(gs_graph *g, const gs_node *n);
+/* Where: broadcast of the three inputs, the dtype of X (or of Y when X's is
+ * unknown); never the condition's. */
+gs_status gs_infer_where(gs_graph *g, gs_node *n, int64_t opset);
+/* Rows whose outputs follow from attributes and constant inputs (the shape
+ * is left unknown where an input it depends on is not constant). */
+gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset);
+/* Einsum: output dims from the operands' letters. */
+gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset);
+/* ops_einsum.c: equation eq for operands of ranks[0..nin) with each
+ * ellipsis spelled out as letters eq does not use, and the implicit output
+ * made explicit, into out (cap bytes); bcast[c] is set for those letters.
+ * False when eq does not fit the ranks. */
+bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast);
+/* Resize, Upsample: input 0's dtype and rank (dims unknown). */
+gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset);
 /* The constant tensor of input k of n (an initializer), or NULL. */
 const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
 

@@ -176,6 +176,7 @@ struct gs_ruleset {
      * from the op's name to its first rule (open addressing, -1 empty), and
      * per rule the next one of the same op (-1 at the end). */
     int *root_first, *root_next;
+    int *root_last;             /* per table slot, the op's last rule (appends in O(1)) */
     int root_cap, nroot_ops;
 };
 
@@ -184,7 +185,9 @@ struct gs_ruleset {
 int gs_ruleset_first_at(const gs_ruleset *rs, const char *op);
 
 /* rules_check.c: check one rule numerically; 0 ok, 1 failed, 2 unchecked,
- * with "ok", the worst difference or the reason in res. */
+ * with "ok", the worst difference or the reason in res; CHECK_NOMEM when
+ * memory ran out (GS_ERR_NOMEM on ctx, no verdict). */
+enum { CHECK_NOMEM = 3 };
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap);
 
 /* match.c: evaluate a condition function (for rules_load.c's validation). */

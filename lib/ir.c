@@ -961,6 +961,23 @@ void gs_ir_drop_unused_inits(gs_graph *g)
     }
 }
 
+void gs_ir_swap_names(gs_graph *g, gs_id a, gs_id b)
+{
+    gs_id *sa = map_slot(g, g->values[a].name), *sb = map_slot(g, g->values[b].name);
+    const char *name = g->values[a].name;
+    g->values[a].name = g->values[b].name;
+    g->values[b].name = name;
+    g->values[a].flags |= GS_V_TYPED;   /* value_info is rebuilt under the new names */
+    g->values[b].flags |= GS_V_TYPED;
+    if (*sa == a && *sb == b) {
+        *sa = b, *sb = a;
+        return;
+    }
+    memset(g->map, 0xff, g->mapcap * sizeof *g->map);   /* names repeated: rebuild */
+    for (gs_id i = 0; i < g->nvalues; i++)
+        *map_slot(g, g->values[i].name) = i;
+}
+
 gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name)
 {
     if (gs_ir_find(g, name) != GS_NONE)

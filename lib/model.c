@@ -50,7 +50,24 @@ GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out)
     }
     st = gs_onnx_import(ctx, map, size, true, path, dir, out);
     gs_dealloc(ctx, dir);
+    if (st == GS_OK && !((*out)->path = gs_arena_strdup((*out)->graph->perm, path))) {
+        gs_model_free(*out);
+        *out = NULL;
+        return gs_nomem(ctx);
+    }
     return st;
+}
+
+gs_status gs_model_errfile(const gs_model *m, gs_status st)
+{
+    if (!m || !m->path || (st != GS_ERR_MODEL && st != GS_ERR_UNSUPPORTED && st != GS_ERR_LIMIT))
+        return st;
+    size_t n = strlen(m->path);
+    if (!strncmp(m->ctx->msg, m->path, n) && m->ctx->msg[n] == ':')
+        return st;
+    char msg[sizeof m->ctx->msg];
+    snprintf(msg, sizeof msg, "%s", m->ctx->msg);
+    return gs_err(m->ctx, st, "%s: %s", m->path, msg);
 }
 
 GS_API gs_status gs_model_load_mem(gs_ctx *ctx, const void *data, size_t size,

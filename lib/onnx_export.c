@@ -26,6 +26,7 @@ typedef struct ex {
     size_t ext_threshold;
     uint64_t ext_off;
     const char *path;
+    int64_t ir_version;      /* of the model written */
     gs_status st;            /* first error while building or writing */
 } ex;
 
@@ -191,6 +192,27 @@ static Onnx__ValueInfoProto **export_infos(ex *e, const gs_graph *g, const gs_id
     return out;
 }
 
+/* graph.input: the listed inputs, then (IR version below 4, where ONNX
+ * requires every initializer to be a graph input too) each initializer
+ * graphsub made (by folding, by a rule) that is not listed; the model's own
+ * are left as they came. */
+static Onnx__ValueInfoProto **export_inputs(ex *e, const gs_graph *g, size_t *count)
+{
+    Onnx__ValueInfoProto **out = export_infos(e, g, g->inputs, g->insrc, g->ninputs, count);
+    if (!out || e->ir_version >= 4 || !g->ninits)
+        return out;
+    Onnx__ValueInfoProto **all = ealloc(e, (*count + (size_t)g->ninits + 1) * sizeof *all);
+    if (!all)
+        return NULL;
+    memcpy(all, out, *count * sizeof *all);
+    for (int32_t i = 0; i < g->ninits; i++) {
+        const gs_value *v = &g->values[g->inits[i]];
+        if (!(v->flags & (GS_V_DEAD | GS_V_INPUT)) && v->init && !v->init->src)
+            all[(*count)++] = export_info(e, v, NULL);
+    }
+    return all;
+}
+
 /* value_info: the imported entries, then values typed by inference that no
  * other list describes, in id order. */
 static Onnx__ValueInfoProto **export_value_info(ex *e, const gs_graph *g, size_t *count)
@@ -339,7 +361,7 @@ static Onnx__GraphProto *export_graph(ex *e, const gs_graph *g)
     gp->node = ealloc(e, ((size_t)n + 1) * sizeof *gp->node);
     for (int i = 0; gp->node && i < n; i++)
         gp->node[i] = export_node(e, g, &g->nodes[order[i]]);
-    gp->input = export_infos(e, g, g->inputs, g->insrc, g->ninputs, &gp->n_input);
+    gp->input = export_inputs(e, g, &gp->n_input);
     gp->output = export_infos(e, g, g->outputs, g->outsrc, g->noutputs, &gp->n_output);
     gp->value_info = export_value_info(e, g, &gp->n_value_info);
     gp->initializer = export_inits(e, g, &gp->n_initializer);
@@ -409,6 +431,7 @@ static gs_status build(ex *e, Onnx__ModelProto *mp)
     *mp = *src;
     if (mp->ir_version < e->m->min_ir_version)
         mp->ir_version = e->m->min_ir_version, mp->has_ir_version = 1;
+    e->ir_version = mp->has_ir_version ? mp->ir_version : 0;
     mp->graph = export_graph(e, e->m->graph);
     mp->opset_import = export_opsets(e, src, &mp->n_opset_import);
     if (e->st == GS_OK && (!mp->graph || !mp->opset_import))

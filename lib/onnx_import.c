@@ -10,9 +10,9 @@
  * External data is mapped from files next to the model; a location that
  * would leave the model's folder is refused.
  */
+#include "gs_onnx.h"
 #include "gs_ops.h"
 #include "gs_wire.h"
-#include "onnx.pb-c.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -783,6 +783,8 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
     if (st == GS_OK && !mp->graph)
         st = gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (no graph)", path);
     if (st == GS_OK)
+        st = gs_onnx_check(ctx, mp, path);
+    if (st == GS_OK)
         st = import_opsets(&im, mp);
     gs_graph *g;
     if (st == GS_OK)
@@ -870,7 +872,9 @@ gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out)
     if (!tp)
         return pm.failed ? gs_nomem(ctx)
                          : gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX tensor (protobuf parse failed)", path);
-    st = read_tensor(ctx, path, tp, out);
+    st = gs_onnx_check_tensor(ctx, tp, path);
+    if (st == GS_OK)
+        st = read_tensor(ctx, path, tp, out);
     onnx__tensor_proto__free_unpacked(tp, &pa);
     if (st != GS_OK && st != GS_ERR_NOMEM && strncmp(ctx->msg, path, strlen(path))) {
         char msg[sizeof ctx->msg];

@@ -24,6 +24,10 @@ typedef struct window {
     int64_t out[GS_MAX_RANK];                          /* window positions per dim */
 } window;
 
+/* window_init and transposed_window: a size overflows int64 (an infer
+ * error, not an unknown shape). */
+static const char gs_conv_overflows[] = "sizes overflow int64";
+
 static int64_t prod(const int64_t *v, int n)
 {
     int64_t p = 1;
@@ -118,21 +122,30 @@ static const char *window_init(window *w, const gs_node *n, const int64_t *in, i
         w->in[i] = in[i], w->kernel[i] = kernel[i];
         if (kernel[i] <= 0)
             return "kernel dims must be positive";
-        int64_t ek = (kernel[i] - 1) * w->dil[i] + 1;   /* dilated extent */
+        int64_t ek, o, total, span, end, last;   /* ek: the dilated extent */
+        if (__builtin_mul_overflow(kernel[i] - 1, w->dil[i], &ek) || __builtin_add_overflow(ek, 1, &ek))
+            return gs_conv_overflows;
         if (ap == 1 || ap == 2) {   /* SAME: ceil(in / stride) positions, pads split */
-            int64_t o = (in[i] + w->stride[i] - 1) / w->stride[i];
-            int64_t total = (o - 1) * w->stride[i] + ek - in[i];
+            if (__builtin_add_overflow(in[i], w->stride[i] - 1, &o))
+                return gs_conv_overflows;
+            o /= w->stride[i];
+            if (__builtin_mul_overflow(o - 1, w->stride[i], &total) || __builtin_add_overflow(total, ek - in[i], &total))
+                return gs_conv_overflows;
             total = total > 0 ? total : 0;
             w->pad0[i] = ap == 1 ? total / 2 : total - total / 2;
             w->pad1[i] = total - w->pad0[i];
         } else if (ap == 3) {
             w->pad0[i] = w->pad1[i] = 0;
         }
-        int64_t span = in[i] + w->pad0[i] + w->pad1[i] - ek;
+        if (__builtin_add_overflow(in[i], w->pad0[i], &end) || __builtin_add_overflow(end, w->pad1[i], &span) ||
+            __builtin_sub_overflow(span, ek, &span))
+            return gs_conv_overflows;
         if (span < 0)
             return "kernel larger than the padded input";
-        w->out[i] = (ceil_mode ? (span + w->stride[i] - 1) / w->stride[i] : span / w->stride[i]) + 1;
-        if (ceil_mode && (w->out[i] - 1) * w->stride[i] >= in[i] + w->pad0[i])
+        if (ceil_mode && __builtin_add_overflow(span, w->stride[i] - 1, &span))
+            return gs_conv_overflows;
+        w->out[i] = span / w->stride[i] + 1;
+        if (ceil_mode && (__builtin_mul_overflow(w->out[i] - 1, w->stride[i], &last) || last >= end))
             w->out[i]--;   /* the last window must start inside the input or its left pad */
     }
     return NULL;
@@ -158,16 +171,22 @@ static const char *transposed_window(window *w, const gs_node *n, const int64_t 
         w->out[i] = in[i], w->kernel[i] = kernel[i];
         if (kernel[i] <= 0)
             return "kernel dims must be positive";
-        int64_t full = w->stride[i] * (in[i] - 1) + opad[i] + (kernel[i] - 1) * w->dil[i] + 1;
+        int64_t full, ek, target = ns > 0 ? oshape[ns - nd + i] : 0, total;
+        if (__builtin_mul_overflow(w->stride[i], in[i] - 1, &full) || __builtin_add_overflow(full, opad[i], &full) ||
+            __builtin_mul_overflow(kernel[i] - 1, w->dil[i], &ek) || __builtin_add_overflow(full, ek, &full) ||
+            __builtin_add_overflow(full, 1, &full) ||
+            (ns <= 0 && __builtin_mul_overflow(in[i], w->stride[i], &target)))
+            return gs_conv_overflows;
         if (ap == 3)
             w->pad0[i] = w->pad1[i] = 0;
         if (ns > 0 || ap == 1 || ap == 2) {   /* pads from the wanted output size */
-            int64_t target = ns > 0 ? oshape[ns - nd + i] : in[i] * w->stride[i];
-            int64_t total = full - target;     /* negative: zeros appended at the end */
+            if (__builtin_sub_overflow(full, target, &total))   /* negative: zeros appended at the end */
+                return gs_conv_overflows;
             w->pad0[i] = total <= 0 ? 0 : ap == 1 ? total / 2 : total - total / 2;
             w->pad1[i] = total - w->pad0[i];
         }
-        w->in[i] = full - w->pad0[i] - w->pad1[i];
+        if (__builtin_sub_overflow(full, w->pad0[i], &w->in[i]) || __builtin_sub_overflow(w->in[i], w->pad1[i], &w->in[i]))
+            return gs_conv_overflows;
         if (w->in[i] <= 0)
             return "output size not positive";
     }
@@ -569,8 +588,11 @@ static gs_status infer_conv(gs_graph *g, gs_node *n, int64_t opset)
     int64_t in[GS_MAX_RANK], kernel[GS_MAX_RANK];
     gs_dim m = w->rank > 0 ? w->dims[0] : (gs_dim){ -1, NULL };
     window win;
-    bool ok = spatial(x, in) && kernel_of(n, w, nd, kernel) && !window_init(&win, n, in, nd, kernel, false);
-    return infer_out(g, n, x, m, ok ? &win : NULL);
+    const char *why = spatial(x, in) && kernel_of(n, w, nd, kernel) ? window_init(&win, n, in, nd, kernel, false)
+                                                                     : "unknown";
+    if (why == gs_conv_overflows)
+        return gs_infer_overflow(g, n);
+    return infer_out(g, n, x, m, why ? NULL : &win);
 }
 
 static gs_status infer_convtranspose(gs_graph *g, gs_node *n, int64_t opset)
@@ -580,12 +602,17 @@ static gs_status infer_convtranspose(gs_graph *g, gs_node *n, int64_t opset)
         return GS_OK;
     int nd = x->rank - 2;
     int64_t in[GS_MAX_RANK], kernel[GS_MAX_RANK], group = gs_attr_int(n, "group", 1);
-    gs_dim m = { w->rank > 1 && w->dims[1].v >= 0 ? w->dims[1].v * group : -1, NULL };
+    gs_dim m = { -1, NULL };
+    if (w->rank > 1 && w->dims[1].v >= 0 && group > 0 && __builtin_mul_overflow(w->dims[1].v, group, &m.v))
+        return gs_infer_overflow(g, n);
     window win;
-    bool ok = spatial(x, in) && kernel_of(n, w, nd, kernel) && !transposed_window(&win, n, in, nd, kernel);
-    if (ok)   /* infer_out reads the window positions: here they are the output image */
+    const char *why = spatial(x, in) && kernel_of(n, w, nd, kernel) ? transposed_window(&win, n, in, nd, kernel)
+                                                                     : "unknown";
+    if (why == gs_conv_overflows)
+        return gs_infer_overflow(g, n);
+    if (!why)   /* infer_out reads the window positions: here they are the output image */
         memcpy(win.out, win.in, sizeof win.out);
-    return infer_out(g, n, x, m, ok ? &win : NULL);
+    return infer_out(g, n, x, m, why ? NULL : &win);
 }
 
 static gs_status infer_pool(gs_graph *g, gs_node *n, int64_t opset)
@@ -596,9 +623,11 @@ static gs_status infer_pool(gs_graph *g, gs_node *n, int64_t opset)
     int nd = x->rank - 2;
     int64_t in[GS_MAX_RANK], kernel[GS_MAX_RANK];
     window win;
-    bool ok = spatial(x, in) && kernel_of(n, NULL, nd, kernel) &&
-              !window_init(&win, n, in, nd, kernel, gs_attr_int(n, "ceil_mode", 0));
-    return infer_out(g, n, x, x->dims[1], ok ? &win : NULL);
+    const char *why = spatial(x, in) && kernel_of(n, NULL, nd, kernel)
+                          ? window_init(&win, n, in, nd, kernel, gs_attr_int(n, "ceil_mode", 0)) : "unknown";
+    if (why == gs_conv_overflows)
+        return gs_infer_overflow(g, n);
+    return infer_out(g, n, x, x->dims[1], why ? NULL : &win);
 }
 
 static gs_status infer_global(gs_graph *g, gs_node *n, int64_t opset)

@@ -1,11 +1,13 @@
 /*
- * ops_einsum.c - Einsum for one or two operands without an ellipsis.
+ * ops_einsum.c - Einsum for one or two operands. An ellipsis is first
+ * spelled out as letters the equation does not use (right-aligned, as
+ * numpy broadcasts), so the rest sees letters only.
  *
  * The equation is parsed into its terms; the kernel then visits every
  * assignment of the index letters and accumulates the product of the
  * operands' elements into the output. That is slow for large contractions
  * but exact, and exporters emit Einsum only for small ones; a model whose
- * Einsum has an ellipsis or three operands gets an error naming the node.
+ * Einsum has three operands gets an error naming the node.
  */
 #include "gs_ops.h"
 
@@ -14,19 +16,121 @@
 
 #define MAX_STEPS ((int64_t)1 << 32)   /* index assignments one call may visit */
 
+/* Letters of term [p, end) (spaces skipped), or -1 when it has a character
+ * other than a letter or one ellipsis. */
+static int term_letters(const char *p, const char *end, bool *ell)
+{
+    int n = 0;
+    *ell = false;
+    for (; p < end; p++) {
+        if (*p == ' ')
+            continue;
+        if (*p == '.' && end - p >= 3 && p[1] == '.' && p[2] == '.' && !*ell)
+            *ell = true, p += 2;
+        else if (isalpha((unsigned char)*p))
+            n++;
+        else
+            return -1;
+    }
+    return n;
+}
+
+bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast)
+{
+    bool used[256] = { false };
+    for (const char *p = eq; *p; p++)
+        used[(unsigned char)*p] = true;
+    const char *starts[4], *ends[4];
+    int nt = 0;
+    const char *arrow = strstr(eq, "->"), *lhs_end = arrow ? arrow : eq + strlen(eq);
+    for (const char *p = eq; nt < 4;) {
+        const char *c = memchr(p, ',', (size_t)(lhs_end - p));
+        starts[nt] = p, ends[nt++] = c ? c : lhs_end;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    if (nt != nin || nt > 3)
+        return false;
+    int ell[3], maxe = 0;
+    for (int t = 0; t < nt; t++) {
+        bool e;
+        int n = term_letters(starts[t], ends[t], &e);
+        if (n < 0 || n > ranks[t] || (!e && n != ranks[t]))
+            return false;
+        ell[t] = ranks[t] - n;
+        maxe = ell[t] > maxe ? ell[t] : maxe;
+    }
+    char fresh[GS_MAX_RANK];
+    int nf = 0;
+    for (int c = 'A'; c <= 'z' && nf < maxe; c++)
+        if (isalpha(c) && !used[c])
+            fresh[nf++] = (char)c, bcast[c] = true;
+    if (nf < maxe)
+        return false;
+    size_t o = 0;
+    int once[256] = { 0 };
+#define PUT(ch) do { if (o + 1 >= cap) return false; out[o++] = (ch); } while (0)
+    for (int t = 0; t < nt; t++) {
+        if (t)
+            PUT(',');
+        for (const char *p = starts[t]; p < ends[t]; p++) {
+            if (*p == '.') {
+                for (int i = maxe - ell[t]; i < maxe; i++)
+                    PUT(fresh[i]);
+                p += 2;
+            } else if (*p != ' ') {
+                once[(unsigned char)*p]++;
+                PUT(*p);
+            }
+        }
+    }
+    PUT('-');
+    PUT('>');
+    if (arrow) {
+        bool e;
+        if (term_letters(arrow + 2, arrow + strlen(arrow), &e) < 0)
+            return false;
+        for (const char *p = arrow + 2; *p; p++) {
+            if (*p == '.') {
+                for (int i = 0; i < maxe; i++)
+                    PUT(fresh[i]);
+                p += 2;
+            } else if (*p != ' ') {
+                PUT(*p);
+            }
+        }
+    } else {   /* implicit: the ellipsis dims, then the letters seen once in order */
+        for (int i = 0; i < maxe; i++)
+            PUT(fresh[i]);
+        for (int c = 'A'; c <= 'z'; c++)
+            if (once[c] == 1 && isalpha(c))
+                PUT((char)c);
+    }
+#undef PUT
+    out[o] = 0;
+    return true;
+}
+
 static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nout;
+    char expanded[256];
+    bool bcast[256] = { false };
+    int ranks[3] = { 0, 0, 0 };
+    for (int t = 0; t < nin && t < 3; t++)
+        ranks[t] = in[t]->rank;
     const char *eq = gs_attr_str(k->node, "equation", "");
+    if (strchr(eq, '.') && !gs_einsum_expand(eq, ranks, nin, expanded, sizeof expanded, bcast))
+        return gs_kfail(k, "equation does not match the operands");
+    if (strchr(eq, '.'))
+        eq = expanded;
     char terms[3][GS_MAX_RANK + 1] = { "", "", "" }, outs[GS_MAX_RANK + 1] = "";
     int nt = 0, len = 0;
     bool arrow = false;
     for (const char *p = eq; *p; p++) {
         if (*p == ' ')
             continue;
-        if (*p == '.')
-            return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (Einsum): equation '%s' with an ellipsis "
-                          "is not supported", k->node->name, eq);
         if (*p == ',' || (*p == '-' && p[1] == '>')) {
             if (nt >= 2)
                 return gs_err(k->ctx, GS_ERR_UNSUPPORTED, "node '%s' (Einsum): more than two operands "
@@ -60,9 +164,10 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
             unsigned char c = (unsigned char)terms[t][i];
             if (!count[c] && nl < 64)
                 letters[nl++] = (char)c;
-            if (count[c] && size[c] != in[t]->dims[i])
+            int64_t d = in[t]->dims[i];
+            if (count[c] && size[c] != d && !(bcast[c] && (d == 1 || size[c] == 1)))
                 return gs_kfail(k, "index sizes disagree");
-            size[c] = in[t]->dims[i], count[c]++;
+            size[c] = count[c] && d == 1 ? size[c] : d, count[c]++;   /* ellipsis dims broadcast */
         }
     }
     if (!arrow) {   /* implicit output: letters seen once, in order */
@@ -107,7 +212,7 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
         for (int t = 0; t < nt; t++) {
             int64_t off = 0;
             for (int i = 0; terms[t][i]; i++)
-                off = off * in[t]->dims[i] + pos[(unsigned char)terms[t][i]];
+                off = off * in[t]->dims[i] + (in[t]->dims[i] == 1 ? 0 : pos[(unsigned char)terms[t][i]]);
             v *= gs_tensor_get_f(in[t], off);
         }
         int64_t o = 0;
@@ -123,6 +228,6 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
 }
 
 const gs_opdef gs_ops_einsum[] = {
-    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands, no ellipsis)", NULL, NULL, k_einsum },
+    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands)", gs_infer_einsum, NULL, k_einsum },
     { .name = NULL },
 };

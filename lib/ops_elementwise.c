@@ -229,7 +229,14 @@ static int64_t iop(bop op, int64_t a, int64_t b)
     case B_SUB: return (int64_t)((uint64_t)a - (uint64_t)b);
     case B_MUL: return (int64_t)((uint64_t)a * (uint64_t)b);
     case B_DIV: return b == 0 ? 0 : (a == INT64_MIN && b == -1) ? a : a / b;
-    case B_POW: { int64_t r = 1; for (int64_t i = 0; i < b && i < 64; i++) r *= a; return r; }
+    case B_POW: {   /* by squaring, wrapping round as the other integer ops do (a signed
+                       overflow is undefined); a negative exponent gives 1 */
+        uint64_t r = 1, x = (uint64_t)a;
+        for (uint64_t e = b > 0 ? (uint64_t)b : 0; e; e >>= 1, x *= x)
+            if (e & 1)
+                r *= x;
+        return (int64_t)r;
+    }
     case B_FMOD: return b == 0 ? 0 : a % b;
     case B_MOD: { if (b == 0) return 0; int64_t r = a % b; return r != 0 && ((r < 0) != (b < 0)) ? r + b : r; }
     case B_MIN: return a < b ? a : b;
@@ -503,17 +510,6 @@ static gs_status k_where(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     return GS_OK;
 }
 
-/* Where: output dtype is that of X (input 1). */
-static gs_status infer_where(gs_graph *g, gs_node *n, int64_t opset)
-{
-    gs_status st = gs_infer_bcast(g, n, opset);
-    if (st == GS_OK && n->nin > 1 && n->in[1] != GS_NONE) {
-        const gs_value *o = &g->values[n->out[0]];
-        st = gs_infer_set(g, n->out[0], g->values[n->in[1]].dtype, o->rank, o->rank >= 0 ? o->dims : NULL);
-    }
-    return st;
-}
-
 static gs_status infer_isx(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
@@ -560,6 +556,6 @@ const gs_opdef gs_ops_elementwise[] = {
     V("Min", min), V("Max", max), V("Sum", sum), V("Mean", mean),
     { "Clip", 1, 0, 1, 3, 1, 1, EW, "min:f max:f (attributes before opset 11, inputs after)",
       gs_infer_same, NULL, k_clip },
-    { "Where", 9, 0, 3, 3, 1, 1, EW, "", infer_where, NULL, k_where },
+    { "Where", 9, 0, 3, 3, 1, 1, EW, "", gs_infer_where, NULL, k_where },
     { .name = NULL },
 };

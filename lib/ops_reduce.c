@@ -237,7 +237,7 @@ const gs_opdef gs_ops_reduce[] = {
     RROW("ReduceSum", sum), RROW("ReduceMean", mean), RROW("ReduceMax", max), RROW("ReduceMin", min),
     RROW("ReduceProd", prod), RROW("ReduceL1", l1), RROW("ReduceL2", l2),
     RROW("ReduceSumSquare", sumsq), RROW("ReduceLogSumExp", lse),
-    { "ArgMax", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", NULL, NULL, k_argmax },
-    { "ArgMin", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", NULL, NULL, k_argmin },
+    { "ArgMax", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax, NULL, k_argmax },
+    { "ArgMin", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax, NULL, k_argmin },
     { .name = NULL },
 };

@@ -52,12 +52,15 @@ static int int_list(gs_kcall *k, const gs_tensor *const *in, int nin, int idx, c
     return node_int_list(k->node, in, nin, idx, attr, vals, max);
 }
 
+/* Row-major strides of dims. A tensor with a zero dim may have others whose
+ * product overflows; its strides saturate, since no element is addressed. */
 static void strides_of(const int64_t *dims, int rank, int64_t *strides)
 {
     int64_t s = 1;
     for (int i = rank - 1; i >= 0; i--) {
         strides[i] = s;
-        s *= dims[i];
+        if (__builtin_mul_overflow(s, dims[i], &s))
+            s = INT64_MAX;
     }
 }
 
@@ -491,15 +494,18 @@ static gs_status k_range(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     double s = gs_tensor_get_f(in[0], 0), l = gs_tensor_get_f(in[1], 0), d = gs_tensor_get_f(in[2], 0);
     if (d == 0)
         return gs_kfail(k, "delta is zero");
-    double count = (l - s) / d;
-    int64_t n = count > 0 ? (int64_t)(count + (count - (double)(int64_t)count > 0 ? 1 : 0)) : 0;
-    if (n > ((int64_t)1 << 32))
-        return gs_kfail(k, "range too long");
+    double count = ceil((l - s) / d);   /* checked before the cast: NaN or huge is out of range */
+    if (!(count <= (double)((int64_t)1 << 32)))
+        return gs_kfail(k, "range too long (or not a number)");
+    int64_t n = count > 0 ? (int64_t)count : 0;
     bool ints = in[0]->dtype != GS_FLOAT && in[0]->dtype != GS_DOUBLE && in[0]->dtype != GS_FLOAT16;
+    int64_t is = ints ? gs_tensor_get_i(in[0], 0) : 0, id = ints ? gs_tensor_get_i(in[2], 0) : 0, last;
+    if (ints && n > 0 && (__builtin_mul_overflow(n - 1, id, &last) || __builtin_add_overflow(is, last, &last)))
+        return gs_kfail(k, "range values overflow int64");
     gs_status st = gs_kmake(k, out, in[0]->dtype, &n, 1);
     for (int64_t i = 0; st == GS_OK && i < n; i++) {
         if (ints)
-            gs_tensor_set_i(out, i, gs_tensor_get_i(in[0], 0) + i * gs_tensor_get_i(in[2], 0));
+            gs_tensor_set_i(out, i, is + i * id);
         else
             gs_tensor_set_f(out, i, s + (double)i * d);
     }
@@ -679,6 +685,7 @@ static double source_coord(const resize_plan *p, int d, int64_t o)
 static int64_t nearest_index(const resize_plan *p, double x)
 {
     const char *m = p->nearest;
+    x = !(x > -1e15) ? -1e15 : x > 1e15 ? 1e15 : x;   /* NaN and far coordinates (clamped by the caller) */
     double f = floor(x);
     if (!strcmp(m, "floor"))
         return (int64_t)f;
@@ -764,7 +771,7 @@ static gs_status k_resize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
             if (crop && (c < 0 || c > (double)(p.in[d] - 1)))
                 outside = true;
             if (p.linear) {
-                double cc = c < 0 ? 0 : c > (double)(p.in[d] - 1) ? (double)(p.in[d] - 1) : c;
+                double cc = !(c > 0) ? 0 : c > (double)(p.in[d] - 1) ? (double)(p.in[d] - 1) : c;   /* NaN: 0 */
                 lo[d] = (int64_t)floor(cc);
                 w[d] = cc - (double)lo[d];
             } else {
@@ -867,8 +874,8 @@ static gs_status infer_concat(gs_graph *g, gs_node *n, int64_t opset)
         const gs_value *v = val(g, n, i);
         if (!v || v->rank != x->rank || v->dims[axis].v < 0 || sum < 0)
             sum = -1;
-        else
-            sum += v->dims[axis].v;
+        else if (__builtin_add_overflow(sum, v->dims[axis].v, &sum))
+            return gs_infer_overflow(g, n);
     }
     dims[axis] = (gs_dim){ sum, NULL };
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
@@ -884,7 +891,10 @@ static gs_status infer_flatten(gs_graph *g, gs_node *n, int64_t opset)
     int64_t a = 1, b = 1;
     for (int i = 0; i < x->rank; i++) {
         int64_t *p = i < axis ? &a : &b;
-        *p = x->dims[i].v >= 0 && *p >= 0 ? *p * x->dims[i].v : -1;
+        if (x->dims[i].v < 0 || *p < 0)
+            *p = -1;
+        else if (__builtin_mul_overflow(*p, x->dims[i].v, p))
+            return gs_infer_overflow(g, n);
     }
     gs_dim dims[2] = { { a, NULL }, { b, NULL } };
     if (axis == 1 && x->rank >= 1 && x->dims[0].v < 0)
@@ -985,8 +995,8 @@ static gs_status infer_shape(gs_graph *g, gs_node *n, int64_t opset)
 {
     (void)opset;
     const gs_value *x = val(g, n, 0);
-    if (!x || x->rank < 0)
-        return gs_infer_set(g, n->out[0], GS_INT64, -1, NULL);
+    if (!x || x->rank < 0)   /* one dim, of unknown length */
+        return gs_infer_set(g, n->out[0], GS_INT64, 1, (gs_dim[1]){ { -1, NULL } });
     int64_t r = x->rank, s = gs_attr_int(n, "start", 0), e = gs_attr_int(n, "end", r);
     s = clamp(s < 0 ? s + r : s, 0, r);
     e = clamp(e < 0 ? e + r : e, 0, r);
@@ -1111,8 +1121,11 @@ static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
     }
     gs_dim dims[GS_MAX_RANK];
     for (int i = 0; i < x->rank; i++) {
-        int64_t add = pads[i] + pads[i + x->rank];
-        dims[i] = add == 0 ? x->dims[i] : (gs_dim){ x->dims[i].v >= 0 ? x->dims[i].v + add : -1, NULL };
+        int64_t add, v = -1;
+        if (__builtin_add_overflow(pads[i], pads[i + x->rank], &add) ||
+            (x->dims[i].v >= 0 && (__builtin_add_overflow(x->dims[i].v, add, &v) || v < 0)))
+            return gs_infer_overflow(g, n);
+        dims[i] = add == 0 ? x->dims[i] : (gs_dim){ v, NULL };
     }
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
@@ -1167,13 +1180,13 @@ const gs_opdef gs_ops_tensor[] = {
     { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size },
     { "Cast", 6, 0, 1, 1, 1, 1, GS_OP_ELEMENTWISE, "to:i saturate:i=1", infer_cast, NULL, k_cast },
     { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike },
-    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", NULL, NULL, k_constant_of_shape },
-    { "Range", 11, 0, 3, 3, 1, 1, 0, "", NULL, NULL, k_range },
+    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", gs_infer_constant_of_shape, NULL, k_constant_of_shape },
+    { "Range", 11, 0, 3, 3, 1, 1, 0, "", gs_infer_range, NULL, k_range },
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
-    { "Tile", 6, 0, 2, 2, 1, 1, L, "", NULL, NULL, k_tile },
+    { "Tile", 6, 0, 2, 2, 1, 1, L, "", gs_infer_tile, NULL, k_tile },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad },
     { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
-      "(nearest and linear)", NULL, NULL, k_resize },
-    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", NULL, NULL, k_resize },
+      "(nearest and linear)", gs_infer_resize, NULL, k_resize },
+    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize },
     { .name = NULL },
 };

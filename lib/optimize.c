@@ -43,8 +43,13 @@ static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: target opset %d out of range", o->target_opset);
     if (o->level < 0 || o->level > 2)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: level must be 0, 1 or 2 (got %d)", o->level);
-    if (o->alpha < 0 || o->alpha > 10 || o->budget < 0 || o->time_limit < 0)
-        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: alpha, budget or time limit out of range");
+    if (o->alpha != 0 && !(o->alpha >= 1 && o->alpha <= 10))   /* NaN fails too */
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: alpha must be from 1 to 10 (got %g)", o->alpha);
+    if (o->budget < 0)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: budget must not be negative (got %d)", o->budget);
+    if (!(o->time_limit >= 0 && o->time_limit <= 1e9))
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: time limit must be from 0 to 1e9 seconds (got %g)",
+                      o->time_limit);
     return GS_OK;
 }
 
@@ -99,7 +104,7 @@ static gs_status skip_rule(gs_ctx *ctx, const gs_optimize_opts *o, gs_ruleset *r
         }
     if (found || o->no_default_rules)
         return GS_OK;
-    return gs_err(ctx, GS_ERR_ARG, "%s: profile field 'skip_rules' names '%s', which is not a rule",
+    return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'skip_rules' names '%s', which is not a rule",
                   o->profile_path ? o->profile_path : "profile", name);
 }
 
@@ -194,10 +199,12 @@ typedef struct run {
     double t_end;       /* the search's deadline, set when it first starts */
 } run;
 
+/* A phase of cleanup or lowering rules, to a fixed point or the time limit. */
 static gs_status apply_class(run *r, uint32_t flags)
 {
     gs_status st;
-    gs_cleanup(r->g, r->rs, r->opset, flags, &r->cm, &r->arena, &r->path, &st);
+    gs_cleanup(r->g, r->rs, r->opset, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
+               &r->path, &st);
     return st;
 }
 
@@ -231,7 +238,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
         return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
     double left = t_end - now_s();
     gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0, r->o->progress,
-                          r->o->progress_ud };
+                          r->o->progress_ud, 0 };
     gs_search_result res;
     st = gs_search(reg.sub, r->rs, r->opset, &r->cm, &so, &r->arena, &res);
     if (st == GS_OK) {
@@ -433,10 +440,14 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         dflt.version = GS_OPTIMIZE_OPTS_VERSION;
         opts = &dflt;
     }
-    const gs_optimize_opts *o = opts ? opts : &dflt;
-    gs_status st = check_opts(ctx, o);
+    gs_status st = check_opts(ctx, opts ? opts : &dflt);
     if (st != GS_OK)
         return st;
+    if (opts && opts != &dflt)
+        dflt = *opts;
+    if (dflt.alpha == 0)
+        dflt.alpha = 1.05;   /* the header's default */
+    const gs_optimize_opts *o = &dflt;
     if (report && report->version != GS_REPORT_VERSION)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
     if (report)
@@ -445,11 +456,11 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (o->profile_path && (st = gs_profile_load(ctx, o->profile_path, &profile)) != GS_OK)
         return st;
     if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
-        return st;
+        return gs_model_errfile(m, st);
     /* A profile's opset is what the target runs: raise to it when every op allows. */
     int raise = o->target_opset ? 0 : profile_opset(&profile, m);
     if (raise && gs_opset_can_raise(m, raise) && (st = gs_opset_raise(m, raise)) != GS_OK)
-        return st;
+        return gs_model_errfile(m, st);
     if (o->level == 0)
         return GS_OK;
     run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
@@ -463,5 +474,5 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         st = fill_steps(ctx, m->graph->perm, report, r.path);
     gs_arena_free(&r.arena);
     gs_ruleset_free(r.rs);
-    return st;
+    return gs_model_errfile(m, st);
 }

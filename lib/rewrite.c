@@ -18,8 +18,28 @@ typedef struct rw {
     const gs_rule *r;
     gs_delta *d;
     const char *base;     /* name the new nodes derive from */
+    int nbase;            /* bytes of it used (new names do not stack without end) */
     gs_id lets[GS_MAX_BINDINGS];   /* the value built for each rewrite binding, or GS_NONE */
 } rw;
+
+/* A free name from base: base, else the first free of base_1 to base_3,
+ * else base_n<count> (the graph's value or node count, free at the first
+ * try in practice); node: free as a node name too. gs_ir_unique_name alone
+ * counts up from _1, which made a rule set that adds thousands of values
+ * under one name quadratic in time and memory (every name tried stays in
+ * the arena). */
+static const char *fresh_name(gs_graph *g, const char *base, bool node)
+{
+    char s[600];
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            snprintf(s, sizeof s, "%s_%d", base, i);
+        if (gs_ir_find(g, i ? s : base) == GS_NONE && (!node || !gs_ir_node_name_taken(g, i ? s : base)))
+            return gs_arena_strdup(g->perm, i ? s : base);
+    }
+    snprintf(s, sizeof s, "%s_n%d", base, (int)(node ? g->nnodes : g->nvalues));
+    return node ? gs_ir_unique_node_name(g, s) : gs_ir_unique_name(g, s);
+}
 
 static gs_id new_const(rw *w, int32_t dtype, int rank, const int64_t *dims, const void *data,
                        size_t nbytes)
@@ -38,8 +58,9 @@ static gs_id new_const(rw *w, int32_t dtype, int rank, const int64_t *dims, cons
     t->data = copy;
     t->nbytes = nbytes;
     char base[256];
-    snprintf(base, sizeof base, "%s/const", w->base);
-    return gs_ir_add_init(w->g, base, t);
+    snprintf(base, sizeof base, "%.*s/const", w->nbase, w->base);
+    const char *name = fresh_name(w->g, base, false);
+    return name ? gs_ir_add_init(w->g, name, t) : (gs_nomem(w->g->ctx), GS_NONE);
 }
 
 static bool int_valued(const gs_pnode *p, int64_t *out, const rw *w);
@@ -248,12 +269,12 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
     while (nin > 0 && in[nin - 1] == GS_NONE)
         nin--;
     char base[512];
-    snprintf(base, sizeof base, "%s/%s", w->base, p->name);
-    const char *name = gs_ir_unique_node_name(w->g, base);
+    snprintf(base, sizeof base, "%.*s/%s", w->nbase, w->base, p->name);
+    const char *name = fresh_name(w->g, base, true);
     for (int k = 0; name && k < nout; k++) {
         char vb[600];
         snprintf(vb, sizeof vb, "%s_out%d", name, k);
-        const char *vname = gs_ir_unique_name(w->g, vb);
+        const char *vname = fresh_name(w->g, vb, false);
         if (!vname || (outs[k] = gs_ir_add_value(w->g, vname, false)) == GS_NONE)
             return gs_nomem(w->g->ctx);
     }
@@ -348,17 +369,11 @@ static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
     return GS_ERR_INTERNAL;
 }
 
-/* Give value v the name of graph output old (old gets a fresh name). */
+/* Give value v the name of graph output old (old, replaced everywhere, takes v's). */
 static gs_status take_name(gs_graph *g, gs_id old, gs_id v)
 {
-    const char *name = g->values[old].name;
-    char fresh[512];
-    snprintf(fresh, sizeof fresh, "%s_replaced", name);
-    const char *other = gs_ir_unique_name(g, fresh);
-    if (!other)
-        return gs_nomem(g->ctx);
-    gs_status st = gs_ir_rename(g, old, other);
-    return st == GS_OK ? gs_ir_rename(g, v, name) : st;
+    gs_ir_swap_names(g, old, v);   /* old is replaced everywhere: any free name will do */
+    return GS_OK;
 }
 
 /* A bare variable cannot take a graph output's name when it is itself an
@@ -423,6 +438,22 @@ bool gs_rule_applicable(const gs_graph *g, const gs_match *m)
     return true;
 }
 
+/* Bytes of a name new names derive from: at most NAME_STEM, cut before a
+ * UTF-8 continuation byte. A rewrite of a rewrite's node would otherwise
+ * stack "/Op" on "/Op" (rules applied thousands of times made names of
+ * hundreds of bytes, each hashed and compared at every lookup). */
+static int base_len(const char *s)
+{
+    enum { NAME_STEM = 96 };
+    int n = (int)strnlen(s, NAME_STEM + 1);
+    if (n <= NAME_STEM)
+        return n;
+    n = NAME_STEM;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
 {
     const gs_rule *r = m->rule;
@@ -442,11 +473,12 @@ gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
     if (!gs_rule_applicable(g, m))
         return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': a graph output cannot be replaced "
                       "by this value", r->name);
-    rw w = { g, m, r, d, g->nodes[m->nodes[r->roots[0]->slot]].name, { 0 } };
+    rw w = { g, m, r, d, g->nodes[m->nodes[r->roots[0]->slot]].name, 0, { 0 } };
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         w.lets[i] = GS_NONE;
     if (!*w.base)
         w.base = g->values[olds[0]].name;
+    w.nbase = base_len(w.base);
     gs_status st = GS_OK;
     if (r->rewrite_tuple)
         for (int i = 0; i < r->nrewrite && st == GS_OK; i++)

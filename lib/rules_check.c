@@ -396,9 +396,10 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
     int64_t opset = r->opset_max < 21 ? r->opset_max : 17;
     if (opset < r->opset_min)
         opset = r->opset_min;
+    ctx->last = GS_OK;   /* GS_ERR_NOMEM there at the end: memory ran out on the way */
     inst in = { ctx, r, gs_ir_new(ctx, NULL), spec, seed, { 0 }, "", absent };
     if (!in.g)
-        return snprintf(res, cap, "out of memory"), 2;
+        return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 2;
     run_out before = { { NULL }, 0 }, after = { { NULL }, 0 };
     gs_tensor *ins[64] = { NULL };
@@ -407,10 +408,12 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         snprintf(res, cap, "%s", in.why[0] ? in.why : gs_ctx_errmsg(ctx));
         goto done;
     }
-    gs_infer_graph(in.g, opset);
+    if (gs_infer_graph(in.g, opset) == GS_ERR_NOMEM)
+        goto done;
     for (int i = 0; i < in.g->ninputs && i < 64; i++, nin++) {   /* random inputs */
         const gs_value *v = &in.g->values[in.g->inputs[i]];
-        ins[i] = gs_tensor_new(ctx);
+        if (!(ins[i] = gs_tensor_new(ctx)))
+            goto done;
         ins[i]->dtype = v->dtype;
         ins[i]->rank = v->rank;
         for (int d = 0; d < v->rank; d++)
@@ -458,10 +461,10 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
 done:
     free_out(ctx, &before);
     free_out(ctx, &after);
-    for (int i = 0; i < nin; i++)
+    for (int i = 0; i <= nin && i < 64; i++)   /* and the one being made when memory ran out */
         gs_tensor_free(ctx, ins[i]);
     gs_ir_free(in.g);
-    return verdict;
+    return ctx->last == GS_ERR_NOMEM ? CHECK_NOMEM : verdict;
 }
 
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
@@ -471,16 +474,14 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
         return 2;
     }
     cJSON *spec = cJSON_Parse(r->check);
-    if (!spec) {
-        snprintf(res, cap, "out of memory");
-        return 2;
-    }
+    if (!spec)   /* the text was printed by cJSON at load: only memory can fail */
+        return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 0;
     for (int absent = 0; absent <= (r->optional != 0) && verdict == 0; absent++)   /* and without them */
         for (int k = 0; k < NRANGES && verdict == 0; k++)
             for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++) {
                 verdict = check_once(ctx, r, spec, seed * 1000003, absent, &ranges[k], res, cap);
-                if (verdict != 0) {
+                if (verdict != 0 && verdict != CHECK_NOMEM) {
                     char msg[512];
                     snprintf(msg, sizeof msg, "%s (inputs drawn from %s%s)", res, ranges[k].name,
                              absent ? ", optional inputs absent" : "");
@@ -511,6 +512,10 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
         const gs_rule *r = rs->rules[i];
         char res[512] = "";
         int verdict = check ? gs_rule_check(ctx, r, res, sizeof res) : -1;
+        if (verdict == CHECK_NOMEM) {
+            st = GS_ERR_NOMEM;
+            break;
+        }
         failed += verdict == 1;
         cb(ud, r->name, r->file, r->ops, r->doc, gs_rule_class(r), verdict, res);
     }

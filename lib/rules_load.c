@@ -814,17 +814,15 @@ int gs_ruleset_first_at(const gs_ruleset *rs, const char *op)
 /* Rule i joins the end of its op's list (rules are only ever appended). */
 static void root_link(gs_ruleset *rs, int i)
 {
-    int *first = &rs->root_first[root_slot(rs, rs->rules[i]->roots[0]->name)];
+    int slot = root_slot(rs, rs->rules[i]->roots[0]->name);
     rs->root_next[i] = -1;
-    if (*first < 0) {
-        *first = i;
+    if (rs->root_first[slot] < 0) {
+        rs->root_first[slot] = i;
         rs->nroot_ops++;
-        return;
+    } else {
+        rs->root_next[rs->root_last[slot]] = i;
     }
-    int j = *first;
-    while (rs->root_next[j] >= 0)
-        j = rs->root_next[j];
-    rs->root_next[j] = i;
+    rs->root_last[slot] = i;
 }
 
 /* The table again from rules 0 .. n-1, in load order. */
@@ -843,11 +841,16 @@ static bool root_reserve(gs_ruleset *rs)
     if ((rs->nroot_ops + 1) * 2 <= rs->root_cap)
         return true;
     int cap = rs->root_cap ? rs->root_cap * 2 : 64;
-    int *t = gs_alloc(rs->ctx, (size_t)cap * sizeof *t);
-    if (!t)
+    int *t = gs_alloc(rs->ctx, (size_t)cap * sizeof *t), *last = gs_alloc(rs->ctx, (size_t)cap * sizeof *last);
+    if (!t || !last) {
+        gs_dealloc(rs->ctx, t);
+        gs_dealloc(rs->ctx, last);
         return false;
+    }
     gs_dealloc(rs->ctx, rs->root_first);
+    gs_dealloc(rs->ctx, rs->root_last);
     rs->root_first = t;
+    rs->root_last = last;
     rs->root_cap = cap;
     root_relink(rs);
     return true;
@@ -938,22 +941,50 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The *.json names of folder d, sorted, into *out (ctx heap, each name and
+ * the array; any number of them). */
+static gs_status json_names(gs_ruleset *rs, DIR *d, const char *path, char ***out, int *count)
+{
+    char **names = NULL;
+    int n = 0, cap = 0;
+    gs_status st = GS_OK;
+    struct dirent *e;
+    while (st == GS_OK && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || strcmp(e->d_name + len - 5, ".json"))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **a = cap < INT32_MAX / 2 ? gs_realloc(rs->ctx, names, (size_t)cap * sizeof *a) : NULL;
+            if (!a) {
+                st = gs_nomem(rs->ctx);
+                break;
+            }
+            names = a;
+        }
+        if (strlen(path) + len + 2 > 4096)
+            st = gs_err(rs->ctx, GS_ERR_RULE, "%s/%s: path too long", path, e->d_name);
+        else if (!(names[n] = gs_strdup(rs->ctx, e->d_name)))
+            st = gs_nomem(rs->ctx);
+        else
+            n++;
+    }
+    if (n)
+        qsort(names, (size_t)n, sizeof *names, by_name);
+    *out = names;
+    *count = n;
+    return st;
+}
+
 gs_status gs_ruleset_load(gs_ruleset *rs, const char *path)
 {
     DIR *d = opendir(path);
     if (!d)
         return load_file(rs, path);
-    char *names[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 256) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && !strcmp(e->d_name + len - 5, ".json") && (names[n] = gs_strdup(rs->ctx, e->d_name)))
-            n++;
-    }
+    char **names;
+    int n;
+    gs_status st = json_names(rs, d, path, &names, &n);
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, by_name);
-    gs_status st = GS_OK;
     for (int i = 0; i < n; i++) {
         char full[4096];
         snprintf(full, sizeof full, "%s/%s", path, names[i]);
@@ -961,6 +992,7 @@ gs_status gs_ruleset_load(gs_ruleset *rs, const char *path)
             st = load_file(rs, full);
         gs_dealloc(rs->ctx, names[i]);
     }
+    gs_dealloc(rs->ctx, names);
     return st;
 }
 
@@ -992,6 +1024,7 @@ void gs_ruleset_free(gs_ruleset *rs)
     gs_arena_free(&rs->arena);
     gs_dealloc(rs->ctx, rs->rules);
     gs_dealloc(rs->ctx, rs->root_first);
+    gs_dealloc(rs->ctx, rs->root_last);
     gs_dealloc(rs->ctx, rs->root_next);
     gs_dealloc(rs->ctx, rs);
 }

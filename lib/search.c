@@ -273,18 +273,61 @@ static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t
     return 1;
 }
 
+/* What one gs_cleanup call may do: a rule set that does not converge (rules
+ * undoing each other, or a rule whose rewrite holds its own match) never
+ * reaches a fixed point, and every rewrite adds node slots, so the slots
+ * bound ends it; the deadline ends a slow one. */
+typedef struct cbound {
+    int64_t slots0;             /* g->nnodes when the call began */
+    int64_t max_slots;          /* g->nnodes may not pass this */
+    double t_end;               /* monotonic seconds; 0: none */
+    const gs_step *start;       /* *path when the call began */
+} cbound;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The error for a cleanup that passed its bound: the rules of the last
+ * steps taken (the ones that keep applying), with their file. */
+static gs_status no_fixed_point(gs_graph *g, uint32_t flags, const gs_step *path, const cbound *b)
+{
+    const char *names[4] = { 0 }, *file = "rules";
+    int n = 0, steps = 0;
+    for (const gs_step *s = path; s && s != b->start; s = s->prev, steps++) {
+        const char *name = gs_rule_name(s->rule);
+        int i = 0;
+        while (i < n && strcmp(names[i], name))
+            i++;
+        if (i == n && n < 4 && steps < 256)
+            names[n++] = name, file = gs_rule_file(s->rule);
+    }
+    return gs_err(g->ctx, GS_ERR_RULE,
+                  "%s: %s rules do not reach a fixed point: %d rewrites made %lld nodes from %lld "
+                  "(limit %lld); rules still applying: %s%s%s%s%s%s%s",
+                  file, flags & GS_RULE_LOWER ? "lowering" : "cleanup", steps,
+                  (long long)(g->nnodes - b->slots0), (long long)b->slots0, (long long)b->max_slots,
+                  n > 0 ? names[0] : "?", n > 1 ? ", " : "", n > 1 ? names[1] : "",
+                  n > 2 ? ", " : "", n > 2 ? names[2] : "", n > 3 ? ", " : "", n > 3 ? names[3] : "");
+}
+
 /* Cleanup to a fixed point. Each pass finds the roots of every match once
  * (through the op index), then applies, root by root in that order, the
  * first match still rooted there: a pass does the work of many, so the
  * passes needed stay few as the graph grows (a 48-layer BERT has hundreds of
- * cleanup rewrites). */
+ * cleanup rewrites). Stops at the deadline (the graph as it is then) or
+ * with GS_ERR_RULE past the slots bound. */
 static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags,
-                         const gs_cost_model *cm, gs_arena *arena, gs_step **path, gs_status *st)
+                         const gs_cost_model *cm, gs_arena *arena, gs_step **path, const cbound *b,
+                         gs_status *st)
 {
     int applied = 0;
     *st = GS_OK;
     roots r = { g->ctx, NULL, 0, 0, false };
-    for (int pass = 0; pass < 100000 && *st == GS_OK; pass++) {
+    for (int pass = 0; *st == GS_OK; pass++) {
         r.n = 0;
         int found = gs_match_all(rs, g, opset, flags, collect_root, &r);
         if (found < 0 || r.nomem) {
@@ -297,9 +340,11 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint3
             bool priced;   /* cleanup rules always pay: applied even unpriced */
             int k = cleanup_at(g, rs, opset, flags, cm, arena, path, r.ids[i], &d, &priced, st);
             done += k > 0;
+            if (k > 0 && g->nnodes > b->max_slots)
+                *st = no_fixed_point(g, flags, *path, b);
         }
         applied += done;
-        if (!done)
+        if (!done || (b->t_end > 0 && now_s() > b->t_end))
             break;
     }
     gs_dealloc(g->ctx, r.ids);
@@ -307,17 +352,18 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint3
 }
 
 int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
-               gs_arena *arena, gs_step **path, gs_status *st)
+               double t_end, gs_arena *arena, gs_step **path, gs_status *st)
 {
+    cbound b = { g->nnodes, GS_CLEANUP_GROWTH * (int64_t)g->nnodes + GS_CLEANUP_SLACK, t_end, *path };
     int total = 0;
     for (int round = 0; round < 16; round++) {   /* merging can enable rules and back */
-        int n = cleanup_rules(g, rs, opset, flags, cm, arena, path, st);
+        int n = cleanup_rules(g, rs, opset, flags, cm, arena, path, &b, st);
         if (*st != GS_OK)
             return total + n;
         int merged = gs_cse(g, opset, st);
         gs_ir_dce(g);
         total += n + merged;
-        if (*st != GS_OK || merged == 0)
+        if (*st != GS_OK || merged == 0 || (t_end > 0 && now_s() > t_end))
             break;
     }
     return total;
@@ -327,6 +373,7 @@ int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags,
 
 typedef struct cand {
     gs_graph *g;
+    size_t bytes;               /* graph_bytes(g) */
     double cost;
     uint32_t seq;               /* insertion order: ties break deterministically */
     gs_step *path;
@@ -335,7 +382,25 @@ typedef struct cand {
 typedef struct heap {
     cand *a;
     int n, cap;
+    size_t bytes;               /* graph_bytes of the graphs held */
 } heap;
+
+/* Bytes a candidate graph holds: its arrays and name tables, and its arena
+ * (node and value lists, and a 16 KiB block for what rewrites add); names
+ * and weights are shared with the start graph. */
+static size_t graph_bytes(const gs_graph *g)
+{
+    size_t b = sizeof *g + (size_t)g->capnodes * sizeof(gs_node) + (size_t)g->capvalues * sizeof(gs_value) +
+               ((size_t)g->mapcap + g->nodemapcap) * sizeof(gs_id), lists = 0;
+    for (gs_id i = 0; i < g->nnodes; i++) {
+        const gs_node *n = &g->nodes[i];
+        lists += (size_t)(n->nin + n->nout + n->ncaps) * sizeof(gs_id) + (size_t)n->nattrs * sizeof(gs_attr);
+    }
+    for (gs_id v = 0; v < g->nvalues; v++)
+        lists += (size_t)(g->values[v].rank > 0 ? g->values[v].rank : 0) * sizeof(gs_dim) +
+                 (size_t)g->values[v].nuses * sizeof(gs_id);
+    return b + lists + 16384;
+}
 
 static bool cand_less(const cand *x, const cand *y)
 {
@@ -352,6 +417,7 @@ static bool heap_push(gs_ctx *ctx, heap *h, cand c)
         h->a = a;
         h->cap = cap;
     }
+    h->bytes += c.bytes;
     int i = h->n++;
     while (i > 0 && cand_less(&c, &h->a[(i - 1) / 2])) {
         h->a[i] = h->a[(i - 1) / 2];
@@ -364,6 +430,7 @@ static bool heap_push(gs_ctx *ctx, heap *h, cand c)
 static cand heap_pop(heap *h)
 {
     cand top = h->a[0], x = h->a[--h->n];
+    h->bytes -= top.bytes;
     int i = 0;
     for (;;) {
         int c = 2 * i + 1;
@@ -388,6 +455,7 @@ static cand heap_drop_worst(heap *h)
         if (cand_less(&h->a[w], &h->a[i]))
             w = i;
     cand worst = h->a[w], x = h->a[--h->n];
+    h->bytes -= worst.bytes;
     if (w < h->n) {   /* the last leaf takes the hole and rises to its place */
         int i = w;
         while (i > 0 && cand_less(&x, &h->a[(i - 1) / 2])) {
@@ -459,13 +527,6 @@ static bool collect(const gs_match *m, void *ud)
     return true;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct search {
     gs_ctx *ctx;
     const gs_ruleset *rs;
@@ -479,7 +540,18 @@ typedef struct search {
     cand best;
     uint32_t seq;
     int candidates, expanded;
+    size_t queue_cap, queue_peak;   /* bytes of queued graphs: the cap, the most seen */
+    const gs_arena *perm;       /* names and constants the rewrites make */
+    size_t arena0;              /* perm's and arena's bytes at the start */
 } search;
+
+/* True while what the rewrites of candidates left in the shared arenas
+ * (names, new constants, steps: freed only with the model and the run) is
+ * within GS_SEARCH_ARENA_BYTES. */
+static bool arenas_ok(const search *s)
+{
+    return s->perm->bytes + s->arena->bytes - s->arena0 <= GS_SEARCH_ARENA_BYTES;
+}
 
 /* Add node id, and the nodes reading its outputs down to depth more levels,
  * to work list w: a cleanup match that holds a changed node may be rooted
@@ -570,7 +642,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
     }
     s->candidates++;
-    cand nc = { ng, cost, s->seq++, path };
+    cand nc = { ng, graph_bytes(ng), cost, s->seq++, path };
     if (cost < s->best.cost) {
         gs_graph *copy = gs_ir_clone(ng, NULL);
         if (!copy) {
@@ -585,9 +657,13 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         gs_ir_free(ng);
         return gs_nomem(s->ctx);
     }
+    if (s->q.bytes > s->queue_peak)
+        s->queue_peak = s->q.bytes;
     /* The budget leaves budget - expanded more pops: a candidate ranked below
-     * that can never be expanded (ranks only fall behind), so it is freed now. */
-    while (s->q.n > 0 && s->q.n > s->opts->budget - s->expanded)
+     * that can never be expanded (ranks only fall behind), so it is freed now.
+     * Past the memory cap the most expensive candidates go too. */
+    while (s->q.n > 0 && (s->q.n > s->opts->budget - s->expanded ||
+                          (s->q.n > 1 && s->q.bytes > s->queue_cap)))
         gs_ir_free(heap_drop_worst(&s->q).g);
     return GS_OK;
 }
@@ -616,16 +692,18 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
                     const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,
                     gs_search_result *res)
 {
-    search s = { .ctx = g->ctx, .rs = rs, .opset = opset, .cm = cm, .opts = opts, .arena = arena };
+    search s = { .ctx = g->ctx, .rs = rs, .opset = opset, .cm = cm, .opts = opts, .arena = arena,
+                 .perm = g->perm, .arena0 = g->perm->bytes + arena->bytes,
+                 .queue_cap = opts->queue_bytes ? opts->queue_bytes : GS_SEARCH_QUEUE_BYTES };
     s.ml.ctx = g->ctx;
     double t0 = now_s();
     memset(res, 0, sizeof *res);
-    cand start = { gs_ir_clone(g, NULL), gs_cost_graph(cm, g), s.seq++, NULL };
+    cand start = { gs_ir_clone(g, NULL), 0, gs_cost_graph(cm, g), s.seq++, NULL };
     if (start.g && !gs_ir_reserve_names(start.g, start.g->nvalues + start.g->nvalues / 2 + 256)) {
         gs_ir_free(start.g);
         start.g = NULL;
     }
-    s.best = (cand){ gs_ir_clone(g, NULL), start.cost, 0, NULL };
+    s.best = (cand){ gs_ir_clone(g, NULL), 0, start.cost, 0, NULL };
     gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
     uint64_t h;
     if (st == GS_OK && (!graph_hash(g, opset, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
@@ -634,7 +712,7 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     if (st != GS_OK)
         gs_ir_free(start.g);   /* not in the queue: the queue frees only what it holds */
     while (st == GS_OK && s.q.n > 0 && s.expanded < opts->budget &&
-           now_s() - t0 < opts->time_limit) {
+           now_s() - t0 < opts->time_limit && arenas_ok(&s)) {
         cand c = heap_pop(&s.q);
         s.expanded++;
         st = expand(&s, &c);
@@ -652,6 +730,7 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     res->path = s.best.path;
     res->candidates = s.candidates;
     res->expanded = s.expanded;
+    res->queue_peak = s.queue_peak;
     res->time_ms = (now_s() - t0) * 1e3;
     return GS_OK;
 }

@@ -7,6 +7,7 @@
 #include "gs_ops.h"
 
 #include <CUnit/CUnit.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,42 @@ static void test_fault_injection(void)
     unlink(out);
 }
 
+/* gs_optimize checks its options before touching the model: an alpha
+ * below 1, above 10 or NaN, a negative budget, a NaN or infinite time limit
+ * are GS_ERR_ARG; alpha 0 means the default 1.05. */
+static void test_optimize_opts_checked(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);
+    int nodes = gs_model_node_count(m);
+    double alphas[] = { 0.5, NAN, 10.5, -1, INFINITY };
+    for (size_t i = 0; i < sizeof alphas / sizeof *alphas; i++) {
+        gs_optimize_opts o;
+        gs_optimize_opts_init(&o);
+        o.alpha = alphas[i];
+        CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
+        CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "alpha") != NULL);
+    }
+    double limits[] = { NAN, INFINITY, -1 };
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        gs_optimize_opts o;
+        gs_optimize_opts_init(&o);
+        o.time_limit = limits[i];
+        CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
+    }
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    o.budget = -1;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_node_count(m), nodes);   /* refused before any change */
+    o.budget = 10;
+    o.alpha = 0;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_OK);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+}
+
 /* One pass of the whole pipeline on model path under allocator c: load,
  * optimize (cleanup and search, with a report), run on random inputs, save. */
 static gs_status pipeline_of(counting *c, const char *path, const char *out)
@@ -454,6 +491,29 @@ static void test_run_null_input(void)
     gs_ctx_free(ctx);
 }
 
+/* Messages are one printable line whatever the names in them hold: control
+ * characters and bytes that are not UTF-8 come out as \xNN. */
+static void test_error_message_is_printable(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_err(ctx, GS_ERR_MODEL, "node '%s'", "a\x1b]0;title\x07\x1b[31mred\nnext\tb");
+    CU_ASSERT_STRING_EQUAL(gs_ctx_errmsg(ctx), "node 'a\\x1B]0;title\\x07\\x1B[31mred next b'");
+    gs_err(ctx, GS_ERR_MODEL, "%s", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");   /* UTF-8 stays */
+    CU_ASSERT_STRING_EQUAL(gs_ctx_errmsg(ctx), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");
+    /* a lone continuation byte, a cut sequence, an overlong '/', a surrogate,
+     * a C1 control (CSI, U+009B), a byte never in UTF-8, past U+10FFFF */
+    gs_err(ctx, GS_ERR_MODEL, "%s", "\x80|\xe2\x82|\xc0\xaf|\xed\xa0\x80|\xc2\x9b|\xff|\xf4\x90\x80\x80");
+    CU_ASSERT_STRING_EQUAL(gs_ctx_errmsg(ctx), "\\x80|\\xE2\\x82|\\xC0\\xAF|\\xED\\xA0\\x80|"
+                           "\\xC2\\x9B|\\xFF|\\xF4\\x90\\x80\\x80");
+    char big[3000];   /* escapes that do not fit are cut whole */
+    memset(big, 0x1b, sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    gs_err(ctx, GS_ERR_MODEL, "%s", big);
+    size_t n = strlen(gs_ctx_errmsg(ctx));
+    CU_ASSERT(n > 1000 && n < 1024 && n % 4 == 0);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite ir = CU_add_suite("ir", NULL, NULL);
@@ -465,11 +525,13 @@ int cu_register(void)
     CU_add_test(ir, "rewire and dead code", test_rewire_and_dce);
     CU_add_test(ir, "clone is independent", test_clone_is_independent);
     CU_add_test(ir, "unique node names", test_unique_node_names);
+    CU_add_test(ir, "error messages are printable", test_error_message_is_printable);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
     CU_add_test(io, "allocation failure along optimize and run", test_fault_injection_optimize);
     CU_add_test(io, "allocation failure through If and Loop bodies", test_fault_injection_control);
     CU_add_test(io, "a NULL or misfit input array is refused", test_run_null_input);
+    CU_add_test(io, "optimize options checked", test_optimize_opts_checked);
     return 0;
 }

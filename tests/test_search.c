@@ -306,7 +306,7 @@ static gs_search_result run_search(gs_ctx *ctx, const gs_graph *g, const gs_rule
                                    int budget, double time_limit, gs_arena *arena)
 {
     gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
-    gs_search_opts so = { alpha, budget, time_limit, NULL, NULL };
+    gs_search_opts so = { alpha, budget, time_limit, NULL, NULL, 0 };
     gs_search_result res;
     CU_ASSERT_EQUAL(gs_search(g, rs, 17, &cm, &so, arena, &res), GS_OK);
     return res;
@@ -361,6 +361,46 @@ static void test_budget_and_time_limit(void)
     gs_ir_free(none.graph);
     gs_ir_free(one.graph);
     gs_ir_free(timed.graph);
+    gs_arena_free(&arena);
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
+/* Eight Relu branches and a rule whose rewrite holds its own match: with
+ * alpha 10 every mix of chain lengths is a new candidate, so the queue grows
+ * with the budget unless its bytes are capped. */
+static const char grow_rules[] =
+    "{\"rules\": [{\"name\": \"relu-twice\", \"class\": \"search\", \"match\": \"Relu(x)\","
+    " \"rewrite\": \"Relu(Relu(x))\"}]}";
+
+static void test_queue_bytes_capped(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, grow_rules, strlen(grow_rules), "grow.json"), GS_OK);
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    for (int i = 0; i < 8; i++) {
+        char in[8], out[8];
+        snprintf(in, sizeof in, "x%d", i);
+        snprintf(out, sizeof out, "y%d", i);
+        output(g, op2(g, "Relu", input_shaped(g, in, 16, 16), GS_NONE, out));
+    }
+    gs_infer_graph(g, 17);
+    gs_arena arena;
+    gs_arena_init(&arena, ctx);
+    gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
+    size_t caps[2] = { 0, 256 << 10 }, peak[2];
+    for (int i = 0; i < 2; i++) {
+        gs_search_opts so = { 10, 2000, 30, NULL, NULL, caps[i] };
+        gs_search_result res;
+        CU_ASSERT_EQUAL_FATAL(gs_search(g, rs, 17, &cm, &so, &arena, &res), GS_OK);
+        CU_ASSERT(res.expanded > 100);   /* the cap drops candidates; the search goes on */
+        peak[i] = res.queue_peak;
+        gs_ir_free(res.graph);
+    }
+    CU_ASSERT(peak[0] > 4 * caps[1]);              /* uncapped (256 MiB): the queue grows */
+    CU_ASSERT(peak[1] <= caps[1] + (64 << 10));   /* capped: at most one graph over */
     gs_arena_free(&arena);
     gs_ir_free(g);
     gs_ruleset_free(rs);
@@ -445,6 +485,7 @@ int cu_register(void)
     CU_add_test(q, "alpha relaxation finds what alpha 1 cannot", test_alpha_relaxation);
     CU_add_test(q, "budget and time limit", test_budget_and_time_limit);
     CU_add_test(q, "determinism", test_determinism);
+    CU_add_test(q, "queued graphs capped in bytes", test_queue_bytes_capped);
     CU_add_test(q, "common subexpressions through equal constants", test_cse_shares_equal_constants);
     CU_add_test(q, "an input read twice is read once", test_cost_reads_each_input_once);
     CU_pSuite r = CU_add_suite("region", NULL, NULL);

@@ -1,0 +1,24 @@
+/*
+ * gs_onnx.h - onnx_check.c: the structural checks an unpacked ModelProto
+ * passes before it is imported. Seen only by the code that sees protobuf-c.
+ */
+#ifndef GS_ONNX_H
+#define GS_ONNX_H
+
+#include "gs_int.h"
+#include "onnx.pb-c.h"
+
+/* Check the structure of mp the way onnx.checker does for the parts graphsub
+ * reads: ir_version and opset_import, value and attribute names, attribute
+ * types against their payloads, tensors' data types, dims and data fields,
+ * single definition of every value (SSA, no shadowing of an enclosing
+ * graph's values by node outputs), initializers listed as inputs up to IR
+ * version 3. GS_OK, GS_ERR_NOMEM, or GS_ERR_MODEL with one line naming path,
+ * the node or value, and the problem. Node order and op schemas are left to
+ * the importer and the op registry. */
+gs_status gs_onnx_check(gs_ctx *ctx, const Onnx__ModelProto *mp, const char *path);
+/* The same checks on a lone tensor (a test-data file): data type, dims,
+ * data fields. GS_OK or GS_ERR_MODEL naming path and the tensor. */
+gs_status gs_onnx_check_tensor(gs_ctx *ctx, const Onnx__TensorProto *tp, const char *path);
+
+#endif

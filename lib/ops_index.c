@@ -1,0 +1,274 @@
+/*
+ * ops_index.c - registry rows for the index and mask ops of decoder
+ * exports: Trilu (causal masks), CumSum (position ids), ScatterND and
+ * ScatterElements (cache updates), GatherElements.
+ *
+ * Kernels that only move elements copy them by element size, so they serve
+ * every dtype; CumSum and the scatter reductions add integers as int64 and
+ * everything else as double, so int64 position ids stay exact.
+ */
+#include "gs_ops.h"
+
+#include <string.h>
+
+static bool is_int(int32_t dtype)
+{
+    return dtype != GS_FLOAT && dtype != GS_DOUBLE && dtype != GS_FLOAT16 && dtype != GS_BFLOAT16;
+}
+
+static gs_status copy_input(gs_kcall *k, const gs_tensor *x, gs_tensor *out)
+{
+    if (!gs_dtype_size(x->dtype))
+        return gs_kunsupported(k, "this element type");
+    gs_status st = gs_kmake_raw(k, out, x->dtype, x->dims, x->rank);
+    if (st == GS_OK && x->nbytes)
+        memcpy(out->data, x->data, x->nbytes);
+    return st;
+}
+
+/* ---- Trilu ------------------------------------------------------------- */
+
+static gs_status k_trilu(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0];
+    if (x->rank < 2)
+        return gs_kfail(k, "input rank below 2");
+    if (nin > 1 && in[1] && gs_tensor_numel(in[1]) != 1)
+        return gs_kfail(k, "k is not a scalar");
+    int64_t diag = nin > 1 && in[1] ? gs_tensor_get_i(in[1], 0) : 0;
+    bool upper = gs_attr_int(k->node, "upper", 1) != 0;
+    gs_status st = copy_input(k, x, out);
+    int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];
+    int64_t mats = rows && cols ? gs_tensor_numel(x) / (rows * cols) : 0;
+    size_t es = gs_dtype_size(x->dtype);
+    for (int64_t m = 0; st == GS_OK && m < mats; m++)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) {
+                bool keep = upper ? j - i >= diag : j - i <= diag;
+                if (!keep)
+                    memset((char *)out->data + ((m * rows + i) * cols + j) * (int64_t)es, 0, es);
+            }
+    return st;
+}
+
+/* ---- CumSum ------------------------------------------------------------ */
+
+/* outer, len and inner of x around axis. */
+static void split_at(const gs_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner)
+{
+    *outer = gs_numel(x->dims, axis);
+    *len = x->dims[axis];
+    *inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+}
+
+static gs_status k_cumsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    if (gs_tensor_numel(in[1]) != 1)
+        return gs_kfail(k, "axis is not a scalar");
+    int axis = gs_axis(gs_tensor_get_i(in[1], 0), x->rank);
+    if (axis < 0)
+        return gs_kfail(k, "axis out of range");
+    if (!gs_dtype_size(x->dtype) || x->dtype == GS_BOOL || x->dtype == GS_COMPLEX64 ||
+        x->dtype == GS_COMPLEX128)
+        return gs_kunsupported(k, "this element type");
+    bool excl = gs_attr_int(k->node, "exclusive", 0), rev = gs_attr_int(k->node, "reverse", 0);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    int64_t outer, len, inner;
+    split_at(x, axis, &outer, &len, &inner);
+    bool ints = is_int(x->dtype);
+    for (int64_t o = 0; st == GS_OK && o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t si = 0;
+            double sf = 0;
+            for (int64_t s = 0; s < len; s++) {
+                int64_t j = rev ? len - 1 - s : s, at = (o * len + j) * inner + i;
+                if (!excl)
+                    si += ints ? gs_tensor_get_i(x, at) : 0, sf += ints ? 0 : gs_tensor_get_f(x, at);
+                if (ints)
+                    gs_tensor_set_i(out, at, si);
+                else
+                    gs_tensor_set_f(out, at, sf);
+                if (excl)
+                    si += ints ? gs_tensor_get_i(x, at) : 0, sf += ints ? 0 : gs_tensor_get_f(x, at);
+            }
+        }
+    return st;
+}
+
+/* ---- ScatterND, ScatterElements, GatherElements -------------------------- */
+
+typedef enum { R_NONE, R_ADD, R_MUL, R_MAX, R_MIN } reduction;
+
+static gs_status reduction_of(gs_kcall *k, reduction *r)
+{
+    const char *s = gs_attr_str(k->node, "reduction", "none");
+    static const char *const names[] = { "none", "add", "mul", "max", "min" };
+    for (int i = 0; i < 5; i++)
+        if (!strcmp(s, names[i])) {
+            *r = (reduction)i;
+            return GS_OK;
+        }
+    return gs_kfail(k, "unknown reduction");
+}
+
+/* out[at] = out[at] (reduction) upd[from], element by element. */
+static void put(gs_tensor *out, int64_t at, const gs_tensor *upd, int64_t from, reduction r)
+{
+    size_t es = gs_dtype_size(out->dtype);
+    if (r == R_NONE) {
+        memcpy((char *)out->data + at * (int64_t)es, (const char *)upd->data + from * (int64_t)es, es);
+        return;
+    }
+    if (is_int(out->dtype)) {
+        int64_t a = gs_tensor_get_i(out, at), b = gs_tensor_get_i(upd, from);
+        int64_t v = r == R_ADD ? (int64_t)((uint64_t)a + (uint64_t)b) : r == R_MUL ? (int64_t)((uint64_t)a * (uint64_t)b)
+                  : r == R_MAX ? (a > b ? a : b) : (a < b ? a : b);
+        gs_tensor_set_i(out, at, v);
+    } else {
+        double a = gs_tensor_get_f(out, at), b = gs_tensor_get_f(upd, from);
+        gs_tensor_set_f(out, at, r == R_ADD ? a + b : r == R_MUL ? a * b : r == R_MAX ? (a > b ? a : b)
+                                                                           : (a < b ? a : b));
+    }
+}
+
+/* Reductions need numbers; a plain scatter moves any element. */
+static gs_status check_reduction(gs_kcall *k, const gs_tensor *x, reduction *r)
+{
+    gs_status st = reduction_of(k, r);
+    if (st == GS_OK && *r != R_NONE && (x->dtype == GS_COMPLEX64 || x->dtype == GS_COMPLEX128))
+        st = gs_kunsupported(k, "a reduction over complex numbers");
+    return st;
+}
+
+static gs_status k_scatter_nd(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *idx = in[1], *upd = in[2];
+    reduction r;
+    gs_status st = check_reduction(k, x, &r);
+    if (st != GS_OK)
+        return st;
+    if (idx->rank < 1 || upd->dtype != x->dtype)
+        return gs_kfail(k, "indices or updates do not fit the data");
+    int64_t q = idx->dims[idx->rank - 1];
+    if (q > x->rank || upd->rank != idx->rank - 1 + x->rank - q)
+        return gs_kfail(k, "indices or updates do not fit the data");
+    for (int i = 0; i < upd->rank; i++)
+        if (upd->dims[i] != (i < idx->rank - 1 ? idx->dims[i] : x->dims[q + i - (idx->rank - 1)]))
+            return gs_kfail(k, "updates shape does not fit the data and indices");
+    if ((st = copy_input(k, x, out)) != GS_OK)
+        return st;
+    int64_t slice = gs_numel(x->dims + q, x->rank - (int)q), tuples = gs_numel(idx->dims, idx->rank - 1);
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t at = 0;
+        for (int64_t j = 0; j < q; j++) {
+            int64_t d = x->dims[j], v = gs_tensor_get_i(idx, t * q + j);
+            v = v < 0 ? v + d : v;
+            if (v < 0 || v >= d)
+                return gs_kfail(k, "index out of range");
+            at = at * d + v;
+        }
+        for (int64_t e = 0; e < slice; e++)
+            put(out, at * slice + e, upd, t * slice + e, r);
+    }
+    return GS_OK;
+}
+
+/* Flat index into x of element i of indices (shape idx) with its axis
+ * coordinate replaced by the index value; -1 when out of range. */
+static int64_t element_at(const gs_tensor *x, const gs_tensor *idx, int axis, int64_t i)
+{
+    int64_t coord[GS_MAX_RANK], rest = i, at = 0;
+    for (int d = idx->rank - 1; d >= 0; d--) {
+        coord[d] = idx->dims[d] ? rest % idx->dims[d] : 0;
+        rest = idx->dims[d] ? rest / idx->dims[d] : 0;
+    }
+    int64_t v = gs_tensor_get_i(idx, i);
+    coord[axis] = v < 0 ? v + x->dims[axis] : v;
+    if (coord[axis] < 0 || coord[axis] >= x->dims[axis])
+        return -1;
+    for (int d = 0; d < x->rank; d++)
+        at = at * x->dims[d] + coord[d];
+    return at;
+}
+
+/* indices has data's rank, and no dim larger than data's except along the
+ * axis (GatherElements allows any size there). */
+static gs_status check_elements(gs_kcall *k, const gs_tensor *x, const gs_tensor *idx, int axis)
+{
+    if (axis < 0 || idx->rank != x->rank)
+        return gs_kfail(k, "indices rank or axis does not fit the data");
+    for (int d = 0; d < x->rank; d++)
+        if (d != axis && idx->dims[d] > x->dims[d])
+            return gs_kfail(k, "indices larger than the data");
+    return GS_OK;
+}
+
+static gs_status k_scatter_elements(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out,
+                                    int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *idx = in[1], *upd = in[2];
+    int axis = gs_axis(gs_attr_int(k->node, "axis", 0), x->rank);
+    reduction r;
+    gs_status st = check_reduction(k, x, &r);
+    if (st == GS_OK)
+        st = check_elements(k, x, idx, axis);
+    if (st == GS_OK && (upd->dtype != x->dtype || upd->rank != idx->rank ||
+                        memcmp(upd->dims, idx->dims, (size_t)idx->rank * sizeof idx->dims[0])))
+        st = gs_kfail(k, "updates do not have the indices' shape");
+    if (st == GS_OK)
+        st = copy_input(k, x, out);
+    for (int64_t i = 0, n = gs_tensor_numel(idx); st == GS_OK && i < n; i++) {
+        int64_t at = element_at(x, idx, axis, i);
+        if (at < 0)
+            return gs_kfail(k, "index out of range");
+        put(out, at, upd, i, r);
+    }
+    return st;
+}
+
+static gs_status k_gather_elements(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out,
+                                   int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *idx = in[1];
+    int axis = gs_axis(gs_attr_int(k->node, "axis", 0), x->rank);
+    gs_status st = check_elements(k, x, idx, axis);
+    if (st == GS_OK && !gs_dtype_size(x->dtype))
+        st = gs_kunsupported(k, "this element type");
+    if (st == GS_OK)
+        st = gs_kmake_raw(k, out, x->dtype, idx->dims, idx->rank);
+    size_t es = gs_dtype_size(x->dtype);
+    for (int64_t i = 0, n = gs_tensor_numel(idx); st == GS_OK && i < n; i++) {
+        int64_t at = element_at(x, idx, axis, i);
+        if (at < 0)
+            return gs_kfail(k, "index out of range");
+        memcpy((char *)out->data + i * (int64_t)es, (const char *)x->data + at * (int64_t)es, es);
+    }
+    return st;
+}
+
+/* Output 0: input 1's shape (the indices), input 0's dtype. */
+static gs_status infer_gather_elements(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = &g->values[n->in[0]], *i = &g->values[n->in[1]];
+    return gs_infer_set(g, n->out[0], x->dtype, i->rank, i->rank >= 0 ? i->dims : NULL);
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+const gs_opdef gs_ops_index[] = {
+    { "Trilu", 14, 0, 1, 2, 1, 1, 0, "upper:i=1", gs_infer_same, NULL, k_trilu },
+    { "CumSum", 11, 0, 2, 2, 1, 1, 0, "exclusive:i=0 reverse:i=0", gs_infer_same, NULL, k_cumsum },
+    { "ScatterND", 11, 0, 3, 3, 1, 1, 0, "reduction:s=none (from opset 16)", gs_infer_same, NULL,
+      k_scatter_nd },
+    { "ScatterElements", 11, 0, 3, 3, 1, 1, 0, "axis:i=0 reduction:s=none (from opset 16)", gs_infer_same,
+      NULL, k_scatter_elements },
+    { "GatherElements", 11, 0, 2, 2, 1, 1, 0, "axis:i=0", infer_gather_elements, NULL, k_gather_elements },
+    { .name = NULL },
+};
