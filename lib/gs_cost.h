@@ -177,6 +177,11 @@ gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int64_t opset, int *count);
  * of one node into those bodies, as their initializer of the same name
  * (into several bodies only when small); *count is increased by the moves. */
 gs_status gs_sub_sink_consts(gs_graph *g, int *count);
+/* Move the nodes of Loop and Scan bodies that compute the same thing in
+ * every iteration (their inputs outer values or the body's constants, at
+ * least one outer) into g before the node; *count is increased by the
+ * nodes moved. */
+gs_status gs_sub_hoist(gs_graph *g, int64_t opset, int *count);
 /* Drop the captures of g's nodes that none of their bodies reads any more. */
 void gs_sub_prune_caps(gs_graph *g);
 

@@ -343,8 +343,8 @@ static gs_status fold_all(run *r, int *folded)
 }
 
 /* The constants only bodies read moved into them, the passes inside each
- * body of each live node of r->g, then the captures the bodies no longer
- * read dropped. */
+ * body of each live node of r->g, loop-invariant nodes moved out of Loop
+ * and Scan bodies, then the captures the bodies no longer read dropped. */
 static gs_status bodies(run *r, gs_report *rep, int *folded)
 {
     gs_graph *g = r->g;
@@ -364,6 +364,9 @@ static gs_status bodies(run *r, gs_report *rep, int *folded)
             }
         }
     }
+    int hoisted = 0;
+    if (st == GS_OK)
+        st = gs_sub_hoist(g, r->opset, &hoisted);   /* loop-invariant nodes run once, outside */
     gs_sub_prune_caps(g);
     return st;
 }

@@ -8,7 +8,8 @@
  *   Loop with a constant trip count 0  -> its initial values
  *
  * and moving an initializer that only bodies read into those bodies (under
- * its own name), where folding can use it.
+ * its own name), where folding can use it, and a Loop or Scan body's nodes
+ * that compute the same thing in every iteration out of it.
  *
  * An inlined body's values get names unused anywhere along the scopes they
  * land in; its outputs reach the node's outputs through Identity nodes that
@@ -460,6 +461,126 @@ static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, co
         g->subs[g->nsubs++] = b;
     gs_dealloc(g->ctx, s.map);
     gs_dealloc(g->ctx, order);
+    return st;
+}
+
+/* ---- loop-invariant nodes hoisted out of Loop and Scan bodies ---------- */
+
+/* Does body node n compute the same thing in every iteration (every input
+ * an outer value or a constant of the body, a deterministic op, no body of
+ * its own, no output the body hands back)? */
+static bool invariant(const gs_graph *b, const gs_node *n, int64_t opset)
+{
+    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    if (!live(n) || n->ncaps || n->nout > 16 || n->nin > 64 || !n->nin || !d ||
+        (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+        return false;
+    bool outer = false;
+    for (int k = 0; k < n->nin; k++) {
+        const gs_value *v = n->in[k] == GS_NONE ? NULL : &b->values[n->in[k]];
+        if (v && !(v->flags & GS_V_OUTER) && !(v->init && v->init->data && !(v->flags & GS_V_INPUT)))
+            return false;
+        outer |= v && (v->flags & GS_V_OUTER);
+    }
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] != GS_NONE && (b->values[n->out[k]].flags & GS_V_OUTPUT))
+            return false;
+    return outer;   /* constants alone are folding's */
+}
+
+/* The value of g that body input v of node n (an outer value or a constant) stands for. */
+static gs_id hoisted_input(gs_graph *g, const gs_graph *b, gs_id v)
+{
+    const gs_value *val = &b->values[v];
+    if (val->flags & GS_V_OUTER)
+        return val->outer;
+    gs_tensor *t = renamed_tensor(g, val->init);
+    return t ? gs_ir_add_init(g, val->name, t) : (gs_nomem(g->ctx), GS_NONE);
+}
+
+/* Node loop (of g) reads pv from its bodies now. */
+static gs_status add_cap(gs_graph *g, gs_id loop, gs_id pv)
+{
+    gs_node *n = &g->nodes[loop];
+    gs_id *caps = gs_arena_alloc(&g->arena, ((size_t)n->ncaps + 1) * sizeof *caps);
+    if (!caps)
+        return gs_nomem(g->ctx);
+    if (n->ncaps)
+        memcpy(caps, n->caps, (size_t)n->ncaps * sizeof *caps);
+    caps[n->ncaps++] = pv;
+    n->caps = caps;
+    return gs_ir_add_use(g, pv, loop);
+}
+
+/* Move body node id of b (a body of node loop of g) into g before loop;
+ * its outputs become outer values of b under the names they get in g. */
+static gs_status hoist(gs_graph *g, gs_id loop, gs_graph *b, gs_id id)
+{
+    const gs_node *bn = &b->nodes[id];
+    gs_id in[64], out[16];
+    for (int k = 0; k < bn->nin; k++)
+        if ((in[k] = bn->in[k] == GS_NONE ? GS_NONE : hoisted_input(g, b, bn->in[k])) == GS_NONE &&
+            bn->in[k] != GS_NONE)
+            return g->ctx->last;
+    for (int k = 0; k < bn->nout; k++) {
+        out[k] = GS_NONE;
+        if (bn->out[k] == GS_NONE)
+            continue;
+        const gs_value *bv = &b->values[bn->out[k]];
+        const char *name = gs_ir_unique_name(g, bv->name);
+        if (!name || (out[k] = gs_ir_add_value(g, name, false)) == GS_NONE)
+            return name ? g->ctx->last : gs_nomem(g->ctx);
+        gs_value *pv = &g->values[out[k]];
+        pv->dtype = bv->dtype, pv->rank = bv->rank, pv->flags |= GS_V_TYPED;
+        if (bv->rank > 0 && bv->dims &&
+            !(pv->dims = gs_arena_memdup(&g->arena, bv->dims, (size_t)bv->rank * sizeof *bv->dims)))
+            return gs_nomem(g->ctx);
+    }
+    const char *name = *bn->name ? gs_ir_unique_node_name(g, bn->name) : "";
+    gs_id nid = name ? gs_ir_add_node(g, bn->op, bn->domain, name, in, bn->nin, out, bn->nout) : GS_NONE;
+    if (nid == GS_NONE)
+        return name ? g->ctx->last : gs_nomem(g->ctx);
+    gs_node *n = &g->nodes[nid];
+    n->opid = bn->opid, n->nattrs = bn->nattrs;
+    if (bn->nattrs && !(n->attrs = gs_arena_memdup(&g->arena, bn->attrs, (size_t)bn->nattrs * sizeof *bn->attrs)))
+        return gs_nomem(g->ctx);
+    gs_id bouts[16];
+    int nout = bn->nout;
+    memcpy(bouts, bn->out, (size_t)nout * sizeof *bouts);
+    gs_ir_remove_node(b, id);
+    gs_status st = GS_OK;
+    for (int k = 0; k < nout && st == GS_OK; k++) {
+        if (bouts[k] == GS_NONE)
+            continue;
+        gs_value *bv = &b->values[bouts[k]];
+        bv->flags = (bv->flags & ~(uint32_t)GS_V_DEAD) | GS_V_OUTER;
+        bv->outer = out[k];
+        if (bv->nuses && (st = add_cap(g, loop, out[k])) == GS_OK)
+            st = rename_outer(b, bouts[k], g->values[out[k]].name);
+    }
+    return st;
+}
+
+gs_status gs_sub_hoist(gs_graph *g, int64_t opset, int *count)
+{
+    gs_status st = GS_OK;
+    int32_t nn = g->nnodes;
+    for (gs_id i = 0; i < nn && st == GS_OK; i++) {
+        if (!is_op(&g->nodes[i], "Loop") && !is_op(&g->nodes[i], "Scan"))
+            continue;
+        const gs_attr *a = gs_ir_attr(&g->nodes[i], "body");
+        gs_graph *b = a && a->type == GS_A_GRAPH ? a->g : NULL;
+        gs_id *order = b ? gs_alloc(g->ctx, ((size_t)b->nnodes + 1) * sizeof *order) : NULL;
+        int n = order ? gs_ir_topo(b, order) : b ? -2 : 0;
+        if (n == -2)
+            st = gs_nomem(g->ctx);
+        for (int j = 0; j < n && st == GS_OK; j++)   /* topological: a hoisted output makes its readers invariant */
+            if (invariant(b, &b->nodes[order[j]], opset) && (st = hoist(g, i, b, order[j])) == GS_OK)
+                (*count)++;
+        gs_dealloc(g->ctx, order);
+        if (b)
+            gs_ir_drop_unused_inits(b);   /* constants only hoisted nodes read */
+    }
     return st;
 }
 

@@ -16,7 +16,8 @@ moved into them; the constant-condition If and the Loops of one and of no
 trip must be gone from the output, and the estimated cost (bodies priced
 in) must not rise. A Loop body's condition output that only forwards its
 condition input must be that input itself (body outputs are bound by
-position, so no name needs keeping). A TorchScript export with a Loop and an If
+position, so no name needs keeping). Loop-invariant nodes of a Loop body
+must run once, in the enclosing graph. A TorchScript export with a Loop and an If
 (tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py;
 sequences, so not run here) must optimize to a valid model with its bodies
 more than halved.
@@ -210,6 +211,26 @@ def loop_search_model():
     return m, ref
 
 
+def loop_hoist_model():
+    """A Loop whose step adds Relu(x @ v) (x a graph input, v a weight: the same in every iteration)
+    to its carried value: the MatMul and the Relu move out of the body, the Add stays."""
+    v = np.random.default_rng(5).uniform(-1, 1, (3, 3)).astype(np.float32)
+    body = helper.make_graph([N("MatMul", ["x", "v"], ["xv"]), N("Relu", ["xv"], ["xvr"]),
+                              N("Add", ["a_in", "xvr"], ["a_out"]), N("Identity", ["ac_in"], ["ac_out"])],
+                             "body", [vi("ai", I64, []), vi("ac_in", B, []), vi("a_in", F, [2, 3])],
+                             [vi("ac_out", B, []), vi("a_out", F, [2, 3])])
+    m = outer_graph([N("Loop", ["M", "", "x"], ["y"], name="loop_hoist", body=body)],
+                    [vi("x", F, [2, 3]), vi("M", I64, [])], [vi("y", F, [2, 3])],
+                    [numpy_helper.from_array(v, "v")])
+
+    def ref(feeds):
+        y = feeds["x"]
+        for _ in range(int(feeds["M"])):
+            y = y + relu(feeds["x"] @ v)
+        return y
+    return m, ref
+
+
 def loop_zero_model():
     """A Loop of no trip: its outputs are its initial values."""
     body = helper.make_graph([N("Add", ["z_in", "w"], ["z_out"]), N("Identity", ["zc_in"], ["zc_out"])],
@@ -260,6 +281,7 @@ CASES = [
     ("scan", scan_model, [{"x": None, "s0": None, "xs": None}], True, None),
     ("nested", nested_model, [{"x": None, "cond": True, "flag": True}, {"x": None, "cond": True, "flag": False},
                               {"x": None, "cond": False, "flag": True}], True, None),
+    ("loop-hoist", loop_hoist_model, [{"x": None, "M": 3}, {"x": None, "M": 0}], True, None),
     ("loop-search", loop_search_model, [{"h0": None, "M": 3}], True, None),
     ("const-if", const_if_model, [{"x": None}], False, "If"),
     ("loop-once", loop_once_model, [{"x": None}], False, "Loop"),
@@ -356,12 +378,14 @@ def one(gs, d, name, build, specs, inside, gone, rng):
     if inside and not after < before:
         sys.exit(f"FAIL {name}: nothing removed inside bodies ({before} -> {after} nodes); "
                  f"rewrites {report.get('rewrites')}")
+    if name == "loop-hoist" and not {"MatMul", "Relu"} <= {n.op_type for n in out.graph.node}:
+        sys.exit(f"FAIL {name}: the loop-invariant MatMul and Relu stay in the body")
     if name in SEARCHED and SEARCHED[name] not in report.get("rewrites", {}):
         sys.exit(f"FAIL {name}: {SEARCHED[name]} not applied inside the body: {report.get('rewrites')}")
     outer_inits = {t.name for t in out.graph.initializer}
     if report["cost_after"] > report["cost_before"]:
         sys.exit(f"FAIL {name}: the cost rose from {report['cost_before']} to {report['cost_after']}")
-    if inside and name not in ("nested", "loop-search") and "/Constant_output_0" in outer_inits:
+    if inside and name not in ("nested", "loop-search", "loop-hoist") and "/Constant_output_0" in outer_inits:
         sys.exit(f"FAIL {name}: the constant only bodies read stays in the outer graph")
     for node in (n for n in out.graph.node if n.op_type == "Loop"):
         body = node.attribute[0].g
