@@ -1,10 +1,10 @@
 /*
  * ops_control.c - registry rows for Constant, If, Loop and Scan. If runs the
  * branch its condition selects; Loop runs its body while the trip count and
- * the condition allow, carrying values from one iteration to the next and
- * stacking its scan outputs; Scan runs its body once per slice of its scan
- * inputs. Bodies run with their outer-scope names resolved in the
- * enclosing run.
+ * the condition allow (up to 2^20 body node runs), carrying values from one
+ * iteration to the next and stacking its scan outputs; Scan runs its body
+ * once per slice of its scan inputs. Bodies run with their outer-scope names
+ * resolved in the enclosing run.
  */
 #include "gs_ops.h"
 
@@ -93,7 +93,8 @@ static gs_status k_if(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tenso
 /* ---- Loop and Scan ------------------------------------------------------ */
 
 enum { MAX_BODY = 64 };   /* body inputs and outputs a kernel handles */
-#define MAX_TRIPS ((int64_t)1 << 22)   /* Loop iterations run before giving up */
+#define MAX_STEPS ((int64_t)1 << 20)   /* body node runs of one Loop before giving up (a trip
+                                          count of 2^37 from a corrupt model must not hang) */
 
 /* The body graph of node n (attribute "body"), or NULL. */
 static const gs_graph *body_of(const gs_node *n)
@@ -298,10 +299,11 @@ static gs_status k_loop(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     int64_t M = in[0] && gs_tensor_numel(in[0]) > 0 ? gs_tensor_get_i(in[0], 0) : INT64_MAX;
     bool cond = !in[1] || (gs_tensor_numel(in[1]) > 0 && gs_tensor_get_i(in[1], 0) != 0);
     scans sc = { .K = K };
+    int64_t trips = MAX_STEPS / (gs_ir_live_nodes(body) + 1);
     for (int64_t i = 0; st == GS_OK && i < M && cond; i++)
-        st = i >= MAX_TRIPS ? gs_err(k->ctx, GS_ERR_LIMIT, "node '%s' (Loop): more than %lld iterations",
-                                     k->node->name, (long long)MAX_TRIPS)
-                            : loop_step(k, body, i, cond, carried, N, &sc, &cond);
+        st = i >= trips ? gs_err(k->ctx, GS_ERR_LIMIT, "node '%s' (Loop): more than %lld iterations of "
+                                 "its body", k->node->name, (long long)trips)
+                        : loop_step(k, body, i, cond, carried, N, &sc, &cond);
     if (st == GS_OK)
         st = scans_stack(k, &sc, body, 1 + N, NULL, NULL, out + N);
     if (st == GS_OK)
