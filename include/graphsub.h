@@ -328,9 +328,10 @@ typedef double (*gs_cost_cb)(void *ud, const char *op, double flops, double byte
 typedef struct gs_optimize_opts {
     int version;                 /* GS_OPTIMIZE_OPTS_VERSION */
     int level;                   /* 0 round trip, 1 cleanup, 2 cleanup + search (default) */
-    double alpha;                /* relaxation: keep candidates below alpha * best (0: 1.05) */
-    int budget;                  /* candidates expanded by the search (0: default 400) */
-    double time_limit;           /* seconds for the search (0: default 10) */
+    double alpha;                /* relaxation: keep candidates below alpha * best, from 1
+                                    to 10 (0: 1.05) */
+    int budget;                  /* candidates expanded by the search (0: none) */
+    double time_limit;           /* seconds for the search and for each cleanup phase */
     int no_default_rules;        /* 1: only the rules given below */
     const char *const *rule_paths;   /* extra rule files or folders, NULL-terminated or NULL */
     const char *profile_path;    /* device profile JSON, or NULL for the generic x86-64 core;
@@ -346,7 +347,8 @@ typedef struct gs_optimize_opts {
 } gs_optimize_opts;
 #define GS_OPTIMIZE_OPTS_VERSION 2   /* version 1 (without target_opset) is accepted too */
 
-/* Fill opts with the defaults. */
+/* Fill opts with the defaults: level 2, alpha 1.05, budget 400, time limit
+ * 10 s (a zeroed struct means no search and no time for cleanup). */
 GS_API void gs_optimize_opts_init(gs_optimize_opts *opts);
 
 typedef struct gs_rewrite_step {

@@ -106,19 +106,6 @@ static gs_status merge(gs_graph *g, const gs_node *keep, gs_id dup)
 
 enum { SHARED_CONST_MAX = 1024 };   /* bytes: shape vectors and scalars, not weights */
 
-/* Is v read by a subgraph of one of its users (by name, so its uses cannot move)? */
-static bool captured(const gs_graph *g, gs_id v)
-{
-    const gs_value *val = &g->values[v];
-    for (int32_t u = 0; u < val->nuses; u++) {
-        const gs_node *n = &g->nodes[val->uses[u]];
-        for (int k = 0; k < n->ncaps; k++)
-            if (n->caps[k] == v)
-                return true;
-    }
-    return false;
-}
-
 /* A small initializer read as an input by nodes and listed nowhere else, so
  * its uses may move. */
 static bool shareable(const gs_graph *g, gs_id v)
@@ -127,7 +114,7 @@ static bool shareable(const gs_graph *g, gs_id v)
     const gs_tensor *t = val->init;
     return t && t->data && t->nbytes <= SHARED_CONST_MAX && val->nuses > 0 &&
            !(val->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_DEAD | GS_V_SPARSE)) &&
-           !captured(g, v);
+           !gs_ir_captured(g, v);
 }
 
 static bool same_tensor(const gs_tensor *a, const gs_tensor *b)

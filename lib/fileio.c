@@ -104,7 +104,7 @@ GS_API void gs_ctx_remove_temp_files(gs_ctx *ctx)
 
 /* ---- resolving an output path ------------------------------------------- */
 
-static char *dir_part(gs_ctx *ctx, const char *path)
+char *gs_file_dir(gs_ctx *ctx, const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -129,7 +129,7 @@ static char *link_target(gs_ctx *ctx, const char *path, const char *given)
         return NULL;
     }
     buf[n] = 0;
-    char *dir = buf[0] == '/' ? NULL : dir_part(ctx, path);
+    char *dir = buf[0] == '/' ? NULL : gs_file_dir(ctx, path);
     size_t len = (dir ? strlen(dir) + 1 : 0) + (size_t)n + 1;
     char *t = (buf[0] == '/' || dir) ? gs_alloc(ctx, len) : NULL;
     if (t)
@@ -254,7 +254,7 @@ static void copy_mode(int fd, const struct stat *st)
 
 static gs_status open_replace(gs_ctx *ctx, gs_out *o, const struct stat *st, bool exists)
 {
-    char *dir = dir_part(ctx, o->target);
+    char *dir = gs_file_dir(ctx, o->target);
     if (!dir)
         return gs_nomem(ctx);
     gs_status s = create_tmp(ctx, dir, o);

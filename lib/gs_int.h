@@ -366,6 +366,9 @@ gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out);
 gs_status gs_onnx_write_tensor(gs_ctx *ctx, const char *path, const gs_tensor *t);
 
 /* ---- fileio.c: files -------------------------------------------------- */
+/* The folder part of path ("." when it has none, "/" for the root), on
+ * ctx's heap; NULL when out of memory. */
+char *gs_file_dir(gs_ctx *ctx, const char *path);
 
 /* Map a whole regular file read-only (a FIFO or device is refused without
  * blocking); *map (NULL for an empty file) is released with gs_file_unmap. */

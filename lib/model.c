@@ -16,20 +16,6 @@
 
 /* ---- loading ------------------------------------------------------------ */
 
-static char *dir_of(gs_ctx *ctx, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return gs_strdup(ctx, ".");
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = gs_alloc(ctx, n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
 GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out)
 {
     if (!ctx)
@@ -43,7 +29,7 @@ GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out)
         return st;
     if (size == 0)
         return gs_err(ctx, GS_ERR_PARSE, "%s: empty file, not an ONNX model", path);
-    char *dir = dir_of(ctx, path);
+    char *dir = gs_file_dir(ctx, path);
     if (!dir) {
         gs_file_unmap(map, size);
         return gs_nomem(ctx);
