@@ -33,6 +33,24 @@ def rand_bn(model):
     return model
 
 
+def rand_affine(model):
+    """Give what torchvision initialises to ones and zeros the scatter of a trained model: LayerNorm
+    scales and shifts, Linear and Conv biases, ConvNeXt's layer scales (1e-6 at init). Left at one
+    and zero, the exporter shares one tensor among them and graphsub removes the Mul by one and the
+    Add of zero, so the LayerNorms and Linears would not look like a trained model's."""
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
+            elif isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and m.bias is not None:
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.2 - 0.1)
+            if hasattr(m, "layer_scale"):
+                m.layer_scale.copy_(torch.rand(m.layer_scale.shape, generator=g) * 0.5 + 0.05)
+    return model
+
+
 class Block(torch.nn.Module):
     """A transformer layer of plain Linear/LayerNorm/GELU/softmax ops: Q, K, V are separate MatMuls."""
 
@@ -77,10 +95,12 @@ class Encoder(torch.nn.Module):
 def cnn(name):
     tv = torchvision.models
     build = {"resnet50": tv.resnet50, "resnext50": tv.resnext50_32x4d, "mobilenetv2": tv.mobilenet_v2,
-             "squeezenet": tv.squeezenet1_1, "vit": tv.vit_b_16}
+             "squeezenet": tv.squeezenet1_1, "vit": tv.vit_b_16, "convnext": tv.convnext_tiny}
     if name == "inception":
         return torch.randn(1, 3, 299, 299), rand_bn(tv.inception_v3(weights=None, aux_logits=False,
                                                                      init_weights=True)).eval()
+    if name == "convnext":
+        return torch.randn(1, 3, 224, 224), rand_affine(tv.convnext_tiny(weights=None)).eval()
     return torch.randn(1, 3, 224, 224), rand_bn(build[name](weights=None)).eval()
 
 
@@ -108,7 +128,7 @@ def make(name, out):
 
 
 ZOO = ["squeezenet", "squeezenet-bn", "resnet50", "resnet50-bn", "resnext50", "resnext50-bn",
-       "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "bert", "bert-nofold", "gpt2",
+       "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "convnext", "bert", "bert-nofold", "gpt2",
        "bert-24", "bert-48", "bert-2"] + zoo_dynamic.DYNAMIC
 
 

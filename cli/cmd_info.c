@@ -156,8 +156,11 @@ static void print_text(const char *path, const gs_model *m, const opcount *rows,
     int values, known;
     shape_counts(m, &values, &known);
     char buf[4096];
-    printf("%s\n  nodes    %d\n  params   %lld in %d tensors (%lld bytes)\n  shapes   %d of %d values "
-           "known\n  cost     %.3f ms (estimated, generic x86-64 core)\n  opset   ", cli_text(path, buf, sizeof buf), live_nodes(m),
+    printf("%s\n  nodes    %d", cli_text(path, buf, sizeof buf), live_nodes(m));
+    if (gs_model_subgraph_node_count(m))
+        printf(" (and %d inside If, Loop and Scan bodies)", gs_model_subgraph_node_count(m));
+    printf("\n  params   %lld in %d tensors (%lld bytes)\n  shapes   %d of %d values "
+           "known\n  cost     %.3f ms (estimated, generic x86-64 core)\n  opset   ",
            (long long)p.count, p.tensors, (long long)p.bytes, known, values, model_cost(m) * 1e3);
     printf(" ai.onnx %lld\n", (long long)gs_model_opset(m, ""));
     print_values(m, true, false);
@@ -177,9 +180,9 @@ static void print_json(const char *path, const gs_model *m, const opcount *rows,
     shape_counts(m, &values, &known);
     printf("{\"file\": ");
     cli_json_str(stdout, path);
-    printf(", \"nodes\": %d, \"params\": %lld, \"param_tensors\": %d, \"param_bytes\": %lld, "
+    printf(", \"nodes\": %d, \"nodes_in_subgraphs\": %d, \"params\": %lld, \"param_tensors\": %d, \"param_bytes\": %lld, "
            "\"values\": %d, \"shapes_known\": %d, \"cost_ms\": %.6f, \"opset\": %lld, \"inputs\": [",
-           live_nodes(m), (long long)p.count, p.tensors, (long long)p.bytes, values, known,
+           live_nodes(m), gs_model_subgraph_node_count(m), (long long)p.count, p.tensors, (long long)p.bytes, values, known,
            model_cost(m) * 1e3, (long long)gs_model_opset(m, ""));
     print_values(m, true, true);
     printf("], \"outputs\": [");

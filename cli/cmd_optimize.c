@@ -201,12 +201,15 @@ static void on_progress(void *ud, int expanded, double best)
 typedef struct timings {
     double import, optimize, verify, export_;
     int64_t opset_before, opset_after;   /* default domain; they differ after a raise */
+    int sub_before, sub_after;           /* nodes inside If, Loop and Scan bodies */
 } timings;
 
 static void write_report_json(FILE *f, const gs_report *r, const opts *o, const timings *t)
 {
     fprintf(f, "{\n  \"nodes_before\": %d,\n  \"nodes_after\": %d,\n", r->nodes_before,
             r->nodes_after);
+    fprintf(f, "  \"nodes_in_subgraphs_before\": %d,\n  \"nodes_in_subgraphs_after\": %d,\n",
+            t->sub_before, t->sub_after);
     fprintf(f, "  \"opset_before\": %lld,\n  \"opset_after\": %lld,\n", (long long)t->opset_before,
             (long long)t->opset_after);
     fprintf(f, "  \"cost_before\": %.9g,\n  \"cost_after\": %.9g,\n  \"cost_unit\": \"seconds\",\n",
@@ -281,8 +284,10 @@ static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs
         go.progress_ud = &pr;
     }
     t->opset_before = gs_model_opset(m, "");
+    t->sub_before = gs_model_subgraph_node_count(m);
     gs_status st = gs_optimize(ctx, m, &go, rep);
     t->opset_after = gs_model_opset(m, "");
+    t->sub_after = gs_model_subgraph_node_count(m);
     if (pr.shown)
         fputc('\n', stderr);
     t->optimize = now_ms() - t0;

@@ -178,6 +178,8 @@ GS_API void gs_ctx_remove_temp_files(gs_ctx *ctx);
  * absent optional input or output. */
 
 GS_API int gs_model_node_count(const gs_model *m);
+/* Live nodes inside the If, Loop and Scan bodies of live nodes, at any depth. */
+GS_API int gs_model_subgraph_node_count(const gs_model *m);
 GS_API int gs_model_value_count(const gs_model *m);
 GS_API int gs_model_input_count(const gs_model *m);   /* graph inputs, initializers excluded */
 GS_API int gs_model_output_count(const gs_model *m);

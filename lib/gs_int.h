@@ -294,7 +294,9 @@ const char *gs_attr_str(const gs_node *n, const char *name, const char *dflt);
 int gs_attr_ints(const gs_node *n, const char *name, const int64_t **vals);
 int gs_attr_floats(const gs_node *n, const char *name, const float **vals);
 int gs_ir_live_nodes(const gs_graph *g);
-/* base, or base_N, unused in g (in g->perm); NULL on no memory. */
+/* base, or base_N, unused in g, in the graphs enclosing g and in its subgraphs
+ * (ONNX scoping: a name is defined once along every path of scopes), in
+ * g->perm; NULL on no memory. */
 const char *gs_ir_unique_name(gs_graph *g, const char *base);
 /* The same, unused both as a value name and as a node name (for new nodes:
  * ONNX requires node names to be unique). */

@@ -706,6 +706,27 @@ static gs_status infer_elems(gs_graph *g, const gs_node *n, bool fits, int64_t o
     return set_elems(g, n->out[0], e, ne);
 }
 
+/* A body's outer values take the types of the values they read. */
+static gs_status type_outer(gs_graph *sub)
+{
+    gs_status st = GS_OK;
+    for (gs_id v = 0; v < sub->nvalues && st == GS_OK; v++) {
+        const gs_value *sv = &sub->values[v];
+        if (!(sv->flags & GS_V_OUTER) || sv->outer < 0 || !sub->parent || sv->outer >= sub->parent->nvalues)
+            continue;
+        const gs_value *ov = &sub->parent->values[sv->outer];
+        if (ov->dtype || ov->rank >= 0)
+            st = gs_infer_set(sub, v, ov->dtype, ov->rank, ov->rank >= 0 ? ov->dims : NULL);
+    }
+    return st;
+}
+
+static gs_status infer_body(gs_graph *sub, int64_t opset)
+{
+    gs_status st = type_outer(sub);
+    return st == GS_OK ? gs_infer_graph(sub, opset) : st;
+}
+
 gs_status gs_infer_graph(gs_graph *g, int64_t opset)
 {
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -723,9 +744,9 @@ gs_status gs_infer_graph(gs_graph *g, int64_t opset)
         for (int a = 0; a < nd->nattrs && st == GS_OK; a++) {
             gs_attr *at = &nd->attrs[a];
             if (at->type == GS_A_GRAPH && at->g)
-                st = gs_infer_graph(at->g, opset);
+                st = infer_body(at->g, opset);
             for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
-                st = gs_infer_graph(at->gs[j], opset);
+                st = infer_body(at->gs[j], opset);
         }
     }
     gs_dealloc(g->ctx, order);

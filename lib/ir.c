@@ -411,6 +411,8 @@ gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv)
     }
     for (int32_t i = 0; i < g->noutputs; i++)
         if (g->outputs[i] == old) {
+            if (g->outsrc && strcmp(g->values[nv].name, g->values[old].name))
+                g->outsrc[i] = NULL;   /* the ValueInfoProto names old: nv is described anew */
             g->outputs[i] = nv;
             g->values[nv].flags |= GS_V_OUTPUT;
             g->values[old].flags &= ~(uint32_t)GS_V_OUTPUT;
@@ -611,6 +613,23 @@ static gs_status verify_node(const gs_graph *g, gs_id i)
     return st;
 }
 
+/* A body reads an outer value by name: the value it stands for is live in
+ * the enclosing graph under the same name. */
+static gs_status verify_outer(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    if (!(val->flags & GS_V_OUTER) || (!val->nuses && !(val->flags & GS_V_OUTPUT)))
+        return GS_OK;
+    const gs_graph *p = g->parent;
+    if (!p || val->outer < 0 || val->outer >= p->nvalues || (p->values[val->outer].flags & GS_V_DEAD))
+        return gs_err(g->ctx, GS_ERR_INTERNAL, "outer value '%s' of graph '%s' stands for no live value",
+                      val->name, g->name);
+    if (strcmp(p->values[val->outer].name, val->name))
+        return gs_err(g->ctx, GS_ERR_INTERNAL, "graph '%s' reads outer value '%s' by the name '%s'",
+                      g->name, p->values[val->outer].name, val->name);
+    return GS_OK;
+}
+
 static gs_status verify_uses(const gs_graph *g, gs_id v)
 {
     const gs_value *val = &g->values[v];
@@ -634,7 +653,7 @@ gs_status gs_ir_verify(const gs_graph *g)
         if (!(g->nodes[i].flags & GS_N_DEAD) && (st = verify_node(g, i)) != GS_OK)
             return st;
     for (gs_id v = 0; v < g->nvalues; v++)
-        if ((st = verify_uses(g, v)) != GS_OK)
+        if ((st = verify_uses(g, v)) != GS_OK || (st = verify_outer(g, v)) != GS_OK)
             return st;
     for (int32_t i = 0; i < g->noutputs; i++)
         if (!value_defined(g, g->outputs[i]))
@@ -860,24 +879,43 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
 
 /* ---- new values for rewrites ------------------------------------------ */
 
+/* Is name a value name of g's subgraphs, at any depth? */
+static bool used_below(const gs_graph *g, const char *name)
+{
+    for (int32_t i = 0; i < g->nsubs; i++)
+        if (gs_ir_find(g->subs[i], name) != GS_NONE || used_below(g->subs[i], name))
+            return true;
+    return false;
+}
+
+/* Is name free for a new value of g? ONNX wants a name defined once along
+ * every path of nested scopes: not in g, its enclosing graphs or its bodies. */
+static bool name_free(const gs_graph *g, const char *name)
+{
+    for (const gs_graph *a = g; a; a = a->parent)
+        if (gs_ir_find(a, name) != GS_NONE)
+            return false;
+    return !used_below(g, name);
+}
+
 const char *gs_ir_unique_name(gs_graph *g, const char *base)
 {
-    if (gs_ir_find(g, base) == GS_NONE)
+    if (name_free(g, base))
         return gs_arena_strdup(g->perm, base);
     for (int i = 1;; i++) {
         char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
-        if (!s || gs_ir_find(g, s) == GS_NONE)
+        if (!s || name_free(g, s))
             return s;
     }
 }
 
 const char *gs_ir_unique_node_name(gs_graph *g, const char *base)
 {
-    if (gs_ir_find(g, base) == GS_NONE && !gs_ir_node_name_taken(g, base))
+    if (name_free(g, base) && !gs_ir_node_name_taken(g, base))
         return gs_arena_strdup(g->perm, base);
     for (int i = 1;; i++) {
         char *s = gs_arena_printf(g->perm, "%s_%d", base, i);
-        if (!s || (gs_ir_find(g, s) == GS_NONE && !gs_ir_node_name_taken(g, s)))
+        if (!s || (name_free(g, s) && !gs_ir_node_name_taken(g, s)))
             return s;
     }
 }

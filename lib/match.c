@@ -1243,6 +1243,40 @@ static bool c_unit_perm(const cond_args *c)
     return true;
 }
 
+/* unreduced(y): no live node reads y as a Reduce* op (ReduceMean, ReduceSum,
+ * ...). A square read by a reduction is the variance of a written-out norm,
+ * whose Pow ONNX Runtime's LayerNormalization fusions look for. */
+static bool c_unreduced(const cond_args *c)
+{
+    const gs_value *y = arg_value(c, 0);
+    if (!y)
+        return false;
+    for (int32_t u = 0; u < y->nuses; u++) {
+        const gs_node *n = &c->g->nodes[y->uses[u]];
+        if (!(n->flags & GS_N_DEAD) && !strncmp(n->op, "Reduce", 6))
+            return false;
+    }
+    return true;
+}
+
+/* channel_scale(s, w): constant s has one value per column of 2-D weight w,
+ * on axis 1 of a rank-4 tensor it broadcasts against ([C, 1, 1] or
+ * [1, C, 1, 1]): a per-channel scale after a Transpose to channels first. */
+static bool c_channel_scale(const cond_args *c)
+{
+    const gs_value *s = arg_value(c, 0), *w = arg_value(c, 1);
+    if (!s || !w || !s->init || w->rank != 2 || w->dims[1].v < 0 || s->init->rank > 4)
+        return false;
+    const gs_tensor *t = s->init;
+    int64_t C = w->dims[1].v;
+    if (gs_tensor_numel(t) != C)
+        return false;
+    for (int i = 0; i < t->rank; i++)
+        if (t->dims[i] != (4 - t->rank + i == 1 ? C : 1))
+            return false;
+    return true;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -1282,6 +1316,8 @@ static const condition conditions[] = {
     { "pointwise", 1, c_pointwise },
     { "narrows", 1, c_narrows },
     { "unit_perm", 2, c_unit_perm },
+    { "unreduced", 1, c_unreduced },
+    { "channel_scale", 2, c_channel_scale },
 };
 
 static const condition *find_condition(const char *name)

@@ -2,6 +2,8 @@
  * optimize.c - gs_optimize: the pipeline behind `graphsub optimize`.
  *
  *   shape inference and constant folding -> cleanup to a fixed point
+ *   -> control flow of known outcome replaced (subgraph.c) -> the same
+ *   pipeline inside every If, Loop and Scan body, recursively
  *   -> search (level 2) -> cleanup -> lowering (class "lower") -> cleanup
  *   -> constant folding -> dead code -> report
  *
@@ -193,13 +195,15 @@ typedef struct run {
     gs_arena arena;     /* steps and their names; strings the report points at */
     gs_step *path;
     int64_t opset;
+    gs_graph *g;        /* the graph being optimized: the model's, or a body */
+    double t_end;       /* the search's deadline, set when it first starts */
 } run;
 
 /* A phase of cleanup or lowering rules, to a fixed point or the time limit. */
 static gs_status apply_class(run *r, uint32_t flags)
 {
     gs_status st;
-    gs_cleanup(r->m->graph, r->rs, r->opset, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
+    gs_cleanup(r->g, r->rs, r->opset, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
                &r->path, &st);
     return st;
 }
@@ -229,7 +233,7 @@ enum { REGION_MIN = 40, REGION_MAX = 160 };
 static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n, double t_end)
 {
     gs_region reg;
-    gs_status st = gs_region_extract(&reg, r->m->graph, nodes, n);
+    gs_status st = gs_region_extract(&reg, r->g, nodes, n);
     if (st != GS_OK)
         return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
     double left = t_end - now_s();
@@ -257,8 +261,10 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
  * with subgraphs are left out and end a run. */
 static gs_status search(run *r, gs_report *rep)
 {
-    gs_graph *g = r->m->graph;
+    gs_graph *g = r->g;
     double t0 = now_s();
+    if (!r->t_end)
+        r->t_end = t0 + r->o->time_limit;   /* one limit for the model and all its bodies */
     gs_id *order = gs_alloc(r->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
     int *starts = gs_alloc(r->ctx, ((size_t)g->nnodes / REGION_MIN + 3) * sizeof *starts);
     gs_id *run_nodes = gs_alloc(r->ctx, ((size_t)g->nnodes + 1) * sizeof *run_nodes);
@@ -275,12 +281,12 @@ static gs_status search(run *r, gs_report *rep)
                 continue;
             }
             if (len >= 2)
-                st = search_region(r, rep, run_nodes, len, t0 + r->o->time_limit);
+                st = search_region(r, rep, run_nodes, len, r->t_end);
             len = 0;
         }
     }
     if (rep)
-        rep->time_ms = (now_s() - t0) * 1e3;
+        rep->time_ms += (now_s() - t0) * 1e3;
     gs_dealloc(r->ctx, order);
     gs_dealloc(r->ctx, starts);
     gs_dealloc(r->ctx, run_nodes);
@@ -296,30 +302,87 @@ static gs_status fold_and_infer(run *r, int *folded)
     gs_status st = GS_OK;
     for (int round = 0; round < 8 && st == GS_OK; round++) {
         int n = 0;
-        st = gs_fold_constants(r->m, r->m->graph, r->opset, &n);
+        st = gs_fold_constants(r->m, r->g, r->opset, &n);
         *folded += n;
         if (st == GS_OK)
-            st = gs_infer_graph(r->m->graph, r->opset);
+            st = gs_infer_graph(r->g, r->opset);
         if (n == 0)
             break;
     }
     return st;
 }
 
-static gs_status pipeline(run *r, gs_report *rep)
+/* If and Loop of known outcome replaced; the graph is cleaned again after. */
+static gs_status simplify_control(run *r, int *folded)
 {
-    int folded = 0;
-    gs_status st = gs_infer_graph(r->m->graph, r->opset);
-    if (rep)
-        rep->nodes_before = gs_ir_live_nodes(r->m->graph);
+    int n = 0;
+    gs_status st = gs_sub_simplify(r->m, r->g, r->opset, &n);
+    if (st == GS_OK && n)
+        st = gs_infer_graph(r->g, r->opset);
+    if (st == GS_OK && n)
+        st = fold_and_infer(r, folded);
+    if (st == GS_OK && n)
+        st = cleanup(r);
+    return st;
+}
+
+static gs_status passes(run *r, gs_report *rep, int *folded);
+
+/* fold_and_infer in r->g and in its bodies at any depth (a Loop's trip
+ * count computed in its enclosing body is then known to the cost). */
+static gs_status fold_all(run *r, int *folded)
+{
+    gs_graph *g = r->g;
+    gs_status st = fold_and_infer(r, folded);
+    for (int32_t i = 0; i < g->nsubs && st == GS_OK; i++) {
+        r->g = g->subs[i];
+        st = fold_all(r, folded);
+        r->g = g;
+    }
+    return st;
+}
+
+/* The constants only bodies read moved into them, the passes inside each
+ * body of each live node of r->g, loop-invariant nodes moved out of Loop
+ * and Scan bodies, then the captures the bodies no longer read dropped. */
+static gs_status bodies(run *r, gs_report *rep, int *folded)
+{
+    gs_graph *g = r->g;
+    int sunk = 0;
+    gs_status st = gs_sub_sink_consts(g, &sunk);   /* constants only bodies read, moved in */
+    for (gs_id i = 0; i < g->nnodes && st == GS_OK; i++) {
+        for (int a = 0; !(g->nodes[i].flags & GS_N_DEAD) && a < g->nodes[i].nattrs && st == GS_OK; a++) {
+            const gs_attr *at = &g->nodes[i].attrs[a];
+            size_t n = at->type == GS_A_GRAPH ? 1 : at->type == GS_A_GRAPHS ? at->n : 0;
+            for (size_t j = 0; j < n && st == GS_OK; j++) {
+                gs_graph *sub = at->type == GS_A_GRAPH ? at->g : at->gs[j];
+                if (!sub)
+                    continue;
+                r->g = sub;
+                st = passes(r, rep, folded);
+                r->g = g;
+            }
+        }
+    }
+    int hoisted = 0;
     if (st == GS_OK)
-        st = fold_and_infer(r, &folded);   /* constant nodes cost nothing either way */
-    if (st == GS_OK && rep)
-        rep->cost_before = gs_cost_graph(&r->cm, r->m->graph);
+        st = gs_sub_hoist(g, r->opset, &hoisted);   /* loop-invariant nodes run once, outside */
+    gs_sub_prune_caps(g);
+    return st;
+}
+
+/* Everything after the first shape inference, on r->g and its bodies. */
+static gs_status passes(run *r, gs_report *rep, int *folded)
+{
+    gs_status st = fold_and_infer(r, folded);   /* constant nodes cost nothing either way */
     if (st == GS_OK)
         st = cleanup(r);
     if (st == GS_OK)
-        st = fold_and_infer(r, &folded);
+        st = fold_and_infer(r, folded);
+    if (st == GS_OK)
+        st = simplify_control(r, folded);
+    if (st == GS_OK)
+        st = bodies(r, rep, folded);
     if (st == GS_OK && r->o->level >= 2)
         st = search(r, rep);
     if (st == GS_OK)
@@ -329,18 +392,40 @@ static gs_status pipeline(run *r, gs_report *rep)
     if (st == GS_OK)
         st = cleanup(r);
     if (st == GS_OK)
-        st = fold_and_infer(r, &folded);
+        st = fold_and_infer(r, folded);
     if (st != GS_OK)
         return st;
-    gs_ir_dce(r->m->graph);
-    gs_ir_drop_unused_inits(r->m->graph);
-    if ((st = gs_ir_verify(r->m->graph)) == GS_ERR_NOMEM)
-        return st;
+    gs_ir_dce(r->g);
+    gs_ir_drop_unused_inits(r->g);
+    return GS_OK;
+}
+
+static gs_status pipeline(run *r, gs_report *rep)
+{
+    int folded = 0;
+    gs_graph *g = r->m->graph;
+    r->g = g;
+    gs_status st = gs_infer_graph(g, r->opset);
+    if (rep)
+        rep->nodes_before = gs_ir_live_nodes(g);
+    if (st == GS_OK)
+        st = fold_all(r, &folded);   /* constant nodes cost nothing either way */
+    if (st == GS_OK && rep)
+        rep->cost_before = gs_sub_cost(&r->cm, g);   /* bodies priced in */
+    if (st == GS_OK)
+        st = passes(r, rep, &folded);
     if (st != GS_OK)
-        return gs_err(r->ctx, GS_ERR_INTERNAL, "optimized graph is invalid: %s", gs_ctx_errmsg(r->ctx));
+        return st;
+    if ((st = gs_ir_verify(g)) == GS_ERR_NOMEM)
+        return st;
+    if (st != GS_OK) {
+        char why[sizeof r->ctx->msg];   /* the message is formatted into the buffer it quotes */
+        snprintf(why, sizeof why, "%s", gs_ctx_errmsg(r->ctx));
+        return gs_err(r->ctx, GS_ERR_INTERNAL, "optimized graph is invalid: %s", why);
+    }
     if (rep) {
-        rep->nodes_after = gs_ir_live_nodes(r->m->graph);
-        rep->cost_after = gs_cost_graph(&r->cm, r->m->graph);
+        rep->nodes_after = gs_ir_live_nodes(g);
+        rep->cost_after = gs_sub_cost(&r->cm, g);
         rep->folded = folded;
     }
     return GS_OK;

@@ -385,6 +385,15 @@ static bool can_rename(const gs_graph *g, gs_id v)
            val->producer != GS_NONE;
 }
 
+/* A body's outputs are bound by position, not by name: one may be a body
+ * input itself under that input's name (a loop-carried value forwarded). */
+static bool body_output_ok(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    return g->parent && (val->flags & GS_V_INPUT) && !val->init &&
+           !(val->flags & (GS_V_OUTPUT | GS_V_OUTER | GS_V_SPARSE));
+}
+
 static void remove_dead(gs_graph *g, const gs_match *m, gs_delta *d)
 {
     bool again = true;
@@ -420,7 +429,8 @@ bool gs_rule_applicable(const gs_graph *g, const gs_match *m)
             if (e->kind != P_VAR || (r->let_vars >> e->var & 1) || (!r->rewrite_tuple && r->nrewrite > 1))
                 continue;   /* a new node: it can take any name */
             gs_id v = m->values[e->var];
-            if (v == GS_NONE || ((g->values[n->out[o]].flags & GS_V_OUTPUT) && !can_rename(g, v)) ||
+            if (v == GS_NONE ||
+                ((g->values[n->out[o]].flags & GS_V_OUTPUT) && !can_rename(g, v) && !body_output_ok(g, v)) ||
                 !gs_ir_replaceable(g, n->out[o], v))   /* a name a subgraph reads stays */
                 return false;
         }
@@ -476,7 +486,7 @@ gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
     else
         st = build(&w, r->rewrite[0], r->nrewrite, news);
     for (int i = 0; st == GS_OK && i < r->nrewrite; i++) {
-        if (g->values[olds[i]].flags & GS_V_OUTPUT)
+        if ((g->values[olds[i]].flags & GS_V_OUTPUT) && !body_output_ok(g, news[i]))
             st = take_name(g, olds[i], news[i]);
         if (st == GS_OK) {
             /* the replacement keeps the old value's type where it had none */

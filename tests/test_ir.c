@@ -394,9 +394,9 @@ static void test_optimize_opts_checked(void)
     gs_ctx_free(ctx);
 }
 
-/* One pass of the whole pipeline on a small CNN under allocator c: load,
+/* One pass of the whole pipeline on model path under allocator c: load,
  * optimize (cleanup and search, with a report), run on random inputs, save. */
-static gs_status pipeline(counting *c, const char *out)
+static gs_status pipeline_of(counting *c, const char *path, const char *out)
 {
     gs_ctx *ctx = counting_ctx(c);
     if (!ctx)
@@ -405,22 +405,70 @@ static gs_status pipeline(counting *c, const char *out)
     gs_report rep = { .version = GS_REPORT_VERSION };
     gs_optimize_opts o;
     gs_optimize_opts_init(&o);
-    gs_array *in[1] = { NULL }, *res[1] = { NULL };
-    gs_status st = gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m);
+    gs_array *in[4] = { NULL }, *res[4] = { NULL };
+    gs_status st = gs_model_load(ctx, path, &m);
     if (st == GS_OK)
         st = gs_optimize(ctx, m, &o, &rep);
+    int nin = m ? gs_model_input_count(m) : 0, nout = m ? gs_model_output_count(m) : 0;
+    if (st == GS_OK && (nin > 4 || nout > 4))
+        st = GS_ERR_LIMIT;
     if (st == GS_OK)
         st = gs_model_random_inputs(ctx, m, 1, NULL, in);
     if (st == GS_OK)
-        st = gs_model_run(ctx, m, (const gs_array *const *)in, 1, res);
+        st = gs_model_run(ctx, m, (const gs_array *const *)in, nin, res);
     if (st == GS_OK)
         st = gs_model_save(m, out, NULL);
-    gs_array_free(ctx, in[0]);
-    gs_array_free(ctx, res[0]);
+    for (int i = 0; i < 4; i++) {
+        gs_array_free(ctx, in[i]);
+        gs_array_free(ctx, res[i]);
+    }
     gs_report_clear(ctx, &rep);
     gs_model_free(m);
     gs_ctx_free(ctx);
     return st;
+}
+
+static gs_status pipeline(counting *c, const char *out)
+{
+    return pipeline_of(c, SRCDIR "/examples/tiny_cnn.onnx", out);
+}
+
+/* Every allocation of the pipeline on model path failed in turn (every 3rd
+ * past the first 3000): each failure is GS_ERR_NOMEM, frees everything and
+ * leaves no output file. */
+static void fault_injection_of(const char *path)
+{
+    char out[] = "/tmp/gs_fault_XXXXXX";
+    int fd = mkstemp(out);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    unlink(out);
+    counting full = { 0, 0, 0 };
+    CU_ASSERT_FATAL(pipeline_of(&full, path, out) == GS_OK);
+    CU_ASSERT_EQUAL(full.live, 0);
+    unlink(out);
+    long bad = 0;
+    for (long n = 1; n <= full.calls; n += n < 3000 ? 1 : 3) {
+        counting c = { 0, 0, n };
+        gs_status st = pipeline_of(&c, path, out);
+        if (st != GS_ERR_NOMEM || c.live != 0 || access(out, F_OK) == 0) {
+            if (bad++ < 5)
+                fprintf(stderr, "%s: allocation %ld of %ld failed: %s, %ld live\n", path, n, full.calls,
+                        gs_status_str(st), c.live);
+            unlink(out);
+        }
+    }
+    CU_ASSERT(full.calls > 100);
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* The same through control flow: bodies optimized, a Loop of one trip
+ * inlined (with an If inside), constants moved into bodies, loop-invariant
+ * nodes moved out, Loop and If run. */
+static void test_fault_injection_control(void)
+{
+    fault_injection_of(SRCDIR "/fuzz/seeds/control_loop_once_nested.onnx");
+    fault_injection_of(SRCDIR "/fuzz/seeds/control_loop_hoist.onnx");
 }
 
 /* Fail allocation N for every N the pipeline makes (every 3rd past the
@@ -514,6 +562,7 @@ int cu_register(void)
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
     CU_add_test(io, "allocation failure along optimize and run", test_fault_injection_optimize);
+    CU_add_test(io, "allocation failure through If and Loop bodies", test_fault_injection_control);
     CU_add_test(io, "a NULL or misfit input array is refused", test_run_null_input);
     CU_add_test(io, "optimize options checked", test_optimize_opts_checked);
     return 0;

@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""A written-out GELU between two projections (opset 13, no Gelu op) hands
-its 1/sqrt(2) and its 0.5 to the projections' weights: one Div (or Mul) and
-one Mul fewer per block, for each of the three ways exporters write it. The
-scales stay where the first projection's output is read elsewhere, where the
-constants are not GELU's, and at opset 20, where the pattern becomes a Gelu.
+"""With the rules for runtimes that run a GELU op by op
+(rules/targets/unfused.json), a written-out GELU between two projections
+(opset 13, no Gelu op) hands its 1/sqrt(2) and its 0.5 to the projections'
+weights: one Div (or Mul) and one Mul fewer per block, for each of the three
+ways exporters write it. The scales stay where the first projection's output
+is read elsewhere, where the constants are not GELU's, at opset 20, where the
+pattern becomes a Gelu, and with the default rules (ONNX Runtime fuses the
+written-out GELU itself).
 
 Builds one model per case, optimizes it with `--verify`, compares the ops
 left with the expected ones (in any order), and checks the output against
 NumPy with `graphsub run --data`.
 """
+import os
 import sys
 from math import erf
 
@@ -17,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import opcase
 
+UNFUSED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "rules", "targets", "unfused.json")
 D, F = 8, 32
 X = [1, 4, D]
 RNG = np.random.default_rng(3)
@@ -66,26 +71,28 @@ def expect(x, r=np.sqrt(2), leak=False):
 FOLDED = ["MatMul", "Add", "Erf", "Add", "Mul", "MatMul"]
 KEPT = ["MatMul", "Add", "Div", "Erf", "Add", "Mul", "Mul", "MatMul"]
 
-# (name, opset, graph, NumPy outputs from x, ops expected after optimizing)
+# (name, opset, graph, NumPy outputs from x, ops expected after optimizing, optimize with the unfused rules)
 CASES = [
-    ("div", 13, mlp("div"), expect, FOLDED),
-    ("mul", 13, mlp("mul"), expect, FOLDED),
-    ("half-first", 13, mlp("half"), expect, FOLDED),
+    ("div", 13, mlp("div"), expect, FOLDED, True),
+    ("mul", 13, mlp("mul"), expect, FOLDED, True),
+    ("half-first", 13, mlp("half"), expect, FOLDED, True),
     ("first-projection-read-elsewhere", 13, mlp("div", leak=True), lambda x: expect(x, leak=True),
-     KEPT + ["Relu"]),
-    ("not-gelu", 13, mlp("div", r=1.5), lambda x: expect(x, r=1.5), KEPT),
-    ("opset-20", 20, mlp("div"), expect, ["MatMul", "Add", "Gelu", "MatMul"]),
+     KEPT + ["Relu"], True),
+    ("not-gelu", 13, mlp("div", r=1.5), lambda x: expect(x, r=1.5), KEPT, True),
+    ("opset-20", 20, mlp("div"), expect, ["MatMul", "Add", "Gelu", "MatMul"], True),
+    ("default-rules", 13, mlp("div"), expect, KEPT, False),
 ]
 
 
-def case(gs, d, name, opset, graph, want_out, want):
+def case(gs, d, name, opset, graph, want_out, want, unfused):
     nodes, inits, outputs = graph
     g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, X)],
                           [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs], inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     x = np.random.default_rng(7).standard_normal(X).astype(np.float32)
     expected = [(o, v.astype(np.float32)) for o, v in zip(outputs, want_out(x.astype(np.float64)))]
-    return opcase.check(gs, d, name, model, [("x", x)], expected, want, ordered=False)
+    return opcase.check(gs, d, name, model, [("x", x)], expected, want, ordered=False,
+                        extra=["--rules", UNFUSED] if unfused else [])
 
 
 if __name__ == "__main__":

@@ -19,14 +19,15 @@ def write_data(folder, inputs, outputs):
                 fh.write(numpy_helper.from_array(value, name).SerializeToString())
 
 
-def check(gs, d, name, model, inputs, outputs, want, ordered=True):
-    """Optimize `model` (an onnx ModelProto) with --verify; True when its ops
+def check(gs, d, name, model, inputs, outputs, want, ordered=True, extra=()):
+    """Optimize `model` (an onnx ModelProto) with --verify and the `extra`
+    arguments; True when its ops
     equal `want` (in order, or as a multiset) and, when `outputs` (name,
     array) are given, `graphsub run` on `inputs` reproduces them. Prints one
     line per case."""
     src, out = os.path.join(d, name + ".onnx"), os.path.join(d, name + "-opt.onnx")
     onnx.save(model, src)
-    r = subprocess.run([gs, "optimize", src, "-o", out, "--verify"], capture_output=True, text=True)
+    r = subprocess.run([gs, "optimize", src, "-o", out, "--verify", *extra], capture_output=True, text=True)
     if r.returncode != 0:
         print(f"FAIL {name}: optimize exit {r.returncode}: {r.stderr.strip()}")
         return False

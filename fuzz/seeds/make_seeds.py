@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""Write the control-flow seeds of the optimize and run fuzz corpora.
+
+The ONNX test data that seeds the corpora holds If, Loop and Scan only at
+one level; these models nest them (an If in a Loop body reading the body's
+values, a Loop in an If branch holding an If) with work for every pass
+inside, so mutations start from bodies the pipeline rewrites. The models
+are those of tests/integration/control_flow.py, written next to this file;
+scripts/fuzz copies them into the corpus.
+
+usage: fuzz/seeds/make_seeds.py
+"""
+import importlib.util
+import os
+
+import onnx
+
+here = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location(
+    "control_flow", os.path.join(here, "..", "..", "tests", "integration", "control_flow.py"))
+cf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cf)
+
+
+def main():
+    models = {}
+    for name, build, *_ in cf.CASES:
+        models["control_" + name.replace("-", "_")] = build()[0]
+    for name, m in models.items():
+        onnx.checker.check_model(m)
+        onnx.save(m, os.path.join(here, name + ".onnx"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,429 @@
+#!/usr/bin/python3
+"""If, Loop and Scan models whose bodies hold the work, optimized inside.
+
+Each model's bodies read every kind of outer value (a graph input, an
+initializer, a Constant node's output, and a value of an enclosing body)
+and hold work the pipeline removes: Transpose(Transpose(x)), Identity
+chains, Relu(Relu(x)), arithmetic on constants. For each model,
+`graphsub optimize --report` must exit 0, the output must pass
+onnx.checker, `graphsub verify` (the interpreter's Loop, Scan and If
+kernels) must find the outputs equal to the original's, and `graphsub run`
+must give the numbers numpy computes from the model's definition; the report
+and `graphsub info` count the nodes inside bodies as the files hold them. Models
+marked `inside` must show rewrites applied inside bodies (nodes inside
+subgraphs fewer after than before) and the Constant only their bodies read
+moved into them; the constant-condition If and the Loops of one and of no
+trip must be gone from the output, and the estimated cost (bodies priced
+in) must not rise. A Loop body's condition output that only forwards its
+condition input must be that input itself (body outputs are bound by
+position, so no name needs keeping). Loop-invariant nodes of a Loop body
+must run once, in the enclosing graph. A TorchScript export with a Loop and an If
+(tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py;
+sequences, so not run here) must optimize to a valid model with its bodies
+more than halved.
+
+usage: control_flow.py GRAPHSUB [--keep DIR]
+
+With --keep, DIR keeps the models and one folder per run with its inputs,
+the expected outputs and case.json, which control_flow_ort.js (run by hand,
+onnxruntime-node installed in bench/) runs through ONNX Runtime.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+
+F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
+N = helper.make_node
+
+
+def vi(name, t=F, shape=None):
+    return helper.make_tensor_value_info(name, t, shape)
+
+
+def const(name, values, dtype=np.float32):
+    return N("Constant", [], [name], value=numpy_helper.from_array(np.array(values, dtype)))
+
+
+def busy(x, out, p):
+    """Transpose-Transpose, an Identity chain, Relu(Relu) and constant arithmetic on x (2x3)."""
+    return [N("Transpose", [x], [p + "t1"], perm=[1, 0]), N("Transpose", [p + "t1"], [p + "t2"], perm=[1, 0]),
+            N("Identity", [p + "t2"], [p + "i1"]), N("Identity", [p + "i1"], [p + "i2"]),
+            N("Relu", [p + "i2"], [p + "r1"]), N("Relu", [p + "r1"], [p + "r2"]),
+            const(p + "c1", 0.25), const(p + "c2", 0.75), N("Add", [p + "c1", p + "c2"], [p + "c3"]),
+            N("Mul", [p + "r2", p + "c3"], [out])]
+
+
+def relu(a):
+    return np.maximum(a, 0)
+
+
+W = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], np.float32)
+K = np.array([1.0, 2.0, 3.0], np.float32)
+
+
+def outer_graph(nodes, inputs, outputs, inits=()):
+    g = helper.make_graph([const("/Constant_output_0", K)] + nodes, "g", inputs, outputs,
+                          [numpy_helper.from_array(W, "w")] + list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def if_model():
+    """An If on a graph input; both branches read x (input), w (initializer), the Constant node."""
+    then_g = helper.make_graph(busy("x", "tb", "then/") + [N("Mul", ["tb", "w"], ["tm"]),
+                                                          N("Add", ["tm", "/Constant_output_0"], ["t_out"])],
+                               "then", [], [vi("t_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Identity", ["x"], ["e1"]), N("Identity", ["e1"], ["e2"]),
+                                N("Neg", ["e2"], ["n1"]), N("Neg", ["n1"], ["n2"]),
+                                N("Sub", ["n2", "w"], ["e_out"])], "else", [], [vi("e_out", F, [2, 3])])
+    m = outer_graph([N("If", ["cond"], ["y"], name="if0", then_branch=then_g, else_branch=else_g)],
+                    [vi("x", F, [2, 3]), vi("cond", B, [])], [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        x = feeds["x"]
+        return relu(x) * 1.0 * W + K if feeds["cond"] else x - W
+    return m, ref
+
+
+def loop_model():
+    """A Loop of M (a graph input) trips carrying s; the body reads x, w, the Constant node, and
+    holds an If whose branches read a value of the body (another body's value) and x."""
+    then_g = helper.make_graph([N("Relu", ["b"], ["q1"]), N("Relu", ["q1"], ["q2"]),
+                                N("Add", ["q2", "x"], ["it_out"])], "then", [], [vi("it_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Identity", ["b"], ["ie1"]), N("Sub", ["ie1", "x"], ["ie_out"])],
+                               "else", [], [vi("ie_out", F, [2, 3])])
+    body = helper.make_graph(
+        busy("s_in", "b0", "body/") +
+        [N("Mul", ["b0", "w"], ["b1"]), N("Add", ["b1", "/Constant_output_0"], ["b2"]),
+         const("body/tenth", 0.1), N("Mul", ["b2", "body/tenth"], ["b"]),
+         N("If", ["flag"], ["s_out"], name="inner_if", then_branch=then_g, else_branch=else_g),
+         N("Identity", ["cond_in"], ["cond_out"]),
+         N("Identity", ["s_out"], ["sc1"]), N("Identity", ["sc1"], ["scan_out"])],
+        "body", [vi("i", I64, []), vi("cond_in", B, []), vi("s_in", F, [2, 3])],
+        [vi("cond_out", B, []), vi("s_out", F, [2, 3]), vi("scan_out", F, [2, 3])])
+    m = outer_graph([N("Loop", ["M", "", "x"], ["s_final", "stacked"], name="loop0", body=body)],
+                    [vi("x", F, [2, 3]), vi("M", I64, []), vi("flag", B, [])],
+                    [vi("s_final", F, [2, 3]), vi("stacked", F, [None, 2, 3])])
+
+    def ref(feeds):
+        s, x, outs = feeds["x"], feeds["x"], []
+        for _ in range(int(feeds["M"])):
+            b = (relu(s) * W + K) * np.float32(0.1)
+            s = relu(b) + x if feeds["flag"] else b - x
+            outs.append(s)
+        return s, np.stack(outs) if outs else np.zeros((0, 2, 3), np.float32)
+    return m, ref
+
+
+def scan_model():
+    """A Scan over the rows of xs (reversed) carrying a state; the body reads x (input), w, the
+    Constant node, and stacks its outputs along axis 1."""
+    body = helper.make_graph(
+        [N("Identity", ["st_in"], ["a1"]), N("Identity", ["a1"], ["a2"]),
+         N("Relu", ["row"], ["r1"]), N("Relu", ["r1"], ["r2"]),
+         N("Add", ["a2", "r2"], ["st_out"]), N("Mul", ["st_out", "/Constant_output_0"], ["m1"]),
+         const("body/k1", 2.0), const("body/k2", 0.5), N("Mul", ["body/k1", "body/k2"], ["one"]),
+         N("Mul", ["m1", "one"], ["m2"]), N("Add", ["m2", "xr"], ["y_t"])],
+        "body", [vi("st_in", F, [3]), vi("row", F, [3])], [vi("st_out", F, [3]), vi("y_t", F, [3])])
+    m = outer_graph([N("Gather", ["w", "zero"], ["xr0"], axis=0), N("Add", ["xr0", "x"], ["xr"]),
+                     N("Scan", ["s0", "xs"], ["s_final", "ys"], name="scan0", body=body, num_scan_inputs=1,
+                       scan_input_directions=[1], scan_output_axes=[1])],
+                    [vi("x", F, [3]), vi("s0", F, [3]), vi("xs", F, [4, 3])],
+                    [vi("s_final", F, [3]), vi("ys", F, [3, 4])],
+                    [numpy_helper.from_array(np.array(0, np.int64), "zero")])
+
+    def ref(feeds):
+        s, xr, ys = feeds["s0"], W[0] + feeds["x"], []
+        for row in feeds["xs"][::-1]:
+            s = s + relu(row)
+            ys.append(s * K * 1.0 + xr)
+        return s, np.stack(ys, axis=1)
+    return m, ref
+
+
+def const_if_model():
+    """An If whose condition folds (Greater of two constants): replaced by its then branch."""
+    then_g = helper.make_graph(busy("x", "ctb", "then/") + [N("Add", ["ctb", "w"], ["ct_out"])],
+                               "then", [], [vi("ct_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Sub", ["x", "w"], ["ce_out"])], "else", [], [vi("ce_out", F, [2, 3])])
+    m = outer_graph([const("a", 2.0), const("b", 1.0), N("Greater", ["a", "b"], ["c"]),
+                     N("If", ["c"], ["y0"], name="if_const", then_branch=then_g, else_branch=else_g),
+                     N("Relu", ["y0"], ["y"])],
+                    [vi("x", F, [2, 3])], [vi("y", F, [2, 3])])
+    return m, lambda feeds: relu(relu(feeds["x"]) + W)
+
+
+def loop_once_model():
+    """A Loop of one trip (M an initializer): its body runs once, in the outer graph."""
+    body = helper.make_graph(busy("l_in", "lb", "body/") + [N("Add", ["lb", "w"], ["l_out"]),
+                                                            N("Identity", ["lc_in"], ["lc_out"])],
+                             "body", [vi("li", I64, []), vi("lc_in", B, []), vi("l_in", F, [2, 3])],
+                             [vi("lc_out", B, []), vi("l_out", F, [2, 3])])
+    m = outer_graph([N("Loop", ["one", "", "x"], ["y"], name="loop_once", body=body)],
+                    [vi("x", F, [2, 3])], [vi("y", F, [2, 3])],
+                    [numpy_helper.from_array(np.array(1, np.int64), "one")])
+    return m, lambda feeds: relu(feeds["x"]) + W
+
+
+def loop_once_nested_model():
+    """A Loop of one trip whose body holds an If reading the carried value by the body input's name:
+    inlined, the If's branches must read the Loop's input under its own name."""
+    inner = N("If", ["flag"], ["lo"],
+              then_branch=helper.make_graph([N("Mul", ["n_in", "w"], ["m"])], "then", [], [vi("m", F, [2, 3])]),
+              else_branch=helper.make_graph([N("Identity", ["n_in"], ["e"])], "else", [], [vi("e", F, [2, 3])]))
+    body = helper.make_graph([inner, N("Identity", ["nc_in"], ["nc_out"]), N("Relu", ["lo"], ["sc"])], "body",
+                             [vi("ni", I64, []), vi("nc_in", B, []), vi("n_in", F, [2, 3])],
+                             [vi("nc_out", B, []), vi("lo", F, [2, 3]), vi("sc", F, [2, 3])])
+    m = outer_graph([N("Loop", ["one", "", "x"], ["y", "ys"], name="loop_once_nested", body=body)],
+                    [vi("x", F, [2, 3]), vi("flag", B, [])], [vi("y", F, [2, 3]), vi("ys", F, [1, 2, 3])],
+                    [numpy_helper.from_array(np.array(1, np.int64), "one")])
+
+    def ref(feeds):
+        y = feeds["x"] * W if feeds["flag"] else feeds["x"]
+        return y, relu(y)[None]
+    return m, ref
+
+
+def loop_search_model():
+    """A Loop whose step reads its three weights (outer initializers) through three MatMuls of one
+    input: the search merges them inside the body (the weights' shapes known through the capture)."""
+    ws = [np.random.default_rng(i).uniform(-0.1, 0.1, (64, 64)).astype(np.float32) for i in range(3)]
+    body = helper.make_graph(
+        [N("MatMul", ["h_in", f"mw{i}"], [f"p{i}"]) for i in range(3)] +
+        [N("Add", ["p0", "p1"], ["pa"]), N("Add", ["pa", "p2"], ["pb"]), N("Tanh", ["pb"], ["h_out"]),
+         N("Identity", ["hc_in"], ["hc_out"])],
+        "body", [vi("hi", I64, []), vi("hc_in", B, []), vi("h_in", F, [8, 64])],
+        [vi("hc_out", B, []), vi("h_out", F, [8, 64])])
+    m = outer_graph([N("Loop", ["M", "", "h0"], ["h"], name="rnn", body=body)],
+                    [vi("h0", F, [8, 64]), vi("M", I64, [])], [vi("h", F, [8, 64])],
+                    [numpy_helper.from_array(w, f"mw{i}") for i, w in enumerate(ws)])
+
+    def ref(feeds):
+        h = feeds["h0"]
+        for _ in range(int(feeds["M"])):
+            h = np.tanh(h @ ws[0] + h @ ws[1] + h @ ws[2])
+        return h
+    return m, ref
+
+
+def loop_hoist_model():
+    """A Loop whose step adds Relu(x @ v) (x a graph input, v a weight: the same in every iteration)
+    to its carried value: the MatMul and the Relu move out of the body, the Add stays."""
+    v = np.random.default_rng(5).uniform(-1, 1, (3, 3)).astype(np.float32)
+    body = helper.make_graph([N("MatMul", ["x", "v"], ["xv"]), N("Relu", ["xv"], ["xvr"]),
+                              N("Add", ["a_in", "xvr"], ["a_out"]), N("Identity", ["ac_in"], ["ac_out"])],
+                             "body", [vi("ai", I64, []), vi("ac_in", B, []), vi("a_in", F, [2, 3])],
+                             [vi("ac_out", B, []), vi("a_out", F, [2, 3])])
+    m = outer_graph([N("Loop", ["M", "", "x"], ["y"], name="loop_hoist", body=body)],
+                    [vi("x", F, [2, 3]), vi("M", I64, [])], [vi("y", F, [2, 3])],
+                    [numpy_helper.from_array(v, "v")])
+
+    def ref(feeds):
+        y = feeds["x"]
+        for _ in range(int(feeds["M"])):
+            y = y + relu(feeds["x"] @ v)
+        return y
+    return m, ref
+
+
+def loop_zero_model():
+    """A Loop of no trip: its outputs are its initial values."""
+    body = helper.make_graph([N("Add", ["z_in", "w"], ["z_out"]), N("Identity", ["zc_in"], ["zc_out"])],
+                             "body", [vi("zi", I64, []), vi("zc_in", B, []), vi("z_in", F, [2, 3])],
+                             [vi("zc_out", B, []), vi("z_out", F, [2, 3])])
+    m = outer_graph([N("Relu", ["x"], ["xr"]),
+                     N("Loop", ["nought", "", "xr"], ["z"], name="loop_zero", body=body),
+                     N("Add", ["z", "x"], ["y"])],
+                    [vi("x", F, [2, 3])], [vi("y", F, [2, 3])],
+                    [numpy_helper.from_array(np.array(0, np.int64), "nought")])
+    return m, lambda feeds: relu(feeds["x"]) + feeds["x"]
+
+
+def nested_model():
+    """If(cond) { Loop(2) { If(flag) {Relu(Relu)} else {Identity} } } else { Transpose(Transpose(x)) }:
+    the trip count is a Constant node of the then branch, the inner If reads a value of the Loop body."""
+    inner_then = helper.make_graph([N("Relu", ["li"], ["q1"]), N("Relu", ["q1"], ["q_out"])], "inner_then", [],
+                                   [vi("q_out", F, [2, 3])])
+    inner_else = helper.make_graph([N("Identity", ["li"], ["e_out"])], "inner_else", [], [vi("e_out", F, [2, 3])])
+    body = helper.make_graph(
+        [N("Identity", ["l_in"], ["li0"]), N("Mul", ["li0", "w"], ["li"]),
+         N("If", ["flag"], ["l_out"], name="inner_if", then_branch=inner_then, else_branch=inner_else),
+         N("Identity", ["lc_in"], ["lc_out"])],
+        "body", [vi("it", I64, []), vi("lc_in", B, []), vi("l_in", F, [2, 3])],
+        [vi("lc_out", B, []), vi("l_out", F, [2, 3])])
+    then_g = helper.make_graph([const("two", 2, np.int64),
+                                N("Loop", ["two", "", "x"], ["t_out"], name="loop_in_then", body=body)],
+                               "then", [], [vi("t_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Transpose", ["x"], ["x1"], perm=[1, 0]),
+                                N("Transpose", ["x1"], ["x_out"], perm=[1, 0])], "else", [],
+                               [vi("x_out", F, [2, 3])])
+    m = outer_graph([N("If", ["cond"], ["y"], name="outer_if", then_branch=then_g, else_branch=else_g)],
+                    [vi("x", F, [2, 3]), vi("cond", B, []), vi("flag", B, [])], [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        s = feeds["x"]
+        for _ in range(2 if feeds["cond"] else 0):
+            s = relu(s * W) if feeds["flag"] else s * W
+        return s
+    return m, ref
+
+
+# name, builder, inputs, rewrites inside bodies expected, op that must be gone
+CASES = [
+    ("if", if_model, [{"x": None, "cond": True}, {"x": None, "cond": False}], True, None),
+    ("loop", loop_model, [{"x": None, "M": 3, "flag": True}, {"x": None, "M": 2, "flag": False},
+                          {"x": None, "M": 0, "flag": True}], True, None),
+    ("scan", scan_model, [{"x": None, "s0": None, "xs": None}], True, None),
+    ("nested", nested_model, [{"x": None, "cond": True, "flag": True}, {"x": None, "cond": True, "flag": False},
+                              {"x": None, "cond": False, "flag": True}], True, None),
+    ("loop-hoist", loop_hoist_model, [{"x": None, "M": 3}, {"x": None, "M": 0}], True, None),
+    ("loop-search", loop_search_model, [{"h0": None, "M": 3}], True, None),
+    ("const-if", const_if_model, [{"x": None}], False, "If"),
+    ("loop-once", loop_once_model, [{"x": None}], False, "Loop"),
+    ("loop-once-nested", loop_once_nested_model, [{"x": None, "flag": True}, {"x": None, "flag": False}], False,
+     "Loop"),
+    ("loop-zero", loop_zero_model, [{"x": None}], False, "Loop"),
+]
+
+SEARCHED = {"loop-search": "parallel-matmul-merge3"}   # a search rewrite expected inside the body
+
+
+def feeds_for(model, spec, rng):
+    out = {}
+    for inp in model.graph.input:
+        name = inp.name
+        if spec.get(name) is not None:
+            t = inp.type.tensor_type.elem_type
+            out[name] = np.array(spec[name], np.int64 if t == I64 else bool if t == B else np.float32)
+            continue
+        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        out[name] = rng.uniform(-2, 2, dims).astype(np.float32)
+    return out
+
+
+def run(args, ok=(0,)):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if p.returncode not in ok:
+        sys.exit(f"FAIL: {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def nodes_inside(graph):
+    n = 0
+    for node in graph.node:
+        for a in node.attribute:
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                n += len(g.node) + nodes_inside(g)
+    return n
+
+
+def ops(graph):
+    out = set()
+    for node in graph.node:
+        out.add(node.op_type)
+        for a in node.attribute:
+            for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                out |= ops(g)
+    return out
+
+
+def check_run(gs, path, feeds, want, d, tag):
+    """graphsub run on feeds must give want (a tuple of arrays)."""
+    data = os.path.join(d, tag)
+    os.makedirs(data, exist_ok=True)
+    for i, (k, v) in enumerate(feeds.items()):
+        with open(os.path.join(data, f"input_{i}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(v, k).SerializeToString())
+    want = want if isinstance(want, tuple) else (want,)
+    for i, v in enumerate(want):
+        with open(os.path.join(data, f"output_{i}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(np.asarray(v, np.float32)).SerializeToString())
+    with open(os.path.join(data, "case.json"), "w") as f:   # for control_flow_ort.js
+        json.dump({"model": os.path.abspath(path),
+                   "feeds": {k: {"dtype": str(v.dtype), "dims": list(v.shape), "data": v.ravel().tolist()}
+                             for k, v in feeds.items()},
+                   "outputs": [{"dims": list(np.shape(v)), "data": np.asarray(v, np.float32).ravel().tolist()}
+                               for v in want]}, f)
+    run([gs, "run", path, "--data", data])
+
+
+def one(gs, d, name, build, specs, inside, gone, rng):
+    model, ref = build()
+    onnx.checker.check_model(model)
+    src, dst, rep = (os.path.join(d, name + s) for s in (".onnx", ".opt.onnx", ".json"))
+    onnx.save(model, src)
+    run([gs, "optimize", src, "-o", dst, "--report", rep, "--quiet"])
+    out = onnx.load(dst)
+    onnx.checker.check_model(out)
+    report = json.load(open(rep))
+    for k, spec in enumerate(specs):
+        feeds = feeds_for(model, spec, rng)
+        check_run(gs, src, feeds, ref(feeds), d, f"{name}-src-{k}")
+        check_run(gs, dst, feeds, ref(feeds), d, f"{name}-dst-{k}")
+    run([gs, "verify", src, dst, "--trials", "3"])
+    before, after = nodes_inside(model.graph), nodes_inside(out.graph)
+    if report.get("nodes_in_subgraphs_before") != before or report.get("nodes_in_subgraphs_after") != after:
+        sys.exit(f"FAIL {name}: report counts {report.get('nodes_in_subgraphs_before')} -> "
+                 f"{report.get('nodes_in_subgraphs_after')} nodes in subgraphs, the files {before} -> {after}")
+    for path, want in ((src, before), (dst, after)):
+        info = json.loads(run([gs, "info", path, "--json"]).stdout)
+        if info.get("nodes_in_subgraphs") != want:
+            sys.exit(f"FAIL {name}: info counts {info.get('nodes_in_subgraphs')} nodes in subgraphs of {path}, "
+                     f"the file {want}")
+    if inside and not after < before:
+        sys.exit(f"FAIL {name}: nothing removed inside bodies ({before} -> {after} nodes); "
+                 f"rewrites {report.get('rewrites')}")
+    if name == "loop-hoist" and not {"MatMul", "Relu"} <= {n.op_type for n in out.graph.node}:
+        sys.exit(f"FAIL {name}: the loop-invariant MatMul and Relu stay in the body")
+    if name in SEARCHED and SEARCHED[name] not in report.get("rewrites", {}):
+        sys.exit(f"FAIL {name}: {SEARCHED[name]} not applied inside the body: {report.get('rewrites')}")
+    outer_inits = {t.name for t in out.graph.initializer}
+    if report["cost_after"] > report["cost_before"]:
+        sys.exit(f"FAIL {name}: the cost rose from {report['cost_before']} to {report['cost_after']}")
+    if inside and name not in ("nested", "loop-search", "loop-hoist") and "/Constant_output_0" in outer_inits:
+        sys.exit(f"FAIL {name}: the constant only bodies read stays in the outer graph")
+    for node in (n for n in out.graph.node if n.op_type == "Loop"):
+        body = node.attribute[0].g
+        if body.output[0].name != body.input[1].name:
+            sys.exit(f"FAIL {name}: the Loop body's condition still goes through "
+                     f"{[n.op_type for n in body.node if body.output[0].name in n.output]}")
+    if gone and gone in ops(out.graph):
+        sys.exit(f"FAIL {name}: the {gone} is still in the output")
+    print(f"ok {name}: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
+          f"{report['nodes_after']}, rewrites {report.get('rewrites')}")
+
+
+def torchscript(gs, d):
+    """tests/data/torchscript_decoder.onnx (a torch.jit.script export: Loop, If, sequences, which the
+    interpreter does not run): optimize exits 0, the output passes onnx.checker, and the bodies shrink."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "torchscript_decoder.onnx")
+    dst, rep = os.path.join(d, "torchscript.opt.onnx"), os.path.join(d, "torchscript.json")
+    run([gs, "optimize", src, "-o", dst, "--report", rep, "--quiet"])
+    onnx.checker.check_model(onnx.load(dst))
+    report = json.load(open(rep))
+    before, after = report["nodes_in_subgraphs_before"], report["nodes_in_subgraphs_after"]
+    if not after < before / 2:
+        sys.exit(f"FAIL torchscript: nodes in subgraphs {before} -> {after}")
+    print(f"ok torchscript: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
+          f"{report['nodes_after']}, folded {report['folded']}")
+
+
+def main():
+    gs = sys.argv[1]
+    keep = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--keep" else None
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = keep or tmp
+        os.makedirs(d, exist_ok=True)
+        for case in CASES:
+            one(gs, d, *case, rng)
+        torchscript(gs, d)
+
+
+if __name__ == "__main__":
+    main()
