@@ -302,12 +302,8 @@ static bool same_size(const gs_value *x, const gs_dim *t, int r)
                 return false;
             continue;
         }
-        int j = 0;
-        while (j < nleft && !(t[i].sym && !strcmp(left[j], t[i].sym)))
-            j++;
-        if (j == nleft)
+        if (!gs_take_name(left, &nleft, t[i].sym))
             return false;
-        left[j] = left[--nleft];
     }
     return nleft == 0 && pin == pout;
 }

@@ -836,12 +836,8 @@ static gs_dim reshape_rest(const gs_value *x, const gs_dim *t, int r, int skip, 
                 return unk;
             continue;
         }
-        int j = 0;
-        while (j < nleft && !(t[i].sym && !strcmp(left[j], t[i].sym)))
-            j++;
-        if (j == nleft)
+        if (!gs_take_name(left, &nleft, t[i].sym))
             return unk;   /* a name the input does not have */
-        left[j] = left[--nleft];
     }
     if (nleft == 0 && skip < 0) {
         *bad = pin != pout;
