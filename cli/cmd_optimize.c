@@ -14,6 +14,7 @@ static const char help[] =
     "                         [-O0|-O1|-O2] [--alpha A] [--budget N] [--time-limit SEC]\n"
     "                         [--profile DEVICE.json] [--report REPORT.json] [--verify]\n"
     "                         [--dim NAME=VALUE]... [--opset N] [--external-data] [--quiet]\n"
+    "                         [--search taso|ocggs|ocggs-sample] [--search-seed N]\n"
     "\n"
     "Rewrite IN.onnx into an equivalent model that the cost model estimates to be\n"
     "faster, and write it to OUT.onnx (default: IN.opt.onnx beside the input). The\n"
@@ -31,6 +32,12 @@ static const char help[] =
     "  --alpha A            keep candidates costing less than A x the best, A from 1 to 10\n"
     "                       (default 1.05)\n"
     "  --budget N           candidates the search expands (default 400)\n"
+    "  --search ALGO        taso (default): best-first over every order of the rewrites;\n"
+    "                       ocggs: the same, each set of independent rewrites in one\n"
+    "                       order only, reusing the matches a rewrite left alone;\n"
+    "                       ocggs-sample: ocggs a step at a time, keeping a weighted\n"
+    "                       sample of each step's candidates\n"
+    "  --search-seed N      the random draws of ocggs-sample (default 0)\n"
     "  --time-limit SEC     time limit in seconds of the search and of each cleanup\n"
     "                       phase (default 10)\n"
     "  --profile FILE       device profile for the cost model (default: generic x86-64);\n"
@@ -68,6 +75,25 @@ static int need(int argc, char **argv, int i)
     return 0;
 }
 
+/* --search ALGO or --search-seed N. */
+static int parse_search(const char *a, const char *v, opts *o)
+{
+    static const char *const names[] = { "taso", "ocggs", "ocggs-sample" };   /* GS_SEARCH_* order */
+    long l;
+    if (!strcmp(a, "--search-seed")) {
+        if (!cli_parse_long("optimize", a, v, &l))
+            return EXIT_USAGE;
+        if (l < 0 || l > 4294967295L)
+            return cli_usage("optimize", "--search-seed must be between 0 and 4294967295, got '%s'", v);
+        o->go.search_seed = (unsigned)l;
+        return 0;
+    }
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(v, names[i]))
+            return o->go.search = i, 0;
+    return cli_usage("optimize", "--search must be taso, ocggs or ocggs-sample, got '%s'", v);
+}
+
 /* One option at argv[*i]; returns 0, an exit status, or -1 after --help. */
 static int parse_one(int argc, char **argv, int *i, opts *o)
 {
@@ -93,7 +119,7 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
     bool valued = !strcmp(a, "-o") || !strcmp(a, "--rules") || !strcmp(a, "--alpha") ||
                   !strcmp(a, "--budget") || !strcmp(a, "--time-limit") ||
                   !strcmp(a, "--profile") || !strcmp(a, "--report") || !strcmp(a, "--opset") ||
-                  !strcmp(a, "--dim");
+                  !strcmp(a, "--dim") || !strcmp(a, "--search") || !strcmp(a, "--search-seed");
     if (!valued)
         return cli_usage("optimize", "unknown option '%s'", a);
     if (need(argc, argv, *i))
@@ -101,6 +127,8 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
     const char *v = argv[++*i];
     if (!strcmp(a, "-o"))
         o->out = v;
+    else if (!strcmp(a, "--search") || !strcmp(a, "--search-seed"))
+        return parse_search(a, v, o);
     else if (!strcmp(a, "--dim")) {
         if (o->ndims == MAX_DIMS || !strchr(v, '=') || v[0] == '=')
             return cli_usage("optimize", "--dim needs NAME=VALUE (at most %d)", MAX_DIMS);
@@ -229,10 +257,11 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
         fprintf(f, ", \"cost_delta\": %.9g}", r->steps[i].cost_delta);
     }
     fprintf(f, "%s],\n", r->nsteps ? "\n  " : "");
+    static const char *const algo[] = { "taso", "ocggs", "ocggs-sample" };
     fprintf(f, "  \"search\": {\"level\": %d, \"alpha\": %g, \"budget\": %d, \"time_limit\": %g, "
-               "\"candidates\": %d, \"expanded\": %d, \"time_ms\": %.3f},\n",
+               "\"candidates\": %d, \"expanded\": %d, \"time_ms\": %.3f, \"algorithm\": \"%s\"},\n",
             o->go.level, o->go.alpha, o->go.budget, o->go.time_limit, r->candidates, r->expanded,
-            r->time_ms);
+            r->time_ms, algo[o->go.search]);
     fprintf(f, "  \"timings_ms\": {\"import\": %.3f, \"optimize\": %.3f, \"verify\": %.3f, "
                "\"export\": %.3f}\n}\n", t->import, t->optimize, t->verify, t->export_);
 }

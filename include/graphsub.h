@@ -344,8 +344,24 @@ typedef struct gs_optimize_opts {
     /* version 2: */
     int target_opset;            /* raise the default-domain opset to this first (0: keep),
                                     when every op keeps its meaning (13 <= opset, target <= 21) */
+    /* version 3: */
+    int search;                  /* GS_SEARCH_TASO (0, default), GS_SEARCH_OCGGS or
+                                    GS_SEARCH_OCGGS_SAMPLE */
+    unsigned search_seed;        /* GS_SEARCH_OCGGS_SAMPLE: the same seed, the same result */
 } gs_optimize_opts;
-#define GS_OPTIMIZE_OPTS_VERSION 2   /* version 1 (without target_opset) is accepted too */
+#define GS_OPTIMIZE_OPTS_VERSION 3   /* versions 1 (without target_opset) and 2 (without
+                                        search) are accepted too */
+
+/* The search algorithms (gs_optimize_opts.search). */
+enum {
+    GS_SEARCH_TASO = 0,          /* best-first over every order of the rewrites (TASO) */
+    GS_SEARCH_OCGGS = 1,         /* the same queue, each set of independent rewrites in one
+                                    order only, and matches the last rewrite left alone
+                                    reused (Fang et al., PVLDB 2020) */
+    GS_SEARCH_OCGGS_SAMPLE = 2,  /* OCGGS grown a step at a time, keeping a weighted sample
+                                    of the cost-lowering and of the promising cost-raising
+                                    candidates of each step */
+};
 
 /* Fill opts with the defaults: level 2, alpha 1.05, budget 400, time limit
  * 10 s (a zeroed struct means no search and no time for cleanup). */

@@ -78,6 +78,14 @@ typedef struct gs_search_opts {
     void (*progress)(void *ud, int expanded, double best_cost);
     void *progress_ud;
     size_t queue_bytes;         /* cap on queued graphs; 0: GS_SEARCH_QUEUE_BYTES */
+    int mode;                   /* GS_SEARCH_TASO, GS_SEARCH_OCGGS, GS_SEARCH_OCGGS_SAMPLE */
+    uint64_t seed;              /* GS_SEARCH_OCGGS_SAMPLE's random draws */
+    int sample_width;           /* GS_SEARCH_OCGGS_SAMPLE: candidates kept per step (Q);
+                                   0: GS_OCGGS_SAMPLE_WIDTH */
+    bool keep_duplicates;       /* no structural hash: every order of the rewrites is a
+                                   candidate of its own (tests count the orders) */
+    bool check_reuse;           /* OCGGS: compare the matches kept and found again with a
+                                   search of the whole graph, GS_ERR_INTERNAL when they differ */
 } gs_search_opts;
 
 /* One rewrite on the path from the input to the result. */
@@ -94,6 +102,9 @@ typedef struct gs_search_result {
     int candidates, expanded;
     double time_ms;
     size_t queue_peak;          /* most bytes of graphs queued at once */
+    int tried;                  /* rewrites applied to a clone (each priced and hashed) */
+    int matches, reused;        /* matches found in expanded candidates; of them, taken
+                                   from the parent's (OCGGS) */
     gs_step *path;              /* last step first; lives in the arena passed in */
 } gs_search_result;
 

@@ -41,6 +41,9 @@ static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown options version %d", o->version);
     if (o->target_opset < 0 || o->target_opset > 1000)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: target opset %d out of range", o->target_opset);
+    if (o->search < GS_SEARCH_TASO || o->search > GS_SEARCH_OCGGS_SAMPLE)
+        return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown search %d (0 taso, 1 ocggs, 2 ocggs-sample)",
+                      o->search);
     if (o->level < 0 || o->level > 2)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: level must be 0, 1 or 2 (got %d)", o->level);
     if (o->alpha != 0 && !(o->alpha >= 1 && o->alpha <= 10))   /* NaN fails too */
@@ -237,8 +240,9 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
     if (st != GS_OK)
         return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
     double left = t_end - now_s();
-    gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0, r->o->progress,
-                          r->o->progress_ud, 0 };
+    gs_search_opts so = { .alpha = r->o->alpha, .budget = r->o->budget, .time_limit = left > 0 ? left : 0,
+                          .progress = r->o->progress, .progress_ud = r->o->progress_ud,
+                          .mode = r->o->search, .seed = r->o->search_seed };
     gs_search_result res;
     st = gs_search(reg.sub, r->rs, r->opset, &r->cm, &so, &r->arena, &res);
     if (st == GS_OK) {
@@ -438,8 +442,9 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         return GS_ERR_ARG;
     gs_optimize_opts dflt;
     gs_optimize_opts_init(&dflt);
-    if (opts && opts->version == 1) {   /* a caller built against version 1: no target_opset */
-        memcpy(&dflt, opts, offsetof(gs_optimize_opts, target_opset));
+    if (opts && (opts->version == 1 || opts->version == 2)) {   /* an older caller: a shorter struct */
+        memcpy(&dflt, opts, opts->version == 1 ? offsetof(gs_optimize_opts, target_opset)
+                                               : offsetof(gs_optimize_opts, search));
         dflt.version = GS_OPTIMIZE_OPTS_VERSION;
         opts = &dflt;
     }

@@ -11,6 +11,7 @@
  * candidates or the time limit and returns the best graph seen.
  */
 #include "gs_cost.h"
+#include "gs_ocggs.h"
 
 #include <string.h>
 #include <time.h>
@@ -377,6 +378,11 @@ typedef struct cand {
     double cost;
     uint32_t seq;               /* insertion order: ties break deterministically */
     gs_step *path;
+    /* OCGGS (search_ocggs.c): */
+    int32_t key;                /* the key of the match that made it (-1: the start) */
+    double delta;               /* the cost change of the step that made it */
+    bool prev_raised;           /* the step before that one raised the cost */
+    gs_oreuse *reuse;           /* the parent's matches it keeps, or NULL */
 } cand;
 
 typedef struct heap {
@@ -543,7 +549,20 @@ typedef struct search {
     size_t queue_cap, queue_peak;   /* bytes of queued graphs: the cap, the most seen */
     const gs_arena *perm;       /* names and constants the rewrites make */
     size_t arena0;              /* perm's and arena's bytes at the start */
+    int tried, matches, reused;
+    /* OCGGS (search_ocggs.c): */
+    gs_ocggs *oc;               /* order keys and match reuse; NULL: TASO's search */
+    bool sample;                /* grow a step at a time: children wait in next */
+    heap next;                  /* the children of this step's candidates */
+    uint64_t rng;
 } search;
+
+static void cand_free(search *s, cand c)
+{
+    gs_ir_free(c.g);
+    if (s->oc)
+        gs_ocggs_release(s->oc, c.reuse);
+}
 
 /* True while what the rewrites of candidates left in the shared arenas
  * (names, new constants, steps: freed only with the model and the run) is
@@ -619,6 +638,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         gs_ir_free(ng);
         return st == GS_ERR_NOMEM ? st : GS_OK;   /* a rule that cannot apply here is skipped */
     }
+    s->tried++;
     if (!infer_added(ng, &d, s->opset, s->cm)) {
         gs_ir_free(ng);
         return GS_OK;   /* cannot be priced: not taken */
@@ -636,53 +656,119 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
     }
     double cost = c->cost + delta;
     uint64_t h;
-    int fresh = graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
+    int fresh = s->opts->keep_duplicates ? 1
+              : graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
     if (fresh <= 0 || cost >= s->opts->alpha * s->best.cost) {
         gs_ir_free(ng);
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
     }
     s->candidates++;
-    cand nc = { ng, graph_bytes(ng), cost, s->seq++, path };
+    cand nc = { ng, graph_bytes(ng), cost, s->seq++, path, gs_ocggs_key(m), delta,
+                c->path != NULL && c->delta >= 0, NULL };
+    if (s->oc && (st = gs_ocggs_inherit(s->oc, c->g, ng, &nc.reuse)) != GS_OK) {   /* OCGGS */
+        gs_ir_free(ng);
+        return st;
+    }
     if (cost < s->best.cost) {
         gs_graph *copy = gs_ir_clone(ng, NULL);
         if (!copy) {
-            gs_ir_free(ng);
+            cand_free(s, nc);
             return gs_nomem(s->ctx);
         }
         gs_ir_free(s->best.g);
         s->best = nc;
         s->best.g = copy;
+        s->best.reuse = NULL;
     }
-    if (!heap_push(s->ctx, &s->q, nc)) {
-        gs_ir_free(ng);
+    heap *q = s->sample ? &s->next : &s->q;   /* OCGGS sampling: the next step's */
+    if (!heap_push(s->ctx, q, nc)) {
+        cand_free(s, nc);
         return gs_nomem(s->ctx);
     }
-    if (s->q.bytes > s->queue_peak)
-        s->queue_peak = s->q.bytes;
+    if (s->q.bytes + s->next.bytes > s->queue_peak)
+        s->queue_peak = s->q.bytes + s->next.bytes;
     /* The budget leaves budget - expanded more pops: a candidate ranked below
      * that can never be expanded (ranks only fall behind), so it is freed now.
      * Past the memory cap the most expensive candidates go too. */
-    while (s->q.n > 0 && (s->q.n > s->opts->budget - s->expanded ||
-                          (s->q.n > 1 && s->q.bytes > s->queue_cap)))
-        gs_ir_free(heap_drop_worst(&s->q).g);
+    while (q->n > 0 && ((!s->sample && q->n > s->opts->budget - s->expanded) ||
+                        (q->n > 1 && s->q.bytes + s->next.bytes > s->queue_cap)))
+        cand_free(s, heap_drop_worst(q));
     return GS_OK;
+}
+
+/* The matches of c's graph into *ms: all of them, or with OCGGS those of
+ * its parent that the rewrite left alone and the new ones around it.
+ * Returns the count, or -1 with *st set. */
+static int find_matches(search *s, cand *c, const gs_match **ms, gs_status *st)
+{
+    *st = GS_ERR_NOMEM;
+    if (s->oc) {   /* OCGGS */
+        int reused = 0, n = gs_ocggs_matches(s->oc, c->g, c->reuse, ms, &reused);
+        s->reused += reused;
+        if (n >= 0 && s->opts->check_reuse && (*st = gs_ocggs_check(s->oc, c->g)) != GS_OK)
+            return -1;
+        return n;
+    }
+    s->ml.n = 0;
+    if (gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
+        return -1;
+    *ms = s->ml.a;
+    return s->ml.n;
 }
 
 static gs_status expand(search *s, cand *c)
 {
-    s->ml.n = 0;
-    if (gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
-        return gs_nomem(s->ctx);
-    gs_status st = GS_OK;
-    for (int i = 0; i < s->ml.n && st == GS_OK; i++)
-        st = try_match(s, c, &s->ml.a[i]);
+    const gs_match *ms;
+    gs_status st;
+    int n = find_matches(s, c, &ms, &st);
+    if (n < 0)
+        return st == GS_ERR_NOMEM ? gs_nomem(s->ctx) : st;
+    s->matches += n;
+    st = GS_OK;
+    for (int i = 0; i < n && st == GS_OK; i++)
+        if (!s->oc || gs_ocggs_key(&ms[i]) > c->key)   /* OCGGS: not ordered before c's step */
+            st = try_match(s, c, &ms[i]);
+    return st;
+}
+
+/* OCGGS sampling: once every candidate of a step is expanded, a weighted
+ * sample of their children (search_ocggs.c) becomes the next step's; the
+ * others are freed. */
+static gs_status next_step(search *s)
+{
+    int n = s->next.n;
+    gs_osample *items = gs_alloc(s->ctx, ((size_t)n + 1) * sizeof *items);
+    uint8_t *keep = gs_alloc(s->ctx, (size_t)n + 1);
+    int kept = items && keep ? 0 : -1;
+    for (int i = 0; kept == 0 && i < n; i++)
+        items[i] = (gs_osample){ s->next.a[i].cost, s->next.a[i].delta, s->next.a[i].prev_raised };
+    if (kept == 0)
+        kept = gs_ocggs_sample(s->ctx, items, n, s->best.cost, s->opts->alpha,
+                               s->opts->sample_width > 0 ? s->opts->sample_width : GS_OCGGS_SAMPLE_WIDTH,
+                               &s->rng, keep);
+    gs_status st = kept < 0 ? gs_nomem(s->ctx) : GS_OK;
+    for (int i = 0; i < n; i++) {
+        bool pushed = st == GS_OK && keep[i] && heap_push(s->ctx, &s->q, s->next.a[i]);
+        if (st == GS_OK && keep[i] && !pushed)
+            st = gs_nomem(s->ctx);
+        if (!pushed)
+            cand_free(s, s->next.a[i]);
+    }
+    s->next.n = 0;
+    s->next.bytes = 0;
+    gs_dealloc(s->ctx, items);
+    gs_dealloc(s->ctx, keep);
     return st;
 }
 
 static void search_free(search *s)
 {
     while (s->q.n > 0)
-        gs_ir_free(heap_pop(&s->q).g);
+        cand_free(s, heap_pop(&s->q));
+    while (s->next.n > 0)
+        cand_free(s, heap_pop(&s->next));
+    gs_dealloc(s->ctx, s->next.a);
+    gs_ocggs_free(s->oc);
     gs_dealloc(s->ctx, s->q.a);
     gs_dealloc(s->ctx, s->seen.a);
     gs_dealloc(s->ctx, s->ml.a);
@@ -698,25 +784,32 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     s.ml.ctx = g->ctx;
     double t0 = now_s();
     memset(res, 0, sizeof *res);
-    cand start = { gs_ir_clone(g, NULL), 0, gs_cost_graph(cm, g), s.seq++, NULL };
+    cand start = { gs_ir_clone(g, NULL), 0, gs_cost_graph(cm, g), s.seq++, NULL, -1, 0, false, NULL };
     if (start.g && !gs_ir_reserve_names(start.g, start.g->nvalues + start.g->nvalues / 2 + 256)) {
         gs_ir_free(start.g);
         start.g = NULL;
     }
-    s.best = (cand){ gs_ir_clone(g, NULL), 0, start.cost, 0, NULL };
+    s.best = (cand){ .g = gs_ir_clone(g, NULL), .cost = start.cost, .key = -1 };
     gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
+    if (st == GS_OK && opts->mode != GS_SEARCH_TASO && !(s.oc = gs_ocggs_new(g->ctx, rs, opset)))   /* OCGGS */
+        st = gs_nomem(g->ctx);
+    s.sample = opts->mode == GS_SEARCH_OCGGS_SAMPLE;
+    s.rng = opts->seed ^ 0x6a09e667f3bcc908ull;
     uint64_t h;
     if (st == GS_OK && (!graph_hash(g, opset, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
                         !heap_push(s.ctx, &s.q, start)))
         st = gs_nomem(g->ctx);
     if (st != GS_OK)
         gs_ir_free(start.g);   /* not in the queue: the queue frees only what it holds */
-    while (st == GS_OK && s.q.n > 0 && s.expanded < opts->budget &&
-           now_s() - t0 < opts->time_limit && arenas_ok(&s)) {
+    while (st == GS_OK && s.expanded < opts->budget && now_s() - t0 < opts->time_limit && arenas_ok(&s)) {
+        if (s.q.n == 0 && s.sample && s.next.n > 0)
+            st = next_step(&s);   /* OCGGS sampling: this step done, the next one's chosen */
+        if (st != GS_OK || s.q.n == 0)
+            break;
         cand c = heap_pop(&s.q);
         s.expanded++;
         st = expand(&s, &c);
-        gs_ir_free(c.g);
+        cand_free(&s, c);
         if (opts->progress)
             opts->progress(opts->progress_ud, s.expanded, s.best.cost);
     }
@@ -731,6 +824,9 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     res->candidates = s.candidates;
     res->expanded = s.expanded;
     res->queue_peak = s.queue_peak;
+    res->tried = s.tried;
+    res->matches = s.matches;
+    res->reused = s.reused;
     res->time_ms = (now_s() - t0) * 1e3;
     return GS_OK;
 }

@@ -306,7 +306,7 @@ static gs_search_result run_search(gs_ctx *ctx, const gs_graph *g, const gs_rule
                                    int budget, double time_limit, gs_arena *arena)
 {
     gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
-    gs_search_opts so = { alpha, budget, time_limit, NULL, NULL, 0 };
+    gs_search_opts so = { .alpha = alpha, .budget = budget, .time_limit = time_limit };
     gs_search_result res;
     CU_ASSERT_EQUAL(gs_search(g, rs, 17, &cm, &so, arena, &res), GS_OK);
     return res;
@@ -392,7 +392,7 @@ static void test_queue_bytes_capped(void)
     gs_cost_model cm = { &gs_profile_default, 17, NULL, NULL };
     size_t caps[2] = { 0, 256 << 10 }, peak[2];
     for (int i = 0; i < 2; i++) {
-        gs_search_opts so = { 10, 2000, 30, NULL, NULL, caps[i] };
+        gs_search_opts so = { .alpha = 10, .budget = 2000, .time_limit = 30, .queue_bytes = caps[i] };
         gs_search_result res;
         CU_ASSERT_EQUAL_FATAL(gs_search(g, rs, 17, &cm, &so, &arena, &res), GS_OK);
         CU_ASSERT(res.expanded > 100);   /* the cap drops candidates; the search goes on */
