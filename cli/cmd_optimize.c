@@ -35,7 +35,7 @@ static const char help[] =
     "  --search ALGO        taso (default): best-first over every order of the rewrites;\n"
     "                       ocggs: the same, each set of independent rewrites in one\n"
     "                       order only, reusing the matches a rewrite left alone;\n"
-    "                       ocggs-sample: ocggs a step at a time, keeping a weighted\n"
+    "                       ocggs-sample: a step at a time, keeping a weighted\n"
     "                       sample of each step's candidates\n"
     "  --search-seed N      the random draws of ocggs-sample (default 0)\n"
     "  --time-limit SEC     time limit in seconds of the search and of each cleanup\n"

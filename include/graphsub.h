@@ -358,9 +358,9 @@ enum {
     GS_SEARCH_OCGGS = 1,         /* the same queue, each set of independent rewrites in one
                                     order only, and matches the last rewrite left alone
                                     reused (Fang et al., PVLDB 2020) */
-    GS_SEARCH_OCGGS_SAMPLE = 2,  /* OCGGS grown a step at a time, keeping a weighted sample
-                                    of the cost-lowering and of the promising cost-raising
-                                    candidates of each step */
+    GS_SEARCH_OCGGS_SAMPLE = 2,  /* grown a step at a time (matches reused as OCGGS does),
+                                    keeping a weighted sample of the cost-lowering and of
+                                    the promising cost-raising candidates of each step */
 };
 
 /* Fill opts with the defaults: level 2, alpha 1.05, budget 400, time limit

@@ -15,6 +15,10 @@
 
 /* ---- order keys -------------------------------------------------------- */
 
+typedef struct gs_ocggs gs_ocggs;        /* one search's state (matches of the graph
+                                            being expanded, rules seen raising the
+                                            cost, scratch space) */
+
 /* The key of a match: the largest key of the nodes it matched. A node's key
  * is (the step that made it, its index in that step), the nodes of the start
  * graph their own id; node ids are handed out in that order (a rewrite
@@ -24,10 +28,20 @@
  * a new node's), and independent rewrites are applied in one order only. */
 int32_t gs_ocggs_key(const gs_match *m);
 
+/* The order is exact for a search that keeps every candidate (the paper's);
+ * under alpha it is not: a cost-raising rewrite is kept only while its cost
+ * is below alpha x the best so far, so raising late (from an already cheap
+ * graph) passes where raising early and lowering after does not. So a
+ * rewrite that raised the cost does not move the order on (its child's key
+ * is -1), and the rules seen raising it are tried in every order. */
+#define GS_OCGGS_RAISERS 256
+/* True when m is to be tried on a candidate of key key. */
+bool gs_ocggs_allowed(const gs_ocggs *oc, const gs_match *m, int32_t key);
+/* The key of the candidate m made with cost change delta (a raise is noted). */
+int32_t gs_ocggs_child_key(gs_ocggs *oc, const gs_match *m, double delta);
+
 /* ---- match reuse ------------------------------------------------------- */
 
-typedef struct gs_ocggs gs_ocggs;        /* one search's state (matches of the graph
-                                            being expanded, scratch space) */
 typedef struct gs_oreuse gs_oreuse;      /* what a candidate keeps of its parent's
                                             matches: which, and where to search again */
 

@@ -379,7 +379,8 @@ typedef struct cand {
     uint32_t seq;               /* insertion order: ties break deterministically */
     gs_step *path;
     /* OCGGS (search_ocggs.c): */
-    int32_t key;                /* the key of the match that made it (-1: the start) */
+    int32_t key;                /* the key of the match that made it; -1: the start, or
+                                   made by a step that raised the cost (gs_ocggs.h) */
     double delta;               /* the cost change of the step that made it */
     bool prev_raised;           /* the step before that one raised the cost */
     gs_oreuse *reuse;           /* the parent's matches it keeps, or NULL */
@@ -655,6 +656,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         return st == GS_ERR_NOMEM ? st : GS_OK;
     }
     double cost = c->cost + delta;
+    int32_t key = s->oc ? gs_ocggs_child_key(s->oc, m, delta) : -1;   /* OCGGS: notes a raise */
     uint64_t h;
     int fresh = s->opts->keep_duplicates ? 1
               : graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
@@ -663,8 +665,8 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
     }
     s->candidates++;
-    cand nc = { ng, graph_bytes(ng), cost, s->seq++, path, gs_ocggs_key(m), delta,
-                c->path != NULL && c->delta >= 0, NULL };
+    cand nc = { ng, graph_bytes(ng), cost, s->seq++, path, key, delta, c->path != NULL && c->delta >= 0,
+                NULL };
     if (s->oc && (st = gs_ocggs_inherit(s->oc, c->g, ng, &nc.reuse)) != GS_OK) {   /* OCGGS */
         gs_ir_free(ng);
         return st;
@@ -726,7 +728,7 @@ static gs_status expand(search *s, cand *c)
     s->matches += n;
     st = GS_OK;
     for (int i = 0; i < n && st == GS_OK; i++)
-        if (!s->oc || gs_ocggs_key(&ms[i]) > c->key)   /* OCGGS: not ordered before c's step */
+        if (!s->oc || s->sample || gs_ocggs_allowed(s->oc, &ms[i], c->key))   /* OCGGS: in order */
             st = try_match(s, c, &ms[i]);
     return st;
 }

@@ -11,7 +11,10 @@
  * the matches of a candidate that the rewrite which made a child did not
  * touch, and searches the child only around what changed (the "dynamic
  * programming" of the paper). The sampling variant grows candidates a step
- * at a time and keeps a weighted sample of each step (gs_ocggs_sample).
+ * at a time and keeps a weighted sample of each step (gs_ocggs_sample); it
+ * reuses matches but does not order them, as the paper's does not: a
+ * sampled line that took a late rewrite would never come back to an early
+ * one, and the sample keeps too few lines to cover the other orders.
  *
  * Mirror images of a symmetric rule (the same nodes matched in another
  * order of its statements) are already reported once by the matcher.
@@ -63,7 +66,41 @@ struct gs_ocggs {
     uint8_t *mark;              /* scratch: per node of a child */
     gs_id *queue;
     size_t cap;                 /* entries of mark and queue */
+    const gs_rule *raisers[GS_OCGGS_RAISERS];   /* rules seen raising the cost */
+    int nraisers;
 };
+
+/* ---- the order ------------------------------------------------------------ */
+
+/* The rules seen raising the cost (a set of pointers, open addressing). */
+static bool raising(const gs_ocggs *oc, const gs_rule *r)
+{
+    for (size_t i = ((uintptr_t)r >> 4) % GS_OCGGS_RAISERS;; i = (i + 1) % GS_OCGGS_RAISERS) {
+        if (!oc->raisers[i])
+            return false;
+        if (oc->raisers[i] == r)
+            return true;
+    }
+}
+
+bool gs_ocggs_allowed(const gs_ocggs *oc, const gs_match *m, int32_t key)
+{
+    return gs_ocggs_key(m) > key || raising(oc, m->rule);
+}
+
+int32_t gs_ocggs_child_key(gs_ocggs *oc, const gs_match *m, double delta)
+{
+    if (delta <= 0)
+        return gs_ocggs_key(m);
+    if (!raising(oc, m->rule) && oc->nraisers < GS_OCGGS_RAISERS / 2) {
+        size_t i = ((uintptr_t)m->rule >> 4) % GS_OCGGS_RAISERS;
+        while (oc->raisers[i])
+            i = (i + 1) % GS_OCGGS_RAISERS;
+        oc->raisers[i] = m->rule;
+        oc->nraisers++;
+    }
+    return -1;
+}
 
 static mset *mset_new(gs_ctx *ctx)
 {
