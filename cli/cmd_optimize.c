@@ -259,9 +259,9 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
     fprintf(f, "%s],\n", r->nsteps ? "\n  " : "");
     static const char *const algo[] = { "taso", "ocggs", "ocggs-sample" };
     fprintf(f, "  \"search\": {\"level\": %d, \"alpha\": %g, \"budget\": %d, \"time_limit\": %g, "
-               "\"candidates\": %d, \"expanded\": %d, \"time_ms\": %.3f, \"algorithm\": \"%s\"},\n",
+               "\"candidates\": %d, \"expanded\": %d, \"tried\": %d, \"time_ms\": %.3f, \"algorithm\": \"%s\"},\n",
             o->go.level, o->go.alpha, o->go.budget, o->go.time_limit, r->candidates, r->expanded,
-            r->time_ms, algo[o->go.search]);
+            r->tried, r->time_ms, algo[o->go.search]);
     fprintf(f, "  \"timings_ms\": {\"import\": %.3f, \"optimize\": %.3f, \"verify\": %.3f, "
                "\"export\": %.3f}\n}\n", t->import, t->optimize, t->verify, t->export_);
 }

@@ -386,8 +386,10 @@ typedef struct gs_report {
     int nsteps;                  /* rewrites on the path to the result, in order */
     gs_rewrite_step *steps;
     int folded;                  /* nodes replaced by constants */
+    /* version 2: */
+    int tried;                   /* rewrites the search applied to a candidate and priced */
 } gs_report;
-#define GS_REPORT_VERSION 1
+#define GS_REPORT_VERSION 2      /* version 1 (without tried) is accepted too */
 
 /* Optimize m in place. report may be NULL; when given, its version must be
  * set, and gs_report_clear frees what the call put in it. */

@@ -182,7 +182,7 @@ GS_API void gs_report_clear(gs_ctx *ctx, gs_report *r)
     gs_dealloc(ctx, r->rule_names);
     gs_dealloc(ctx, r->rule_counts);
     int version = r->version;
-    memset(r, 0, sizeof *r);
+    memset(r, 0, version == 1 ? offsetof(gs_report, tried) : sizeof *r);   /* a version 1 struct is shorter */
     r->version = version;
 }
 
@@ -254,6 +254,8 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
         if (rep) {
             rep->candidates += res.candidates;
             rep->expanded += res.expanded;
+            if (rep->version >= 2)
+                rep->tried += res.tried;
         }
         gs_ir_free(res.graph);
     }
@@ -456,7 +458,7 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (dflt.alpha == 0)
         dflt.alpha = 1.05;   /* the header's default */
     const gs_optimize_opts *o = &dflt;
-    if (report && report->version != GS_REPORT_VERSION)
+    if (report && report->version != GS_REPORT_VERSION && report->version != 1)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
     if (report)
         gs_report_clear(ctx, report);

@@ -317,8 +317,14 @@ static void test_optimize_each_search(void)
         gs_report rep = { .version = GS_REPORT_VERSION };
         CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, &rep), GS_OK);
         CU_ASSERT(rep.cost_after < rep.cost_before);
+        CU_ASSERT(rep.tried >= rep.candidates && rep.tried > 0);
         CU_ASSERT_EQUAL(gs_model_compare(ctx, orig, m, NULL, NULL, NULL), GS_OK);
         gs_report_clear(ctx, &rep);
+        gs_report old = { .version = 1, .tried = -7 };   /* a version 1 caller's struct ends before tried */
+        CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, &old), GS_OK);
+        CU_ASSERT_EQUAL(old.tried, -7);
+        gs_report_clear(ctx, &old);
+        CU_ASSERT_EQUAL(old.tried, -7);
         o.search = 3;
         CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_ERR_ARG);
         CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "unknown search") != NULL);
