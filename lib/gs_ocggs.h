@@ -11,7 +11,7 @@
 #include "gs_rules.h"
 
 /* Candidates the sampling variant keeps per step when the options say 0. */
-#define GS_OCGGS_SAMPLE_WIDTH 8
+#define GS_OCGGS_SAMPLE_WIDTH 32
 
 /* ---- order keys -------------------------------------------------------- */
 
