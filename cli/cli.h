@@ -71,6 +71,7 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_rules_generate(int argc, char **argv);   /* cmd_rules_gen.c */
 int cmd_dot(int argc, char **argv);
 
 #endif

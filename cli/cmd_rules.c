@@ -9,6 +9,7 @@
 static const char help[] =
     "usage: graphsub rules list [PATH...]\n"
     "       graphsub rules check [PATH...]\n"
+    "       graphsub rules generate --ops OP,... --max-nodes N [--out FILE]\n"
     "\n"
     "list: print each rule's name, file, class, ops and doc.\n"
     "check: run each rule's match side and rewrite side in the reference interpreter\n"
@@ -41,6 +42,8 @@ int cmd_rules(int argc, char **argv)
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
+    if (!strcmp(argv[1], "generate"))
+        return cmd_rules_generate(argc - 1, argv + 1);
     bool check = !strcmp(argv[1], "check");
     if (!check && strcmp(argv[1], "list"))
         return cli_usage("rules", "unknown subcommand '%s' (list or check)", argv[1]);

@@ -319,6 +319,25 @@ typedef void (*gs_rule_cb)(void *ud, const char *name, const char *file, const c
 GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check, gs_rule_cb cb,
                                void *ud, int *nfailed);
 
+/* What gs_rules_generate found. */
+typedef struct gs_rulegen_stats {
+    int expressions;             /* expressions enumerated */
+    int equal;                   /* of them, with the fingerprint of an earlier one */
+    int candidates;              /* rules from an expression to the first of its group */
+    int pruned;                  /* of them, redundant (a smaller rule, or a more general one) */
+    int verified;                /* the rest whose sides agree on two more runs */
+    int checked;                 /* of those, passing `rules check`: the rules written */
+} gs_rulegen_stats;
+/* Generate rules the way TASO does: every expression of 1 to max_nodes ops
+ * from ops (comma separated: Add, Mul, Sub, Div, Max, Min, MatMul,
+ * Transpose, Relu, Neg, Exp, Log, Sqrt, Abs, Sigmoid, Tanh, Reciprocal) over
+ * up to three square matrices, fingerprinted on random inputs in the
+ * reference interpreter, grouped, pruned of redundant rules, verified on
+ * other shapes and values, checked as `rules check` does. *json receives a
+ * rule file (free with gs_free); stats may be NULL. */
+GS_API gs_status gs_rules_generate(gs_ctx *ctx, const char *ops, int max_nodes, char **json,
+                                   gs_rulegen_stats *stats);
+
 /* ---- optimizing --------------------------------------------------------- */
 
 /* Per-node cost callback: return the estimated seconds of one node, given
