@@ -8,8 +8,9 @@
  *   fingerprint each expression's values -> group expressions with equal
  *   fingerprints -> a rule from each member to the smallest member of its
  *   group that reads no other input -> prune the redundant (a source holding
- *   a subexpression that a smaller rule rewrites, or sharing a subexpression
- *   with its target: a more general rule then exists) -> keep the rules
+ *   a subexpression that a smaller rule rewrites; the same op over one same
+ *   operand on both sides, the others related by a smaller rule; a source
+ *   that is an instance of a more general rule's source) -> keep the rules
  *   whose two sides agree on two more runs (4x4 and 5x5, other values) ->
  *   write them as JSON rules with a "check" and keep those `rules check`
  *   passes.
@@ -248,8 +249,10 @@ static double rnd(uint64_t *s)
     return (double)(*s >> 11) / 9007199254740992.0;
 }
 
-/* Run the DAG on random n x n inputs (values in [0.5, 2): Log and Sqrt of
- * an input are defined); G->run[r][i] receives expression i's value. */
+/* Run the DAG on random n x n inputs (magnitudes in [0.5, 2), either sign:
+ * an expression true only of positive inputs would not pass rules check);
+ * G->run[r][i] receives expression i's value (an expression that is not
+ * finite everywhere, such as a Log of an input, is left out). */
 static gs_status run_dag(gen *G, int r, int64_t n)
 {
     gs_tensor *in[NVARS] = { NULL };
@@ -267,8 +270,10 @@ static gs_status run_dag(gen *G, int r, int64_t n)
         in[v]->dtype = GS_FLOAT, in[v]->rank = 2, in[v]->dims[0] = n, in[v]->dims[1] = n;
         if ((st = gs_tensor_alloc(G->ctx, in[v])) != GS_OK)
             break;
-        for (int64_t k = 0; k < n * n; k++)
-            gs_tensor_set_f(in[v], k, 0.5 + 1.5 * rnd(&G->seed));
+        for (int64_t k = 0; k < n * n; k++) {   /* both signs, away from 0 */
+            double m = 0.5 + 1.5 * rnd(&G->seed);
+            gs_tensor_set_f(in[v], k, rnd(&G->seed) < 0.5 ? -m : m);
+        }
     }
     G->run[r] = gs_zalloc(G->ctx, (size_t)G->n * sizeof *G->run[r]);
     if (st == GS_OK && !G->run[r])
@@ -370,24 +375,6 @@ static bool has_reducible(const gen *G, int i, bool self)
     return has_reducible(G, x->a, true) || (x->b >= 0 && has_reducible(G, x->b, true));
 }
 
-/* True when the tree i holds the op expression s. */
-static bool holds(const gen *G, int i, int s)
-{
-    const expr *x = &G->e[i];
-    if (i == s)
-        return true;
-    return x->op >= 0 && (holds(G, x->a, s) || (x->b >= 0 && holds(G, x->b, s)));
-}
-
-/* True when tree i and tree j share an op subexpression. */
-static bool share(const gen *G, int i, int j)
-{
-    const expr *x = &G->e[i];
-    if (x->op < 0)
-        return false;
-    return holds(G, j, i) || share(G, x->a, j) || (x->b >= 0 && share(G, x->b, j));
-}
-
 /* True when i and j apply the same op to one same operand (or to their only
  * one), and their other operands compute the same: the rule between those
  * operands implies i -> j. */
@@ -408,7 +395,8 @@ static bool same_context(const gen *G, int i, int j)
 }
 
 /* True when tree s is general tree g with its variables replaced by trees
- * (bind[v]: the tree of s variable v of g stands for, -1 unbound). */
+ * (bind[v]: the tree of s variable v of g stands for, -1 unbound), the
+ * operands of a commutative op in either order. */
 static bool instance(const gen *G, int g, int s, int *bind)
 {
     const expr *x = &G->e[g], *y = &G->e[s];
@@ -417,7 +405,14 @@ static bool instance(const gen *G, int g, int s, int *bind)
             bind[x->var] = s;
         return bind[x->var] == s;
     }
-    return x->op == y->op && instance(G, x->a, y->a, bind) && (x->b < 0 || instance(G, x->b, y->b, bind));
+    if (x->op != y->op)
+        return false;
+    int saved[NVARS];
+    memcpy(saved, bind, sizeof saved);
+    if (instance(G, x->a, y->a, bind) && (x->b < 0 || instance(G, x->b, y->b, bind)))
+        return true;
+    memcpy(bind, saved, sizeof saved);   /* a commutative op: the other order, as the matcher tries */
+    return x->b >= 0 && G->ops[x->op]->comm && instance(G, x->a, y->b, bind) && instance(G, x->b, y->a, bind);
 }
 
 /* True when the source of rule i is an instance of the source of a rule
@@ -574,7 +569,7 @@ static gs_status find_rules(gen *G, grule **out, int *nout, gs_rulegen_stats *st
         if (t < 0 || !canonical(&G->e[i]))
             continue;
         stats->candidates++;
-        if (has_reducible(G, i, false) || share(G, i, t) || same_context(G, i, t))
+        if (has_reducible(G, i, false) || same_context(G, i, t))
             stats->pruned++;
         else
             r[m++] = (grule){ i, t };

@@ -43,6 +43,21 @@ static void test_rediscovers(void)
     gs_ctx_free(ctx);
 }
 
+/* Inputs of both signs: Abs and Relu are not taken for the identity. */
+static void test_unary_identities(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    char *json = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_rules_generate(ctx, "Abs,Relu,Neg", 2, &json, NULL), GS_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"match\": \"Abs(Relu(x))\",\n  \"where\": [\"rank(x, 2)\"],\n  \"rewrite\": \"Relu(x)\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"match\": \"Relu(Relu(x))\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"match\": \"Neg(Neg(x))\""));
+    CU_ASSERT_PTR_NULL(strstr(json, "\"rewrite\": \"x\",\n  \"check\": {\"x\": [3, 3]}}")
+                       && strstr(json, "\"match\": \"Abs(x)\""));   /* Abs(x) is not x */
+    gs_free(ctx, json);
+    gs_ctx_free(ctx);
+}
+
 static void test_bad_arguments(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
@@ -62,6 +77,7 @@ int cu_register(void)
     if (!s)
         return -1;
     CU_add_test(s, "rediscovers identities; every rule checks", test_rediscovers);
+    CU_add_test(s, "unary identities on inputs of both signs", test_unary_identities);
     CU_add_test(s, "bad ops and sizes refused", test_bad_arguments);
     return 0;
 }
