@@ -70,7 +70,7 @@ void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
     memset(out, 0, sizeof *out);
     if ((n->flags & GS_N_DEAD) || const_only(g, n, 6))
         return;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, cm->opset);
+    const gs_opdef *d = n->def;
     gs_cost c = { 0, 0, 0, 0 };
     if (d && d->cost && gs_op_fits(d, n))
         d->cost(g, n, &c);
@@ -266,7 +266,7 @@ GS_API double gs_node_cost(const gs_model *m, int node, double *flops, double *b
 {
     if (!m || node < 0 || node >= m->graph->nnodes)
         return 0;
-    gs_cost_model cm = { &gs_profile_default, gs_model_opset_of(m, ""), NULL, NULL };
+    gs_cost_model cm = { &gs_profile_default, NULL, NULL };
     gs_ncost c;
     gs_cost_node(&cm, m->graph, &m->graph->nodes[node], &c);
     if (flops)

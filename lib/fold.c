@@ -26,11 +26,11 @@ static bool known_shape(const gs_graph *g, const gs_node *n, const gs_opdef *d)
     return v->rank >= 0;
 }
 
-static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const gs_opdef **def)
+static bool foldable(const gs_graph *g, const gs_node *n, const gs_opdef **def)
 {
     if ((n->flags & GS_N_DEAD) || n->ncaps || n->nout > 16 || n->nin > 64)
         return false;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    const gs_opdef *d = n->def;
     if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)) || !gs_op_fits(d, n))
         return false;
     bool shape_only = known_shape(g, n, d);
@@ -113,9 +113,9 @@ static gs_status adopt(gs_model *m, gs_graph *g, gs_id old, gs_tensor *out)
 /* False when an output of n whose shape inference knows (inputs are
  * constants now: the node is inferred again) holds more than cap bytes, or
  * more than can be counted. */
-static bool outputs_fit(gs_graph *g, gs_node *n, const gs_opdef *d, int64_t opset, size_t cap)
+static bool outputs_fit(gs_graph *g, gs_node *n, const gs_opdef *d, size_t cap)
 {
-    if (d->infer && d->infer(g, n, opset) == GS_ERR_NOMEM)
+    if (d->infer && d->infer(g, n) == GS_ERR_NOMEM)
         return false;
     size_t total = 0;
     for (int j = 0; j < n->nout; j++) {
@@ -185,7 +185,7 @@ static gs_status run_capped(const gs_opdef *d, gs_kcall *k, const gs_tensor **in
     return st == GS_ERR_NOMEM && c.hit ? GS_ERR_LIMIT : st;
 }
 
-static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d, int64_t opset,
+static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d,
                            bool *done)
 {
     gs_node *n = &g->nodes[id];
@@ -196,8 +196,8 @@ static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d
     memset(out, 0, sizeof out);
     gs_status st = gather(g->ctx, g, n, d->flags & GS_OP_ANY_ALIGN, copies, in, &in_bytes);
     size_t cap = in_bytes > FOLD_MIN_CAP ? in_bytes : FOLD_MIN_CAP;
-    gs_kcall k = { g->ctx, g, n, opset, NULL };
-    bool fits = st == GS_OK && outputs_fit(g, n, d, opset, cap);
+    gs_kcall k = { g->ctx, g, n, g->opset, NULL };
+    bool fits = st == GS_OK && outputs_fit(g, n, d, cap);
     if (fits)
         st = run_capped(d, &k, in, n, out, cap);
     size_t out_bytes = 0;
@@ -378,7 +378,7 @@ static gs_status retarget(gs_model *m, gs_graph *g, gs_id id, bool *done)
     return st;
 }
 
-gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded)
+gs_status gs_fold_constants(gs_model *m, gs_graph *g, int *folded)
 {
     *folded = 0;
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -390,8 +390,8 @@ gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded
         const gs_opdef *d;
         bool done;
         done = false;
-        if (foldable(g, &g->nodes[order[i]], opset, &d))
-            st = fold_node(m, g, order[i], d, opset, &done);
+        if (foldable(g, &g->nodes[order[i]], &d))
+            st = fold_node(m, g, order[i], d, &done);
         else if ((st = fold_elems(m, g, order[i], &done)) == GS_OK && !done)
             st = retarget(m, g, order[i], &done);
         *folded += st == GS_OK && done;

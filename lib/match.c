@@ -371,7 +371,7 @@ static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap
 
 static bool commutative(const mstate *s, const gs_node *n)
 {
-    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, s->opset) : NULL;
+    const gs_opdef *d = n->nin == 2 ? n->def : NULL;
     return d && (d->flags & GS_OP_COMMUTATIVE);
 }
 
@@ -698,9 +698,10 @@ static int next_rule_at(const gs_ruleset *rs, const char *op, int prev)
     return -1;
 }
 
-int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags, gs_id root,
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, uint32_t flags, gs_id root,
                 gs_match_fn fn, void *ud)
 {
+    int64_t opset = g->opset;
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     const char *op = g->nodes[root].op;
     for (int i = next_rule_at(rs, op, -1); i >= 0 && !cb.stop; i = next_rule_at(rs, op, i))
@@ -724,9 +725,10 @@ static int op_id_cmp(const void *a, const void *b)
     return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                  gs_match_fn fn, void *ud)
 {
+    int64_t opset = g->opset;
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     op_id *sorted = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *sorted);
     gs_id *ids = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *ids);
