@@ -261,5 +261,19 @@ const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
  * and not random) and make its outputs initializers owned by m; outputs
  * above max_bytes stay computed at run time. *folded receives the count. */
 gs_status gs_fold_constants(gs_model *m, gs_graph *g, int *folded);
+/* The one answer to "will constant folding evaluate node n?", used by the
+ * folder itself (depth 0: its inputs are constants now), by the cost model
+ * (a node that will fold costs nothing) and by the matcher (a root that will
+ * fold is left to the folder): a known, deterministic op with a kernel, not
+ * producing a graph output, reading only constants or values computed by
+ * nodes that will fold (looking back at most depth producers) or the shape
+ * of a value whose dims are known, and whose outputs, where inference knows
+ * their size, are no larger than its inputs or 64 KiB. */
+bool gs_fold_will_fold(const gs_graph *g, const gs_node *n, int depth);
+/* v is a constant, or computed by nodes that will fold (at most depth back). */
+bool gs_fold_const_value(const gs_graph *g, gs_id v, int depth);
+/* The depth the cost model and the matcher look back (rewrites build short
+ * constant expressions). */
+enum { GS_FOLD_DEPTH = 8 };
 
 #endif /* GS_OPS_H */

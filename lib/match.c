@@ -453,13 +453,12 @@ static bool closed(const mstate *s, const gs_rule *r)
 }
 
 bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
-static bool const_expr(const gs_graph *g, gs_id v, int depth);
 
 /* A root computed from constants only is left to constant folding. */
 static bool folds_away(const gs_graph *g, const gs_node *root)
 {
     for (int k = 0; k < root->nin; k++)
-        if (root->in[k] != GS_NONE && !const_expr(g, root->in[k], 8))
+        if (root->in[k] != GS_NONE && !gs_fold_const_value(g, root->in[k], GS_FOLD_DEPTH))
             return false;
     return true;
 }
@@ -787,31 +786,12 @@ static double arg_num(const cond_args *c, int i)
     return c->args[i]->kind == P_NUM ? c->args[i]->num : NAN;
 }
 
-/* True when v is an initializer, or computed by deterministic known ops
- * from initializers only (a constant expression that folding evaluates). */
-static bool const_expr(const gs_graph *g, gs_id v, int depth)
-{
-    const gs_value *val = &g->values[v];
-    if (val->init)
-        return val->init->data != NULL;
-    if (val->producer == GS_NONE || depth == 0)
-        return false;
-    const gs_node *n = &g->nodes[val->producer];
-    const gs_opdef *d = gs_op_find(n->op, n->domain, 21);
-    if ((n->flags & GS_N_DEAD) || n->ncaps || !d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
-        return false;
-    for (int k = 0; k < n->nin; k++)
-        if (n->in[k] != GS_NONE && !const_expr(g, n->in[k], depth - 1))
-            return false;
-    return n->nin > 0 || !strcmp(n->op, "Constant");
-}
-
 /* const(a, b, ...): every argument is a constant or a constant expression. */
 static bool c_const(const cond_args *c)
 {
     for (int i = 0; i < c->n; i++) {
         const gs_pnode *p = c->args[i];
-        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !const_expr(c->g, c->m->values[p->var], 8))
+        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !gs_fold_const_value(c->g, c->m->values[p->var], GS_FOLD_DEPTH))
             return false;
     }
     return true;

@@ -431,6 +431,51 @@ static void test_determinism(void)
     gs_ctx_free(ctx);
 }
 
+
+/* An Expand of a constant to 4 MiB is not folded (its output is far larger
+ * than its inputs), so the cost model prices it; the same Expand to four
+ * elements folds and costs nothing. The cost model, the matcher and the
+ * folder ask one predicate, so the forecast is what the folder does. */
+static void test_cost_prices_what_folds(void)
+{
+    static float one[1] = { 1 };
+    static int64_t big[2] = { 1024, 1024 }, small[2] = { 2, 2 };
+    gs_tensor t[3] = {
+        { .dtype = GS_FLOAT, .rank = 1, .dims = { 1 }, .data = one, .nbytes = sizeof one },
+        { .dtype = GS_INT64, .rank = 1, .dims = { 2 }, .data = big, .nbytes = sizeof big },
+        { .dtype = GS_INT64, .rank = 1, .dims = { 2 }, .data = small, .nbytes = sizeof small },
+    };
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
+    gs_id x = input_shaped(g, "x", 1024, 1024), z = input_shaped(g, "z", 2, 2);
+    gs_id c = gs_ir_add_init(g, "c", &t[0]);
+    gs_id eb = op2(g, "Expand", c, gs_ir_add_init(g, "big", &t[1]), "eb");
+    gs_id es = op2(g, "Expand", c, gs_ir_add_init(g, "small", &t[2]), "es");
+    output(g, op2(g, "Add", x, eb, "y"));
+    output(g, op2(g, "Add", z, es, "w"));
+    CU_ASSERT_EQUAL_FATAL(gs_infer_graph(g), GS_OK);
+    const gs_node *nb = &g->nodes[g->values[eb].producer], *ns = &g->nodes[g->values[es].producer];
+    CU_ASSERT_FALSE(gs_fold_will_fold(g, nb, GS_FOLD_DEPTH));
+    CU_ASSERT_TRUE(gs_fold_will_fold(g, ns, GS_FOLD_DEPTH));
+    gs_cost_model cm = { &gs_profile_default, NULL, NULL };
+    gs_ncost cb, cs;
+    gs_cost_node(&cm, g, nb, &cb);
+    gs_cost_node(&cm, g, ns, &cs);
+    CU_ASSERT(cb.seconds > 4.0 * 1024 * 1024 / gs_profile_default.bandwidth);   /* writes 4 MiB */
+    CU_ASSERT_EQUAL(cs.seconds, 0);
+    gs_model m = { .ctx = ctx, .graph = g };
+    int folded = 0;
+    CU_ASSERT_EQUAL(gs_fold_constants(&m, g, &folded), GS_OK);
+    CU_ASSERT_EQUAL(folded, 1);
+    CU_ASSERT_EQUAL(count_op(g, "Expand"), 1);
+    CU_ASSERT_FALSE(g->nodes[g->values[eb].producer].flags & GS_N_DEAD);
+    for (int i = 0; i < m.nowned; i++)
+        gs_tensor_free(ctx, m.owned[i]);
+    gs_dealloc(ctx, m.owned);
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 /* Three Reshapes of x: two by equal shape initializers (one per Reshape, as
  * exporters write them) merge into one; the third, by another shape, stays.
  * A shape initializer that is also a graph input may be fed another value,
@@ -488,6 +533,7 @@ int cu_register(void)
     CU_add_test(q, "queued graphs capped in bytes", test_queue_bytes_capped);
     CU_add_test(q, "common subexpressions through equal constants", test_cse_shares_equal_constants);
     CU_add_test(q, "an input read twice is read once", test_cost_reads_each_input_once);
+    CU_add_test(q, "a constant Expand too big to fold is priced", test_cost_prices_what_folds);
     CU_pSuite r = CU_add_suite("region", NULL, NULL);
     if (!r)
         return -1;
