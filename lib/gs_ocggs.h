@@ -46,7 +46,7 @@ typedef struct gs_oreuse gs_oreuse;      /* what a candidate keeps of its parent
                                             matches: which, and where to search again */
 
 /* NULL when memory is short. */
-gs_ocggs *gs_ocggs_new(gs_ctx *ctx, const gs_ruleset *rs, int64_t opset);
+gs_ocggs *gs_ocggs_new(gs_ctx *ctx, const gs_ruleset *rs);
 void gs_ocggs_free(gs_ocggs *oc);
 /* The matches of the search rules in g, the graph about to be expanded:
  * from is what g inherited (NULL: g is searched whole); the matches its

@@ -209,7 +209,7 @@ static bool set_perm(gs_graph *g, gs_id node)
 /* The DAG: inputs x, y, z and one node per expression, each an output. */
 static gs_status build_dag(gen *G)
 {
-    gs_graph *g = G->g = gs_ir_new(G->ctx, NULL);
+    gs_graph *g = G->g = gs_ir_new_opset(G->ctx, 17);
     gs_id *outs = gs_alloc(G->ctx, ((size_t)G->n + 1) * sizeof *outs);
     gs_id *ins = g ? gs_arena_alloc(&g->arena, NVARS * sizeof *ins) : NULL;
     if (!g || !outs || !ins) {
@@ -278,8 +278,8 @@ static gs_status run_dag(gen *G, int r, int64_t n)
     G->run[r] = gs_zalloc(G->ctx, (size_t)G->n * sizeof *G->run[r]);
     if (st == GS_OK && !G->run[r])
         st = gs_nomem(G->ctx);
-    if (st == GS_OK && (st = gs_infer_graph(G->g, 17)) == GS_OK)
-        st = gs_interp_run(G->ctx, G->g, 17, (const gs_tensor *const *)in, NVARS, G->run[r] + NVARS,
+    if (st == GS_OK && (st = gs_infer_graph(G->g)) == GS_OK)
+        st = gs_interp_run(G->ctx, G->g, (const gs_tensor *const *)in, NVARS, G->run[r] + NVARS,
                            G->n - NVARS);
     for (int v = 0; v < NVARS; v++) {
         if (G->run[r] && st == GS_OK)

@@ -60,7 +60,6 @@ struct gs_oreuse {
 struct gs_ocggs {
     gs_ctx *ctx;
     const gs_ruleset *rs;
-    int64_t opset;
     int radius;                 /* hops between two nodes of one match, at most */
     mset *cur;                  /* the matches of the graph being expanded */
     uint8_t *mark;              /* scratch: per node of a child */
@@ -191,14 +190,13 @@ static int pattern_nodes(const gs_ruleset *rs)
     return most;
 }
 
-gs_ocggs *gs_ocggs_new(gs_ctx *ctx, const gs_ruleset *rs, int64_t opset)
+gs_ocggs *gs_ocggs_new(gs_ctx *ctx, const gs_ruleset *rs)
 {
     gs_ocggs *oc = gs_zalloc(ctx, sizeof *oc);
     if (!oc)
         return NULL;
     oc->ctx = ctx;
     oc->rs = rs;
-    oc->opset = opset;
     oc->radius = pattern_nodes(rs);
     return oc;
 }
@@ -236,7 +234,7 @@ static bool gather(gs_ocggs *oc, const gs_graph *g, const gs_oreuse *from, adder
     *reused = from->nkeep;
     for (int i = 0; i < from->nroots; i++)
         if (!(g->nodes[from->roots[i]].flags & GS_N_DEAD) &&
-            gs_match_at(oc->rs, g, oc->opset, GS_RULE_SEARCH, from->roots[i], mset_add, ad) < 0)
+            gs_match_at(oc->rs, g, GS_RULE_SEARCH, from->roots[i], mset_add, ad) < 0)
             return false;
     return !ad->s->nomem;
 }
@@ -252,7 +250,7 @@ int gs_ocggs_matches(gs_ocggs *oc, const gs_graph *g, const gs_oreuse *from, con
     if (ok && from)
         ok = gather(oc, g, from, &ad, &taken);
     else if (ok)
-        ok = gs_match_all(oc->rs, g, oc->opset, GS_RULE_SEARCH, mset_add, &ad) >= 0 && !oc->cur->nomem;
+        ok = gs_match_all(oc->rs, g, GS_RULE_SEARCH, mset_add, &ad) >= 0 && !oc->cur->nomem;
     if (!ok) {
         gs_nomem(oc->ctx);
         return -1;
@@ -297,7 +295,7 @@ gs_status gs_ocggs_check(gs_ocggs *oc, const gs_graph *g)
 {
     mset *full = mset_new(oc->ctx);
     adder ad = { oc->ctx, full };
-    if (!full || gs_match_all(oc->rs, g, oc->opset, GS_RULE_SEARCH, mset_add, &ad) < 0 || full->nomem) {
+    if (!full || gs_match_all(oc->rs, g, GS_RULE_SEARCH, mset_add, &ad) < 0 || full->nomem) {
         mset_unref(oc->ctx, full);
         return gs_nomem(oc->ctx);
     }

@@ -6,8 +6,8 @@
  * of its whole graph finds; the sampling variant is deterministic for a
  * seed and reaches the best cost; gs_optimize runs all three searches.
  */
-#include "gs_cost.h"
 #include "gs_ocggs.h"
+#include "gs_search.h"
 
 #include <CUnit/CUnit.h>
 #include <math.h>
@@ -77,7 +77,7 @@ static const char rules_json[] =
  * Relu(Exp(Log(x))), each on its own 32x32 input. */
 static gs_graph *small_graph(gs_ctx *ctx, int nabs, int nexp)
 {
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     char in[16], a[16], b[16], c[16];
     for (int i = 0; i < nabs; i++) {
         snprintf(in, sizeof in, "x%d", i), snprintf(a, sizeof a, "a%d", i), snprintf(b, sizeof b, "y%d", i);
@@ -90,7 +90,7 @@ static gs_graph *small_graph(gs_ctx *ctx, int nabs, int nexp)
         snprintf(b, sizeof b, "p%d", i);
         output(g, op1(g, "Relu", op1(g, "Exp", op1(g, "Log", input_shaped(g, in, 32, 32), a), b), c));
     }
-    gs_infer_graph(g, 17);
+    gs_infer_graph(g);
     return g;
 }
 
@@ -107,7 +107,7 @@ static void fixture_init(fixture *f)
     f->rs = gs_ruleset_new(f->ctx);
     CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(f->rs, rules_json, strlen(rules_json), "ocggs.json"), GS_OK);
     gs_arena_init(&f->arena, f->ctx);
-    f->cm = (gs_cost_model){ &gs_profile_default, 17, NULL, NULL };
+    f->cm = (gs_cost_model){ &gs_profile_default, NULL, NULL };
 }
 
 static void fixture_free(fixture *f)
@@ -121,7 +121,8 @@ static gs_search_result run(fixture *f, const gs_graph *g, gs_search_opts so)
 {
     gs_search_result res;
     memset(&res, 0, sizeof res);
-    CU_ASSERT_EQUAL(gs_search(g, f->rs, 17, &f->cm, &so, &f->arena, &res), GS_OK);
+    gs_rw rw = { f->ctx, f->rs, &f->cm, &f->arena, 10 };
+    CU_ASSERT_EQUAL(gs_search(&rw, g, &so, &res), GS_OK);
     return res;
 }
 
@@ -227,15 +228,15 @@ static void test_reuse_on_model(void)
     CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);
     gs_ruleset *rs = gs_ruleset_new(ctx);
     CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_default(rs), GS_OK);
-    int64_t opset = gs_model_opset_of(m, "");
-    CU_ASSERT_EQUAL(gs_infer_graph(m->graph, opset), GS_OK);
-    gs_cost_model cm = { &gs_profile_default, opset, NULL, NULL };
+    CU_ASSERT_EQUAL(gs_infer_graph(m->graph), GS_OK);
+    gs_cost_model cm = { &gs_profile_default, NULL, NULL };
     gs_arena arena;
     gs_arena_init(&arena, ctx);
     for (int mode = GS_SEARCH_OCGGS; mode <= GS_SEARCH_OCGGS_SAMPLE; mode++) {
         gs_search_opts so = { .alpha = 1.5, .budget = 200, .time_limit = 60, .mode = mode, .check_reuse = true };
         gs_search_result r;
-        CU_ASSERT_EQUAL(gs_search(m->graph, rs, opset, &cm, &so, &arena, &r), GS_OK);
+        gs_rw rw = { ctx, rs, &cm, &arena, 10 };
+        CU_ASSERT_EQUAL(gs_search(&rw, m->graph, &so, &r), GS_OK);
         CU_ASSERT(r.expanded > 1);
         CU_ASSERT(r.cost < gs_cost_graph(&cm, m->graph));
         gs_ir_free(r.graph);
