@@ -11,6 +11,7 @@
 
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -302,6 +303,80 @@ static void test_sample_deterministic(void)
     fixture_free(&f);
 }
 
+/* ---- out of memory ------------------------------------------------------- */
+
+typedef struct counting {
+    long live, calls, fail_at;   /* fail_at: fail this allocation (1-based), 0 never */
+} counting;
+
+static void *c_alloc(void *ud, size_t n)
+{
+    counting *c = ud;
+    if (++c->calls == c->fail_at)
+        return NULL;
+    void *p = malloc(n ? n : 1);
+    c->live += p != NULL;
+    return p;
+}
+
+static void *c_realloc(void *ud, void *p, size_t n)
+{
+    counting *c = ud;
+    if (!p)
+        return c_alloc(ud, n);
+    return ++c->calls == c->fail_at ? NULL : realloc(p, n ? n : 1);
+}
+
+static void c_free(void *ud, void *p)
+{
+    counting *c = ud;
+    c->live -= p != NULL;
+    free(p);
+}
+
+/* One search with the Nth allocation of the search failing: GS_OK (the
+ * failure fell where a candidate is only dropped) or GS_ERR_NOMEM, and
+ * nothing left allocated once all is freed. Returns the allocations the
+ * search made (fail_at 0: none failed). */
+static long search_failing(int mode, long fail_at)
+{
+    counting c = { 0, 0, 0 };
+    gs_allocator a = { c_alloc, c_realloc, c_free, &c };
+    fixture f;
+    f.ctx = gs_ctx_new(&a);
+    f.rs = gs_ruleset_new(f.ctx);
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(f.rs, rules_json, strlen(rules_json), "ocggs.json"), GS_OK);
+    gs_arena_init(&f.arena, f.ctx);
+    f.cm = (gs_cost_model){ &gs_profile_default, NULL, NULL };
+    gs_graph *g = small_graph(f.ctx, 2, 1);
+    gs_search_opts so = { .alpha = 1.5, .budget = 30, .time_limit = 60, .mode = mode, .seed = 1,
+                          .sample_width = 4 };
+    gs_rw rw = { f.ctx, f.rs, &f.cm, &f.arena, 10 };
+    gs_search_result res;
+    long before = c.calls;
+    c.fail_at = fail_at ? before + fail_at : 0;
+    gs_status st = gs_search(&rw, g, &so, &res);
+    long made = c.calls - before;
+    c.fail_at = 0;
+    CU_ASSERT(st == GS_OK || st == GS_ERR_NOMEM);
+    if (st == GS_OK)
+        gs_ir_free(res.graph);
+    gs_ir_free(g);
+    fixture_free(&f);
+    CU_ASSERT_EQUAL(c.live, 0);
+    return made;
+}
+
+static void test_out_of_memory(void)
+{
+    for (int mode = GS_SEARCH_OCGGS; mode <= GS_SEARCH_OCGGS_SAMPLE; mode++) {
+        long n = search_failing(mode, 0);
+        CU_ASSERT(n > 50);
+        for (long k = 1; k <= n; k++)
+            search_failing(mode, k);
+    }
+}
+
 /* ---- through gs_optimize --------------------------------------------------- */
 
 static void test_optimize_each_search(void)
@@ -348,5 +423,6 @@ int cu_register(void)
     CU_add_test(s, "sample: Q/2 each way, eta, weights, seed", test_sample_choice);
     CU_add_test(s, "sampling search: deterministic, reaches the best", test_sample_deterministic);
     CU_add_test(s, "gs_optimize with each search", test_optimize_each_search);
+    CU_add_test(s, "every allocation failing in turn", test_out_of_memory);
     return 0;
 }
