@@ -307,20 +307,25 @@ static void json_list(FILE *f, const char *const *list)
     fputc(']', f);
 }
 
-/* The matched nodes of a step (names joined by commas) as a JSON array. */
+/* The matched nodes of a step as a JSON array: the names are joined by
+ * commas, a comma or backslash inside a name preceded by a backslash. */
 static void json_nodes(FILE *f, const char *joined)
 {
+    char *name = malloc(strlen(joined) + 1);
     fputc('[', f);
-    for (const char *p = joined; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        char *name = strndup(p, n);
-        fputs(p != joined ? ", " : "", f);
-        cli_json_str(f, name ? name : "");
-        free(name);
-        p += n + (comma != NULL);
+    for (const char *p = joined; name; p++) {
+        bool first = p == joined;
+        size_t n = 0;
+        for (; *p && *p != ','; p++)
+            name[n++] = *p == '\\' && p[1] ? *++p : *p;
+        name[n] = '\0';
+        fputs(first ? "" : ", ", f);
+        cli_json_str(f, name);
+        if (!*p)
+            break;
     }
     fputc(']', f);
+    free(name);
 }
 
 static void json_path(FILE *f, const char *key, const char *path)

@@ -496,7 +496,8 @@ GS_API void gs_optimize_opts_init(gs_optimize_opts *opts);
 
 typedef struct gs_rewrite_step {
     const char *rule;            /* rule name */
-    const char *nodes;           /* names of the matched nodes, comma separated */
+    const char *nodes;           /* names of the matched nodes, comma separated; a comma or
+                                    backslash inside a name is preceded by a backslash */
     double cost_delta;           /* change in estimated cost (seconds) */
 } gs_rewrite_step;
 

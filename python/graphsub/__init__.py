@@ -255,12 +255,31 @@ def _bind(ctx, m, dims, input_shapes):
         ctx.check(ctx.lib.gs_model_set_input_shape(m, name.encode(), len(shape), arr))
 
 
+def _split_names(joined):
+    """The step's node names: joined by commas, a comma or backslash inside a
+    name preceded by a backslash."""
+    names, cur, i = [], [], 0
+    while i < len(joined):
+        c = joined[i]
+        if c == "\\" and i + 1 < len(joined):
+            i += 1
+            cur.append(joined[i])
+        elif c == ",":
+            names.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    names.append("".join(cur))
+    return names
+
+
 def _report_dict(r):
     steps = []
     for i in range(r.nsteps):
         s = r.steps[i]
         nodes = s.nodes.decode("utf-8", "replace")
-        steps.append({"rule": s.rule.decode(), "nodes": nodes.split(",") if nodes else [],
+        steps.append({"rule": s.rule.decode(), "nodes": _split_names(nodes),
                       "cost_delta": s.cost_delta})
     return {
         "nodes_before": r.nodes_before, "nodes_after": r.nodes_after,

@@ -33,7 +33,7 @@ def model(batch="batch"):
     w = numpy_helper.from_array(np.arange(8, dtype=np.float32).reshape(4, 2), "w")
     nodes = [h.make_node("Relu", ["x"], ["r1"], name="relu1"),
              h.make_node("Relu", ["r1"], ["r2"], name="relu2"),
-             h.make_node("Transpose", ["r2"], ["t1"], name="tr1", perm=[1, 0]),
+             h.make_node("Transpose", ["r2"], ["t1"], name="tr,1\\", perm=[1, 0]),
              h.make_node("Transpose", ["t1"], ["t2"], name="tr2", perm=[1, 0]),
              h.make_node("MatMul", ["t2", "w"], ["m"], name="mm"),
              h.make_node("Identity", ["m"], ["y"], name="id")]
@@ -57,6 +57,8 @@ check(rep["nodes_before"] == 6 and rep["nodes_after"] == len(opt.graph.node),
       "report nodes: %s" % rep)
 check(rep["cost_after"] <= rep["cost_before"], "cost does not rise")
 check(all(isinstance(s["nodes"], list) and s["nodes"] for s in rep["applied"]), "steps list their nodes")
+cancel = [sorted(s["nodes"]) for s in rep["applied"] if s["rule"] == "transpose-cancel"]
+check(cancel == [["tr,1\\", "tr2"]], "names with a comma and a backslash stay whole: %s" % cancel)
 check(sum(rep["rewrites"].values()) == len(rep["applied"]), "rewrites count the steps")
 onnx.checker.check_model(opt)
 
