@@ -323,7 +323,8 @@ GS_API gs_status gs_builder_attr_ints(gs_builder *b, const char *name, const int
 GS_API gs_status gs_builder_attr_floats(gs_builder *b, const char *name, const float *v, int n);
 GS_API gs_status gs_builder_attr_tensor(gs_builder *b, const char *name, gs_dtype dtype, int rank,
                                         const int64_t *dims, const void *data, size_t nbytes);
-/* A graph output; dtype GS_UNDEFINED leaves its type to shape inference. */
+/* A graph output with its element type (ONNX requires one); its shape is
+ * left to shape inference. */
 GS_API gs_status gs_builder_output(gs_builder *b, const char *name, gs_dtype dtype);
 /* The model; b is freed whatever the result. The model is checked as a
  * loaded one is (GS_ERR_MODEL naming the problem) and its shapes inferred. */

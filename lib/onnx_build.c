@@ -384,8 +384,9 @@ GS_API gs_status gs_builder_output(gs_builder *b, const char *name, gs_dtype dty
         return GS_ERR_ARG;
     if (b->st != GS_OK)
         return b->st;
-    if (!name || !*name || (dtype != GS_UNDEFINED && !dtype_ok(dtype)))
-        return bad(b, "gs_builder_output: output '%s': invalid name or dtype", name);
+    if (!name || !*name || !dtype_ok(dtype))
+        return bad(b, "gs_builder_output: output '%s': invalid name or dtype (ONNX needs the "
+                   "element type of a graph output)", name);
     Onnx__ValueInfoProto *vi = value_info(b, name, dtype, -1, NULL, NULL);
     append(b, (void ***)&b->graph.output, &b->graph.n_output, &b->capoutputs, vi);
     return b->st;

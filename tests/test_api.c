@@ -1,0 +1,345 @@
+/*
+ * test_api.c - CUnit suite for the public calls a compiler embedding
+ * graphsub uses, through the public header only: building a model
+ * (gs_builder) and its errors, reading attributes and weights, the
+ * topological order, compact and clone, binding input shapes, the rule
+ * choices and rules from JSON of gs_optimize_opts, cancellation from the
+ * progress callback, and the version number.
+ */
+#include <graphsub.h>
+
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int cu_register(void);
+
+static gs_ctx *ctx;
+
+static int setup(void)
+{
+    ctx = gs_ctx_new(NULL);
+    return ctx ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    gs_ctx_free(ctx);
+    return 0;
+}
+
+/* x[batch, 4] -> Transpose(perm 1,0) -> Transpose -> MatMul(w[4,2]) -> Mul(s) -> y;
+ * the Mul scalar s as a Constant node's tensor attribute. */
+static gs_model *build_model(void)
+{
+    gs_builder *b = NULL;
+    gs_model *m = NULL;
+    const int64_t xd[] = { -1, 4 }, wd[] = { 4, 2 }, perm[] = { 1, 0 };
+    const char *const xs[] = { "batch", NULL };
+    float w[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, two = 2;
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
+    gs_builder_input(b, "x", GS_FLOAT, 2, xd, xs);
+    gs_builder_initializer(b, "w", GS_FLOAT, 2, wd, w, sizeof w);
+    gs_builder_node(b, "Constant", NULL, "k", NULL, 0, (const char *[]){ "s" }, 1);
+    gs_builder_attr_tensor(b, "value", GS_FLOAT, 0, NULL, &two, sizeof two);
+    gs_builder_node(b, "Transpose", "", "t1", (const char *[]){ "x" }, 1, (const char *[]){ "a" }, 1);
+    gs_builder_attr_ints(b, "perm", perm, 2);
+    gs_builder_node(b, "Transpose", "", "t2", (const char *[]){ "a" }, 1, (const char *[]){ "c" }, 1);
+    gs_builder_attr_ints(b, "perm", perm, 2);
+    gs_builder_node(b, "MatMul", NULL, "mm", (const char *[]){ "c", "w" }, 2, (const char *[]){ "d" }, 1);
+    gs_builder_node(b, "Mul", NULL, "mul", (const char *[]){ "d", "s" }, 2, (const char *[]){ "y" }, 1);
+    gs_builder_attr_string(b, "note", "kept");   /* an unknown attribute is carried through */
+    CU_ASSERT_EQUAL(gs_builder_output(b, "y", GS_FLOAT), GS_OK);
+    gs_status st = gs_builder_finish(b, &m);
+    if (st != GS_OK)
+        printf("\n  build: %s\n", gs_ctx_errmsg(ctx));
+    CU_ASSERT_EQUAL_FATAL(st, GS_OK);
+    return m;
+}
+
+static int node_named(const gs_model *m, const char *name)
+{
+    for (int i = 0; i < gs_model_node_count(m); i++)
+        if (gs_node_is_live(m, i) && !strcmp(gs_node_name(m, i), name))
+            return i;
+    return -1;
+}
+
+static void test_build_and_read(void)
+{
+    gs_model *m = build_model();
+    CU_ASSERT_EQUAL(gs_model_node_count(m), 5);
+    CU_ASSERT_EQUAL(gs_model_opset(m, ""), 17);
+    CU_ASSERT_EQUAL(gs_model_verify(m), GS_OK);
+    int t1 = node_named(m, "t1"), k = node_named(m, "k"), mul = node_named(m, "mul");
+    CU_ASSERT_FATAL(t1 >= 0 && k >= 0 && mul >= 0);
+    int a = gs_node_attr_find(m, t1, "perm");
+    const int64_t *perm;
+    CU_ASSERT_EQUAL(gs_node_attr_type(m, t1, a), GS_ATTR_INTS);
+    CU_ASSERT_EQUAL(gs_node_attr_ints(m, t1, a, &perm), 2);
+    CU_ASSERT(perm[0] == 1 && perm[1] == 0);
+    CU_ASSERT_EQUAL(gs_node_attr_int(m, t1, a), 0);           /* wrong type: 0 */
+    CU_ASSERT_EQUAL(gs_node_attr_floats(m, t1, a, NULL), -1);
+    CU_ASSERT_EQUAL(gs_node_attr_find(m, t1, "nope"), -1);
+    gs_tensor_view tv;
+    int va = gs_node_attr_find(m, k, "value");
+    CU_ASSERT_EQUAL(gs_node_attr_type(m, k, va), GS_ATTR_TENSOR);
+    CU_ASSERT_FATAL(gs_node_attr_tensor(m, k, va, 0, &tv));
+    float f;
+    memcpy(&f, tv.data, sizeof f);
+    CU_ASSERT(tv.dtype == GS_FLOAT && tv.rank == 0 && tv.nbytes == 4 && f == 2);
+    size_t len;
+    int note = gs_node_attr_find(m, mul, "note");
+    CU_ASSERT_STRING_EQUAL(gs_node_attr_string(m, mul, note, &len), "kept");
+    CU_ASSERT_EQUAL(len, 4);
+    /* the weight's data, dtype and shape */
+    int mm = node_named(m, "mm"), w = gs_node_input(m, mm, 1);
+    CU_ASSERT_FATAL(gs_value_tensor(m, w, &tv));
+    CU_ASSERT(tv.dtype == GS_FLOAT && tv.rank == 2 && tv.dims[0] == 4 && tv.dims[1] == 2 && tv.nbytes == 32);
+    memcpy(&f, (const char *)tv.data + 7 * sizeof f, sizeof f);
+    CU_ASSERT_EQUAL(f, 8);
+    CU_ASSERT_FALSE(gs_value_tensor(m, gs_model_input(m, 0), &tv));
+    /* shapes inferred through: y is [batch, 2] */
+    const char *sym = NULL;
+    int y = gs_model_output(m, 0);
+    CU_ASSERT_EQUAL(gs_value_rank(m, y), 2);
+    CU_ASSERT_EQUAL(gs_value_dim(m, y, 0, &sym), -1);
+    CU_ASSERT(sym && !strcmp(sym, "batch"));
+    CU_ASSERT_EQUAL(gs_value_dim(m, y, 1, NULL), 2);
+    gs_model_free(m);
+}
+
+static void test_builder_errors(void)
+{
+    gs_builder *b = NULL;
+    gs_model *m = NULL;
+    const int64_t d[] = { 2 };
+    float v[2] = { 0 };
+    CU_ASSERT_EQUAL(gs_builder_new(ctx, 3, &b), GS_ERR_ARG);
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
+    CU_ASSERT_EQUAL(gs_builder_attr_int(b, "axis", 1), GS_ERR_ARG);   /* no node yet */
+    CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "axis") != NULL);
+    CU_ASSERT_EQUAL(gs_builder_input(b, "x", GS_FLOAT, 1, d, NULL), GS_ERR_ARG);   /* sticky */
+    gs_builder_free(b);
+
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
+    CU_ASSERT_EQUAL(gs_builder_initializer(b, "w", GS_FLOAT, 1, d, v, 4), GS_ERR_ARG);   /* 8 bytes */
+    CU_ASSERT_EQUAL(gs_builder_finish(b, &m), GS_ERR_ARG);
+    CU_ASSERT_PTR_NULL(m);
+
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
+    gs_builder_input(b, "x", GS_FLOAT, 1, d, NULL);
+    gs_builder_node(b, "Relu", NULL, "r", (const char *[]){ "x" }, 1, (const char *[]){ "y" }, 1);
+    gs_builder_attr_int(b, "a", 1);
+    CU_ASSERT_EQUAL(gs_builder_attr_int(b, "a", 2), GS_ERR_ARG);   /* twice */
+    gs_builder_free(b);
+
+    /* a node reading an undefined value: refused as a loaded model would be */
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
+    gs_builder_input(b, "x", GS_FLOAT, 1, d, NULL);
+    gs_builder_node(b, "Add", NULL, "add", (const char *[]){ "x", "ghost" }, 2, (const char *[]){ "y" }, 1);
+    gs_builder_output(b, "y", GS_FLOAT);
+    gs_status st = gs_builder_finish(b, &m);
+    CU_ASSERT(st == GS_ERR_MODEL || st == GS_ERR_PARSE);
+    CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "ghost") != NULL);
+    CU_ASSERT_PTR_NULL(m);
+}
+
+/* After gs_optimize: topological order of the live nodes, compact, clone. */
+static void test_order_compact_clone(void)
+{
+    gs_model *m = build_model();
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    CU_ASSERT_EQUAL_FATAL(gs_optimize(ctx, m, &o, NULL), GS_OK);
+    int n = gs_model_node_count(m), order[16], live = 0;
+    for (int i = 0; i < n; i++)
+        live += gs_node_is_live(m, i);
+    CU_ASSERT(live < n);   /* the Transposes left dead slots */
+    int k = gs_model_topo_order(m, order);
+    CU_ASSERT_EQUAL(k, live);
+    for (int i = 0; i < k; i++)   /* every input's producer comes earlier */
+        for (int j = 0; j < gs_node_input_count(m, order[i]); j++) {
+            int p = gs_value_producer(m, gs_node_input(m, order[i], j));
+            for (int l = i; p >= 0 && l < k; l++)
+                CU_ASSERT_NOT_EQUAL(order[l], p);
+        }
+    gs_model *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_clone(m, &c), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_node_count(c), live);
+    CU_ASSERT_EQUAL(gs_model_compact(m), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_node_count(m), live);
+    for (int i = 0; i < live; i++) {
+        CU_ASSERT(gs_node_is_live(m, i));
+        CU_ASSERT_STRING_EQUAL(gs_node_op(m, i), gs_node_op(c, i));
+        for (int j = 0; j < gs_node_input_count(m, i); j++)   /* index order is topological */
+            CU_ASSERT(gs_value_producer(m, gs_node_input(m, i, j)) < i);
+    }
+    gs_model_free(c);   /* independent of m */
+    CU_ASSERT_EQUAL(gs_model_verify(m), GS_OK);
+    gs_model_free(m);
+}
+
+static void test_bind_shapes(void)
+{
+    gs_model *m = build_model();
+    const int64_t bad_rank[] = { 3 }, bad_dim[] = { 3, 5 }, good[] = { 3, 4 };
+    CU_ASSERT_EQUAL(gs_model_bind_dim(m, "seq", 2), GS_ERR_ARG);
+    CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "'seq'") != NULL);
+    CU_ASSERT_EQUAL(gs_model_bind_dim(m, "batch", -1), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_set_input_shape(m, "nope", 2, good), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_set_input_shape(m, "x", 1, bad_rank), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_set_input_shape(m, "x", 2, bad_dim), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_set_input_shape(m, "x", 2, good), GS_OK);
+    int x = gs_model_input(m, 0), y = gs_model_output(m, 0);
+    CU_ASSERT_EQUAL(gs_value_dim(m, x, 0, NULL), 3);
+    CU_ASSERT_EQUAL(gs_value_dim(m, y, 0, NULL), 3);   /* batch bound everywhere */
+    gs_model_free(m);
+
+    m = build_model();
+    CU_ASSERT_EQUAL(gs_model_bind_dim(m, "batch", 7), GS_OK);
+    CU_ASSERT_EQUAL(gs_value_dim(m, gs_model_output(m, 0), 0, NULL), 7);
+    gs_model_free(m);
+}
+
+/* The report's rules for a model; returns the count of rule name. */
+static int applied(gs_model *m, gs_optimize_opts *o, const char *rule, gs_status *st)
+{
+    gs_report r = { .version = GS_REPORT_VERSION };
+    *st = gs_optimize(ctx, m, o, &r);
+    int n = 0;
+    for (int i = 0; i < r.nrules; i++)
+        if (!strcmp(r.rule_names[i], rule))
+            n = r.rule_counts[i];
+    gs_report_clear(ctx, &r);
+    return n;
+}
+
+static void test_rule_choices(void)
+{
+    gs_optimize_opts o;
+    gs_status st;
+    gs_model *m = build_model();
+    gs_optimize_opts_init(&o);
+    CU_ASSERT_EQUAL(applied(m, &o, "transpose-cancel", &st), 1);
+    gs_model_free(m);
+
+    m = build_model();
+    const char *off[] = { "transpose-cancel", NULL }, *unknown[] = { "no-such-rule", NULL };
+    o.disabled_rules = off;
+    CU_ASSERT_EQUAL(applied(m, &o, "transpose-cancel", &st), 0);
+    CU_ASSERT_EQUAL(st, GS_OK);
+    gs_model_free(m);
+
+    m = build_model();
+    o.disabled_rules = unknown;
+    applied(m, &o, "transpose-cancel", &st);
+    CU_ASSERT_EQUAL(st, GS_ERR_ARG);
+    CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "no-such-rule") != NULL);
+    gs_model_free(m);
+
+    m = build_model();
+    o.disabled_rules = NULL;
+    o.only_rules = off;   /* only transpose-cancel */
+    CU_ASSERT_EQUAL(applied(m, &o, "transpose-cancel", &st), 1);
+    gs_model_free(m);
+
+    /* rules from a string, alone */
+    m = build_model();
+    gs_optimize_opts_init(&o);
+    o.no_default_rules = 1;
+    o.rules_json = "{\"rules\": [{\"name\": \"tt\", \"doc\": \"Two inverse transposes cancel.\", "
+                   "\"class\": \"cleanup\", \"match\": \"y = Transpose(Transpose(x){perm=[1,0]}){perm=[1,0]}\", "
+                   "\"rewrite\": \"y = Identity(x)\"}]}";
+    CU_ASSERT_EQUAL(applied(m, &o, "tt", &st), 1);
+    CU_ASSERT_EQUAL(st, GS_OK);
+    if (st != GS_OK)
+        printf("\n  rules_json: %s\n", gs_ctx_errmsg(ctx));
+    gs_model_free(m);
+
+    m = build_model();
+    o.rules_json = "{\"rules\": [";
+    applied(m, &o, "tt", &st);
+    CU_ASSERT(st == GS_ERR_RULE || st == GS_ERR_PARSE);
+    CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "<rules_json>") != NULL);
+    gs_model_free(m);
+
+    /* a version-2 caller is still accepted (no rule fields read) */
+    m = build_model();
+    gs_optimize_opts_init(&o);
+    o.version = 2;
+    o.disabled_rules = unknown;   /* beyond a version-2 struct: ignored */
+    applied(m, &o, "transpose-cancel", &st);
+    CU_ASSERT_EQUAL(st, GS_OK);
+    gs_model_free(m);
+}
+
+typedef struct seen {
+    int calls, last_done, total;
+    double start, best;
+} seen;
+
+static int stop_at_first(void *ud, const gs_progress *p)
+{
+    seen *s = ud;
+    s->calls++;
+    s->total = p->regions_total;
+    s->start = p->cost_start;
+    s->best = p->best_cost;
+    return 1;
+}
+
+/* A chain of 300 Tanh/Sigmoid: several regions; the first call stops it all. */
+static void test_cancel(void)
+{
+    gs_builder *b = NULL;
+    gs_model *m = NULL;
+    const int64_t d[] = { 2, 3 };
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
+    gs_builder_input(b, "v0", GS_FLOAT, 2, d, NULL);
+    char in[16], out[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(in, sizeof in, "v%d", i);
+        snprintf(out, sizeof out, "v%d", i + 1);
+        gs_builder_node(b, i % 2 ? "Sigmoid" : "Tanh", NULL, NULL, (const char *[]){ in }, 1,
+                        (const char *[]){ out }, 1);
+    }
+    gs_builder_output(b, out, GS_FLOAT);
+    CU_ASSERT_EQUAL_FATAL(gs_builder_finish(b, &m), GS_OK);
+    seen s = { 0 };
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    o.progress_ex = stop_at_first;
+    o.progress_ud = &s;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_OK);
+    CU_ASSERT_EQUAL(s.calls, 1);
+    CU_ASSERT(s.total >= 2);
+    CU_ASSERT(s.start > 0 && s.best <= s.start);
+    CU_ASSERT_EQUAL(gs_model_verify(m), GS_OK);
+    gs_model_free(m);
+}
+
+static void test_version(void)
+{
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", GS_VERSION_MAJOR, GS_VERSION_MINOR, GS_VERSION_PATCH);
+    CU_ASSERT_STRING_EQUAL(gs_version(), want);
+    CU_ASSERT_EQUAL(gs_version_number(), GS_VERSION_NUMBER);
+    CU_ASSERT_EQUAL(GS_VERSION_NUMBER, GS_VERSION_MAJOR * 10000 + GS_VERSION_MINOR * 100 + GS_VERSION_PATCH);
+}
+
+int cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("api", setup, teardown);
+    if (!s)
+        return -1;
+    CU_add_test(s, "build a model and read it back", test_build_and_read);
+    CU_add_test(s, "builder errors", test_builder_errors);
+    CU_add_test(s, "topological order, compact, clone", test_order_compact_clone);
+    CU_add_test(s, "binding input shapes", test_bind_shapes);
+    CU_add_test(s, "rules off, only, from JSON", test_rule_choices);
+    CU_add_test(s, "cancel from the progress callback", test_cancel);
+    CU_add_test(s, "version", test_version);
+    return 0;
+}
