@@ -33,7 +33,22 @@
  *    error is kept on the context (gs_ctx_errmsg) until the next error.
  *  - The library never prints and never exits.
  *  - Handles are opaque. A gs_model belongs to the gs_ctx that made it and must
- *    be freed before the context. A context is not thread-safe; use one per thread.
+ *    be freed before the context.
+ *  - Threads. The library has no mutable globals and takes no locks: contexts
+ *    are independent, so threads may work at the same time each with its own
+ *    context (and the models, builders, outputs and arrays made from it).
+ *    Unless a function says otherwise below, it must not run while another
+ *    call uses the same context or a model of it. Exceptions:
+ *    - any thread, any time: the functions that take neither a context nor
+ *      a model: gs_status_str, gs_status_exit, gs_version,
+ *      gs_version_number, gs_dtype_bytes, gs_dtype_str,
+ *      gs_verify_range_count, gs_verify_range_name, gs_optimize_opts_init;
+ *    - readers: the accessors taking a const gs_model * and no context
+ *      (gs_model_*_count, gs_model_input/output/opset/data_file,
+ *      gs_node_* but gs_node_cost, gs_value_*) only read the model: several
+ *      threads may call them on one model at once while no call changes it
+ *      or uses its context;
+ *    - gs_ctx_remove_temp_files may run in a signal handler, at any time.
  *  - Strings returned by the API are owned by the model (or context) and stay
  *    valid until the model is freed or changed.
  */
@@ -100,6 +115,13 @@ typedef struct gs_model gs_model;
 /* Returns a new context, or NULL when memory is short. alloc may be NULL for
  * the C library's malloc; it is copied. Free with gs_ctx_free. */
 GS_API gs_ctx *gs_ctx_new(const gs_allocator *alloc);
+/* A free hook told the size of the block, as Lua's allocator is: size is
+ * what alloc or realloc was asked for when the block was made. */
+typedef void (*gs_free_sized_fn)(void *ud, void *ptr, size_t size);
+/* Like gs_ctx_new (alloc must not be NULL), but every block is freed through
+ * free_sized instead of alloc->free, which is not called (may be NULL). The
+ * library asks alloc for 16 bytes more than it uses, to keep each size. */
+GS_API gs_ctx *gs_ctx_new_sized(const gs_allocator *alloc, gs_free_sized_fn free_sized);
 GS_API void gs_ctx_free(gs_ctx *ctx);
 /* The message of the last error on ctx ("" if none). Owned by ctx. */
 GS_API const char *gs_ctx_errmsg(const gs_ctx *ctx);

@@ -11,6 +11,7 @@
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cu_register(void);
@@ -329,6 +330,67 @@ static void test_version(void)
     CU_ASSERT_EQUAL(GS_VERSION_NUMBER, GS_VERSION_MAJOR * 10000 + GS_VERSION_MINOR * 100 + GS_VERSION_PATCH);
 }
 
+/* An allocator that keeps each block's size itself, to check what the
+ * library tells free_sized. */
+typedef struct tally {
+    long blocks, wrong;
+} tally;
+
+static void *t_alloc(void *ud, size_t n)
+{
+    size_t *p = malloc(n + 16);
+    if (!p)
+        return NULL;
+    *p = n;
+    ((tally *)ud)->blocks++;
+    return (char *)p + 16;
+}
+
+static void *t_realloc(void *ud, void *ptr, size_t n)
+{
+    if (!ptr)
+        return t_alloc(ud, n);
+    size_t *p = realloc((char *)ptr - 16, n + 16);
+    if (!p)
+        return NULL;
+    *p = n;
+    return (char *)p + 16;
+}
+
+static void t_free_sized(void *ud, void *ptr, size_t size)
+{
+    tally *t = ud;
+    size_t *p = (size_t *)((char *)ptr - 16);
+    t->wrong += *p != size;
+    t->blocks--;
+    free(p);
+}
+
+static void test_free_sized(void)
+{
+    tally t = { 0, 0 };
+    gs_allocator a = { t_alloc, t_realloc, NULL, &t };
+    CU_ASSERT_PTR_NULL(gs_ctx_new_sized(&a, NULL));
+    gs_ctx *saved = ctx;
+    ctx = gs_ctx_new_sized(&a, t_free_sized);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    gs_model *m = build_model();
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &o, NULL), GS_OK);
+    void *buf = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(gs_model_save_mem(m, &buf, &n), GS_OK);
+    CU_ASSERT(n > 0);
+    gs_free(ctx, buf);
+    gs_model_free(m);
+    CU_ASSERT(t.blocks > 0);   /* the context itself */
+    gs_ctx_free(ctx);
+    ctx = saved;
+    CU_ASSERT_EQUAL(t.blocks, 0);
+    CU_ASSERT_EQUAL(t.wrong, 0);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("api", setup, teardown);
@@ -341,5 +403,6 @@ int cu_register(void)
     CU_add_test(s, "rules off, only, from JSON", test_rule_choices);
     CU_add_test(s, "cancel from the progress callback", test_cancel);
     CU_add_test(s, "version", test_version);
+    CU_add_test(s, "the free hook told the size", test_free_sized);
     return 0;
 }
