@@ -4,7 +4,7 @@
  * A node costs max(flops / (peak * efficiency), bytes / bandwidth) plus a
  * fixed per-op overhead, in seconds, with the parameters taken from a device
  * profile. FLOPs and bytes come from the op registry's cost function. A node
- * whose inputs are all constant costs nothing: constant folding removes it.
+ * that constant folding will evaluate (gs_fold_will_fold) costs nothing.
  * A graph costs the sum of its live nodes. A caller can replace the per-node
  * formula with a callback (gs_optimize_opts.cost_cb).
  */
@@ -34,43 +34,13 @@ static double efficiency(const gs_profile *p, const char *op)
     return 1.0;
 }
 
-static bool const_only(const gs_graph *g, const gs_node *n, int depth);
-
-/* True when v is a constant or computed from constants only (looking back a
- * few nodes: rewrites build short constant expressions). */
-static bool const_value(const gs_graph *g, gs_id v, int depth)
-{
-    const gs_value *val = &g->values[v];
-    if (val->init)
-        return true;
-    if (val->producer == GS_NONE || depth <= 0)
-        return false;
-    const gs_node *p = &g->nodes[val->producer];
-    return !(p->flags & GS_N_DEAD) && const_only(g, p, depth - 1);
-}
-
-/* True when the node computes only from constants (and will be folded). */
-static bool const_only(const gs_graph *g, const gs_node *n, int depth)
-{
-    if (n->ncaps || *n->domain)
-        return false;
-    if (n->nin == 0)
-        return !strcmp(n->op, "Constant");
-    for (int k = 0; k < n->nin; k++) {
-        gs_id v = n->in[k];
-        if (v != GS_NONE && !const_value(g, v, depth))
-            return false;
-    }
-    return true;
-}
-
 void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
                   gs_ncost *out)
 {
     memset(out, 0, sizeof *out);
-    if ((n->flags & GS_N_DEAD) || const_only(g, n, 6))
+    if ((n->flags & GS_N_DEAD) || gs_fold_will_fold(g, n, GS_FOLD_DEPTH))
         return;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, cm->opset);
+    const gs_opdef *d = n->def;
     gs_cost c = { 0, 0, 0, 0 };
     if (d && d->cost && gs_op_fits(d, n))
         d->cost(g, n, &c);
@@ -266,7 +236,7 @@ GS_API double gs_node_cost(const gs_model *m, int node, double *flops, double *b
 {
     if (!m || node < 0 || node >= m->graph->nnodes)
         return 0;
-    gs_cost_model cm = { &gs_profile_default, gs_model_opset_of(m, ""), NULL, NULL };
+    gs_cost_model cm = { &gs_profile_default, NULL, NULL };
     gs_ncost c;
     gs_cost_node(&cm, m->graph, &m->graph->nodes[node], &c);
     if (flops)

@@ -57,11 +57,11 @@ static bool same_node(const gs_node *a, const gs_node *b)
     return true;
 }
 
-static bool mergeable(const gs_graph *g, const gs_node *n, int64_t opset)
+static bool mergeable(const gs_graph *g, const gs_node *n)
 {
     if ((n->flags & GS_N_DEAD) || n->ncaps || *n->domain)
         return false;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    const gs_opdef *d = n->def;
     if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
         return false;
     for (int k = 0; k < n->nout; k++)
@@ -168,7 +168,7 @@ static int share_constants(gs_graph *g, gs_status *st)
     return moved;
 }
 
-int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
+int gs_cse(gs_graph *g, gs_status *st)
 {
     *st = GS_OK;
     int shared = share_constants(g, st);
@@ -190,7 +190,7 @@ int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
     memset(table, 0xff, cap * sizeof *table);
     for (int i = 0; i < n && *st == GS_OK; i++) {   /* topological: inputs are final */
         gs_id id = order[i];
-        if (!mergeable(g, &g->nodes[id], opset))
+        if (!mergeable(g, &g->nodes[id]))
             continue;
         for (uint32_t j = (uint32_t)node_key(&g->nodes[id]) & (cap - 1);; j = (j + 1) & (cap - 1)) {
             if (table[j] == GS_NONE) {

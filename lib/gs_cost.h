@@ -49,7 +49,6 @@ extern const gs_profile gs_profile_default;
 
 typedef struct gs_cost_model {
     const gs_profile *profile;
-    int64_t opset;
     gs_cost_cb cb;              /* replaces the formula when set */
     void *cb_ud;
 } gs_cost_model;
@@ -112,7 +111,7 @@ uint64_t gs_graph_hash(const gs_graph *g);
  * past t_end (monotonic seconds, 0 none), keeping the graph as it is then;
  * past the slots bound *st is GS_ERR_RULE naming the rules that kept
  * applying. Returns the count. */
-int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
+int gs_cleanup(gs_graph *g, const gs_ruleset *rs, uint32_t flags, const gs_cost_model *cm,
                double t_end, gs_arena *arena, gs_step **path, gs_status *st);
 /* The candidates a search keeps queued hold at most this many bytes of graph
  * (arrays, name tables, node and value lists; shared names and weights not
@@ -124,7 +123,7 @@ int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags,
  * with the model, freed only with it. */
 #define GS_SEARCH_ARENA_BYTES ((size_t)256 << 20)
 /* TASO-style search from g (not modified). */
-gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
+gs_status gs_search(const gs_graph *g, const gs_ruleset *rs,
                     const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,
                     gs_search_result *res);
 
@@ -132,7 +131,7 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
 
 /* Merge live nodes with the same op, attributes and inputs; returns the
  * number merged (*st: GS_OK or NOMEM). */
-int gs_cse(gs_graph *g, int64_t opset, gs_status *st);
+int gs_cse(gs_graph *g, gs_status *st);
 
 /* ---- region.c ---------------------------------------------------------- */
 
@@ -172,7 +171,7 @@ double gs_sub_cost(const gs_cost_model *cm, const gs_graph *g);
  * Loop nodes of constant trip count 1 (0) by their body (initial values),
  * inlined under names unique along every scope; *count is increased by
  * the nodes replaced. New tensors are owned by m. */
-gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int64_t opset, int *count);
+gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int *count);
 /* Move each initializer of g that no node reads except through the bodies
  * of one node into those bodies, as their initializer of the same name
  * (into several bodies only when small); *count is increased by the moves. */
@@ -181,7 +180,7 @@ gs_status gs_sub_sink_consts(gs_graph *g, int *count);
  * every iteration (their inputs outer values or the body's constants, at
  * least one outer) into g before the node; *count is increased by the
  * nodes moved. */
-gs_status gs_sub_hoist(gs_graph *g, int64_t opset, int *count);
+gs_status gs_sub_hoist(gs_graph *g, int *count);
 /* Drop the captures of g's nodes that none of their bodies reads any more. */
 void gs_sub_prune_caps(gs_graph *g);
 

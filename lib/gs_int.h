@@ -217,7 +217,8 @@ typedef struct gs_node {
     const char *op;         /* op_type */
     const char *domain;     /* "" for the default ONNX domain */
     const char *name;
-    int32_t opid;           /* op registry index, or -1 (opaque node) */
+    const struct gs_opdef *def;  /* registry row at the graph's opset, or NULL (an op
+                               graphsub does not know: carried through, opaque) */
     gs_id *in;              /* value ids; GS_NONE for an absent optional input */
     gs_id *out;
     int32_t nin, nout;
@@ -244,6 +245,8 @@ struct gs_graph {
     gs_arena arena;
     gs_arena *perm;
     gs_graph *parent;       /* enclosing graph for subgraphs */
+    int64_t opset;          /* default-domain opset (a body's and a clone's are their
+                               graph's); 0 when the model imports none */
     gs_node *nodes;         /* ctx heap, grows */
     gs_value *values;       /* ctx heap, grows */
     int32_t nnodes, capnodes, nvalues, capvalues;
@@ -265,7 +268,14 @@ struct gs_graph {
                                yet counted, see gs_infer_fresh_sym) */
 };
 
-gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);   /* NULL on no memory */
+/* A new graph (a subgraph of parent when parent is not NULL, with its opset);
+ * NULL on no memory. */
+gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);
+/* A new root graph of default-domain opset opset; NULL on no memory. */
+gs_graph *gs_ir_new_opset(gs_ctx *ctx, int64_t opset);
+/* Set the opset of g and of its subgraphs, and the registry row of each of
+ * their nodes at that opset. */
+void gs_ir_set_opset(gs_graph *g, int64_t opset);
 void gs_ir_free(gs_graph *g);                         /* frees subgraphs too */
 /* Add a value named name (copied into the arena unless it is NULL). Names must
  * be unique in the graph; returns GS_NONE on failure (message set). */

@@ -24,6 +24,7 @@ typedef struct imp {
     const char *path;     /* for messages */
     const char *dir;      /* for external data, or NULL */
     int depth;
+    int64_t opset;        /* the default domain's, from opset_import (0: none) */
 } imp;
 
 /* ---- protobuf-c allocator over the ctx hooks --------------------------- */
@@ -665,6 +666,7 @@ static gs_status import_graph(imp *im, const Onnx__GraphProto *gp, gs_graph *par
         parent->subs[parent->nsubs++] = g;
         parent->capsubs = parent->nsubs;
     } else {
+        g->opset = im->opset;
         im->m->graph = g;
     }
     *out = g;
@@ -685,6 +687,9 @@ static gs_status import_opsets(imp *im, const Onnx__ModelProto *mp)
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
         m->opsets[i].domain = o->domain ? o->domain : "";
         m->opsets[i].version = o->has_version ? o->version : 0;
+        const char *d = m->opsets[i].domain;
+        if (!im->opset && (!*d || !strcmp(d, "ai.onnx")))
+            im->opset = m->opsets[i].version;   /* the first entry wins, as gs_model_opset_of */
     }
     m->nopsets = (int32_t)mp->n_opset_import;
     return GS_OK;
@@ -776,7 +781,7 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
         m->cuts = sk.cuts;
         m->ncuts = sk.ncuts;
     }
-    imp im = { ctx, m, path, dir, 0 };
+    imp im = { ctx, m, path, dir, 0, 0 };
     gs_status st = GS_OK;
     if (dir && !(m->dir = gs_strdup(ctx, dir)))
         st = gs_nomem(ctx);
@@ -828,7 +833,7 @@ static gs_status read_tensor(gs_ctx *ctx, const char *path, const Onnx__TensorPr
 {
     gs_arena tmp;
     gs_arena_init(&tmp, ctx);
-    imp im = { ctx, NULL, path, NULL, 0 };
+    imp im = { ctx, NULL, path, NULL, 0, 0 };
     gs_tensor *t = NULL, *c = NULL;
     gs_status st = import_tensor_in(&im, &tmp, tp, &t);
     if (st == GS_OK && !t->data && (t->dtype == GS_STRING || !gs_dtype_size(t->dtype) || t->nbytes))

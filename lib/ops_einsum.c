@@ -228,6 +228,7 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
 }
 
 const gs_opdef gs_ops_einsum[] = {
-    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands)", gs_infer_einsum, NULL, k_einsum },
+    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands)", gs_infer_einsum, NULL, k_einsum,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

@@ -196,7 +196,6 @@ typedef struct run {
     gs_cost_model cm;
     gs_arena arena;     /* steps and their names; strings the report points at */
     gs_step *path;
-    int64_t opset;
     gs_graph *g;        /* the graph being optimized: the model's, or a body */
     double t_end;       /* the search's deadline, set when it first starts */
     gs_progress prog;   /* the graph being searched: regions done, best cost so far */
@@ -209,7 +208,7 @@ typedef struct run {
 static gs_status apply_class(run *r, uint32_t flags)
 {
     gs_status st;
-    gs_cleanup(r->g, r->rs, r->opset, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
+    gs_cleanup(r->g, r->rs, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
                &r->path, &st);
     return st;
 }
@@ -266,7 +265,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
                           watched ? region_progress : NULL, r, 0 };
     gs_search_result res;
     double before = r->region_cost = gs_cost_graph(&r->cm, reg.sub);
-    st = gs_search(reg.sub, r->rs, r->opset, &r->cm, &so, &r->arena, &res);
+    st = gs_search(reg.sub, r->rs, &r->cm, &so, &r->arena, &res);
     if (st == GS_OK) {
         r->prog.expanded += res.expanded;
         if (res.cost < before && (st = gs_region_splice(&reg, res.graph)) == GS_OK) {
@@ -332,10 +331,10 @@ static gs_status fold_and_infer(run *r, int *folded)
     gs_status st = GS_OK;
     for (int round = 0; round < 8 && st == GS_OK; round++) {
         int n = 0;
-        st = gs_fold_constants(r->m, r->g, r->opset, &n);
+        st = gs_fold_constants(r->m, r->g, &n);
         *folded += n;
         if (st == GS_OK)
-            st = gs_infer_graph(r->g, r->opset);
+            st = gs_infer_graph(r->g);
         if (n == 0)
             break;
     }
@@ -346,9 +345,9 @@ static gs_status fold_and_infer(run *r, int *folded)
 static gs_status simplify_control(run *r, int *folded)
 {
     int n = 0;
-    gs_status st = gs_sub_simplify(r->m, r->g, r->opset, &n);
+    gs_status st = gs_sub_simplify(r->m, r->g, &n);
     if (st == GS_OK && n)
-        st = gs_infer_graph(r->g, r->opset);
+        st = gs_infer_graph(r->g);
     if (st == GS_OK && n)
         st = fold_and_infer(r, folded);
     if (st == GS_OK && n)
@@ -396,7 +395,7 @@ static gs_status bodies(run *r, gs_report *rep, int *folded)
     }
     int hoisted = 0;
     if (st == GS_OK)
-        st = gs_sub_hoist(g, r->opset, &hoisted);   /* loop-invariant nodes run once, outside */
+        st = gs_sub_hoist(g, &hoisted);   /* loop-invariant nodes run once, outside */
     gs_sub_prune_caps(g);
     return st;
 }
@@ -435,7 +434,7 @@ static gs_status pipeline(run *r, gs_report *rep)
     int folded = 0;
     gs_graph *g = r->m->graph;
     r->g = g;
-    gs_status st = gs_infer_graph(g, r->opset);
+    gs_status st = gs_infer_graph(g);
     if (rep)
         rep->nodes_before = gs_ir_live_nodes(g);
     if (st == GS_OK)
@@ -497,9 +496,9 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         return gs_model_errfile(m, st);
     if (o->level == 0)
         return GS_OK;
-    run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
+    run r = { .ctx = ctx, .m = m, .o = o };
     r.profile = profile;
-    r.cm = (gs_cost_model){ &r.profile, r.opset, o->cost_cb, o->cost_ud };
+    r.cm = (gs_cost_model){ &r.profile, o->cost_cb, o->cost_ud };
     if ((st = load_rules(ctx, o, &r.profile, &r.rs)) != GS_OK)
         return st;
     gs_arena_init(&r.arena, ctx);

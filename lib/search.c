@@ -83,21 +83,21 @@ static uint64_t hash_leaf(const gs_graph *g, gs_id v)
  * two operands commute, and bit 1 set so it is never 0: computed once per
  * node and kept in the node, which clones copy (a candidate's graph differs
  * from its parent's in a few nodes, and the rest need not be hashed again). */
-static uint64_t node_self(gs_node *n, int64_t opset)
+static uint64_t node_self(gs_node *n)
 {
     if (n->hash_self)
         return n->hash_self;
     uint64_t h = hash_str(hash_str(0xcbf29ce484222325ull, n->op), n->domain);
     for (int a = 0; a < n->nattrs; a++)
         h = hash_attr(h, &n->attrs[a]);
-    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, opset) : NULL;
+    const gs_opdef *d = n->nin == 2 ? n->def : NULL;
     bool comm = d && (d->flags & GS_OP_COMMUTATIVE);
     return n->hash_self = (h & ~3ull) | 2u | (comm ? 1u : 0u);
 }
 
-static uint64_t hash_node(gs_node *n, const uint64_t *vh, int64_t opset)
+static uint64_t hash_node(gs_node *n, const uint64_t *vh)
 {
-    uint64_t h = node_self(n, opset);
+    uint64_t h = node_self(n);
     uint64_t in[2] = { 0, 0 };
     bool comm = h & 1u;
     for (int k = 0; k < n->nin; k++) {
@@ -115,7 +115,7 @@ static uint64_t hash_node(gs_node *n, const uint64_t *vh, int64_t opset)
 }
 
 /* The canonical hash of g into *out; false when memory is short. */
-static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
+static bool graph_hash(const gs_graph *g, uint64_t *out)
 {
     uint64_t *vh = gs_alloc(g->ctx, ((size_t)g->nvalues + 1) * sizeof *vh);
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -126,7 +126,7 @@ static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
             vh[v] = hash_leaf(g, v);
         for (int i = 0; i < n; i++) {
             gs_node *nd = &g->nodes[order[i]];   /* hash_node keeps node_self in it */
-            uint64_t nh = hash_node(nd, vh, opset);
+            uint64_t nh = hash_node(nd, vh);
             for (int k = 0; k < nd->nout; k++)
                 if (nd->out[k] != GS_NONE)
                     vh[nd->out[k]] = mix(nh, (uint64_t)k);
@@ -144,7 +144,7 @@ static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
 uint64_t gs_graph_hash(const gs_graph *g)
 {
     uint64_t h = 0;
-    graph_hash(g, 21, &h);
+    graph_hash(g, &h);
     return h;
 }
 
@@ -153,14 +153,14 @@ uint64_t gs_graph_hash(const gs_graph *g)
 /* Infer the shapes of the nodes a rewrite added. Returns false when a node
  * that will not be folded away has an output of unknown shape: such a
  * candidate cannot be priced, and an unknown shape would price it as free. */
-static bool infer_added(gs_graph *g, const gs_delta *d, int64_t opset, const gs_cost_model *cm)
+static bool infer_added(gs_graph *g, const gs_delta *d, const gs_cost_model *cm)
 {
     bool priced = true;
     for (int i = 0; i < d->nadded; i++) {
         gs_node *n = &g->nodes[d->added[i]];
-        const gs_opdef *def = gs_op_find(n->op, n->domain, opset);
+        const gs_opdef *def = n->def;
         if (def && def->infer)
-            def->infer(g, n, opset);   /* unknown stays unknown; errors are not fatal here */
+            def->infer(g, n);   /* unknown stays unknown; errors are not fatal here */
         gs_ncost c;
         gs_cost_node(cm, g, n, &c);
         for (int k = 0; k < n->nout && c.seconds > 0; k++)
@@ -258,11 +258,11 @@ static bool collect_root(const gs_match *m, void *ud)
  * if there still is one: its step (priced by what it added and removed)
  * joins *path, its changes go to *d, *priced is false when an added node
  * cannot be priced. 1 applied, 0 none, -1 error (*st set). */
-static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
+static int cleanup_at(gs_graph *g, const gs_ruleset *rs, uint32_t flags, const gs_cost_model *cm,
                       gs_arena *arena, gs_step **path, gs_id id, gs_delta *d, bool *priced, gs_status *st)
 {
     gs_match m;
-    if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, opset, flags, id, take_first, &m) <= 0)
+    if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, flags, id, take_first, &m) <= 0)
         return 0;
     gs_step *s = new_step(arena, g, &m, 0, *path);   /* names taken before the nodes go */
     if (!s) {
@@ -271,7 +271,7 @@ static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t
     }
     if ((*st = gs_rule_apply(g, &m, d)) != GS_OK)
         return -1;
-    *priced = infer_added(g, d, opset, cm);
+    *priced = infer_added(g, d, cm);
     s->delta = nodes_cost(cm, g, d->added, d->nadded) - nodes_cost(cm, g, d->removed, d->nremoved);
     *path = s;
     return 1;
@@ -324,7 +324,7 @@ static gs_status no_fixed_point(gs_graph *g, uint32_t flags, const gs_step *path
  * passes needed stay few as the graph grows (a 48-layer BERT has hundreds of
  * cleanup rewrites). Stops at the deadline (the graph as it is then) or
  * with GS_ERR_RULE past the slots bound. */
-static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags,
+static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, uint32_t flags,
                          const gs_cost_model *cm, gs_arena *arena, gs_step **path, const cbound *b,
                          gs_status *st)
 {
@@ -333,7 +333,7 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint3
     roots r = { g->ctx, NULL, 0, 0, false };
     for (int pass = 0; *st == GS_OK; pass++) {
         r.n = 0;
-        int found = gs_match_all(rs, g, opset, flags, collect_root, &r);
+        int found = gs_match_all(rs, g, flags, collect_root, &r);
         if (found < 0 || r.nomem) {
             *st = gs_nomem(g->ctx);
             break;
@@ -342,7 +342,7 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint3
         for (int i = 0; i < r.n && *st == GS_OK; i++) {
             gs_delta d;
             bool priced;   /* cleanup rules always pay: applied even unpriced */
-            int k = cleanup_at(g, rs, opset, flags, cm, arena, path, r.ids[i], &d, &priced, st);
+            int k = cleanup_at(g, rs, flags, cm, arena, path, r.ids[i], &d, &priced, st);
             done += k > 0;
             if (k > 0 && g->nnodes > b->max_slots)
                 *st = no_fixed_point(g, flags, *path, b);
@@ -355,16 +355,16 @@ static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint3
     return applied;
 }
 
-int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
+int gs_cleanup(gs_graph *g, const gs_ruleset *rs, uint32_t flags, const gs_cost_model *cm,
                double t_end, gs_arena *arena, gs_step **path, gs_status *st)
 {
     cbound b = { g->nnodes, GS_CLEANUP_GROWTH * (int64_t)g->nnodes + GS_CLEANUP_SLACK, t_end, *path };
     int total = 0;
     for (int round = 0; round < 16; round++) {   /* merging can enable rules and back */
-        int n = cleanup_rules(g, rs, opset, flags, cm, arena, path, &b, st);
+        int n = cleanup_rules(g, rs, flags, cm, arena, path, &b, st);
         if (*st != GS_OK)
             return total + n;
-        int merged = gs_cse(g, opset, st);
+        int merged = gs_cse(g, st);
         gs_ir_dce(g);
         total += n + merged;
         if (*st != GS_OK || merged == 0 || (t_end > 0 && now_s() > t_end))
@@ -593,7 +593,7 @@ static gs_status local_cleanup(search *s, gs_graph *g, const gs_delta *first, gs
         gs_delta d;
         bool priced;
         gs_status st = GS_OK;
-        int k = cleanup_at(g, s->rs, s->opset, GS_RULE_CLEANUP, s->cm, s->arena, path, work[--n], &d,
+        int k = cleanup_at(g, s->rs, GS_RULE_CLEANUP, s->cm, s->arena, path, work[--n], &d,
                            &priced, &st);
         if (k < 0)
             return st;
@@ -623,7 +623,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         gs_ir_free(ng);
         return st == GS_ERR_NOMEM ? st : GS_OK;   /* a rule that cannot apply here is skipped */
     }
-    if (!infer_added(ng, &d, s->opset, s->cm)) {
+    if (!infer_added(ng, &d, s->cm)) {
         gs_ir_free(ng);
         return GS_OK;   /* cannot be priced: not taken */
     }
@@ -640,7 +640,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
     }
     double cost = c->cost + delta;
     uint64_t h;
-    int fresh = graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
+    int fresh = graph_hash(ng, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
     if (fresh <= 0 || cost >= s->opts->alpha * s->best.cost) {
         gs_ir_free(ng);
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
@@ -675,7 +675,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
 static gs_status expand(search *s, cand *c)
 {
     s->ml.n = 0;
-    if (gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
+    if (gs_match_all(s->rs, c->g, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
         return gs_nomem(s->ctx);
     gs_status st = GS_OK;
     for (int i = 0; i < s->ml.n && st == GS_OK; i++)
@@ -692,11 +692,11 @@ static void search_free(search *s)
     gs_dealloc(s->ctx, s->ml.a);
 }
 
-gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
+gs_status gs_search(const gs_graph *g, const gs_ruleset *rs,
                     const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,
                     gs_search_result *res)
 {
-    search s = { .ctx = g->ctx, .rs = rs, .opset = opset, .cm = cm, .opts = opts, .arena = arena,
+    search s = { .ctx = g->ctx, .rs = rs, .opset = g->opset, .cm = cm, .opts = opts, .arena = arena,
                  .perm = g->perm, .arena0 = g->perm->bytes + arena->bytes,
                  .queue_cap = opts->queue_bytes ? opts->queue_bytes : GS_SEARCH_QUEUE_BYTES };
     s.ml.ctx = g->ctx;
@@ -710,7 +710,7 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     s.best = (cand){ gs_ir_clone(g, NULL), 0, start.cost, 0, NULL };
     gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
     uint64_t h;
-    if (st == GS_OK && (!graph_hash(g, opset, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
+    if (st == GS_OK && (!graph_hash(g, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
                         !heap_push(s.ctx, &s.q, start)))
         st = gs_nomem(g->ctx);
     if (st != GS_OK)
