@@ -313,6 +313,38 @@ GS_API gs_status gs_model_bind_dim(gs_model *m, const char *name, int64_t value)
  * a declared size. */
 GS_API gs_status gs_model_set_input_shape(gs_model *m, const char *name, int rank, const int64_t *dims);
 
+/* ---- editing a model ------------------------------------------------------ */
+/* Changes to the main graph of m, in place; indices are those of the walking
+ * calls (value -1: an absent optional input). Names given must be new in the
+ * graph (GS_ERR_ARG otherwise); strings and arrays are copied. After edits,
+ * gs_model_verify checks the graph and gs_model_infer_shapes types what was
+ * added (gs_optimize and gs_model_save run inference themselves). */
+
+/* A weight: nbytes of raw row-major little-endian data (numeric types);
+ * *value receives its value index. */
+GS_API gs_status gs_model_add_initializer(gs_model *m, const char *name, gs_dtype dtype, int rank,
+                                          const int64_t *dims, const void *data, size_t nbytes, int *value);
+/* A node reading inputs[0..ninputs) and writing noutputs new values, whose
+ * indices go to outputs (named after the node); name NULL: one made from
+ * op; domain NULL: the default ONNX domain. *node (may be NULL) receives its index. */
+GS_API gs_status gs_model_add_node(gs_model *m, const char *op, const char *domain, const char *name,
+                                   const int *inputs, int ninputs, int noutputs, int *outputs, int *node);
+/* Set (add or replace) an attribute of a live node. */
+GS_API gs_status gs_node_set_attr_int(gs_model *m, int node, const char *name, int64_t v);
+GS_API gs_status gs_node_set_attr_float(gs_model *m, int node, const char *name, float v);
+GS_API gs_status gs_node_set_attr_string(gs_model *m, int node, const char *name, const char *v);
+GS_API gs_status gs_node_set_attr_ints(gs_model *m, int node, const char *name, const int64_t *v, int n);
+GS_API gs_status gs_node_set_attr_floats(gs_model *m, int node, const char *name, const float *v, int n);
+/* Input k of a live node reads value (-1: absent). */
+GS_API gs_status gs_node_set_input(gs_model *m, int node, int k, int value);
+/* Every reader of old (nodes and graph outputs) reads value instead. */
+GS_API gs_status gs_model_replace_uses(gs_model *m, int old, int value);
+/* Remove a live node whose outputs nothing reads (GS_ERR_ARG naming the
+ * output otherwise); its index stays, not live. */
+GS_API gs_status gs_model_remove_node(gs_model *m, int node);
+/* Graph output i becomes value (named as the value is). */
+GS_API gs_status gs_model_set_output(gs_model *m, int i, int value);
+
 /* ---- building a model ----------------------------------------------------- */
 /* A compiler can hand graphsub a graph without writing protobuf: declare
  * inputs, initializers, nodes (each followed by its attributes) and outputs

@@ -330,6 +330,59 @@ static void test_version(void)
     CU_ASSERT_EQUAL(GS_VERSION_NUMBER, GS_VERSION_MAJOR * 10000 + GS_VERSION_MINOR * 100 + GS_VERSION_PATCH);
 }
 
+/* Edit a built model: the Transposes out, a bias Add in; then it runs:
+ * y = (x @ w + bias) * 2. */
+static void test_edit(void)
+{
+    gs_model *m = build_model();
+    int t1 = node_named(m, "t1"), t2 = node_named(m, "t2"), mm = node_named(m, "mm"), mul = node_named(m, "mul");
+    int x = gs_model_input(m, 0), d = gs_node_output(m, mm, 0), bias, sum, add;
+    const int64_t bd[] = { 2 };
+    float b[2] = { 0.5f, -1 };
+    CU_ASSERT_EQUAL(gs_model_add_initializer(m, "w", GS_FLOAT, 1, bd, b, sizeof b, &bias), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_model_add_initializer(m, "bias", GS_FLOAT, 1, bd, b, 4, &bias), GS_ERR_ARG);
+    CU_ASSERT_EQUAL_FATAL(gs_model_add_initializer(m, "bias", GS_FLOAT, 1, bd, b, sizeof b, &bias), GS_OK);
+    CU_ASSERT_EQUAL_FATAL(gs_model_add_node(m, "Add", NULL, "add", (const int[]){ d, bias }, 2, 1, &sum, &add),
+                          GS_OK);
+    CU_ASSERT_EQUAL(gs_model_add_node(m, "Add", NULL, "add", (const int[]){ d, bias }, 2, 1, &sum, NULL),
+                    GS_ERR_ARG);   /* the name is taken */
+    CU_ASSERT_EQUAL(gs_node_set_input(m, mul, 0, sum), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_remove_node(m, t1), GS_ERR_ARG);   /* t2 reads it */
+    CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "still read") != NULL);
+    CU_ASSERT_EQUAL(gs_node_set_input(m, mm, 0, x), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_remove_node(m, t2), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_remove_node(m, t1), GS_OK);
+    CU_ASSERT_EQUAL(gs_node_set_attr_string(m, add, "note", "added"), GS_OK);
+    CU_ASSERT_EQUAL(gs_node_set_attr_int(m, mul, "note", 3), GS_OK);   /* replaces the string */
+    CU_ASSERT_EQUAL(gs_node_attr_count(m, mul), 1);
+    CU_ASSERT_EQUAL(gs_node_attr_int(m, mul, gs_node_attr_find(m, mul, "note")), 3);
+    CU_ASSERT_EQUAL(gs_model_verify(m), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_infer_shapes(m), GS_OK);
+    CU_ASSERT_EQUAL(gs_value_rank(m, sum), 2);
+    /* it runs, and survives a round trip through bytes */
+    gs_model *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_clone(m, &c), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_node_count(c), 4);   /* Constant, MatMul, Add, Mul */
+    const int64_t xd[] = { 1, 4 };
+    gs_array *in = gs_array_new(ctx, GS_FLOAT, 2, xd), *out = NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    for (int i = 0; i < 4; i++)
+        ((float *)in->data)[i] = 1;
+    CU_ASSERT_EQUAL_FATAL(gs_model_run(ctx, c, (const gs_array *const *)&in, 1, &out), GS_OK);
+    CU_ASSERT(((float *)out->data)[0] == 33 && ((float *)out->data)[1] == 38);
+    gs_array_free(ctx, in);
+    gs_array_free(ctx, out);
+    /* a graph output moved to another value */
+    CU_ASSERT_EQUAL(gs_model_set_output(c, 0, gs_node_input(c, node_named(c, "mul"), 0)), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_verify(c), GS_OK);
+    gs_model *c2 = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_clone(c, &c2), GS_OK);
+    CU_ASSERT_STRING_EQUAL(gs_value_name(c2, gs_model_output(c2, 0)), gs_value_name(c, gs_model_output(c, 0)));
+    gs_model_free(c2);
+    gs_model_free(c);
+    gs_model_free(m);
+}
+
 /* An allocator that keeps each block's size itself, to check what the
  * library tells free_sized. */
 typedef struct tally {
@@ -403,6 +456,7 @@ int cu_register(void)
     CU_add_test(s, "rules off, only, from JSON", test_rule_choices);
     CU_add_test(s, "cancel from the progress callback", test_cancel);
     CU_add_test(s, "version", test_version);
+    CU_add_test(s, "edit a model", test_edit);
     CU_add_test(s, "the free hook told the size", test_free_sized);
     return 0;
 }
