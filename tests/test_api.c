@@ -10,6 +10,7 @@
 
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +445,118 @@ static void test_free_sized(void)
     CU_ASSERT_EQUAL(t.wrong, 0);
 }
 
+/* ---- allocation failures ----------------------------------------------------- */
+
+typedef struct faulty {
+    long n, fail_at;   /* allocations so far; the one that fails (0: none) */
+    long live;         /* blocks not yet freed */
+    bool failed;
+} faulty;
+
+static void *f_alloc(void *ud, size_t n)
+{
+    faulty *f = ud;
+    if (++f->n == f->fail_at) {
+        f->failed = true;
+        return NULL;
+    }
+    void *p = malloc(n ? n : 1);
+    f->live += p != NULL;
+    return p;
+}
+
+static void *f_realloc(void *ud, void *p, size_t n)
+{
+    faulty *f = ud;
+    if (!p)
+        return f_alloc(ud, n);
+    if (++f->n == f->fail_at) {
+        f->failed = true;
+        return NULL;
+    }
+    return realloc(p, n ? n : 1);
+}
+
+static void f_free(void *ud, void *p)
+{
+    faulty *f = ud;
+    f->live -= p != NULL;
+    free(p);
+}
+
+/* Build, bind, edit, clone and compact: the new calls end to end. */
+static gs_status scenario(gs_ctx *c)
+{
+    gs_builder *b = NULL;
+    gs_model *m = NULL, *cl = NULL;
+    const int64_t xd[] = { -1, 4 }, wd[] = { 4, 2 }, perm[] = { 1, 0 }, shape[] = { 3, 4 }, bd[] = { 2 };
+    const char *const xs[] = { "batch", NULL };
+    float w[8] = { 0 }, bias[2] = { 0 };
+    gs_status st = gs_builder_new(c, 17, &b);
+    if (st != GS_OK)
+        return st;
+    gs_builder_input(b, "x", GS_FLOAT, 2, xd, xs);
+    gs_builder_initializer(b, "w", GS_FLOAT, 2, wd, w, sizeof w);
+    gs_builder_node(b, "Transpose", NULL, "t", (const char *[]){ "x" }, 1, (const char *[]){ "a" }, 1);
+    gs_builder_attr_ints(b, "perm", perm, 2);
+    gs_builder_node(b, "Transpose", NULL, "u", (const char *[]){ "a" }, 1, (const char *[]){ "c" }, 1);
+    gs_builder_attr_ints(b, "perm", perm, 2);
+    gs_builder_node(b, "MatMul", NULL, "mm", (const char *[]){ "c", "w" }, 2, (const char *[]){ "y" }, 1);
+    st = gs_builder_output(b, "y", GS_FLOAT);
+    if (st != GS_OK) {
+        gs_builder_free(b);
+        return st;
+    }
+    st = gs_builder_finish(b, &m);
+    int v = -1, out = -1, node = -1;
+    if (st == GS_OK)
+        st = gs_model_set_input_shape(m, "x", 2, shape);
+    if (st == GS_OK)
+        st = gs_model_add_initializer(m, "bias", GS_FLOAT, 1, bd, bias, sizeof bias, &v);
+    if (st == GS_OK)
+        st = gs_model_add_node(m, "Add", NULL, NULL, (const int[]){ gs_model_output(m, 0), v }, 2, 1, &out, &node);
+    if (st == GS_OK)
+        st = gs_node_set_attr_floats(m, node, "note", (const float[]){ 1, 2 }, 2);
+    if (st == GS_OK)
+        st = gs_model_set_output(m, 0, out);
+    gs_optimize_opts o;
+    gs_optimize_opts_init(&o);
+    o.budget = 4;
+    if (st == GS_OK)
+        st = gs_optimize(c, m, &o, NULL);
+    if (st == GS_OK)
+        st = gs_model_clone(m, &cl);
+    if (st == GS_OK)
+        st = gs_model_compact(m);
+    gs_model_free(cl);
+    gs_model_free(m);
+    return st;
+}
+
+static void test_alloc_failures(void)
+{
+    faulty f = { 0, 0, 0, false };
+    gs_allocator a = { f_alloc, f_realloc, f_free, &f };
+    gs_ctx *c = gs_ctx_new(&a);
+    CU_ASSERT_EQUAL_FATAL(scenario(c), GS_OK);
+    gs_ctx_free(c);
+    long total = f.n, bad = 0;
+    CU_ASSERT(total > 50);
+    printf(" (%ld allocations) ", total);
+    for (long k = 2; k <= total; k++) {   /* allocation 1 is the context */
+        f = (faulty){ 0, k, 0, false };
+        c = gs_ctx_new(&a);
+        gs_status st = scenario(c);
+        gs_ctx_free(c);
+        if ((f.failed && st != GS_ERR_NOMEM) || f.live != 0) {
+            if (bad++ < 5)
+                printf("\n  allocation %ld of %ld failed: status %s, %ld blocks left\n", k, total,
+                       gs_status_str(st), f.live);
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("api", setup, teardown);
@@ -457,6 +570,7 @@ int cu_register(void)
     CU_add_test(s, "cancel from the progress callback", test_cancel);
     CU_add_test(s, "version", test_version);
     CU_add_test(s, "edit a model", test_edit);
+    CU_add_test(s, "every allocation failure: NOMEM, nothing left", test_alloc_failures);
     CU_add_test(s, "the free hook told the size", test_free_sized);
     return 0;
 }
