@@ -10,6 +10,7 @@
 
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,6 +558,28 @@ static void test_alloc_failures(void)
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* Threads, each with its own context, run the same scenario at once. */
+static void *thread_main(void *arg)
+{
+    gs_ctx *c = gs_ctx_new(NULL);
+    *(gs_status *)arg = c ? scenario(c) : GS_ERR_NOMEM;
+    gs_ctx_free(c);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    enum { N = 4 };
+    pthread_t t[N];
+    gs_status st[N];
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, thread_main, &st[i]), 0);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        CU_ASSERT_EQUAL(st[i], GS_OK);
+    }
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("api", setup, teardown);
@@ -571,6 +594,7 @@ int cu_register(void)
     CU_add_test(s, "version", test_version);
     CU_add_test(s, "edit a model", test_edit);
     CU_add_test(s, "every allocation failure: NOMEM, nothing left", test_alloc_failures);
+    CU_add_test(s, "one context per thread, at once", test_threads);
     CU_add_test(s, "the free hook told the size", test_free_sized);
     return 0;
 }
