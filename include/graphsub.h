@@ -201,7 +201,10 @@ GS_API void gs_ctx_remove_temp_files(gs_ctx *ctx);
 
 /* ---- walking the main graph ------------------------------------------- */
 /* Node and value indices run from 0 to count-1. Value index -1 stands for an
- * absent optional input or output. */
+ * absent optional input or output. A loaded model's nodes are in the file's
+ * (topological) order; after gs_optimize or an edit some slots are dead
+ * (gs_node_is_live) and new nodes come last: gs_model_topo_order gives the
+ * live nodes in order, gs_model_compact renumbers the model so. */
 
 GS_API int gs_model_node_count(const gs_model *m);
 /* Live nodes inside the If, Loop and Scan bodies of live nodes, at any depth. */
