@@ -96,10 +96,14 @@ void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
  * inputs are present (checked before any infer, cost or kernel function
  * looks at n's operands). */
 bool gs_op_fits(const gs_opdef *d, const gs_node *n);
+
+/* ---- cost.c: counts for the rows' cost functions ---------------------- */
+
+/* The default (a row without a cost function): one operation per output
+ * element, bytes of every distinct input and of the outputs. */
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
-/* For cost functions: elements of v (unknown dims count as 1, and a NULL v
- * as one element) and its bytes (4 per element when the type is unknown, 0
- * for a NULL v). */
+/* Elements of v (unknown dims count as 1, and a NULL v as one element) and
+ * its bytes (4 per element when the type is unknown, 0 for a NULL v). */
 double gs_value_elems(const gs_value *v);
 double gs_value_bytes(const gs_value *v);
 
@@ -226,13 +230,8 @@ gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n);
 gs_status gs_infer_range(gs_graph *g, gs_node *n);
 gs_status gs_infer_tile(gs_graph *g, gs_node *n);
 gs_status gs_infer_argminmax(gs_graph *g, gs_node *n);
-/* Einsum: output dims from the operands' letters. */
-gs_status gs_infer_einsum(gs_graph *g, gs_node *n);
-/* ops_einsum.c: equation eq for operands of ranks[0..nin) with each
- * ellipsis spelled out as letters eq does not use, and the implicit output
- * made explicit, into out (cap bytes); bcast[c] is set for those letters.
- * False when eq does not fit the ranks. */
-bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast);
+/* Broadcast two dims into *out; false when they are known to differ. */
+bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n);
 /* The elements of small integer value v (at most GS_MAX_ELEMS, 0-D or 1-D)

@@ -159,8 +159,7 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, x->dims);
 }
 
-/* Broadcast two dims; false when they are known to be incompatible. */
-static bool bdim(gs_dim a, gs_dim b, gs_dim *out)
+bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
 {
     if (a.v == 1) { *out = b; return true; }
     if (b.v == 1) { *out = a; return true; }
@@ -190,7 +189,7 @@ static gs_status bcast(gs_graph *g, gs_node *n, int32_t dtype)
         for (int i = 0; i < r; i++) {
             gs_dim a = i < r - rank ? (gs_dim){ 1, NULL } : dims[i - (r - rank)];
             gs_dim b = i < r - x->rank ? (gs_dim){ 1, NULL } : x->dims[i - (r - x->rank)];
-            if (!bdim(a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
+            if (!gs_infer_bdim(a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
                 return gs_infer_set(g, n->out[0], dtype, -1, NULL);
         }
         memcpy(dims, next, (size_t)r * sizeof *dims);
@@ -851,69 +850,3 @@ gs_status gs_infer_resize(gs_graph *g, gs_node *n)
     return x ? set_rank(g, n->out[0], x->dtype, x->rank) : GS_OK;
 }
 
-/* Einsum: the output's letters take their dims from the operands (explicit
- * "->" or implicit form; an ellipsis stands for broadcast dims); an equation
- * that does not fit the operands leaves the shape unknown. */
-gs_status gs_infer_einsum(gs_graph *g, gs_node *n)
-{
-    const char *eq = gs_attr_str(n, "equation", "");
-    const gs_value *x = input(g, n, 0);
-    int32_t dtype = x ? x->dtype : 0;
-    char expanded[256];
-    bool bc[256] = { false };
-    if (strchr(eq, '.')) {   /* the ellipsis spelled out: needs every operand's rank */
-        int ranks[3];
-        for (int k = 0; k < n->nin; k++)
-            if (n->nin > 3 || !input(g, n, k) || (ranks[k] = input(g, n, k)->rank) < 0)
-                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        if (!gs_einsum_expand(eq, ranks, n->nin, expanded, sizeof expanded, bc))
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        eq = expanded;
-    }
-    gs_dim size[128];
-    int count[128] = { 0 }, t = 0, pos = 0, orank = 0;
-    char outs[GS_MAX_RANK];
-    bool arrow = false;
-    for (const char *p = eq; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == ' ')
-            continue;
-        if (c == ',' || (c == '-' && p[1] == '>')) {
-            const gs_value *v = input(g, n, t);
-            if (arrow || !v || v->rank != pos)
-                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-            t++, pos = 0, arrow = c == '-', p += c == '-';
-            continue;
-        }
-        const gs_value *v = arrow ? NULL : input(g, n, t);
-        if (c >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) || (arrow && orank >= GS_MAX_RANK) ||
-            (!arrow && (!v || pos >= v->rank)))
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        if (arrow) {
-            outs[orank++] = (char)c;
-        } else {
-            if (count[c] && bc[c] && !bdim(size[c], v->dims[pos], &size[c]))
-                return gs_infer_set(g, n->out[0], dtype, -1, NULL);   /* ellipsis dims broadcast */
-            if (!count[c] || (!bc[c] && size[c].v < 0))
-                size[c] = v->dims[pos];
-            count[c]++, pos++;
-        }
-    }
-    if (!arrow) {   /* implicit: letters seen once, in alphabetical order */
-        const gs_value *v = input(g, n, t);
-        if (!v || v->rank != pos || t + 1 != n->nin)
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        for (int c = 'A'; c <= 'z' && orank < GS_MAX_RANK; c++)
-            if (count[c] == 1)
-                outs[orank++] = (char)c;
-    } else if (t != n->nin) {
-        return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-    }
-    gs_dim dims[GS_MAX_RANK];
-    for (int i = 0; i < orank; i++) {
-        if (!count[(unsigned char)outs[i]])
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        dims[i] = size[(unsigned char)outs[i]];
-    }
-    return gs_infer_set(g, n->out[0], dtype, orank, dims);
-}
