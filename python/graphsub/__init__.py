@@ -27,9 +27,11 @@ __all__ = ["Error", "optimize", "verify", "info", "version"]
 
 try:
     from . import _config
-    _LIBDIR = _config.LIBDIR
+    _LIBDIR, _PROFILEDIR = _config.LIBDIR, _config.PROFILEDIR
 except ImportError:   # an uninstalled copy: $GRAPHSUB_LIB or the system path
-    _LIBDIR = None
+    _LIBDIR, _PROFILEDIR = None, None
+# An uninstalled copy in the source tree finds the tree's profiles.
+_SOURCE_PROFILEDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "profiles")
 
 # gs_status values (include/graphsub.h)
 STATUS_NAMES = ["GS_OK", "GS_ERR_NOMEM", "GS_ERR_IO", "GS_ERR_PARSE", "GS_ERR_MODEL", "GS_ERR_RULE",
@@ -228,6 +230,17 @@ class _Context:
             self.lib.gs_free(self.ctx, buf)
 
 
+def _profile_path(profile):
+    """A profile path, or the file of an installed profile named so ("onnxruntime-cpu")."""
+    p = os.fspath(profile)
+    if "/" in p or p.endswith(".json") or os.path.exists(p):
+        return p
+    for d in (_PROFILEDIR, _SOURCE_PROFILEDIR):
+        if d and os.path.isfile(os.path.join(d, p + ".json")):
+            return os.path.join(d, p + ".json")
+    raise Error(8, "no profile named '%s' (give a path to a .json file)" % p)
+
+
 def _strings(items):
     """A NULL-terminated char ** (and the list keeping it alive), or None."""
     if not items:
@@ -308,7 +321,7 @@ def optimize(model, *, level=2, alpha=None, budget=None, time_limit=None, rules=
     dict) with report=True.
 
     level 0/1/2, alpha, budget, time_limit, rules (paths), no_default_rules,
-    profile (a path), opset, disable_rules and only_rules (rule names) and
+    profile (a path, or the name of an installed profile), opset, disable_rules and only_rules (rule names) and
     rules_json (the text of a rule file) are gs_optimize_opts; dims
     ({"batch": 1}) and input_shapes ({"x": [1, 3, 224, 224]}) fix input
     shapes first. progress(p) is called as the search runs with p a dict of
@@ -336,7 +349,8 @@ def optimize(model, *, level=2, alpha=None, budget=None, time_limit=None, rules=
                 setattr(o, field, s[0])
                 keep.append(s[1])
         if profile is not None:
-            o.profile_path = os.fsencode(profile)
+            profile_b = os.fsencode(_profile_path(profile))
+            o.profile_path = profile_b
         if opset is not None:
             o.target_opset = opset
         if rules_json is not None:

@@ -103,6 +103,15 @@ except graphsub.Error as e:
     check(e.status_name in ("GS_ERR_RULE", "GS_ERR_PARSE") and "<rules_json>" in e.message,
           "bad rules_json names itself: %s" % e)
 
+# A profile by name: the ONNX Runtime one raises the opset to 20.
+prof = graphsub.optimize(m, profile="onnxruntime-cpu")
+check([o.version for o in prof.opset_import if o.domain in ("", "ai.onnx")] == [20], "profile by name")
+try:
+    graphsub.optimize(m, profile="no-such-device")
+    check(False, "an unknown profile raises")
+except graphsub.Error as e:
+    check(e.status_name == "GS_ERR_ARG" and "no-such-device" in e.message, "unknown profile: %s" % e)
+
 # Input shapes fixed before optimizing.
 fixed = graphsub.optimize(m, input_shapes={"x": [3, 4]})
 dims = [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim]
