@@ -7,7 +7,7 @@
  * two Reshapes of one tensor by equal shape initializers merge too. Runs as
  * part of cleanup.
  */
-#include "gs_cost.h"
+#include "gs_cleanup.h"
 
 #include <string.h>
 
@@ -168,27 +168,24 @@ static int share_constants(gs_graph *g, gs_status *st)
     return moved;
 }
 
-int gs_cse(gs_graph *g, gs_status *st)
+/* Equal nodes merged, in topological order; *count grows by the merges. */
+static gs_status merge_nodes(gs_graph *g, int *count)
 {
-    *st = GS_OK;
-    int shared = share_constants(g, st);
-    if (*st != GS_OK)
-        return shared;
+    gs_status st = GS_OK;
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
     uint32_t cap = 64;
     while (cap < (uint32_t)g->nnodes * 2)
         cap *= 2;
     gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
     int n = order && table ? gs_ir_topo(g, order) : -2;
-    int merged = 0;
     if (n < 0) {
-        *st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
+        st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
         gs_dealloc(g->ctx, order);
         gs_dealloc(g->ctx, table);
-        return shared;
+        return st;
     }
     memset(table, 0xff, cap * sizeof *table);
-    for (int i = 0; i < n && *st == GS_OK; i++) {   /* topological: inputs are final */
+    for (int i = 0; i < n && st == GS_OK; i++) {   /* topological: inputs are final */
         gs_id id = order[i];
         if (!mergeable(g, &g->nodes[id]))
             continue;
@@ -200,13 +197,20 @@ int gs_cse(gs_graph *g, gs_status *st)
             if (same_node(&g->nodes[table[j]], &g->nodes[id])) {
                 if (!names_kept(g, &g->nodes[table[j]], &g->nodes[id]))
                     break;   /* a subgraph reads dup's output by a name keep's cannot take */
-                *st = merge(g, &g->nodes[table[j]], id);
-                merged++;
+                st = merge(g, &g->nodes[table[j]], id);
+                (*count)++;
                 break;
             }
         }
     }
     gs_dealloc(g->ctx, order);
     gs_dealloc(g->ctx, table);
-    return shared + merged;
+    return st;
+}
+
+gs_status gs_cse(gs_graph *g, int *merged)
+{
+    gs_status st = GS_OK;
+    *merged = share_constants(g, &st);
+    return st == GS_OK ? merge_nodes(g, merged) : st;
 }

@@ -10,7 +10,9 @@
  * The result is never worse than the input by the cost model: the search
  * returns its start graph when it finds nothing cheaper.
  */
-#include "gs_cost.h"
+#include "gs_region.h"
+#include "gs_search.h"
+#include "gs_subgraph.h"
 
 #include <stdio.h>
 #include <stddef.h>
@@ -195,6 +197,7 @@ typedef struct run {
     gs_profile profile;
     gs_cost_model cm;
     gs_arena arena;     /* steps and their names; strings the report points at */
+    gs_rw rw;           /* the rewriter: rs, cm and arena above */
     gs_step *path;
     gs_graph *g;        /* the graph being optimized: the model's, or a body */
     double t_end;       /* the search's deadline, set when it first starts */
@@ -207,10 +210,7 @@ typedef struct run {
 /* A phase of cleanup or lowering rules, to a fixed point or the time limit. */
 static gs_status apply_class(run *r, uint32_t flags)
 {
-    gs_status st;
-    gs_cleanup(r->g, r->rs, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
-               &r->path, &st);
-    return st;
+    return gs_cleanup(&r->rw, r->g, flags, &r->path, NULL);
 }
 
 static gs_status cleanup(run *r)
@@ -265,7 +265,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
                           watched ? region_progress : NULL, r, 0 };
     gs_search_result res;
     double before = r->region_cost = gs_cost_graph(&r->cm, reg.sub);
-    st = gs_search(reg.sub, r->rs, &r->cm, &so, &r->arena, &res);
+    st = gs_search(&r->rw, reg.sub, &so, &res);
     if (st == GS_OK) {
         r->prog.expanded += res.expanded;
         if (res.cost < before && (st = gs_region_splice(&reg, res.graph)) == GS_OK) {
@@ -502,6 +502,7 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if ((st = load_rules(ctx, o, &r.profile, &r.rs)) != GS_OK)
         return st;
     gs_arena_init(&r.arena, ctx);
+    r.rw = (gs_rw){ ctx, r.rs, &r.cm, &r.arena, o->time_limit };
     st = pipeline(&r, report);
     if (st == GS_OK && report)
         st = fill_steps(ctx, m->graph->perm, report, r.path);

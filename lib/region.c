@@ -10,7 +10,7 @@
  * become outputs, so no rewrite inside can remove them. After the search,
  * the best region graph is spliced back in place of the region's nodes.
  */
-#include "gs_cost.h"
+#include "gs_region.h"
 
 #include <string.h>
 

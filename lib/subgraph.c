@@ -16,7 +16,7 @@
  * the cleanup rules remove where the names allow. optimize.c drives the
  * pipeline inside every body.
  */
-#include "gs_cost.h"
+#include "gs_subgraph.h"
 
 #include <string.h>
 
