@@ -99,6 +99,7 @@ extern const gs_opdef gs_ops_norm[];         /* ops_norm.c: normalizations, soft
 extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
 extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
+extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
 
