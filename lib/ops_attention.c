@@ -10,7 +10,9 @@
  * in are checked at small sizes). The semantics follow the ONNX operator
  * specification: a causal mask is aligned to the end of the keys when a
  * past key cache is given (query i sees keys up to past + i), K and V heads
- * are shared by q_num_heads / kv_num_heads consecutive query heads.
+ * are shared by q_num_heads / kv_num_heads consecutive query heads, and a
+ * query row with every key masked gives zeros (the specification's errata),
+ * not NaN.
  */
 #include "gs_ops.h"
 
@@ -250,9 +252,9 @@ static void att_row(const att *a, const gs_tensor *q, const double *keys, const 
         sc[l] = s + att_bias(a, mask, mb, mlen, nonpad, b, h, i, l);
         mx = fmax(mx, sc[l]);
     }
-    for (int64_t l = 0; l < a->L; l++)
-        sum += sc[l] = exp(sc[l] - mx);
-    for (int64_t l = 0; l < a->L; l++)
+    for (int64_t l = 0; l < a->L; l++)   /* a row with every key masked gives zeros, not NaN */
+        sum += sc[l] = mx == -INFINITY ? 0 : exp(sc[l] - mx);
+    for (int64_t l = 0; sum > 0 && l < a->L; l++)
         sc[l] /= sum;
 }
 
@@ -303,14 +305,14 @@ static gs_status att_nonpad_check(gs_kcall *k, const att *a, const gs_tensor *no
 }
 
 /* What this kernel leaves out: a QK output other than the scaled products
- * (mode 0, no softcap) or the softmax (mode 3), and opset 25's window. */
+ * (mode 0, no softcap) or the softmax (mode 3), and opset 25's windows. */
 static gs_status att_modes(gs_kcall *k, const att *a, int nout)
 {
     int64_t mode = gs_attr_int(k->node, "qk_matmul_output_mode", 0);
     if (nout > 3 && has_out(k->node, 3) && !((mode == 0 && a->softcap <= 0) || mode == 3))
         return gs_kunsupported(k, "this qk_matmul_output_mode");
-    if (gs_attr_int(k->node, "local_window_size", -1) != -1)
-        return gs_kunsupported(k, "local_window_size");
+    if (gs_attr_int(k->node, "left_window_size", -1) != -1 || gs_attr_int(k->node, "right_window_size", -1) != -1)
+        return gs_kunsupported(k, "a sliding window");
     return GS_OK;
 }
 

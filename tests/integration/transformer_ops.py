@@ -103,8 +103,10 @@ def attention(q, k, v, mask=None, past_k=None, past_v=None, nonpad=None, scale=N
     if nonpad is not None:
         bias = np.where(j >= nonpad[:, None, None, None], -np.inf, bias)
     z = scores + bias
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    y = (z / z.sum(axis=-1, keepdims=True)) @ vv
+    top = z.max(axis=-1, keepdims=True)
+    dead = np.isneginf(top)                    # every key masked: a zero row
+    z = np.where(dead, 0.0, np.exp(z - np.where(dead, 0.0, top)))
+    y = (z / np.where(dead, 1.0, z.sum(axis=-1, keepdims=True))) @ vv
     if three:
         y = y.transpose(0, 2, 1, 3).reshape(b, s, -1)
     dt = np.float32
@@ -274,6 +276,9 @@ def attention_cases(gs, tmp):
     bmask[..., 0] = True
     y, _, _ = attention(q, k, v, bmask)
     check(gs, tmp, "att-bool-mask", "Attention", [("q", q), ("k", k), ("v", v), ("mask", bmask)], [("y", y)], {})
+    bmask[0, 0, 1, :] = False                  # a query that sees no key: zeros, not NaN
+    y, _, _ = attention(q, k, v, bmask)
+    check(gs, tmp, "att-masked-row", "Attention", [("q", q), ("k", k), ("v", v), ("mask", bmask)], [("y", y)], {})
     y, _, _ = attention(q, k, v, softcap=2.0)
     check(gs, tmp, "att-softcap", "Attention", [("q", q), ("k", k), ("v", v)], [("y", y)], {"softcap": 2.0})
     cache_k, cache_v = f32(b, kvn, 6, h), f32(b, kvn, 6, h)
