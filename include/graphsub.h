@@ -343,7 +343,7 @@ typedef struct gs_optimize_opts {
     void *progress_ud;
     /* version 2: */
     int target_opset;            /* raise the default-domain opset to this first (0: keep),
-                                    when every op keeps its meaning (13 <= opset, target <= 21) */
+                                    when every op keeps its meaning (13 <= opset, target <= 24) */
 } gs_optimize_opts;
 #define GS_OPTIMIZE_OPTS_VERSION 2   /* version 1 (without target_opset) is accepted too */
 

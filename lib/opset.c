@@ -3,15 +3,22 @@
  * computes, so rules for newer ops (LayerNormalization at 17, Gelu at 20)
  * can apply to models exported at an older opset.
  *
- * Only models at opset 13 or later are raised, to at most 21. Every op of
+ * Only models at opset 13 or later are raised, to at most 24. Every op of
  * the default domain in the model (subgraphs included) must be in the table
- * below: ops whose meaning is the same at every opset from 13 to 21 given
+ * below: ops whose meaning is the same at every opset from 13 to 24 given
  * their defaults (later versions only added types, or attributes whose
  * defaults keep the old behaviour), and ops whose signature changed in a way
  * a local conversion undoes (Reduce* axes from attribute to input at 18,
- * Split's num_outputs at 18). Any other op (RoiAlign and GridSample changed
- * their defaults, GroupNormalization its scale shape, the quantization ops
- * their saturation) leaves the model unchanged with an error naming it.
+ * Split's num_outputs at 18), and ops whose meaning changed only in a
+ * corner the node can be seen to avoid (from 22 a pool with ceil_mode drops
+ * windows that start in the right padding; from 24 a Cast to a float8 type
+ * saturates infinities differently). Any other op (RoiAlign and GridSample
+ * changed their defaults, GroupNormalization its scale shape, the
+ * quantization ops their saturation) leaves the model unchanged with an error
+ * naming it. Opsets 22 to 24 otherwise only added types (22: bfloat16 for
+ * the float ops; 23, 24: 4-bit and float8 types) and the ops RMSNormalization,
+ * RotaryEmbedding and Attention (23), Attention's nonpad_kv_seqlen input,
+ * Swish and TensorScatter (24).
  * Nodes of other domains are carried through as they are.
  */
 #include "gs_ops.h"
@@ -19,13 +26,15 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { MIN_SOURCE = 13, MAX_TARGET = 21 };
+enum { MIN_SOURCE = 13, MAX_TARGET = 24 };
 
 typedef enum {
-    KEEP,            /* the same at every opset from 13 to 21 */
+    KEEP,            /* the same at every opset from 13 to 24 */
     AXES_TO_INPUT,   /* from 18: axes is an input, not an attribute */
     SPLIT_COUNT,     /* from 18: without a split input, num_outputs is required */
     INFERENCE_BN,    /* from 14: outputs 1-4 changed meaning; inference form only */
+    POOL_CEIL,       /* from 22: with ceil_mode, windows starting in the right padding are dropped */
+    CAST_FLOAT8,     /* from 24: casts to float8 types saturate infinities differently */
 } action;
 
 static const struct kept {
@@ -47,7 +56,7 @@ static const struct kept {
     { "Softsign", KEEP }, { "Sqrt", KEEP }, { "Sub", KEEP }, { "Sum", KEEP }, { "Tan", KEEP },
     { "Tanh", KEEP }, { "ThresholdedRelu", KEEP }, { "Where", KEEP }, { "Xor", KEEP },
     /* shapes, layout, indexing */
-    { "ArgMax", KEEP }, { "ArgMin", KEEP }, { "Cast", KEEP }, { "Compress", KEEP }, { "Concat", KEEP },
+    { "ArgMax", KEEP }, { "ArgMin", KEEP }, { "Cast", CAST_FLOAT8 }, { "Compress", KEEP }, { "Concat", KEEP },
     { "Constant", KEEP }, { "ConstantOfShape", KEEP }, { "CumSum", KEEP }, { "DepthToSpace", KEEP },
     { "Dropout", KEEP }, { "Expand", KEEP }, { "EyeLike", KEEP }, { "Flatten", KEEP }, { "Gather", KEEP },
     { "GatherElements", KEEP }, { "GatherND", KEEP }, { "Identity", KEEP }, { "NonZero", KEEP },
@@ -57,12 +66,14 @@ static const struct kept {
     { "Squeeze", KEEP }, { "Tile", KEEP }, { "TopK", KEEP }, { "Transpose", KEEP }, { "Trilu", KEEP },
     { "Unique", KEEP }, { "Unsqueeze", KEEP },
     /* neural-network ops */
-    { "AveragePool", KEEP }, { "BatchNormalization", INFERENCE_BN }, { "Conv", KEEP },
+    { "AveragePool", POOL_CEIL }, { "BatchNormalization", INFERENCE_BN }, { "Conv", KEEP },
     { "ConvTranspose", KEEP }, { "Einsum", KEEP }, { "Gemm", KEEP }, { "GlobalAveragePool", KEEP },
     { "GlobalLpPool", KEEP }, { "GlobalMaxPool", KEEP }, { "InstanceNormalization", KEEP },
     { "LayerNormalization", KEEP }, { "LogSoftmax", KEEP }, { "LpNormalization", KEEP },
-    { "LpPool", KEEP }, { "LRN", KEEP }, { "MatMul", KEEP }, { "MaxPool", KEEP }, { "MaxUnpool", KEEP },
+    { "LpPool", KEEP }, { "LRN", KEEP }, { "MatMul", KEEP }, { "MaxPool", POOL_CEIL }, { "MaxUnpool", KEEP },
     { "MeanVarianceNormalization", KEEP }, { "Softmax", KEEP },
+    /* the transformer ops of 23 (Attention 24 only adds an optional input) */
+    { "Attention", KEEP }, { "RMSNormalization", KEEP }, { "RotaryEmbedding", KEEP },
     /* reductions (ReduceSum took its axes as an input already at 13) */
     { "ReduceSum", KEEP }, { "ReduceL1", AXES_TO_INPUT }, { "ReduceL2", AXES_TO_INPUT },
     { "ReduceLogSum", AXES_TO_INPUT }, { "ReduceLogSumExp", AXES_TO_INPUT }, { "ReduceMax", AXES_TO_INPUT },
@@ -85,12 +96,17 @@ static bool default_domain(const gs_node *n)
     return !*n->domain || !strcmp(n->domain, "ai.onnx");
 }
 
-/* Why node n keeps the model from being raised, or NULL. */
-static const char *blocker(const gs_node *n)
+/* Why node n keeps the model from being raised from opset `from` to `to`, or NULL. */
+static const char *blocker(const gs_node *n, int64_t from, int64_t to)
 {
     const struct kept *k = find_kept(n->op);
     if (!k)
         return "its meaning or signature changed after opset 13";
+    if (k->act == POOL_CEIL && from < 22 && to >= 22 && gs_attr_int(n, "ceil_mode", 0))
+        return "with ceil_mode its windows changed at opset 22";
+    if (k->act == CAST_FLOAT8 && from < 24 && to >= 24 && gs_attr_int(n, "to", 0) >= 17 &&
+        gs_attr_int(n, "to", 0) <= 20)
+        return "casts to float8 saturate differently from opset 24";
     if (k->act == INFERENCE_BN) {
         if (gs_attr_int(n, "training_mode", 0))
             return "training mode";
@@ -101,18 +117,18 @@ static const char *blocker(const gs_node *n)
     return NULL;
 }
 
-static gs_status check_graph(const gs_graph *g)
+static gs_status check_graph(const gs_graph *g, int64_t from, int64_t to)
 {
     for (gs_id i = 0; i < g->nnodes; i++) {
         const gs_node *n = &g->nodes[i];
-        const char *why = (n->flags & GS_N_DEAD) || !default_domain(n) ? NULL : blocker(n);
+        const char *why = (n->flags & GS_N_DEAD) || !default_domain(n) ? NULL : blocker(n, from, to);
         if (why)
             return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
                           n->op, why);
     }
     gs_status st = GS_OK;
     for (int32_t i = 0; st == GS_OK && i < g->nsubs; i++)
-        st = check_graph(g->subs[i]);
+        st = check_graph(g->subs[i], from, to);
     return st;
 }
 
@@ -203,7 +219,7 @@ static gs_status convert_graph(gs_graph *g, int64_t from, int64_t to)
 /* The IR version a model of opset v needs at least. */
 static int64_t ir_version_for(int64_t v)
 {
-    return v >= 21 ? 10 : v >= 19 ? 9 : 8;
+    return v >= 24 ? 12 : v >= 23 ? 11 : v >= 21 ? 10 : v >= 19 ? 9 : 8;
 }
 
 bool gs_opset_can_raise(gs_model *m, int64_t target)
@@ -214,7 +230,7 @@ bool gs_opset_can_raise(gs_model *m, int64_t target)
     char msg[sizeof m->ctx->msg];   /* the check's message is not an error here */
     gs_status last = m->ctx->last;
     memcpy(msg, m->ctx->msg, sizeof msg);
-    bool ok = check_graph(m->graph) == GS_OK;   /* reads only */
+    bool ok = check_graph(m->graph, from, target) == GS_OK;   /* reads only */
     memcpy(m->ctx->msg, msg, sizeof msg);
     m->ctx->last = last;
     return ok;
@@ -228,7 +244,7 @@ gs_status gs_opset_raise(gs_model *m, int64_t target)
     if (from < MIN_SOURCE || target > MAX_TARGET)
         return gs_err(m->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset from %lld to %lld (from %d or "
                       "later, to %d at most)", (long long)from, (long long)target, MIN_SOURCE, MAX_TARGET);
-    gs_status st = check_graph(m->graph);
+    gs_status st = check_graph(m->graph, from, target);
     if (st == GS_OK)
         st = convert_graph(m->graph, from, target);
     if (st != GS_OK)
