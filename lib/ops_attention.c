@@ -231,8 +231,22 @@ static double att_bias(const att *a, const gs_tensor *mask, const gs_bcast *mb, 
     return l >= valid ? -INFINITY : bias;
 }
 
+/* x rounded to element type t, as a tensor of that type would hold it. */
+static double in_type(int32_t t, double x)
+{
+    switch (t) {
+    case GS_FLOAT: return (float)x;
+    case GS_FLOAT16: return gs_half_to_float(gs_float_to_half((float)x));
+    case GS_BFLOAT16: return gs_bf16_to_float(gs_float_to_bf16((float)x));
+    default: return x;
+    }
+}
+
 /* Scores of query row (b, h, i) against all keys into sc[0..L), then the
- * softmax of them in place; qk receives the scaled products when not NULL. */
+ * softmax of them in place; qk receives the scaled products when not NULL.
+ * The products, the scaled scores and the biased scores are rounded to Q's
+ * type, as the operator's function body (MatMul, Mul, Add in that type)
+ * holds them: scores that tie there tie here too. */
 static void att_row(const att *a, const gs_tensor *q, const double *keys, const gs_tensor *mask,
                     const gs_bcast *mb, int64_t mlen, const gs_tensor *nonpad, int64_t b, int64_t h, int64_t i,
                     double *sc, double *qk)
@@ -244,12 +258,12 @@ static void att_row(const att *a, const gs_tensor *q, const double *keys, const 
         for (int64_t d = 0; d < a->H; d++)
             dot += gs_tensor_get_f(q, att_elem(a, a->QN, a->S, a->H, b, h, i, d)) *
                    keys[((b * a->KN + g) * a->L + l) * a->H + d];
-        double s = dot * a->scale;
+        double s = in_type(q->dtype, in_type(q->dtype, dot) * a->scale);
         if (a->softcap > 0)
-            s = a->softcap * tanh(s / a->softcap);
+            s = in_type(q->dtype, a->softcap * tanh(s / a->softcap));
         if (qk)
             qk[l] = s;
-        sc[l] = s + att_bias(a, mask, mb, mlen, nonpad, b, h, i, l);
+        sc[l] = in_type(q->dtype, s + att_bias(a, mask, mb, mlen, nonpad, b, h, i, l));
         mx = fmax(mx, sc[l]);
     }
     for (int64_t l = 0; l < a->L; l++)   /* a row with every key masked gives zeros, not NaN */
