@@ -396,11 +396,6 @@ static gs_status k_attention(gs_kcall *k, const gs_tensor *const *in, int nin, g
 
 /* ---- shape inference and cost ------------------------------------------------ */
 
-static gs_status infer_rotary(gs_graph *g, gs_node *n, int64_t opset)
-{
-    return gs_infer_same(g, n, opset);
-}
-
 /* A dim times a known count (unknown unless the dim is a number). */
 static gs_dim dim_times(gs_dim d, int64_t k)
 {
@@ -413,9 +408,8 @@ static gs_dim dim_div(gs_dim d, int64_t k)
     return d.v >= 0 && !d.sym && k > 0 && d.v % k == 0 ? (gs_dim){ d.v / k, NULL } : (gs_dim){ -1, NULL };
 }
 
-static gs_status infer_attention(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_attention(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *q = val(g, n, 0), *k = val(g, n, 1), *v = val(g, n, 2), *pk = val(g, n, 4);
     if (!q || !k || !v || q->rank < 3 || q->rank > 4 || k->rank != q->rank || v->rank != q->rank)
         return GS_OK;
@@ -466,16 +460,18 @@ static void cost_attention(const gs_graph *g, const gs_node *n, gs_cost *c)
 
 /* ---- the table -------------------------------------------------------------- */
 
+/* Attention 24 only adds an optional input (nonpad_kv_seqlen): a node of 23
+ * keeps its meaning at 24. */
 const gs_opdef gs_ops_attention[] = {
     { "RotaryEmbedding", 23, 0, 3, 4, 1, 1, 0, "interleaved:i=0 num_heads:i=0 rotary_embedding_dim:i=0",
-      infer_rotary, cost_rotary, k_rotary },
+      gs_infer_same, cost_rotary, k_rotary, GS_RAISE_KEEP },
     { "Attention", 23, 23, 3, 6, 1, 4, 0,
       "is_causal:i=0 kv_num_heads:i q_num_heads:i qk_matmul_output_mode:i=0 scale:f softcap:f=0 "
       "softmax_precision:i",
-      infer_attention, cost_attention, k_attention },
+      infer_attention, cost_attention, k_attention, GS_RAISE_KEEP },
     { "Attention", 24, 0, 3, 7, 1, 4, 0,
       "is_causal:i=0 kv_num_heads:i q_num_heads:i qk_matmul_output_mode:i=0 scale:f softcap:f=0 "
       "softmax_precision:i (input 6: nonpad_kv_seqlen)",
-      infer_attention, cost_attention, k_attention },
+      infer_attention, cost_attention, k_attention, GS_RAISE_KEEP },
     { .name = NULL },
 };
