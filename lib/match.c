@@ -1287,6 +1287,25 @@ static bool c_slice_end(const cond_args *c)
     return one_int(arg_value(c, 0), &e) && d >= 0 && e >= d;
 }
 
+/* halves_equal(t): constant t's last axis has an even length and its two
+ * halves are equal element for element (a rotary cos/sin table built as
+ * Concat(f, f), so rotate_half's pairs share one angle). */
+static bool c_halves_equal(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data || v->init->rank < 1)
+        return false;
+    const gs_tensor *t = v->init;
+    int64_t d = t->dims[t->rank - 1], n = gs_tensor_numel(t);
+    if (d < 2 || d % 2)
+        return false;
+    for (int64_t i = 0; i < n; i += d)
+        for (int64_t j = 0; j < d / 2; j++)
+            if (gs_tensor_get_f(t, i + j) != gs_tensor_get_f(t, i + j + d / 2))
+                return false;
+    return n > 0;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -1330,6 +1349,7 @@ static const condition conditions[] = {
     { "channel_scale", 2, c_channel_scale },
     { "half_dim", 2, c_half_dim },          /* rotary fusions */
     { "slice_end", 2, c_slice_end },
+    { "halves_equal", 1, c_halves_equal },
 };
 
 static const condition *find_condition(const char *name)

@@ -113,6 +113,8 @@ static gs_id make_value(inst *in, int var)
         values = cJSON_GetObjectItemCaseSensitive(s, "value");
         if (cJSON_IsNumber(values)) {   /* a rank-0 constant */
             t.rank = 0;
+        } else if (cJSON_IsArray(values) && shape) {   /* a constant of that shape, elements in order */
+            ok = shape_of(shape, t.dims, &t.rank) && gs_tensor_numel(&t) == cJSON_GetArraySize(values);
         } else if (cJSON_IsArray(values)) {
             t.rank = 1;
             t.dims[0] = cJSON_GetArraySize(values);
