@@ -7,7 +7,9 @@ interleaved pairs, caches indexed by position ids or by (batch, position),
 partial rotation; attention with 3-D and 4-D operands, grouped K/V heads
 (query head h reads K/V head h // (q_heads / kv_heads)), float and bool masks,
 a causal mask aligned to the end of a past key cache, a custom scale, a
-softcap and the present key/value outputs. When onnxruntime-node is installed
+softcap, the present key/value outputs, a query row with every key masked
+(zeros, not NaN, as the specification's errata says) and, at opset 24,
+nonpad_kv_seqlen. When onnxruntime-node is installed
 (bench/node_modules, or $ORT_NODE_MODULES) each model also runs in ONNX
 Runtime and must give the same outputs. A malformed node (rotary caches of
 the wrong width) is refused with exit 3 naming the node.
