@@ -52,19 +52,32 @@ static const char *blocker(const gs_node *n, int64_t from, int64_t to)
     return NULL;
 }
 
-static gs_status check_graph(const gs_graph *g, int64_t from, int64_t to)
+/* The first live default-domain node of g or its bodies that keeps the
+ * model from being raised from `from` to `to` (*why says why), or NULL.
+ * Reads only. */
+static const gs_node *first_blocker(const gs_graph *g, int64_t from, int64_t to, const char **why)
 {
     for (gs_id i = 0; i < g->nnodes; i++) {
         const gs_node *n = &g->nodes[i];
-        const char *why = (n->flags & GS_N_DEAD) || !default_domain(n) ? NULL : blocker(n, from, to);
-        if (why)
-            return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
-                          n->op, why);
+        if (!(n->flags & GS_N_DEAD) && default_domain(n) && (*why = blocker(n, from, to)))
+            return n;
     }
-    gs_status st = GS_OK;
-    for (int32_t i = 0; st == GS_OK && i < g->nsubs; i++)
-        st = check_graph(g->subs[i], from, to);
-    return st;
+    for (int32_t i = 0; i < g->nsubs; i++) {
+        const gs_node *n = first_blocker(g->subs[i], from, to, why);
+        if (n)
+            return n;
+    }
+    return NULL;
+}
+
+static gs_status check_graph(const gs_graph *g, int64_t from, int64_t to)
+{
+    const char *why;
+    const gs_node *n = first_blocker(g, from, to, &why);
+    if (n)
+        return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
+                      n->op, why);
+    return GS_OK;
 }
 
 /* n's attributes without the one named name. */
@@ -162,13 +175,8 @@ bool gs_opset_can_raise(gs_model *m, int64_t target)
     int64_t from = gs_model_opset_of(m, "");
     if (target <= from || from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return false;
-    char msg[sizeof m->ctx->msg];   /* the check's message is not an error here */
-    gs_status last = m->ctx->last;
-    memcpy(msg, m->ctx->msg, sizeof msg);
-    bool ok = check_graph(m->graph, from, target) == GS_OK;   /* reads only */
-    memcpy(m->ctx->msg, msg, sizeof msg);
-    m->ctx->last = last;
-    return ok;
+    const char *why;
+    return !first_blocker(m->graph, from, target, &why);
 }
 
 gs_status gs_opset_raise(gs_model *m, int64_t target)

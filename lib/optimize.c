@@ -37,6 +37,25 @@ GS_API void gs_optimize_opts_init(gs_optimize_opts *o)
     o->time_limit = 10;
 }
 
+static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o);
+
+gs_status gs_optimize_opts_resolve(gs_ctx *ctx, const gs_optimize_opts *in, gs_optimize_opts *out)
+{
+    gs_optimize_opts_init(out);
+    if (!in)
+        return GS_OK;
+    if (in->version == 1) {   /* a caller built against version 1: no target_opset */
+        memcpy(out, in, offsetof(gs_optimize_opts, target_opset));
+        out->version = GS_OPTIMIZE_OPTS_VERSION;
+    } else {
+        *out = *in;
+    }
+    gs_status st = check_opts(ctx, out);
+    if (st == GS_OK && out->alpha == 0)
+        out->alpha = 1.05;   /* the header's default; every other zero means what it says */
+    return st;
+}
+
 static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
 {
     if (o->version != GS_OPTIMIZE_OPTS_VERSION)
@@ -436,19 +455,9 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (!ctx || !m)
         return GS_ERR_ARG;
     gs_optimize_opts dflt;
-    gs_optimize_opts_init(&dflt);
-    if (opts && opts->version == 1) {   /* a caller built against version 1: no target_opset */
-        memcpy(&dflt, opts, offsetof(gs_optimize_opts, target_opset));
-        dflt.version = GS_OPTIMIZE_OPTS_VERSION;
-        opts = &dflt;
-    }
-    gs_status st = check_opts(ctx, opts ? opts : &dflt);
+    gs_status st = gs_optimize_opts_resolve(ctx, opts, &dflt);
     if (st != GS_OK)
         return st;
-    if (opts && opts != &dflt)
-        dflt = *opts;
-    if (dflt.alpha == 0)
-        dflt.alpha = 1.05;   /* the header's default */
     const gs_optimize_opts *o = &dflt;
     if (report && report->version != GS_REPORT_VERSION)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
