@@ -46,6 +46,8 @@ typedef struct inst {
     gs_id vals[GS_MAX_BINDINGS];   /* value made for each variable */
     char why[256];                 /* why the instance cannot be built */
     bool absent;                   /* leave the optional inputs ("b?") out */
+    double in_lo[64], in_hi[64];   /* per graph input: its check data's "range", if any */
+    bool in_ranged[64];
 } inst;
 
 static double rnd(uint64_t *s)
@@ -55,6 +57,12 @@ static double rnd(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
 }
+
+/* An element for a float input: from the pass's range r, or, when the
+ * variable's check data gives a "range" [lo, hi], from that range in every
+ * pass (zeros: 0 when the range holds it; mixed: the special values it
+ * holds, among uniform values). */
+static double draw_in(const struct range *r, bool ranged, double lo, double hi, uint64_t *seed);
 
 static double draw(const struct range *r, uint64_t *seed)
 {
@@ -67,6 +75,20 @@ static double draw(const struct range *r, uint64_t *seed)
     if (r->special && u < 0.5)
         return special_values[(int)(u * 2 * NSPECIAL) % NSPECIAL];
     return r->lo + (r->hi - r->lo) * rnd(seed);
+}
+
+static double draw_in(const struct range *r, bool ranged, double lo, double hi, uint64_t *seed)
+{
+    if (!ranged)
+        return draw(r, seed);
+    if (r->lo == 0 && r->hi == 0 && lo <= 0 && hi >= 0)
+        return 0;
+    if (r->special) {
+        double v = draw(r, seed);
+        if (v >= lo && v <= hi)
+            return v;
+    }
+    return lo + (hi - lo) * rnd(seed);
 }
 
 /* Variables some const(...) condition names must be initializers. */
@@ -100,6 +122,7 @@ static gs_id make_value(inst *in, int var)
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(in->spec, name);
     gs_tensor t = { .dtype = GS_FLOAT };
     double lo = -1, hi = 1;
+    bool ranged = false;
     const cJSON *values = NULL;
     bool ok = true;
     if (cJSON_IsArray(s)) {
@@ -121,8 +144,10 @@ static gs_id make_value(inst *in, int var)
         } else {
             ok = shape && shape_of(shape, t.dims, &t.rank);
         }
-        if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 2)
+        if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 2) {
             lo = cJSON_GetArrayItem(range, 0)->valuedouble, hi = cJSON_GetArrayItem(range, 1)->valuedouble;
+            ranged = true;
+        }
         if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "int64"))
             t.dtype = GS_INT64;
     } else {
@@ -153,6 +178,10 @@ static gs_id make_value(inst *in, int var)
         gs_id *l = gs_arena_alloc(&in->g->arena, ((size_t)in->g->ninputs + 1) * sizeof *l);
         if (!l || !val->dims)
             return GS_NONE;
+        if (in->g->ninputs < 64) {
+            in->in_lo[in->g->ninputs] = lo, in->in_hi[in->g->ninputs] = hi;
+            in->in_ranged[in->g->ninputs] = ranged;
+        }
         if (in->g->ninputs)
             memcpy(l, in->g->inputs, (size_t)in->g->ninputs * sizeof *l);
         l[in->g->ninputs++] = v;
@@ -397,7 +426,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
     if (opset < r->opset_min)
         opset = r->opset_min;
     ctx->last = GS_OK;   /* GS_ERR_NOMEM there at the end: memory ran out on the way */
-    inst in = { ctx, r, gs_ir_new(ctx, NULL), spec, seed, { 0 }, "", absent };
+    inst in = { .ctx = ctx, .r = r, .g = gs_ir_new(ctx, NULL), .spec = spec, .seed = seed, .absent = absent };
     if (!in.g)
         return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 2;
@@ -423,7 +452,9 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         bool fl = v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16 ||
                   v->dtype == GS_BFLOAT16;
         for (int64_t k = 0; k < gs_tensor_numel(ins[i]); k++)
-            gs_tensor_set_f(ins[i], k, fl ? draw(range, &in.seed) : 2 * rnd(&in.seed) - 1);
+            gs_tensor_set_f(ins[i], k, fl || in.in_ranged[i]
+                                           ? draw_in(range, in.in_ranged[i], in.in_lo[i], in.in_hi[i], &in.seed)
+                                           : 2 * rnd(&in.seed) - 1);
     }
     if (run(ctx, in.g, opset, (const gs_tensor *const *)ins, nin, &before) != GS_OK) {
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
@@ -467,6 +498,163 @@ done:
     return ctx->last == GS_ERR_NOMEM ? CHECK_NOMEM : verdict;
 }
 
+/* ---- shapes other than the check data's ---------------------------------- */
+
+/* Whether variable var is bound to an attribute somewhere in pattern p. */
+static bool attr_var_in(const gs_pnode *p, int var)
+{
+    if (!p)
+        return false;
+    for (int i = 0; i < p->nattrs; i++)
+        if (p->attrs[i].val && p->attrs[i].val->kind == P_VAR && p->attrs[i].val->var == var)
+            return true;
+    for (int i = 0; i < p->nargs; i++)
+        if (attr_var_in(p->args[i], var))
+            return true;
+    return false;
+}
+
+/* The shape array of value variable var in spec (NULL: an attribute, a
+ * constant given by its values, or no shape). */
+static cJSON *shape_item(const gs_rule *r, cJSON *spec, int var)
+{
+    for (int i = 0; i < r->nroots; i++)
+        if (attr_var_in(r->roots[i], var))
+            return NULL;
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, r->vars[var]);
+    if (cJSON_IsObject(s))
+        s = cJSON_GetObjectItemCaseSensitive(s, "value") ? NULL : cJSON_GetObjectItemCaseSensitive(s, "shape");
+    return cJSON_IsArray(s) ? s : NULL;
+}
+
+/* Numbers an attribute holds, in the pattern or the check data (a
+ * kernel_shape of 3): dims of that size are left as written, since an
+ * attribute may have to agree with them in a valid model. */
+typedef struct fixed_dims {
+    double v[64];
+    int n;
+} fixed_dims;
+
+static void fix_num(fixed_dims *f, double v)
+{
+    if (f->n < 64)
+        f->v[f->n++] = v;
+}
+
+static void fix_literals(fixed_dims *f, const gs_pnode *p)
+{
+    if (!p)
+        return;
+    if (p->kind == P_NUM)
+        fix_num(f, p->num);
+    for (int i = 0; i < p->nargs; i++)
+        fix_literals(f, p->args[i]);
+    for (int i = 0; i < p->nattrs; i++)
+        if (p->attrs[i].val && p->attrs[i].val->kind != P_VAR)
+            fix_literals(f, p->attrs[i].val);
+}
+
+static void fix_attr_data(fixed_dims *f, const gs_rule *r, const cJSON *spec)
+{
+    for (int v = 0; v < r->nvars; v++) {
+        bool attr = false;
+        for (int i = 0; i < r->nroots && !attr; i++)
+            attr = attr_var_in(r->roots[i], v);
+        const cJSON *s = attr ? cJSON_GetObjectItemCaseSensitive(spec, r->vars[v]) : NULL, *e;
+        if (cJSON_IsNumber(s))
+            fix_num(f, s->valuedouble);
+        cJSON_ArrayForEach(e, (cJSON_IsArray(s) ? s : NULL))
+            if (cJSON_IsNumber(e))
+                fix_num(f, e->valuedouble);
+    }
+}
+
+/* Every dim d > 1 of every value variable becomes d + 1, except the sizes
+ * an attribute holds: the rule at a second size. */
+static void grow_dims(const gs_rule *r, cJSON *spec)
+{
+    fixed_dims f = { .n = 0 };
+    for (int i = 0; i < r->nroots; i++)
+        fix_literals(&f, r->roots[i]);
+    fix_attr_data(&f, r, spec);
+    for (int v = 0; v < r->nvars; v++) {
+        cJSON *d, *shape = shape_item(r, spec, v);
+        cJSON_ArrayForEach(d, shape) {
+            bool fixed = false;
+            for (int i = 0; i < f.n && !fixed; i++)
+                fixed = f.v[i] == d->valuedouble;
+            if (cJSON_IsNumber(d) && d->valuedouble > 1 && !fixed)
+                cJSON_SetNumberValue(d, d->valuedouble + 1);
+        }
+    }
+}
+
+/* The k-th graph-input variable (not constant) of rank >= 1 with a first dim
+ * > 1 gets a first dim of 1, so the ops reading it broadcast it against the
+ * others. False when there is no k-th such variable. */
+static bool broadcast_one(const gs_rule *r, cJSON *spec, int k, const char **name)
+{
+    for (int v = 0; v < r->nvars; v++) {
+        cJSON *shape = shape_item(r, spec, v);
+        cJSON *d0 = shape ? cJSON_GetArrayItem(shape, 0) : NULL;
+        if (!d0 || !cJSON_IsNumber(d0) || d0->valuedouble <= 1 || wants_const(r, v) || k--)
+            continue;
+        cJSON_SetNumberValue(d0, 1);
+        *name = r->vars[v];
+        return true;
+    }
+    return false;
+}
+
+/* Every range and seed (and with the optional inputs absent) on one spec:
+ * 0 ok, 1 failed, 2 unchecked, CHECK_NOMEM; `shapes` names the spec in a
+ * message ("" for the check data as written). */
+static int check_spec(gs_ctx *ctx, const gs_rule *r, cJSON *spec, const char *shapes, char *res, size_t cap)
+{
+    int verdict = 0;
+    for (int absent = 0; absent <= (r->optional != 0) && verdict == 0; absent++)   /* and without them */
+        for (int k = 0; k < NRANGES && verdict == 0; k++)
+            for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++) {
+                verdict = check_once(ctx, r, spec, seed * 1000003, absent, &ranges[k], res, cap);
+                if (verdict != 0 && verdict != CHECK_NOMEM) {
+                    char msg[768];
+                    snprintf(msg, sizeof msg, "%s (inputs drawn from %s%s%s)", res, ranges[k].name,
+                             absent ? ", optional inputs absent" : "", shapes);
+                    snprintf(res, cap, "%s", msg);
+                }
+            }
+    return verdict;
+}
+
+/* A second size and a broadcast input, where the rule matches them: a
+ * variant the pattern or its conditions refuse (or whose match side does
+ * not run) is skipped; one that matches must give the same results. */
+static int check_variants(gs_ctx *ctx, const gs_rule *r, const cJSON *spec, char *res, size_t cap)
+{
+    char sub[512];
+    cJSON *v = cJSON_Duplicate(spec, true);
+    if (!v)
+        return gs_nomem(ctx), CHECK_NOMEM;
+    grow_dims(r, v);
+    int verdict = check_spec(ctx, r, v, ", every dim > 1 of the check data one larger", sub, sizeof sub);
+    cJSON_Delete(v);
+    for (int k = 0; (verdict == 0 || verdict == 2) && k < GS_MAX_BINDINGS; k++) {
+        const char *name = NULL;
+        if (!(v = cJSON_Duplicate(spec, true)))
+            return gs_nomem(ctx), CHECK_NOMEM;
+        bool any = broadcast_one(r, v, k, &name);
+        char what[128];
+        snprintf(what, sizeof what, ", '%s' with a first dim of 1, broadcast", any ? name : "");
+        verdict = any ? check_spec(ctx, r, v, what, sub, sizeof sub) : 0;
+        cJSON_Delete(v);
+        if (!any || verdict == 0)
+            break;   /* one broadcast case that matches is enough */
+    }
+    if (verdict == 1 || verdict == CHECK_NOMEM)
+        snprintf(res, cap, "%s", sub);
+    return verdict == 2 ? 0 : verdict;
+}
+
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
 {
     if (!r->check) {
@@ -476,18 +664,9 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
     cJSON *spec = cJSON_Parse(r->check);
     if (!spec)   /* the text was printed by cJSON at load: only memory can fail */
         return gs_nomem(ctx), CHECK_NOMEM;
-    int verdict = 0;
-    for (int absent = 0; absent <= (r->optional != 0) && verdict == 0; absent++)   /* and without them */
-        for (int k = 0; k < NRANGES && verdict == 0; k++)
-            for (uint64_t seed = 1; seed <= 3 && verdict == 0; seed++) {
-                verdict = check_once(ctx, r, spec, seed * 1000003, absent, &ranges[k], res, cap);
-                if (verdict != 0 && verdict != CHECK_NOMEM) {
-                    char msg[512];
-                    snprintf(msg, sizeof msg, "%s (inputs drawn from %s%s)", res, ranges[k].name,
-                             absent ? ", optional inputs absent" : "");
-                    snprintf(res, cap, "%s", msg);
-                }
-            }
+    int verdict = check_spec(ctx, r, spec, "", res, cap);
+    if (verdict == 0)
+        verdict = check_variants(ctx, r, spec, res, cap);
     if (verdict == 0)
         snprintf(res, cap, "ok");
     cJSON_Delete(spec);
