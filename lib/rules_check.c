@@ -95,9 +95,7 @@ static double draw_in(const struct range *r, bool ranged, double lo, double hi, 
 static bool wants_const(const gs_rule *r, int var)
 {
     for (int i = 0; i < r->nwhere; i++)
-        if (!strcmp(r->where[i]->name, "const") || !strcmp(r->where[i]->name, "all_equal") ||
-            !strcmp(r->where[i]->name, "same_const") || !strcmp(r->where[i]->name, "no_zero") ||
-            !strcmp(r->where[i]->name, "channel_bias") || !strcmp(r->where[i]->name, "vector_for"))
+        if (r->where[i]->fn->const_args)
             for (int k = 0; k < r->where[i]->nargs; k++)
                 if (r->where[i]->args[k]->kind == P_VAR && r->where[i]->args[k]->var == var)
                     return true;
