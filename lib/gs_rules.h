@@ -56,6 +56,7 @@ const char *gs_rule_ops(const gs_rule *r);
 /* One match: the matched nodes (root first) and the variable bindings. */
 typedef struct gs_match {
     const gs_rule *rule;
+    int64_t opset;                   /* default-domain opset it was found at (0: unknown) */
     gs_id nodes[GS_MAX_PATTERN];
     int nnodes;
     gs_id values[GS_MAX_BINDINGS];   /* value bound to each pattern variable, or GS_NONE */

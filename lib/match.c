@@ -596,6 +596,7 @@ static void match_rule_from(const gs_graph *g, int64_t opset, const gs_rule *r, 
     s.forced = forced;
     s.swaps = swaps;
     s.m.rule = r;
+    s.m.opset = opset;
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         s.m.values[i] = GS_NONE;
     for (int i = 0; i < GS_MAX_PATTERN; i++)

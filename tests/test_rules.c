@@ -564,6 +564,51 @@ static void test_rewrite_bindings(void)
     gs_ctx_free(ctx);
 }
 
+/* No op the target opset lacks is ever written: a rewrite whose op the
+ * match's opset does not have is refused as a rule error naming the rule's
+ * file (the loader checks this for a rule's opset range; here the compiled
+ * rule is altered after loading to get past it), and the exporter refuses
+ * a node graphsub made of an op the model's opset does not have, while
+ * carrying the input's nodes through. */
+static void test_never_write_unknown_op(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    const char *json = "{\"rules\": [{\"name\": \"relu-relu\", \"match\": \"Relu(Relu(x))\", \"rewrite\": \"Relu(x)\"}]}";
+    CU_ASSERT_EQUAL_FATAL(gs_ruleset_load_mem(rs, json, strlen(json), "mine.json"), GS_OK);
+    ((gs_rule *)gs_ruleset_get(rs, 0))->rewrite[0]->name = "LayerNormalization";   /* opset 17 on */
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    output(g, node1(g, "Relu", node1(g, "Relu", input(g, "x"), "a"), "y"));
+    found f = { .n = 0 };
+    gs_match_all(rs, g, 13, GS_RULE_SEARCH, collect, &f);
+    CU_ASSERT_EQUAL_FATAL(f.n, 1);
+    CU_ASSERT_EQUAL(f.m[0].opset, 13);
+    CU_ASSERT_EQUAL(gs_rule_apply(g, &f.m[0], NULL), GS_ERR_RULE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "mine.json: rule 'relu-relu' writes LayerNormalization, "
+                                                      "which opset 13 does not have"));
+    gs_ir_free(g);
+    gs_ruleset_free(rs);
+
+    gs_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);   /* opset 13 */
+    void *out = NULL;
+    size_t size = 0;
+    CU_ASSERT_EQUAL(gs_model_save_mem(m, &out, &size), GS_OK);   /* the input's nodes are carried through */
+    gs_free(ctx, out);
+    gs_graph *mg = m->graph;
+    gs_id y = mg->outputs[0], g1 = gs_ir_add_value(mg, "norm_out", false);
+    gs_id id = gs_ir_add_node(mg, "LayerNormalization", "", "made_norm", &y, 1, &g1, 1);
+    CU_ASSERT_FATAL(id != GS_NONE);
+    out = NULL;
+    CU_ASSERT_EQUAL(gs_model_save_mem(m, &out, &size), GS_ERR_INTERNAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(gs_ctx_errmsg(ctx), "node 'made_norm': op LayerNormalization is not in opset 13"));
+    mg->nodes[id].op = "Relu";   /* an op of opset 13: written */
+    CU_ASSERT_EQUAL(gs_model_save_mem(m, &out, &size), GS_OK);
+    gs_free(ctx, out);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -586,5 +631,6 @@ int cu_register(void)
     CU_add_test(s, "no_zero on a float constant", test_no_zero_float);
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     CU_add_test(s, "statement triples once; ordered outputs in either order", test_statement_triples);
+    CU_add_test(s, "no op the target opset lacks is written", test_never_write_unknown_op);
     return 0;
 }
