@@ -204,6 +204,11 @@ bool gs_match_const(const gs_graph *g, gs_id v);
 /* match.c: whether attribute a equals literal lit (a number, a list of
  * numbers, or a bare word against a string). */
 bool gs_match_attr_is(const gs_attr *a, const gs_pnode *lit);
+/* match.c: whether rule r matches at node id of g (at opset), with in why
+ * the reason: the first condition that failed and the values it saw, or
+ * the step of the furthest attempt that failed (an op, an attribute, an
+ * input, a value read outside the match). For "rules explain". */
+bool gs_match_explain(const gs_rule *r, const gs_graph *g, int64_t opset, gs_id id, char *why, size_t cap);
 /* match.c: whether every condition of r holds for m. */
 bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
 

@@ -23,8 +23,17 @@
 #include "gs_rules.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* "rules explain": why the furthest attempt at a node failed. */
+typedef struct mexplain {
+    char why[600];
+    int best;                   /* how far that attempt got (nodes and values bound) */
+    bool matched;
+} mexplain;
 
 typedef struct mstate {
     const gs_graph *g;
@@ -32,7 +41,43 @@ typedef struct mstate {
     gs_match m;                 /* m.rule: the rule being matched */
     bool forced;                /* commutative nodes take the operand order in swaps */
     uint32_t swaps;             /* bit per pattern slot: 1 matches the operands swapped */
+    mexplain *ex;               /* explaining (NULL when matching) */
 } mstate;
+
+/* How far the match in s got: nodes and values bound. */
+static int progress(const mstate *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->m.rule->nslots; i++)
+        n += s->m.nodes[i] != GS_NONE;
+    for (int i = 0; i < s->m.rule->nvars; i++)
+        n += s->m.values[i] != GS_NONE || s->m.attrs[i] != NULL;
+    return n;
+}
+
+static void note(const mstate *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Explaining: keep this failure when its attempt got further than the one kept. */
+static void note(const mstate *s, const char *fmt, ...)
+{
+    if (!s->ex)
+        return;
+    int p = progress(s);
+    if (p <= s->ex->best)
+        return;
+    s->ex->best = p;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->ex->why, sizeof s->ex->why, fmt, ap);
+    va_end(ap);
+}
+
+/* "node 'name' (Op)" for messages. */
+static const char *node_label(const gs_graph *g, gs_id id, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "node '%s' (%s)", g->nodes[id].name, g->nodes[id].op);
+    return buf;
+}
 
 /* What matching a rule changes in a state: its slots' nodes and its
  * variables' bindings (a "xs..." binding's other fields are read only while
@@ -238,8 +283,11 @@ static bool unmentioned_neutral(const mstate *s, const gs_node *n, const gs_pnod
     if ((s->m.rule->copied_slots >> p->slot) & 1)
         return true;
     for (int i = 0; i < n->nattrs; i++)
-        if (!mentions(p, n->attrs[i].name) && !attr_neutral(n->op, &n->attrs[i], s->opset))
+        if (!mentions(p, n->attrs[i].name) && !attr_neutral(n->op, &n->attrs[i], s->opset)) {
+            note(s, "%s: attribute %s is not at its default and the pattern does not mention it "
+                 "(nor copies the node's attributes with {...})", n->name, n->attrs[i].name);
             return false;
+        }
     return true;
 }
 
@@ -255,13 +303,21 @@ static bool match_attrs(mstate *s, const gs_node *n, const gs_pnode *p)
         if (!a)
             a = pa->dflt;
         if (pa->val->kind == P_VAR && !(a && a->type == GS_A_STRING && !strcmp(a->s, pa->val->name))) {
-            if (!a)
-                return false;    /* binding needs the attribute present */
-            const gs_attr *prev = s->m.attrs[pa->val->var];
-            if (prev && !attr_same(prev, a))
+            if (!a) {    /* binding needs the attribute present */
+                note(s, "%s (%s) has no attribute %s to bind to '%s' (and the pattern gives no "
+                     "default: {%s=%s|value})", n->name, n->op, pa->name, pa->val->name, pa->name, pa->val->name);
                 return false;
+            }
+            const gs_attr *prev = s->m.attrs[pa->val->var];
+            if (prev && !attr_same(prev, a)) {
+                note(s, "%s (%s): attribute %s differs from the value '%s' was bound to before", n->name, n->op,
+                     pa->name, pa->val->name);
+                return false;
+            }
             s->m.attrs[pa->val->var] = a;
         } else if (!a || !gs_match_attr_is(a, pa->val)) {
+            note(s, "%s (%s): attribute %s %s the value the pattern requires", n->name, n->op, pa->name,
+                 a ? "is not" : "is absent, not");
             return false;
         }
     }
@@ -275,8 +331,11 @@ static bool match_rest(mstate *s, const gs_pnode *p, gs_id id, int k)
 {
     const gs_node *n = &s->g->nodes[id];
     int count = n->nin - k;
-    if (count < 1)
+    if (count < 1) {
+        note(s, "%s (%s) has %d inputs; '%s...' needs at least one from input %d on", n->name, n->op, n->nin,
+             p->name, k);
         return false;
+    }
     for (int i = k; i < n->nin; i++)
         if (n->in[i] == GS_NONE)
             return false;
@@ -306,12 +365,16 @@ static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap
         gs_id v = src < n->nin ? n->in[src] : GS_NONE;
         if (v == GS_NONE && p->args[k]->optional && s->m.values[p->args[k]->var] == GS_NONE)
             continue;   /* an absent optional input leaves its variable unbound */
+        if (v == GS_NONE)
+            note(s, "%s (%s) has no input %d", n->name, n->op, src);
         if (!match_node(s, p->args[k], v))
             return false;
     }
     for (int k = p->nargs; k < n->nin; k++)   /* extra inputs must be absent */
-        if (n->in[k] != GS_NONE)
+        if (n->in[k] != GS_NONE) {
+            note(s, "%s (%s) has %d inputs; the pattern gives it %d", n->name, n->op, n->nin, p->nargs);
             return false;
+        }
     return true;
 }
 
@@ -325,8 +388,12 @@ static bool commutative(const mstate *s, const gs_node *n)
 static bool match_call(mstate *s, const gs_pnode *p, gs_id id)
 {
     const gs_node *n = &s->g->nodes[id];
-    if ((n->flags & GS_N_DEAD) || strcmp(n->op, p->name) || *n->domain || n->ncaps)
+    if ((n->flags & GS_N_DEAD) || strcmp(n->op, p->name) || *n->domain || n->ncaps) {
+        char nb[300];
+        note(s, "%s is not the %s the pattern wants%s", node_label(s->g, id, nb, sizeof nb), p->name,
+             n->ncaps ? " (it has a subgraph reading outer values)" : *n->domain ? " (another domain)" : "");
         return false;
+    }
     for (int i = 0; i < s->m.nnodes; i++)
         if (s->m.nodes[i] == id && i != p->slot)
             return false;
@@ -350,15 +417,24 @@ static bool match_node(mstate *s, const gs_pnode *p, gs_id v)
 {
     switch (p->kind) {
     case P_VAR:
-        return v != GS_NONE && bind_value(&s->m, p->var, v);
+        if (v != GS_NONE && !bind_value(&s->m, p->var, v)) {
+            note(s, "'%s' is bound to value '%s' already, and here would be '%s'", p->name,
+                 s->g->values[s->m.values[p->var]].name, s->g->values[v].name);
+            return false;
+        }
+        return v != GS_NONE;
     case P_CALL: {
         if (v == GS_NONE)
             return false;
         gs_id prod = s->g->values[v].producer;
         const gs_value *val = &s->g->values[v];
-        if (prod == GS_NONE && (val->flags & GS_V_OUTER))
-            return false;   /* produced outside this graph: not matchable here */
-        return prod != GS_NONE && s->g->nodes[prod].out[0] == v && match_call(s, p, prod);
+        if (prod == GS_NONE || s->g->nodes[prod].out[0] != v) {
+            note(s, "value '%s' is %s, not the output of the %s the pattern wants", val->name,
+                 val->init ? "an initializer" : (val->flags & GS_V_INPUT) ? "a graph input"
+                 : prod == GS_NONE ? "defined outside this graph" : "not its producer's first output", p->name);
+            return false;
+        }
+        return match_call(s, p, prod);   /* (a value of an outer scope has no producer here) */
     }
     default:
         return false;   /* literals do not appear in match patterns */
@@ -384,14 +460,21 @@ static bool closed(const mstate *s, const gs_rule *r)
             if (n->out[k] == GS_NONE)
                 continue;
             const gs_value *v = &s->g->values[n->out[k]];
-            if (v->flags & GS_V_OUTPUT)
+            if (v->flags & GS_V_OUTPUT) {
+                note(s, "'%s', computed inside the match, is a graph output (the rewrite would remove it)",
+                     v->name);
                 return false;
+            }
             for (int32_t u = 0; u < v->nuses; u++) {
                 bool inside = false;
                 for (int j = 0; j < m->nnodes; j++)
                     inside |= m->nodes[j] == v->uses[u];
-                if (!inside)
+                if (!inside) {
+                    char nb[300];
+                    note(s, "'%s', computed inside the match, is also read by %s outside it (\"shared_inner\" "
+                         "allows that)", v->name, node_label(s->g, v->uses[u], nb, sizeof nb));
                     return false;
+                }
             }
         }
     }
@@ -418,10 +501,16 @@ typedef struct ctx_cb {
     int nids;
 } ctx_cb;
 
+static void explain_report(mstate *s, const gs_rule *r);
+
 static void report(mstate *s, const gs_rule *r, ctx_cb *cb)
 {
     s->m.rule = r;
     s->m.nnodes = r->nslots;
+    if (s->ex) {
+        explain_report(s, r);
+        return;
+    }
     if (folds_away(s->g, &s->g->nodes[s->m.nodes[r->roots[0]->slot]]) || !closed(s, r) ||
         !gs_match_conditions(s->g, r, &s->m) || !gs_rule_applicable(s->g, &s->m))
         return;
@@ -454,15 +543,22 @@ static bool bind_outs(mstate *s, const gs_rule *r, int k, gs_id id)
 {
     const gs_node *n = &s->g->nodes[id];
     int want = r->root_nout[k], need = want > 1 ? want : 1;   /* the outputs a rewrite replaces */
-    if (n->nout < need || (want > 1 && n->nout != want))
+    if (n->nout < need || (want > 1 && n->nout != want)) {
+        note(s, "%s (%s) has %d outputs; statement %d names %d", n->name, n->op, n->nout, k + 1, want);
         return false;
+    }
     for (int o = 0; o < need; o++)
-        if (n->out[o] == GS_NONE || (o < want && !bind_value(&s->m, r->root_out[k][o], n->out[o])))
+        if (n->out[o] == GS_NONE || (o < want && !bind_value(&s->m, r->root_out[k][o], n->out[o]))) {
+            note(s, "%s (%s): output %d does not fit statement %d", n->name, n->op, o, k + 1);
             return false;
+        }
     for (int o = need; o < n->nout; o++) {   /* an output the rewrite does not replace must be unused */
         const gs_value *v = n->out[o] != GS_NONE ? &s->g->values[n->out[o]] : NULL;
-        if (v && (v->nuses || (v->flags & GS_V_OUTPUT)))
+        if (v && (v->nuses || (v->flags & GS_V_OUTPUT))) {
+            note(s, "%s (%s): its output %d ('%s') is read, and the rewrite replaces output 0 only", n->name,
+                 n->op, o, v->name);
             return false;
+        }
     }
     return true;
 }
@@ -537,6 +633,7 @@ static void match_more(mstate *s, const gs_rule *r, int k, ctx_cb *cb)
         return;
     }
     const gs_pnode *p = r->roots[k];
+    note(s, "no %s node matches statement %d of the match", p->name, k + 1);
     if (k >= r->nouter) {   /* inner: at the producer of a value its reader bound */
         gs_id v = GS_NONE;
         for (int o = 0; o < r->root_nout[k] && v == GS_NONE; o++)
@@ -736,4 +833,141 @@ bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m)
             return false;
     }
     return true;
+}
+
+/* ---- rules explain: why a rule does or does not match at a node ----------- */
+
+/* What a condition argument stands for, as the matcher saw it:
+ * "x = 'input' float32[1, 3, 8, 8]", "c = 'w' constant float32[4]: 1, 1, 1, 1",
+ * "k = attribute [1, 1]". */
+static void describe_arg(const gs_graph *g, const gs_match *m, const gs_pnode *p, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (p->kind == P_NUM) {
+        snprintf(buf, cap, "%g", p->num);
+        return;
+    }
+    if (p->kind != P_VAR) {
+        snprintf(buf, cap, "(a literal)");
+        return;
+    }
+    const gs_attr *a = m->attrs[p->var];
+    gs_id id = m->values[p->var];
+    if (a) {
+        n = (size_t)snprintf(buf, cap, "%s = attribute ", p->name);
+        if (a->type == GS_A_INT)
+            snprintf(buf + n, cap - n, "%lld", (long long)a->i);
+        else if (a->type == GS_A_FLOAT)
+            snprintf(buf + n, cap - n, "%g", a->f);
+        else if (a->type == GS_A_STRING)
+            snprintf(buf + n, cap - n, "%.*s", (int)a->slen, a->s);
+        else if (a->type == GS_A_INTS)
+            for (size_t i = 0; i < a->n && i < 8 && n < cap; i++)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%lld%s", i ? ", " : "[", (long long)a->ints[i],
+                                      i + 1 == a->n ? "]" : i == 7 ? ", ...]" : "");
+        return;
+    }
+    if (id == GS_NONE) {
+        snprintf(buf, cap, "%s = absent", p->name);
+        return;
+    }
+    const gs_value *v = &g->values[id];
+    n = (size_t)snprintf(buf, cap, "%s = '%s' %s%s", p->name, v->name, v->init ? "constant " : "",
+                         v->dtype ? gs_dtype_name(v->dtype) : "(type unknown)");
+    if (v->rank < 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, " (shape unknown)");
+    for (int d = 0; v->rank >= 0 && d < v->rank && n < cap; d++)
+        n += (size_t)snprintf(buf + n, cap - n, d ? ", %lld" : "[%lld", (long long)v->dims[d].v);
+    if (v->rank >= 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, v->rank ? "]" : "[]");
+    if (v->init && v->init->data) {
+        int64_t count = gs_tensor_numel(v->init);
+        for (int64_t i = 0; i < count && i < 6 && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%g%s", i ? ", " : ": ", gs_tensor_get_f(v->init, i),
+                                  i == 5 && count > 6 ? ", ..." : "");
+    }
+}
+
+/* The whole pattern matched: the checks report() makes, each explained. */
+static void explain_report(mstate *s, const gs_rule *r)
+{
+    mexplain *ex = s->ex;
+    if (ex->matched)
+        return;   /* another set of nodes matched already */
+    ex->best = 1 << 30;   /* what follows is the final word on this attempt */
+    if (folds_away(s->g, &s->g->nodes[s->m.nodes[r->roots[0]->slot]])) {
+        snprintf(ex->why, sizeof ex->why, "every input of the matched root is a constant: constant folding "
+                 "evaluates it instead");
+        return;
+    }
+    ex->best = 0;
+    if (!closed(s, r)) {
+        ex->best = 1 << 30;
+        return;
+    }
+    for (int i = 0; i < r->nwhere; i++) {
+        const gs_pnode *w = r->where[i];
+        gs_cond_args a = { s->g, &s->m, (const gs_pnode *const *)w->args, w->nargs };
+        if (w->fn->cond(&a))
+            continue;
+        size_t n = (size_t)snprintf(ex->why, sizeof ex->why, "condition %d, %s(", i + 1, w->name);
+        for (int k = 0; k < w->nargs && n < sizeof ex->why; k++) {
+            const gs_pnode *arg = w->args[k];
+            if (arg->kind == P_NUM)
+                n += (size_t)snprintf(ex->why + n, sizeof ex->why - n, "%s%g", k ? ", " : "", arg->num);
+            else
+                n += (size_t)snprintf(ex->why + n, sizeof ex->why - n, "%s%s", k ? ", " : "",
+                                      arg->kind == P_VAR ? arg->name : "[...]");
+        }
+        n += n < sizeof ex->why ? (size_t)snprintf(ex->why + n, sizeof ex->why - n, "), is false:") : 0;
+        for (int k = 0; k < w->nargs && n < sizeof ex->why; k++) {
+            char d[200];
+            if (w->args[k]->kind != P_VAR)
+                continue;
+            describe_arg(s->g, &s->m, w->args[k], d, sizeof d);
+            n += (size_t)snprintf(ex->why + n, sizeof ex->why - n, " %s;", d);
+        }
+        if (n > 0 && n < sizeof ex->why && ex->why[n - 1] == ';')
+            ex->why[n - 1] = 0;
+        ex->best = 1 << 30;
+        return;
+    }
+    if (!gs_rule_applicable(s->g, &s->m)) {
+        snprintf(ex->why, sizeof ex->why, "the rewrite would have to give a graph output's name to a graph "
+                 "input or an initializer");
+        ex->best = 1 << 30;
+        return;
+    }
+    ex->matched = true;
+    snprintf(ex->why, sizeof ex->why, "matches: every statement and condition holds");
+    ex->best = 1 << 30;
+}
+
+bool gs_match_explain(const gs_rule *r, const gs_graph *g, int64_t opset, gs_id id, char *why, size_t cap)
+{
+    mexplain ex = { .best = -1 };
+    snprintf(ex.why, sizeof ex.why, "the pattern does not match");
+    uint32_t slots = r->nroots == 1 ? r->comm_slots : 0;
+    int c = __builtin_popcount(slots);
+    for (uint32_t k = 0; k < (c <= 6 ? (1u << c) : 1u) && !ex.matched; k++) {
+        mstate s;
+        memset(&s, 0, sizeof s);
+        s.g = g;
+        s.opset = opset;
+        s.forced = c > 0 && c <= 6;
+        s.swaps = spread(k, slots);
+        s.ex = &ex;
+        s.m.rule = r;
+        s.m.opset = opset;
+        for (int i = 0; i < GS_MAX_BINDINGS; i++)
+            s.m.values[i] = GS_NONE;
+        for (int i = 0; i < GS_MAX_PATTERN; i++)
+            s.m.nodes[i] = GS_NONE;
+        s.m.nnodes = r->nslots;
+        ctx_cb cb = { NULL, NULL, 0, false, NULL, 0 };
+        if (match_call(&s, r->roots[0], id) && bind_outs(&s, r, 0, id))
+            match_more(&s, r, 1, &cb);
+    }
+    snprintf(why, cap, "%s", ex.why);
+    return ex.matched;
 }

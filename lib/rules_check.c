@@ -701,3 +701,59 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
     gs_ruleset_free(rs);
     return st;
 }
+
+/* ---- the public explanation ------------------------------------------------ */
+
+static gs_status explain_graph(gs_ctx *ctx, const gs_rule *r, gs_model *m, gs_explain_cb cb, void *ud)
+{
+    gs_graph *g = m->graph;
+    int64_t opset = gs_model_opset_of(m, "");
+    gs_status st = gs_infer_graph(g, opset);   /* conditions read shapes and types */
+    if (st == GS_ERR_NOMEM)
+        return st;
+    ctx->last = GS_OK;
+    char why[700];
+    if (opset < r->opset_min || opset > r->opset_max) {
+        snprintf(why, sizeof why, "the rule applies at opsets %d to %d and the model has opset %lld: it never "
+                 "fires on this model (what follows is what it would do at that opset)", r->opset_min,
+                 r->opset_max, (long long)opset);
+        cb(ud, NULL, NULL, 0, why);
+    }
+    int seen = 0;
+    for (gs_id id = 0; id < g->nnodes; id++) {
+        const gs_node *n = &g->nodes[id];
+        if ((n->flags & GS_N_DEAD) || *n->domain || strcmp(n->op, r->roots[0]->name))
+            continue;
+        seen++;
+        bool ok = gs_match_explain(r, g, opset, id, why, sizeof why);
+        cb(ud, n->name, n->op, ok, why);
+    }
+    if (!seen) {
+        snprintf(why, sizeof why, "the model's main graph has no %s node, the op of the rule's first statement",
+                 r->roots[0]->name);
+        cb(ud, NULL, NULL, 0, why);
+    }
+    return GS_OK;
+}
+
+GS_API gs_status gs_rules_explain(gs_ctx *ctx, const char *const *paths, const char *rule, gs_model *model,
+                                  gs_explain_cb cb, void *ud)
+{
+    if (!ctx)
+        return GS_ERR_ARG;
+    if (!rule || !model || !cb)
+        return gs_err(ctx, GS_ERR_ARG, "rule, model and callback must not be NULL");
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    if (!rs)
+        return gs_nomem(ctx);
+    gs_status st = paths && paths[0] ? GS_OK : gs_ruleset_load_default(rs);
+    for (int i = 0; st == GS_OK && paths && paths[i]; i++)
+        st = gs_ruleset_load(rs, paths[i]);
+    const gs_rule *r = st == GS_OK ? gs_ruleset_find(rs, rule) : NULL;
+    if (st == GS_OK && !r)
+        st = gs_err(ctx, GS_ERR_ARG, "no rule named '%s' (graphsub rules list shows them)", rule);
+    if (st == GS_OK)
+        st = explain_graph(ctx, r, model, cb, ud);
+    gs_ruleset_free(rs);
+    return st;
+}
