@@ -149,122 +149,49 @@ static bool attr_same(const gs_attr *a, const gs_attr *b)
 
 /* ---- attributes a pattern leaves out ------------------------------------- */
 
-typedef struct attr_rule {
+/* Attributes that never change the output a rule reads, whatever their
+ * value (the registry's schema gives the defaults of the others). */
+static const struct ignored {
     const char *op, *attr;
-    char kind;                  /* 'x' never changes the output a rule reads; 'i', 'f', 's': the
-                                   default value; 'l': a list of that value (any length) */
-    double num;                 /* 'i', 'f', 'l' */
-    const char *str;            /* 's' */
-    int since, until;           /* opsets where this default holds (until 0: on) */
-} attr_rule;
-
-static const attr_rule attr_rules[] = {
-    { "BatchNormalization", "momentum", 'x', 0, NULL, 0, 0 },   /* running statistics, training only */
-    { "BatchNormalization", "epsilon", 'f', 1e-5, NULL, 0, 0 },
-    { "BatchNormalization", "training_mode", 'i', 0, NULL, 0, 0 },
-    { "BatchNormalization", "spatial", 'i', 1, NULL, 0, 0 },
-    { "Dropout", "seed", 'x', 0, NULL, 0, 0 },
-    { "Dropout", "ratio", 'x', 0, NULL, 7, 11 },   /* an attribute, and no training mode, before 12 */
-    { "Conv", "kernel_shape", 'x', 0, NULL, 0, 0 },   /* the weight's spatial dims in a valid model */
-    { "Conv", "auto_pad", 's', 0, "NOTSET", 0, 0 },
-    { "Conv", "dilations", 'l', 1, NULL, 0, 0 },
-    { "Conv", "strides", 'l', 1, NULL, 0, 0 },
-    { "Conv", "pads", 'l', 0, NULL, 0, 0 },
-    { "Conv", "group", 'i', 1, NULL, 0, 0 },
-    { "MaxPool", "auto_pad", 's', 0, "NOTSET", 0, 0 },
-    { "MaxPool", "ceil_mode", 'i', 0, NULL, 0, 0 },
-    { "MaxPool", "dilations", 'l', 1, NULL, 0, 0 },
-    { "MaxPool", "pads", 'l', 0, NULL, 0, 0 },
-    { "MaxPool", "storage_order", 'i', 0, NULL, 0, 0 },
-    { "MaxPool", "strides", 'l', 1, NULL, 0, 0 },
-    { "AveragePool", "auto_pad", 's', 0, "NOTSET", 0, 0 },
-    { "AveragePool", "ceil_mode", 'i', 0, NULL, 0, 0 },
-    { "AveragePool", "count_include_pad", 'i', 0, NULL, 0, 0 },
-    { "AveragePool", "dilations", 'l', 1, NULL, 0, 0 },
-    { "AveragePool", "pads", 'l', 0, NULL, 0, 0 },
-    { "AveragePool", "strides", 'l', 1, NULL, 0, 0 },
-    { "Gemm", "alpha", 'f', 1, NULL, 0, 0 },
-    { "Gemm", "beta", 'f', 1, NULL, 0, 0 },
-    { "Gemm", "transA", 'i', 0, NULL, 0, 0 },
-    { "Gemm", "transB", 'i', 0, NULL, 0, 0 },
-    { "Softmax", "axis", 'i', 1, NULL, 0, 12 },
-    { "Softmax", "axis", 'i', -1, NULL, 13, 0 },
-    { "LogSoftmax", "axis", 'i', 1, NULL, 0, 12 },
-    { "LogSoftmax", "axis", 'i', -1, NULL, 13, 0 },
-    { "Hardmax", "axis", 'i', 1, NULL, 0, 12 },
-    { "Hardmax", "axis", 'i', -1, NULL, 13, 0 },
-    { "Reshape", "allowzero", 'i', 0, NULL, 0, 0 },
-    { "Flatten", "axis", 'i', 1, NULL, 0, 0 },
-    { "Split", "axis", 'i', 0, NULL, 0, 0 },
-    { "Split", "num_outputs", 'x', 0, NULL, 0, 0 },   /* the node's output count in a valid model */
-    { "Gather", "axis", 'i', 0, NULL, 0, 0 },
-    { "Cast", "saturate", 'i', 1, NULL, 0, 0 },
-    { "LayerNormalization", "axis", 'i', -1, NULL, 0, 0 },
-    { "LayerNormalization", "epsilon", 'f', 1e-5, NULL, 0, 0 },
-    { "LayerNormalization", "stash_type", 'i', 1, NULL, 0, 0 },
-    { "Gelu", "approximate", 's', 0, "none", 0, 0 },
-    { "Pad", "mode", 's', 0, "constant", 0, 0 },
-    { "Resize", "mode", 's', 0, "nearest", 0, 0 },
-    { "Resize", "coordinate_transformation_mode", 's', 0, "half_pixel", 11, 0 },
-    { "Resize", "cubic_coeff_a", 'f', -0.75, NULL, 0, 0 },
-    { "Resize", "exclude_outside", 'i', 0, NULL, 0, 0 },
-    { "Resize", "extrapolation_value", 'f', 0, NULL, 0, 0 },
-    { "Resize", "nearest_mode", 's', 0, "round_prefer_floor", 0, 0 },
-    { "Resize", "antialias", 'i', 0, NULL, 0, 0 },
-    { "Resize", "keep_aspect_ratio_policy", 's', 0, "stretch", 0, 0 },
-    { "LeakyRelu", "alpha", 'f', 0.01, NULL, 0, 0 },
-    { "Elu", "alpha", 'f', 1, NULL, 0, 0 },
-    { "Celu", "alpha", 'f', 1, NULL, 0, 0 },
-    { "HardSigmoid", "alpha", 'f', 0.2, NULL, 0, 0 },
-    { "HardSigmoid", "beta", 'f', 0.5, NULL, 0, 0 },
-    { "ArgMax", "axis", 'i', 0, NULL, 0, 0 },
-    { "ArgMax", "keepdims", 'i', 1, NULL, 0, 0 },
-    { "ArgMax", "select_last_index", 'i', 0, NULL, 0, 0 },
-    { "ArgMin", "axis", 'i', 0, NULL, 0, 0 },
-    { "ArgMin", "keepdims", 'i', 1, NULL, 0, 0 },
-    { "ArgMin", "select_last_index", 'i', 0, NULL, 0, 0 },
-    { "CumSum", "exclusive", 'i', 0, NULL, 0, 0 },
-    { "CumSum", "reverse", 'i', 0, NULL, 0, 0 },
-    { "InstanceNormalization", "epsilon", 'f', 1e-5, NULL, 0, 0 },
-    { "Shape", "start", 'i', 0, NULL, 0, 0 },
-    { "*Reduce", "keepdims", 'i', 1, NULL, 0, 0 },   /* "*Reduce": every op named Reduce... */
-    { "*Reduce", "noop_with_empty_axes", 'i', 0, NULL, 0, 0 },
+    int since, until;           /* opsets where this holds (until 0: on) */
+} ignored[] = {
+    { "BatchNormalization", "momentum", 0, 0 },   /* running statistics, training only */
+    { "Dropout", "seed", 0, 0 },
+    { "Dropout", "ratio", 7, 11 },   /* an attribute, and no training mode, before 12 */
+    { "Conv", "kernel_shape", 0, 0 },   /* the weight's spatial dims in a valid model */
+    { "Split", "num_outputs", 0, 0 },   /* the node's output count in a valid model */
 };
-
-static bool attr_rule_is(const attr_rule *r, const char *op, const char *attr, int64_t opset)
-{
-    bool op_ok = r->op[0] == '*' ? !strncmp(op, r->op + 1, strlen(r->op + 1)) : !strcmp(op, r->op);
-    return op_ok && !strcmp(attr, r->attr) && opset >= r->since && (!r->until || opset <= r->until);
-}
 
 static bool num_is(const gs_attr *a, double v)
 {
     return (a->type == GS_A_INT && (double)a->i == v) || (a->type == GS_A_FLOAT && a->f == (float)v);
 }
 
-/* Attribute a of an `op` node leaves the node's meaning as the op's
- * default does (absent attributes need no check). */
-static bool attr_neutral(const char *op, const gs_attr *a, int64_t opset)
+/* Attribute a of node n leaves the node's meaning as the op's default does
+ * (absent attributes need no check): the default its registry row's schema
+ * gives for the opset, or an attribute that never matters. */
+static bool attr_neutral(const gs_node *n, const gs_attr *a, int64_t opset)
 {
-    for (size_t i = 0; i < sizeof attr_rules / sizeof attr_rules[0]; i++) {
-        const attr_rule *r = &attr_rules[i];
-        if (!attr_rule_is(r, op, a->name, opset))
-            continue;
-        switch (r->kind) {
-        case 'x': return true;
-        case 'i': case 'f': return num_is(a, r->num);
-        case 's': return a->type == GS_A_STRING && a->slen == strlen(r->str) && !memcmp(a->s, r->str, a->slen);
-        case 'l':
-            if (a->type != GS_A_INTS)
-                return false;
-            for (size_t k = 0; k < a->n; k++)
-                if ((double)a->ints[k] != r->num)
-                    return false;
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        if (!strcmp(n->op, ignored[i].op) && !strcmp(a->name, ignored[i].attr) && opset >= ignored[i].since &&
+            (!ignored[i].until || opset <= ignored[i].until))
             return true;
-        default: return false;
-        }
+    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    gs_attr_default v;
+    if (!d || !gs_op_attr_default(d, a->name, &v))
+        return false;   /* no known default: the pattern must mention it */
+    switch (v.kind) {
+    case 'i': case 'f': return num_is(a, v.num);
+    case 's': return a->type == GS_A_STRING && a->slen == v.slen && !memcmp(a->s, v.str, a->slen);
+    case 'l':
+        if (a->type != GS_A_INTS)
+            return false;
+        for (size_t k = 0; k < a->n; k++)
+            if ((double)a->ints[k] != v.num)
+                return false;
+        return true;
+    default: return false;
     }
-    return false;   /* no known default: the pattern must mention it */
 }
 
 /* Whether pattern node p names attribute `name`. */
@@ -283,7 +210,7 @@ static bool unmentioned_neutral(const mstate *s, const gs_node *n, const gs_pnod
     if ((s->m.rule->copied_slots >> p->slot) & 1)
         return true;
     for (int i = 0; i < n->nattrs; i++)
-        if (!mentions(p, n->attrs[i].name) && !attr_neutral(n->op, &n->attrs[i], s->opset)) {
+        if (!mentions(p, n->attrs[i].name) && !attr_neutral(n, &n->attrs[i], s->opset)) {
             note(s, "%s: attribute %s is not at its default and the pattern does not mention it "
                  "(nor copies the node's attributes with {...})", n->name, n->attrs[i].name);
             return false;

@@ -1287,8 +1287,9 @@ const gs_opdef gs_ops_tensor[] = {
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
     { "Tile", 6, 0, 2, 2, 1, 1, L, "", gs_infer_tile, NULL, k_tile },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad },
-    { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
-      "(nearest and linear)", gs_infer_resize, NULL, k_resize },
+    { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s=half_pixel "
+      "nearest_mode:s=round_prefer_floor cubic_coeff_a:f=-0.75 exclude_outside:i=0 extrapolation_value:f=0 "
+      "antialias:i=0 keep_aspect_ratio_policy:s=stretch (nearest and linear)", gs_infer_resize, NULL, k_resize },
     { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize },
     { .name = NULL },
 };

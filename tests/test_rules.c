@@ -609,6 +609,49 @@ static void test_never_write_unknown_op(void)
     gs_ctx_free(ctx);
 }
 
+/* An attribute a pattern does not mention matches at the default the
+ * registry's schema gives for the node's opset: Softmax's axis is 1 before
+ * opset 13 and -1 from 13; a Conv's strides of ones match, of twos not. */
+static void test_defaults_from_registry(void)
+{
+    gs_attr_default v;
+    const gs_opdef *d = gs_op_find("Conv", "", 17);
+    CU_ASSERT_FATAL(d && gs_op_attr_default(d, "strides", &v));
+    CU_ASSERT(v.kind == 'l' && v.num == 1);
+    CU_ASSERT(gs_op_attr_default(d, "auto_pad", &v) && v.kind == 's' && v.slen == 6 && !strncmp(v.str, "NOTSET", 6));
+    CU_ASSERT_FALSE(gs_op_attr_default(d, "kernel_shape", &v));   /* no default */
+    CU_ASSERT(gs_op_attr_default(gs_op_find("Softmax", "", 12), "axis", &v) && v.kind == 'i' && v.num == 1);
+    CU_ASSERT(gs_op_attr_default(gs_op_find("Softmax", "", 13), "axis", &v) && v.num == -1);
+
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"s\", \"match\": \"Relu(Softmax(x))\","
+                                " \"rewrite\": \"Softmax(x)\"},"
+                                "{\"name\": \"c\", \"match\": \"Relu(Conv(x, w))\", \"rewrite\": \"Conv(x, w)\"}]}");
+    static int64_t ones[2] = { 1, 1 }, twos[2] = { 2, 2 };
+    struct { const char *op; gs_attr a; int64_t opset; int want; } cases[] = {
+        { "Softmax", { .name = "axis", .type = GS_A_INT, .i = -1 }, 13, 1 },
+        { "Softmax", { .name = "axis", .type = GS_A_INT, .i = -1 }, 12, 0 },
+        { "Softmax", { .name = "axis", .type = GS_A_INT, .i = 1 }, 12, 1 },
+        { "Conv", { .name = "strides", .type = GS_A_INTS, .ints = ones, .n = 2 }, 17, 1 },
+        { "Conv", { .name = "strides", .type = GS_A_INTS, .ints = twos, .n = 2 }, 17, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gs_graph *g = gs_ir_new(ctx, NULL);
+        gs_id x = input(g, "x");
+        gs_id y = !strcmp(cases[i].op, "Conv") ? node2(g, "Conv", x, input(g, "w"), "y") : node1(g, "Softmax", x, "y");
+        gs_node *n = &g->nodes[g->values[y].producer];
+        n->attrs = &cases[i].a;
+        n->nattrs = 1;
+        output(g, node1(g, "Relu", y, "r"));
+        found f = { .n = 0 };
+        gs_match_all(rs, g, cases[i].opset, GS_RULE_SEARCH, collect, &f);
+        CU_ASSERT_EQUAL(f.n, cases[i].want);
+        gs_ir_free(g);
+    }
+    gs_ruleset_free(rs);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void)
 {
     CU_pSuite s = CU_add_suite("rules", NULL, NULL);
@@ -632,5 +675,6 @@ int cu_register(void)
     CU_add_test(s, "statement pairs: asymmetric in either order, symmetric once", test_statement_pairs);
     CU_add_test(s, "statement triples once; ordered outputs in either order", test_statement_triples);
     CU_add_test(s, "no op the target opset lacks is written", test_never_write_unknown_op);
+    CU_add_test(s, "unmentioned attributes match at the registry's defaults", test_defaults_from_registry);
     return 0;
 }
