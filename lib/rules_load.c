@@ -1284,12 +1284,19 @@ static gs_status rule_fail(gs_ruleset *rs, const source *src, int index, const c
                   name ? name : "?", msg);
 }
 
+/* An error at a field of rule `index` (its value; key: the field's name;
+ * field NULL: the rule itself). */
+static gs_status rule_err_at(gs_ruleset *rs, const source *src, int index, const char *name, const char *field,
+                             bool key, const char *msg)
+{
+    parser ps = { .err_field = field, .err_elem = -1, .err_off = -1, .err_key = key };
+    return rule_fail(rs, src, index, name, field ? &ps : NULL, msg);
+}
+
 static gs_status rule_err(gs_ruleset *rs, const source *src, int index, const char *name, const char *field,
                           const char *msg)
 {
-    parser ps = { .err_field = field, .err_elem = -1, .err_off = -1, .err_key = field && *field == '!' };
-    ps.err_field += ps.err_key;   /* "!name": at the key */
-    return rule_fail(rs, src, index, name, field ? &ps : NULL, msg);
+    return rule_err_at(rs, src, index, name, field, false, msg);
 }
 
 /* The "class" field's names and their flags. */
@@ -1432,12 +1439,11 @@ static bool compile_patterns(parser *ps, const cJSON *o, const char *match, cons
 static gs_status compile_rule(gs_ruleset *rs, const source *src, const cJSON *o, int index, gs_rule **out)
 {
     const char *name = str_field(o, "name"), *match = str_field(o, "match"), *rw = str_field(o, "rewrite");
-    char buf[160], key[200];
+    char buf[160];
     const char *bad = cJSON_IsObject(o) ? unknown_key(o, rule_fields, sizeof rule_fields / sizeof rule_fields[0],
                                                       buf, sizeof buf) : NULL;
-    snprintf(key, sizeof key, "!%s", bad ? bad : "");
     if (bad)
-        return rule_err(rs, src, index, name, key, buf);
+        return rule_err_at(rs, src, index, name, bad, true, buf);
     if (!cJSON_IsObject(o) || !name || !match || !rw)
         return rule_err(rs, src, index, name, NULL, "needs string fields 'name', 'match' and 'rewrite'");
     int32_t failures = rs->arena.failures;
