@@ -343,7 +343,8 @@ typedef struct gs_optimize_opts {
     double alpha;                /* relaxation: keep candidates below alpha * best, from 1
                                     to 10 (0: 1.05) */
     int budget;                  /* candidates expanded by the search (0: none) */
-    double time_limit;           /* seconds for the search and for each cleanup phase */
+    double time_limit;           /* seconds for the search and for each cleanup phase (0: the
+                                    search stops at once, each cleanup phase after one pass) */
     int no_default_rules;        /* 1: only the rules given below */
     const char *const *rule_paths;   /* extra rule files or folders, NULL-terminated or NULL */
     const char *profile_path;    /* device profile JSON, or NULL for the generic x86-64 core;
@@ -360,7 +361,10 @@ typedef struct gs_optimize_opts {
 #define GS_OPTIMIZE_OPTS_VERSION 2   /* version 1 (without target_opset) is accepted too */
 
 /* Fill opts with the defaults: level 2, alpha 1.05, budget 400, time limit
- * 10 s (a zeroed struct means no search and no time for cleanup). */
+ * 10 s, nothing else set. A field left 0 means what its comment says: a
+ * zeroed struct with only its version set is a round trip (level 0), and
+ * level 2 with the rest zeroed cleans up once and expands no candidate.
+ * gs_optimize with NULL options uses these defaults. */
 GS_API void gs_optimize_opts_init(gs_optimize_opts *opts);
 
 typedef struct gs_rewrite_step {

@@ -56,7 +56,6 @@ const char *gs_rule_ops(const gs_rule *r);
 /* One match: the matched nodes (root first) and the variable bindings. */
 typedef struct gs_match {
     const gs_rule *rule;
-    int64_t opset;                   /* default-domain opset it was found at (0: unknown) */
     gs_id nodes[GS_MAX_PATTERN];
     int nnodes;
     gs_id values[GS_MAX_BINDINGS];   /* value bound to each pattern variable, or GS_NONE */
@@ -70,10 +69,10 @@ typedef struct gs_match {
  * node). fn returns false to stop. Returns the number of matches reported,
  * or -1 when memory is short (the context's error is set). */
 typedef bool (*gs_match_fn)(const gs_match *m, void *ud);
-int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                  gs_match_fn fn, void *ud);
 /* Matches rooted at node `root` only (for incremental search after a rewrite). */
-int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                 gs_id root, gs_match_fn fn, void *ud);
 
 /* ---- rewrite.c --------------------------------------------------------- */
@@ -198,17 +197,14 @@ int gs_ruleset_first_at(const gs_ruleset *rs, const char *op);
 enum { CHECK_NOMEM = 3 };
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap);
 
-/* match.c: whether value v is a constant or computed from constants only
- * (what the const() condition asks). */
-bool gs_match_const(const gs_graph *g, gs_id v);
 /* match.c: whether attribute a equals literal lit (a number, a list of
  * numbers, or a bare word against a string). */
 bool gs_match_attr_is(const gs_attr *a, const gs_pnode *lit);
-/* match.c: whether rule r matches at node id of g (at opset), with in why
+/* match.c: whether rule r matches at node id of g (at its opset), with in why
  * the reason: the first condition that failed and the values it saw, or
  * the step of the furthest attempt that failed (an op, an attribute, an
  * input, a value read outside the match). For "rules explain". */
-bool gs_match_explain(const gs_rule *r, const gs_graph *g, int64_t opset, gs_id id, char *why, size_t cap);
+bool gs_match_explain(const gs_rule *r, const gs_graph *g, gs_id id, char *why, size_t cap);
 /* match.c: whether every condition of r holds for m. */
 bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
 

@@ -307,7 +307,7 @@ static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap
 
 static bool commutative(const mstate *s, const gs_node *n)
 {
-    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, s->opset) : NULL;
+    const gs_opdef *d = n->nin == 2 ? n->def : NULL;
     return d && (d->flags & GS_OP_COMMUTATIVE);
 }
 
@@ -408,13 +408,12 @@ static bool closed(const mstate *s, const gs_rule *r)
     return true;
 }
 
-static bool const_expr(const gs_graph *g, gs_id v, int depth);
 
 /* A root computed from constants only is left to constant folding. */
 static bool folds_away(const gs_graph *g, const gs_node *root)
 {
     for (int k = 0; k < root->nin; k++)
-        if (root->in[k] != GS_NONE && !const_expr(g, root->in[k], 8))
+        if (root->in[k] != GS_NONE && !gs_fold_const_value(g, root->in[k], GS_FOLD_DEPTH))
             return false;
     return true;
 }
@@ -620,7 +619,6 @@ static void match_rule_from(const gs_graph *g, int64_t opset, const gs_rule *r, 
     s.forced = forced;
     s.swaps = swaps;
     s.m.rule = r;
-    s.m.opset = opset;
     for (int i = 0; i < GS_MAX_BINDINGS; i++)
         s.m.values[i] = GS_NONE;
     for (int i = 0; i < GS_MAX_PATTERN; i++)
@@ -668,9 +666,10 @@ static int next_rule_at(const gs_ruleset *rs, const char *op, int prev)
     return -1;
 }
 
-int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags, gs_id root,
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, uint32_t flags, gs_id root,
                 gs_match_fn fn, void *ud)
 {
+    int64_t opset = g->opset;
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     const char *op = g->nodes[root].op;
     for (int i = next_rule_at(rs, op, -1); i >= 0 && !cb.stop; i = next_rule_at(rs, op, i))
@@ -694,9 +693,10 @@ static int op_id_cmp(const void *a, const void *b)
     return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                  gs_match_fn fn, void *ud)
 {
+    int64_t opset = g->opset;
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     op_id *sorted = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *sorted);
     gs_id *ids = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *ids);
@@ -727,29 +727,6 @@ int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_
     return cb.count;
 }
 
-/* True when v is an initializer, or computed by deterministic known ops
- * from initializers only (a constant expression that folding evaluates). */
-static bool const_expr(const gs_graph *g, gs_id v, int depth)
-{
-    const gs_value *val = &g->values[v];
-    if (val->init)
-        return val->init->data != NULL;
-    if (val->producer == GS_NONE || depth == 0)
-        return false;
-    const gs_node *n = &g->nodes[val->producer];
-    const gs_opdef *d = gs_op_find(n->op, n->domain, 21);
-    if ((n->flags & GS_N_DEAD) || n->ncaps || !d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
-        return false;
-    for (int k = 0; k < n->nin; k++)
-        if (n->in[k] != GS_NONE && !const_expr(g, n->in[k], depth - 1))
-            return false;
-    return n->nin > 0 || !strcmp(n->op, "Constant");
-}
-
-bool gs_match_const(const gs_graph *g, gs_id v)
-{
-    return const_expr(g, v, 8);
-}
 
 bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m)
 {
@@ -870,8 +847,9 @@ static void explain_report(mstate *s, const gs_rule *r)
     ex->best = 1 << 30;
 }
 
-bool gs_match_explain(const gs_rule *r, const gs_graph *g, int64_t opset, gs_id id, char *why, size_t cap)
+bool gs_match_explain(const gs_rule *r, const gs_graph *g, gs_id id, char *why, size_t cap)
 {
+    int64_t opset = g->opset;
     mexplain ex = { .best = -1 };
     snprintf(ex.why, sizeof ex.why, "the pattern does not match");
     uint32_t slots = r->nroots == 1 ? r->comm_slots : 0;
@@ -885,8 +863,7 @@ bool gs_match_explain(const gs_rule *r, const gs_graph *g, int64_t opset, gs_id 
         s.swaps = spread(k, slots);
         s.ex = &ex;
         s.m.rule = r;
-        s.m.opset = opset;
-        for (int i = 0; i < GS_MAX_BINDINGS; i++)
+            for (int i = 0; i < GS_MAX_BINDINGS; i++)
             s.m.values[i] = GS_NONE;
         for (int i = 0; i < GS_MAX_PATTERN; i++)
             s.m.nodes[i] = GS_NONE;

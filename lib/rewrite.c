@@ -283,10 +283,10 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         return gs_nomem(w->g->ctx);
     if (id == GS_NONE)
         return w->g->ctx->last;
-    const gs_opdef *d = gs_op_find(op, "", w->m->opset > 0 ? w->m->opset : 1000);
-    if (!d && w->m->opset > 0)   /* the loader checks a rule's ops for its opsets: a last guard */
+    const gs_opdef *d = w->g->nodes[id].def;
+    if (!d && w->g->opset > 0)   /* the loader checks a rule's ops for its opsets: a last guard */
         return gs_err(w->g->ctx, GS_ERR_RULE, "%s: rule '%s' writes %s, which opset %lld does not have",
-                      w->r->file, w->r->name, op, (long long)w->m->opset);
+                      w->r->file, w->r->name, op, (long long)w->g->opset);
     if (d && !gs_op_fits(d, &w->g->nodes[id]))   /* an absent optional input in a required place */
         return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': its %s lacks a required input", w->r->name, op);
     if (w->d && w->d->nadded < (int)(sizeof w->d->added / sizeof w->d->added[0]))

@@ -42,7 +42,7 @@ static bool c_const(const gs_cond_args *c)
 {
     for (int i = 0; i < c->n; i++) {
         const gs_pnode *p = c->args[i];
-        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !gs_match_const(c->g, c->m->values[p->var]))
+        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !gs_fold_const_value(c->g, c->m->values[p->var], GS_FOLD_DEPTH))
             return false;
     }
     return true;
