@@ -41,6 +41,8 @@ gs_status gs_ruleset_load_default(gs_ruleset *rs);
 int gs_ruleset_count(const gs_ruleset *rs);
 /* The rule named name, or NULL. */
 const gs_rule *gs_ruleset_find(const gs_ruleset *rs, const char *name);
+/* The name of a rule close to a misspelt name, or NULL. */
+const char *gs_ruleset_nearest(const gs_ruleset *rs, const char *name);
 const gs_rule *gs_ruleset_get(const gs_ruleset *rs, int i);
 const char *gs_rule_name(const gs_rule *r);
 const char *gs_rule_file(const gs_rule *r);

@@ -749,7 +749,10 @@ GS_API gs_status gs_rules_explain(gs_ctx *ctx, const char *const *paths, const c
     for (int i = 0; st == GS_OK && paths && paths[i]; i++)
         st = gs_ruleset_load(rs, paths[i]);
     const gs_rule *r = st == GS_OK ? gs_ruleset_find(rs, rule) : NULL;
-    if (st == GS_OK && !r)
+    const char *near = st == GS_OK && !r ? gs_ruleset_nearest(rs, rule) : NULL;
+    if (st == GS_OK && !r && near)
+        st = gs_err(ctx, GS_ERR_ARG, "no rule named '%s' (did you mean '%s'?)", rule, near);
+    else if (st == GS_OK && !r)
         st = gs_err(ctx, GS_ERR_ARG, "no rule named '%s' (graphsub rules list shows them)", rule);
     if (st == GS_OK)
         st = explain_graph(ctx, r, model, cb, ud);

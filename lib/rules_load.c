@@ -1587,6 +1587,15 @@ const gs_rule *gs_ruleset_find(const gs_ruleset *rs, const char *name)
     return k >= 0 ? rs->rules[k] : NULL;
 }
 
+const char *gs_ruleset_nearest(const gs_ruleset *rs, const char *name)
+{
+    nearest n = { name, NULL, 99 };
+    for (int i = 0; i < rs->n; i++)
+        consider(&n, rs->rules[i]->name);
+    size_t len = strlen(name);
+    return n.best && n.dist <= (len <= 3 ? 1 : len <= 6 ? 2 : 3) ? n.best : NULL;
+}
+
 static gs_status add_rule(gs_ruleset *rs, gs_rule *r, const source *src, int index)
 {
     const gs_rule *same = gs_ruleset_find(rs, r->name);

@@ -89,7 +89,8 @@ def main():
         check(r.returncode == 0 and "the rule applies at opsets 20 to 1000 and the model has opset 15" in r.stdout
               and "has no Mul node" in r.stdout, "a rule for other opsets and ops says so", r.stdout)
         r = subprocess.run([gs, "rules", "explain", "conv-bn-fld", m], capture_output=True, text=True)
-        check(r.returncode == 2 and "no rule named 'conv-bn-fld'" in r.stderr, "an unknown rule is a usage error",
+        check(r.returncode == 2 and "no rule named 'conv-bn-fld' (did you mean 'conv-bn-fold'?)" in r.stderr,
+              "an unknown rule is a usage error, with the nearest name",
               r.stderr)
     return 1 if failures else 0
 
