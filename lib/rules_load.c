@@ -1161,9 +1161,11 @@ typedef struct source {
     size_t len;
 } source;
 
+/* Past white space as cJSON skips it (every byte up to 32, NUL included);
+ * NULL stays NULL, so a lookup that failed fails the whole way. */
 static const char *jws(const char *p, const char *e)
 {
-    while (p < e && isspace((unsigned char)*p))
+    while (p && p < e && (unsigned char)*p <= 32)
         p++;
     return p;
 }
@@ -1194,7 +1196,7 @@ static const char *jskip(const char *p, const char *e)
         }
         return e;
     }
-    while (p < e && !strchr(",}] \t\r\n", *p))
+    while (p < e && (unsigned char)*p > 32 && !strchr(",}]", *p))
         p++;
     return p;
 }
@@ -1203,6 +1205,8 @@ static const char *jskip(const char *p, const char *e)
  * when there is none. */
 static const char *jfield(const char *p, const char *e, const char *key, bool key_at)
 {
+    if (!p)
+        return NULL;
     p = jws(p, e);
     if (p >= e || *p != '{')
         return NULL;
@@ -1229,6 +1233,8 @@ static const char *jfield(const char *p, const char *e, const char *key, bool ke
 /* Element i of the list at p, or NULL. */
 static const char *jelem(const char *p, const char *e, int i)
 {
+    if (!p)
+        return NULL;
     p = jws(p, e);
     if (p >= e || *p != '[')
         return NULL;
@@ -1248,6 +1254,8 @@ static const char *jelem(const char *p, const char *e, int i)
 /* Where byte off of the JSON string at p (at its quote) is in the file. */
 static const char *jstring_at(const char *p, const char *e, int off)
 {
+    if (!p)
+        return NULL;
     for (p++; p < e && *p != '"' && off > 0; p++, off--)
         if (*p == '\\')
             p += p[1] == 'u' ? 5 : 1;
@@ -1638,6 +1646,8 @@ static int line_of(const char *text, const char *at, int *col)
 /* The second of two keys named key in the object at p, or NULL. */
 static const char *jdup_key(const char *p, const char *e, const char *key)
 {
+    if (!p)
+        return NULL;
     const char *first = jfield(p, e, key, true);
     if (!first)
         return NULL;
@@ -1696,7 +1706,8 @@ gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, cons
     else if (!cJSON_IsArray(rules))
         st = gs_err(rs->ctx, GS_ERR_RULE, "%s: expected an object with a \"rules\" list", name);
     else if ((bad = unknown_key(root, top_fields, 2, buf, sizeof buf))) {
-        int col, line = line_of(json, jfield(json, json + len, bad, true), &col);
+        const char *at = jfield(json, json + len, bad, true);
+        int col, line = line_of(json, at ? at : json, &col);
         st = gs_err(rs->ctx, GS_ERR_RULE, "%s:%d:%d: %s (a rule file holds \"rules\" and \"doc\")", name, line,
                     col, buf);
     }

@@ -5,7 +5,8 @@ Each file of tests/data/rules/ (one mistake each: a misspelt op, field,
 condition, rewrite function or check variable, a wrong arity, an op the
 rule's opset range does not have, an unbound name, a duplicate name, ...)
 is refused whole by `rules list` with exit 3 and exactly the message
-below. A copy of a library rule's name is refused when the library is
+below (nul_whitespace.json, found by fuzzing: NUL bytes are white space to
+the JSON parser, and the position lookup once read past its end on them). A copy of a library rule's name is refused when the library is
 loaded too (`optimize --rules`), and a rewrite typo no longer lets
 `optimize` write a model with an op no runtime knows.
 
@@ -20,6 +21,7 @@ import onnx
 from onnx import TensorProto, helper
 
 EXPECTED = [
+    ("nul_whitespace.json", "nul_whitespace.json:3:56: rule 1 'fine': match at column 24: expected ')'"),
     ("arity_match.json", "arity_match.json:5:17: rule 1 'relu-two': match at column 1: 'Relu' takes 1 input, not 2"),
     ("arity_rewrite.json", "arity_rewrite.json:6:19: rule 1 'add-neg': rewrite at column 1: 'Sub' takes 2 inputs at opset 1, not 3"),
     ("check_entry_field.json", "check_entry_field.json:3:5: rule 1 'relu-relu': check: 'x': unknown field 'shap' (did you mean 'shape'?)"),
