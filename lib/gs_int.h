@@ -39,6 +39,7 @@ struct gs_ctx {
     char msg[1024];           /* last error message */
     gs_status last;           /* last error status */
     char *volatile temps[GS_MAX_TEMPS];   /* temporary files being written (fileio.c) */
+    gs_free_sized_fn free_sized;   /* gs_ctx_new_sized: blocks carry their size (ctx.c) */
 };
 
 /* Record an error on ctx and return st. fmt as printf. */

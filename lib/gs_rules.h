@@ -127,7 +127,7 @@ struct gs_pnode {
     const gs_rule_func *fn;     /* P_FUNC: its row in rule_funcs.c, resolved at load */
 };
 
-#define GS_MAX_ROOTS 4
+#define GS_MAX_ROOTS 8
 #define GS_MAX_LETS 8            /* "k = expr;" bindings in one rewrite */
 
 struct gs_rule {
@@ -227,7 +227,7 @@ enum {                          /* gs_rule_func.places: where a call may be writ
     GS_FN_INT = 8,              /* an element of a rewrite list [a, b] */
 };
 
-typedef enum { GS_F_COND, GS_F_DIM, GS_F_SHAPE, GS_F_COMPOSE, GS_F_ADD_PADS, GS_F_VALUE } gs_func_id;
+typedef enum { GS_F_COND, GS_F_DIM, GS_F_SHAPE, GS_F_COMPOSE, GS_F_ADD_PADS, GS_F_VALUE, GS_F_INVERSE } gs_func_id;
 
 struct gs_rule_func {
     const char *name;
@@ -247,5 +247,13 @@ const gs_rule_func *gs_rule_func_at(int i);
 bool gs_rule_func_arity(const gs_rule_func *f, int nargs);
 /* The kind of f's argument k ('v', 'a', 'x', 'n', 'l', 'i'), or 0 past the end. */
 char gs_rule_func_arg(const gs_rule_func *f, int k);
+
+/* ---- api_rules.c ------------------------------------------------------- */
+
+/* Apply the rule choices of gs_optimize_opts to a loaded ruleset: load
+ * o->rules_json, then make the rules o->disabled_rules names (or those
+ * o->only_rules does not name) never apply. GS_ERR_ARG naming the first
+ * name that is no rule of rs. */
+gs_status gs_rules_select(gs_ctx *ctx, gs_ruleset *rs, const gs_optimize_opts *o);
 
 #endif /* GS_RULES_H */

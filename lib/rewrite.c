@@ -213,6 +213,17 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                               w->r->name);
             a.type = GS_A_FLOAT;
             a.f = (float)gs_tensor_get_f(t, 0);
+        } else if (v->kind == P_FUNC && v->fn->id == GS_F_INVERSE) {
+            /* inverse(c): the float attribute 1 / c for a constant scalar c
+             * (an attention's Div by sqrt(d) as Attention's scale) */
+            gs_id cv = w->m->values[v->args[0]->var];
+            const gs_tensor *t = cv != GS_NONE ? w->g->values[cv].init : NULL;
+            double x = t && t->data && gs_tensor_numel(t) == 1 ? gs_tensor_get_f(t, 0) : 0;
+            if (!(x != 0 && isfinite(x)))
+                return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': inverse() needs a constant non-zero "
+                              "scalar", w->r->name);
+            a.type = GS_A_FLOAT;
+            a.f = (float)(1 / x);
         } else if (v->kind == P_FUNC) {
             a.type = GS_A_INT;
             if (!int_valued(v, &a.i, w))
@@ -454,7 +465,23 @@ static int base_len(const char *s)
     return n;
 }
 
+static gs_status apply(gs_graph *g, const gs_match *m, gs_delta *delta);
+
+/* A failure names the rule's file in front of "rule 'NAME': ...", as the
+ * loader's messages do. */
 gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
+{
+    gs_status st = apply(g, m, delta);
+    const char *file = m->rule->file;
+    if (st != GS_OK && st != GS_ERR_NOMEM && file && *file && !strncmp(g->ctx->msg, "rule '", 6)) {
+        char msg[sizeof g->ctx->msg];
+        snprintf(msg, sizeof msg, "%s", g->ctx->msg);
+        gs_err(g->ctx, st, "%s: %s", file, msg);
+    }
+    return st;
+}
+
+static gs_status apply(gs_graph *g, const gs_match *m, gs_delta *delta)
 {
     const gs_rule *r = m->rule;
     gs_delta local;

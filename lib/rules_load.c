@@ -962,6 +962,11 @@ static bool validate_check(parser *ps, const cJSON *check)
     if (!cJSON_IsObject(check))
         return perr_at(ps, -1, "\"check\" must be an object: a shape or data per variable");
     for (const cJSON *k = check->child; k; k = k->next) {
+        if (!strcmp(k->string, "unit_inputs")) {   /* a flag for the check, not a variable */
+            if (!cJSON_IsBool(k))
+                return perr_key(ps, k->string, "'unit_inputs' must be true or false");
+            continue;
+        }
         int v = 0;
         while (v < r->nmatch_vars && strcmp(r->vars[v], k->string))
             v++;
