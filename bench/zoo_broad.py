@@ -151,7 +151,7 @@ def qdq(name, path):
         q.convert(model, inplace=True)
     else:
         model = rand_norms(torchvision.models.quantization.mobilenet_v2(weights=None, quantize=False)).eval()
-        model.fuse_model(is_qat=True)
+        model.fuse_model()   # in eval mode: each BatchNorm folded into its Conv, so none is left for QAT
         model.train()
         # FakeQuantize modules: the default QAT qconfig's fused observer has no ONNX export
         model.qconfig = q.QConfig(
