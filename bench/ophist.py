@@ -25,11 +25,14 @@ def histogram(path):
     return dict(counts)
 
 
-def gaps(ours, peer):
+def gaps(ours, peer, original=None):
     """{op: [ours, peer]} for each op type the peer has fewer of than ours,
-    or has where ours has none."""
+    or has where ours has none and the original (when given) has none either
+    (an op the peer wrote: a fusion). Constant nodes are left out: ONNX
+    Runtime turns them into initializers when it loads a model, at any level."""
     return {op: [ours.get(op, 0), peer.get(op, 0)] for op in sorted(set(ours) | set(peer))
-            if peer.get(op, 0) < ours.get(op, 0) or (op not in ours and peer.get(op, 0))}
+            if op != "Constant" and (peer.get(op, 0) < ours.get(op, 0) or
+                                     (op not in ours and peer.get(op, 0) and not (original or {}).get(op)))}
 
 
 def fmt_gaps(g):

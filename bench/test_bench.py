@@ -99,7 +99,9 @@ def main():
         gp = ophist.gaps(h, {"If": 1, "Identity": 1, "Cast": 1, "com.microsoft:FusedConv": 2})
         check(gp == {"Identity": [2, 1], "com.microsoft:FusedConv": [0, 2]} and
               ophist.fmt_gaps(gp) == "Identity 2->1, com.microsoft:FusedConv 0->2" and
-              ophist.fmt_gaps(ophist.gaps(h, h)) == "none", f"gaps against a peer's histogram: {gp}")
+              ophist.fmt_gaps(ophist.gaps(h, h)) == "none" and
+              ophist.gaps({"Cast": 1}, {"Pad": 1, "Constant": 2}, {"Pad": 1, "Cast": 1}) == {"Cast": [1, 0]},
+              f"gaps against a peer's histogram: {gp}")
 
         if shutil.which("node"):
             js_check = (

@@ -121,9 +121,29 @@ def detectors():
     }
 
 
+def spread_scores(model, x):
+    """Scale each classification layer (cls_logits, cls_score) so its outputs have a standard
+    deviation of about 1 on x: untrained, a ResNet backbone's features grow layer by layer and
+    the scores saturate at 1, so boxes tie and their order (and NMS's choices) would hinge on
+    the last bit of a sum."""
+    heads = {n: m for n, m in model.named_modules() if n.endswith(("cls_logits", "cls_score"))}
+    spread = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: spread.setdefault(n, float(o.float().std())))
+             for n, m in heads.items()]
+    with torch.no_grad():
+        model([x])
+        for n, m in heads.items():
+            if spread.get(n):
+                m.weight.mul_(1 / spread[n])
+                m.bias.zero_()
+    for h in hooks:
+        h.remove()
+    return model
+
+
 def detector(name, path):
-    model = rand_norms(detectors()[name]()).eval()
-    x = torch.rand(3, 320, 320)
+    x = torch.rand(3, 320, 320) * 2 - 1   # as bench/ort_common.js draws inputs
+    model = spread_scores(rand_norms(detectors()[name]()).eval(), x)
     export(Boxes(model), x, path, input_names=["image"], output_names=["boxes", "scores", "labels"])
 
 

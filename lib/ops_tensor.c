@@ -85,7 +85,8 @@ static gs_status k_identity(gs_kcall *k, const gs_tensor *const *in, int nin, gs
 
 static gs_status k_dropout(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
-    if (nin > 2 && in[2] && gs_tensor_get_i(in[2], 0))
+    bool zero = nin > 1 && in[1] && gs_tensor_numel(in[1]) == 1 && gs_tensor_get_f(in[1], 0) == 0.0;
+    if (nin > 2 && in[2] && gs_tensor_get_i(in[2], 0) && !zero)   /* ratio 0 drops nothing, training or not */
         return gs_kunsupported(k, "training mode");
     if (k->opset < 7 && gs_attr_int(k->node, "is_test", 0) == 0)
         return gs_kunsupported(k, "training mode (is_test=0)");
@@ -1080,6 +1081,25 @@ static gs_status infer_dropout(gs_graph *g, gs_node *n, int64_t opset)
     return st;
 }
 
+/* QuantizeLinear: x's dims, the zero point's type (uint8 without one).
+ * DequantizeLinear: x's dims, float32 (the scale's type from opset 19).
+ * Only inferred, never evaluated: a DequantizeLinear of a constant int8
+ * weight must stay for ONNX Runtime's quantized kernels to be fused. */
+static gs_status infer_quantize(gs_graph *g, gs_node *n, int64_t opset)
+{
+    (void)opset;
+    const gs_value *x = val(g, n, 0), *z = val(g, n, 2);
+    int32_t dtype = n->nin > 2 && n->in[2] != GS_NONE ? (z ? z->dtype : 0) : GS_UINT8;
+    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
+}
+
+static gs_status infer_dequantize(gs_graph *g, gs_node *n, int64_t opset)
+{
+    const gs_value *x = val(g, n, 0), *s = val(g, n, 1);
+    int32_t dtype = opset < 19 ? GS_FLOAT : s ? s->dtype : 0;
+    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
+}
+
 static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
 {
     const gs_value *x = val(g, n, 0);
@@ -1290,5 +1310,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
       "(nearest and linear)", gs_infer_resize, NULL, k_resize },
     { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize },
+    { "QuantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 saturate:i=1 block_size:i=0", infer_quantize, NULL, NULL },
+    { "DequantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 block_size:i=0", infer_dequantize, NULL, NULL },
     { .name = NULL },
 };
