@@ -138,7 +138,7 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
         pin[i] = &tin[i];
     }
     if (st == GS_OK)
-        st = gs_model_errfile(m, gs_interp_run(ctx, m->graph, gs_model_opset_of(m, ""), pin, ninputs,
+        st = gs_model_errfile(m, gs_interp_run(ctx, m->graph, pin, ninputs,
                                                tout, nout));
     for (int i = 0; i < nout; i++)
         outputs[i] = NULL;
@@ -165,7 +165,7 @@ GS_API gs_status gs_model_infer_shapes(gs_model *m)
 {
     if (!m)
         return GS_ERR_ARG;
-    return gs_infer_graph(m->graph, gs_model_opset_of(m, ""));
+    return gs_infer_graph(m->graph);
 }
 
 /* ---- random inputs ------------------------------------------------------- */

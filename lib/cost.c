@@ -4,27 +4,16 @@
  * A node costs max(flops / (peak * efficiency), bytes / bandwidth) plus a
  * fixed per-op overhead, in seconds, with the parameters taken from a device
  * profile. FLOPs and bytes come from the op registry's cost function. A node
- * whose inputs are all constant costs nothing: constant folding removes it.
+ * that constant folding will evaluate (gs_fold_will_fold) costs nothing.
  * A graph costs the sum of its live nodes. A caller can replace the per-node
  * formula with a callback (gs_optimize_opts.cost_cb).
  */
 #include "gs_cost.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A generic x86-64 core (AVX2, one thread): about 50 GFLOP/s of float32 in a
- * good GEMM, 12 GB/s of streaming bandwidth, a few microseconds per op. */
-const gs_profile gs_profile_default = {
-    .name = "generic-x86-64",
-    .peak_flops = 50e9,
-    .bandwidth = 12e9,
-    .overhead = 3e-6,
-    .gemm_half_cols = 256,
-    .noverrides = 0,
-};
 
 static double efficiency(const gs_profile *p, const char *op)
 {
@@ -34,43 +23,65 @@ static double efficiency(const gs_profile *p, const char *op)
     return 1.0;
 }
 
-static bool const_only(const gs_graph *g, const gs_node *n, int depth);
+/* ---- counts for the ops' cost functions ------------------------------- */
 
-/* True when v is a constant or computed from constants only (looking back a
- * few nodes: rewrites build short constant expressions). */
-static bool const_value(const gs_graph *g, gs_id v, int depth)
+/* True when input k of n is also an earlier input (Mul(x, x)). */
+static bool read_before(const gs_node *n, int k)
 {
-    const gs_value *val = &g->values[v];
-    if (val->init)
-        return true;
-    if (val->producer == GS_NONE || depth <= 0)
-        return false;
-    const gs_node *p = &g->nodes[val->producer];
-    return !(p->flags & GS_N_DEAD) && const_only(g, p, depth - 1);
+    for (int j = 0; j < k; j++)
+        if (n->in[j] == n->in[k])
+            return true;
+    return false;
 }
 
-/* True when the node computes only from constants (and will be folded). */
-static bool const_only(const gs_graph *g, const gs_node *n, int depth)
+/* Elementwise default: one operation per output element; bytes are every
+ * input (each value once: Mul(x, x) reads x once) and output with a known
+ * shape. */
+void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
-    if (n->ncaps || *n->domain)
-        return false;
-    if (n->nin == 0)
-        return !strcmp(n->op, "Constant");
-    for (int k = 0; k < n->nin; k++) {
-        gs_id v = n->in[k];
-        if (v != GS_NONE && !const_value(g, v, depth))
-            return false;
+    c->flops = c->bytes_read = c->bytes_written = 0;
+    for (int k = 0; k < n->nin + n->nout; k++) {
+        bool out = k >= n->nin;
+        gs_id v = out ? n->out[k - n->nin] : n->in[k];
+        if (v == GS_NONE || g->values[v].rank < 0 || (!out && read_before(n, k)))
+            continue;
+        const gs_value *val = &g->values[v];
+        double elems = 1;
+        for (int d = 0; d < val->rank; d++)
+            elems *= val->dims[d].v > 0 ? (double)val->dims[d].v : 1;
+        double bytes = elems * (double)(gs_dtype_size(val->dtype) ? gs_dtype_size(val->dtype) : 4);
+        if (out) {
+            c->bytes_written += bytes;
+            c->flops += elems;
+        } else {
+            c->bytes_read += bytes;
+        }
     }
-    return true;
 }
+
+double gs_value_elems(const gs_value *v)
+{
+    double e = 1;
+    for (int i = 0; v && i < v->rank; i++)
+        e *= v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
+    return e;
+}
+
+double gs_value_bytes(const gs_value *v)
+{
+    size_t s = v ? gs_dtype_size(v->dtype) : 0;
+    return v ? gs_value_elems(v) * (double)(s ? s : 4) : 0;
+}
+
+/* ---- the model ------------------------------------------------------------ */
 
 void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
                   gs_ncost *out)
 {
     memset(out, 0, sizeof *out);
-    if ((n->flags & GS_N_DEAD) || const_only(g, n, 6))
+    if ((n->flags & GS_N_DEAD) || gs_fold_will_fold(g, n, GS_FOLD_DEPTH))
         return;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, cm->opset);
+    const gs_opdef *d = n->def;
     gs_cost c = { 0, 0, 0, 0 };
     if (d && d->cost && gs_op_fits(d, n))
         d->cost(g, n, &c);
@@ -101,172 +112,11 @@ double gs_cost_graph(const gs_cost_model *cm, const gs_graph *g)
     return total;
 }
 
-/* ---- profiles ---------------------------------------------------------- */
-
-static gs_status number(gs_ctx *ctx, const char *path, const cJSON *root, const char *key,
-                        double *out, bool required)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!it && !required)
-        return GS_OK;
-    if (!cJSON_IsNumber(it) || !(it->valuedouble > 0))
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field '%s' must be a positive number", path, key);
-    *out = it->valuedouble;
-    return GS_OK;
-}
-
-static gs_status overrides(gs_ctx *ctx, const char *path, const cJSON *ops, gs_profile *p)
-{
-    if (!ops)
-        return GS_OK;
-    if (!cJSON_IsObject(ops))
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'ops' must be an object", path);
-    int n = cJSON_GetArraySize(ops);
-    if (n > GS_PROFILE_MAX_OPS)
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile has more than %d op entries", path,
-                      GS_PROFILE_MAX_OPS);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, ops) {
-        const cJSON *eff = cJSON_GetObjectItemCaseSensitive(it, "efficiency");
-        if (!cJSON_IsNumber(eff) || !(eff->valuedouble > 0) || eff->valuedouble > 1e3)
-            return gs_err(ctx, GS_ERR_PARSE, "%s: ops.%s.efficiency must be a positive number",
-                          path, it->string);
-        gs_profile_op *o = &p->overrides[p->noverrides++];
-        snprintf(o->op, sizeof o->op, "%s", it->string);
-        o->efficiency = eff->valuedouble;
-    }
-    return GS_OK;
-}
-
-/* The profile's "rules": paths relative to the folder of the profile at path. */
-static gs_status rule_paths(gs_ctx *ctx, const char *path, const cJSON *list, gs_profile *p)
-{
-    if (!list)
-        return GS_OK;
-    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > GS_PROFILE_MAX_RULES)
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'rules' must be a list of at most %d paths", path,
-                      GS_PROFILE_MAX_RULES);
-    const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path) + 1 : 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, list) {
-        if (!cJSON_IsString(it) || !*it->valuestring)
-            return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'rules' must hold non-empty strings", path);
-        const char *r = it->valuestring;
-        int n = snprintf(p->rules[p->nrules], GS_PROFILE_PATH_MAX, "%.*s%s", r[0] == '/' ? 0 : dirlen, path, r);
-        if (n < 0 || n >= GS_PROFILE_PATH_MAX)
-            return gs_err(ctx, GS_ERR_PARSE, "%s: profile rules path '%s' is too long", path, r);
-        p->nrules++;
-    }
-    return GS_OK;
-}
-
-static bool whole_in(const cJSON *v, double lo, double hi)
-{
-    return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
-           v->valuedouble == (double)(int)v->valuedouble;
-}
-
-/* The profile's "opset_limits": {"Op": highest opset for a model holding Op}. */
-static gs_status opset_limits(gs_ctx *ctx, const char *path, const cJSON *obj, gs_profile *p)
-{
-    if (!obj)
-        return GS_OK;
-    if (!cJSON_IsObject(obj) || cJSON_GetArraySize(obj) > GS_PROFILE_MAX_LIMITS)
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'opset_limits' must be an object of at most %d ops",
-                      path, GS_PROFILE_MAX_LIMITS);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj) {
-        if (!whole_in(it, 1, 1000) || strlen(it->string) >= sizeof p->opset_limits[0].op)
-            return gs_err(ctx, GS_ERR_PARSE, "%s: opset_limits.%s must be an integer from 1 to 1000", path,
-                          it->string);
-        snprintf(p->opset_limits[p->nlimits].op, sizeof p->opset_limits[0].op, "%s", it->string);
-        p->opset_limits[p->nlimits++].opset = (int)it->valuedouble;
-    }
-    return GS_OK;
-}
-
-/* The profile's "skip_rules": names of rules not used for this target. */
-static gs_status skip_rules(gs_ctx *ctx, const char *path, const cJSON *list, gs_profile *p)
-{
-    if (!list)
-        return GS_OK;
-    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > GS_PROFILE_MAX_SKIP)
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'skip_rules' must be a list of at most %d rule names",
-                      path, GS_PROFILE_MAX_SKIP);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, list) {
-        if (!cJSON_IsString(it) || !*it->valuestring || strlen(it->valuestring) >= sizeof p->skip[0])
-            return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'skip_rules' must hold rule names", path);
-        snprintf(p->skip[p->nskip++], sizeof p->skip[0], "%s", it->valuestring);
-    }
-    return GS_OK;
-}
-
-gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
-                           gs_profile *p)
-{
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
-    if (!root)
-        return gs_err(ctx, GS_ERR_PARSE, "%s: profile is not valid JSON (at byte %ld)", path,
-                      end ? (long)(end - json) : 0L);
-    *p = gs_profile_default;
-    gs_status st = GS_OK;
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
-    if (!cJSON_IsObject(root))
-        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile must be a JSON object", path);
-    if (st == GS_OK && cJSON_IsString(name))
-        snprintf(p->name, sizeof p->name, "%s", name->valuestring);
-    double gflops = 0, gbs = 0, us = 0;
-    if (st == GS_OK)
-        st = number(ctx, path, root, "peak_gflops", &gflops, true);
-    if (st == GS_OK)
-        st = number(ctx, path, root, "bandwidth_gbs", &gbs, true);
-    if (st == GS_OK)
-        st = number(ctx, path, root, "overhead_us", &us, true);
-    if (st == GS_OK)
-        st = overrides(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "ops"), p);
-    const cJSON *hc = cJSON_GetObjectItemCaseSensitive(root, "gemm_half_cols");
-    if (st == GS_OK && hc && !(cJSON_IsNumber(hc) && hc->valuedouble >= 0 && hc->valuedouble <= 1e6))
-        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'gemm_half_cols' must be a number from 0 to 1e6", path);
-    if (st == GS_OK && hc)
-        p->gemm_half_cols = hc->valuedouble;
-    const cJSON *os = cJSON_GetObjectItemCaseSensitive(root, "opset");
-    if (st == GS_OK && os && !whole_in(os, 1, 1000))
-        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
-    if (st == GS_OK && os)
-        p->opset = (int)os->valuedouble;
-    if (st == GS_OK)
-        st = opset_limits(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "opset_limits"), p);
-    if (st == GS_OK)
-        st = rule_paths(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "rules"), p);
-    if (st == GS_OK)
-        st = skip_rules(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "skip_rules"), p);
-    p->peak_flops = gflops * 1e9;
-    p->bandwidth = gbs * 1e9;
-    p->overhead = us * 1e-6;
-    cJSON_Delete(root);
-    return st;
-}
-
-gs_status gs_profile_load(gs_ctx *ctx, const char *path, gs_profile *p)
-{
-    void *map;
-    size_t size;
-    gs_status st = gs_file_map(ctx, path, &map, &size);
-    if (st != GS_OK)
-        return st;
-    st = gs_profile_parse(ctx, map ? map : "", size, path, p);
-    gs_file_unmap(map, size);
-    return st;
-}
-
 GS_API double gs_node_cost(const gs_model *m, int node, double *flops, double *bytes)
 {
     if (!m || node < 0 || node >= m->graph->nnodes)
         return 0;
-    gs_cost_model cm = { &gs_profile_default, gs_model_opset_of(m, ""), NULL, NULL };
+    gs_cost_model cm = { &gs_profile_default, NULL, NULL };
     gs_ncost c;
     gs_cost_node(&cm, m->graph, &m->graph->nodes[node], &c);
     if (flops)

@@ -7,7 +7,7 @@
  * two Reshapes of one tensor by equal shape initializers merge too. Runs as
  * part of cleanup.
  */
-#include "gs_cost.h"
+#include "gs_cleanup.h"
 
 #include <string.h>
 
@@ -57,11 +57,11 @@ static bool same_node(const gs_node *a, const gs_node *b)
     return true;
 }
 
-static bool mergeable(const gs_graph *g, const gs_node *n, int64_t opset)
+static bool mergeable(const gs_graph *g, const gs_node *n)
 {
     if ((n->flags & GS_N_DEAD) || n->ncaps || *n->domain)
         return false;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    const gs_opdef *d = n->def;
     if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
         return false;
     for (int k = 0; k < n->nout; k++)
@@ -168,29 +168,26 @@ static int share_constants(gs_graph *g, gs_status *st)
     return moved;
 }
 
-int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
+/* Equal nodes merged, in topological order; *count grows by the merges. */
+static gs_status merge_nodes(gs_graph *g, int *count)
 {
-    *st = GS_OK;
-    int shared = share_constants(g, st);
-    if (*st != GS_OK)
-        return shared;
+    gs_status st = GS_OK;
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
     uint32_t cap = 64;
     while (cap < (uint32_t)g->nnodes * 2)
         cap *= 2;
     gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
     int n = order && table ? gs_ir_topo(g, order) : -2;
-    int merged = 0;
     if (n < 0) {
-        *st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
+        st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
         gs_dealloc(g->ctx, order);
         gs_dealloc(g->ctx, table);
-        return shared;
+        return st;
     }
     memset(table, 0xff, cap * sizeof *table);
-    for (int i = 0; i < n && *st == GS_OK; i++) {   /* topological: inputs are final */
+    for (int i = 0; i < n && st == GS_OK; i++) {   /* topological: inputs are final */
         gs_id id = order[i];
-        if (!mergeable(g, &g->nodes[id], opset))
+        if (!mergeable(g, &g->nodes[id]))
             continue;
         for (uint32_t j = (uint32_t)node_key(&g->nodes[id]) & (cap - 1);; j = (j + 1) & (cap - 1)) {
             if (table[j] == GS_NONE) {
@@ -200,13 +197,20 @@ int gs_cse(gs_graph *g, int64_t opset, gs_status *st)
             if (same_node(&g->nodes[table[j]], &g->nodes[id])) {
                 if (!names_kept(g, &g->nodes[table[j]], &g->nodes[id]))
                     break;   /* a subgraph reads dup's output by a name keep's cannot take */
-                *st = merge(g, &g->nodes[table[j]], id);
-                merged++;
+                st = merge(g, &g->nodes[table[j]], id);
+                (*count)++;
                 break;
             }
         }
     }
     gs_dealloc(g->ctx, order);
     gs_dealloc(g->ctx, table);
-    return shared + merged;
+    return st;
+}
+
+gs_status gs_cse(gs_graph *g, int *merged)
+{
+    gs_status st = GS_OK;
+    *merged = share_constants(g, &st);
+    return st == GS_OK ? merge_nodes(g, merged) : st;
 }

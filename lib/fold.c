@@ -26,24 +26,74 @@ static bool known_shape(const gs_graph *g, const gs_node *n, const gs_opdef *d)
     return v->rank >= 0;
 }
 
-static bool foldable(const gs_graph *g, const gs_node *n, int64_t opset, const gs_opdef **def)
+/* Bytes of v by its inferred type and shape, or SIZE_MAX when not known. */
+static size_t known_bytes(const gs_value *v)
+{
+    if (v->init)
+        return v->init->nbytes;
+    size_t bytes = gs_dtype_size(v->dtype);
+    if (!bytes || v->rank < 0)
+        return SIZE_MAX;
+    for (int i = 0; i < v->rank; i++)
+        if (v->dims[i].v < 0 || !gs_mul_ok(bytes, (size_t)v->dims[i].v, &bytes))
+            return SIZE_MAX;
+    return bytes;
+}
+
+/* The inputs' bytes allow the outputs' (where inference knows both): an
+ * output bigger than its inputs and than FOLD_MIN_CAP stays computed. */
+static bool small_enough(const gs_graph *g, const gs_node *n)
+{
+    size_t in = 0, out = 0;
+    for (int k = 0; k < n->nin; k++) {
+        size_t b = n->in[k] == GS_NONE ? 0 : known_bytes(&g->values[n->in[k]]);
+        if (b == SIZE_MAX || (in += b) < b)
+            return true;   /* not known: the folder's allocation cap decides */
+    }
+    for (int k = 0; k < n->nout; k++) {
+        size_t b = n->out[k] == GS_NONE ? 0 : known_bytes(&g->values[n->out[k]]);
+        if (b == SIZE_MAX)
+            return true;
+        if ((out += b) < b)
+            return false;
+    }
+    return out <= (in > FOLD_MIN_CAP ? in : FOLD_MIN_CAP);
+}
+
+/* n's op can be evaluated here and n's outputs may become constants. */
+static bool evaluable(const gs_graph *g, const gs_node *n)
 {
     if ((n->flags & GS_N_DEAD) || n->ncaps || n->nout > 16 || n->nin > 64)
         return false;
-    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    const gs_opdef *d = n->def;
     if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)) || !gs_op_fits(d, n))
         return false;
-    bool shape_only = known_shape(g, n, d);
-    for (int k = 0; k < n->nin && !shape_only; k++) {
-        gs_id v = n->in[k];
-        if (v != GS_NONE && (!g->values[v].init || !g->values[v].init->data))
-            return false;
-    }
     for (int k = 0; k < n->nout; k++)
         if (n->out[k] != GS_NONE && (g->values[n->out[k]].flags & GS_V_OUTPUT))
             return false;   /* a graph output keeps its producer */
-    *def = d;
     return true;
+}
+
+bool gs_fold_will_fold(const gs_graph *g, const gs_node *n, int depth)
+{
+    if (!evaluable(g, n))
+        return false;
+    if (known_shape(g, n, n->def))
+        return true;
+    for (int k = 0; k < n->nin; k++)
+        if (n->in[k] != GS_NONE && !gs_fold_const_value(g, n->in[k], depth))
+            return false;
+    return small_enough(g, n);
+}
+
+bool gs_fold_const_value(const gs_graph *g, gs_id v, int depth)
+{
+    const gs_value *val = &g->values[v];
+    if (val->init)
+        return val->init->data != NULL;
+    if (val->producer == GS_NONE || depth <= 0)
+        return false;
+    return gs_fold_will_fold(g, &g->nodes[val->producer], depth - 1);
 }
 
 /* The alignment a kernel needs to read elements of type dtype in place: the
@@ -113,9 +163,9 @@ static gs_status adopt(gs_model *m, gs_graph *g, gs_id old, gs_tensor *out)
 /* False when an output of n whose shape inference knows (inputs are
  * constants now: the node is inferred again) holds more than cap bytes, or
  * more than can be counted. */
-static bool outputs_fit(gs_graph *g, gs_node *n, const gs_opdef *d, int64_t opset, size_t cap)
+static bool outputs_fit(gs_graph *g, gs_node *n, const gs_opdef *d, size_t cap)
 {
-    if (d->infer && d->infer(g, n, opset) == GS_ERR_NOMEM)
+    if (d->infer && d->infer(g, n) == GS_ERR_NOMEM)
         return false;
     size_t total = 0;
     for (int j = 0; j < n->nout; j++) {
@@ -185,7 +235,7 @@ static gs_status run_capped(const gs_opdef *d, gs_kcall *k, const gs_tensor **in
     return st == GS_ERR_NOMEM && c.hit ? GS_ERR_LIMIT : st;
 }
 
-static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d, int64_t opset,
+static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d,
                            bool *done)
 {
     gs_node *n = &g->nodes[id];
@@ -196,8 +246,8 @@ static gs_status fold_node(gs_model *m, gs_graph *g, gs_id id, const gs_opdef *d
     memset(out, 0, sizeof out);
     gs_status st = gather(g->ctx, g, n, d->flags & GS_OP_ANY_ALIGN, copies, in, &in_bytes);
     size_t cap = in_bytes > FOLD_MIN_CAP ? in_bytes : FOLD_MIN_CAP;
-    gs_kcall k = { g->ctx, g, n, opset, NULL };
-    bool fits = st == GS_OK && outputs_fit(g, n, d, opset, cap);
+    gs_kcall k = { g->ctx, g, n, g->opset, NULL };
+    bool fits = st == GS_OK && outputs_fit(g, n, d, cap);
     if (fits)
         st = run_capped(d, &k, in, n, out, cap);
     size_t out_bytes = 0;
@@ -378,7 +428,7 @@ static gs_status retarget(gs_model *m, gs_graph *g, gs_id id, bool *done)
     return st;
 }
 
-gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded)
+gs_status gs_fold_constants(gs_model *m, gs_graph *g, int *folded)
 {
     *folded = 0;
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -387,11 +437,9 @@ gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded
     int n = gs_ir_topo(g, order);
     gs_status st = n == -2 ? GS_ERR_NOMEM : GS_OK;
     for (int i = 0; i < n && st == GS_OK; i++) {   /* topological: folded outputs feed later nodes */
-        const gs_opdef *d;
-        bool done;
-        done = false;
-        if (foldable(g, &g->nodes[order[i]], opset, &d))
-            st = fold_node(m, g, order[i], d, opset, &done);
+        bool done = false;
+        if (gs_fold_will_fold(g, &g->nodes[order[i]], 0))
+            st = fold_node(m, g, order[i], g->nodes[order[i]].def, &done);
         else if ((st = fold_elems(m, g, order[i], &done)) == GS_OK && !done)
             st = retarget(m, g, order[i], &done);
         *folded += st == GS_OK && done;

@@ -216,7 +216,8 @@ typedef struct gs_node {
     const char *op;         /* op_type */
     const char *domain;     /* "" for the default ONNX domain */
     const char *name;
-    int32_t opid;           /* op registry index, or -1 (opaque node) */
+    const struct gs_opdef *def;  /* registry row at the graph's opset, or NULL (an op
+                               graphsub does not know: carried through, opaque) */
     gs_id *in;              /* value ids; GS_NONE for an absent optional input */
     gs_id *out;
     int32_t nin, nout;
@@ -243,6 +244,8 @@ struct gs_graph {
     gs_arena arena;
     gs_arena *perm;
     gs_graph *parent;       /* enclosing graph for subgraphs */
+    int64_t opset;          /* default-domain opset (a body's and a clone's are their
+                               graph's); 0 when the model imports none */
     gs_node *nodes;         /* ctx heap, grows */
     gs_value *values;       /* ctx heap, grows */
     int32_t nnodes, capnodes, nvalues, capvalues;
@@ -264,7 +267,14 @@ struct gs_graph {
                                yet counted, see gs_infer_fresh_sym) */
 };
 
-gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);   /* NULL on no memory */
+/* A new graph (a subgraph of parent when parent is not NULL, with its opset);
+ * NULL on no memory. */
+gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);
+/* A new root graph of default-domain opset opset; NULL on no memory. */
+gs_graph *gs_ir_new_opset(gs_ctx *ctx, int64_t opset);
+/* Set the opset of g and of its subgraphs, and the registry row of each of
+ * their nodes at that opset. */
+void gs_ir_set_opset(gs_graph *g, int64_t opset);
 void gs_ir_free(gs_graph *g);                         /* frees subgraphs too */
 /* Add a value named name (copied into the arena unless it is NULL). Names must
  * be unique in the graph; returns GS_NONE on failure (message set). */
@@ -375,13 +385,19 @@ bool gs_opset_can_raise(gs_model *m, int64_t target);
  * says the model is bad (MODEL, UNSUPPORTED, LIMIT: a kernel or an inference
  * that failed names only the node) and the message does not name it yet. */
 gs_status gs_model_errfile(const gs_model *m, gs_status st);
+/* An empty model of ctx (filled by the importer); NULL on no memory. */
+gs_model *gs_model_new(gs_ctx *ctx);
 /* Register a tensor (and its data if GS_T_OWNED) to be freed with the model. */
 gs_status gs_model_own(gs_model *m, gs_tensor *t);
 
 /* ---- onnx_import.c / onnx_export.c: the only code that sees protobuf-c - */
 
-gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
-                         const char *path, const char *dir, gs_model **out);
+/* Fill m, a model fresh from gs_model_new, from the serialized ModelProto
+ * buf[0..size) (a mapping of the file path when mapped: the model keeps it,
+ * or it is unmapped here, on failure too). On failure m holds what was
+ * made so far and the caller frees it with gs_model_free. */
+gs_status gs_onnx_import(gs_model *m, void *buf, size_t size, bool mapped, const char *path,
+                         const char *dir);
 /* Pack the model and stream it to fd (fd >= 0) or into *buf (ctx heap, size
  * in *size). When ext_fd >= 0, tensors of ext_threshold bytes or more are
  * written to ext_fd, the file ext_path beside the model, and referenced as
@@ -392,7 +408,8 @@ gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
                          const char *path);
 /* Packed size of the model with every tensor inline (for the 2 GiB check). */
 gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);
-/* Free the unpacked ModelProto kept by a model (and its file mapping). */
+/* onnx_mem.c: free the unpacked ModelProto kept by a model (and its file
+ * mapping). */
 void gs_onnx_free_proto(gs_model *m);
 /* Decode one TensorProto file (ONNX test-data layout) into a tensor owned by
  * the caller (free with gs_tensor_free). */

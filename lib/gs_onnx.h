@@ -1,6 +1,8 @@
 /*
- * gs_onnx.h - onnx_check.c: the structural checks an unpacked ModelProto
- * passes before it is imported. Seen only by the code that sees protobuf-c.
+ * gs_onnx.h - the protobuf-c side of import and export, seen only by the
+ * code that sees protobuf-c: onnx_mem.c (protobuf-c's memory over the
+ * context's allocator) and onnx_check.c (the structural checks an unpacked
+ * ModelProto passes before it is imported).
  */
 #ifndef GS_ONNX_H
 #define GS_ONNX_H
@@ -16,6 +18,20 @@
  * version 3. GS_OK, GS_ERR_NOMEM, or GS_ERR_MODEL with one line naming path,
  * the node or value, and the problem. Node order and op schemas are left to
  * the importer and the op registry. */
+/* ---- onnx_mem.c -------------------------------------------------------- */
+
+/* protobuf-c reports a failed allocation and a parse error alike (NULL), so
+ * the allocator remembers whether it failed. */
+typedef struct gs_pbmem {
+    gs_ctx *ctx;
+    bool failed;
+} gs_pbmem;
+
+/* protobuf-c's allocator over pm->ctx's hooks (pm outlives its use). */
+ProtobufCAllocator gs_onnx_allocator(gs_pbmem *pm);
+
+/* ---- onnx_check.c ------------------------------------------------------ */
+
 gs_status gs_onnx_check(gs_ctx *ctx, const Onnx__ModelProto *mp, const char *path);
 /* The same checks on a lone tensor (a test-data file): data type, dims,
  * data fields. GS_OK or GS_ERR_MODEL naming path and the tensor. */

@@ -47,7 +47,7 @@ typedef gs_status (*gs_kernel_fn)(gs_kcall *k, const gs_tensor *const *in, int n
 /* Shape inference: set dtype/rank/dims of the node's outputs from its inputs
  * (and constant inputs' values where needed). Unknown stays unknown (rank -1);
  * return GS_OK unless the node is provably invalid. */
-typedef gs_status (*gs_infer_fn)(gs_graph *g, gs_node *n, int64_t opset);
+typedef gs_status (*gs_infer_fn)(gs_graph *g, gs_node *n);
 
 typedef struct gs_cost {
     double flops;               /* arithmetic operations */
@@ -60,6 +60,19 @@ typedef struct gs_cost {
 /* Cost of one node from its (inferred) shapes; unknown dims count as 1. */
 typedef void (*gs_cost_fn)(const gs_graph *g, const gs_node *n, gs_cost *c);
 
+/* What raising a model's default-domain opset (opset.c, from 13 up to
+ * GS_RAISE_MAX) does to a node of an op. */
+typedef enum gs_raise {
+    GS_RAISE_NO = 0,            /* meaning or signature changed: the model is not raised */
+    GS_RAISE_KEEP,              /* the same at every opset from 13 to GS_RAISE_MAX given its
+                                   defaults (later versions only added types, or attributes
+                                   whose defaults keep the old behaviour) */
+    GS_RAISE_AXES_TO_INPUT,     /* from 18: axes is an input, not an attribute (Reduce*) */
+    GS_RAISE_SPLIT_COUNT,       /* from 18: without a split input, num_outputs is required */
+    GS_RAISE_INFERENCE_BN,      /* from 14: outputs 1-4 changed meaning; inference form only */
+} gs_raise;
+enum { GS_RAISE_MIN = 13, GS_RAISE_MAX = 21 };   /* opsets a model is raised from and to */
+
 typedef struct gs_opdef {
     const char *name;
     int since, until;           /* opset range handled; until 0 = up to the latest */
@@ -70,6 +83,7 @@ typedef struct gs_opdef {
     gs_infer_fn infer;          /* NULL: outputs stay unknown */
     gs_cost_fn cost;            /* NULL: gs_cost_default */
     gs_kernel_fn kernel;        /* NULL: cannot be evaluated */
+    int8_t raise;               /* gs_raise: the row is the one place that says it */
 } gs_opdef;
 
 /* ---- ops.c: the registry ---------------------------------------------- */
@@ -82,10 +96,14 @@ void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
  * inputs are present (checked before any infer, cost or kernel function
  * looks at n's operands). */
 bool gs_op_fits(const gs_opdef *d, const gs_node *n);
+
+/* ---- cost.c: counts for the rows' cost functions ---------------------- */
+
+/* The default (a row without a cost function): one operation per output
+ * element, bytes of every distinct input and of the outputs. */
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
-/* For cost functions: elements of v (unknown dims count as 1, and a NULL v
- * as one element) and its bytes (4 per element when the type is unknown, 0
- * for a NULL v). */
+/* Elements of v (unknown dims count as 1, and a NULL v as one element) and
+ * its bytes (4 per element when the type is unknown, 0 for a NULL v). */
 double gs_value_elems(const gs_value *v);
 double gs_value_bytes(const gs_value *v);
 
@@ -172,7 +190,7 @@ int64_t gs_bcast_index(const gs_bcast *b, int64_t i);
 /* Run graph g of model m. inputs[k] feeds graph input k (by position in
  * g->inputs, initializers excluded); outputs are returned in g->outputs order
  * as tensors owned by the caller (free each with gs_tensor_free). */
-gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g, int64_t opset,
+gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g,
                         const gs_tensor *const *inputs, int ninputs,
                         gs_tensor **outputs, int noutputs);
 
@@ -186,7 +204,7 @@ gs_status gs_interp_run_sub(gs_interp *parent, const gs_graph *sub,
 
 /* Infer every node's outputs in topological order (subgraphs included);
  * ops without an infer function leave their outputs as they are. */
-gs_status gs_infer_graph(gs_graph *g, int64_t opset);
+gs_status gs_infer_graph(gs_graph *g);
 /* Set value v's type; dims (rank entries, may be NULL for rank -1) are
  * copied. Marks the value GS_V_TYPED when anything changed. */
 gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_dim *dims);
@@ -194,33 +212,28 @@ gs_status gs_infer_set(gs_graph *g, gs_id v, int32_t dtype, int rank, const gs_d
  * no shape, not even one declared before, is written for it. */
 void gs_infer_forget(gs_graph *g, gs_id v);
 /* Output 0 has input 0's type and shape. */
-gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_same(gs_graph *g, gs_node *n);
 /* Output 0: broadcast of every input's shape, input 0's dtype. */
-gs_status gs_infer_bcast(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_bcast(gs_graph *g, gs_node *n);
 /* As gs_infer_bcast with a bool output (comparisons). */
-gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n);
 /* GS_ERR_MODEL naming n: an output dim computed from n's inputs and
  * attributes overflows int64 or is negative (checked arithmetic,
  * __builtin_*_overflow, finds it; the dim is never exported wrapped). */
 gs_status gs_infer_overflow(gs_graph *g, const gs_node *n);
 /* Where: broadcast of the three inputs, the dtype of X (or of Y when X's is
  * unknown); never the condition's. */
-gs_status gs_infer_where(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_where(gs_graph *g, gs_node *n);
 /* Rows whose outputs follow from attributes and constant inputs (the shape
  * is left unknown where an input it depends on is not constant). */
-gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset);
-gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset);
-gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset);
-gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset);
-/* Einsum: output dims from the operands' letters. */
-gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset);
-/* ops_einsum.c: equation eq for operands of ranks[0..nin) with each
- * ellipsis spelled out as letters eq does not use, and the implicit output
- * made explicit, into out (cap bytes); bcast[c] is set for those letters.
- * False when eq does not fit the ranks. */
-bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast);
+gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n);
+gs_status gs_infer_range(gs_graph *g, gs_node *n);
+gs_status gs_infer_tile(gs_graph *g, gs_node *n);
+gs_status gs_infer_argminmax(gs_graph *g, gs_node *n);
+/* Broadcast two dims into *out; false when they are known to differ. */
+bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
-gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset);
+gs_status gs_infer_resize(gs_graph *g, gs_node *n);
 /* The elements of small integer value v (at most GS_MAX_ELEMS, 0-D or 1-D)
  * into out (see GS_ELEM_UNKNOWN): a constant's, or what inference recorded
  * in v->elems (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast, Add,
@@ -246,6 +259,20 @@ const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
 /* Evaluate every node whose inputs are all constants (and whose op is known
  * and not random) and make its outputs initializers owned by m; outputs
  * above max_bytes stay computed at run time. *folded receives the count. */
-gs_status gs_fold_constants(gs_model *m, gs_graph *g, int64_t opset, int *folded);
+gs_status gs_fold_constants(gs_model *m, gs_graph *g, int *folded);
+/* The one answer to "will constant folding evaluate node n?", used by the
+ * folder itself (depth 0: its inputs are constants now), by the cost model
+ * (a node that will fold costs nothing) and by the matcher (a root that will
+ * fold is left to the folder): a known, deterministic op with a kernel, not
+ * producing a graph output, reading only constants or values computed by
+ * nodes that will fold (looking back at most depth producers) or the shape
+ * of a value whose dims are known, and whose outputs, where inference knows
+ * their size, are no larger than its inputs or 64 KiB. */
+bool gs_fold_will_fold(const gs_graph *g, const gs_node *n, int depth);
+/* v is a constant, or computed by nodes that will fold (at most depth back). */
+bool gs_fold_const_value(const gs_graph *g, gs_id v, int depth);
+/* The depth the cost model and the matcher look back (rewrites build short
+ * constant expressions). */
+enum { GS_FOLD_DEPTH = 8 };
 
 #endif /* GS_OPS_H */

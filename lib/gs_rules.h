@@ -67,10 +67,10 @@ typedef struct gs_match {
  * node). fn returns false to stop. Returns the number of matches reported,
  * or -1 when memory is short (the context's error is set). */
 typedef bool (*gs_match_fn)(const gs_match *m, void *ud);
-int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                  gs_match_fn fn, void *ud);
 /* Matches rooted at node `root` only (for incremental search after a rewrite). */
-int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                 gs_id root, gs_match_fn fn, void *ud);
 
 /* ---- rewrite.c --------------------------------------------------------- */

@@ -151,17 +151,15 @@ void gs_infer_forget(gs_graph *g, gs_id v)
     val->flags |= GS_V_TYPED;
 }
 
-gs_status gs_infer_same(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_same(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     if (n->nin < 1 || n->nout < 1 || n->in[0] == GS_NONE)
         return GS_OK;
     const gs_value *x = &g->values[n->in[0]];
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, x->dims);
 }
 
-/* Broadcast two dims; false when they are known to be incompatible. */
-static bool bdim(gs_dim a, gs_dim b, gs_dim *out)
+bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
 {
     if (a.v == 1) { *out = b; return true; }
     if (b.v == 1) { *out = a; return true; }
@@ -191,7 +189,7 @@ static gs_status bcast(gs_graph *g, gs_node *n, int32_t dtype)
         for (int i = 0; i < r; i++) {
             gs_dim a = i < r - rank ? (gs_dim){ 1, NULL } : dims[i - (r - rank)];
             gs_dim b = i < r - x->rank ? (gs_dim){ 1, NULL } : x->dims[i - (r - x->rank)];
-            if (!bdim(a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
+            if (!gs_infer_bdim(a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
                 return gs_infer_set(g, n->out[0], dtype, -1, NULL);
         }
         memcpy(dims, next, (size_t)r * sizeof *dims);
@@ -211,23 +209,20 @@ static int32_t dtype_from(const gs_graph *g, const gs_node *n, int k)
 }
 
 /* Input 0's dtype only: Pow's exponent may have another type. */
-gs_status gs_infer_bcast(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_bcast(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     if (n->nout < 1)
         return GS_OK;
     return bcast(g, n, n->nin > 0 && n->in[0] != GS_NONE ? g->values[n->in[0]].dtype : 0);
 }
 
-gs_status gs_infer_where(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_where(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     return n->nout < 1 ? GS_OK : bcast(g, n, dtype_from(g, n, 1));
 }
 
-gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_bcast_bool(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     return n->nout < 1 ? GS_OK : bcast(g, n, GS_BOOL);
 }
 
@@ -580,11 +575,11 @@ static int elems_concat(const gs_graph *g, const gs_node *n, gs_dim *e)
 }
 
 /* Slice of a 1-D value along axis 0 with known starts, ends and steps. */
-static int elems_slice(const gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e)
+static int elems_slice(const gs_graph *g, const gs_node *n, gs_dim *e)
 {
     gs_dim x[GS_MAX_ELEMS], p[4][GS_MAX_ELEMS];
     int nx = gs_infer_elems(g, n->in[0], x);
-    if (nx < 0 || opset < 10 || n->nin < 3)
+    if (nx < 0 || g->opset < 10 || n->nin < 3)
         return -1;
     for (int k = 1; k < 5; k++) {
         p[k - 1][0] = (gs_dim){ k == 3 ? 0 : 1, NULL };
@@ -662,7 +657,7 @@ static int elems_equal_where(const gs_graph *g, const gs_node *n, gs_dim *e)
     return k;
 }
 
-static int elems_of_node(gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e)
+static int elems_of_node(gs_graph *g, const gs_node *n, gs_dim *e)
 {
     const char *op = n->op;
     if (n->nin < 1 || n->in[0] == GS_NONE)
@@ -674,7 +669,7 @@ static int elems_of_node(gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e
     if (!strcmp(op, "Concat"))
         return elems_concat(g, n, e);
     if (!strcmp(op, "Slice"))
-        return elems_slice(g, n, opset, e);
+        return elems_slice(g, n, e);
     if (!strcmp(op, "Equal") || !strcmp(op, "Where"))
         return n->nin == (op[0] == 'W' ? 3 : 2) ? elems_equal_where(g, n, e) : -1;
     if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div"))
@@ -690,7 +685,7 @@ static int elems_of_node(gs_graph *g, const gs_node *n, int64_t opset, gs_dim *e
 
 /* The elements of n's output 0 when it is a small integer value whose
  * elements follow from its inputs' (fits: the node fits its registry row). */
-static gs_status infer_elems(gs_graph *g, const gs_node *n, bool fits, int64_t opset)
+static gs_status infer_elems(gs_graph *g, const gs_node *n, bool fits)
 {
     gs_value *o = &g->values[n->out[0]];
     if (o->init)
@@ -699,7 +694,7 @@ static gs_status infer_elems(gs_graph *g, const gs_node *n, bool fits, int64_t o
     int ne = -1;
     bool equal = !strcmp(n->op, "Equal") && o->dtype == GS_BOOL;
     if (fits && !*n->domain && (int_type(o->dtype) || equal) && (o->rank == 0 || o->rank == 1))
-        ne = elems_of_node(g, n, opset, e);
+        ne = elems_of_node(g, n, e);
     /* the count must be the value's (a Reshape or Squeeze of several elements to one) */
     if (ne >= 0 && (o->rank == 0 ? ne != 1 : o->dims[0].v >= 0 && o->dims[0].v != ne))
         ne = -1;
@@ -721,13 +716,13 @@ static gs_status type_outer(gs_graph *sub)
     return st;
 }
 
-static gs_status infer_body(gs_graph *sub, int64_t opset)
+static gs_status infer_body(gs_graph *sub)
 {
     gs_status st = type_outer(sub);
-    return st == GS_OK ? gs_infer_graph(sub, opset) : st;
+    return st == GS_OK ? gs_infer_graph(sub) : st;
 }
 
-gs_status gs_infer_graph(gs_graph *g, int64_t opset)
+gs_status gs_infer_graph(gs_graph *g)
 {
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
     if (!order)
@@ -736,17 +731,17 @@ gs_status gs_infer_graph(gs_graph *g, int64_t opset)
     gs_status st = n == -2 ? GS_ERR_NOMEM : n < 0 ? gs_err(g->ctx, GS_ERR_MODEL, "graph has a cycle") : GS_OK;
     for (int i = 0; i < n && st == GS_OK; i++) {
         gs_node *nd = &g->nodes[order[i]];
-        const gs_opdef *d = gs_op_find(nd->op, nd->domain, opset);
+        const gs_opdef *d = nd->def;
         if (d && d->infer && gs_op_fits(d, nd))
-            st = d->infer(g, nd, opset);
+            st = d->infer(g, nd);
         if (st == GS_OK && nd->nout >= 1 && nd->out[0] != GS_NONE)
-            st = infer_elems(g, nd, d && gs_op_fits(d, nd), opset);
+            st = infer_elems(g, nd, d && gs_op_fits(d, nd));
         for (int a = 0; a < nd->nattrs && st == GS_OK; a++) {
             gs_attr *at = &nd->attrs[a];
             if (at->type == GS_A_GRAPH && at->g)
-                st = infer_body(at->g, opset);
+                st = infer_body(at->g);
             for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
-                st = infer_body(at->gs[j], opset);
+                st = infer_body(at->gs[j]);
         }
     }
     gs_dealloc(g->ctx, order);
@@ -771,9 +766,8 @@ static gs_status set_rank(gs_graph *g, gs_id v, int32_t dtype, int rank)
     return gs_infer_set(g, v, dtype, rank, dims);
 }
 
-gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_attr *a = gs_ir_attr(n, "value");
     int32_t dtype = a && a->type == GS_A_TENSOR && a->t ? a->t->dtype : GS_FLOAT;
     const gs_value *x = input(g, n, 0);
@@ -790,9 +784,8 @@ gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n, int64_t opset)
 /* Range: one dim, known when start, limit and delta are constants; with
  * delta 1 and start and limit known as numbers and dims, limit - start when
  * that is a sum of dims (so never negative). */
-gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_range(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_tensor *t[3];
     gs_dim d = { -1, NULL };
     bool all = true;
@@ -817,9 +810,8 @@ gs_status gs_infer_range(gs_graph *g, gs_node *n, int64_t opset)
 }
 
 /* Tile: input 0's dtype and rank; dims multiplied by constant repeats. */
-gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_tile(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = input(g, n, 0);
     const gs_tensor *r = gs_infer_const(g, n, 1);
     if (!x || x->rank < 0 || !r || r->rank != 1 || r->dims[0] != x->rank)
@@ -835,9 +827,8 @@ gs_status gs_infer_tile(gs_graph *g, gs_node *n, int64_t opset)
 }
 
 /* ArgMax, ArgMin: int64, the axis kept as 1 or dropped. */
-gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_argminmax(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = input(g, n, 0);
     bool keep = gs_attr_int(n, "keepdims", 1) != 0;
     int axis = x ? gs_axis(gs_attr_int(n, "axis", 0), x->rank) : -1;
@@ -857,12 +848,12 @@ gs_status gs_infer_argminmax(gs_graph *g, gs_node *n, int64_t opset)
  * or floor(dim * scale) from constant scales (a scale of 1 keeps the dim,
  * symbolic or not), as the kernel computes them. With axes or a
  * keep_aspect_ratio_policy other than stretch, the dims stay unknown. */
-gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset)
+gs_status gs_infer_resize(gs_graph *g, gs_node *n)
 {
     const gs_value *x = input(g, n, 0);
     if (!x)
         return GS_OK;
-    bool up = !strcmp(n->op, "Upsample") || opset < 11;   /* Resize-10: (X, scales) */
+    bool up = !strcmp(n->op, "Upsample") || g->opset < 11;   /* Resize-10: (X, scales) */
     const gs_tensor *scales = gs_infer_const(g, n, up ? 1 : 2);
     const gs_tensor *sizes = up ? NULL : gs_infer_const(g, n, 3);
     if (scales && !gs_tensor_numel(scales))
@@ -891,70 +882,3 @@ gs_status gs_infer_resize(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
-/* Einsum: the output's letters take their dims from the operands (explicit
- * "->" or implicit form; an ellipsis stands for broadcast dims); an equation
- * that does not fit the operands leaves the shape unknown. */
-gs_status gs_infer_einsum(gs_graph *g, gs_node *n, int64_t opset)
-{
-    (void)opset;
-    const char *eq = gs_attr_str(n, "equation", "");
-    const gs_value *x = input(g, n, 0);
-    int32_t dtype = x ? x->dtype : 0;
-    char expanded[256];
-    bool bc[256] = { false };
-    if (strchr(eq, '.')) {   /* the ellipsis spelled out: needs every operand's rank */
-        int ranks[3];
-        for (int k = 0; k < n->nin; k++)
-            if (n->nin > 3 || !input(g, n, k) || (ranks[k] = input(g, n, k)->rank) < 0)
-                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        if (!gs_einsum_expand(eq, ranks, n->nin, expanded, sizeof expanded, bc))
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        eq = expanded;
-    }
-    gs_dim size[128];
-    int count[128] = { 0 }, t = 0, pos = 0, orank = 0;
-    char outs[GS_MAX_RANK];
-    bool arrow = false;
-    for (const char *p = eq; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == ' ')
-            continue;
-        if (c == ',' || (c == '-' && p[1] == '>')) {
-            const gs_value *v = input(g, n, t);
-            if (arrow || !v || v->rank != pos)
-                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-            t++, pos = 0, arrow = c == '-', p += c == '-';
-            continue;
-        }
-        const gs_value *v = arrow ? NULL : input(g, n, t);
-        if (c >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) || (arrow && orank >= GS_MAX_RANK) ||
-            (!arrow && (!v || pos >= v->rank)))
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        if (arrow) {
-            outs[orank++] = (char)c;
-        } else {
-            if (count[c] && bc[c] && !bdim(size[c], v->dims[pos], &size[c]))
-                return gs_infer_set(g, n->out[0], dtype, -1, NULL);   /* ellipsis dims broadcast */
-            if (!count[c] || (!bc[c] && size[c].v < 0))
-                size[c] = v->dims[pos];
-            count[c]++, pos++;
-        }
-    }
-    if (!arrow) {   /* implicit: letters seen once, in alphabetical order */
-        const gs_value *v = input(g, n, t);
-        if (!v || v->rank != pos || t + 1 != n->nin)
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        for (int c = 'A'; c <= 'z' && orank < GS_MAX_RANK; c++)
-            if (count[c] == 1)
-                outs[orank++] = (char)c;
-    } else if (t != n->nin) {
-        return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-    }
-    gs_dim dims[GS_MAX_RANK];
-    for (int i = 0; i < orank; i++) {
-        if (!count[(unsigned char)outs[i]])
-            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
-        dims[i] = size[(unsigned char)outs[i]];
-    }
-    return gs_infer_set(g, n->out[0], dtype, orank, dims);
-}

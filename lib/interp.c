@@ -12,7 +12,6 @@
 struct gs_interp {
     gs_ctx *ctx;
     const gs_graph *g;
-    int64_t opset;
     gs_interp *parent;
     gs_tensor **env;          /* per value id: its tensor, or NULL */
     uint8_t *owned;           /* env[v] was made here and is freed here */
@@ -118,7 +117,7 @@ static gs_status store_outputs(gs_interp *it, const gs_node *n, gs_tensor *outs)
 static gs_status run_node(gs_interp *it, gs_id id)
 {
     const gs_node *n = &it->g->nodes[id];
-    const gs_opdef *d = gs_op_find(n->op, n->domain, it->opset);
+    const gs_opdef *d = n->def;
     if (!d || !d->kernel)
         return gs_err(it->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s%s%s): no kernel for this op",
                       n->name, n->domain, *n->domain ? "." : "", n->op);
@@ -135,7 +134,7 @@ static gs_status run_node(gs_interp *it, gs_id id)
             return no_data(it, n->in[k]);
     }
     memset(out, 0, sizeof out);
-    gs_kcall k = { it->ctx, it->g, n, it->opset, it };
+    gs_kcall k = { it->ctx, it->g, n, it->g->opset, it };
     st = d->kernel(&k, in, n->nin, out, n->nout);
     if (st == GS_OK)
         st = store_outputs(it, n, out);
@@ -222,11 +221,11 @@ static gs_status run(gs_interp *it, const gs_tensor *const *inputs, int ninputs,
     return st;
 }
 
-gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g, int64_t opset,
+gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g,
                         const gs_tensor *const *inputs, int ninputs,
                         gs_tensor **outputs, int noutputs)
 {
-    gs_interp it = { ctx, g, opset, NULL, NULL, NULL, NULL };
+    gs_interp it = { ctx, g, NULL, NULL, NULL, NULL };
     return run(&it, inputs, ninputs, outputs, noutputs);
 }
 
@@ -234,6 +233,6 @@ gs_status gs_interp_run_sub(gs_interp *parent, const gs_graph *sub,
                             const gs_tensor *const *inputs, int ninputs,
                             gs_tensor **outputs, int noutputs)
 {
-    gs_interp it = { parent->ctx, sub, parent->opset, parent, NULL, NULL, NULL };
+    gs_interp it = { parent->ctx, sub, parent, NULL, NULL, NULL };
     return run(&it, inputs, ninputs, outputs, noutputs);
 }

@@ -7,7 +7,7 @@
  * one marks it dead, so ids held by the search stay valid. gs_ir_verify()
  * checks every invariant and is run after each rewrite in tests.
  */
-#include "gs_int.h"
+#include "gs_ops.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +21,7 @@ gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent)
         return NULL;
     g->ctx = ctx;
     g->parent = parent;
+    g->opset = parent ? parent->opset : 0;
     gs_arena_init(&g->arena, ctx);
     g->perm = parent ? gs_arena_ref(parent->perm) : gs_arena_new(ctx);
     if (!g->perm) {
@@ -29,6 +30,23 @@ gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent)
     }
     g->name = "";
     return g;
+}
+
+gs_graph *gs_ir_new_opset(gs_ctx *ctx, int64_t opset)
+{
+    gs_graph *g = gs_ir_new(ctx, NULL);
+    if (g)
+        g->opset = opset;
+    return g;
+}
+
+void gs_ir_set_opset(gs_graph *g, int64_t opset)
+{
+    g->opset = opset;
+    for (gs_id i = 0; i < g->nnodes; i++)
+        g->nodes[i].def = gs_op_find(g->nodes[i].op, g->nodes[i].domain, opset);
+    for (int32_t i = 0; i < g->nsubs; i++)
+        gs_ir_set_opset(g->subs[i], opset);
 }
 
 void gs_ir_free(gs_graph *g)
@@ -240,7 +258,7 @@ gs_id gs_ir_add_node(gs_graph *g, const char *op, const char *domain, const char
     n->op = op;
     n->domain = domain ? domain : "";
     n->name = name ? name : "";
-    n->opid = -1;
+    n->def = gs_op_find(op, n->domain, g->opset);
     n->nin = nin;
     n->nout = nout;
     n->in = gs_arena_memdup(&g->arena, in, (size_t)nin * sizeof *in);

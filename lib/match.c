@@ -371,7 +371,7 @@ static bool match_args(mstate *s, const gs_node *n, const gs_pnode *p, bool swap
 
 static bool commutative(const mstate *s, const gs_node *n)
 {
-    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, s->opset) : NULL;
+    const gs_opdef *d = n->nin == 2 ? n->def : NULL;
     return d && (d->flags & GS_OP_COMMUTATIVE);
 }
 
@@ -453,13 +453,12 @@ static bool closed(const mstate *s, const gs_rule *r)
 }
 
 bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
-static bool const_expr(const gs_graph *g, gs_id v, int depth);
 
 /* A root computed from constants only is left to constant folding. */
 static bool folds_away(const gs_graph *g, const gs_node *root)
 {
     for (int k = 0; k < root->nin; k++)
-        if (root->in[k] != GS_NONE && !const_expr(g, root->in[k], 8))
+        if (root->in[k] != GS_NONE && !gs_fold_const_value(g, root->in[k], GS_FOLD_DEPTH))
             return false;
     return true;
 }
@@ -698,9 +697,10 @@ static int next_rule_at(const gs_ruleset *rs, const char *op, int prev)
     return -1;
 }
 
-int gs_match_at(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags, gs_id root,
+int gs_match_at(const gs_ruleset *rs, const gs_graph *g, uint32_t flags, gs_id root,
                 gs_match_fn fn, void *ud)
 {
+    int64_t opset = g->opset;
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     const char *op = g->nodes[root].op;
     for (int i = next_rule_at(rs, op, -1); i >= 0 && !cb.stop; i = next_rule_at(rs, op, i))
@@ -724,9 +724,10 @@ static int op_id_cmp(const void *a, const void *b)
     return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-int gs_match_all(const gs_ruleset *rs, const gs_graph *g, int64_t opset, uint32_t flags,
+int gs_match_all(const gs_ruleset *rs, const gs_graph *g, uint32_t flags,
                  gs_match_fn fn, void *ud)
 {
+    int64_t opset = g->opset;
     ctx_cb cb = { fn, ud, 0, false, NULL, 0 };
     op_id *sorted = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *sorted);
     gs_id *ids = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *ids);
@@ -785,31 +786,12 @@ static double arg_num(const cond_args *c, int i)
     return c->args[i]->kind == P_NUM ? c->args[i]->num : NAN;
 }
 
-/* True when v is an initializer, or computed by deterministic known ops
- * from initializers only (a constant expression that folding evaluates). */
-static bool const_expr(const gs_graph *g, gs_id v, int depth)
-{
-    const gs_value *val = &g->values[v];
-    if (val->init)
-        return val->init->data != NULL;
-    if (val->producer == GS_NONE || depth == 0)
-        return false;
-    const gs_node *n = &g->nodes[val->producer];
-    const gs_opdef *d = gs_op_find(n->op, n->domain, 21);
-    if ((n->flags & GS_N_DEAD) || n->ncaps || !d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
-        return false;
-    for (int k = 0; k < n->nin; k++)
-        if (n->in[k] != GS_NONE && !const_expr(g, n->in[k], depth - 1))
-            return false;
-    return n->nin > 0 || !strcmp(n->op, "Constant");
-}
-
 /* const(a, b, ...): every argument is a constant or a constant expression. */
 static bool c_const(const cond_args *c)
 {
     for (int i = 0; i < c->n; i++) {
         const gs_pnode *p = c->args[i];
-        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !const_expr(c->g, c->m->values[p->var], 8))
+        if (p->kind != P_VAR || c->m->values[p->var] == GS_NONE || !gs_fold_const_value(c->g, c->m->values[p->var], GS_FOLD_DEPTH))
             return false;
     }
     return true;

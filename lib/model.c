@@ -16,6 +16,33 @@
 
 /* ---- loading ------------------------------------------------------------ */
 
+gs_model *gs_model_new(gs_ctx *ctx)
+{
+    gs_model *m = gs_zalloc(ctx, sizeof *m);
+    if (m)
+        m->ctx = ctx;
+    return m;
+}
+
+/* A model imported from buf (see gs_onnx_import), or an error. */
+static gs_status import(gs_ctx *ctx, void *buf, size_t size, bool mapped, const char *path,
+                        const char *dir, gs_model **out)
+{
+    gs_model *m = gs_model_new(ctx);
+    if (!m) {
+        if (mapped)
+            gs_file_unmap(buf, size);
+        return gs_nomem(ctx);
+    }
+    gs_status st = gs_onnx_import(m, buf, size, mapped, path, dir);
+    if (st != GS_OK) {
+        gs_model_free(m);
+        return st;
+    }
+    *out = m;
+    return GS_OK;
+}
+
 GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out)
 {
     if (!ctx)
@@ -34,7 +61,7 @@ GS_API gs_status gs_model_load(gs_ctx *ctx, const char *path, gs_model **out)
         gs_file_unmap(map, size);
         return gs_nomem(ctx);
     }
-    st = gs_onnx_import(ctx, map, size, true, path, dir, out);
+    st = import(ctx, map, size, true, path, dir, out);
     gs_dealloc(ctx, dir);
     if (st == GS_OK && !((*out)->path = gs_arena_strdup((*out)->graph->perm, path))) {
         gs_model_free(*out);
@@ -63,7 +90,7 @@ GS_API gs_status gs_model_load_mem(gs_ctx *ctx, const void *data, size_t size,
         return GS_ERR_ARG;
     CHECK_ARG(ctx, data && out, "data and out must not be NULL");
     *out = NULL;
-    return gs_onnx_import(ctx, (void *)data, size, false, "<memory>", base_dir, out);
+    return import(ctx, (void *)data, size, false, "<memory>", base_dir, out);
 }
 
 GS_API void gs_model_free(gs_model *m)

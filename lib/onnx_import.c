@@ -24,32 +24,8 @@ typedef struct imp {
     const char *path;     /* for messages */
     const char *dir;      /* for external data, or NULL */
     int depth;
+    int64_t opset;        /* the default domain's, from opset_import (0: none) */
 } imp;
-
-/* ---- protobuf-c allocator over the ctx hooks --------------------------- */
-
-/* protobuf-c reports a failed allocation and a parse error alike (NULL), so
- * the allocator remembers whether it failed. */
-typedef struct pbmem {
-    gs_ctx *ctx;
-    bool failed;
-} pbmem;
-
-static void *pb_alloc(void *ud, size_t n)
-{
-    pbmem *pm = ud;
-    void *p = gs_alloc(pm->ctx, n);
-    pm->failed |= !p;
-    return p;
-}
-
-static void pb_free(void *ud, void *p) { gs_dealloc(((pbmem *)ud)->ctx, p); }
-
-static ProtobufCAllocator pb_allocator(pbmem *pm)
-{
-    ProtobufCAllocator a = { pb_alloc, pb_free, pm };
-    return a;
-}
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -665,6 +641,7 @@ static gs_status import_graph(imp *im, const Onnx__GraphProto *gp, gs_graph *par
         parent->subs[parent->nsubs++] = g;
         parent->capsubs = parent->nsubs;
     } else {
+        g->opset = im->opset;
         im->m->graph = g;
     }
     *out = g;
@@ -685,6 +662,9 @@ static gs_status import_opsets(imp *im, const Onnx__ModelProto *mp)
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
         m->opsets[i].domain = o->domain ? o->domain : "";
         m->opsets[i].version = o->has_version ? o->version : 0;
+        const char *d = m->opsets[i].domain;
+        if (!im->opset && (!*d || !strcmp(d, "ai.onnx")))
+            im->opset = m->opsets[i].version;   /* the first entry wins, as gs_model_opset_of */
     }
     m->nopsets = (int32_t)mp->n_opset_import;
     return GS_OK;
@@ -713,10 +693,10 @@ static bool attach_cuts(Onnx__ModelProto *mp, const gs_wire_skel *sk)
 
 /* Unpack buf; for a large mapped file, unpack a skeleton without the big
  * weights and keep the map (see onnx_wire.c). *keep_map tells which. */
-static Onnx__ModelProto *unpack(gs_ctx *ctx, pbmem *pm, void *buf, size_t size, bool mapped,
+static Onnx__ModelProto *unpack(gs_ctx *ctx, gs_pbmem *pm, void *buf, size_t size, bool mapped,
                                 gs_wire_skel *sk, bool *keep_map)
 {
-    ProtobufCAllocator pa = pb_allocator(pm);
+    ProtobufCAllocator pa = gs_onnx_allocator(pm);
     *keep_map = false;
     if (mapped && size >= SKELETON_MIN_FILE && gs_wire_skeleton(ctx, buf, size, CUT_THRESHOLD, sk)) {
         Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, sk->size, sk->buf);
@@ -735,12 +715,11 @@ static Onnx__ModelProto *unpack(gs_ctx *ctx, pbmem *pm, void *buf, size_t size, 
     return onnx__model_proto__unpack(&pa, size, buf);
 }
 
-gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
-                         const char *path, const char *dir, gs_model **out)
+gs_status gs_onnx_import(gs_model *m, void *buf, size_t size, bool mapped, const char *path,
+                         const char *dir)
 {
-    *out = NULL;
-    pbmem pm = { ctx, false };
-    ProtobufCAllocator pa = pb_allocator(&pm);
+    gs_ctx *ctx = m->ctx;
+    gs_pbmem pm = { ctx, false };
     gs_wire_skel sk;
     bool keep_map;
     gs_status wst = gs_wire_check(ctx, buf, size, GS_MAX_MESSAGE_DEPTH, path);
@@ -756,27 +735,14 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
         return gs_nomem(ctx);
     if (!mp)
         return gs_err(ctx, GS_ERR_PARSE, "%s: not an ONNX model (protobuf parse failed)", path);
-    gs_model *m = gs_zalloc(ctx, sizeof *m);
-    if (!m) {
-        for (int i = 0; i < sk.ncuts && keep_map; i++)
-            mp->graph->initializer[sk.cuts[i].tensor]->has_raw_data = 0,
-            mp->graph->initializer[sk.cuts[i].tensor]->raw_data.data = NULL;
-        onnx__model_proto__free_unpacked(mp, &pa);
-        if (keep_map) {
-            gs_wire_skel_free(ctx, &sk);
-            gs_file_unmap(buf, size);
-        }
-        return gs_nomem(ctx);
-    }
-    m->ctx = ctx;
-    m->proto = mp;
+    m->proto = mp;   /* from here the model owns the message and the map */
     if (keep_map) {
         m->map = buf;
         m->mapsize = size;
         m->cuts = sk.cuts;
         m->ncuts = sk.ncuts;
     }
-    imp im = { ctx, m, path, dir, 0 };
+    imp im = { ctx, m, path, dir, 0, 0 };
     gs_status st = GS_OK;
     if (dir && !(m->dir = gs_strdup(ctx, dir)))
         st = gs_nomem(ctx);
@@ -791,34 +757,7 @@ gs_status gs_onnx_import(gs_ctx *ctx, void *buf, size_t size, bool mapped,
         st = import_graph(&im, mp->graph, NULL, &g);
     if (st == GS_OK)
         st = gs_ir_verify(m->graph);
-    if (st != GS_OK) {
-        st = in_file(&im, st);
-        gs_model_free(m);
-        return st;
-    }
-    *out = m;
-    return GS_OK;
-}
-
-void gs_onnx_free_proto(gs_model *m)
-{
-    pbmem pm = { m->ctx, false };
-    ProtobufCAllocator pa = pb_allocator(&pm);
-    Onnx__ModelProto *mp = m->proto;
-    const gs_wire_cut *cuts = m->cuts;
-    for (int32_t i = 0; mp && i < m->ncuts; i++) {   /* the map owns these bytes */
-        Onnx__TensorProto *tp = mp->graph->initializer[cuts[i].tensor];
-        tp->has_raw_data = 0;
-        tp->raw_data.data = NULL;
-        tp->raw_data.len = 0;
-    }
-    if (mp)
-        onnx__model_proto__free_unpacked(mp, &pa);
-    gs_dealloc(m->ctx, m->cuts);
-    gs_file_unmap(m->map, m->mapsize);
-    m->proto = NULL;
-    m->cuts = NULL;
-    m->map = NULL;
+    return st == GS_OK ? GS_OK : in_file(&im, st);
 }
 
 /* ---- tensor files (ONNX test-data layout) ------------------------------ */
@@ -828,7 +767,7 @@ static gs_status read_tensor(gs_ctx *ctx, const char *path, const Onnx__TensorPr
 {
     gs_arena tmp;
     gs_arena_init(&tmp, ctx);
-    imp im = { ctx, NULL, path, NULL, 0 };
+    imp im = { ctx, NULL, path, NULL, 0, 0 };
     gs_tensor *t = NULL, *c = NULL;
     gs_status st = import_tensor_in(&im, &tmp, tp, &t);
     if (st == GS_OK && !t->data && (t->dtype == GS_STRING || !gs_dtype_size(t->dtype) || t->nbytes))
@@ -865,8 +804,8 @@ gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out)
     gs_status st = gs_file_map(ctx, path, &map, &size);
     if (st != GS_OK)
         return st;
-    pbmem pm = { ctx, false };
-    ProtobufCAllocator pa = pb_allocator(&pm);
+    gs_pbmem pm = { ctx, false };
+    ProtobufCAllocator pa = gs_onnx_allocator(&pm);
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(&pa, size, map ? map : (void *)"");
     gs_file_unmap(map, size);
     if (!tp)

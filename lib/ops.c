@@ -91,54 +91,6 @@ void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud)
             fn(d, ud);
 }
 
-/* True when input k of n is also an earlier input (Mul(x, x)). */
-static bool read_before(const gs_node *n, int k)
-{
-    for (int j = 0; j < k; j++)
-        if (n->in[j] == n->in[k])
-            return true;
-    return false;
-}
-
-/* Elementwise default: one operation per output element; bytes are every
- * input (each value once: Mul(x, x) reads x once) and output with a known
- * shape. */
-void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
-{
-    c->flops = c->bytes_read = c->bytes_written = 0;
-    for (int k = 0; k < n->nin + n->nout; k++) {
-        bool out = k >= n->nin;
-        gs_id v = out ? n->out[k - n->nin] : n->in[k];
-        if (v == GS_NONE || g->values[v].rank < 0 || (!out && read_before(n, k)))
-            continue;
-        const gs_value *val = &g->values[v];
-        double elems = 1;
-        for (int d = 0; d < val->rank; d++)
-            elems *= val->dims[d].v > 0 ? (double)val->dims[d].v : 1;
-        double bytes = elems * (double)(gs_dtype_size(val->dtype) ? gs_dtype_size(val->dtype) : 4);
-        if (out) {
-            c->bytes_written += bytes;
-            c->flops += elems;
-        } else {
-            c->bytes_read += bytes;
-        }
-    }
-}
-
-double gs_value_elems(const gs_value *v)
-{
-    double e = 1;
-    for (int i = 0; v && i < v->rank; i++)
-        e *= v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
-    return e;
-}
-
-double gs_value_bytes(const gs_value *v)
-{
-    size_t s = v ? gs_dtype_size(v->dtype) : 0;
-    return v ? gs_value_elems(v) * (double)(s ? s : 4) : 0;
-}
-
 bool gs_op_fits(const gs_opdef *d, const gs_node *n)
 {
     if (n->nin < d->min_in || (d->max_in >= 0 && n->nin > d->max_in) || n->nout < d->min_out ||

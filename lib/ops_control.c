@@ -45,9 +45,8 @@ static gs_status k_constant(gs_kcall *k, const gs_tensor *const *in, int nin, gs
                   n->name);
 }
 
-static gs_status infer_constant(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_constant(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     for (int i = 0; i < n->nattrs; i++) {
         const gs_attr *a = &n->attrs[i];
         gs_dim dims[GS_MAX_RANK];
@@ -398,12 +397,13 @@ static gs_status k_scan(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
 
 const gs_opdef gs_ops_control[] = {
     { "Constant", 1, 0, 0, 0, 1, 1, 0, "value:t value_float value_floats value_int value_ints",
-      infer_constant, NULL, k_constant },
+      infer_constant, NULL, k_constant, GS_RAISE_KEEP },
     /* Loop's trip count and condition may be empty names: min_in 0, the kernel checks */
-    { "Loop", 1, 0, 0, 64, 1, -1, GS_OP_CONTROL | GS_OP_GAPS, "body:g", NULL, NULL, k_loop },
+    { "Loop", 1, 0, 0, 64, 1, -1, GS_OP_CONTROL | GS_OP_GAPS, "body:g", NULL, NULL, k_loop, GS_RAISE_KEEP },
     { "Scan", 9, 0, 1, 64, 1, -1, GS_OP_CONTROL,
       "body:g num_scan_inputs:i scan_input_axes:ints scan_input_directions:ints "
-      "scan_output_axes:ints scan_output_directions:ints", NULL, NULL, k_scan },
-    { "If", 1, 0, 1, 1, 1, -1, GS_OP_CONTROL, "then_branch:g else_branch:g", NULL, NULL, k_if },
+      "scan_output_axes:ints scan_output_directions:ints", NULL, NULL, k_scan, GS_RAISE_KEEP },
+    { "If", 1, 0, 1, 1, 1, -1, GS_OP_CONTROL, "then_branch:g else_branch:g", NULL, NULL, k_if,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

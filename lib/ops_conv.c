@@ -579,7 +579,7 @@ static gs_status infer_out(gs_graph *g, gs_node *n, const gs_value *x, gs_dim ch
     return st;
 }
 
-static gs_status infer_conv(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_conv(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0), *w = val(g, n, 1);
     if (!x || !w || x->rank < 3 || (w->rank >= 0 && w->rank != x->rank))
@@ -595,7 +595,7 @@ static gs_status infer_conv(gs_graph *g, gs_node *n, int64_t opset)
     return infer_out(g, n, x, m, why ? NULL : &win);
 }
 
-static gs_status infer_convtranspose(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_convtranspose(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0), *w = val(g, n, 1);
     if (!x || !w || x->rank < 3 || (w->rank >= 0 && w->rank != x->rank))
@@ -615,7 +615,7 @@ static gs_status infer_convtranspose(gs_graph *g, gs_node *n, int64_t opset)
     return infer_out(g, n, x, m, why ? NULL : &win);
 }
 
-static gs_status infer_pool(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_pool(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 3)
@@ -630,7 +630,7 @@ static gs_status infer_pool(gs_graph *g, gs_node *n, int64_t opset)
     return infer_out(g, n, x, x->dims[1], why ? NULL : &win);
 }
 
-static gs_status infer_global(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_global(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 3)
@@ -681,15 +681,23 @@ static void cost_pool(const gs_graph *g, const gs_node *n, gs_cost *c)
 
 const gs_opdef gs_ops_conv[] = {
     { "Conv", 1, 0, 2, 3, 1, 1, 0, "auto_pad:s=NOTSET dilations:ints group:i=1 kernel_shape:ints pads:ints "
-      "strides:ints", infer_conv, cost_conv, k_conv },
+      "strides:ints", infer_conv, cost_conv, k_conv, GS_RAISE_KEEP },
     { "ConvTranspose", 1, 0, 2, 3, 1, 1, 0, "auto_pad:s=NOTSET dilations:ints group:i=1 kernel_shape:ints "
       "output_padding:ints output_shape:ints pads:ints strides:ints", infer_convtranspose, cost_convtranspose,
-      k_convtranspose },
+      k_convtranspose, GS_RAISE_KEEP },
     { "MaxPool", 1, 0, 1, 1, 1, 2, 0, "auto_pad:s=NOTSET ceil_mode:i=0 dilations:ints kernel_shape:ints "
-      "pads:ints storage_order:i=0 strides:ints (second output: Indices)", infer_pool, cost_pool, k_maxpool },
+      "pads:ints storage_order:i=0 strides:ints (second output: Indices)", infer_pool, cost_pool,
+        k_maxpool, GS_RAISE_KEEP },
     { "AveragePool", 1, 0, 1, 1, 1, 1, 0, "auto_pad:s=NOTSET ceil_mode:i=0 count_include_pad:i=0 "
-      "dilations:ints kernel_shape:ints pads:ints strides:ints", infer_pool, cost_pool, k_avgpool },
-    { "GlobalAveragePool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gap },
-    { "GlobalMaxPool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gmp },
+      "dilations:ints kernel_shape:ints pads:ints strides:ints", infer_pool, cost_pool, k_avgpool,
+        GS_RAISE_KEEP },
+    { "GlobalAveragePool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gap, GS_RAISE_KEEP },
+    { "GlobalMaxPool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gmp, GS_RAISE_KEEP },
+    /* known, carried through, not evaluated */
+    { "GlobalLpPool", 2, 0, 1, 1, 1, 1, 0, "p:i=2", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "LpPool", 11, 0, 1, 1, 1, 1, 0, "auto_pad:s=NOTSET ceil_mode:i=0 dilations:ints kernel_shape:ints "
+      "p:i=2 pads:ints strides:ints", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "MaxUnpool", 11, 0, 2, 3, 1, 1, 0, "kernel_shape:ints pads:ints strides:ints", NULL, NULL, NULL,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

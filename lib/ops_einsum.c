@@ -16,6 +16,7 @@
 
 #define MAX_STEPS ((int64_t)1 << 32)   /* index assignments one call may visit */
 
+
 /* Letters of term [p, end) (spaces skipped), or -1 when it has a character
  * other than a letter or one ellipsis. */
 static int term_letters(const char *p, const char *end, bool *ell)
@@ -35,7 +36,11 @@ static int term_letters(const char *p, const char *end, bool *ell)
     return n;
 }
 
-bool gs_einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast)
+/* Equation eq for operands of ranks[0..nin) with each ellipsis spelled out
+ * as letters eq does not use, and the implicit output made explicit, into
+ * out (cap bytes); bcast[c] is set for those letters. False when eq does not
+ * fit the ranks. */
+static bool einsum_expand(const char *eq, const int *ranks, int nin, char *out, size_t cap, bool *bcast)
 {
     bool used[256] = { false };
     for (const char *p = eq; *p; p++)
@@ -121,7 +126,7 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     for (int t = 0; t < nin && t < 3; t++)
         ranks[t] = in[t]->rank;
     const char *eq = gs_attr_str(k->node, "equation", "");
-    if (strchr(eq, '.') && !gs_einsum_expand(eq, ranks, nin, expanded, sizeof expanded, bcast))
+    if (strchr(eq, '.') && !einsum_expand(eq, ranks, nin, expanded, sizeof expanded, bcast))
         return gs_kfail(k, "equation does not match the operands");
     if (strchr(eq, '.'))
         eq = expanded;
@@ -227,7 +232,82 @@ static gs_status k_einsum(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     return gs_op_from_float(k, &f, out, in[0]->dtype);
 }
 
+/* ---- shape inference ---------------------------------------------------- */
+
+static const gs_value *operand(const gs_graph *g, const gs_node *n, int k)
+{
+    return k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
+}
+
+/* Einsum: the output's letters take their dims from the operands (explicit
+ * "->" or implicit form; an ellipsis stands for broadcast dims); an equation
+ * that does not fit the operands leaves the shape unknown. */
+static gs_status infer_einsum(gs_graph *g, gs_node *n)
+{
+    const char *eq = gs_attr_str(n, "equation", "");
+    const gs_value *x = operand(g, n, 0);
+    int32_t dtype = x ? x->dtype : 0;
+    char expanded[256];
+    bool bc[256] = { false };
+    if (strchr(eq, '.')) {   /* the ellipsis spelled out: needs every operand's rank */
+        int ranks[3];
+        for (int k = 0; k < n->nin; k++)
+            if (n->nin > 3 || !operand(g, n, k) || (ranks[k] = operand(g, n, k)->rank) < 0)
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        if (!einsum_expand(eq, ranks, n->nin, expanded, sizeof expanded, bc))
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        eq = expanded;
+    }
+    gs_dim size[128];
+    int count[128] = { 0 }, t = 0, pos = 0, orank = 0;
+    char outs[GS_MAX_RANK];
+    bool arrow = false;
+    for (const char *p = eq; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == ' ')
+            continue;
+        if (c == ',' || (c == '-' && p[1] == '>')) {
+            const gs_value *v = operand(g, n, t);
+            if (arrow || !v || v->rank != pos)
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+            t++, pos = 0, arrow = c == '-', p += c == '-';
+            continue;
+        }
+        const gs_value *v = arrow ? NULL : operand(g, n, t);
+        if (c >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) || (arrow && orank >= GS_MAX_RANK) ||
+            (!arrow && (!v || pos >= v->rank)))
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        if (arrow) {
+            outs[orank++] = (char)c;
+        } else {
+            if (count[c] && bc[c] && !gs_infer_bdim(size[c], v->dims[pos], &size[c]))
+                return gs_infer_set(g, n->out[0], dtype, -1, NULL);   /* ellipsis dims broadcast */
+            if (!count[c] || (!bc[c] && size[c].v < 0))
+                size[c] = v->dims[pos];
+            count[c]++, pos++;
+        }
+    }
+    if (!arrow) {   /* implicit: letters seen once, in alphabetical order */
+        const gs_value *v = operand(g, n, t);
+        if (!v || v->rank != pos || t + 1 != n->nin)
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        for (int c = 'A'; c <= 'z' && orank < GS_MAX_RANK; c++)
+            if (count[c] == 1)
+                outs[orank++] = (char)c;
+    } else if (t != n->nin) {
+        return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+    }
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < orank; i++) {
+        if (!count[(unsigned char)outs[i]])
+            return gs_infer_set(g, n->out[0], dtype, -1, NULL);
+        dims[i] = size[(unsigned char)outs[i]];
+    }
+    return gs_infer_set(g, n->out[0], dtype, orank, dims);
+}
+
 const gs_opdef gs_ops_einsum[] = {
-    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands)", gs_infer_einsum, NULL, k_einsum },
+    { "Einsum", 12, 0, 1, 2, 1, 1, 0, "equation:s (one or two operands)", infer_einsum, NULL, k_einsum,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

@@ -510,9 +510,8 @@ static gs_status k_where(gs_kcall *k, const gs_tensor *const *in, int nin, gs_te
     return GS_OK;
 }
 
-static gs_status infer_isx(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_isx(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = &g->values[n->in[0]];
     return gs_infer_set(g, n->out[0], GS_BOOL, x->rank, x->dims);
 }
@@ -520,11 +519,14 @@ static gs_status infer_isx(gs_graph *g, gs_node *n, int64_t opset)
 /* ---- the table --------------------------------------------------------- */
 
 #define EW GS_OP_ELEMENTWISE
-#define U(name, fn) { name, 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_##fn }
-#define UA(name, fn, attrs) { name, 1, 0, 1, 1, 1, 1, EW, attrs, gs_infer_same, NULL, k_##fn }
-#define B(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast, NULL, k_##fn }
-#define C(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast_bool, NULL, k_##fn }
-#define V(name, fn) { name, 1, 0, 1, -1, 1, 1, EW | GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE, "", gs_infer_bcast, NULL, k_##fn }
+#define U(name, fn) { name, 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_##fn, GS_RAISE_KEEP }
+#define UA(name, fn, attrs) { name, 1, 0, 1, 1, 1, 1, EW, attrs, gs_infer_same, NULL, k_##fn, GS_RAISE_KEEP }
+#define B(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast, NULL, k_##fn, \
+            GS_RAISE_KEEP }
+#define C(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast_bool, NULL, k_##fn, \
+            GS_RAISE_KEEP }
+#define V(name, fn) { name, 1, 0, 1, -1, 1, 1, EW | GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE, "", \
+            gs_infer_bcast, NULL, k_##fn, GS_RAISE_KEEP }
 
 const gs_opdef gs_ops_elementwise[] = {
     U("Abs", abs), U("Neg", neg), U("Exp", exp), U("Log", log), U("Sqrt", sqrt),
@@ -539,14 +541,15 @@ const gs_opdef gs_ops_elementwise[] = {
     UA("HardSigmoid", hsigmoid, "alpha:f=0.2 beta:f=0.5"), U("HardSwish", hswish),
     UA("ThresholdedRelu", thrrelu, "alpha:f=1"), U("Mish", mish),
     UA("Gelu", gelu, "approximate:s=none"),
-    { "Not", 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_not },
-    { "IsNaN", 9, 0, 1, 1, 1, 1, EW, "", infer_isx, NULL, k_isnan },
-    { "IsInf", 10, 0, 1, 1, 1, 1, EW, "detect_positive:i=1 detect_negative:i=1", infer_isx, NULL, k_isinf },
+    { "Not", 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_not, GS_RAISE_KEEP },
+    { "IsNaN", 9, 0, 1, 1, 1, 1, EW, "", infer_isx, NULL, k_isnan, GS_RAISE_KEEP },
+    { "IsInf", 10, 0, 1, 1, 1, 1, EW, "detect_positive:i=1 detect_negative:i=1", infer_isx, NULL, k_isinf,
+      GS_RAISE_KEEP },
     B("Add", add, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
     B("Sub", sub, GS_OP_ANY_ALIGN),
     B("Mul", mul, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
     B("Div", div, GS_OP_ANY_ALIGN), B("Pow", pow, GS_OP_ANY_ALIGN),
-    { "Mod", 10, 0, 2, 2, 1, 1, EW, "fmod:i=0", gs_infer_bcast, NULL, k_mod },
+    { "Mod", 10, 0, 2, 2, 1, 1, EW, "fmod:i=0", gs_infer_bcast, NULL, k_mod, GS_RAISE_KEEP },
     B("PRelu", prelu, 0),
     B("BitwiseAnd", bitand, GS_OP_COMMUTATIVE), B("BitwiseOr", bitor, GS_OP_COMMUTATIVE),
     B("BitwiseXor", bitxor, GS_OP_COMMUTATIVE),
@@ -555,7 +558,7 @@ const gs_opdef gs_ops_elementwise[] = {
     C("And", and, GS_OP_COMMUTATIVE), C("Or", or, GS_OP_COMMUTATIVE), C("Xor", xor, GS_OP_COMMUTATIVE),
     V("Min", min), V("Max", max), V("Sum", sum), V("Mean", mean),
     { "Clip", 1, 0, 1, 3, 1, 1, EW, "min:f max:f (attributes before opset 11, inputs after)",
-      gs_infer_same, NULL, k_clip },
-    { "Where", 9, 0, 3, 3, 1, 1, EW, "", gs_infer_where, NULL, k_where },
+      gs_infer_same, NULL, k_clip, GS_RAISE_KEEP },
+    { "Where", 9, 0, 3, 3, 1, 1, EW, "", gs_infer_where, NULL, k_where, GS_RAISE_KEEP },
     { .name = NULL },
 };

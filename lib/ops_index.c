@@ -253,9 +253,8 @@ static gs_status k_gather_elements(gs_kcall *k, const gs_tensor *const *in, int 
 }
 
 /* Output 0: input 1's shape (the indices), input 0's dtype. */
-static gs_status infer_gather_elements(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_gather_elements(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = &g->values[n->in[0]], *i = &g->values[n->in[1]];
     return gs_infer_set(g, n->out[0], x->dtype, i->rank, i->rank >= 0 ? i->dims : NULL);
 }
@@ -263,12 +262,14 @@ static gs_status infer_gather_elements(gs_graph *g, gs_node *n, int64_t opset)
 /* ---- the table --------------------------------------------------------- */
 
 const gs_opdef gs_ops_index[] = {
-    { "Trilu", 14, 0, 1, 2, 1, 1, 0, "upper:i=1", gs_infer_same, NULL, k_trilu },
-    { "CumSum", 11, 0, 2, 2, 1, 1, 0, "exclusive:i=0 reverse:i=0", gs_infer_same, NULL, k_cumsum },
+    { "Trilu", 14, 0, 1, 2, 1, 1, 0, "upper:i=1", gs_infer_same, NULL, k_trilu, GS_RAISE_KEEP },
+    { "CumSum", 11, 0, 2, 2, 1, 1, 0, "exclusive:i=0 reverse:i=0", gs_infer_same, NULL, k_cumsum,
+      GS_RAISE_KEEP },
     { "ScatterND", 11, 0, 3, 3, 1, 1, 0, "reduction:s=none (from opset 16)", gs_infer_same, NULL,
-      k_scatter_nd },
+      k_scatter_nd, GS_RAISE_KEEP },
     { "ScatterElements", 11, 0, 3, 3, 1, 1, 0, "axis:i=0 reduction:s=none (from opset 16)", gs_infer_same,
-      NULL, k_scatter_elements },
-    { "GatherElements", 11, 0, 2, 2, 1, 1, 0, "axis:i=0", infer_gather_elements, NULL, k_gather_elements },
+      NULL, k_scatter_elements, GS_RAISE_KEEP },
+    { "GatherElements", 11, 0, 2, 2, 1, 1, 0, "axis:i=0", infer_gather_elements, NULL, k_gather_elements,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

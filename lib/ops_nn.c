@@ -331,7 +331,7 @@ static const gs_value *outval(const gs_graph *g, const gs_node *n)
     return n->nout > 0 && n->out[0] != GS_NONE ? &g->values[n->out[0]] : NULL;
 }
 
-static gs_status infer_matmul(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_matmul(gs_graph *g, gs_node *n)
 {
     const gs_value *a = val(g, n, 0), *b = val(g, n, 1);
     if (!a || !b || a->rank < 1 || b->rank < 1)
@@ -359,7 +359,7 @@ static gs_status infer_matmul(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], a->dtype, r, dims);
 }
 
-static gs_status infer_gemm(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_gemm(gs_graph *g, gs_node *n)
 {
     const gs_value *a = val(g, n, 0), *b = val(g, n, 1);
     if (!a || !b || a->rank != 2 || b->rank != 2)
@@ -400,8 +400,8 @@ static void cost_gemm(const gs_graph *g, const gs_node *n, gs_cost *c)
 
 const gs_opdef gs_ops_nn[] = {
     { "MatMul", 1, 0, 2, 2, 1, 1, 0, "(numpy batching; 1-D operands promoted and dropped)", infer_matmul,
-      cost_matmul, k_matmul },
+      cost_matmul, k_matmul, GS_RAISE_KEEP },
     { "Gemm", 1, 0, 2, 3, 1, 1, 0, "alpha:f=1 beta:f=1 transA:i=0 transB:i=0 (C optional, broadcast)",
-      infer_gemm, cost_gemm, k_gemm },
+      infer_gemm, cost_gemm, k_gemm, GS_RAISE_KEEP },
     { .name = NULL },
 };

@@ -187,9 +187,9 @@ static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
     return k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
 }
 
-static gs_status infer_layernorm(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_layernorm(gs_graph *g, gs_node *n)
 {
-    gs_status st = gs_infer_same(g, n, opset);
+    gs_status st = gs_infer_same(g, n);
     const gs_value *x = val(g, n, 0);
     if (st != GS_OK || !x || x->rank < 0 || n->nout < 2)
         return st;
@@ -215,12 +215,19 @@ static void cost_norm(const gs_graph *g, const gs_node *n, gs_cost *c)
 
 const gs_opdef gs_ops_norm[] = {
     { "BatchNormalization", 1, 0, 5, 5, 1, 5, 0, "epsilon:f=1e-5 momentum:f training_mode:i=0",
-      gs_infer_same, cost_norm, k_batchnorm },
+      gs_infer_same, cost_norm, k_batchnorm, GS_RAISE_INFERENCE_BN },
     { "LayerNormalization", 17, 0, 2, 3, 1, 3, 0, "axis:i=-1 epsilon:f=1e-5 stash_type:i=1",
-      infer_layernorm, cost_norm, k_layernorm },
+      infer_layernorm, cost_norm, k_layernorm, GS_RAISE_KEEP },
     { "InstanceNormalization", 1, 0, 3, 3, 1, 1, 0, "epsilon:f=1e-5", gs_infer_same, cost_norm,
-      k_instancenorm },
-    { "Softmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_softmax },
-    { "LogSoftmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_logsoftmax },
+      k_instancenorm, GS_RAISE_KEEP },
+    { "Softmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
+    { "LogSoftmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
+    /* known, carried through, not evaluated */
+    { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "LRN", 13, 0, 1, 1, 1, 1, 0, "alpha:f=0.0001 beta:f=0.75 bias:f=1 size:i", NULL, NULL, NULL,
+      GS_RAISE_KEEP },
+    { "MeanVarianceNormalization", 13, 0, 1, 1, 1, 1, 0, "axes:ints=0,2,3", NULL, NULL, NULL,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

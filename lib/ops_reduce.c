@@ -182,14 +182,14 @@ static gs_status k_argmin(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
 }
 
 /* Shapes when the axes are known (attribute, or a constant input). */
-static gs_status infer_reduce(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_reduce(gs_graph *g, gs_node *n)
 {
     const gs_value *x = n->in[0] != GS_NONE ? &g->values[n->in[0]] : NULL;
     if (!x || x->rank < 0)
         return GS_OK;
     int64_t axes[GS_MAX_RANK];
     int na = -1;
-    if (axes_as_input(n, opset)) {
+    if (axes_as_input(n, g->opset)) {
         const gs_tensor *t = gs_infer_const(g, n, 1);
         if (n->nin > 1 && n->in[1] != GS_NONE && !t)
             return GS_OK;
@@ -230,14 +230,21 @@ static void cost_reduce(const gs_graph *g, const gs_node *n, gs_cost *c)
     c->flops = c->bytes_read / 4;   /* one operation per input element */
 }
 
-#define RROW(name, fn) { name, 1, 0, 1, 2, 1, 1, 0, "axes keepdims:i=1 noop_with_empty_axes:i=0", \
-                         infer_reduce, cost_reduce, k_##fn }
+#define RROW(name, fn, raise) { name, 1, 0, 1, 2, 1, 1, 0, "axes keepdims:i=1 noop_with_empty_axes:i=0", \
+                                infer_reduce, cost_reduce, k_##fn, GS_RAISE_##raise }
 
 const gs_opdef gs_ops_reduce[] = {
-    RROW("ReduceSum", sum), RROW("ReduceMean", mean), RROW("ReduceMax", max), RROW("ReduceMin", min),
-    RROW("ReduceProd", prod), RROW("ReduceL1", l1), RROW("ReduceL2", l2),
-    RROW("ReduceSumSquare", sumsq), RROW("ReduceLogSumExp", lse),
-    { "ArgMax", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax, NULL, k_argmax },
-    { "ArgMin", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax, NULL, k_argmin },
+    /* ReduceSum took its axes as an input already at 13 */
+    RROW("ReduceSum", sum, KEEP), RROW("ReduceMean", mean, AXES_TO_INPUT),
+    RROW("ReduceMax", max, AXES_TO_INPUT), RROW("ReduceMin", min, AXES_TO_INPUT),
+    RROW("ReduceProd", prod, AXES_TO_INPUT), RROW("ReduceL1", l1, AXES_TO_INPUT),
+    RROW("ReduceL2", l2, AXES_TO_INPUT), RROW("ReduceSumSquare", sumsq, AXES_TO_INPUT),
+    RROW("ReduceLogSumExp", lse, AXES_TO_INPUT),
+    { "ReduceLogSum", 1, 0, 1, 2, 1, 1, 0, "axes keepdims:i=1 noop_with_empty_axes:i=0", NULL, NULL, NULL,
+      GS_RAISE_AXES_TO_INPUT },   /* known, carried through, not evaluated */
+    { "ArgMax", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax,
+      NULL, k_argmax, GS_RAISE_KEEP },
+    { "ArgMin", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax,
+      NULL, k_argmin, GS_RAISE_KEEP },
     { .name = NULL },
 };

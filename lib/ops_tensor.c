@@ -855,9 +855,8 @@ static gs_dim reshape_rest(const gs_value *x, const gs_dim *t, int r, int skip, 
  * (a Concat of a Shape's dims and numbers): each element gives its number
  * or its name, 0 the input's dim, -1 what is left. A target that can never
  * match leaves the output's shape unknown. */
-static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_reshape(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     gs_dim t[GS_MAX_ELEMS];
     int r = x ? gs_infer_elems(g, n->in[1], t) : -1;
@@ -889,9 +888,8 @@ static gs_status infer_reshape(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
-static gs_status infer_transpose(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_transpose(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
         return GS_OK;
@@ -909,9 +907,8 @@ static gs_status infer_transpose(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
-static gs_status infer_concat(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_concat(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
         return GS_OK;
@@ -934,9 +931,8 @@ static gs_status infer_concat(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
-static gs_status infer_flatten(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_flatten(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
         return GS_OK;
@@ -955,12 +951,12 @@ static gs_status infer_flatten(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, 2, dims);
 }
 
-static gs_status infer_unsqueeze(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_unsqueeze(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     int64_t axes[GS_MAX_RANK];
     int na = -1;
-    if (opset >= 13) {
+    if (g->opset >= 13) {
         const gs_tensor *t = gs_infer_const(g, n, 1);
         if (t && gs_tensor_numel(t) <= GS_MAX_RANK)
             for (na = 0; na < gs_tensor_numel(t); na++)
@@ -987,14 +983,14 @@ static gs_status infer_unsqueeze(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
-static gs_status infer_squeeze(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_squeeze(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
         return GS_OK;
     int64_t axes[GS_MAX_RANK];
     int na = 0;
-    if (opset >= 13) {
+    if (g->opset >= 13) {
         const gs_tensor *t = gs_infer_const(g, n, 1);
         if (n->nin > 1 && n->in[1] != GS_NONE && !t)
             return GS_OK;
@@ -1024,9 +1020,8 @@ static gs_status infer_squeeze(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
-static gs_status infer_gather(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_gather(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0), *i = val(g, n, 1);
     if (!x || !i || x->rank < 0 || i->rank < 0 || x->rank + i->rank - 1 > GS_MAX_RANK)
         return GS_OK;
@@ -1044,9 +1039,8 @@ static gs_status infer_gather(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
-static gs_status infer_shape(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_shape(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)   /* one dim, of unknown length */
         return gs_infer_set(g, n->out[0], GS_INT64, 1, (gs_dim[1]){ { -1, NULL } });
@@ -1057,24 +1051,22 @@ static gs_status infer_shape(gs_graph *g, gs_node *n, int64_t opset)
     return gs_infer_set(g, n->out[0], GS_INT64, 1, &d);
 }
 
-static gs_status infer_size(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_size(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     return gs_infer_set(g, n->out[0], GS_INT64, 0, (gs_dim[1]){ { 0, NULL } });
 }
 
-static gs_status infer_cast(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_cast(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     int32_t to = !strcmp(n->op, "CastLike") ? (val(g, n, 1) ? val(g, n, 1)->dtype : 0)
                                             : (int32_t)gs_attr_int(n, "to", 0);
     return x ? gs_infer_set(g, n->out[0], to, x->rank, x->rank >= 0 ? x->dims : NULL) : GS_OK;
 }
 
-static gs_status infer_dropout(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_dropout(gs_graph *g, gs_node *n)
 {
-    gs_status st = gs_infer_same(g, n, opset);
+    gs_status st = gs_infer_same(g, n);
     const gs_value *x = val(g, n, 0);
     if (st == GS_OK && x && n->nout > 1 && n->out[1] != GS_NONE)
         st = gs_infer_set(g, n->out[1], GS_BOOL, x->rank, x->rank >= 0 ? x->dims : NULL);
@@ -1085,22 +1077,21 @@ static gs_status infer_dropout(gs_graph *g, gs_node *n, int64_t opset)
  * DequantizeLinear: x's dims, float32 (the scale's type from opset 19).
  * Only inferred, never evaluated: a DequantizeLinear of a constant int8
  * weight must stay for ONNX Runtime's quantized kernels to be fused. */
-static gs_status infer_quantize(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_quantize(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0), *z = val(g, n, 2);
     int32_t dtype = n->nin > 2 && n->in[2] != GS_NONE ? (z ? z->dtype : 0) : GS_UINT8;
     return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
 }
 
-static gs_status infer_dequantize(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_dequantize(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0), *s = val(g, n, 1);
-    int32_t dtype = opset < 19 ? GS_FLOAT : s ? s->dtype : 0;
+    int32_t dtype = g->opset < 19 ? GS_FLOAT : s ? s->dtype : 0;
     return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
 }
 
-static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_split(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
@@ -1110,7 +1101,7 @@ static gs_status infer_split(gs_graph *g, gs_node *n, int64_t opset)
         return GS_OK;
     int64_t split[64];
     int ns = -1;
-    if (opset >= 13) {
+    if (g->opset >= 13) {
         const gs_tensor *t = gs_infer_const(g, n, 1);
         if (t && gs_tensor_numel(t) <= 64)
             for (ns = 0; ns < gs_tensor_numel(t); ns++)
@@ -1167,7 +1158,7 @@ static bool known_param(const gs_graph *g, gs_id v, gs_tensor *t, int64_t *buf)
  * 10, or inputs whose elements are known); an axis it does not slice keeps
  * its dimension, named or not. Starts or ends not known leave the sliced
  * axes' dims unknown (every axis when the axes are not known either). */
-static gs_status infer_slice(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_slice(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
@@ -1177,7 +1168,7 @@ static gs_status infer_slice(gs_graph *g, gs_node *n, int64_t opset)
     int64_t buf[5][GS_MAX_ELEMS];
     int nin = n->nin < 5 ? n->nin : 5;
     bool all = true;
-    for (int k = 1; opset >= 10 && k < nin; k++)
+    for (int k = 1; g->opset >= 10 && k < nin; k++)
         if (n->in[k] != GS_NONE && !(in[k] = gs_infer_const(g, n, k)))
             in[k] = known_param(g, n->in[k], &known[k], buf[k]) ? &known[k] : NULL, all &= in[k] != NULL;
     gs_dim dims[GS_MAX_RANK];
@@ -1197,7 +1188,7 @@ static gs_status infer_slice(gs_graph *g, gs_node *n, int64_t opset)
     int64_t lo[GS_MAX_RANK], step[GS_MAX_RANK], len[GS_MAX_RANK];
     for (int d = 0; d < x->rank; d++)
         len[d] = x->dims[d].v >= 0 ? x->dims[d].v : -1;
-    if (slice_plan(n, opset, in, nin, x->rank, lo, step, len))
+    if (slice_plan(n, g->opset, in, nin, x->rank, lo, step, len))
         return GS_OK;
     for (int d = 0; d < x->rank; d++) {
         bool whole = lo[d] == 0 && step[d] == 1 && len[d] == x->dims[d].v;
@@ -1207,14 +1198,14 @@ static gs_status infer_slice(gs_graph *g, gs_node *n, int64_t opset)
 }
 
 /* Pad with constant pads (and axes); the pads attribute before opset 11. */
-static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_pad(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
     if (!x || x->rank < 0)
         return GS_OK;
     int64_t pads[2 * GS_MAX_RANK];
     int np = -1;
-    if (opset >= 11) {
+    if (g->opset >= 11) {
         const gs_tensor *t = gs_infer_const(g, n, 1);
         if (!t || gs_tensor_numel(t) != 2 * x->rank || (n->nin > 3 && n->in[3] != GS_NONE))
             return GS_OK;
@@ -1222,7 +1213,7 @@ static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
             pads[np] = gs_tensor_get_i(t, np);
     } else {
         const int64_t *a;
-        np = gs_attr_ints(n, opset < 2 ? "paddings" : "pads", &a);
+        np = gs_attr_ints(n, g->opset < 2 ? "paddings" : "pads", &a);
         if (np != 2 * x->rank)
             return GS_OK;
         for (int i = 0; i < np; i++)
@@ -1242,9 +1233,8 @@ static gs_status infer_pad(gs_graph *g, gs_node *n, int64_t opset)
 /* Expand to a constant shape, or to one whose elements are numbers and dim
  * names: 1 keeps the input's dim, a name equal to it too; a name against
  * a dim that is not 1 leaves that dim unknown. */
-static gs_status infer_expand(gs_graph *g, gs_node *n, int64_t opset)
+static gs_status infer_expand(gs_graph *g, gs_node *n)
 {
-    (void)opset;
     const gs_value *x = val(g, n, 0);
     gs_dim s[GS_MAX_ELEMS];
     int ns = x ? gs_infer_elems(g, n->in[1], s) : -1;
@@ -1285,32 +1275,55 @@ static void cost_view(const gs_graph *g, const gs_node *n, gs_cost *c)
 #define L GS_OP_LAYOUT
 
 const gs_opdef gs_ops_tensor[] = {
-    { "Identity", 1, 0, 1, 1, 1, 1, L, "", gs_infer_same, cost_view, k_identity },
-    { "Dropout", 1, 0, 1, 3, 1, 2, L, "ratio:f=0.5 seed:i", infer_dropout, NULL, k_dropout },
-    { "Reshape", 5, 0, 2, 2, 1, 1, L, "allowzero:i=0", infer_reshape, cost_view, k_reshape },
-    { "Flatten", 1, 0, 1, 1, 1, 1, L, "axis:i=1", infer_flatten, cost_view, k_flatten },
-    { "Squeeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_squeeze, cost_view, k_squeeze },
+    { "Identity", 1, 0, 1, 1, 1, 1, L, "", gs_infer_same, cost_view, k_identity, GS_RAISE_KEEP },
+    { "Dropout", 1, 0, 1, 3, 1, 2, L, "ratio:f=0.5 seed:i", infer_dropout, NULL, k_dropout, GS_RAISE_KEEP },
+    { "Reshape", 5, 0, 2, 2, 1, 1, L, "allowzero:i=0", infer_reshape, cost_view, k_reshape, GS_RAISE_KEEP },
+    { "Flatten", 1, 0, 1, 1, 1, 1, L, "axis:i=1", infer_flatten, cost_view, k_flatten, GS_RAISE_KEEP },
+    { "Squeeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_squeeze, cost_view,
+      k_squeeze, GS_RAISE_KEEP },
     { "Unsqueeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_unsqueeze, cost_view,
-      k_unsqueeze },
-    { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose },
-    { "Concat", 4, 0, 1, -1, 1, 1, L | GS_OP_ANY_ALIGN, "axis:i", infer_concat, NULL, k_concat },
+      k_unsqueeze, GS_RAISE_KEEP },
+    { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose, GS_RAISE_KEEP },
+    { "Concat", 4, 0, 1, -1, 1, 1, L | GS_OP_ANY_ALIGN, "axis:i", infer_concat, NULL, k_concat,
+      GS_RAISE_KEEP },
     { "Split", 2, 0, 1, 2, 1, -1, L | GS_OP_ANY_ALIGN, "axis:i=0 split:ints num_outputs:i", infer_split,
-      NULL, k_split },
-    { "Slice", 1, 0, 1, 5, 1, 1, L, "starts ends axes (inputs from opset 10) steps", infer_slice, NULL, k_slice },
-    { "Gather", 1, 0, 2, 2, 1, 1, L, "axis:i=0", infer_gather, NULL, k_gather },
-    { "Shape", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "start:i=0 end:i", infer_shape, NULL, k_shape },
-    { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size },
-    { "Cast", 6, 0, 1, 1, 1, 1, GS_OP_ELEMENTWISE, "to:i saturate:i=1", infer_cast, NULL, k_cast },
-    { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike },
-    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", gs_infer_constant_of_shape, NULL, k_constant_of_shape },
-    { "Range", 11, 0, 3, 3, 1, 1, 0, "", gs_infer_range, NULL, k_range },
-    { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand },
-    { "Tile", 6, 0, 2, 2, 1, 1, L, "", gs_infer_tile, NULL, k_tile },
-    { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad },
+      NULL, k_split, GS_RAISE_SPLIT_COUNT },
+    { "Slice", 1, 0, 1, 5, 1, 1, L, "starts ends axes (inputs from opset 10) steps", infer_slice, NULL,
+      k_slice, GS_RAISE_KEEP },
+    { "Gather", 1, 0, 2, 2, 1, 1, L, "axis:i=0", infer_gather, NULL, k_gather, GS_RAISE_KEEP },
+    { "Shape", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "start:i=0 end:i", infer_shape, NULL, k_shape,
+      GS_RAISE_KEEP },
+    { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size, GS_RAISE_KEEP },
+    { "Cast", 6, 0, 1, 1, 1, 1, GS_OP_ELEMENTWISE, "to:i saturate:i=1", infer_cast, NULL, k_cast,
+      GS_RAISE_KEEP },
+    { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike, GS_RAISE_NO },
+    { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", gs_infer_constant_of_shape, NULL,
+      k_constant_of_shape, GS_RAISE_KEEP },
+    { "Range", 11, 0, 3, 3, 1, 1, 0, "", gs_infer_range, NULL, k_range, GS_RAISE_KEEP },
+    { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand, GS_RAISE_KEEP },
+    { "Tile", 6, 0, 2, 2, 1, 1, L, "", gs_infer_tile, NULL, k_tile, GS_RAISE_KEEP },
+    { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad, GS_RAISE_KEEP },
     { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
-      "(nearest and linear)", gs_infer_resize, NULL, k_resize },
-    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize },
-    { "QuantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 saturate:i=1 block_size:i=0", infer_quantize, NULL, NULL },
-    { "DequantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 block_size:i=0", infer_dequantize, NULL, NULL },
+      "(nearest and linear)", gs_infer_resize, NULL, k_resize, GS_RAISE_KEEP },
+    /* known, carried through, not evaluated */
+    { "Compress", 11, 0, 2, 2, 1, 1, 0, "axis:i", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "DepthToSpace", 13, 0, 1, 1, 1, 1, L, "blocksize:i mode:s=DCR", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "SpaceToDepth", 13, 0, 1, 1, 1, 1, L, "blocksize:i", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "EyeLike", 9, 0, 1, 1, 1, 1, 0, "dtype:i k:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "GatherND", 13, 0, 2, 2, 1, 1, 0, "batch_dims:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "NonZero", 13, 0, 1, 1, 1, 1, 0, "", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "OneHot", 11, 0, 3, 3, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
+      GS_RAISE_KEEP },
+    { "TopK", 11, 0, 2, 2, 2, 2, 0, "axis:i=-1 largest:i=1 sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize,
+      GS_RAISE_NO },
+    /* inferred, never evaluated: a DequantizeLinear of a constant int8 weight stays for ONNX Runtime's
+       quantized kernels */
+    { "QuantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 saturate:i=1 block_size:i=0", infer_quantize, NULL, NULL,
+      GS_RAISE_NO },
+    { "DequantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 block_size:i=0", infer_dequantize, NULL, NULL,
+      GS_RAISE_NO },
     { .name = NULL },
 };

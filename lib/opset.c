@@ -3,82 +3,21 @@
  * computes, so rules for newer ops (LayerNormalization at 17, Gelu at 20)
  * can apply to models exported at an older opset.
  *
- * Only models at opset 13 or later are raised, to at most 21. Every op of
- * the default domain in the model (subgraphs included) must be in the table
- * below: ops whose meaning is the same at every opset from 13 to 21 given
- * their defaults (later versions only added types, or attributes whose
- * defaults keep the old behaviour), and ops whose signature changed in a way
- * a local conversion undoes (Reduce* axes from attribute to input at 18,
- * Split's num_outputs at 18). Any other op (RoiAlign and GridSample changed
- * their defaults, GroupNormalization its scale shape, the quantization ops
- * their saturation) leaves the model unchanged with an error naming it.
- * Nodes of other domains are carried through as they are.
+ * Only models at opset GS_RAISE_MIN or later are raised, to at most
+ * GS_RAISE_MAX. Every op of the default domain in the model (subgraphs
+ * included) must say in its registry row (gs_opdef.raise) that it keeps its
+ * meaning at every opset in that range given its defaults, or that its
+ * signature changed in a way a local conversion undoes (Reduce* axes from
+ * attribute to input at 18, Split's num_outputs at 18). Any other op
+ * (RoiAlign and GridSample changed their defaults, GroupNormalization its
+ * scale shape, the quantization ops their saturation; an op without a row)
+ * leaves the model unchanged with an error naming it. Nodes of other domains
+ * are carried through as they are.
  */
 #include "gs_ops.h"
 
 #include <stdio.h>
 #include <string.h>
-
-enum { MIN_SOURCE = 13, MAX_TARGET = 21 };
-
-typedef enum {
-    KEEP,            /* the same at every opset from 13 to 21 */
-    AXES_TO_INPUT,   /* from 18: axes is an input, not an attribute */
-    SPLIT_COUNT,     /* from 18: without a split input, num_outputs is required */
-    INFERENCE_BN,    /* from 14: outputs 1-4 changed meaning; inference form only */
-} action;
-
-static const struct kept {
-    const char *op;
-    action act;
-} kept[] = {
-    /* elementwise and logic */
-    { "Abs", KEEP }, { "Acos", KEEP }, { "Acosh", KEEP }, { "Add", KEEP }, { "And", KEEP },
-    { "Asin", KEEP }, { "Asinh", KEEP }, { "Atan", KEEP }, { "Atanh", KEEP }, { "BitShift", KEEP },
-    { "Ceil", KEEP }, { "Celu", KEEP }, { "Clip", KEEP }, { "Cos", KEEP }, { "Cosh", KEEP },
-    { "Div", KEEP }, { "Elu", KEEP }, { "Equal", KEEP }, { "Erf", KEEP }, { "Exp", KEEP },
-    { "Floor", KEEP }, { "Gelu", KEEP }, { "Greater", KEEP }, { "GreaterOrEqual", KEEP },
-    { "HardSigmoid", KEEP }, { "HardSwish", KEEP }, { "Hardmax", KEEP }, { "IsInf", KEEP },
-    { "IsNaN", KEEP }, { "LeakyRelu", KEEP }, { "Less", KEEP }, { "LessOrEqual", KEEP }, { "Log", KEEP },
-    { "Max", KEEP }, { "Mean", KEEP }, { "Min", KEEP }, { "Mish", KEEP }, { "Mod", KEEP }, { "Mul", KEEP },
-    { "Neg", KEEP }, { "Not", KEEP }, { "Or", KEEP }, { "PRelu", KEEP }, { "Pow", KEEP },
-    { "Reciprocal", KEEP }, { "Relu", KEEP }, { "Round", KEEP }, { "Selu", KEEP }, { "Shrink", KEEP },
-    { "Sigmoid", KEEP }, { "Sign", KEEP }, { "Sin", KEEP }, { "Sinh", KEEP }, { "Softplus", KEEP },
-    { "Softsign", KEEP }, { "Sqrt", KEEP }, { "Sub", KEEP }, { "Sum", KEEP }, { "Tan", KEEP },
-    { "Tanh", KEEP }, { "ThresholdedRelu", KEEP }, { "Where", KEEP }, { "Xor", KEEP },
-    /* shapes, layout, indexing */
-    { "ArgMax", KEEP }, { "ArgMin", KEEP }, { "Cast", KEEP }, { "Compress", KEEP }, { "Concat", KEEP },
-    { "Constant", KEEP }, { "ConstantOfShape", KEEP }, { "CumSum", KEEP }, { "DepthToSpace", KEEP },
-    { "Dropout", KEEP }, { "Expand", KEEP }, { "EyeLike", KEEP }, { "Flatten", KEEP }, { "Gather", KEEP },
-    { "GatherElements", KEEP }, { "GatherND", KEEP }, { "Identity", KEEP }, { "NonZero", KEEP },
-    { "OneHot", KEEP }, { "Pad", KEEP }, { "Range", KEEP }, { "Reshape", KEEP }, { "Resize", KEEP },
-    { "ReverseSequence", KEEP }, { "ScatterElements", KEEP }, { "ScatterND", KEEP }, { "Shape", KEEP },
-    { "Size", KEEP }, { "Slice", KEEP }, { "SpaceToDepth", KEEP }, { "Split", SPLIT_COUNT },
-    { "Squeeze", KEEP }, { "Tile", KEEP }, { "TopK", KEEP }, { "Transpose", KEEP }, { "Trilu", KEEP },
-    { "Unique", KEEP }, { "Unsqueeze", KEEP },
-    /* neural-network ops */
-    { "AveragePool", KEEP }, { "BatchNormalization", INFERENCE_BN }, { "Conv", KEEP },
-    { "ConvTranspose", KEEP }, { "Einsum", KEEP }, { "Gemm", KEEP }, { "GlobalAveragePool", KEEP },
-    { "GlobalLpPool", KEEP }, { "GlobalMaxPool", KEEP }, { "InstanceNormalization", KEEP },
-    { "LayerNormalization", KEEP }, { "LogSoftmax", KEEP }, { "LpNormalization", KEEP },
-    { "LpPool", KEEP }, { "LRN", KEEP }, { "MatMul", KEEP }, { "MaxPool", KEEP }, { "MaxUnpool", KEEP },
-    { "MeanVarianceNormalization", KEEP }, { "Softmax", KEEP },
-    /* reductions (ReduceSum took its axes as an input already at 13) */
-    { "ReduceSum", KEEP }, { "ReduceL1", AXES_TO_INPUT }, { "ReduceL2", AXES_TO_INPUT },
-    { "ReduceLogSum", AXES_TO_INPUT }, { "ReduceLogSumExp", AXES_TO_INPUT }, { "ReduceMax", AXES_TO_INPUT },
-    { "ReduceMean", AXES_TO_INPUT }, { "ReduceMin", AXES_TO_INPUT }, { "ReduceProd", AXES_TO_INPUT },
-    { "ReduceSumSquare", AXES_TO_INPUT },
-    /* control flow: their subgraphs are checked like the main graph */
-    { "If", KEEP }, { "Loop", KEEP }, { "Scan", KEEP },
-};
-
-static const struct kept *find_kept(const char *op)
-{
-    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
-        if (!strcmp(kept[i].op, op))
-            return &kept[i];
-    return NULL;
-}
 
 static bool default_domain(const gs_node *n)
 {
@@ -88,10 +27,10 @@ static bool default_domain(const gs_node *n)
 /* Why node n keeps the model from being raised, or NULL. */
 static const char *blocker(const gs_node *n)
 {
-    const struct kept *k = find_kept(n->op);
-    if (!k)
+    gs_raise r = n->def ? (gs_raise)n->def->raise : GS_RAISE_NO;
+    if (r == GS_RAISE_NO)
         return "its meaning or signature changed after opset 13";
-    if (k->act == INFERENCE_BN) {
+    if (r == GS_RAISE_INFERENCE_BN) {
         if (gs_attr_int(n, "training_mode", 0))
             return "training mode";
         for (int i = 1; i < n->nout; i++)
@@ -189,10 +128,10 @@ static gs_status convert_graph(gs_graph *g, int64_t from, int64_t to)
         gs_node *n = &g->nodes[i];
         if ((n->flags & GS_N_DEAD) || !default_domain(n) || from >= 18 || to < 18)
             continue;
-        const struct kept *k = find_kept(n->op);
-        if (k->act == AXES_TO_INPUT)
+        gs_raise r = (gs_raise)n->def->raise;   /* check_graph saw a row */
+        if (r == GS_RAISE_AXES_TO_INPUT)
             st = axes_to_input(g, i);
-        else if (k->act == SPLIT_COUNT)
+        else if (r == GS_RAISE_SPLIT_COUNT)
             st = split_count(g, n);
     }
     for (int32_t i = 0; st == GS_OK && i < g->nsubs; i++)
@@ -209,7 +148,7 @@ static int64_t ir_version_for(int64_t v)
 bool gs_opset_can_raise(gs_model *m, int64_t target)
 {
     int64_t from = gs_model_opset_of(m, "");
-    if (target <= from || from < MIN_SOURCE || target > MAX_TARGET)
+    if (target <= from || from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return false;
     char msg[sizeof m->ctx->msg];   /* the check's message is not an error here */
     gs_status last = m->ctx->last;
@@ -225,9 +164,9 @@ gs_status gs_opset_raise(gs_model *m, int64_t target)
     int64_t from = gs_model_opset_of(m, "");
     if (target <= from)
         return GS_OK;
-    if (from < MIN_SOURCE || target > MAX_TARGET)
+    if (from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return gs_err(m->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset from %lld to %lld (from %d or "
-                      "later, to %d at most)", (long long)from, (long long)target, MIN_SOURCE, MAX_TARGET);
+                      "later, to %d at most)", (long long)from, (long long)target, GS_RAISE_MIN, GS_RAISE_MAX);
     gs_status st = check_graph(m->graph);
     if (st == GS_OK)
         st = convert_graph(m->graph, from, target);
@@ -236,6 +175,7 @@ gs_status gs_opset_raise(gs_model *m, int64_t target)
     for (int32_t i = 0; i < m->nopsets; i++)
         if (!*m->opsets[i].domain || !strcmp(m->opsets[i].domain, "ai.onnx"))
             m->opsets[i].version = target;
+    gs_ir_set_opset(m->graph, target);   /* and each node's row at the new opset */
     if (m->min_ir_version < ir_version_for(target))
         m->min_ir_version = ir_version_for(target);
     return GS_OK;

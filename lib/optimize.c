@@ -10,7 +10,9 @@
  * The result is never worse than the input by the cost model: the search
  * returns its start graph when it finds nothing cheaper.
  */
-#include "gs_cost.h"
+#include "gs_region.h"
+#include "gs_search.h"
+#include "gs_subgraph.h"
 
 #include <stdio.h>
 #include <stddef.h>
@@ -193,8 +195,8 @@ typedef struct run {
     gs_profile profile;
     gs_cost_model cm;
     gs_arena arena;     /* steps and their names; strings the report points at */
+    gs_rw rw;           /* the rewriter: rs, cm and arena above */
     gs_step *path;
-    int64_t opset;
     gs_graph *g;        /* the graph being optimized: the model's, or a body */
     double t_end;       /* the search's deadline, set when it first starts */
 } run;
@@ -202,10 +204,7 @@ typedef struct run {
 /* A phase of cleanup or lowering rules, to a fixed point or the time limit. */
 static gs_status apply_class(run *r, uint32_t flags)
 {
-    gs_status st;
-    gs_cleanup(r->g, r->rs, r->opset, flags, &r->cm, now_s() + r->o->time_limit, &r->arena,
-               &r->path, &st);
-    return st;
+    return gs_cleanup(&r->rw, r->g, flags, &r->path, NULL);
 }
 
 static gs_status cleanup(run *r)
@@ -240,7 +239,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
     gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0, r->o->progress,
                           r->o->progress_ud, 0 };
     gs_search_result res;
-    st = gs_search(reg.sub, r->rs, r->opset, &r->cm, &so, &r->arena, &res);
+    st = gs_search(&r->rw, reg.sub, &so, &res);
     if (st == GS_OK) {
         double before = gs_cost_graph(&r->cm, reg.sub);
         if (res.cost < before && (st = gs_region_splice(&reg, res.graph)) == GS_OK)
@@ -302,10 +301,10 @@ static gs_status fold_and_infer(run *r, int *folded)
     gs_status st = GS_OK;
     for (int round = 0; round < 8 && st == GS_OK; round++) {
         int n = 0;
-        st = gs_fold_constants(r->m, r->g, r->opset, &n);
+        st = gs_fold_constants(r->m, r->g, &n);
         *folded += n;
         if (st == GS_OK)
-            st = gs_infer_graph(r->g, r->opset);
+            st = gs_infer_graph(r->g);
         if (n == 0)
             break;
     }
@@ -316,9 +315,9 @@ static gs_status fold_and_infer(run *r, int *folded)
 static gs_status simplify_control(run *r, int *folded)
 {
     int n = 0;
-    gs_status st = gs_sub_simplify(r->m, r->g, r->opset, &n);
+    gs_status st = gs_sub_simplify(r->m, r->g, &n);
     if (st == GS_OK && n)
-        st = gs_infer_graph(r->g, r->opset);
+        st = gs_infer_graph(r->g);
     if (st == GS_OK && n)
         st = fold_and_infer(r, folded);
     if (st == GS_OK && n)
@@ -366,7 +365,7 @@ static gs_status bodies(run *r, gs_report *rep, int *folded)
     }
     int hoisted = 0;
     if (st == GS_OK)
-        st = gs_sub_hoist(g, r->opset, &hoisted);   /* loop-invariant nodes run once, outside */
+        st = gs_sub_hoist(g, &hoisted);   /* loop-invariant nodes run once, outside */
     gs_sub_prune_caps(g);
     return st;
 }
@@ -405,7 +404,7 @@ static gs_status pipeline(run *r, gs_report *rep)
     int folded = 0;
     gs_graph *g = r->m->graph;
     r->g = g;
-    gs_status st = gs_infer_graph(g, r->opset);
+    gs_status st = gs_infer_graph(g);
     if (rep)
         rep->nodes_before = gs_ir_live_nodes(g);
     if (st == GS_OK)
@@ -466,12 +465,13 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
         return gs_model_errfile(m, st);
     if (o->level == 0)
         return GS_OK;
-    run r = { .ctx = ctx, .m = m, .o = o, .opset = gs_model_opset_of(m, "") };
+    run r = { .ctx = ctx, .m = m, .o = o };
     r.profile = profile;
-    r.cm = (gs_cost_model){ &r.profile, r.opset, o->cost_cb, o->cost_ud };
+    r.cm = (gs_cost_model){ &r.profile, o->cost_cb, o->cost_ud };
     if ((st = load_rules(ctx, o, &r.profile, &r.rs)) != GS_OK)
         return st;
     gs_arena_init(&r.arena, ctx);
+    r.rw = (gs_rw){ ctx, r.rs, &r.cm, &r.arena, o->time_limit };
     st = pipeline(&r, report);
     if (st == GS_OK && report)
         st = fill_steps(ctx, m->graph->perm, report, r.path);

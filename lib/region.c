@@ -10,7 +10,7 @@
  * become outputs, so no rewrite inside can remove them. After the search,
  * the best region graph is spliced back in place of the region's nodes.
  */
-#include "gs_cost.h"
+#include "gs_region.h"
 
 #include <string.h>
 
@@ -149,7 +149,7 @@ static gs_status copy_node(gs_region *r, gs_id id)
     gs_node *sn = &r->sub->nodes[sid];
     sn->attrs = n->attrs;       /* shared, read-only: rewrites make new attribute lists */
     sn->nattrs = n->nattrs;
-    sn->opid = n->opid;
+    sn->def = n->def;
     sn->hash_self = n->hash_self;   /* the same op, domain and attributes */
     sn->src = n->src;
     return GS_OK;
@@ -198,6 +198,7 @@ gs_status gs_region_extract(gs_region *r, gs_graph *g, const gs_id *nodes, int n
     }
     gs_arena_unref(r->sub->perm);
     r->sub->perm = gs_arena_ref(g->perm);   /* names and new constants live with g */
+    r->sub->opset = g->opset;
     r->sub->name = g->name;
     memset(r->map, 0xff, ((size_t)g->nvalues + 1) * sizeof *r->map);
     for (int i = 0; i < n; i++)
@@ -302,7 +303,7 @@ static gs_status add_result_node(gs_region *r, const gs_graph *res, gs_id id, gs
     if (nid == GS_NONE)
         return r->g->ctx->last;
     gs_node *bn = &r->g->nodes[nid];
-    bn->opid = n->opid;
+    bn->def = n->def;
     bn->src = n->src;
     bn->nattrs = n->nattrs;
     bn->attrs = n->nattrs ? gs_arena_memdup(&r->g->arena, n->attrs, (size_t)n->nattrs * sizeof(gs_attr))

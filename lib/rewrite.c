@@ -286,7 +286,7 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         return gs_nomem(w->g->ctx);
     if (id == GS_NONE)
         return w->g->ctx->last;
-    const gs_opdef *d = gs_op_find(op, "", 1000);
+    const gs_opdef *d = w->g->nodes[id].def;
     if (d && !gs_op_fits(d, &w->g->nodes[id]))   /* an absent optional input in a required place */
         return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': its %s lacks a required input", w->r->name, op);
     if (w->d && w->d->nadded < (int)(sizeof w->d->added / sizeof w->d->added[0]))

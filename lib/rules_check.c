@@ -327,11 +327,10 @@ typedef struct run_out {
     int n;
 } run_out;
 
-static gs_status run(gs_ctx *ctx, const gs_graph *g, int64_t opset, const gs_tensor *const *ins, int nin,
-                     run_out *o)
+static gs_status run(gs_ctx *ctx, const gs_graph *g, const gs_tensor *const *ins, int nin, run_out *o)
 {
     o->n = g->noutputs;
-    return gs_interp_run(ctx, g, opset, ins, nin, o->t, o->n);
+    return gs_interp_run(ctx, g, ins, nin, o->t, o->n);
 }
 
 static void free_out(gs_ctx *ctx, run_out *o)
@@ -397,7 +396,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
     if (opset < r->opset_min)
         opset = r->opset_min;
     ctx->last = GS_OK;   /* GS_ERR_NOMEM there at the end: memory ran out on the way */
-    inst in = { ctx, r, gs_ir_new(ctx, NULL), spec, seed, { 0 }, "", absent };
+    inst in = { ctx, r, gs_ir_new_opset(ctx, opset), spec, seed, { 0 }, "", absent };
     if (!in.g)
         return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 2;
@@ -408,7 +407,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         snprintf(res, cap, "%s", in.why[0] ? in.why : gs_ctx_errmsg(ctx));
         goto done;
     }
-    if (gs_infer_graph(in.g, opset) == GS_ERR_NOMEM)
+    if (gs_infer_graph(in.g) == GS_ERR_NOMEM)
         goto done;
     for (int i = 0; i < in.g->ninputs && i < 64; i++, nin++) {   /* random inputs */
         const gs_value *v = &in.g->values[in.g->inputs[i]];
@@ -425,13 +424,13 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         for (int64_t k = 0; k < gs_tensor_numel(ins[i]); k++)
             gs_tensor_set_f(ins[i], k, fl ? draw(range, &in.seed) : 2 * rnd(&in.seed) - 1);
     }
-    if (run(ctx, in.g, opset, (const gs_tensor *const *)ins, nin, &before) != GS_OK) {
+    if (run(ctx, in.g, (const gs_tensor *const *)ins, nin, &before) != GS_OK) {
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
         goto done;
     }
     gs_ruleset one = { .ctx = ctx, .arena = { ctx, NULL, 0, 0 }, .rules = (gs_rule **)&r, .n = 1, .cap = 1 };
     gs_match m;
-    int found = gs_match_all(&one, in.g, opset, GS_RULE_CLEANUP | GS_RULE_SEARCH | GS_RULE_LOWER, first_match, &m);
+    int found = gs_match_all(&one, in.g, GS_RULE_CLEANUP | GS_RULE_SEARCH | GS_RULE_LOWER, first_match, &m);
     if (found < 0) {
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
         goto done;
@@ -445,7 +444,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         verdict = 1;
         goto done;
     }
-    gs_status st = run(ctx, in.g, opset, (const gs_tensor *const *)ins, nin, &after);
+    gs_status st = run(ctx, in.g, (const gs_tensor *const *)ins, nin, &after);
     if (st != GS_OK) {   /* the match side ran: a replacement that does not is wrong, */
         snprintf(res, cap, "the rewritten graph does not run: %s", gs_ctx_errmsg(ctx));
         verdict = st == GS_ERR_UNSUPPORTED ? 2 : 1;   /* unless it needs an op without a kernel */

@@ -1,6 +1,6 @@
 /*
- * search.c - cleanup to a fixed point, and the cost-guided search over
- * rewrites in the manner of TASO (Jia et al., SOSP 2019).
+ * search.c - the cost-guided search over rewrites in the manner of TASO
+ * (Jia et al., SOSP 2019), and the structural hash it skips duplicates by.
  *
  * The search keeps a priority queue of candidate graphs ordered by cost. It
  * pops the cheapest, finds every match of the search rules, applies each to
@@ -10,7 +10,7 @@
  * can open the way to a much better one. It stops at the budget of expanded
  * candidates or the time limit and returns the best graph seen.
  */
-#include "gs_cost.h"
+#include "gs_search.h"
 
 #include <string.h>
 #include <time.h>
@@ -83,21 +83,21 @@ static uint64_t hash_leaf(const gs_graph *g, gs_id v)
  * two operands commute, and bit 1 set so it is never 0: computed once per
  * node and kept in the node, which clones copy (a candidate's graph differs
  * from its parent's in a few nodes, and the rest need not be hashed again). */
-static uint64_t node_self(gs_node *n, int64_t opset)
+static uint64_t node_self(gs_node *n)
 {
     if (n->hash_self)
         return n->hash_self;
     uint64_t h = hash_str(hash_str(0xcbf29ce484222325ull, n->op), n->domain);
     for (int a = 0; a < n->nattrs; a++)
         h = hash_attr(h, &n->attrs[a]);
-    const gs_opdef *d = n->nin == 2 ? gs_op_find(n->op, n->domain, opset) : NULL;
+    const gs_opdef *d = n->nin == 2 ? n->def : NULL;
     bool comm = d && (d->flags & GS_OP_COMMUTATIVE);
     return n->hash_self = (h & ~3ull) | 2u | (comm ? 1u : 0u);
 }
 
-static uint64_t hash_node(gs_node *n, const uint64_t *vh, int64_t opset)
+static uint64_t hash_node(gs_node *n, const uint64_t *vh)
 {
-    uint64_t h = node_self(n, opset);
+    uint64_t h = node_self(n);
     uint64_t in[2] = { 0, 0 };
     bool comm = h & 1u;
     for (int k = 0; k < n->nin; k++) {
@@ -115,7 +115,7 @@ static uint64_t hash_node(gs_node *n, const uint64_t *vh, int64_t opset)
 }
 
 /* The canonical hash of g into *out; false when memory is short. */
-static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
+static bool graph_hash(const gs_graph *g, uint64_t *out)
 {
     uint64_t *vh = gs_alloc(g->ctx, ((size_t)g->nvalues + 1) * sizeof *vh);
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -126,7 +126,7 @@ static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
             vh[v] = hash_leaf(g, v);
         for (int i = 0; i < n; i++) {
             gs_node *nd = &g->nodes[order[i]];   /* hash_node keeps node_self in it */
-            uint64_t nh = hash_node(nd, vh, opset);
+            uint64_t nh = hash_node(nd, vh);
             for (int k = 0; k < nd->nout; k++)
                 if (nd->out[k] != GS_NONE)
                     vh[nd->out[k]] = mix(nh, (uint64_t)k);
@@ -144,229 +144,8 @@ static bool graph_hash(const gs_graph *g, int64_t opset, uint64_t *out)
 uint64_t gs_graph_hash(const gs_graph *g)
 {
     uint64_t h = 0;
-    graph_hash(g, 21, &h);
+    graph_hash(g, &h);
     return h;
-}
-
-/* ---- shapes and costs of what a rewrite added ------------------------- */
-
-/* Infer the shapes of the nodes a rewrite added. Returns false when a node
- * that will not be folded away has an output of unknown shape: such a
- * candidate cannot be priced, and an unknown shape would price it as free. */
-static bool infer_added(gs_graph *g, const gs_delta *d, int64_t opset, const gs_cost_model *cm)
-{
-    bool priced = true;
-    for (int i = 0; i < d->nadded; i++) {
-        gs_node *n = &g->nodes[d->added[i]];
-        const gs_opdef *def = gs_op_find(n->op, n->domain, opset);
-        if (def && def->infer)
-            def->infer(g, n, opset);   /* unknown stays unknown; errors are not fatal here */
-        gs_ncost c;
-        gs_cost_node(cm, g, n, &c);
-        for (int k = 0; k < n->nout && c.seconds > 0; k++)
-            if (n->out[k] != GS_NONE && g->values[n->out[k]].rank < 0)
-                priced = false;
-    }
-    return priced;
-}
-
-static double nodes_cost(const gs_cost_model *cm, const gs_graph *g, const gs_id *ids, int n)
-{
-    double total = 0;
-    for (int i = 0; i < n; i++) {
-        gs_ncost c;
-        gs_node saved = g->nodes[ids[i]];
-        saved.flags &= ~(uint32_t)GS_N_DEAD;   /* price removed nodes as they were */
-        gs_cost_node(cm, g, &saved, &c);
-        total += c.seconds;
-    }
-    return total;
-}
-
-/* ---- steps ------------------------------------------------------------- */
-
-static const char *match_names(gs_arena *a, const gs_graph *g, const gs_match *m)
-{
-    size_t len = 1;
-    for (int i = 0; i < m->nnodes; i++)
-        len += strlen(g->nodes[m->nodes[i]].name) + 1;
-    char *s = gs_arena_alloc(a, len);
-    if (!s)
-        return NULL;
-    for (int i = 0; i < m->nnodes; i++) {
-        if (i)
-            strcat(s, ",");
-        strcat(s, g->nodes[m->nodes[i]].name);
-    }
-    return s;
-}
-
-static gs_step *new_step(gs_arena *a, const gs_graph *g, const gs_match *m, double delta,
-                         gs_step *prev)
-{
-    gs_step *s = gs_arena_alloc(a, sizeof *s);
-    if (!s)
-        return NULL;
-    s->rule = m->rule;
-    s->nodes = match_names(a, g, m);
-    s->delta = delta;
-    s->prev = prev;
-    return s->nodes ? s : NULL;
-}
-
-/* ---- cleanup ----------------------------------------------------------- */
-
-static bool take_first(const gs_match *m, void *ud)
-{
-    *(gs_match *)ud = *m;
-    return false;
-}
-
-/* Roots of the matches one pass over the graph found (in rule order). */
-typedef struct roots {
-    gs_ctx *ctx;
-    gs_id *ids;
-    int n, cap;
-    bool nomem;
-} roots;
-
-static bool collect_root(const gs_match *m, void *ud)
-{
-    roots *r = ud;
-    gs_id id = m->nodes[m->rule->roots[0]->slot];
-    for (int i = r->n - 1; i >= 0 && i >= r->n - 8; i--)
-        if (r->ids[i] == id)
-            return true;   /* the same root again (another binding): once is enough */
-    if (r->n == r->cap) {
-        int cap = r->cap ? r->cap * 2 : 64;
-        gs_id *a = gs_realloc(r->ctx, r->ids, (size_t)cap * sizeof *a);
-        if (!a) {
-            r->nomem = true;
-            return false;
-        }
-        r->ids = a, r->cap = cap;
-    }
-    r->ids[r->n++] = id;
-    return true;
-}
-
-/* Apply the first match of a rule of the classes in flags rooted at node id,
- * if there still is one: its step (priced by what it added and removed)
- * joins *path, its changes go to *d, *priced is false when an added node
- * cannot be priced. 1 applied, 0 none, -1 error (*st set). */
-static int cleanup_at(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
-                      gs_arena *arena, gs_step **path, gs_id id, gs_delta *d, bool *priced, gs_status *st)
-{
-    gs_match m;
-    if ((g->nodes[id].flags & GS_N_DEAD) || gs_match_at(rs, g, opset, flags, id, take_first, &m) <= 0)
-        return 0;
-    gs_step *s = new_step(arena, g, &m, 0, *path);   /* names taken before the nodes go */
-    if (!s) {
-        *st = gs_nomem(g->ctx);
-        return -1;
-    }
-    if ((*st = gs_rule_apply(g, &m, d)) != GS_OK)
-        return -1;
-    *priced = infer_added(g, d, opset, cm);
-    s->delta = nodes_cost(cm, g, d->added, d->nadded) - nodes_cost(cm, g, d->removed, d->nremoved);
-    *path = s;
-    return 1;
-}
-
-/* What one gs_cleanup call may do: a rule set that does not converge (rules
- * undoing each other, or a rule whose rewrite holds its own match) never
- * reaches a fixed point, and every rewrite adds node slots, so the slots
- * bound ends it; the deadline ends a slow one. */
-typedef struct cbound {
-    int64_t slots0;             /* g->nnodes when the call began */
-    int64_t max_slots;          /* g->nnodes may not pass this */
-    double t_end;               /* monotonic seconds; 0: none */
-    const gs_step *start;       /* *path when the call began */
-} cbound;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The error for a cleanup that passed its bound: the rules of the last
- * steps taken (the ones that keep applying), with their file. */
-static gs_status no_fixed_point(gs_graph *g, uint32_t flags, const gs_step *path, const cbound *b)
-{
-    const char *names[4] = { 0 }, *file = "rules";
-    int n = 0, steps = 0;
-    for (const gs_step *s = path; s && s != b->start; s = s->prev, steps++) {
-        const char *name = gs_rule_name(s->rule);
-        int i = 0;
-        while (i < n && strcmp(names[i], name))
-            i++;
-        if (i == n && n < 4 && steps < 256)
-            names[n++] = name, file = gs_rule_file(s->rule);
-    }
-    return gs_err(g->ctx, GS_ERR_RULE,
-                  "%s: %s rules do not reach a fixed point: %d rewrites made %lld nodes from %lld "
-                  "(limit %lld); rules still applying: %s%s%s%s%s%s%s",
-                  file, flags & GS_RULE_LOWER ? "lowering" : "cleanup", steps,
-                  (long long)(g->nnodes - b->slots0), (long long)b->slots0, (long long)b->max_slots,
-                  n > 0 ? names[0] : "?", n > 1 ? ", " : "", n > 1 ? names[1] : "",
-                  n > 2 ? ", " : "", n > 2 ? names[2] : "", n > 3 ? ", " : "", n > 3 ? names[3] : "");
-}
-
-/* Cleanup to a fixed point. Each pass finds the roots of every match once
- * (through the op index), then applies, root by root in that order, the
- * first match still rooted there: a pass does the work of many, so the
- * passes needed stay few as the graph grows (a 48-layer BERT has hundreds of
- * cleanup rewrites). Stops at the deadline (the graph as it is then) or
- * with GS_ERR_RULE past the slots bound. */
-static int cleanup_rules(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags,
-                         const gs_cost_model *cm, gs_arena *arena, gs_step **path, const cbound *b,
-                         gs_status *st)
-{
-    int applied = 0;
-    *st = GS_OK;
-    roots r = { g->ctx, NULL, 0, 0, false };
-    for (int pass = 0; *st == GS_OK; pass++) {
-        r.n = 0;
-        int found = gs_match_all(rs, g, opset, flags, collect_root, &r);
-        if (found < 0 || r.nomem) {
-            *st = gs_nomem(g->ctx);
-            break;
-        }
-        int done = 0;
-        for (int i = 0; i < r.n && *st == GS_OK; i++) {
-            gs_delta d;
-            bool priced;   /* cleanup rules always pay: applied even unpriced */
-            int k = cleanup_at(g, rs, opset, flags, cm, arena, path, r.ids[i], &d, &priced, st);
-            done += k > 0;
-            if (k > 0 && g->nnodes > b->max_slots)
-                *st = no_fixed_point(g, flags, *path, b);
-        }
-        applied += done;
-        if (!done || (b->t_end > 0 && now_s() > b->t_end))
-            break;
-    }
-    gs_dealloc(g->ctx, r.ids);
-    return applied;
-}
-
-int gs_cleanup(gs_graph *g, const gs_ruleset *rs, int64_t opset, uint32_t flags, const gs_cost_model *cm,
-               double t_end, gs_arena *arena, gs_step **path, gs_status *st)
-{
-    cbound b = { g->nnodes, GS_CLEANUP_GROWTH * (int64_t)g->nnodes + GS_CLEANUP_SLACK, t_end, *path };
-    int total = 0;
-    for (int round = 0; round < 16; round++) {   /* merging can enable rules and back */
-        int n = cleanup_rules(g, rs, opset, flags, cm, arena, path, &b, st);
-        if (*st != GS_OK)
-            return total + n;
-        int merged = gs_cse(g, opset, st);
-        gs_ir_dce(g);
-        total += n + merged;
-        if (*st != GS_OK || merged == 0 || (t_end > 0 && now_s() > t_end))
-            break;
-    }
-    return total;
 }
 
 /* ---- the search -------------------------------------------------------- */
@@ -527,13 +306,17 @@ static bool collect(const gs_match *m, void *ud)
     return true;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 typedef struct search {
     gs_ctx *ctx;
-    const gs_ruleset *rs;
-    int64_t opset;
-    const gs_cost_model *cm;
+    const gs_rw *rw;
     const gs_search_opts *opts;
-    gs_arena *arena;
     heap q;
     hset seen;
     mlist ml;
@@ -550,7 +333,7 @@ typedef struct search {
  * within GS_SEARCH_ARENA_BYTES. */
 static bool arenas_ok(const search *s)
 {
-    return s->perm->bytes + s->arena->bytes - s->arena0 <= GS_SEARCH_ARENA_BYTES;
+    return s->perm->bytes + s->rw->arena->bytes - s->arena0 <= GS_SEARCH_ARENA_BYTES;
 }
 
 /* Add node id, and the nodes reading its outputs down to depth more levels,
@@ -588,12 +371,11 @@ static gs_status local_cleanup(search *s, gs_graph *g, const gs_delta *first, gs
     for (int steps = 0; n > 0 && steps < STEPS;) {
         gs_delta d;
         bool priced;
-        gs_status st = GS_OK;
-        int k = cleanup_at(g, s->rs, s->opset, GS_RULE_CLEANUP, s->cm, s->arena, path, work[--n], &d,
-                           &priced, &st);
-        if (k < 0)
+        bool applied;
+        gs_status st = gs_rw_cleanup_at(s->rw, g, GS_RULE_CLEANUP, work[--n], path, &d, &applied, &priced);
+        if (st != GS_OK)
             return st;
-        if (k == 0)
+        if (!applied)
             continue;
         if (!priced)
             return GS_ERR_UNSUPPORTED;   /* cannot be priced: the candidate is not taken */
@@ -619,13 +401,13 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
         gs_ir_free(ng);
         return st == GS_ERR_NOMEM ? st : GS_OK;   /* a rule that cannot apply here is skipped */
     }
-    if (!infer_added(ng, &d, s->opset, s->cm)) {
+    if (!gs_rw_price_added(s->rw, ng, &d)) {
         gs_ir_free(ng);
         return GS_OK;   /* cannot be priced: not taken */
     }
-    double removed = nodes_cost(s->cm, c->g, d.removed, d.nremoved);
-    double delta = nodes_cost(s->cm, ng, d.added, d.nadded) - removed;
-    gs_step *path = new_step(s->arena, c->g, m, delta, c->path);
+    double removed = gs_rw_nodes_cost(s->rw, c->g, d.removed, d.nremoved);
+    double delta = gs_rw_nodes_cost(s->rw, ng, d.added, d.nadded) - removed;
+    gs_step *path = gs_rw_step(s->rw, c->g, m, delta, c->path);
     if (!path) {
         gs_ir_free(ng);
         return gs_nomem(s->ctx);
@@ -636,7 +418,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
     }
     double cost = c->cost + delta;
     uint64_t h;
-    int fresh = graph_hash(ng, s->opset, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
+    int fresh = graph_hash(ng, &h) ? hset_add(s->ctx, &s->seen, h) : -1;
     if (fresh <= 0 || cost >= s->opts->alpha * s->best.cost) {
         gs_ir_free(ng);
         return fresh < 0 ? gs_nomem(s->ctx) : GS_OK;
@@ -671,7 +453,7 @@ static gs_status try_match(search *s, const cand *c, const gs_match *m)
 static gs_status expand(search *s, cand *c)
 {
     s->ml.n = 0;
-    if (gs_match_all(s->rs, c->g, s->opset, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
+    if (gs_match_all(s->rw->rs, c->g, GS_RULE_SEARCH, collect, &s->ml) < 0 || s->ml.nomem)
         return gs_nomem(s->ctx);
     gs_status st = GS_OK;
     for (int i = 0; i < s->ml.n && st == GS_OK; i++)
@@ -688,17 +470,14 @@ static void search_free(search *s)
     gs_dealloc(s->ctx, s->ml.a);
 }
 
-gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
-                    const gs_cost_model *cm, const gs_search_opts *opts, gs_arena *arena,
-                    gs_search_result *res)
+gs_status gs_search(const gs_rw *rw, const gs_graph *g, const gs_search_opts *opts, gs_search_result *res)
 {
-    search s = { .ctx = g->ctx, .rs = rs, .opset = opset, .cm = cm, .opts = opts, .arena = arena,
-                 .perm = g->perm, .arena0 = g->perm->bytes + arena->bytes,
+    search s = { .ctx = g->ctx, .rw = rw, .opts = opts, .perm = g->perm, .arena0 = g->perm->bytes + rw->arena->bytes,
                  .queue_cap = opts->queue_bytes ? opts->queue_bytes : GS_SEARCH_QUEUE_BYTES };
     s.ml.ctx = g->ctx;
     double t0 = now_s();
     memset(res, 0, sizeof *res);
-    cand start = { gs_ir_clone(g, NULL), 0, gs_cost_graph(cm, g), s.seq++, NULL };
+    cand start = { gs_ir_clone(g, NULL), 0, gs_cost_graph(rw->cm, g), s.seq++, NULL };
     if (start.g && !gs_ir_reserve_names(start.g, start.g->nvalues + start.g->nvalues / 2 + 256)) {
         gs_ir_free(start.g);
         start.g = NULL;
@@ -706,7 +485,7 @@ gs_status gs_search(const gs_graph *g, const gs_ruleset *rs, int64_t opset,
     s.best = (cand){ gs_ir_clone(g, NULL), 0, start.cost, 0, NULL };
     gs_status st = start.g && s.best.g ? GS_OK : gs_nomem(g->ctx);
     uint64_t h;
-    if (st == GS_OK && (!graph_hash(g, opset, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
+    if (st == GS_OK && (!graph_hash(g, &h) || hset_add(s.ctx, &s.seen, h) < 0 ||
                         !heap_push(s.ctx, &s.q, start)))
         st = gs_nomem(g->ctx);
     if (st != GS_OK)

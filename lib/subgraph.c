@@ -16,7 +16,7 @@
  * the cleanup rules remove where the names allow. optimize.c drives the
  * pipeline inside every body.
  */
-#include "gs_cost.h"
+#include "gs_subgraph.h"
 
 #include <string.h>
 
@@ -382,7 +382,7 @@ static gs_status copy_node(inl *s, const gs_node *bn)
     if (id == GS_NONE)
         return s->g->ctx->last;
     gs_node *n = &s->g->nodes[id];
-    n->opid = bn->opid;
+    n->def = bn->def;
     n->nattrs = bn->nattrs;
     n->attrs = bn->nattrs ? gs_arena_memdup(&s->g->arena, bn->attrs, (size_t)bn->nattrs * sizeof *bn->attrs) : NULL;
     n->ncaps = bn->ncaps;
@@ -430,7 +430,7 @@ static gs_status forward(inl *s, const char *op, gs_id src, gs_id dst, int64_t o
  * Unsqueeze from outs_from + k >= stack_from: a scan output of one trip).
  */
 static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, const gs_id *ins,
-                             int outs_from, int stack_from, int64_t opset)
+                             int outs_from, int stack_from)
 {
     inl s = { m, g, b, gs_alloc(g->ctx, ((size_t)b->nvalues + 1) * sizeof(gs_id)) };
     gs_id *order = gs_alloc(g->ctx, ((size_t)b->nnodes + 1) * sizeof *order);
@@ -455,7 +455,8 @@ static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, co
     for (int k = 0; k < nout && st == GS_OK; k++) {
         gs_id bo = b->outputs[outs_from + k];
         if (outs[k] != GS_NONE && (st = map_value(&s, bo)) == GS_OK)
-            st = forward(&s, outs_from + k >= stack_from ? "Unsqueeze" : "Identity", s.map[bo], outs[k], opset);
+            st = forward(&s, outs_from + k >= stack_from ? "Unsqueeze" : "Identity", s.map[bo], outs[k],
+                         g->opset);
     }
     if (hidden)   /* the dead node still points at b: g keeps owning it */
         g->subs[g->nsubs++] = b;
@@ -469,9 +470,9 @@ static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, co
 /* Does body node n compute the same thing in every iteration (every input
  * an outer value or a constant of the body, a deterministic op, no body of
  * its own, no output the body hands back)? */
-static bool invariant(const gs_graph *b, const gs_node *n, int64_t opset)
+static bool invariant(const gs_graph *b, const gs_node *n)
 {
-    const gs_opdef *d = gs_op_find(n->op, n->domain, opset);
+    const gs_opdef *d = n->def;
     if (!live(n) || n->ncaps || n->nout > 16 || n->nin > 64 || !n->nin || !d ||
         (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
         return false;
@@ -541,7 +542,7 @@ static gs_status hoist(gs_graph *g, gs_id loop, gs_graph *b, gs_id id)
     if (nid == GS_NONE)
         return name ? g->ctx->last : gs_nomem(g->ctx);
     gs_node *n = &g->nodes[nid];
-    n->opid = bn->opid, n->nattrs = bn->nattrs;
+    n->def = bn->def, n->nattrs = bn->nattrs;
     if (bn->nattrs && !(n->attrs = gs_arena_memdup(&g->arena, bn->attrs, (size_t)bn->nattrs * sizeof *bn->attrs)))
         return gs_nomem(g->ctx);
     gs_id bouts[16];
@@ -561,7 +562,7 @@ static gs_status hoist(gs_graph *g, gs_id loop, gs_graph *b, gs_id id)
     return st;
 }
 
-gs_status gs_sub_hoist(gs_graph *g, int64_t opset, int *count)
+gs_status gs_sub_hoist(gs_graph *g, int *count)
 {
     gs_status st = GS_OK;
     int32_t nn = g->nnodes;
@@ -575,7 +576,7 @@ gs_status gs_sub_hoist(gs_graph *g, int64_t opset, int *count)
         if (n == -2)
             st = gs_nomem(g->ctx);
         for (int j = 0; j < n && st == GS_OK; j++)   /* topological: a hoisted output makes its readers invariant */
-            if (invariant(b, &b->nodes[order[j]], opset) && (st = hoist(g, i, b, order[j])) == GS_OK)
+            if (invariant(b, &b->nodes[order[j]]) && (st = hoist(g, i, b, order[j])) == GS_OK)
                 (*count)++;
         gs_dealloc(g->ctx, order);
         if (b)
@@ -622,7 +623,7 @@ static int64_t loop_trips(const gs_graph *g, const gs_node *n)
 }
 
 /* Loop n of trip count 0 or 1 replaced by its initial values or its body once. */
-static gs_status simplify_loop(gs_model *m, gs_graph *g, gs_id id, int64_t opset, bool *done)
+static gs_status simplify_loop(gs_model *m, gs_graph *g, gs_id id, bool *done)
 {
     const gs_node *n = &g->nodes[id];
     const gs_attr *a = gs_ir_attr(n, "body");
@@ -643,7 +644,7 @@ static gs_status simplify_loop(gs_model *m, gs_graph *g, gs_id id, int64_t opset
         gs_ir_remove_node(g, id);
         inl s = { m, g, b, NULL };
         for (int k = 0; k < N; k++) {
-            gs_status st = outs[k] == GS_NONE ? GS_OK : forward(&s, "Identity", ins[2 + k], outs[k], opset);
+            gs_status st = outs[k] == GS_NONE ? GS_OK : forward(&s, "Identity", ins[2 + k], outs[k], g->opset);
             if (st != GS_OK)
                 return st;
         }
@@ -655,10 +656,10 @@ static gs_status simplify_loop(gs_model *m, gs_graph *g, gs_id id, int64_t opset
     if (ins[0] == GS_NONE || ins[1] == GS_NONE)
         return g->ctx->last;
     *done = true;
-    return inline_body(m, g, id, b, ins, 1, 1 + N, opset);
+    return inline_body(m, g, id, b, ins, 1, 1 + N);
 }
 
-gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int64_t opset, int *count)
+gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int *count)
 {
     gs_status st = GS_OK;
     int32_t nn = g->nnodes;   /* nodes added by inlining are not looked at again here */
@@ -667,10 +668,10 @@ gs_status gs_sub_simplify(gs_model *m, gs_graph *g, int64_t opset, int *count)
         bool done = false;
         gs_graph *b;
         if (is_op(n, "If") && (b = taken_branch(g, n))) {
-            st = inline_body(m, g, i, b, NULL, 0, n->nout, opset);
+            st = inline_body(m, g, i, b, NULL, 0, n->nout);
             done = true;
         } else if (is_op(n, "Loop")) {
-            st = simplify_loop(m, g, i, opset, &done);
+            st = simplify_loop(m, g, i, &done);
         }
         *count += st == GS_OK && done;
     }

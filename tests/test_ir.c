@@ -20,7 +20,7 @@
 static void test_dim_expressions(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
     gs_dim seq = { -1, "seq" }, past = { -1, "past" }, three = { 3, NULL };
     gs_dim a = gs_dim_add(g, seq, past), b = gs_dim_add(g, past, seq);
@@ -103,7 +103,7 @@ static gs_ctx *counting_ctx(counting *c)
 /* x -> Relu -> a -> Relu -> y, y is the graph output. */
 static gs_graph *relu_chain(gs_ctx *ctx)
 {
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = gs_ir_add_value(g, "x", true), a = gs_ir_add_value(g, "a", true);
     gs_id y = gs_ir_add_value(g, "y", true);
     g->values[x].flags |= GS_V_INPUT;

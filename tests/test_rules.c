@@ -82,7 +82,7 @@ static bool collect(const gs_match *m, void *ud)
 static found match(const gs_ruleset *rs, const gs_graph *g)
 {
     found f = { .n = 0 };
-    gs_match_all(rs, g, 17, GS_RULE_CLEANUP | GS_RULE_SEARCH, collect, &f);
+    gs_match_all(rs, g, GS_RULE_CLEANUP | GS_RULE_SEARCH, collect, &f);
     return f;
 }
 
@@ -114,7 +114,7 @@ static void test_load_errors(void)
 static found match_at(const gs_ruleset *rs, const gs_graph *g, gs_id root)
 {
     found f = { .n = 0 };
-    gs_match_at(rs, g, 17, GS_RULE_CLEANUP | GS_RULE_SEARCH, root, collect, &f);
+    gs_match_at(rs, g, GS_RULE_CLEANUP | GS_RULE_SEARCH, root, collect, &f);
     return f;
 }
 
@@ -145,7 +145,7 @@ static void test_rules_by_root_op(void)
                           " {\"name\": \"bad\", \"match\": \"Relu(x\", \"rewrite\": \"x\"}]}";
     CU_ASSERT_EQUAL(gs_ruleset_load_mem(rs, refused, strlen(refused), "c.json"), GS_ERR_RULE);
     CU_ASSERT_EQUAL(gs_ruleset_count(rs), NOPS + 1);
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x");
     gs_id relu = node1(g, "Relu", x, "r"), last = node1(g, ops[NOPS - 1], relu, "s");
     gs_id gelu = node1(g, "Gelu", last, "t");
@@ -167,13 +167,13 @@ static void test_commutative(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Add(Relu(x), c)\", \"rewrite\": \"Neg(x)\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x"), c = input(g, "c");
     output(g, node2(g, "Add", c, node1(g, "Relu", x, "r"), "y"));   /* Relu is the second operand */
     found f = match(rs, g);
     CU_ASSERT_EQUAL(f.n, 1);
     CU_ASSERT_EQUAL(f.m[0].values[0], x);
-    gs_graph *s = gs_ir_new(ctx, NULL);   /* Sub does not commute */
+    gs_graph *s = gs_ir_new_opset(ctx, 17);   /* Sub does not commute */
     gs_ruleset *rs2 = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Sub(Relu(x), c)\", \"rewrite\": \"x\"}]}");
     x = input(s, "x"), c = input(s, "c");
     output(s, node2(s, "Sub", c, node1(s, "Relu", x, "r"), "y"));
@@ -191,7 +191,7 @@ static void test_commutative_conditions(void)
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"r\", \"match\": \"Mul(x, Add(a, b))\", "
                                 "\"where\": [\"rank(b, 1)\", \"rank(x, 2)\"], \"rewrite\": \"Neg(x)\"}]}");
     for (int order = 0; order < 4; order++) {
-        gs_graph *g = gs_ir_new(ctx, NULL);
+        gs_graph *g = gs_ir_new_opset(ctx, 17);
         gs_id x = input(g, "x"), a = input(g, "a"), b = input(g, "b");
         g->values[x].rank = 2, g->values[a].rank = 3, g->values[b].rank = 1;
         gs_id sum = order & 1 ? node2(g, "Add", b, a, "s") : node2(g, "Add", a, b, "s");
@@ -214,7 +214,7 @@ static void test_variadic(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"flat\", \"match\": "
                                 "\"Concat(Concat(a...){axis=k}, b...){axis=k}\", \"rewrite\": \"Concat(a..., b...){axis=k}\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id p = input(g, "p"), q = input(g, "q"), r = input(g, "r"), s = input(g, "s");
     gs_id in1[2] = { p, q };
     gs_id inner = node(g, "Concat", in1, 2, "inner");
@@ -243,7 +243,7 @@ static void test_multiple_roots(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"pair\", \"match\": \"y1 = Relu(x); y2 = Sigmoid(x)\","
                                 " \"rewrite\": \"y1, y2 = Split(Concat(Relu(x), Sigmoid(x)){axis=0}, [1, 1]){axis=0}\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x"), z = input(g, "z");
     output(g, node1(g, "Relu", x, "a"));
     output(g, node1(g, "Sigmoid", x, "b"));
@@ -261,7 +261,7 @@ static void test_outer_scope(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"rr\", \"match\": \"Relu(Relu(x))\", \"rewrite\": \"Relu(x)\"},"
                                 "{\"name\": \"rrr\", \"match\": \"Relu(Relu(Relu(x)))\", \"rewrite\": \"Relu(x)\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x");
     gs_id r = node1(g, "Relu", x, "r");   /* in the enclosing graph */
     gs_graph *b = gs_ir_new(ctx, g);      /* an If branch reading r */
@@ -284,13 +284,13 @@ static void test_refused_when_intermediate_escapes(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"rr\", \"match\": \"Relu(Relu(x))\", \"rewrite\": \"Relu(x)\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x");
     gs_id a = node1(g, "Relu", x, "a");
     output(g, a);                                  /* the intermediate is a graph output */
     output(g, node1(g, "Relu", a, "y"));
     CU_ASSERT_EQUAL(match(rs, g).n, 0);
-    gs_graph *h = gs_ir_new(ctx, NULL);
+    gs_graph *h = gs_ir_new_opset(ctx, 17);
     x = input(h, "x");
     a = node1(h, "Relu", x, "a");
     output(h, node1(h, "Relu", a, "y"));
@@ -310,7 +310,7 @@ static void test_refused_when_second_output_read(void)
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"mr\", \"match\": \"MaxPool(Relu(x))\", "
                                 "\"rewrite\": \"Relu(MaxPool(x){...})\"}]}");
     for (int mode = 0; mode < 3; mode++) {   /* Indices unread, read by a node, a graph output */
-        gs_graph *g = gs_ir_new(ctx, NULL);
+        gs_graph *g = gs_ir_new_opset(ctx, 17);
         gs_id r = node1(g, "Relu", input(g, "x"), "r");
         gs_id out[2] = { gs_ir_add_value(g, "y", true), gs_ir_add_value(g, "i", true) };
         gs_ir_add_node(g, "MaxPool", "", "pool", &r, 1, out, 2);
@@ -333,7 +333,7 @@ static void test_shared_inner_statement(void)
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"sq\", \"match\": \"d = Sub(x, c); Mul(d, d)\","
                                 " \"rewrite\": \"Pow(Sub(x, c), 2)\"}]}");
     CU_ASSERT_EQUAL(gs_ruleset_get(rs, 0)->nouter, 1);
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x"), c = input(g, "c");
     gs_id d = node2(g, "Sub", x, c, "d");
     output(g, node2(g, "Mul", d, d, "y"));
@@ -343,13 +343,13 @@ static void test_shared_inner_statement(void)
     CU_ASSERT_EQUAL(gs_ir_verify(g), GS_OK);
     CU_ASSERT_EQUAL(gs_ir_live_nodes(g), 2);                /* Sub and Pow; the old pair is gone */
     CU_ASSERT_STRING_EQUAL(g->nodes[g->values[g->outputs[0]].producer].op, "Pow");
-    gs_graph *h = gs_ir_new(ctx, NULL);                     /* d read outside: refused */
+    gs_graph *h = gs_ir_new_opset(ctx, 17);                     /* d read outside: refused */
     x = input(h, "x"), c = input(h, "c");
     d = node2(h, "Sub", x, c, "d");
     output(h, node2(h, "Mul", d, d, "y"));
     output(h, node1(h, "Neg", d, "z"));
     CU_ASSERT_EQUAL(match(rs, h).n, 0);
-    gs_graph *k = gs_ir_new(ctx, NULL);                     /* two different Subs: no match */
+    gs_graph *k = gs_ir_new_opset(ctx, 17);                     /* two different Subs: no match */
     x = input(k, "x"), c = input(k, "c");
     output(k, node2(k, "Mul", node2(k, "Sub", x, c, "d1"), node2(k, "Sub", x, c, "d2"), "y"));
     CU_ASSERT_EQUAL(match(rs, k).n, 0);
@@ -373,7 +373,7 @@ static void test_statement_pairs(void)
                                 " \"rewrite\": \"y1, y2 = Split(Concat(x, z){axis=0}, [1, 1]){axis=0}\"}]}");
     CU_ASSERT_FALSE(gs_ruleset_get(rs, 0)->symmetric);
     CU_ASSERT_TRUE(gs_ruleset_get(rs, 1)->symmetric);
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id a = input(g, "a"), b = input(g, "b");
     g->values[a].rank = 2, g->values[b].rank = 1;           /* the rank-2 one comes first */
     g->values[a].dims = gs_arena_alloc(&g->arena, 2 * sizeof(gs_dim));
@@ -385,7 +385,7 @@ static void test_statement_pairs(void)
     CU_ASSERT_EQUAL(f.n, 1);                                /* asym, with y1 on the later node */
     CU_ASSERT(f.n == 1 && !strcmp(gs_rule_name(f.m[0].rule), "asym") && f.m[0].values[1] == b);
     gs_ir_free(g);
-    gs_graph *h = gs_ir_new(ctx, NULL);
+    gs_graph *h = gs_ir_new_opset(ctx, 17);
     a = input(h, "a"), b = input(h, "b");
     h->values[a].rank = h->values[b].rank = 1;
     h->values[a].dims = h->values[b].dims = gs_arena_alloc(&h->arena, sizeof(gs_dim));
@@ -411,7 +411,7 @@ static void test_statement_triples(void)
                                 " \"rewrite\": \"y1, y2 = Split(Relu(x)){axis=0}\"}]}");
     CU_ASSERT_TRUE(gs_ruleset_get(rs, 0)->symmetric);
     CU_ASSERT_FALSE(gs_ruleset_get(rs, 1)->symmetric);
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id a = input(g, "a"), b = input(g, "b"), c = input(g, "c");
     output(g, node1(g, "Relu", a, "ra"));
     output(g, node1(g, "Relu", b, "rb"));
@@ -420,7 +420,7 @@ static void test_statement_triples(void)
     CU_ASSERT_EQUAL(f.n, 1);                                /* sym3: the three once */
     gs_ir_free(g);
     /* A Split whose second output's Relu comes first in node order. */
-    g = gs_ir_new(ctx, NULL);
+    g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x"), outs[2] = { gs_ir_add_value(g, "p0", true), gs_ir_add_value(g, "p1", true) };
     gs_ir_add_node(g, "Split", "", "split", &x, 1, outs, 2);
     output(g, node1(g, "Relu", outs[1], "r1"));
@@ -440,7 +440,7 @@ static void test_optional_inputs(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"o\", \"match\": \"Relu(Clip(x, lo?, hi?))\","
                                 " \"rewrite\": \"Clip(Relu(x), lo, hi)\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x"), hi = input(g, "hi");
     gs_id in3[3] = { x, GS_NONE, hi };
     output(g, node1(g, "Relu", node(g, "Clip", in3, 3, "c"), "y"));        /* lo absent, hi given */
@@ -466,11 +466,11 @@ static void test_refused_when_output_cannot_be_renamed(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"id\", \"match\": \"Identity(x)\", \"rewrite\": \"x\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x");
     output(g, node1(g, "Identity", x, "y"));
     CU_ASSERT_EQUAL(match(rs, g).n, 0);
-    gs_graph *h = gs_ir_new(ctx, NULL);                     /* a computed value can take the name */
+    gs_graph *h = gs_ir_new_opset(ctx, 17);                     /* a computed value can take the name */
     x = input(h, "x");
     output(h, node1(h, "Identity", node1(h, "Relu", x, "r"), "y"));
     found f = match(rs, h);
@@ -488,7 +488,7 @@ static void test_new_node_names_unique(void)
 {
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"nn\", \"match\": \"Relu(x)\", \"rewrite\": \"Neg(Neg(x))\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x");
     gs_id r = node1(g, "Relu", x, "r");
     output(g, node1(g, "Sigmoid", r, "r/Neg"));            /* an existing node already named r/Neg */
@@ -516,7 +516,7 @@ static void test_no_zero_float(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"d\", \"match\": \"Div(x, c)\","
                                 " \"where\": [\"no_zero(c)\"], \"rewrite\": \"Mul(x, 1 / c)\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x");
     output(g, node2(g, "Div", x, gs_ir_add_init(g, "h", &t[0]), "y"));
     output(g, node2(g, "Div", x, gs_ir_add_init(g, "z", &t[1]), "w"));
@@ -536,7 +536,7 @@ static void test_rewrite_bindings(void)
     gs_ctx *ctx = gs_ctx_new(NULL);
     gs_ruleset *rs = rules(ctx, "{\"rules\": [{\"name\": \"b\", \"match\": \"Mul(Relu(x), c)\","
                                 " \"rewrite\": \"k = Neg(x); m = Sigmoid(k); Add(Mul(k, m), k)\"}]}");
-    gs_graph *g = gs_ir_new(ctx, NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
     gs_id x = input(g, "x"), c = input(g, "c");
     output(g, node2(g, "Mul", node1(g, "Relu", x, "r"), c, "y"));
     found f = match(rs, g);
