@@ -128,8 +128,12 @@ def spread_scores(model, x):
     the last bit of a sum."""
     heads = {n: m for n, m in model.named_modules() if n.endswith(("cls_logits", "cls_score"))}
     spread = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: spread.setdefault(n, float(o.float().std())))
-             for n, m in heads.items()]
+    def hook(name):
+        def record(module, inputs, output):   # returns None: the output stays as it is
+            spread.setdefault(name, float(output.float().std()))
+        return record
+
+    hooks = [m.register_forward_hook(hook(n)) for n, m in heads.items()]
     with torch.no_grad():
         model([x])
         for n, m in heads.items():
