@@ -10,7 +10,8 @@ reference interpreter can check them), every QuantizeLinear/DequantizeLinear pai
 (ONNX Runtime's quantized kernels are fused from them) and an int8 weight
 stays behind its DequantizeLinear; a Dropout of ratio 0 in training mode goes
 (`dropout-zero-ratio-elim`); and two 1x1 Convs added merge in float32 but not
-in float16 (`add-pointwise-convs-concat`: exact in real arithmetic only). The reference interpreter has no kernel for
+in float16 (`add-pointwise-convs-concat`: exact in real arithmetic only); an
+empty Constant runs under --verify. The reference interpreter has no kernel for
 these ops, so when onnxruntime-node is installed in bench/ (npm install
 --ignore-scripts) the outputs are compared there at levels disabled and all.
 
@@ -77,6 +78,15 @@ def convs_add_model(elem):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def empty_constant_model():
+    """torchvision's anchor generator exports an empty int64 Constant, concatenated to a shape."""
+    nodes = [N("Constant", [], ["e"], value=arr("e", np.zeros((0,), np.int64), np.int64)),
+             N("Concat", ["x", "e"], ["y"], axis=0)]
+    g = helper.make_graph(nodes, "empty", [helper.make_tensor_value_info("x", TensorProto.INT64, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT64, [2])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -134,6 +144,10 @@ def main():
             check(r.returncode == 0 and ("add-pointwise-convs-concat" in rewrites) == merged,
                   f"{kind}: two 1x1 Convs added {'merge' if merged else 'stay'}, --verify passes: {rewrites} "
                   f"{r.stderr.strip()}")
+        src, out = os.path.join(tmp, "empty.onnx"), os.path.join(tmp, "empty.opt.onnx")
+        onnx.save(empty_constant_model(), src)
+        r = subprocess.run([gs, "optimize", src, "-o", out, "--verify", "--quiet"], capture_output=True, text=True)
+        check(r.returncode == 0, f"an empty Constant runs in the reference interpreter (--verify) {r.stderr.strip()}")
     sys.exit(1 if bad else 0)
 
 
