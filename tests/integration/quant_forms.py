@@ -11,7 +11,8 @@ reference interpreter can check them), every QuantizeLinear/DequantizeLinear pai
 stays behind its DequantizeLinear; a Dropout of ratio 0 in training mode goes
 (`dropout-zero-ratio-elim`); and two 1x1 Convs added merge in float32 but not
 in float16 (`add-pointwise-convs-concat`: exact in real arithmetic only); an
-empty Constant runs under --verify. The reference interpreter has no kernel for
+empty Constant runs under --verify; a Div or Mul by a scalar 1 goes from a
+value of unknown shape (`div-one-scalar`, `mul-one-scalar`). The reference interpreter has no kernel for
 these ops, so when onnxruntime-node is installed in bench/ (npm install
 --ignore-scripts) the outputs are compared there at levels disabled and all.
 
@@ -87,6 +88,15 @@ def empty_constant_model():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def unit_scalar_model():
+    """Div and Mul by a scalar 1 of a value of unknown shape (torchvision's box coder divides the
+    boxes that survive a NonZero by weights of 1); Add keeps the graph from being empty."""
+    nodes = [N("Div", ["x", "one"], ["a"]), N("Mul", ["a", "one"], ["b"]), N("Add", ["b", "b"], ["y"])]
+    g = helper.make_graph(nodes, "unit", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [arr("one", 1.0, np.float32)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -144,6 +154,11 @@ def main():
             check(r.returncode == 0 and ("add-pointwise-convs-concat" in rewrites) == merged,
                   f"{kind}: two 1x1 Convs added {'merge' if merged else 'stay'}, --verify passes: {rewrites} "
                   f"{r.stderr.strip()}")
+        src, out = os.path.join(tmp, "unit.onnx"), os.path.join(tmp, "unit.opt.onnx")
+        onnx.save(unit_scalar_model(), src)
+        r = subprocess.run([gs, "optimize", src, "-o", out, "--quiet"], capture_output=True, text=True)
+        ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
+        check(ops == ["Add"], f"Div and Mul by a scalar 1 go from a value of unknown shape: {ops}")
         src, out = os.path.join(tmp, "empty.onnx"), os.path.join(tmp, "empty.opt.onnx")
         onnx.save(empty_constant_model(), src)
         r = subprocess.run([gs, "optimize", src, "-o", out, "--verify", "--quiet"], capture_output=True, text=True)
