@@ -66,6 +66,33 @@ int cli_write_file(gs_ctx *ctx, const char *path, const char *buf, size_t n);
 /* alloc_hook.c: the allocator GRAPHSUB_FAIL_ALLOC asks for, or NULL. */
 const gs_allocator *cli_alloc_hook(void);
 
+/* stats.c: what a model holds, for the tables and reports. */
+typedef struct cli_opcount {
+    const char *op, *domain;   /* malloc'd copies */
+    int count;
+} cli_opcount;
+typedef struct cli_stats {
+    cli_opcount *ops;          /* sorted by op name */
+    int nops;
+    int nodes;                 /* live nodes of the main graph */
+    int64_t params;            /* elements of the weights live nodes read */
+} cli_stats;
+/* Fill s from m's live nodes; false when memory is short. Free with cli_stats_free. */
+bool cli_stats_of(const gs_model *m, cli_stats *s);
+void cli_stats_free(cli_stats *s);
+int cli_stats_count(const cli_stats *s, const char *op, const char *domain);
+/* {"Conv": 2, "com.microsoft::Gelu": 1} on f. */
+void cli_stats_json(FILE *f, const cli_stats *s);
+/* The before/after table: ops whose count changed, nodes, parameters and
+ * model size (bytes; -1 when unknown). */
+void cli_stats_table(FILE *f, const cli_stats *a, const cli_stats *b, int64_t size_a, int64_t size_b);
+
+/* profiles.c: --profile NAME or PATH. */
+/* The file a --profile value names: itself when it holds a '/' or ends in
+ * ".json", else NAME.json in the installed profile folder or the source
+ * tree's (malloc'd); NULL after a usage message naming the known profiles. */
+char *cli_profile_path(const char *cmd, const char *value);
+
 int cmd_optimize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);

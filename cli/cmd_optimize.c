@@ -7,20 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char help[] =
     "usage: graphsub optimize IN.onnx [-o OUT.onnx] [--rules PATH]... [--no-default-rules]\n"
     "                         [-O0|-O1|-O2] [--alpha A] [--budget N] [--time-limit SEC]\n"
-    "                         [--profile DEVICE.json] [--report REPORT.json] [--verify]\n"
-    "                         [--dim NAME=VALUE]... [--opset N] [--external-data] [--quiet]\n"
+    "                         [--profile NAME|FILE] [--report REPORT.json] [--verify]\n"
+    "                         [--dim NAME=VALUE]... [--input-shape NAME=D1,D2,...]...\n"
+    "                         [--disable-rule RULE]... [--only-rule RULE]... [--opset N]\n"
+    "                         [--external-data] [--quiet]\n"
     "\n"
     "Rewrite IN.onnx into an equivalent model that the cost model estimates to be\n"
     "faster, and write it to OUT.onnx (default: IN.opt.onnx beside the input). The\n"
     "input is never modified unless -o names it; the output is written to a\n"
     "temporary file and renamed into place (through a symbolic link, to its\n"
     "target); '-', a character device or a FIFO is written directly. An output\n"
-    "that would replace an input or another output is refused (exit 2).\n"
+    "that would replace an input or another output is refused (exit 2). Unless\n"
+    "--quiet, a table on standard error gives the ops whose count changed, nodes,\n"
+    "parameters and model size before and after, then a summary line.\n"
     "\n"
     "  -o OUT.onnx          output file ('-': standard output)\n"
     "  -O0                  import and export only (a lossless round trip)\n"
@@ -28,28 +33,44 @@ static const char help[] =
     "  -O2                  cleanup, the cost-guided search, cleanup, lowering (default)\n"
     "  --rules PATH         add rules from a JSON file or a folder of them (repeatable)\n"
     "  --no-default-rules   use only the rules given with --rules\n"
+    "  --disable-rule RULE  never apply the rule of that name (repeatable; exit 2 when\n"
+    "                       no loaded rule has the name; 'graphsub rules list' names them)\n"
+    "  --only-rule RULE     apply only the rules named so (repeatable)\n"
     "  --alpha A            keep candidates costing less than A x the best, A from 1 to 10\n"
     "                       (default 1.05)\n"
     "  --budget N           candidates the search expands (default 400)\n"
     "  --time-limit SEC     time limit in seconds of the search and of each cleanup\n"
     "                       phase (default 10)\n"
-    "  --profile FILE       device profile for the cost model (default: generic x86-64);\n"
-    "                       a profile's \"opset\" raises the model to that opset when\n"
-    "                       every op keeps its meaning (as --opset, without the error)\n"
-    "  --report FILE        write a JSON report: nodes, cost, rewrites, search, timings\n"
+    "  --profile NAME|FILE  device profile for the cost model (default: generic x86-64):\n"
+    "                       a file, or the name of an installed one (onnxruntime-cpu,\n"
+    "                       x86-64, arm-a76, unfused-x86-64); a profile's \"opset\" raises\n"
+    "                       the model to that opset when every op keeps its meaning (as\n"
+    "                       --opset, without the error)\n"
+    "  --report FILE        write a JSON report: version, paths, options, op histograms,\n"
+    "                       nodes, parameters, cost, rewrites with their nodes, search,\n"
+    "                       timings\n"
     "  --verify             run both models on random inputs and refuse to write the\n"
-    "                       output when they differ (exit 1); symbolic input dims take\n"
-    "                       two bindings of values from 2 to 6 (see graphsub verify)\n"
-    "  --dim NAME=VALUE     bind symbolic dim NAME to VALUE when verifying (repeatable)\n"
+    "                       output when they differ (exit 1); symbolic input dims not\n"
+    "                       bound take two bindings of values from 2 to 6 (see\n"
+    "                       graphsub verify)\n"
+    "  --dim NAME=VALUE     bind the symbolic input dim NAME to VALUE before optimizing\n"
+    "                       (repeatable; exit 2 when no input has a dim of that name)\n"
+    "  --input-shape NAME=D1,D2,...\n"
+    "                       fix the shape of input NAME before optimizing; its symbolic\n"
+    "                       dims are bound everywhere (repeatable; exit 2 for an unknown\n"
+    "                       input, another rank or a dim that contradicts the model)\n"
     "  --opset N            first raise the model's opset to N (at most 21, from 13 or\n"
     "                       later) when every op keeps its meaning, so that fusions into\n"
     "                       newer ops apply (LayerNormalization 17, Gelu 20); exit 3\n"
     "                       naming the op when one does not\n"
     "  --external-data      write tensors of 1 KiB or more to OUT.onnx.data\n"
-    "  --quiet              print nothing on success\n"
-    "  -h, --help           show this help\n";
+    "  --quiet              print nothing on success (no table, no progress line)\n"
+    "  -h, --help           show this help\n"
+    "Every option also takes the form --name=VALUE. On a terminal, a search of more\n"
+    "than a second shows one progress line (regions searched, candidates expanded,\n"
+    "the model's best estimated cost), updated at most four times a second.\n";
 
-enum { MAX_RULE_PATHS = 64, MAX_DIMS = 32 };
+enum { MAX_RULE_PATHS = 64, MAX_DIMS = 32, MAX_NAMES = 256 };
 
 typedef struct opts {
     const char *in, *out, *report;
@@ -57,9 +78,50 @@ typedef struct opts {
     int nrules;
     const char *dims[MAX_DIMS + 1];  /* --dim NAME=VALUE, NULL-terminated */
     int ndims;
+    const char *shapes[MAX_DIMS + 1];   /* --input-shape NAME=D1,D2,... */
+    int nshapes;
+    const char *disabled[MAX_NAMES + 1], *only[MAX_NAMES + 1];   /* NULL-terminated */
+    int ndisabled, nonly;
+    char *profile;                   /* the file --profile names (malloc'd) */
+    char *vdims[2 * MAX_DIMS + 1];   /* verify's bindings: --dim, then the input shapes' (malloc'd) */
     gs_optimize_opts go;
     bool external, quiet, verify;
 } opts;
+
+/* "NAME=VALUE" with a non-empty NAME and VALUE a decimal integer in [0, 2^31). */
+static bool dim_ok(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1] || strlen(eq + 1) > 10)
+        return false;
+    long long v = 0;
+    for (const char *p = eq + 1; *p; p++)
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 2147483647LL)
+            return false;
+    return true;
+}
+
+/* The dims of "NAME=D1,D2,..." into dims[16]: the rank, or -1 when malformed
+ * ("NAME=" is a scalar, rank 0). */
+static int parse_shape(const char *s, int64_t *dims)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s)
+        return -1;
+    int rank = 0;
+    for (const char *p = eq + 1; *p;) {
+        long long v = 0;
+        const char *start = p;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if ((v = v * 10 + (*p - '0')) > 2147483647LL)
+                return -1;
+        if (p == start || rank == 16 || (*p && *p != ',') || (*p == ',' && !p[1]))
+            return -1;
+        dims[rank++] = v;
+        p += *p == ',';
+    }
+    return rank;
+}
 
 static int need(int argc, char **argv, int i)
 {
@@ -93,7 +155,8 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
     bool valued = !strcmp(a, "-o") || !strcmp(a, "--rules") || !strcmp(a, "--alpha") ||
                   !strcmp(a, "--budget") || !strcmp(a, "--time-limit") ||
                   !strcmp(a, "--profile") || !strcmp(a, "--report") || !strcmp(a, "--opset") ||
-                  !strcmp(a, "--dim");
+                  !strcmp(a, "--dim") || !strcmp(a, "--input-shape") ||
+                  !strcmp(a, "--disable-rule") || !strcmp(a, "--only-rule");
     if (!valued)
         return cli_usage("optimize", "unknown option '%s'", a);
     if (need(argc, argv, *i))
@@ -102,12 +165,30 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
     if (!strcmp(a, "-o"))
         o->out = v;
     else if (!strcmp(a, "--dim")) {
-        if (o->ndims == MAX_DIMS || !strchr(v, '=') || v[0] == '=')
-            return cli_usage("optimize", "--dim needs NAME=VALUE (at most %d)", MAX_DIMS);
+        if (o->ndims == MAX_DIMS || !dim_ok(v))
+            return cli_usage("optimize", "--dim needs NAME=VALUE with VALUE an integer from 0 to "
+                             "2147483647 (at most %d), got '%s'", MAX_DIMS, v);
         o->dims[o->ndims++] = v;
+    } else if (!strcmp(a, "--input-shape")) {
+        int64_t dims[16];
+        if (o->nshapes == MAX_DIMS || parse_shape(v, dims) < 0)
+            return cli_usage("optimize", "--input-shape needs NAME=D1,D2,... with each D an integer "
+                             "from 0 to 2147483647, at most 16 (at most %d options), got '%s'", MAX_DIMS, v);
+        o->shapes[o->nshapes++] = v;
+    } else if (!strcmp(a, "--disable-rule") || !strcmp(a, "--only-rule")) {
+        bool dis = a[2] == 'd';
+        if ((dis ? o->ndisabled : o->nonly) == MAX_NAMES || !*v)
+            return cli_usage("optimize", "%s needs a rule name (at most %d)", a, MAX_NAMES);
+        if (dis)
+            o->disabled[o->ndisabled++] = v;
+        else
+            o->only[o->nonly++] = v;
+    } else if (!strcmp(a, "--profile")) {
+        free(o->profile);
+        if (!(o->profile = cli_profile_path("optimize", v)))
+            return EXIT_USAGE;
+        o->go.profile_path = o->profile;
     }
-    else if (!strcmp(a, "--profile"))
-        o->go.profile_path = v;
     else if (!strcmp(a, "--report"))
         o->report = v;
     else if (!strcmp(a, "--rules")) {
@@ -159,6 +240,9 @@ static int parse(int argc, char **argv, opts *o)
         return cli_usage("optimize", "no input model given");
     o->rules[o->nrules] = NULL;
     o->go.rule_paths = o->rules;
+    o->disabled[o->ndisabled] = o->only[o->nonly] = NULL;
+    o->go.disabled_rules = o->ndisabled ? o->disabled : NULL;
+    o->go.only_rules = o->nonly ? o->only : NULL;
     return 0;
 }
 
@@ -182,34 +266,121 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* A progress line on a terminal once the search has run for a second. */
+/* A progress line on a terminal once the search has run for a second,
+ * rewritten at most four times a second, with figures of the whole graph. */
 typedef struct progress {
-    double start;
+    double start, last;
     bool shown;
 } progress;
 
-static void on_progress(void *ud, int expanded, double best)
+static int on_progress(void *ud, const gs_progress *p)
 {
-    progress *p = ud;
-    if (now_ms() - p->start < 1000)
-        return;
-    fprintf(stderr, "\rgraphsub: searching: %d candidates expanded, best cost %.3f ms ", expanded,
-            best * 1e3);
-    p->shown = true;
+    progress *pr = ud;
+    double t = now_ms();
+    if (t - pr->start < 1000 || t - pr->last < 250)
+        return 0;
+    pr->last = t;
+    fprintf(stderr, "\rgraphsub: searching: region %d of %d, %d candidates expanded, "
+                    "estimated cost %.3f -> %.3f ms ", p->regions_done + 1 <= p->regions_total ?
+                    p->regions_done + 1 : p->regions_total, p->regions_total, p->expanded,
+            p->cost_start * 1e3, p->best_cost * 1e3);
+    pr->shown = true;
+    return 0;
 }
 
 typedef struct timings {
     double import, optimize, verify, export_;
+    cli_stats before, after;             /* op histograms, nodes, parameters */
+    int64_t size_before, size_after;     /* bytes of the files, -1 when unknown */
     int64_t opset_before, opset_after;   /* default domain; they differ after a raise */
     int sub_before, sub_after;           /* nodes inside If, Loop and Scan bodies */
 } timings;
 
-static void write_report_json(FILE *f, const gs_report *r, const opts *o, const timings *t)
+/* A NULL-terminated list of strings as a JSON array. */
+static void json_list(FILE *f, const char *const *list)
 {
-    fprintf(f, "{\n  \"nodes_before\": %d,\n  \"nodes_after\": %d,\n", r->nodes_before,
+    fputc('[', f);
+    for (int i = 0; list && list[i]; i++) {
+        fputs(i ? ", " : "", f);
+        cli_json_str(f, list[i]);
+    }
+    fputc(']', f);
+}
+
+/* The matched nodes of a step as a JSON array: the names are joined by
+ * commas, a comma or backslash inside a name preceded by a backslash. */
+static void json_nodes(FILE *f, const char *joined)
+{
+    char *name = malloc(strlen(joined) + 1);
+    fputc('[', f);
+    for (const char *p = joined; name; p++) {
+        bool first = p == joined;
+        size_t n = 0;
+        for (; *p && *p != ','; p++)
+            name[n++] = *p == '\\' && p[1] ? *++p : *p;
+        name[n] = '\0';
+        fputs(first ? "" : ", ", f);
+        cli_json_str(f, name);
+        if (!*p)
+            break;
+    }
+    fputc(']', f);
+    free(name);
+}
+
+static void json_path(FILE *f, const char *key, const char *path)
+{
+    fprintf(f, "  \"%s\": ", key);
+    if (path)
+        cli_json_str(f, path);
+    else
+        fputs("null", f);
+    fputs(",\n", f);
+}
+
+static void write_options_json(FILE *f, const opts *o)
+{
+    fprintf(f, "  \"options\": {\"level\": %d, \"alpha\": %g, \"budget\": %d, \"time_limit\": %g, "
+               "\"opset\": %d, \"no_default_rules\": %s, \"external_data\": %s, \"verify\": %s,\n    "
+               "\"profile\": ", o->go.level, o->go.alpha, o->go.budget, o->go.time_limit,
+            o->go.target_opset, o->go.no_default_rules ? "true" : "false",
+            o->external ? "true" : "false", o->verify ? "true" : "false");
+    if (o->profile)
+        cli_json_str(f, o->profile);
+    else
+        fputs("null", f);
+    fputs(", \"rules\": ", f);
+    json_list(f, o->rules);
+    fputs(", \"disabled_rules\": ", f);
+    json_list(f, o->disabled);
+    fputs(", \"only_rules\": ", f);
+    json_list(f, o->only);
+    fputs(",\n    \"dims\": ", f);
+    json_list(f, o->dims);
+    fputs(", \"input_shapes\": ", f);
+    json_list(f, o->shapes);
+    fputs("},\n", f);
+}
+
+static void write_report_json(FILE *f, const gs_report *r, const opts *o, const timings *t,
+                              const char *out)
+{
+    fprintf(f, "{\n  \"graphsub_version\": \"%s\",\n", gs_version());
+    json_path(f, "input", o->in);
+    json_path(f, "output", out);
+    write_options_json(f, o);
+    fprintf(f, "  \"nodes_before\": %d,\n  \"nodes_after\": %d,\n", r->nodes_before,
             r->nodes_after);
     fprintf(f, "  \"nodes_in_subgraphs_before\": %d,\n  \"nodes_in_subgraphs_after\": %d,\n",
             t->sub_before, t->sub_after);
+    fputs("  \"ops_before\": ", f);
+    cli_stats_json(f, &t->before);
+    fputs(",\n  \"ops_after\": ", f);
+    cli_stats_json(f, &t->after);
+    fprintf(f, ",\n  \"parameters_before\": %lld,\n  \"parameters_after\": %lld,\n",
+            (long long)t->before.params, (long long)t->after.params);
+    fprintf(f, "  \"bytes_before\": %lld,\n  \"bytes_after\": %lld,\n", (long long)t->size_before,
+            (long long)t->size_after);
     fprintf(f, "  \"opset_before\": %lld,\n  \"opset_after\": %lld,\n", (long long)t->opset_before,
             (long long)t->opset_after);
     fprintf(f, "  \"cost_before\": %.9g,\n  \"cost_after\": %.9g,\n  \"cost_unit\": \"seconds\",\n",
@@ -225,7 +396,7 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
         fprintf(f, "%s\n    {\"rule\": ", i ? "," : "");
         cli_json_str(f, r->steps[i].rule);
         fprintf(f, ", \"nodes\": ");
-        cli_json_str(f, r->steps[i].nodes);
+        json_nodes(f, r->steps[i].nodes);
         fprintf(f, ", \"cost_delta\": %.9g}", r->steps[i].cost_delta);
     }
     fprintf(f, "%s],\n", r->nsteps ? "\n  " : "");
@@ -238,13 +409,14 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
 }
 
 /* The report as text (malloc'd, *n bytes), or NULL when memory is short. */
-static char *report_text(const gs_report *r, const opts *o, const timings *t, size_t *n)
+static char *report_text(const gs_report *r, const opts *o, const timings *t, const char *out,
+                         size_t *n)
 {
     char *buf = NULL;
     FILE *f = open_memstream(&buf, n);
     if (!f)
         return NULL;
-    write_report_json(f, r, o, t);
+    write_report_json(f, r, o, t, out);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -257,7 +429,7 @@ static int write_report(gs_ctx *ctx, gs_output *ro, const gs_report *r, const op
                         const timings *t, const char *out)
 {
     size_t n;
-    char *text = report_text(r, o, t, &n);
+    char *text = report_text(r, o, t, out, &n);
     bool made = text != NULL;
     gs_status st = made ? gs_output_write(ro, text, n) : GS_ERR_NOMEM;
     free(text);
@@ -277,10 +449,10 @@ static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs
                                      timings *t)
 {
     double t0 = now_ms();
-    progress pr = { t0, false };
+    progress pr = { t0, 0, false };
     gs_optimize_opts go = o->go;
     if (!o->quiet && isatty(2)) {
-        go.progress = on_progress;
+        go.progress_ex = on_progress;
         go.progress_ud = &pr;
     }
     t->opset_before = gs_model_opset(m, "");
@@ -295,7 +467,7 @@ static gs_status optimize_and_verify(gs_ctx *ctx, gs_model *m, const opts *o, gs
         return st;
     t0 = now_ms();
     gs_model *orig = NULL;
-    gs_verify_opts vo = { GS_VERIFY_OPTS_VERSION, 0, 1, 0, 0, o->dims };   /* 2 with symbolic dims */
+    gs_verify_opts vo = { GS_VERIFY_OPTS_VERSION, 0, 1, 0, 0, (const char *const *)o->vdims };
     st = gs_model_load(ctx, o->in, &orig);
     if (st == GS_OK)
         st = gs_model_compare(ctx, orig, m, &vo, NULL, NULL);
@@ -375,14 +547,108 @@ static int check_paths(const opts *o, const char *out, const gs_model *m)
     return rc;
 }
 
-static int load(gs_ctx *ctx, const opts *o, const char *out, gs_model **m, timings *t)
+/* Bytes of path and, when data is set, of path.data beside it; -1 when
+ * path is not a regular file ("-", a FIFO). */
+static int64_t file_bytes(const char *path, bool data)
+{
+    struct stat st;
+    if (!strcmp(path, "-") || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    int64_t n = st.st_size;
+    char *x = data ? cli_data_path(path) : NULL;
+    if (x && stat(x, &st) == 0)
+        n += st.st_size;
+    free(x);
+    return n;
+}
+
+static int64_t model_bytes(const gs_model *m, const char *path)
+{
+    int64_t n = file_bytes(path, false);
+    struct stat st;
+    for (int i = 0; n >= 0 && i < gs_model_data_file_count(m); i++)
+        if (stat(gs_model_data_file(m, i), &st) == 0)
+            n += st.st_size;
+    return n;
+}
+
+/* Add "NAME=VALUE" to verify's bindings unless NAME is bound already. */
+static int add_vdim(opts *o, const char *name, int64_t value)
+{
+    int n = 0;
+    size_t len = strlen(name);
+    for (; o->vdims[n]; n++)
+        if (!strncmp(o->vdims[n], name, len) && o->vdims[n][len] == '=')
+            return 0;
+    if (n == 2 * MAX_DIMS)
+        return 0;   /* verify gives the rest its own values */
+    size_t cap = len + 24;
+    if (!(o->vdims[n] = malloc(cap)))
+        return cli_error(EXIT_INTERNAL, "out of memory");
+    snprintf(o->vdims[n], cap, "%s=%lld", name, (long long)value);
+    return 0;
+}
+
+/* The graph input named name, or -1. */
+static int input_named(const gs_model *m, const char *name)
+{
+    for (int i = 0; i < gs_model_input_count(m); i++)
+        if (!strcmp(gs_value_name(m, gs_model_input(m, i)), name))
+            return gs_model_input(m, i);
+    return -1;
+}
+
+/* --input-shape NAME=D1,D2,... on m; its input's symbolic dims go to verify's bindings. */
+static int fix_shape(gs_ctx *ctx, gs_model *m, opts *o, const char *spec)
+{
+    int64_t dims[16];
+    int rank = parse_shape(spec, dims), rc = 0;
+    char *name = strndup(spec, (size_t)(strchr(spec, '=') - spec));
+    if (!name)
+        return cli_error(EXIT_INTERNAL, "out of memory");
+    int v = input_named(m, name);
+    for (int k = 0; v >= 0 && k < rank && k < gs_value_rank(m, v) && rc == 0; k++) {
+        const char *sym;
+        if (gs_value_dim(m, v, k, &sym) < 0 && sym)
+            rc = add_vdim(o, sym, dims[k]);
+    }
+    gs_status st = rc ? GS_OK : gs_model_set_input_shape(m, name, rank, dims);
+    free(name);
+    return rc ? rc : st != GS_OK ? cli_fail(ctx, st) : 0;
+}
+
+/* --dim and --input-shape bound in m before optimizing; verify binds the
+ * original model's dims to the same values. */
+static int bind_shapes(gs_ctx *ctx, gs_model *m, opts *o)
+{
+    int rc = 0;
+    for (int i = 0; i < o->ndims && rc == 0; i++) {
+        const char *eq = strchr(o->dims[i], '=');
+        char *name = strndup(o->dims[i], (size_t)(eq - o->dims[i]));
+        long long value = atoll(eq + 1);
+        if (!name)
+            return cli_error(EXIT_INTERNAL, "out of memory");
+        gs_status st = gs_model_bind_dim(m, name, value);
+        rc = st != GS_OK ? cli_fail(ctx, st) : add_vdim(o, name, value);
+        free(name);
+    }
+    for (int i = 0; i < o->nshapes && rc == 0; i++)
+        rc = fix_shape(ctx, m, o, o->shapes[i]);
+    return rc;
+}
+
+static int load(gs_ctx *ctx, opts *o, const char *out, gs_model **m, timings *t)
 {
     double t0 = now_ms();
     gs_status st = gs_model_load(ctx, o->in, m);
     t->import = now_ms() - t0;
     if (st != GS_OK)
         return cli_fail(ctx, st);
-    return check_paths(o, out, *m);
+    int rc = check_paths(o, out, *m);
+    if (rc == 0 && !cli_stats_of(*m, &t->before))
+        rc = cli_error(EXIT_INTERNAL, "out of memory");
+    t->size_before = model_bytes(*m, o->in);
+    return rc ? rc : bind_shapes(ctx, *m, o);
 }
 
 /* Optimize, then open the report (so an unwritable report stops the command
@@ -393,6 +659,8 @@ static int optimize_and_write(gs_ctx *ctx, const opts *o, const char *out, gs_mo
     gs_status st = optimize_and_verify(ctx, m, o, rep, t);
     if (st != GS_OK)
         return cli_fail(ctx, st);
+    if (!cli_stats_of(m, &t->after))
+        return cli_error(EXIT_INTERNAL, "out of memory");
     gs_output *ro = NULL;
     if (o->report && (st = gs_output_open(ctx, o->report, &ro)) != GS_OK)
         return cli_fail(ctx, st);
@@ -404,10 +672,11 @@ static int optimize_and_write(gs_ctx *ctx, const opts *o, const char *out, gs_mo
         gs_output_abort(ro);
         return cli_fail(ctx, st);
     }
+    t->size_after = file_bytes(out, o->external);
     return ro ? write_report(ctx, ro, rep, o, t, out) : 0;
 }
 
-static int run(gs_ctx *ctx, const opts *o, const char *out)
+static int run(gs_ctx *ctx, opts *o, const char *out)
 {
     timings t = { 0 };
     gs_report rep = { .version = GS_REPORT_VERSION };
@@ -415,8 +684,12 @@ static int run(gs_ctx *ctx, const opts *o, const char *out)
     int rc = load(ctx, o, out, &m, &t);
     if (rc == 0)
         rc = optimize_and_write(ctx, o, out, m, &t, &rep);
-    if (rc == 0 && !o->quiet)
+    if (rc == 0 && !o->quiet) {
+        cli_stats_table(stderr, &t.before, &t.after, t.size_before, t.size_after);
         summary(&rep, out, &t, m, o->go.level);
+    }
+    cli_stats_free(&t.before);
+    cli_stats_free(&t.after);
     gs_report_clear(ctx, &rep);
     gs_model_free(m);
     return rc;
@@ -427,8 +700,10 @@ int cmd_optimize(int argc, char **argv)
     opts o = { 0 };
     gs_optimize_opts_init(&o.go);
     int rc = parse(argc, argv, &o);
-    if (rc)
+    if (rc) {
+        free(o.profile);
         return rc < 0 ? 0 : rc;
+    }
     char *defout = o.out ? NULL : default_output(o.in);
     const char *out = o.out ? o.out : defout;
     if (!out)
@@ -437,5 +712,8 @@ int cmd_optimize(int argc, char **argv)
     rc = ctx ? run(ctx, &o, out) : EXIT_INTERNAL;
     cli_ctx_free(ctx);
     free(defout);
+    free(o.profile);
+    for (int i = 0; o.vdims[i]; i++)
+        free(o.vdims[i]);
     return rc;
 }

@@ -5,23 +5,28 @@
  */
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char help[] =
-    "usage: graphsub run IN.onnx [--data DIR] [--seed S] [--rtol R] [--atol A]\n"
+    "usage: graphsub run IN.onnx [--data DIR] [--seed S] [--rtol R] [--atol A] [--stats]\n"
     "\n"
     "Run IN.onnx in the reference interpreter. Inputs come from DIR/input_N.pb\n"
     "(onnx TensorProto files, the ONNX test-data layout), or are random (seeded by\n"
-    "S) when DIR has none. When DIR/output_N.pb exist the outputs are compared with\n"
-    "them (exit 1 on a mismatch, naming the output and the worst element);\n"
-    "otherwise they are written there. Without --data a summary is printed.\n"
+    "S) when DIR has none; then the random inputs are written to DIR/input_N.pb\n"
+    "with the outputs, so DIR becomes a test set later runs compare against. When\n"
+    "DIR/output_N.pb exist the outputs are compared with them (exit 1 on a\n"
+    "mismatch, naming the output and the worst element); otherwise they are\n"
+    "written there. Without --data each output's type and shape is printed.\n"
     "\n"
     "  --data DIR    test-data folder\n"
     "  --seed S      seed for random inputs (default 0)\n"
     "  --rtol R      relative tolerance (default 1e-3)\n"
     "  --atol A      absolute tolerance (default 1e-5)\n"
+    "  --stats       print each output's min, max, mean, standard deviation, count\n"
+    "                of NaN and infinite elements, and its first values\n"
     "  -h, --help    show this help\n"
     "An element passes when |got - want| <= atol + rtol * max(|want|, max|want| / 100).\n"
     "An op without a kernel is an error naming it (exit 3), never a wrong answer.\n";
@@ -30,6 +35,8 @@ typedef struct opts {
     const char *in, *data;
     long seed;
     double rtol, atol;
+    bool stats;
+    bool generated;     /* the inputs are random (DIR had none) */
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
@@ -44,7 +51,9 @@ static int parse(int argc, char **argv, opts *o)
                       !strcmp(a, "--atol");
         if (valued && i + 1 >= argc)
             return cli_usage("run", "%s needs a value", a);
-        if (!strcmp(a, "--data"))
+        if (!strcmp(a, "--stats"))
+            o->stats = true;
+        else if (!strcmp(a, "--data"))
             o->data = argv[++i];
         else if (!strcmp(a, "--seed") && !cli_parse_long("run", a, argv[++i], &o->seed))
             return EXIT_USAGE;
@@ -121,7 +130,7 @@ static bool fits_input(const gs_model *m, int v, const gs_array *a, const char *
 
 /* Inputs from files when the first exists, else random. A file that does
  * not fit its input is GS_ERR_MODEL with the error already printed (*printed). */
-static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array **in, bool *printed)
+static gs_status load_inputs(gs_ctx *ctx, gs_model *m, opts *o, gs_array **in, bool *printed)
 {
     int n = gs_model_input_count(m);
     char path[4096];
@@ -140,6 +149,7 @@ static gs_status load_inputs(gs_ctx *ctx, gs_model *m, const opts *o, gs_array *
             return GS_OK;
         }
     }
+    o->generated = true;
     return gs_model_random_inputs(ctx, m, (uint64_t)o->seed, NULL, in);
 }
 
@@ -149,7 +159,7 @@ static int check_outputs(const gs_model *m, const opts *o)
 {
     int nd = gs_model_data_file_count(m), nin = gs_model_input_count(m), nout = gs_model_output_count(m);
     cli_file *in = malloc((size_t)(1 + nd + nin) * sizeof *in);
-    cli_file *out = malloc((size_t)(nout + 1) * sizeof *out);
+    cli_file *out = malloc((size_t)(nin + nout + 1) * sizeof *out);
     char (*names)[4096] = malloc((size_t)(nin + nout + 1) * sizeof *names);
     int rc = in && out && names ? 0 : cli_error(EXIT_INTERNAL, "out of memory");
     for (int i = 0; rc == 0 && i < nin + nout; i++)
@@ -158,11 +168,16 @@ static int check_outputs(const gs_model *m, const opts *o)
         in[0] = (cli_file){ o->in, "input model" };
         for (int i = 0; i < nd; i++)
             in[1 + i] = (cli_file){ gs_model_data_file(m, i), "external data of the model" };
-        for (int i = 0; i < nin; i++)
-            in[1 + nd + i] = (cli_file){ names[i], "input data" };
+        int k = 0;
+        for (int i = 0; i < nin; i++) {
+            if (o->generated)   /* written too */
+                out[k++] = (cli_file){ names[i], "input data" };
+            else
+                in[1 + nd + i] = (cli_file){ names[i], "input data" };
+        }
         for (int i = 0; i < nout; i++)
-            out[i] = (cli_file){ names[nin + i], "output" };
-        rc = cli_check_outputs(in, 1 + nd + nin, out, nout);
+            out[k++] = (cli_file){ names[nin + i], "output" };
+        rc = cli_check_outputs(in, 1 + nd + (o->generated ? 0 : nin), out, k);
     }
     free(in);
     free(out);
@@ -170,13 +185,28 @@ static int check_outputs(const gs_model *m, const opts *o)
     return rc;
 }
 
-static int compare_or_write(gs_ctx *ctx, const gs_model *m, const opts *o, gs_array **out)
+/* The random inputs written to DIR/input_N.pb. */
+static int write_inputs(gs_ctx *ctx, const gs_model *m, const opts *o, gs_array **in)
+{
+    char path[4096];
+    for (int i = 0; i < gs_model_input_count(m); i++) {
+        file_name(path, sizeof path, o->data, "input", i);
+        gs_status st = gs_array_save(ctx, path, in[i]);
+        if (st != GS_OK)
+            return cli_fail(ctx, st);
+    }
+    return 0;
+}
+
+static int compare_or_write(gs_ctx *ctx, const gs_model *m, const opts *o, gs_array **in, gs_array **out)
 {
     int n = gs_model_output_count(m), rc = 0;
     char path[4096];
     file_name(path, sizeof path, o->data, "output", 0);
     bool compare = exists(path);
     if (!compare && (rc = check_outputs(m, o)) != 0)
+        return rc;
+    if (!compare && o->generated && (rc = write_inputs(ctx, m, o, in)) != 0)
         return rc;
     for (int i = 0; i < n && rc != EXIT_INPUT; i++) {
         file_name(path, sizeof path, o->data, "output", i);
@@ -222,9 +252,66 @@ static void summary(const gs_model *m, gs_array **out)
     }
 }
 
+/* Element i of a as a double (NaN for types without numbers). */
+static double element(const gs_array *a, int64_t i)
+{
+    const unsigned char *p = a->data;
+    switch (a->dtype) {
+    case GS_FLOAT: { float v; memcpy(&v, p + i * 4, 4); return v; }
+    case GS_DOUBLE: { double v; memcpy(&v, p + i * 8, 8); return v; }
+    case GS_INT8: return ((const int8_t *)p)[i];
+    case GS_UINT8: case GS_BOOL: return p[i];
+    case GS_INT16: { int16_t v; memcpy(&v, p + i * 2, 2); return v; }
+    case GS_UINT16: { uint16_t v; memcpy(&v, p + i * 2, 2); return v; }
+    case GS_INT32: { int32_t v; memcpy(&v, p + i * 4, 4); return v; }
+    case GS_UINT32: { uint32_t v; memcpy(&v, p + i * 4, 4); return v; }
+    case GS_INT64: { int64_t v; memcpy(&v, p + i * 8, 8); return (double)v; }
+    case GS_UINT64: { uint64_t v; memcpy(&v, p + i * 8, 8); return (double)v; }
+    case GS_BFLOAT16: {
+        uint16_t h; memcpy(&h, p + i * 2, 2);
+        uint32_t b = (uint32_t)h << 16; float v; memcpy(&v, &b, 4); return v;
+    }
+    case GS_FLOAT16: {
+        uint16_t h; memcpy(&h, p + i * 2, 2);
+        int e = (h >> 10) & 31, m = h & 1023;
+        double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+        return h & 0x8000 ? -v : v;
+    }
+    default: return NAN;
+    }
+}
+
+/* Per output: min, max, mean and standard deviation of the finite
+ * elements, NaN and infinity counts, and the first values. */
+static void print_stats(const gs_model *m, gs_array **out)
+{
+    for (int i = 0; i < gs_model_output_count(m); i++) {
+        const gs_array *a = out[i];
+        int esize = gs_dtype_bytes(a->dtype);
+        int64_t n = esize ? (int64_t)(a->nbytes / (size_t)esize) : 0, nan = 0, inf = 0, fin = 0;
+        double lo = INFINITY, hi = -INFINITY, sum = 0, sq = 0;
+        for (int64_t k = 0; k < n; k++) {
+            double v = element(a, k);
+            if (isnan(v)) { nan++; continue; }
+            if (isinf(v)) { inf++; continue; }
+            fin++, sum += v, sq += v * v;
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        }
+        double mean = fin ? sum / (double)fin : NAN;
+        double var = fin ? sq / (double)fin - mean * mean : NAN;
+        char buf[256];
+        printf("stats %d '%s': %lld elements, min %.6g, max %.6g, mean %.6g, std %.6g, %lld NaN, %lld inf; first:",
+               i, cli_text(gs_value_name(m, gs_model_output(m, i)), buf, sizeof buf), (long long)n,
+               fin ? lo : NAN, fin ? hi : NAN, mean, var > 0 ? sqrt(var) : 0.0, (long long)nan, (long long)inf);
+        for (int64_t k = 0; k < n && k < 8; k++)
+            printf(" %.6g", element(a, k));
+        printf("%s\n", n > 8 ? " ..." : "");
+    }
+}
+
 int cmd_run(int argc, char **argv)
 {
-    opts o = { NULL, NULL, 0, 1e-3, 1e-5 };
+    opts o = { .rtol = 1e-3, .atol = 1e-5 };
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -255,9 +342,11 @@ int cmd_run(int argc, char **argv)
     else if (st != GS_OK)
         rc = st == GS_ERR_NOMEM && !in ? cli_error(EXIT_INTERNAL, "out of memory") : cli_fail(ctx, st);
     else if (o.data)
-        rc = compare_or_write(ctx, m, &o, out);
+        rc = compare_or_write(ctx, m, &o, in, out);
     else
         summary(m, out);
+    if (st == GS_OK && rc != EXIT_INPUT && rc != EXIT_INTERNAL && o.stats)
+        print_stats(m, out);
     for (int i = 0; m && in && i < gs_model_input_count(m); i++)
         gs_array_free(ctx, in[i]);
     for (int i = 0; m && out && i < gs_model_output_count(m); i++)

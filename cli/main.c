@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct command {
@@ -28,6 +29,7 @@ static int usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'graphsub COMMAND --help' describes a command.\n"
+               "Every option written '--name VALUE' may be written '--name=VALUE' too.\n"
                "Exit status: 0 success, 1 a check or comparison failed, 2 usage error,\n"
                "3 bad input (model, rules, data), 4 internal error.\n");
     return f == stdout ? 0 : EXIT_USAGE;
@@ -43,6 +45,45 @@ static int close_stdout(int rc)
     int err = errno;
     fprintf(stderr, "graphsub: standard output: write error: %s\n", strerror(err ? err : EIO));
     return rc ? rc : EXIT_INPUT;
+}
+
+/* Options that take no value: "--quiet=1" is refused rather than read as
+ * "--quiet" followed by a file named "1". */
+static const char *const flags[] = {
+    "--help", "--quiet", "--verify", "--external-data", "--no-default-rules", "--json", "--stats",
+    "--version", NULL,
+};
+
+/* argv with every "--name=value" split into "--name" "value" (at the first
+ * '='), so each command accepts both forms; NULL after a message when an
+ * option that takes no value was given one, or memory is short. */
+static char **split_equals(int argc, char **argv, int *nargc, int *rc)
+{
+    char **out = malloc(((size_t)argc * 2 + 1) * sizeof *out);
+    if (!out) {
+        *rc = cli_error(EXIT_INTERNAL, "out of memory");
+        return NULL;
+    }
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        char *eq = strncmp(argv[i], "--", 2) ? NULL : strchr(argv[i], '=');
+        if (!eq || eq == argv[i] + 2 || i == 0) {
+            out[n++] = argv[i];
+            continue;
+        }
+        *eq = '\0';
+        for (int k = 0; flags[k]; k++)
+            if (!strcmp(argv[i], flags[k])) {
+                *rc = cli_error(EXIT_USAGE, "option '%s' takes no value (see 'graphsub --help')", argv[i]);
+                free(out);
+                return NULL;
+            }
+        out[n++] = argv[i];
+        out[n++] = eq + 1;
+    }
+    out[n] = NULL;
+    *nargc = n;
+    return out;
 }
 
 static int dispatch(int argc, char **argv)
@@ -65,5 +106,11 @@ static int dispatch(int argc, char **argv)
 int main(int argc, char **argv)
 {
     cli_catch_signals();
-    return close_stdout(dispatch(argc, argv));
+    int n = 0, rc = 0;
+    char **args = split_equals(argc, argv, &n, &rc);
+    if (!args)
+        return close_stdout(rc);
+    rc = dispatch(n, args);
+    free(args);
+    return close_stdout(rc);
 }

@@ -33,7 +33,22 @@
  *    error is kept on the context (gs_ctx_errmsg) until the next error.
  *  - The library never prints and never exits.
  *  - Handles are opaque. A gs_model belongs to the gs_ctx that made it and must
- *    be freed before the context. A context is not thread-safe; use one per thread.
+ *    be freed before the context.
+ *  - Threads. The library has no mutable globals and takes no locks: contexts
+ *    are independent, so threads may work at the same time each with its own
+ *    context (and the models, builders, outputs and arrays made from it).
+ *    Unless a function says otherwise below, it must not run while another
+ *    call uses the same context or a model of it. Exceptions:
+ *    - any thread, any time: the functions that take neither a context nor
+ *      a model: gs_status_str, gs_status_exit, gs_version,
+ *      gs_version_number, gs_dtype_bytes, gs_dtype_str,
+ *      gs_verify_range_count, gs_verify_range_name, gs_optimize_opts_init;
+ *    - readers: the accessors taking a const gs_model * and no context
+ *      (gs_model_*_count, gs_model_input/output/opset/data_file,
+ *      gs_node_* but gs_node_cost, gs_value_*) only read the model: several
+ *      threads may call them on one model at once while no call changes it
+ *      or uses its context;
+ *    - gs_ctx_remove_temp_files may run in a signal handler, at any time.
  *  - Strings returned by the API are owned by the model (or context) and stay
  *    valid until the model is freed or changed.
  */
@@ -56,6 +71,8 @@ extern "C" {
 #define GS_VERSION_MAJOR 0
 #define GS_VERSION_MINOR 1
 #define GS_VERSION_PATCH 0
+/* The version as one number, MAJOR * 10000 + MINOR * 100 + PATCH, for #if. */
+#define GS_VERSION_NUMBER (GS_VERSION_MAJOR * 10000 + GS_VERSION_MINOR * 100 + GS_VERSION_PATCH)
 
 /* Status codes. The CLI maps them to exit statuses (see gs_status_exit). */
 typedef enum gs_status {
@@ -98,6 +115,13 @@ typedef struct gs_model gs_model;
 /* Returns a new context, or NULL when memory is short. alloc may be NULL for
  * the C library's malloc; it is copied. Free with gs_ctx_free. */
 GS_API gs_ctx *gs_ctx_new(const gs_allocator *alloc);
+/* A free hook told the size of the block, as Lua's allocator is: size is
+ * what alloc or realloc was asked for when the block was made. */
+typedef void (*gs_free_sized_fn)(void *ud, void *ptr, size_t size);
+/* Like gs_ctx_new (alloc must not be NULL), but every block is freed through
+ * free_sized instead of alloc->free, which is not called (may be NULL). The
+ * library asks alloc for 16 bytes more than it uses, to keep each size. */
+GS_API gs_ctx *gs_ctx_new_sized(const gs_allocator *alloc, gs_free_sized_fn free_sized);
 GS_API void gs_ctx_free(gs_ctx *ctx);
 /* The message of the last error on ctx ("" if none). Owned by ctx. */
 GS_API const char *gs_ctx_errmsg(const gs_ctx *ctx);
@@ -109,6 +133,8 @@ GS_API int gs_status_exit(gs_status st);
 GS_API void gs_free(gs_ctx *ctx, void *ptr);
 /* The library version as "MAJOR.MINOR.PATCH". */
 GS_API const char *gs_version(void);
+/* The version of the library linked (GS_VERSION_NUMBER of its build). */
+GS_API int gs_version_number(void);
 
 /* ---- models ----------------------------------------------------------- */
 
@@ -175,7 +201,10 @@ GS_API void gs_ctx_remove_temp_files(gs_ctx *ctx);
 
 /* ---- walking the main graph ------------------------------------------- */
 /* Node and value indices run from 0 to count-1. Value index -1 stands for an
- * absent optional input or output. */
+ * absent optional input or output. A loaded model's nodes are in the file's
+ * (topological) order; after gs_optimize or an edit some slots are dead
+ * (gs_node_is_live) and new nodes come last: gs_model_topo_order gives the
+ * live nodes in order, gs_model_compact renumbers the model so. */
 
 GS_API int gs_model_node_count(const gs_model *m);
 /* Live nodes inside the If, Loop and Scan bodies of live nodes, at any depth. */
@@ -214,6 +243,149 @@ GS_API int64_t gs_value_numel(const gs_model *m, int value);
 /* Bytes per element of a dtype (0 for strings and unknown types), and its name ("float32"). */
 GS_API int gs_dtype_bytes(gs_dtype t);
 GS_API const char *gs_dtype_str(gs_dtype t);
+
+/* ---- reading attributes and weights ------------------------------------ */
+/* A node's attributes are numbered 0..gs_node_attr_count-1 in the order the
+ * model lists them. Accessors of the wrong type return 0, NULL or -1. */
+
+typedef enum gs_attr_type {      /* the values of onnx.AttributeProto.AttributeType */
+    GS_ATTR_UNDEFINED = 0, GS_ATTR_FLOAT = 1, GS_ATTR_INT = 2, GS_ATTR_STRING = 3,
+    GS_ATTR_TENSOR = 4, GS_ATTR_GRAPH = 5, GS_ATTR_FLOATS = 6, GS_ATTR_INTS = 7,
+    GS_ATTR_STRINGS = 8, GS_ATTR_TENSORS = 9, GS_ATTR_GRAPHS = 10, GS_ATTR_SPARSE_TENSOR = 11,
+    GS_ATTR_SPARSE_TENSORS = 12, GS_ATTR_TYPE_PROTO = 13, GS_ATTR_TYPE_PROTOS = 14
+} gs_attr_type;
+
+/* A tensor owned by the model: dims and data stay valid until the model is
+ * freed or changed. data may be unaligned (it can point into the mapped
+ * file): copy with memcpy before reading elements. data is NULL for strings. */
+typedef struct gs_tensor_view {
+    gs_dtype dtype;
+    int rank;
+    const int64_t *dims;
+    const void *data;
+    size_t nbytes;
+} gs_tensor_view;
+
+GS_API int gs_node_attr_count(const gs_model *m, int node);
+/* Index of the attribute named name, or -1. */
+GS_API int gs_node_attr_find(const gs_model *m, int node, const char *name);
+GS_API const char *gs_node_attr_name(const gs_model *m, int node, int k);
+GS_API gs_attr_type gs_node_attr_type(const gs_model *m, int node, int k);
+GS_API int64_t gs_node_attr_int(const gs_model *m, int node, int k);
+GS_API double gs_node_attr_float(const gs_model *m, int node, int k);
+/* The bytes of a STRING attribute (may hold NULs: *len, if not NULL, gets the length). */
+GS_API const char *gs_node_attr_string(const gs_model *m, int node, int k, size_t *len);
+/* INTS / FLOATS: the element count and *vals, or -1 for another type. */
+GS_API int gs_node_attr_ints(const gs_model *m, int node, int k, const int64_t **vals);
+GS_API int gs_node_attr_floats(const gs_model *m, int node, int k, const float **vals);
+/* Elements of any list type (FLOATS ... TYPE_PROTOS), or -1 for a single value. */
+GS_API int gs_node_attr_list_count(const gs_model *m, int node, int k);
+GS_API const char *gs_node_attr_strings_at(const gs_model *m, int node, int k, int i, size_t *len);
+/* TENSOR (i = 0) or element i of TENSORS into *out: 1, else 0. GRAPH(S),
+ * SPARSE_TENSOR(S) and TYPE_PROTO(S) attributes are carried through
+ * unchanged; their contents are not readable here. */
+GS_API int gs_node_attr_tensor(const gs_model *m, int node, int k, int i, gs_tensor_view *out);
+/* An initializer's data into *out: 1, else 0 (not an initializer). */
+GS_API int gs_value_tensor(const gs_model *m, int value, gs_tensor_view *out);
+
+/* The live nodes in a topological order (every node after the producers of
+ * its inputs; the order gs_model_save writes): order needs room for
+ * gs_model_node_count entries; returns the number of live nodes, or -1
+ * (message set) on a cycle or when memory is short. Node indices are slots:
+ * after gs_optimize some are dead (gs_node_is_live) and new nodes come last,
+ * so index order is not topological. */
+GS_API int gs_model_topo_order(gs_model *m, int *order);
+/* Renumber m so that nodes 0..gs_model_node_count-1 are exactly its live
+ * nodes in topological order and dead values are gone (by writing the model
+ * to memory and reading it back: weights are copied into memory, and every
+ * index, string and view taken from m before is invalid after). */
+GS_API gs_status gs_model_compact(gs_model *m);
+/* A new, independent model equal to m (compact, weights in memory), on m's context. */
+GS_API gs_status gs_model_clone(const gs_model *m, gs_model **out);
+
+/* ---- fixing input shapes ---------------------------------------------------- */
+
+/* Bind the symbolic dim name (batch, seq) to value in every value of the
+ * model, bodies included; a dim written as an expression of it (past + seq)
+ * becomes unknown, for gs_optimize's shape inference to work out. name must
+ * be a symbolic dim of an input (else GS_ERR_ARG naming it); value in [0, 2^31). */
+GS_API gs_status gs_model_bind_dim(gs_model *m, const char *name, int64_t value);
+/* Give graph input name the shape dims[0..rank): its symbolic dims are bound
+ * as gs_model_bind_dim does, its unknown dims set. GS_ERR_ARG when no input
+ * has that name, the rank differs from a declared rank, or a dim differs from
+ * a declared size. */
+GS_API gs_status gs_model_set_input_shape(gs_model *m, const char *name, int rank, const int64_t *dims);
+
+/* ---- editing a model ------------------------------------------------------ */
+/* Changes to the main graph of m, in place; indices are those of the walking
+ * calls (value -1: an absent optional input). Names given must be new in the
+ * graph (GS_ERR_ARG otherwise); strings and arrays are copied. After edits,
+ * gs_model_verify checks the graph and gs_model_infer_shapes types what was
+ * added (gs_optimize and gs_model_save run inference themselves). */
+
+/* A weight: nbytes of raw row-major little-endian data (numeric types);
+ * *value receives its value index. */
+GS_API gs_status gs_model_add_initializer(gs_model *m, const char *name, gs_dtype dtype, int rank,
+                                          const int64_t *dims, const void *data, size_t nbytes, int *value);
+/* A node reading inputs[0..ninputs) and writing noutputs new values, whose
+ * indices go to outputs (named after the node); name NULL: one made from
+ * op; domain NULL: the default ONNX domain. *node (may be NULL) receives its index. */
+GS_API gs_status gs_model_add_node(gs_model *m, const char *op, const char *domain, const char *name,
+                                   const int *inputs, int ninputs, int noutputs, int *outputs, int *node);
+/* Set (add or replace) an attribute of a live node. */
+GS_API gs_status gs_node_set_attr_int(gs_model *m, int node, const char *name, int64_t v);
+GS_API gs_status gs_node_set_attr_float(gs_model *m, int node, const char *name, float v);
+GS_API gs_status gs_node_set_attr_string(gs_model *m, int node, const char *name, const char *v);
+GS_API gs_status gs_node_set_attr_ints(gs_model *m, int node, const char *name, const int64_t *v, int n);
+GS_API gs_status gs_node_set_attr_floats(gs_model *m, int node, const char *name, const float *v, int n);
+/* Input k of a live node reads value (-1: absent). */
+GS_API gs_status gs_node_set_input(gs_model *m, int node, int k, int value);
+/* Every reader of old (nodes and graph outputs) reads value instead. */
+GS_API gs_status gs_model_replace_uses(gs_model *m, int old, int value);
+/* Remove a live node whose outputs nothing reads (GS_ERR_ARG naming the
+ * output otherwise); its index stays, not live. */
+GS_API gs_status gs_model_remove_node(gs_model *m, int node);
+/* Graph output i becomes value (named as the value is). */
+GS_API gs_status gs_model_set_output(gs_model *m, int i, int value);
+
+/* ---- building a model ----------------------------------------------------- */
+/* A compiler can hand graphsub a graph without writing protobuf: declare
+ * inputs, initializers, nodes (each followed by its attributes) and outputs
+ * by name, in any order that defines a value before a node reads it, then
+ * gs_builder_finish checks the whole and returns a model, as if loaded from
+ * a file. Every string and array is copied. A call on a builder after one of
+ * its calls failed returns that failure again. */
+typedef struct gs_builder gs_builder;
+
+/* A builder for a model importing the default domain at opset (7 to 21). */
+GS_API gs_status gs_builder_new(gs_ctx *ctx, int64_t opset, gs_builder **out);
+GS_API void gs_builder_free(gs_builder *b);
+/* A graph input. dims[k] < 0 is a dim of unknown size, named syms[k] when
+ * syms is not NULL and syms[k] is not NULL; rank -1: the shape is unknown. */
+GS_API gs_status gs_builder_input(gs_builder *b, const char *name, gs_dtype dtype, int rank,
+                                  const int64_t *dims, const char *const *syms);
+/* A weight: nbytes of raw row-major little-endian data (numeric types). */
+GS_API gs_status gs_builder_initializer(gs_builder *b, const char *name, gs_dtype dtype, int rank,
+                                        const int64_t *dims, const void *data, size_t nbytes);
+/* A node; domain NULL or "" is the default ONNX domain; name may be NULL. An
+ * input name "" is an absent optional input. */
+GS_API gs_status gs_builder_node(gs_builder *b, const char *op, const char *domain, const char *name,
+                                 const char *const *inputs, int ninputs,
+                                 const char *const *outputs, int noutputs);
+/* Attributes of the node added last. */
+GS_API gs_status gs_builder_attr_int(gs_builder *b, const char *name, int64_t v);
+GS_API gs_status gs_builder_attr_float(gs_builder *b, const char *name, float v);
+GS_API gs_status gs_builder_attr_string(gs_builder *b, const char *name, const char *v);
+GS_API gs_status gs_builder_attr_ints(gs_builder *b, const char *name, const int64_t *v, int n);
+GS_API gs_status gs_builder_attr_floats(gs_builder *b, const char *name, const float *v, int n);
+GS_API gs_status gs_builder_attr_tensor(gs_builder *b, const char *name, gs_dtype dtype, int rank,
+                                        const int64_t *dims, const void *data, size_t nbytes);
+/* A graph output with its element type (ONNX requires one); its shape is
+ * left to shape inference. */
+GS_API gs_status gs_builder_output(gs_builder *b, const char *name, gs_dtype dtype);
+/* The model; b is freed whatever the result. The model is checked as a
+ * loaded one is (GS_ERR_MODEL naming the problem) and its shapes inferred. */
+GS_API gs_status gs_builder_finish(gs_builder *b, gs_model **out);
 
 /* ---- running ------------------------------------------------------------ */
 
@@ -325,13 +497,33 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
  * its op, FLOPs and bytes moved as computed by graphsub. */
 typedef double (*gs_cost_cb)(void *ud, const char *op, double flops, double bytes);
 
+/* What the search has done so far, for gs_optimize_opts.progress_ex. The
+ * search runs region by region over the graph being searched (the main graph,
+ * then each If/Loop/Scan body searched in its own call); figures are for that
+ * whole graph, not one region. */
+typedef struct gs_progress {
+    int regions_done;            /* regions searched so far */
+    int regions_total;           /* regions the graph is cut into */
+    int expanded;                /* candidates expanded so far, all regions */
+    double cost_start;           /* estimated cost (seconds) of the graph when the search began */
+    double best_cost;            /* estimated cost of the graph with the best rewrites found */
+    double elapsed;              /* seconds since the search began */
+} gs_progress;
+/* Called after each candidate the search expands (often: throttle any
+ * output). Return 0 to go on; any other value stops the search as its time
+ * limit would: the rewrites found so far are kept, the cleanup after the
+ * search still runs, and gs_optimize returns GS_OK with a valid model. The
+ * callback runs on the thread that called gs_optimize. */
+typedef int (*gs_progress_cb)(void *ud, const gs_progress *p);
+
 typedef struct gs_optimize_opts {
     int version;                 /* GS_OPTIMIZE_OPTS_VERSION */
     int level;                   /* 0 round trip, 1 cleanup, 2 cleanup + search (default) */
     double alpha;                /* relaxation: keep candidates below alpha * best, from 1
                                     to 10 (0: 1.05) */
     int budget;                  /* candidates expanded by the search (0: none) */
-    double time_limit;           /* seconds for the search and for each cleanup phase */
+    double time_limit;           /* seconds for the search and for each cleanup phase (0: the
+                                    search stops at once, each cleanup phase after one pass) */
     int no_default_rules;        /* 1: only the rules given below */
     const char *const *rule_paths;   /* extra rule files or folders, NULL-terminated or NULL */
     const char *profile_path;    /* device profile JSON, or NULL for the generic x86-64 core;
@@ -339,21 +531,35 @@ typedef struct gs_optimize_opts {
                                     model's opset and add rules as --opset and --rules do */
     gs_cost_cb cost_cb;          /* replaces the analytic per-node cost when set */
     void *cost_ud;
-    void (*progress)(void *ud, int expanded, double best_cost);  /* may be NULL */
+    void (*progress)(void *ud, int expanded, double best_cost);  /* may be NULL; candidates
+                                    expanded and best cost of the whole graph being searched */
     void *progress_ud;
     /* version 2: */
     int target_opset;            /* raise the default-domain opset to this first (0: keep),
                                     when every op keeps its meaning (13 <= opset, target <= 21) */
+    /* version 3: */
+    const char *const *disabled_rules;  /* names of rules that never apply, NULL-terminated
+                                           or NULL; a name that is no loaded rule is GS_ERR_ARG */
+    const char *const *only_rules;      /* when not NULL: only these rules apply (the same
+                                           check); NULL-terminated */
+    const char *rules_json;      /* rules from memory: the text of a rule file (NUL-terminated),
+                                    loaded after rule_paths; messages call it "<rules_json>" */
+    gs_progress_cb progress_ex;  /* whole-graph progress; a non-zero return stops the search
+                                    (may be NULL) */
 } gs_optimize_opts;
-#define GS_OPTIMIZE_OPTS_VERSION 2   /* version 1 (without target_opset) is accepted too */
+#define GS_OPTIMIZE_OPTS_VERSION 3   /* versions 1 and 2 (without the later fields) are accepted */
 
 /* Fill opts with the defaults: level 2, alpha 1.05, budget 400, time limit
- * 10 s (a zeroed struct means no search and no time for cleanup). */
+ * 10 s, nothing else set. A field left 0 means what its comment says: a
+ * zeroed struct with only its version set is a round trip (level 0), and
+ * level 2 with the rest zeroed cleans up once and expands no candidate.
+ * gs_optimize with NULL options uses these defaults. */
 GS_API void gs_optimize_opts_init(gs_optimize_opts *opts);
 
 typedef struct gs_rewrite_step {
     const char *rule;            /* rule name */
-    const char *nodes;           /* names of the matched nodes, comma separated */
+    const char *nodes;           /* names of the matched nodes, comma separated; a comma or
+                                    backslash inside a name is preceded by a backslash */
     double cost_delta;           /* change in estimated cost (seconds) */
 } gs_rewrite_step;
 

@@ -43,18 +43,22 @@ double gs_rw_nodes_cost(const gs_rw *rw, const gs_graph *g, const gs_id *ids, in
 
 /* ---- steps ------------------------------------------------------------- */
 
+/* The matched nodes' names joined by commas, a comma or backslash inside a
+ * name escaped by a backslash (so the list splits back exactly). */
 static const char *match_names(gs_arena *a, const gs_graph *g, const gs_match *m)
 {
     size_t len = 1;
     for (int i = 0; i < m->nnodes; i++)
-        len += strlen(g->nodes[m->nodes[i]].name) + 1;
-    char *s = gs_arena_alloc(a, len);
-    if (!s)
-        return NULL;
-    for (int i = 0; i < m->nnodes; i++) {
+        len += 2 * strlen(g->nodes[m->nodes[i]].name) + 1;
+    char *s = gs_arena_alloc(a, len), *p = s;
+    for (int i = 0; s && i < m->nnodes; i++) {
         if (i)
-            strcat(s, ",");
-        strcat(s, g->nodes[m->nodes[i]].name);
+            *p++ = ',';
+        for (const char *c = g->nodes[m->nodes[i]].name; *c; c++) {
+            if (*c == ',' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
     }
     return s;
 }

@@ -49,9 +49,24 @@ GS_API gs_ctx *gs_ctx_new(const gs_allocator *alloc)
     return ctx;
 }
 
+GS_API gs_ctx *gs_ctx_new_sized(const gs_allocator *alloc, gs_free_sized_fn free_sized)
+{
+    if (!alloc || !alloc->alloc || !alloc->realloc || !free_sized)
+        return NULL;
+    gs_ctx *ctx = alloc->alloc(alloc->ud, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->a = *alloc;
+    ctx->free_sized = free_sized;
+    return ctx;
+}
+
 GS_API void gs_ctx_free(gs_ctx *ctx)
 {
-    if (ctx)
+    if (ctx && ctx->free_sized)
+        ctx->free_sized(ctx->a.ud, ctx, sizeof *ctx);
+    else if (ctx)
         ctx->a.free(ctx->a.ud, ctx);
 }
 
@@ -159,7 +174,27 @@ static void *checked(gs_ctx *ctx, void *p)
     return p;
 }
 
-void *gs_alloc(gs_ctx *ctx, size_t n) { return checked(ctx, ctx->a.alloc(ctx->a.ud, n)); }
+/* With a free_sized hook every block starts with a header holding the size
+ * the hook's alloc or realloc was asked for (16 bytes, so blocks stay
+ * 16-byte aligned), which gs_dealloc tells the hook. */
+enum { SIZE_HEADER = 16 };
+
+static void *sized_out(void *base, size_t total)
+{
+    if (!base)
+        return NULL;
+    memcpy(base, &total, sizeof total);
+    return (char *)base + SIZE_HEADER;
+}
+
+void *gs_alloc(gs_ctx *ctx, size_t n)
+{
+    if (!ctx->free_sized)
+        return checked(ctx, ctx->a.alloc(ctx->a.ud, n));
+    if (n > SIZE_MAX - SIZE_HEADER)
+        return checked(ctx, NULL);
+    return checked(ctx, sized_out(ctx->a.alloc(ctx->a.ud, n + SIZE_HEADER), n + SIZE_HEADER));
+}
 
 void *gs_zalloc(gs_ctx *ctx, size_t n)
 {
@@ -169,12 +204,28 @@ void *gs_zalloc(gs_ctx *ctx, size_t n)
     return p;
 }
 
-void *gs_realloc(gs_ctx *ctx, void *p, size_t n) { return checked(ctx, ctx->a.realloc(ctx->a.ud, p, n)); }
+void *gs_realloc(gs_ctx *ctx, void *p, size_t n)
+{
+    if (!ctx->free_sized)
+        return checked(ctx, ctx->a.realloc(ctx->a.ud, p, n));
+    if (n > SIZE_MAX - SIZE_HEADER)
+        return checked(ctx, NULL);
+    void *base = p ? (char *)p - SIZE_HEADER : NULL;
+    return checked(ctx, sized_out(ctx->a.realloc(ctx->a.ud, base, n + SIZE_HEADER), n + SIZE_HEADER));
+}
 
 void gs_dealloc(gs_ctx *ctx, void *p)
 {
-    if (p)
+    if (!p)
+        return;
+    if (!ctx->free_sized) {
         ctx->a.free(ctx->a.ud, p);
+        return;
+    }
+    size_t total;
+    char *base = (char *)p - SIZE_HEADER;
+    memcpy(&total, base, sizeof total);
+    ctx->free_sized(ctx->a.ud, base, total);
 }
 
 GS_API void gs_free(gs_ctx *ctx, void *ptr)

@@ -60,30 +60,37 @@ static bool small_enough(const gs_graph *g, const gs_node *n)
     return out <= (in > FOLD_MIN_CAP ? in : FOLD_MIN_CAP);
 }
 
-/* n's op can be evaluated here and n's outputs may become constants. */
-static bool evaluable(const gs_graph *g, const gs_node *n)
+/* n's op can be evaluated here (checked first: cheap, and most nodes fail
+ * it or their inputs). */
+static bool evaluable(const gs_node *n)
 {
-    if ((n->flags & GS_N_DEAD) || n->ncaps || n->nout > 16 || n->nin > 64)
-        return false;
     const gs_opdef *d = n->def;
-    if (!d || !d->kernel || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)) || !gs_op_fits(d, n))
+    return !(n->flags & GS_N_DEAD) && !n->ncaps && n->nout <= 16 && n->nin <= 64 && d && d->kernel &&
+           !(d->flags & (GS_OP_RANDOM | GS_OP_CONTROL));
+}
+
+/* n's outputs may become constants: it fits its row and none is a graph
+ * output (a graph output keeps its producer). */
+static bool replaceable(const gs_graph *g, const gs_node *n)
+{
+    if (!gs_op_fits(n->def, n))
         return false;
     for (int k = 0; k < n->nout; k++)
         if (n->out[k] != GS_NONE && (g->values[n->out[k]].flags & GS_V_OUTPUT))
-            return false;   /* a graph output keeps its producer */
+            return false;
     return true;
 }
 
 bool gs_fold_will_fold(const gs_graph *g, const gs_node *n, int depth)
 {
-    if (!evaluable(g, n))
+    if (!evaluable(n))
         return false;
     if (known_shape(g, n, n->def))
-        return true;
+        return replaceable(g, n);
     for (int k = 0; k < n->nin; k++)
         if (n->in[k] != GS_NONE && !gs_fold_const_value(g, n->in[k], depth))
             return false;
-    return small_enough(g, n);
+    return replaceable(g, n) && small_enough(g, n);
 }
 
 bool gs_fold_const_value(const gs_graph *g, gs_id v, int depth)

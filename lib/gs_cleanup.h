@@ -22,7 +22,8 @@ typedef struct gs_rw {
 /* One rewrite on the path from the input to the result. */
 typedef struct gs_step {
     const gs_rule *rule;
-    const char *nodes;          /* matched node names, comma separated */
+    const char *nodes;          /* matched node names, comma separated (a comma or backslash
+                                   inside a name escaped by a backslash) */
     double delta;               /* cost change, seconds */
     struct gs_step *prev;
 } gs_step;

@@ -39,6 +39,7 @@ struct gs_ctx {
     char msg[1024];           /* last error message */
     gs_status last;           /* last error status */
     char *volatile temps[GS_MAX_TEMPS];   /* temporary files being written (fileio.c) */
+    gs_free_sized_fn free_sized;   /* gs_ctx_new_sized: blocks carry their size (ctx.c) */
 };
 
 /* Record an error on ctx and return st. fmt as printf. */
@@ -267,8 +268,8 @@ struct gs_graph {
                                yet counted, see gs_infer_fresh_sym) */
 };
 
-/* A new graph (a subgraph of parent when parent is not NULL, with its opset);
- * NULL on no memory. */
+/* A new graph; when parent is not NULL, a subgraph of parent with its
+ * opset, registered with it (freed with it). NULL on no memory. */
 gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);
 /* A new root graph of default-domain opset opset; NULL on no memory. */
 gs_graph *gs_ir_new_opset(gs_ctx *ctx, int64_t opset);
@@ -341,6 +342,14 @@ gs_status gs_ir_rename(gs_graph *g, gs_id v, const char *name);
 void gs_ir_swap_names(gs_graph *g, gs_id a, gs_id b);
 /* Mark initializers nothing reads (and that are not graph inputs/outputs) dead. */
 void gs_ir_drop_unused_inits(gs_graph *g);
+
+/* ---- optimize.c --------------------------------------------------------- */
+
+/* The options gs_optimize runs with: the defaults of gs_optimize_opts_init
+ * for NULL, else in (a version-1 struct widened) checked, with alpha 0
+ * taken as 1.05; every other field means what it says, 0 included (the
+ * header documents each). GS_ERR_ARG naming the bad field. */
+gs_status gs_optimize_opts_resolve(gs_ctx *ctx, const gs_optimize_opts *in, gs_optimize_opts *out);
 
 /* ---- model.c: the model handle ---------------------------------------- */
 

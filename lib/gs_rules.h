@@ -196,4 +196,12 @@ bool gs_match_known_condition(const char *name, int nargs);
  * (the first matched node of each op so copied), for gs_rule.copied_slots. */
 uint32_t gs_match_copied_slots(const gs_rule *r);
 
+/* ---- api_rules.c ------------------------------------------------------- */
+
+/* Apply the rule choices of gs_optimize_opts to a loaded ruleset: load
+ * o->rules_json, then make the rules o->disabled_rules names (or those
+ * o->only_rules does not name) never apply. GS_ERR_ARG naming the first
+ * name that is no rule of rs. */
+gs_status gs_rules_select(gs_ctx *ctx, gs_ruleset *rs, const gs_optimize_opts *o);
+
 #endif /* GS_RULES_H */

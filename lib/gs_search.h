@@ -11,7 +11,7 @@ typedef struct gs_search_opts {
     double alpha;               /* keep candidates below alpha * best */
     int budget;                 /* candidates expanded */
     double time_limit;          /* seconds */
-    void (*progress)(void *ud, int expanded, double best_cost);
+    int (*progress)(void *ud, int expanded, double best_cost);   /* non-zero: stop */
     void *progress_ud;
     size_t queue_bytes;         /* cap on queued graphs; 0: GS_SEARCH_QUEUE_BYTES */
 } gs_search_opts;

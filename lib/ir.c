@@ -14,6 +14,8 @@
 
 /* ---- creation and destruction ----------------------------------------- */
 
+static bool register_sub(gs_graph *parent, gs_graph *sub);
+
 gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent)
 {
     gs_graph *g = gs_zalloc(ctx, sizeof *g);
@@ -29,6 +31,11 @@ gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent)
         return NULL;
     }
     g->name = "";
+    if (parent && !register_sub(parent, g)) {
+        gs_arena_unref(g->perm);
+        gs_dealloc(ctx, g);
+        return NULL;
+    }
     return g;
 }
 
@@ -827,6 +834,7 @@ static gs_id *dup_ids(gs_arena *a, const gs_id *ids, int32_t n, bool *ok)
     *ok = *ok && d;
     return d;
 }
+
 
 static bool register_sub(gs_graph *parent, gs_graph *sub)
 {

@@ -631,16 +631,7 @@ static gs_status import_graph(imp *im, const Onnx__GraphProto *gp, gs_graph *par
     gs_graph *g = gs_ir_new(im->ctx, parent);
     if (!g)
         return gs_nomem(im->ctx);
-    if (parent) {   /* owned by the parent from the start, so errors free it */
-        gs_graph **subs = gs_realloc(im->ctx, parent->subs, ((size_t)parent->nsubs + 1) * sizeof *subs);
-        if (!subs) {
-            gs_ir_free(g);
-            return gs_nomem(im->ctx);
-        }
-        parent->subs = subs;
-        parent->subs[parent->nsubs++] = g;
-        parent->capsubs = parent->nsubs;
-    } else {
+    if (!parent) {   /* a subgraph is its parent's from the start, so errors free it */
         g->opset = im->opset;
         im->m->graph = g;
     }

@@ -40,19 +40,31 @@ static const char *blocker(const gs_node *n)
     return NULL;
 }
 
-static gs_status check_graph(const gs_graph *g)
+/* The first live default-domain node of g or its bodies that keeps the
+ * model from being raised (*why says why), or NULL. Reads only. */
+static const gs_node *first_blocker(const gs_graph *g, const char **why)
 {
     for (gs_id i = 0; i < g->nnodes; i++) {
         const gs_node *n = &g->nodes[i];
-        const char *why = (n->flags & GS_N_DEAD) || !default_domain(n) ? NULL : blocker(n);
-        if (why)
-            return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
-                          n->op, why);
+        if (!(n->flags & GS_N_DEAD) && default_domain(n) && (*why = blocker(n)))
+            return n;
     }
-    gs_status st = GS_OK;
-    for (int32_t i = 0; st == GS_OK && i < g->nsubs; i++)
-        st = check_graph(g->subs[i]);
-    return st;
+    for (int32_t i = 0; i < g->nsubs; i++) {
+        const gs_node *n = first_blocker(g->subs[i], why);
+        if (n)
+            return n;
+    }
+    return NULL;
+}
+
+static gs_status check_graph(const gs_graph *g)
+{
+    const char *why;
+    const gs_node *n = first_blocker(g, &why);
+    if (n)
+        return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
+                      n->op, why);
+    return GS_OK;
 }
 
 /* n's attributes without the one named name. */
@@ -150,13 +162,8 @@ bool gs_opset_can_raise(gs_model *m, int64_t target)
     int64_t from = gs_model_opset_of(m, "");
     if (target <= from || from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return false;
-    char msg[sizeof m->ctx->msg];   /* the check's message is not an error here */
-    gs_status last = m->ctx->last;
-    memcpy(msg, m->ctx->msg, sizeof msg);
-    bool ok = check_graph(m->graph) == GS_OK;   /* reads only */
-    memcpy(m->ctx->msg, msg, sizeof msg);
-    m->ctx->last = last;
-    return ok;
+    const char *why;
+    return !first_blocker(m->graph, &why);
 }
 
 gs_status gs_opset_raise(gs_model *m, int64_t target)

@@ -37,6 +37,26 @@ GS_API void gs_optimize_opts_init(gs_optimize_opts *o)
     o->time_limit = 10;
 }
 
+static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o);
+
+gs_status gs_optimize_opts_resolve(gs_ctx *ctx, const gs_optimize_opts *in, gs_optimize_opts *out)
+{
+    gs_optimize_opts_init(out);
+    if (!in)
+        return GS_OK;
+    if (in->version == 1 || in->version == 2) {   /* built against an older header: no later fields */
+        memcpy(out, in, in->version == 1 ? offsetof(gs_optimize_opts, target_opset)
+                                         : offsetof(gs_optimize_opts, disabled_rules));
+        out->version = GS_OPTIMIZE_OPTS_VERSION;
+    } else {
+        *out = *in;
+    }
+    gs_status st = check_opts(ctx, out);
+    if (st == GS_OK && out->alpha == 0)
+        out->alpha = 1.05;   /* the header's default; every other zero means what it says */
+    return st;
+}
+
 static gs_status check_opts(gs_ctx *ctx, const gs_optimize_opts *o)
 {
     if (o->version != GS_OPTIMIZE_OPTS_VERSION)
@@ -125,6 +145,8 @@ static gs_status load_rules(gs_ctx *ctx, const gs_optimize_opts *o, const gs_pro
             st = gs_ruleset_load(rs, p->rules[i]);
     for (int i = 0; st == GS_OK && i < p->nskip; i++)
         st = skip_rule(ctx, o, rs, p->skip[i]);
+    if (st == GS_OK)
+        st = gs_rules_select(ctx, rs, o);   /* rules_json, disabled_rules, only_rules (api_rules.c) */
     if (st != GS_OK) {
         gs_ruleset_free(rs);
         return st;
@@ -199,6 +221,10 @@ typedef struct run {
     gs_step *path;
     gs_graph *g;        /* the graph being optimized: the model's, or a body */
     double t_end;       /* the search's deadline, set when it first starts */
+    gs_progress prog;   /* the graph being searched: regions done, best cost so far */
+    double region_cost; /* cost of the region being searched, before its search */
+    double search_t0;
+    bool cancelled;     /* the progress callback asked to stop */
 } run;
 
 /* A phase of cleanup or lowering rules, to a fixed point or the time limit. */
@@ -227,24 +253,45 @@ static void join_path(run *r, gs_step *search_path)
 
 enum { REGION_MIN = 40, REGION_MAX = 160 };
 
+/* The search's progress in one region, told to the caller as figures of the
+ * whole graph; a non-zero return of progress_ex stops the search. */
+static int region_progress(void *ud, int expanded, double best)
+{
+    run *r = ud;
+    gs_progress p = r->prog;
+    p.expanded += expanded;
+    p.best_cost -= r->region_cost - best;
+    p.elapsed = now_s() - r->search_t0;
+    if (r->o->progress)
+        r->o->progress(r->o->progress_ud, p.expanded, p.best_cost);
+    if (r->o->progress_ex && r->o->progress_ex(r->o->progress_ud, &p))
+        r->cancelled = true;
+    return r->cancelled;
+}
+
 /* Search one run of nodes as a standalone region and splice the best
  * result back when it is cheaper. */
 static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n, double t_end)
 {
+    if (r->cancelled)
+        return GS_OK;
     gs_region reg;
     gs_status st = gs_region_extract(&reg, r->g, nodes, n);
     if (st != GS_OK)
         return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
     double left = t_end - now_s();
-    gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0, r->o->progress,
-                          r->o->progress_ud, 0 };
+    bool watched = r->o->progress || r->o->progress_ex;
+    gs_search_opts so = { r->o->alpha, r->o->budget, left > 0 ? left : 0,
+                          watched ? region_progress : NULL, r, 0 };
     gs_search_result res;
+    double before = r->region_cost = gs_cost_graph(&r->cm, reg.sub);
     st = gs_search(&r->rw, reg.sub, &so, &res);
     if (st == GS_OK) {
-        double before = gs_cost_graph(&r->cm, reg.sub);
-        if (res.cost < before && (st = gs_region_splice(&reg, res.graph)) == GS_OK)
+        r->prog.expanded += res.expanded;
+        if (res.cost < before && (st = gs_region_splice(&reg, res.graph)) == GS_OK) {
             join_path(r, res.path);
-        else if (st == GS_ERR_UNSUPPORTED)
+            r->prog.best_cost -= before - res.cost;
+        } else if (st == GS_ERR_UNSUPPORTED)
             st = GS_OK;   /* the region stays as it was */
         if (rep) {
             rep->candidates += res.candidates;
@@ -271,7 +318,10 @@ static gs_status search(run *r, gs_report *rep)
     int count = n >= 0 ? gs_region_plan(g, order, n, REGION_MIN, REGION_MAX, starts) : -1;
     gs_status st = n == -1 ? gs_err(r->ctx, GS_ERR_MODEL, "graph has a cycle")
                  : count < 0 ? gs_nomem(r->ctx) : GS_OK;
-    for (int k = 0; st == GS_OK && k < count; k++) {
+    r->prog = (gs_progress){ 0, count > 0 ? count : 0, 0, 0, 0, 0 };
+    r->prog.cost_start = r->prog.best_cost = st == GS_OK ? gs_cost_graph(&r->cm, g) : 0;
+    r->search_t0 = t0;
+    for (int k = 0; st == GS_OK && !r->cancelled && k < count; k++, r->prog.regions_done = k) {
         int len = 0;
         for (int i = starts[k]; i <= starts[k + 1] && st == GS_OK; i++) {
             bool end = i == starts[k + 1] || !gs_region_ok(g, order[i]);
@@ -436,19 +486,9 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (!ctx || !m)
         return GS_ERR_ARG;
     gs_optimize_opts dflt;
-    gs_optimize_opts_init(&dflt);
-    if (opts && opts->version == 1) {   /* a caller built against version 1: no target_opset */
-        memcpy(&dflt, opts, offsetof(gs_optimize_opts, target_opset));
-        dflt.version = GS_OPTIMIZE_OPTS_VERSION;
-        opts = &dflt;
-    }
-    gs_status st = check_opts(ctx, opts ? opts : &dflt);
+    gs_status st = gs_optimize_opts_resolve(ctx, opts, &dflt);
     if (st != GS_OK)
         return st;
-    if (opts && opts != &dflt)
-        dflt = *opts;
-    if (dflt.alpha == 0)
-        dflt.alpha = 1.05;   /* the header's default */
     const gs_optimize_opts *o = &dflt;
     if (report && report->version != GS_REPORT_VERSION)
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);

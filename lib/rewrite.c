@@ -454,7 +454,23 @@ static int base_len(const char *s)
     return n;
 }
 
+static gs_status apply(gs_graph *g, const gs_match *m, gs_delta *delta);
+
+/* A failure names the rule's file in front of "rule 'NAME': ...", as the
+ * loader's messages do. */
 gs_status gs_rule_apply(gs_graph *g, const gs_match *m, gs_delta *delta)
+{
+    gs_status st = apply(g, m, delta);
+    const char *file = m->rule->file;
+    if (st != GS_OK && st != GS_ERR_NOMEM && file && *file && !strncmp(g->ctx->msg, "rule '", 6)) {
+        char msg[sizeof g->ctx->msg];
+        snprintf(msg, sizeof msg, "%s", g->ctx->msg);
+        gs_err(g->ctx, st, "%s: %s", file, msg);
+    }
+    return st;
+}
+
+static gs_status apply(gs_graph *g, const gs_match *m, gs_delta *delta)
 {
     const gs_rule *r = m->rule;
     gs_delta local;

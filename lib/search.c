@@ -496,8 +496,8 @@ gs_status gs_search(const gs_rw *rw, const gs_graph *g, const gs_search_opts *op
         s.expanded++;
         st = expand(&s, &c);
         gs_ir_free(c.g);
-        if (opts->progress)
-            opts->progress(opts->progress_ud, s.expanded, s.best.cost);
+        if (opts->progress && opts->progress(opts->progress_ud, s.expanded, s.best.cost))
+            break;   /* the caller cancelled: the best so far stands */
     }
     search_free(&s);
     if (st != GS_OK) {

@@ -393,11 +393,11 @@ static gs_status copy_node(inl *s, const gs_node *bn)
 }
 
 /* A new node `op(src) -> dst` in g (Identity, or Unsqueeze on axis 0). */
-static gs_status forward(inl *s, const char *op, gs_id src, gs_id dst, int64_t opset)
+static gs_status forward(inl *s, const char *op, gs_id src, gs_id dst)
 {
     gs_id in[2] = { src, GS_NONE };
     int nin = 1;
-    if (!strcmp(op, "Unsqueeze") && opset >= 13) {
+    if (!strcmp(op, "Unsqueeze") && s->g->opset >= 13) {
         gs_tensor *t = gs_arena_alloc(s->g->perm, sizeof *t);
         int64_t *zero = gs_arena_alloc(s->g->perm, sizeof *zero);
         if (!t || !zero)
@@ -455,8 +455,7 @@ static gs_status inline_body(gs_model *m, gs_graph *g, gs_id id, gs_graph *b, co
     for (int k = 0; k < nout && st == GS_OK; k++) {
         gs_id bo = b->outputs[outs_from + k];
         if (outs[k] != GS_NONE && (st = map_value(&s, bo)) == GS_OK)
-            st = forward(&s, outs_from + k >= stack_from ? "Unsqueeze" : "Identity", s.map[bo], outs[k],
-                         g->opset);
+            st = forward(&s, outs_from + k >= stack_from ? "Unsqueeze" : "Identity", s.map[bo], outs[k]);
     }
     if (hidden)   /* the dead node still points at b: g keeps owning it */
         g->subs[g->nsubs++] = b;
@@ -644,7 +643,7 @@ static gs_status simplify_loop(gs_model *m, gs_graph *g, gs_id id, bool *done)
         gs_ir_remove_node(g, id);
         inl s = { m, g, b, NULL };
         for (int k = 0; k < N; k++) {
-            gs_status st = outs[k] == GS_NONE ? GS_OK : forward(&s, "Identity", ins[2 + k], outs[k], g->opset);
+            gs_status st = outs[k] == GS_NONE ? GS_OK : forward(&s, "Identity", ins[2 + k], outs[k]);
             if (st != GS_OK)
                 return st;
         }

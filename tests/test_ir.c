@@ -44,6 +44,69 @@ static void test_dim_expressions(void)
     gs_ctx_free(ctx);
 }
 
+/* The graph's own opset decides what a node means: ReduceMean(x){axes=[1]}
+ * reduces axis 1 at opset 13 (axes an attribute) and every axis at opset 18
+ * (axes an input, absent here); LayerNormalization has a registry row only
+ * from 17. Raising the graph's opset (gs_ir_set_opset) changes each node's
+ * row, its bodies' too, and what inference and the interpreter do. */
+static void test_opset_of_the_graph(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 13);
+    gs_graph *body = gs_ir_new(ctx, g);
+    CU_ASSERT_EQUAL(body->opset, 13);
+    gs_id x = gs_ir_add_value(g, "x", true), y = gs_ir_add_value(g, "y", true);
+    gs_id l = gs_ir_add_value(body, "l", true);
+    gs_dim dims[3] = { { 2, NULL }, { 3, NULL }, { 4, NULL } };
+    CU_ASSERT_EQUAL(gs_infer_set(g, x, GS_FLOAT, 3, dims), GS_OK);
+    g->values[x].flags |= GS_V_INPUT;
+    g->inputs = gs_arena_memdup(&g->arena, &x, sizeof x);
+    g->ninputs = 1;
+    g->values[y].flags |= GS_V_OUTPUT;
+    g->outputs = gs_arena_memdup(&g->arena, &y, sizeof y);
+    g->noutputs = 1;
+    gs_id mean = gs_ir_add_node(g, "ReduceMean", "", "mean", &x, 1, &y, 1);
+    static int64_t axis1[1] = { 1 };
+    gs_attr *a = gs_arena_alloc(&g->arena, sizeof *a);
+    *a = (gs_attr){ .name = "axes", .type = GS_A_INTS, .n = 1, .ints = axis1 };
+    g->nodes[mean].attrs = a;
+    g->nodes[mean].nattrs = 1;
+    gs_id ln_in[2] = { gs_ir_add_value(body, "bx", true), gs_ir_add_value(body, "bs", true) };
+    gs_id ln = gs_ir_add_node(body, "LayerNormalization", "", "ln", ln_in, 2, &l, 1);
+    CU_ASSERT_PTR_NOT_NULL(g->nodes[mean].def);
+    CU_ASSERT_PTR_NULL(body->nodes[ln].def);    /* no row before 17: opaque */
+    CU_ASSERT_EQUAL(gs_infer_graph(g), GS_OK);
+    CU_ASSERT_EQUAL(g->values[y].rank, 3);
+    CU_ASSERT_EQUAL(g->values[y].dims[1].v, 1);
+    CU_ASSERT_EQUAL(g->values[y].dims[2].v, 4);
+
+    gs_ir_set_opset(g, 18);
+    CU_ASSERT_EQUAL(body->opset, 18);
+    CU_ASSERT_PTR_NOT_NULL(body->nodes[ln].def);
+    CU_ASSERT_EQUAL(gs_infer_graph(g), GS_OK);
+    CU_ASSERT_EQUAL(g->values[y].rank, 3);      /* every axis reduced, kept as 1 */
+    CU_ASSERT_EQUAL(g->values[y].dims[0].v, 1);
+    CU_ASSERT_EQUAL(g->values[y].dims[2].v, 1);
+
+    float data[24];
+    for (int i = 0; i < 24; i++)
+        data[i] = (float)i;
+    gs_tensor in = { .dtype = GS_FLOAT, .rank = 3, .dims = { 2, 3, 4 }, .data = data, .nbytes = sizeof data };
+    const gs_tensor *ins[1] = { &in };
+    gs_tensor *out[1] = { NULL };
+    CU_ASSERT_EQUAL_FATAL(gs_interp_run(ctx, g, ins, 1, out, 1), GS_OK);
+    CU_ASSERT_EQUAL(out[0]->rank, 3);
+    CU_ASSERT_DOUBLE_EQUAL(gs_tensor_get_f(out[0], 0), 11.5, 1e-6);   /* the mean of 0..23 */
+    gs_tensor_free(ctx, out[0]);
+    gs_ir_set_opset(g, 13);
+    CU_ASSERT_EQUAL_FATAL(gs_interp_run(ctx, g, ins, 1, out, 1), GS_OK);
+    CU_ASSERT_EQUAL(out[0]->dims[1], 1);
+    CU_ASSERT_DOUBLE_EQUAL(gs_tensor_get_f(out[0], 0), 4, 1e-6);       /* (0 + 4 + 8) / 3 */
+    gs_tensor_free(ctx, out[0]);
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 int cu_register(void);
 
 #define TESTDATA "/usr/share/libonnx-testdata/data"
@@ -394,6 +457,57 @@ static void test_optimize_opts_checked(void)
     gs_ctx_free(ctx);
 }
 
+/* What the header says each zero means is what gs_optimize does: NULL is
+ * gs_optimize_opts_init's defaults; a zeroed struct with its version set is
+ * a round trip; level 2 with the rest zeroed takes alpha 1.05 and expands
+ * no candidate (budget 0); a version-1 struct is widened. */
+static void test_optimize_opts_zero(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_optimize_opts init, r, z;
+    gs_optimize_opts_init(&init);
+    CU_ASSERT_EQUAL(gs_optimize_opts_resolve(ctx, NULL, &r), GS_OK);
+    CU_ASSERT_EQUAL(r.level, 2);
+    CU_ASSERT_EQUAL(r.alpha, 1.05);
+    CU_ASSERT_EQUAL(r.budget, 400);
+    CU_ASSERT_EQUAL(r.time_limit, 10);
+    CU_ASSERT_EQUAL(memcmp(&r, &init, sizeof r), 0);
+    memset(&z, 0, sizeof z);
+    z.version = GS_OPTIMIZE_OPTS_VERSION;
+    CU_ASSERT_EQUAL(gs_optimize_opts_resolve(ctx, &z, &r), GS_OK);
+    CU_ASSERT_EQUAL(r.level, 0);
+    CU_ASSERT_EQUAL(r.alpha, 1.05);
+    CU_ASSERT_EQUAL(r.budget, 0);
+    CU_ASSERT_EQUAL(r.time_limit, 0);
+    z.version = 1;
+    z.target_opset = 99;   /* not part of a version-1 struct: ignored */
+    CU_ASSERT_EQUAL(gs_optimize_opts_resolve(ctx, &z, &r), GS_OK);
+    CU_ASSERT_EQUAL(r.version, GS_OPTIMIZE_OPTS_VERSION);
+    CU_ASSERT_EQUAL(r.target_opset, 0);
+
+    gs_model *m = NULL;   /* the same through gs_optimize and its report */
+    CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);
+    int nodes = gs_model_node_count(m);
+    gs_report rep = { .version = GS_REPORT_VERSION };
+    memset(&z, 0, sizeof z);
+    z.version = GS_OPTIMIZE_OPTS_VERSION;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &z, &rep), GS_OK);   /* level 0 */
+    CU_ASSERT_EQUAL(gs_model_node_count(m), nodes);
+    CU_ASSERT_EQUAL(rep.nsteps, 0);
+    z.level = 2;
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, &z, &rep), GS_OK);
+    CU_ASSERT_EQUAL(rep.expanded, 0);
+    CU_ASSERT(rep.nsteps > 0);   /* the cleanup's one pass still applies */
+    gs_report_clear(ctx, &rep);
+    gs_model_free(m);
+    CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);
+    CU_ASSERT_EQUAL(gs_optimize(ctx, m, NULL, &rep), GS_OK);
+    CU_ASSERT(rep.expanded > 0);   /* NULL: the default budget */
+    gs_report_clear(ctx, &rep);
+    gs_model_free(m);
+    gs_ctx_free(ctx);
+}
+
 /* One pass of the whole pipeline on model path under allocator c: load,
  * optimize (cleanup and search, with a report), run on random inputs, save. */
 static gs_status pipeline_of(counting *c, const char *path, const char *out)
@@ -558,6 +672,7 @@ int cu_register(void)
     CU_add_test(ir, "unique node names", test_unique_node_names);
     CU_add_test(ir, "error messages are printable", test_error_message_is_printable);
     CU_add_test(ir, "dim expressions", test_dim_expressions);
+    CU_add_test(ir, "the graph's opset decides what a node means", test_opset_of_the_graph);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
     CU_add_test(io, "allocation failure at every step", test_fault_injection);
@@ -565,5 +680,6 @@ int cu_register(void)
     CU_add_test(io, "allocation failure through If and Loop bodies", test_fault_injection_control);
     CU_add_test(io, "a NULL or misfit input array is refused", test_run_null_input);
     CU_add_test(io, "optimize options checked", test_optimize_opts_checked);
+    CU_add_test(io, "optimize options: what zero means", test_optimize_opts_zero);
     return 0;
 }

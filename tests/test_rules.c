@@ -274,8 +274,7 @@ static void test_outer_scope(void)
     CU_ASSERT(f.n == 1 && !strcmp(gs_rule_name(f.m[0].rule), "rr") && f.m[0].values[0] == ro);
     CU_ASSERT_EQUAL(gs_rule_apply(b, &f.m[0], NULL), GS_OK);
     CU_ASSERT_EQUAL(gs_ir_verify(b), GS_OK);
-    gs_ir_free(b);
-    gs_ir_free(g);
+    gs_ir_free(g);   /* and b, its subgraph */
     gs_ruleset_free(rs);
     gs_ctx_free(ctx);
 }

@@ -1,0 +1,331 @@
+/*
+ * api_graph.c - the public calls that read a model's graph beyond its
+ * nodes and values (attributes, initializer data, a topological order),
+ * copy it (clone, compact), and fix its input shapes (symbolic dims bound
+ * to sizes). Arguments are checked here; the IR below asserts instead.
+ */
+#include "gs_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+GS_API int gs_version_number(void)
+{
+    return GS_VERSION_NUMBER;
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+static const gs_node *node_of(const gs_model *m, int i)
+{
+    return m && i >= 0 && i < m->graph->nnodes ? &m->graph->nodes[i] : NULL;
+}
+
+static const gs_attr *attr_of(const gs_model *m, int node, int k)
+{
+    const gs_node *n = node_of(m, node);
+    return n && k >= 0 && k < n->nattrs ? &n->attrs[k] : NULL;
+}
+
+GS_API int gs_node_attr_count(const gs_model *m, int node)
+{
+    const gs_node *n = node_of(m, node);
+    return n ? n->nattrs : 0;
+}
+
+GS_API int gs_node_attr_find(const gs_model *m, int node, const char *name)
+{
+    const gs_node *n = node_of(m, node);
+    for (int k = 0; n && name && k < n->nattrs; k++)
+        if (!strcmp(n->attrs[k].name, name))
+            return k;
+    return -1;
+}
+
+GS_API const char *gs_node_attr_name(const gs_model *m, int node, int k)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    return a ? a->name : NULL;
+}
+
+GS_API gs_attr_type gs_node_attr_type(const gs_model *m, int node, int k)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    return a ? (gs_attr_type)a->type : GS_ATTR_UNDEFINED;
+}
+
+GS_API int64_t gs_node_attr_int(const gs_model *m, int node, int k)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    return a && a->type == GS_A_INT ? a->i : 0;
+}
+
+GS_API double gs_node_attr_float(const gs_model *m, int node, int k)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    return a && a->type == GS_A_FLOAT ? a->f : 0;
+}
+
+GS_API const char *gs_node_attr_string(const gs_model *m, int node, int k, size_t *len)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    bool ok = a && a->type == GS_A_STRING;
+    if (len)
+        *len = ok ? a->slen : 0;
+    return ok ? (a->s ? a->s : "") : NULL;
+}
+
+GS_API int gs_node_attr_ints(const gs_model *m, int node, int k, const int64_t **vals)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    bool ok = a && a->type == GS_A_INTS;
+    if (vals)
+        *vals = ok ? a->ints : NULL;
+    return ok ? (int)a->n : -1;
+}
+
+GS_API int gs_node_attr_floats(const gs_model *m, int node, int k, const float **vals)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    bool ok = a && a->type == GS_A_FLOATS;
+    if (vals)
+        *vals = ok ? a->floats : NULL;
+    return ok ? (int)a->n : -1;
+}
+
+GS_API int gs_node_attr_list_count(const gs_model *m, int node, int k)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    if (!a)
+        return -1;
+    switch (a->type) {
+    case GS_A_FLOATS: case GS_A_INTS: case GS_A_STRINGS: case GS_A_TENSORS: case GS_A_GRAPHS:
+    case GS_A_SPARSE_TENSORS: case GS_A_TYPE_PROTOS:
+        return (int)a->n;
+    default:
+        return -1;
+    }
+}
+
+GS_API const char *gs_node_attr_strings_at(const gs_model *m, int node, int k, int i, size_t *len)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    bool ok = a && a->type == GS_A_STRINGS && i >= 0 && (size_t)i < a->n;
+    if (len)
+        *len = ok ? a->strlens[i] : 0;
+    return ok ? a->strs[i] : NULL;
+}
+
+static void view_of(const gs_tensor *t, gs_tensor_view *out)
+{
+    out->dtype = (gs_dtype)t->dtype;
+    out->rank = t->rank;
+    out->dims = t->dims;
+    out->data = t->data;
+    out->nbytes = t->data ? t->nbytes : 0;
+}
+
+GS_API int gs_node_attr_tensor(const gs_model *m, int node, int k, int i, gs_tensor_view *out)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    const gs_tensor *t = !a ? NULL : a->type == GS_A_TENSOR && i == 0 ? a->t
+                       : a->type == GS_A_TENSORS && i >= 0 && (size_t)i < a->n ? a->ts[i] : NULL;
+    if (!t || !out)
+        return 0;
+    view_of(t, out);
+    return 1;
+}
+
+GS_API int gs_value_tensor(const gs_model *m, int value, gs_tensor_view *out)
+{
+    if (!m || value < 0 || value >= m->graph->nvalues || !out)
+        return 0;
+    const gs_value *v = &m->graph->values[value];
+    if (!v->init || (v->flags & GS_V_DEAD))
+        return 0;
+    view_of(v->init, out);
+    return 1;
+}
+
+/* ---- order and copies ---------------------------------------------------- */
+
+GS_API int gs_model_topo_order(gs_model *m, int *order)
+{
+    if (!m || !order)
+        return m ? gs_err(m->ctx, GS_ERR_ARG, "gs_model_topo_order: order must not be NULL"), -1 : -1;
+    int n = gs_ir_topo(m->graph, (gs_id *)order);
+    if (n == -1)
+        gs_err(m->ctx, GS_ERR_MODEL, "graph has a cycle");
+    return n < 0 ? -1 : n;
+}
+
+GS_API gs_status gs_model_clone(const gs_model *m, gs_model **out)
+{
+    if (!m)
+        return GS_ERR_ARG;
+    if (!out)
+        return gs_err(m->ctx, GS_ERR_ARG, "gs_model_clone: out must not be NULL");
+    *out = NULL;
+    void *buf = NULL;
+    size_t size = 0;
+    gs_status st = gs_model_save_mem((gs_model *)m, &buf, &size);
+    if (st == GS_OK)
+        st = gs_model_load_mem(m->ctx, buf, size, NULL, out);
+    gs_free(m->ctx, buf);
+    if (st == GS_OK && m->path && !((*out)->path = gs_arena_strdup((*out)->graph->perm, m->path))) {
+        gs_model_free(*out);
+        *out = NULL;
+        st = gs_nomem(m->ctx);
+    }
+    return st;
+}
+
+GS_API gs_status gs_model_compact(gs_model *m)
+{
+    if (!m)
+        return GS_ERR_ARG;
+    gs_model *fresh = NULL;
+    gs_status st = gs_model_clone(m, &fresh);
+    if (st != GS_OK)
+        return st;
+    gs_model old = *m;
+    *m = *fresh;
+    *fresh = old;      /* the old contents are freed in the old struct's place */
+    gs_model_free(fresh);
+    return GS_OK;
+}
+
+/* ---- binding input shapes ------------------------------------------------- */
+
+static bool word_char(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* True when sym is name, or an expression (past + seq, 2*batch) with name as a term. */
+static bool sym_mentions(const char *sym, const char *name, bool *exact)
+{
+    size_t n = strlen(name);
+    *exact = !strcmp(sym, name);
+    for (const char *p = strstr(sym, name); p; p = strstr(p + 1, name))
+        if ((p == sym || !word_char(p[-1])) && !word_char(p[n]))
+            return true;
+    return false;
+}
+
+/* Dims of every value of g (and its bodies) named name become value; a dim
+ * whose expression mentions name becomes unknown, for inference to redo. */
+static gs_status bind_in(gs_graph *g, const char *name, int64_t value, int *hits)
+{
+    for (gs_id v = 0; v < g->nvalues; v++) {
+        gs_value *val = &g->values[v];
+        for (int i = 0; i < val->rank; i++) {
+            bool exact;
+            if (!val->dims[i].sym || !sym_mentions(val->dims[i].sym, name, &exact))
+                continue;
+            gs_dim *d = gs_arena_memdup(&g->arena, val->dims, (size_t)val->rank * sizeof *d);
+            if (!d)
+                return gs_nomem(g->ctx);
+            d[i] = (gs_dim){ exact ? value : -1, NULL };
+            val->dims = d;
+            val->flags |= GS_V_TYPED;
+            *hits += (val->flags & GS_V_INPUT) != 0;
+        }
+        for (int i = 0; val->elems && i < val->nelems; i++) {
+            bool exact;
+            if (val->elems[i].sym && sym_mentions(val->elems[i].sym, name, &exact))
+                val->elems[i] = exact ? (gs_dim){ value, NULL } : (gs_dim){ GS_ELEM_UNKNOWN, NULL };
+        }
+    }
+    for (int32_t i = 0; i < g->nsubs; i++) {
+        gs_status st = bind_in(g->subs[i], name, value, hits);
+        if (st != GS_OK)
+            return st;
+    }
+    return GS_OK;
+}
+
+static bool input_has_sym(const gs_graph *g, const char *name)
+{
+    for (int32_t i = 0; i < g->ninputs; i++) {
+        const gs_value *v = &g->values[g->inputs[i]];
+        for (int k = 0; !v->init && k < v->rank; k++)
+            if (v->dims[k].sym && !strcmp(v->dims[k].sym, name))
+                return true;
+    }
+    return false;
+}
+
+GS_API gs_status gs_model_bind_dim(gs_model *m, const char *name, int64_t value)
+{
+    if (!m)
+        return GS_ERR_ARG;
+    if (!name || !*name)
+        return gs_err(m->ctx, GS_ERR_ARG, "gs_model_bind_dim: name must not be empty");
+    if (value < 0 || value > INT32_MAX)
+        return gs_err(m->ctx, GS_ERR_ARG, "dim '%s': value %lld out of range (0 to 2147483647)", name,
+                      (long long)value);
+    if (!input_has_sym(m->graph, name))
+        return gs_err(m->ctx, GS_ERR_ARG, "%s%sno input has a symbolic dim named '%s'",
+                      m->path ? m->path : "", m->path ? ": " : "", name);
+    int hits = 0;
+    return bind_in(m->graph, name, value, &hits);
+}
+
+static gs_value *input_named(gs_model *m, const char *name)
+{
+    gs_graph *g = m->graph;
+    for (int32_t i = 0; i < g->ninputs; i++) {
+        gs_value *v = &g->values[g->inputs[i]];
+        if (!v->init && !strcmp(v->name, name))
+            return v;
+    }
+    return NULL;
+}
+
+/* GS_ERR_ARG when dims cannot be v's shape (rank, or a size v declares). */
+static gs_status shape_fits(gs_model *m, const gs_value *v, int rank, const int64_t *dims)
+{
+    const char *f = m->path ? m->path : "model";
+    if (v->rank >= 0 && v->rank != rank)
+        return gs_err(m->ctx, GS_ERR_ARG, "%s: input '%s' has rank %d, the shape given has %d dims", f,
+                      v->name, v->rank, rank);
+    for (int k = 0; k < rank; k++) {
+        if (dims[k] < 0 || dims[k] > INT32_MAX)
+            return gs_err(m->ctx, GS_ERR_ARG, "%s: input '%s': dim %d must be from 0 to 2147483647", f,
+                          v->name, k);
+        if (v->rank >= 0 && v->dims[k].v >= 0 && v->dims[k].v != dims[k])
+            return gs_err(m->ctx, GS_ERR_ARG, "%s: input '%s' dim %d is %lld, not %lld", f, v->name, k,
+                          (long long)v->dims[k].v, (long long)dims[k]);
+    }
+    return GS_OK;
+}
+
+GS_API gs_status gs_model_set_input_shape(gs_model *m, const char *name, int rank, const int64_t *dims)
+{
+    if (!m)
+        return GS_ERR_ARG;
+    if (!name || rank < 0 || rank > GS_MAX_RANK || (rank && !dims))
+        return gs_err(m->ctx, GS_ERR_ARG, "gs_model_set_input_shape: invalid argument");
+    gs_value *v = input_named(m, name);
+    if (!v)
+        return gs_err(m->ctx, GS_ERR_ARG, "%s: no input named '%s'", m->path ? m->path : "model", name);
+    gs_status st = shape_fits(m, v, rank, dims);
+    for (int k = 0; st == GS_OK && v->rank >= 0 && k < rank; k++) {
+        const char *sym = v->dims[k].v < 0 ? v->dims[k].sym : NULL;
+        int hits = 0;
+        if (sym && (sym = gs_arena_strdup(&m->graph->arena, sym)))   /* the binding replaces it */
+            st = bind_in(m->graph, sym, dims[k], &hits);
+    }
+    if (st != GS_OK)
+        return st;
+    gs_dim *d = gs_arena_alloc(&m->graph->arena, (size_t)(rank ? rank : 1) * sizeof *d);
+    if (!d)
+        return gs_nomem(m->ctx);
+    for (int k = 0; k < rank; k++)
+        d[k] = (gs_dim){ dims[k], NULL };
+    v->dims = d;
+    v->rank = rank;
+    v->flags |= GS_V_TYPED;
+    return GS_OK;
+}
