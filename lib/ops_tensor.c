@@ -1023,8 +1023,8 @@ static gs_status infer_squeeze(gs_graph *g, gs_node *n)
 static gs_status infer_gather(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0), *i = val(g, n, 1);
-    if (!x || !i || x->rank < 0 || i->rank < 0 || x->rank + i->rank - 1 > GS_MAX_RANK)
-        return GS_OK;
+    if (!x || !i || x->rank < 0 || i->rank < 0 || x->rank + i->rank - 1 > GS_MAX_RANK)   /* the type is x's */
+        return x && x->dtype ? gs_infer_set(g, n->out[0], x->dtype, -1, NULL) : GS_OK;
     int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank)
         return GS_OK;
@@ -1037,6 +1037,15 @@ static gs_status infer_gather(gs_graph *g, gs_node *n)
     for (int d = axis + 1; d < x->rank; d++)
         dims[r++] = x->dims[d];
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
+/* NonZero: int64 [rank of x, count of nonzero elements (unknown)]. */
+static gs_status infer_nonzero(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return gs_infer_set(g, n->out[0], GS_INT64, 2, (gs_dim[2]){ { -1, NULL }, { -1, NULL } });
+    return gs_infer_set(g, n->out[0], GS_INT64, 2, (gs_dim[2]){ { x->rank, NULL }, { -1, NULL } });
 }
 
 static gs_status infer_shape(gs_graph *g, gs_node *n)
@@ -1311,7 +1320,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "SpaceToDepth", 13, 0, 1, 1, 1, 1, L, "blocksize:i", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "EyeLike", 9, 0, 1, 1, 1, 1, 0, "dtype:i k:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "GatherND", 13, 0, 2, 2, 1, 1, 0, "batch_dims:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "NonZero", 13, 0, 1, 1, 1, 1, 0, "", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "NonZero", 13, 0, 1, 1, 1, 1, 0, "", infer_nonzero, NULL, NULL, GS_RAISE_KEEP },
     { "OneHot", 11, 0, 3, 3, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
       GS_RAISE_KEEP },

@@ -12,7 +12,8 @@ stays behind its DequantizeLinear; a Dropout of ratio 0 in training mode goes
 (`dropout-zero-ratio-elim`); and two 1x1 Convs added merge in float32 but not
 in float16 (`add-pointwise-convs-concat`: exact in real arithmetic only); an
 empty Constant runs under --verify; a Div or Mul by a scalar 1 goes from a
-value of unknown shape (`div-one-scalar`, `mul-one-scalar`). The reference interpreter has no kernel for
+value of unknown shape (`div-one-scalar`, `mul-one-scalar`); a Cast of a
+Gather at a NonZero's indices to the type it has goes. The reference interpreter has no kernel for
 these ops, so when onnxruntime-node is installed in bench/ (npm install
 --ignore-scripts) the outputs are compared there at levels disabled and all.
 
@@ -97,6 +98,17 @@ def unit_scalar_model():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def nonzero_gather_model():
+    """Anchors gathered at the indices a NonZero finds, then cast to float32 (their type already),
+    as torchvision's detection heads do: the Cast goes once the Gather's type is known."""
+    nodes = [N("NonZero", ["s"], ["nz"]), N("Squeeze", ["nz", "zero"], ["idx"]),
+             N("Gather", ["anchors", "idx"], ["g"]), N("Cast", ["g"], ["y"], to=TensorProto.FLOAT)]
+    inits = [arr("anchors", np.arange(16).reshape(4, 4), np.float32), arr("zero", [0], np.int64)]
+    g = helper.make_graph(nodes, "nz", [helper.make_tensor_value_info("s", TensorProto.FLOAT, [4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -159,6 +171,12 @@ def main():
         r = subprocess.run([gs, "optimize", src, "-o", out, "--quiet"], capture_output=True, text=True)
         ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
         check(ops == ["Add"], f"Div and Mul by a scalar 1 go from a value of unknown shape: {ops}")
+        src, out = os.path.join(tmp, "nz.onnx"), os.path.join(tmp, "nz.opt.onnx")
+        onnx.save(nonzero_gather_model(), src)
+        r = subprocess.run([gs, "optimize", src, "-o", out, "--quiet"], capture_output=True, text=True)
+        ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
+        check(isinstance(ops, list) and "Cast" not in ops and "Gather" in ops,
+              f"the Cast of a Gather at NonZero's indices to the type it has goes: {ops}")
         src, out = os.path.join(tmp, "empty.onnx"), os.path.join(tmp, "empty.opt.onnx")
         onnx.save(empty_constant_model(), src)
         r = subprocess.run([gs, "optimize", src, "-o", out, "--verify", "--quiet"], capture_output=True, text=True)
