@@ -26,13 +26,17 @@ def histogram(path):
 
 
 def gaps(ours, peer, original=None):
-    """{op: [ours, peer]} for each op type the peer has fewer of than ours,
-    or has where ours has none and the original (when given) has none either
-    (an op the peer wrote: a fusion). Constant nodes are left out: ONNX
-    Runtime turns them into initializers when it loads a model, at any level."""
+    """{op: [ours, peer]} for each op type the peer has fewer of than ours
+    (and, when the original is given, fewer than the original: not the ops
+    ours wrote itself, such as the Concat of two merged Convs), or has where
+    ours has none and the original has none either (an op the peer wrote: a
+    fusion). Constant nodes are left out: ONNX Runtime turns them into
+    initializers when it loads a model, at any level."""
+    orig = original or {}
     return {op: [ours.get(op, 0), peer.get(op, 0)] for op in sorted(set(ours) | set(peer))
-            if op != "Constant" and (peer.get(op, 0) < ours.get(op, 0) or
-                                     (op not in ours and peer.get(op, 0) and not (original or {}).get(op)))}
+            if op != "Constant" and
+            ((peer.get(op, 0) < ours.get(op, 0) and (original is None or peer.get(op, 0) < orig.get(op, 0))) or
+             (op not in ours and peer.get(op, 0) and not orig.get(op)))}
 
 
 def fmt_gaps(g):

@@ -100,7 +100,8 @@ def main():
         check(gp == {"Identity": [2, 1], "com.microsoft:FusedConv": [0, 2]} and
               ophist.fmt_gaps(gp) == "Identity 2->1, com.microsoft:FusedConv 0->2" and
               ophist.fmt_gaps(ophist.gaps(h, h)) == "none" and
-              ophist.gaps({"Cast": 1}, {"Pad": 1, "Constant": 2}, {"Pad": 1, "Cast": 1}) == {"Cast": [1, 0]},
+              ophist.gaps({"Cast": 1}, {"Pad": 1, "Constant": 2}, {"Pad": 1, "Cast": 1}) == {"Cast": [1, 0]} and
+              ophist.gaps({"Concat": 4, "Split": 2}, {"Concat": 1}, {"Concat": 1}) == {},
               f"gaps against a peer's histogram: {gp}")
 
         if shutil.which("node"):
