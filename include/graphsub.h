@@ -536,7 +536,7 @@ typedef struct gs_optimize_opts {
     void *progress_ud;
     /* version 2: */
     int target_opset;            /* raise the default-domain opset to this first (0: keep),
-                                    when every op keeps its meaning (13 <= opset, target <= 21) */
+                                    when every op keeps its meaning (13 <= opset, target <= 24) */
     /* version 3: */
     const char *const *disabled_rules;  /* names of rules that never apply, NULL-terminated
                                            or NULL; a name that is no loaded rule is GS_ERR_ARG */

@@ -70,8 +70,12 @@ typedef enum gs_raise {
     GS_RAISE_AXES_TO_INPUT,     /* from 18: axes is an input, not an attribute (Reduce*) */
     GS_RAISE_SPLIT_COUNT,       /* from 18: without a split input, num_outputs is required */
     GS_RAISE_INFERENCE_BN,      /* from 14: outputs 1-4 changed meaning; inference form only */
+    GS_RAISE_POOL_CEIL,         /* from 22: with ceil_mode, windows that start in the right
+                                   padding are dropped; without it, kept (MaxPool, AveragePool) */
+    GS_RAISE_CAST_FLOAT8,       /* from 24: casts to float8 types saturate infinities
+                                   differently; any other cast kept */
 } gs_raise;
-enum { GS_RAISE_MIN = 13, GS_RAISE_MAX = 21 };   /* opsets a model is raised from and to */
+enum { GS_RAISE_MIN = 13, GS_RAISE_MAX = 24 };   /* opsets a model is raised from and to */
 
 typedef struct gs_opdef {
     const char *name;
@@ -117,6 +121,7 @@ extern const gs_opdef gs_ops_norm[];         /* ops_norm.c: normalizations, soft
 extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
 extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
+extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
 

@@ -121,7 +121,7 @@ struct gs_pnode {
     bool optional;              /* P_VAR written "b?" in a match: the input may be absent */
 };
 
-#define GS_MAX_ROOTS 4
+#define GS_MAX_ROOTS 8
 #define GS_MAX_LETS 8            /* "k = expr;" bindings in one rewrite */
 
 struct gs_rule {

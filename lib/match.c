@@ -932,7 +932,8 @@ static bool c_moderate(const cond_args *c)
     return c->n > 0;
 }
 
-/* same_dim(x, i, y, j): dim i of x equals dim j of y, both known. */
+/* same_dim(x, i, y, j): dim i of x equals dim j of y, both known: the same
+ * size, or the same symbolic dim (a dynamic model's `seq` in two values). */
 static bool c_same_dim(const cond_args *c)
 {
     const gs_value *x = arg_value(c, 0), *y = arg_value(c, 2);
@@ -941,8 +942,7 @@ static bool c_same_dim(const cond_args *c)
         return false;
     i = i < 0 ? i + x->rank : i;
     j = j < 0 ? j + y->rank : j;
-    return i >= 0 && i < x->rank && j >= 0 && j < y->rank && x->dims[i].v >= 0 &&
-           x->dims[i].v == y->dims[j].v;
+    return i >= 0 && i < x->rank && j >= 0 && j < y->rank && gs_dim_equal(x->dims[i], y->dims[j]);
 }
 
 /* attr_eq(a, v): attribute variable a equals the literal v (int, float or
@@ -986,9 +986,9 @@ static bool c_noop_bcast(const cond_args *c)
     const gs_value *x = arg_value(c, 0), *k = arg_value(c, 1);
     if (!x || !k || x->rank < 0 || k->rank < 0 || k->rank > x->rank)
         return false;
-    for (int i = 0; i < k->rank; i++) {
-        int64_t kd = k->dims[i].v, xd = x->dims[x->rank - k->rank + i].v;
-        if (kd != 1 && (kd < 0 || kd != xd))
+    for (int i = 0; i < k->rank; i++) {   /* each dim of k 1, or x's (a size or the same symbol) */
+        gs_dim kd = k->dims[i], xd = x->dims[x->rank - k->rank + i];
+        if (kd.v != 1 && !gs_dim_equal(kd, xd))
             return false;
     }
     return x->dtype && x->dtype == k->dtype;
@@ -1259,6 +1259,53 @@ static bool c_channel_scale(const cond_args *c)
     return true;
 }
 
+/* The one integer element of constant v, into *out; false otherwise. */
+static bool one_int(const gs_value *v, int64_t *out)
+{
+    if (!v || !v->init || !v->init->data || gs_tensor_numel(v->init) != 1 ||
+        (v->init->dtype != GS_INT64 && v->init->dtype != GS_INT32))
+        return false;
+    *out = gs_tensor_get_i(v->init, 0);
+    return true;
+}
+
+/* half_dim(h, x): constant h is half of x's known, even last dim (where a
+ * rotary embedding's rotate_half splits a head). */
+static bool c_half_dim(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 1);
+    int64_t h, d = x && x->rank >= 1 && !x->dims[x->rank - 1].sym ? x->dims[x->rank - 1].v : -1;
+    return one_int(arg_value(c, 0), &h) && d > 0 && d % 2 == 0 && h == d / 2;
+}
+
+/* slice_end(e, x): constant Slice end e reaches past x's known last dim
+ * (a slice "to the end" of the last axis). */
+static bool c_slice_end(const cond_args *c)
+{
+    const gs_value *x = arg_value(c, 1);
+    int64_t e, d = x && x->rank >= 1 && !x->dims[x->rank - 1].sym ? x->dims[x->rank - 1].v : -1;
+    return one_int(arg_value(c, 0), &e) && d >= 0 && e >= d;
+}
+
+/* halves_equal(t): constant t's last axis has an even length and its two
+ * halves are equal element for element (a rotary cos/sin table built as
+ * Concat(f, f), so rotate_half's pairs share one angle). */
+static bool c_halves_equal(const cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data || v->init->rank < 1)
+        return false;
+    const gs_tensor *t = v->init;
+    int64_t d = t->dims[t->rank - 1], n = gs_tensor_numel(t);
+    if (d < 2 || d % 2)
+        return false;
+    for (int64_t i = 0; i < n; i += d)
+        for (int64_t j = 0; j < d / 2; j++)
+            if (gs_tensor_get_f(t, i + j) != gs_tensor_get_f(t, i + j + d / 2))
+                return false;
+    return n > 0;
+}
+
 typedef struct condition {
     const char *name;
     int nargs;                  /* -1: any */
@@ -1300,6 +1347,9 @@ static const condition conditions[] = {
     { "unit_perm", 2, c_unit_perm },
     { "unreduced", 1, c_unreduced },
     { "channel_scale", 2, c_channel_scale },
+    { "half_dim", 2, c_half_dim },          /* rotary fusions */
+    { "slice_end", 2, c_slice_end },
+    { "halves_equal", 1, c_halves_equal },
 };
 
 static const condition *find_condition(const char *name)

@@ -687,10 +687,10 @@ const gs_opdef gs_ops_conv[] = {
       k_convtranspose, GS_RAISE_KEEP },
     { "MaxPool", 1, 0, 1, 1, 1, 2, 0, "auto_pad:s=NOTSET ceil_mode:i=0 dilations:ints kernel_shape:ints "
       "pads:ints storage_order:i=0 strides:ints (second output: Indices)", infer_pool, cost_pool,
-        k_maxpool, GS_RAISE_KEEP },
+        k_maxpool, GS_RAISE_POOL_CEIL },
     { "AveragePool", 1, 0, 1, 1, 1, 1, 0, "auto_pad:s=NOTSET ceil_mode:i=0 count_include_pad:i=0 "
       "dilations:ints kernel_shape:ints pads:ints strides:ints", infer_pool, cost_pool, k_avgpool,
-        GS_RAISE_KEEP },
+        GS_RAISE_POOL_CEIL },
     { "GlobalAveragePool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gap, GS_RAISE_KEEP },
     { "GlobalMaxPool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gmp, GS_RAISE_KEEP },
     /* known, carried through, not evaluated */

@@ -1,6 +1,7 @@
 /*
  * ops_norm.c - the normalizations (BatchNormalization in inference,
- * LayerNormalization, InstanceNormalization) and Softmax, LogSoftmax.
+ * LayerNormalization, RMSNormalization, InstanceNormalization) and Softmax,
+ * LogSoftmax.
  *
  * Each normalizes groups of elements with statistics computed in double, so
  * the results are accurate references for the rules that fold or fuse them.
@@ -115,6 +116,37 @@ static gs_status k_layernorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
     return st;
 }
 
+/* RMSNormalization (opset 23): x / sqrt(mean(x^2) + eps) * scale over the
+ * dims from axis on; the statistics in double whatever stash_type asks. */
+static gs_status k_rmsnorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *sc = in[1];
+    int axis = gs_axis(gs_attr_int(k->node, "axis", -1), x->rank);
+    if (axis < 0)
+        return gs_kfail(k, "axis out of range");
+    float eps = gs_attr_float(k->node, "epsilon", 1e-5f);
+    int nr = x->rank - axis;
+    if (!broadcasts_to(sc, x->dims + axis, nr))
+        return gs_kfail(k, "scale must broadcast to the normalized dims");
+    int64_t outer = gs_numel(x->dims, axis), inner = gs_numel(x->dims + axis, nr);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    gs_bcast bs;
+    gs_bcast_init(&bs, x->dims + axis, nr, sc->dims, sc->rank);
+    for (int64_t o = 0; st == GS_OK && o < outer; o++) {
+        double ms = 0;
+        for (int64_t i = 0; i < inner; i++) {
+            double v = gs_tensor_get_f(x, o * inner + i);
+            ms += v * v;
+        }
+        double inv = 1 / sqrt(ms / (double)(inner ? inner : 1) + eps);
+        for (int64_t i = 0; i < inner; i++)
+            gs_tensor_set_f(out, o * inner + i, gs_tensor_get_f(x, o * inner + i) * inv *
+                                                    gs_tensor_get_f(sc, gs_bcast_index(&bs, i)));
+    }
+    return st;
+}
+
 static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nin, (void)nout;
@@ -218,6 +250,8 @@ const gs_opdef gs_ops_norm[] = {
       gs_infer_same, cost_norm, k_batchnorm, GS_RAISE_INFERENCE_BN },
     { "LayerNormalization", 17, 0, 2, 3, 1, 3, 0, "axis:i=-1 epsilon:f=1e-5 stash_type:i=1",
       infer_layernorm, cost_norm, k_layernorm, GS_RAISE_KEEP },
+    { "RMSNormalization", 23, 0, 2, 2, 1, 1, 0, "axis:i=-1 epsilon:f=1e-5 stash_type:i=1", gs_infer_same,
+      cost_norm, k_rmsnorm, GS_RAISE_KEEP },
     { "InstanceNormalization", 1, 0, 3, 3, 1, 1, 0, "epsilon:f=1e-5", gs_infer_same, cost_norm,
       k_instancenorm, GS_RAISE_KEEP },
     { "Softmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },

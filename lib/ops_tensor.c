@@ -1304,7 +1304,7 @@ const gs_opdef gs_ops_tensor[] = {
       GS_RAISE_KEEP },
     { "Size", 1, 0, 1, 1, 1, 1, GS_OP_SHAPE_ONLY, "", infer_size, NULL, k_size, GS_RAISE_KEEP },
     { "Cast", 6, 0, 1, 1, 1, 1, GS_OP_ELEMENTWISE, "to:i saturate:i=1", infer_cast, NULL, k_cast,
-      GS_RAISE_KEEP },
+      GS_RAISE_CAST_FLOAT8 },
     { "CastLike", 15, 0, 2, 2, 1, 1, GS_OP_ELEMENTWISE, "", infer_cast, NULL, k_castlike, GS_RAISE_NO },
     { "ConstantOfShape", 9, 0, 1, 1, 1, 1, 0, "value:t", gs_infer_constant_of_shape, NULL,
       k_constant_of_shape, GS_RAISE_KEEP },

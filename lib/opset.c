@@ -8,7 +8,14 @@
  * included) must say in its registry row (gs_opdef.raise) that it keeps its
  * meaning at every opset in that range given its defaults, or that its
  * signature changed in a way a local conversion undoes (Reduce* axes from
- * attribute to input at 18, Split's num_outputs at 18). Any other op
+ * attribute to input at 18, Split's num_outputs at 18), or that its meaning
+ * changed only in a corner the node can be seen to avoid (from 22 a pool
+ * with ceil_mode drops windows that start in the right padding; from 24 a
+ * Cast to a float8 type saturates infinities differently). Opsets 22 to 24
+ * otherwise only added types (22: bfloat16 for the float ops; 23, 24: 4-bit
+ * and float8 types) and ops (RMSNormalization, RotaryEmbedding, Attention at
+ * 23; Attention's nonpad_kv_seqlen input, Swish, TensorScatter at 24); IR
+ * versions 11 and 12 go with 23 and 24. Any other op
  * (RoiAlign and GridSample changed their defaults, GroupNormalization its
  * scale shape, the quantization ops their saturation; an op without a row)
  * leaves the model unchanged with an error naming it. Nodes of other domains
@@ -24,12 +31,17 @@ static bool default_domain(const gs_node *n)
     return !*n->domain || !strcmp(n->domain, "ai.onnx");
 }
 
-/* Why node n keeps the model from being raised, or NULL. */
-static const char *blocker(const gs_node *n)
+/* Why node n keeps the model from being raised from opset `from` to `to`, or NULL. */
+static const char *blocker(const gs_node *n, int64_t from, int64_t to)
 {
     gs_raise r = n->def ? (gs_raise)n->def->raise : GS_RAISE_NO;
     if (r == GS_RAISE_NO)
         return "its meaning or signature changed after opset 13";
+    if (r == GS_RAISE_POOL_CEIL && from < 22 && to >= 22 && gs_attr_int(n, "ceil_mode", 0))
+        return "with ceil_mode its windows changed at opset 22";
+    int64_t cast_to = gs_attr_int(n, "to", 0);
+    if (r == GS_RAISE_CAST_FLOAT8 && from < 24 && to >= 24 && cast_to >= 17 && cast_to <= 20)
+        return "casts to float8 saturate differently from opset 24";
     if (r == GS_RAISE_INFERENCE_BN) {
         if (gs_attr_int(n, "training_mode", 0))
             return "training mode";
@@ -41,26 +53,27 @@ static const char *blocker(const gs_node *n)
 }
 
 /* The first live default-domain node of g or its bodies that keeps the
- * model from being raised (*why says why), or NULL. Reads only. */
-static const gs_node *first_blocker(const gs_graph *g, const char **why)
+ * model from being raised from `from` to `to` (*why says why), or NULL.
+ * Reads only. */
+static const gs_node *first_blocker(const gs_graph *g, int64_t from, int64_t to, const char **why)
 {
     for (gs_id i = 0; i < g->nnodes; i++) {
         const gs_node *n = &g->nodes[i];
-        if (!(n->flags & GS_N_DEAD) && default_domain(n) && (*why = blocker(n)))
+        if (!(n->flags & GS_N_DEAD) && default_domain(n) && (*why = blocker(n, from, to)))
             return n;
     }
     for (int32_t i = 0; i < g->nsubs; i++) {
-        const gs_node *n = first_blocker(g->subs[i], why);
+        const gs_node *n = first_blocker(g->subs[i], from, to, why);
         if (n)
             return n;
     }
     return NULL;
 }
 
-static gs_status check_graph(const gs_graph *g)
+static gs_status check_graph(const gs_graph *g, int64_t from, int64_t to)
 {
     const char *why;
-    const gs_node *n = first_blocker(g, &why);
+    const gs_node *n = first_blocker(g, from, to, &why);
     if (n)
         return gs_err(g->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: node '%s' (%s): %s", n->name,
                       n->op, why);
@@ -154,7 +167,7 @@ static gs_status convert_graph(gs_graph *g, int64_t from, int64_t to)
 /* The IR version a model of opset v needs at least. */
 static int64_t ir_version_for(int64_t v)
 {
-    return v >= 21 ? 10 : v >= 19 ? 9 : 8;
+    return v >= 24 ? 12 : v >= 23 ? 11 : v >= 21 ? 10 : v >= 19 ? 9 : 8;
 }
 
 bool gs_opset_can_raise(gs_model *m, int64_t target)
@@ -163,7 +176,7 @@ bool gs_opset_can_raise(gs_model *m, int64_t target)
     if (target <= from || from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return false;
     const char *why;
-    return !first_blocker(m->graph, &why);
+    return !first_blocker(m->graph, from, target, &why);
 }
 
 gs_status gs_opset_raise(gs_model *m, int64_t target)
@@ -174,7 +187,7 @@ gs_status gs_opset_raise(gs_model *m, int64_t target)
     if (from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return gs_err(m->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset from %lld to %lld (from %d or "
                       "later, to %d at most)", (long long)from, (long long)target, GS_RAISE_MIN, GS_RAISE_MAX);
-    gs_status st = check_graph(m->graph);
+    gs_status st = check_graph(m->graph, from, target);
     if (st == GS_OK)
         st = convert_graph(m->graph, from, target);
     if (st != GS_OK)

@@ -216,6 +216,18 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                               w->r->name);
             a.type = GS_A_FLOAT;
             a.f = (float)gs_tensor_get_f(t, 0);
+        } else if (v->kind == P_FUNC && !strcmp(v->name, "inverse") && v->nargs == 1 &&
+                   v->args[0]->kind == P_VAR) {
+            /* inverse(c): the float attribute 1 / c for a constant scalar c
+             * (an attention's Div by sqrt(d) as Attention's scale) */
+            gs_id cv = w->m->values[v->args[0]->var];
+            const gs_tensor *t = cv != GS_NONE ? w->g->values[cv].init : NULL;
+            double x = t && t->data && gs_tensor_numel(t) == 1 ? gs_tensor_get_f(t, 0) : 0;
+            if (!(x != 0 && isfinite(x)))
+                return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': inverse() needs a constant non-zero "
+                              "scalar", w->r->name);
+            a.type = GS_A_FLOAT;
+            a.f = (float)(1 / x);
         } else if (v->kind == P_FUNC) {
             a.type = GS_A_INT;
             if (!int_valued(v, &a.i, w))
