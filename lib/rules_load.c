@@ -36,7 +36,7 @@ typedef struct parser {
     bool rewrite;              /* infix operators allowed */
     int depth;                 /* nesting, bounded so a hostile file cannot exhaust the stack */
     int slots;                 /* calls numbered in a match */
-    int fires_from;            /* the first opset where every op of the match exists */
+    int fires_from, fires_to;  /* the opsets where every op of the match exists */
     int elem;                  /* "where": the condition's index in the list */
     char err[512];
     const char *err_field;     /* where the error is: the rule's field ("match", "rewrite",
@@ -660,7 +660,8 @@ static void call_arity(const gs_rule *r, const gs_pnode *p, int *lo, int *hi, bo
 static bool check_op(parser *ps, const gs_pnode *p, bool written)
 {
     const gs_rule *r = ps->rule;
-    int lo, hi, from = written ? ps->fires_from : r->opset_min, to = upper_opset(r), first = 0;
+    int lo, hi, from = written ? ps->fires_from : r->opset_min, to = written ? ps->fires_to : upper_opset(r);
+    int first = 0;
     bool rest, fits = false;
     call_arity(r, p, &lo, &hi, &rest);
     if (strchr(p->name, '.'))
@@ -875,6 +876,9 @@ static bool check_match_expr(parser *ps, const gs_pnode *p)
     while (o < upper_opset(ps->rule) && !gs_op_find(p->name, "", o))
         o++;
     ps->fires_from = o;
+    for (o = ps->fires_to; o > ps->fires_from && !gs_op_find(p->name, "", o); o--)
+        ;
+    ps->fires_to = o;
     for (int i = 0; i < p->nargs; i++)
         if (!check_match_expr(ps, p->args[i]))
             return false;
@@ -887,6 +891,7 @@ static bool validate_patterns(parser *ps, const char *match, const char *rw)
     ps->what = "match";
     ps->src = match;
     ps->fires_from = r->opset_min;
+    ps->fires_to = upper_opset(r);
     for (int i = 0; i < r->nroots; i++)
         if (!check_match_expr(ps, r->roots[i]))
             return false;
