@@ -19,6 +19,7 @@ import sys
 import torch
 import torchvision
 
+import zoo_broad
 import zoo_dynamic
 
 
@@ -114,6 +115,13 @@ def make(name, out):
     path = os.path.join(out, name + ".onnx")
     if name in zoo_dynamic.DYNAMIC:
         zoo_dynamic.export(name, path, Block)
+    elif name in zoo_broad.MODELS:
+        zoo_broad.MODELS[name](name, path)
+    elif name in zoo_broad.FP16_BASE:
+        src = os.path.join(out, zoo_broad.FP16_BASE[name] + ".onnx")
+        if not os.path.exists(src):
+            make(zoo_broad.FP16_BASE[name], out)
+        zoo_broad.to_fp16(src, path)
     elif base.startswith("bert") or base == "gpt2":
         layers = int(base.split("-")[1]) if "-" in base else 12
         model = Encoder(layers, causal=base == "gpt2").eval()
@@ -130,6 +138,8 @@ def make(name, out):
 ZOO = ["squeezenet", "squeezenet-bn", "resnet50", "resnet50-bn", "resnext50", "resnext50-bn",
        "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "convnext", "bert", "bert-nofold", "gpt2",
        "bert-24", "bert-48", "bert-2"] + zoo_dynamic.DYNAMIC
+# the broader zoo (zoo_broad.py): every torchvision family, segmentation, detection, QDQ and fp16
+BROAD = list(zoo_broad.MODELS) + list(zoo_broad.FP16_BASE)
 
 
 def main():
@@ -139,7 +149,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    names = a.only.split(",") if a.only else ZOO
+    names = a.only.split(",") if a.only else ZOO + BROAD
     for name in names:
         path = os.path.join(a.out, name + ".onnx")
         if os.path.exists(path) and not a.force:

@@ -20,6 +20,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import ophist  # noqa: E402
 
 
 def load_run():
@@ -80,6 +82,27 @@ def main():
         check([r["model"] for r in rows] == ["a", "d/p", "d/q", "b", "c"] and rows[1].get("x") == 1 and
               rows[1]["run"]["commit"] == "new" and "run" not in rows[0] and info["commit"] == "old",
               "--merge replaces a model's rows in place and appends new models")
+
+        # op histograms count If bodies; the gaps are the op types the peer has fewer of or alone
+        then = helper.make_graph([helper.make_node("Identity", ["x"], ["t"]), helper.make_node("Cast", ["t"], ["u"], to=1)],
+                                 "then", [], [helper.make_tensor_value_info("u", TensorProto.FLOAT, None)])
+        other = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [],
+                                  [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+        g = helper.make_graph([helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)], "cf",
+                              [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+                               helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+        cf = os.path.join(tmp, "cf.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), cf)
+        h = ophist.histogram(cf)
+        check(h == {"If": 1, "Identity": 2, "Cast": 1}, f"op histogram with an If's bodies: {h}")
+        gp = ophist.gaps(h, {"If": 1, "Identity": 1, "Cast": 1, "com.microsoft:FusedConv": 2})
+        check(gp == {"Identity": [2, 1], "com.microsoft:FusedConv": [0, 2]} and
+              ophist.fmt_gaps(gp) == "Identity 2->1, com.microsoft:FusedConv 0->2" and
+              ophist.fmt_gaps(ophist.gaps(h, h)) == "none" and
+              ophist.gaps({"Cast": 1}, {"Pad": 1, "Constant": 2}, {"Pad": 1, "Cast": 1}) == {"Cast": [1, 0]} and
+              ophist.gaps({"Concat": 4, "Split": 2}, {"Concat": 1}, {"Concat": 1}) == {},
+              f"gaps against a peer's histogram: {gp}")
 
         if shutil.which("node"):
             js_check = (

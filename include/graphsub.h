@@ -510,6 +510,18 @@ typedef struct gs_rulegen_stats {
 GS_API gs_status gs_rules_generate(gs_ctx *ctx, const char *ops, int max_nodes, char **json,
                                    gs_rulegen_stats *stats);
 
+/* Called once per node of the op of the rule's first statement (node and op
+ * NULL for a note about the whole model): matched is 1 when the rule
+ * matches there, else why gives the first condition that failed with the
+ * values it saw, or the step of the pattern that did not fit. */
+typedef void (*gs_explain_cb)(void *ud, const char *node, const char *op, int matched, const char *why);
+/* Why rule `rule` (from the given files or folders, NULL or empty: the
+ * default library) does or does not match at each node of model's main
+ * graph, as read (after shape inference; before any other rule fired).
+ * GS_ERR_ARG when no loaded rule has that name. */
+GS_API gs_status gs_rules_explain(gs_ctx *ctx, const char *const *paths, const char *rule, gs_model *model,
+                                  gs_explain_cb cb, void *ud);
+
 /* ---- optimizing --------------------------------------------------------- */
 
 /* Per-node cost callback: return the estimated seconds of one node, given

@@ -94,6 +94,16 @@ typedef struct gs_opdef {
 
 /* The row for op in domain ("" or "ai.onnx") at opset, or NULL. */
 const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset);
+/* An attribute's default, from a row's schema ("axis:i=0", "mode:s=constant",
+ * "strides:ints=1": a list of that value, of any length). */
+typedef struct gs_attr_default {
+    char kind;                  /* 'i', 'f', 's', 'l' (a list of num) */
+    double num;                 /* 'i', 'f', 'l' */
+    const char *str;            /* 's': not NUL-terminated, slen bytes */
+    size_t slen;
+} gs_attr_default;
+/* The default of attribute name in row d's schema; false when it gives none. */
+bool gs_op_attr_default(const gs_opdef *d, const char *name, gs_attr_default *out);
 /* Calls fn for every row (for listings and tests). */
 void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud);
 /* True when n's input and output counts fit the row and its required

@@ -39,6 +39,10 @@ gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, cons
 /* Load the default rule library (the JSON files of rules/, embedded at build time). */
 gs_status gs_ruleset_load_default(gs_ruleset *rs);
 int gs_ruleset_count(const gs_ruleset *rs);
+/* The rule named name, or NULL. */
+const gs_rule *gs_ruleset_find(const gs_ruleset *rs, const char *name);
+/* The name of a rule close to a misspelt name, or NULL. */
+const char *gs_ruleset_nearest(const gs_ruleset *rs, const char *name);
 const gs_rule *gs_ruleset_get(const gs_ruleset *rs, int i);
 const char *gs_rule_name(const gs_rule *r);
 const char *gs_rule_file(const gs_rule *r);
@@ -99,6 +103,7 @@ bool gs_rule_applicable(const gs_graph *g, const gs_match *m);
 typedef enum { P_VAR, P_CALL, P_NUM, P_LIST, P_FUNC } gs_pkind;
 
 typedef struct gs_pnode gs_pnode;
+typedef struct gs_rule_func gs_rule_func;
 
 typedef struct gs_pattr {
     const char *name;           /* attribute name; NULL for "..." (copy all) */
@@ -119,6 +124,7 @@ struct gs_pnode {
     int pos;                    /* byte offset in its source text, for messages */
     bool rest;                  /* P_VAR written "xs...": the remaining inputs, any number */
     bool optional;              /* P_VAR written "b?" in a match: the input may be absent */
+    const gs_rule_func *fn;     /* P_FUNC: its row in rule_funcs.c, resolved at load */
 };
 
 #define GS_MAX_ROOTS 8
@@ -155,6 +161,7 @@ struct gs_rule {
     const char *vars[GS_MAX_BINDINGS];   /* variable names */
     uint64_t optional;          /* bit v: variable v is an optional input ("b?") */
     int nvars;
+    int nmatch_vars;            /* variables 0 .. nmatch_vars-1 are bound by the match */
     int nslots;                 /* matched nodes */
     uint32_t copied_slots;      /* bit per slot whose node's attributes the rewrite copies
                                    ("{...}"); the others match only with every attribute
@@ -178,6 +185,8 @@ struct gs_ruleset {
     int *root_first, *root_next;
     int *root_last;             /* per table slot, the op's last rule (appends in O(1)) */
     int root_cap, nroot_ops;
+    int *name_rule;             /* rules by name (open addressing, -1 empty): names are unique */
+    int name_cap;
 };
 
 /* The first rule whose first match statement is an `op` node, or -1; the
@@ -190,11 +199,54 @@ int gs_ruleset_first_at(const gs_ruleset *rs, const char *op);
 enum { CHECK_NOMEM = 3 };
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap);
 
-/* match.c: evaluate a condition function (for rules_load.c's validation). */
-bool gs_match_known_condition(const char *name, int nargs);
-/* match.c: the slots whose attributes rule r's rewrite copies with "{...}"
- * (the first matched node of each op so copied), for gs_rule.copied_slots. */
-uint32_t gs_match_copied_slots(const gs_rule *r);
+/* match.c: whether attribute a equals literal lit (a number, a list of
+ * numbers, or a bare word against a string). */
+bool gs_match_attr_is(const gs_attr *a, const gs_pnode *lit);
+/* match.c: whether rule r matches at node id of g (at its opset), with in why
+ * the reason: the first condition that failed and the values it saw, or
+ * the step of the furthest attempt that failed (an op, an attribute, an
+ * input, a value read outside the match). For "rules explain". */
+bool gs_match_explain(const gs_rule *r, const gs_graph *g, gs_id id, char *why, size_t cap);
+/* match.c: whether every condition of r holds for m. */
+bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m);
+
+/* ---- rule_funcs.c: the rule language's functions, one table ------------ */
+
+/* What a condition sees: the graph, the match and the call's arguments. */
+typedef struct gs_cond_args {
+    const gs_graph *g;
+    const gs_match *m;
+    const gs_pnode *const *args;
+    int n;
+} gs_cond_args;
+
+enum {                          /* gs_rule_func.places: where a call may be written */
+    GS_FN_WHERE = 1,            /* a condition of a "where" list */
+    GS_FN_INPUT = 2,            /* a rewrite input (a new constant) */
+    GS_FN_ATTR = 4,             /* a rewrite attribute value */
+    GS_FN_INT = 8,              /* an element of a rewrite list [a, b] */
+};
+
+typedef enum { GS_F_COND, GS_F_DIM, GS_F_SHAPE, GS_F_COMPOSE, GS_F_ADD_PADS, GS_F_VALUE, GS_F_INVERSE } gs_func_id;
+
+struct gs_rule_func {
+    const char *name;
+    const char *args;           /* a kind per argument (see rule_funcs.c), "v+": one or more */
+    uint8_t places;             /* GS_FN_* */
+    gs_func_id id;              /* what rewrite.c computes for a rewrite function */
+    bool (*cond)(const gs_cond_args *c);   /* a condition: true when it holds */
+    bool const_args;            /* a condition on constants: rules check makes its value
+                                   arguments initializers */
+};
+
+/* The row named name, or NULL. */
+const gs_rule_func *gs_rule_func_find(const char *name);
+/* Row i of the table (for listings and suggestions), or NULL past the end. */
+const gs_rule_func *gs_rule_func_at(int i);
+/* Whether f takes nargs arguments. */
+bool gs_rule_func_arity(const gs_rule_func *f, int nargs);
+/* The kind of f's argument k ('v', 'a', 'x', 'n', 'l', 'i'), or 0 past the end. */
+char gs_rule_func_arg(const gs_rule_func *f, int k);
 
 /* ---- api_rules.c ------------------------------------------------------- */
 

@@ -844,9 +844,41 @@ gs_status gs_infer_argminmax(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], GS_INT64, r, dims);
 }
 
+/* Resize, Upsample: input 0's dtype and rank; the dims from constant sizes,
+ * or floor(dim * scale) from constant scales (a scale of 1 keeps the dim,
+ * symbolic or not), as the kernel computes them. With axes or a
+ * keep_aspect_ratio_policy other than stretch, the dims stay unknown. */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n)
 {
     const gs_value *x = input(g, n, 0);
-    return x ? set_rank(g, n->out[0], x->dtype, x->rank) : GS_OK;
+    if (!x)
+        return GS_OK;
+    bool up = !strcmp(n->op, "Upsample") || g->opset < 11;   /* Resize-10: (X, scales) */
+    const gs_tensor *scales = gs_infer_const(g, n, up ? 1 : 2);
+    const gs_tensor *sizes = up ? NULL : gs_infer_const(g, n, 3);
+    if (scales && !gs_tensor_numel(scales))
+        scales = NULL;
+    if (sizes && !gs_tensor_numel(sizes))
+        sizes = NULL;
+    const gs_tensor *c = sizes ? sizes : scales;
+    if (x->rank < 0 || !c || gs_tensor_numel(c) != x->rank || gs_ir_attr(n, "axes") ||
+        strcmp(gs_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch"))
+        return set_rank(g, n->out[0], x->dtype, x->rank);
+    gs_dim dims[GS_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        dims[i] = (gs_dim){ -1, NULL };
+        if (sizes) {
+            int64_t v = gs_tensor_get_i(sizes, i);
+            if (v >= 0)
+                dims[i] = (gs_dim){ v, NULL };
+            continue;
+        }
+        double s = gs_tensor_get_f(scales, i), o;
+        if (s == 1.0)
+            dims[i] = x->dims[i];
+        else if (x->dims[i].v >= 0 && s > 0 && (o = floor((double)x->dims[i].v * s)) < 9.0e15)
+            dims[i] = (gs_dim){ (int64_t)o, NULL };
+    }
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 

@@ -301,8 +301,23 @@ static char **value_names(ex *e, const gs_graph *g, const gs_id *ids, int n)
     return names;
 }
 
+/* A node graphsub made (not read from the input) of the default domain must
+ * be an op of the model's opset: none is ever written that a runtime of
+ * that opset does not know. Nodes of the input are carried through as they
+ * were, known to the registry or not. */
+static bool op_written_ok(ex *e, const gs_graph *g, const gs_node *n)
+{
+    if (n->src || *n->domain || n->def || e->st != GS_OK || g->opset <= 0)
+        return true;
+    e->st = gs_err(e->ctx, GS_ERR_INTERNAL, "node '%s': op %s is not in opset %lld of the default domain; "
+                   "the model is not written", n->name, n->op, (long long)g->opset);
+    return false;
+}
+
 static Onnx__NodeProto *export_node(ex *e, const gs_graph *g, const gs_node *n)
 {
+    if (!op_written_ok(e, g, n))
+        return NULL;
     Onnx__NodeProto *np = ealloc(e, sizeof *np);
     if (!np)
         return NULL;

@@ -85,6 +85,27 @@ const gs_opdef *gs_op_find(const char *op, const char *domain, int64_t opset)
     return NULL;
 }
 
+bool gs_op_attr_default(const gs_opdef *d, const char *name, gs_attr_default *out)
+{
+    size_t len = strlen(name);
+    for (const char *p = d->attrs; p && *p;) {
+        size_t tok = strcspn(p, " ");
+        const char *colon = memchr(p, ':', tok), *eq = memchr(p, '=', tok);
+        if (colon && eq && (size_t)(colon - p) == len && !memcmp(p, name, len)) {
+            const char *v = eq + 1;
+            size_t vlen = tok - (size_t)(v - p);
+            out->kind = colon[1] == 's' ? 's' : !strncmp(colon + 1, "ints", 4) ? 'l' : colon[1];
+            out->str = v;
+            out->slen = vlen;
+            out->num = out->kind == 's' ? 0 : strtod(v, NULL);
+            return out->kind == 'i' || out->kind == 'f' || out->kind == 's' || out->kind == 'l';
+        }
+        p += tok;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
 void gs_op_each(void (*fn)(const gs_opdef *d, void *ud), void *ud)
 {
     for (int t = 0; t < NTABLES; t++)

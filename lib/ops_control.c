@@ -17,7 +17,7 @@ static gs_status k_constant(gs_kcall *k, const gs_tensor *const *in, int nin, gs
     for (int i = 0; i < n->nattrs; i++) {
         const gs_attr *a = &n->attrs[i];
         out->rank = 0;
-        if (a->type == GS_A_TENSOR && a->t && a->t->data) {
+        if (a->type == GS_A_TENSOR && a->t && (a->t->data || !a->t->nbytes)) {   /* an empty tensor has no data */
             out->dtype = a->t->dtype;
             out->rank = a->t->rank;
             memcpy(out->dims, a->t->dims, sizeof out->dims);

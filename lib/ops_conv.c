@@ -680,16 +680,16 @@ static void cost_pool(const gs_graph *g, const gs_node *n, gs_cost *c)
 /* ---- the table ---------------------------------------------------------------- */
 
 const gs_opdef gs_ops_conv[] = {
-    { "Conv", 1, 0, 2, 3, 1, 1, 0, "auto_pad:s=NOTSET dilations:ints group:i=1 kernel_shape:ints pads:ints "
-      "strides:ints", infer_conv, cost_conv, k_conv, GS_RAISE_KEEP },
+    { "Conv", 1, 0, 2, 3, 1, 1, 0, "auto_pad:s=NOTSET dilations:ints=1 group:i=1 kernel_shape:ints "
+      "pads:ints=0 strides:ints=1", infer_conv, cost_conv, k_conv, GS_RAISE_KEEP },
     { "ConvTranspose", 1, 0, 2, 3, 1, 1, 0, "auto_pad:s=NOTSET dilations:ints group:i=1 kernel_shape:ints "
       "output_padding:ints output_shape:ints pads:ints strides:ints", infer_convtranspose, cost_convtranspose,
       k_convtranspose, GS_RAISE_KEEP },
-    { "MaxPool", 1, 0, 1, 1, 1, 2, 0, "auto_pad:s=NOTSET ceil_mode:i=0 dilations:ints kernel_shape:ints "
-      "pads:ints storage_order:i=0 strides:ints (second output: Indices)", infer_pool, cost_pool,
+    { "MaxPool", 1, 0, 1, 1, 1, 2, 0, "auto_pad:s=NOTSET ceil_mode:i=0 dilations:ints=1 kernel_shape:ints "
+      "pads:ints=0 storage_order:i=0 strides:ints=1 (second output: Indices)", infer_pool, cost_pool,
         k_maxpool, GS_RAISE_POOL_CEIL },
     { "AveragePool", 1, 0, 1, 1, 1, 1, 0, "auto_pad:s=NOTSET ceil_mode:i=0 count_include_pad:i=0 "
-      "dilations:ints kernel_shape:ints pads:ints strides:ints", infer_pool, cost_pool, k_avgpool,
+      "dilations:ints=1 kernel_shape:ints pads:ints=0 strides:ints=1", infer_pool, cost_pool, k_avgpool,
         GS_RAISE_POOL_CEIL },
     { "GlobalAveragePool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gap, GS_RAISE_KEEP },
     { "GlobalMaxPool", 1, 0, 1, 1, 1, 1, 0, "", infer_global, cost_pool, k_gmp, GS_RAISE_KEEP },

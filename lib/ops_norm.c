@@ -246,7 +246,7 @@ static void cost_norm(const gs_graph *g, const gs_node *n, gs_cost *c)
 /* ---- the table -------------------------------------------------------------- */
 
 const gs_opdef gs_ops_norm[] = {
-    { "BatchNormalization", 1, 0, 5, 5, 1, 5, 0, "epsilon:f=1e-5 momentum:f training_mode:i=0",
+    { "BatchNormalization", 1, 0, 5, 5, 1, 5, 0, "epsilon:f=1e-5 momentum:f training_mode:i=0 spatial:i=1",
       gs_infer_same, cost_norm, k_batchnorm, GS_RAISE_INFERENCE_BN },
     { "LayerNormalization", 17, 0, 2, 3, 1, 3, 0, "axis:i=-1 epsilon:f=1e-5 stash_type:i=1",
       infer_layernorm, cost_norm, k_layernorm, GS_RAISE_KEEP },
@@ -254,8 +254,11 @@ const gs_opdef gs_ops_norm[] = {
       cost_norm, k_rmsnorm, GS_RAISE_KEEP },
     { "InstanceNormalization", 1, 0, 3, 3, 1, 1, 0, "epsilon:f=1e-5", gs_infer_same, cost_norm,
       k_instancenorm, GS_RAISE_KEEP },
-    { "Softmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
-    { "LogSoftmax", 1, 0, 1, 1, 1, 1, 0, "axis:i", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
+    { "Softmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
+    { "Softmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
+    { "LogSoftmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
+    { "LogSoftmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_logsoftmax,
+      GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
     { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", NULL, NULL, NULL, GS_RAISE_KEEP },

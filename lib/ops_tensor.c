@@ -85,7 +85,8 @@ static gs_status k_identity(gs_kcall *k, const gs_tensor *const *in, int nin, gs
 
 static gs_status k_dropout(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
-    if (nin > 2 && in[2] && gs_tensor_get_i(in[2], 0))
+    bool zero = nin > 1 && in[1] && gs_tensor_numel(in[1]) == 1 && gs_tensor_get_f(in[1], 0) == 0.0;
+    if (nin > 2 && in[2] && gs_tensor_get_i(in[2], 0) && !zero)   /* ratio 0 drops nothing, training or not */
         return gs_kunsupported(k, "training mode");
     if (k->opset < 7 && gs_attr_int(k->node, "is_test", 0) == 0)
         return gs_kunsupported(k, "training mode (is_test=0)");
@@ -1022,8 +1023,8 @@ static gs_status infer_squeeze(gs_graph *g, gs_node *n)
 static gs_status infer_gather(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0), *i = val(g, n, 1);
-    if (!x || !i || x->rank < 0 || i->rank < 0 || x->rank + i->rank - 1 > GS_MAX_RANK)
-        return GS_OK;
+    if (!x || !i || x->rank < 0 || i->rank < 0 || x->rank + i->rank - 1 > GS_MAX_RANK)   /* the type is x's */
+        return x && x->dtype ? gs_infer_set(g, n->out[0], x->dtype, -1, NULL) : GS_OK;
     int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank)
         return GS_OK;
@@ -1036,6 +1037,15 @@ static gs_status infer_gather(gs_graph *g, gs_node *n)
     for (int d = axis + 1; d < x->rank; d++)
         dims[r++] = x->dims[d];
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
+}
+
+/* NonZero: int64 [rank of x, count of nonzero elements (unknown)]. */
+static gs_status infer_nonzero(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0);
+    if (!x || x->rank < 0)
+        return gs_infer_set(g, n->out[0], GS_INT64, 2, (gs_dim[2]){ { -1, NULL }, { -1, NULL } });
+    return gs_infer_set(g, n->out[0], GS_INT64, 2, (gs_dim[2]){ { x->rank, NULL }, { -1, NULL } });
 }
 
 static gs_status infer_shape(gs_graph *g, gs_node *n)
@@ -1070,6 +1080,24 @@ static gs_status infer_dropout(gs_graph *g, gs_node *n)
     if (st == GS_OK && x && n->nout > 1 && n->out[1] != GS_NONE)
         st = gs_infer_set(g, n->out[1], GS_BOOL, x->rank, x->rank >= 0 ? x->dims : NULL);
     return st;
+}
+
+/* QuantizeLinear: x's dims, the zero point's type (uint8 without one).
+ * DequantizeLinear: x's dims, float32 (the scale's type from opset 19).
+ * Only inferred, never evaluated: a DequantizeLinear of a constant int8
+ * weight must stay for ONNX Runtime's quantized kernels to be fused. */
+static gs_status infer_quantize(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0), *z = val(g, n, 2);
+    int32_t dtype = n->nin > 2 && n->in[2] != GS_NONE ? (z ? z->dtype : 0) : GS_UINT8;
+    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
+}
+
+static gs_status infer_dequantize(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0), *s = val(g, n, 1);
+    int32_t dtype = g->opset < 19 ? GS_FLOAT : s ? s->dtype : 0;
+    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
 }
 
 static gs_status infer_split(gs_graph *g, gs_node *n)
@@ -1284,21 +1312,29 @@ const gs_opdef gs_ops_tensor[] = {
     { "Expand", 8, 0, 2, 2, 1, 1, L, "", infer_expand, NULL, k_expand, GS_RAISE_KEEP },
     { "Tile", 6, 0, 2, 2, 1, 1, L, "", gs_infer_tile, NULL, k_tile, GS_RAISE_KEEP },
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad, GS_RAISE_KEEP },
-    { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s nearest_mode:s "
-      "(nearest and linear)", gs_infer_resize, NULL, k_resize, GS_RAISE_KEEP },
+    { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s=half_pixel "
+      "nearest_mode:s=round_prefer_floor cubic_coeff_a:f=-0.75 exclude_outside:i=0 extrapolation_value:f=0 "
+      "antialias:i=0 keep_aspect_ratio_policy:s=stretch (nearest and linear)", gs_infer_resize, NULL, k_resize,
+      GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
     { "Compress", 11, 0, 2, 2, 1, 1, 0, "axis:i", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "DepthToSpace", 13, 0, 1, 1, 1, 1, L, "blocksize:i mode:s=DCR", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "SpaceToDepth", 13, 0, 1, 1, 1, 1, L, "blocksize:i", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "EyeLike", 9, 0, 1, 1, 1, 1, 0, "dtype:i k:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "GatherND", 13, 0, 2, 2, 1, 1, 0, "batch_dims:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "NonZero", 13, 0, 1, 1, 1, 1, 0, "", NULL, NULL, NULL, GS_RAISE_KEEP },
+    { "NonZero", 13, 0, 1, 1, 1, 1, 0, "", infer_nonzero, NULL, NULL, GS_RAISE_KEEP },
     { "OneHot", 11, 0, 3, 3, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
       GS_RAISE_KEEP },
     { "TopK", 11, 0, 2, 2, 2, 2, 0, "axis:i=-1 largest:i=1 sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize,
+      GS_RAISE_NO },
+    /* inferred, never evaluated: a DequantizeLinear of a constant int8 weight stays for ONNX Runtime's
+       quantized kernels */
+    { "QuantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 saturate:i=1 block_size:i=0", infer_quantize, NULL, NULL,
+      GS_RAISE_NO },
+    { "DequantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 block_size:i=0", infer_dequantize, NULL, NULL,
       GS_RAISE_NO },
     { .name = NULL },
 };

@@ -68,7 +68,7 @@ static bool int_valued(const gs_pnode *p, int64_t *out, const rw *w);
 /* dim(v, k): dimension k of bound value v. */
 static bool func_value(const gs_pnode *p, int64_t *out, const rw *w)
 {
-    if (!strcmp(p->name, "dim") && p->nargs == 2 && p->args[0]->kind == P_VAR) {
+    if (p->fn->id == GS_F_DIM) {   /* the loader checked the arguments */
         gs_id v = w->m->values[p->args[0]->var];
         int64_t k;
         if (v == GS_NONE || !int_valued(p->args[1], &k, w))
@@ -184,8 +184,7 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                 if (!int_valued(v->args[k], &a.ints[k], w))
                     return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': attribute %s not computable",
                                   w->r->name, pa->name);
-        } else if (v->kind == P_FUNC && !strcmp(v->name, "compose") && v->nargs == 2 &&
-                   v->args[0]->kind == P_VAR && v->args[1]->kind == P_VAR) {
+        } else if (v->kind == P_FUNC && v->fn->id == GS_F_COMPOSE) {
             /* compose(p, q): the permutation of Transpose(q) after Transpose(p) */
             const gs_attr *pa1 = w->m->attrs[v->args[0]->var], *qa = w->m->attrs[v->args[1]->var];
             if (!pa1 || !qa || pa1->type != GS_A_INTS || qa->type != GS_A_INTS || pa1->n != qa->n)
@@ -201,13 +200,11 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                     return gs_err(w->g->ctx, GS_ERR_UNSUPPORTED, "rule '%s': bad permutation", w->r->name);
                 a.ints[k] = pa1->ints[qa->ints[k]];
             }
-        } else if (v->kind == P_FUNC && !strcmp(v->name, "add_pads") && v->nargs == 2 &&
-                   v->args[0]->kind == P_VAR && v->args[1]->kind == P_VAR) {
+        } else if (v->kind == P_FUNC && v->fn->id == GS_F_ADD_PADS) {
             gs_status st = add_pads(w, w->m->attrs[v->args[0]->var], w->m->values[v->args[1]->var], &a);
             if (st != GS_OK)
                 return st;
-        } else if (v->kind == P_FUNC && !strcmp(v->name, "value") && v->nargs == 1 &&
-                   v->args[0]->kind == P_VAR) {
+        } else if (v->kind == P_FUNC && v->fn->id == GS_F_VALUE) {
             /* value(c): the float attribute holding constant scalar c */
             gs_id cv = w->m->values[v->args[0]->var];
             const gs_tensor *t = cv != GS_NONE ? w->g->values[cv].init : NULL;
@@ -216,8 +213,7 @@ static gs_status build_attrs(rw *w, const gs_pnode *p, gs_node *n)
                               w->r->name);
             a.type = GS_A_FLOAT;
             a.f = (float)gs_tensor_get_f(t, 0);
-        } else if (v->kind == P_FUNC && !strcmp(v->name, "inverse") && v->nargs == 1 &&
-                   v->args[0]->kind == P_VAR) {
+        } else if (v->kind == P_FUNC && v->fn->id == GS_F_INVERSE) {
             /* inverse(c): the float attribute 1 / c for a constant scalar c
              * (an attention's Div by sqrt(d) as Attention's scale) */
             gs_id cv = w->m->values[v->args[0]->var];
@@ -299,6 +295,9 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
     if (id == GS_NONE)
         return w->g->ctx->last;
     const gs_opdef *d = w->g->nodes[id].def;
+    if (!d && w->g->opset > 0)   /* the loader checks a rule's ops for its opsets: a last guard */
+        return gs_err(w->g->ctx, GS_ERR_RULE, "%s: rule '%s' writes %s, which opset %lld does not have",
+                      w->r->file, w->r->name, op, (long long)w->g->opset);
     if (d && !gs_op_fits(d, &w->g->nodes[id]))   /* an absent optional input in a required place */
         return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': its %s lacks a required input", w->r->name, op);
     if (w->d && w->d->nadded < (int)(sizeof w->d->added / sizeof w->d->added[0]))
@@ -367,7 +366,7 @@ static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
     }
     case P_FUNC: {
-        if (!strcmp(p->name, "shape") && p->nargs == 1 && p->args[0]->kind == P_VAR)
+        if (p->fn->id == GS_F_SHAPE)
             return shape_const(w, p->args[0], outs);
         int64_t v;
         if (!int_valued(p, &v, w))

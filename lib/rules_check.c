@@ -46,6 +46,8 @@ typedef struct inst {
     gs_id vals[GS_MAX_BINDINGS];   /* value made for each variable */
     char why[256];                 /* why the instance cannot be built */
     bool absent;                   /* leave the optional inputs ("b?") out */
+    double in_lo[64], in_hi[64];   /* per graph input: its check data's "range", if any */
+    bool in_ranged[64];
 } inst;
 
 static double rnd(uint64_t *s)
@@ -55,6 +57,12 @@ static double rnd(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
 }
+
+/* An element for a float input: from the pass's range r, or, when the
+ * variable's check data gives a "range" [lo, hi], from that range in every
+ * pass (zeros: 0 when the range holds it; mixed: the special values it
+ * holds, among uniform values). */
+static double draw_in(const struct range *r, bool ranged, double lo, double hi, uint64_t *seed);
 
 static double draw(const struct range *r, uint64_t *seed)
 {
@@ -69,13 +77,25 @@ static double draw(const struct range *r, uint64_t *seed)
     return r->lo + (r->hi - r->lo) * rnd(seed);
 }
 
+static double draw_in(const struct range *r, bool ranged, double lo, double hi, uint64_t *seed)
+{
+    if (!ranged)
+        return draw(r, seed);
+    if (r->lo == 0 && r->hi == 0 && lo <= 0 && hi >= 0)
+        return 0;
+    if (r->special) {
+        double v = draw(r, seed);
+        if (v >= lo && v <= hi)
+            return v;
+    }
+    return lo + (hi - lo) * rnd(seed);
+}
+
 /* Variables some const(...) condition names must be initializers. */
 static bool wants_const(const gs_rule *r, int var)
 {
     for (int i = 0; i < r->nwhere; i++)
-        if (!strcmp(r->where[i]->name, "const") || !strcmp(r->where[i]->name, "all_equal") ||
-            !strcmp(r->where[i]->name, "same_const") || !strcmp(r->where[i]->name, "no_zero") ||
-            !strcmp(r->where[i]->name, "channel_bias") || !strcmp(r->where[i]->name, "vector_for"))
+        if (r->where[i]->fn->const_args)
             for (int k = 0; k < r->where[i]->nargs; k++)
                 if (r->where[i]->args[k]->kind == P_VAR && r->where[i]->args[k]->var == var)
                     return true;
@@ -100,6 +120,7 @@ static gs_id make_value(inst *in, int var)
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(in->spec, name);
     gs_tensor t = { .dtype = GS_FLOAT };
     double lo = -1, hi = 1;
+    bool ranged = false;
     const cJSON *values = NULL;
     bool ok = true;
     if (cJSON_IsArray(s)) {
@@ -123,8 +144,10 @@ static gs_id make_value(inst *in, int var)
         } else {
             ok = shape && shape_of(shape, t.dims, &t.rank);
         }
-        if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 2)
+        if (cJSON_IsArray(range) && cJSON_GetArraySize(range) == 2) {
             lo = cJSON_GetArrayItem(range, 0)->valuedouble, hi = cJSON_GetArrayItem(range, 1)->valuedouble;
+            ranged = true;
+        }
         if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "int64"))
             t.dtype = GS_INT64;
     } else {
@@ -155,6 +178,10 @@ static gs_id make_value(inst *in, int var)
         gs_id *l = gs_arena_alloc(&in->g->arena, ((size_t)in->g->ninputs + 1) * sizeof *l);
         if (!l || !val->dims)
             return GS_NONE;
+        if (in->g->ninputs < 64) {
+            in->in_lo[in->g->ninputs] = lo, in->in_hi[in->g->ninputs] = hi;
+            in->in_ranged[in->g->ninputs] = ranged;
+        }
         if (in->g->ninputs)
             memcpy(l, in->g->inputs, (size_t)in->g->ninputs * sizeof *l);
         l[in->g->ninputs++] = v;
@@ -398,7 +425,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
     if (opset < r->opset_min)
         opset = r->opset_min;
     ctx->last = GS_OK;   /* GS_ERR_NOMEM there at the end: memory ran out on the way */
-    inst in = { ctx, r, gs_ir_new_opset(ctx, opset), spec, seed, { 0 }, "", absent };
+    inst in = { .ctx = ctx, .r = r, .g = gs_ir_new_opset(ctx, opset), .spec = spec, .seed = seed, .absent = absent };
     if (!in.g)
         return gs_nomem(ctx), CHECK_NOMEM;
     int verdict = 2;
@@ -424,7 +451,9 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
         bool fl = v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16 ||
                   v->dtype == GS_BFLOAT16;
         for (int64_t k = 0; k < gs_tensor_numel(ins[i]); k++)
-            gs_tensor_set_f(ins[i], k, fl ? draw(range, &in.seed) : 2 * rnd(&in.seed) - 1);
+            gs_tensor_set_f(ins[i], k, fl || in.in_ranged[i]
+                                           ? draw_in(range, in.in_ranged[i], in.in_lo[i], in.in_hi[i], &in.seed)
+                                           : 2 * rnd(&in.seed) - 1);
     }
     if (run(ctx, in.g, (const gs_tensor *const *)ins, nin, &before) != GS_OK) {
         snprintf(res, cap, "%s", gs_ctx_errmsg(ctx));
@@ -468,6 +497,165 @@ done:
     return ctx->last == GS_ERR_NOMEM ? CHECK_NOMEM : verdict;
 }
 
+/* ---- shapes other than the check data's ---------------------------------- */
+
+/* Whether variable var is bound to an attribute somewhere in pattern p. */
+static bool attr_var_in(const gs_pnode *p, int var)
+{
+    if (!p)
+        return false;
+    for (int i = 0; i < p->nattrs; i++)
+        if (p->attrs[i].val && p->attrs[i].val->kind == P_VAR && p->attrs[i].val->var == var)
+            return true;
+    for (int i = 0; i < p->nargs; i++)
+        if (attr_var_in(p->args[i], var))
+            return true;
+    return false;
+}
+
+/* The shape array of value variable var in spec (NULL: an attribute, a
+ * constant given by its values, or no shape). */
+static cJSON *shape_item(const gs_rule *r, cJSON *spec, int var)
+{
+    for (int i = 0; i < r->nroots; i++)
+        if (attr_var_in(r->roots[i], var))
+            return NULL;
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, r->vars[var]);
+    if (cJSON_IsObject(s))
+        s = cJSON_GetObjectItemCaseSensitive(s, "value") ? NULL : cJSON_GetObjectItemCaseSensitive(s, "shape");
+    return cJSON_IsArray(s) ? s : NULL;
+}
+
+/* Numbers an attribute holds, in the pattern or the check data (a
+ * kernel_shape of 3): dims of that size are left as written, since an
+ * attribute may have to agree with them in a valid model. */
+typedef struct fixed_dims {
+    double v[64];
+    int n;
+} fixed_dims;
+
+static void fix_num(fixed_dims *f, double v)
+{
+    if (f->n < 64)
+        f->v[f->n++] = v;
+}
+
+static void fix_literals(fixed_dims *f, const gs_pnode *p)
+{
+    if (!p)
+        return;
+    if (p->kind == P_NUM)
+        fix_num(f, p->num);
+    for (int i = 0; i < p->nargs; i++)
+        fix_literals(f, p->args[i]);
+    for (int i = 0; i < p->nattrs; i++)
+        if (p->attrs[i].val && p->attrs[i].val->kind != P_VAR)
+            fix_literals(f, p->attrs[i].val);
+}
+
+static void fix_attr_data(fixed_dims *f, const gs_rule *r, const cJSON *spec)
+{
+    for (int v = 0; v < r->nvars; v++) {
+        bool attr = false;
+        for (int i = 0; i < r->nroots && !attr; i++)
+            attr = attr_var_in(r->roots[i], v);
+        const cJSON *s = attr ? cJSON_GetObjectItemCaseSensitive(spec, r->vars[v]) : NULL, *e;
+        if (cJSON_IsNumber(s))
+            fix_num(f, s->valuedouble);
+        cJSON_ArrayForEach(e, (cJSON_IsArray(s) ? s : NULL))
+            if (cJSON_IsNumber(e))
+                fix_num(f, e->valuedouble);
+    }
+}
+
+/* Every dim d > 1 of every value variable becomes d + 1, except the sizes
+ * an attribute holds: the rule at a second size. */
+static void grow_dims(const gs_rule *r, cJSON *spec)
+{
+    fixed_dims f = { .n = 0 };
+    for (int i = 0; i < r->nroots; i++)
+        fix_literals(&f, r->roots[i]);
+    fix_attr_data(&f, r, spec);
+    for (int v = 0; v < r->nvars; v++) {
+        cJSON *d, *shape = shape_item(r, spec, v);
+        cJSON_ArrayForEach(d, shape) {
+            bool fixed = false;
+            for (int i = 0; i < f.n && !fixed; i++)
+                fixed = f.v[i] == d->valuedouble;
+            if (cJSON_IsNumber(d) && d->valuedouble > 1 && !fixed)
+                cJSON_SetNumberValue(d, d->valuedouble + 1);
+        }
+    }
+}
+
+/* The k-th graph-input variable (not constant) of rank >= 1 with a first dim
+ * > 1 gets a first dim of 1, so the ops reading it broadcast it against the
+ * others. False when there is no k-th such variable. */
+static bool broadcast_one(const gs_rule *r, cJSON *spec, int k, const char **name)
+{
+    for (int v = 0; v < r->nvars; v++) {
+        cJSON *shape = shape_item(r, spec, v);
+        cJSON *d0 = shape ? cJSON_GetArrayItem(shape, 0) : NULL;
+        if (!d0 || !cJSON_IsNumber(d0) || d0->valuedouble <= 1 || wants_const(r, v) || k--)
+            continue;
+        cJSON_SetNumberValue(d0, 1);
+        *name = r->vars[v];
+        return true;
+    }
+    return false;
+}
+
+/* Every range and seed (and with the optional inputs absent) on one spec:
+ * 0 ok, 1 failed, 2 unchecked, CHECK_NOMEM; `shapes` names the spec in a
+ * message ("" for the check data as written). */
+static int check_spec(gs_ctx *ctx, const gs_rule *r, cJSON *spec, bool unit, const char *shapes, char *res,
+                      size_t cap)
+{
+    int verdict = 0;
+    for (int absent = 0; absent <= (r->optional != 0) && verdict == 0; absent++)   /* and without them */
+        for (int k = 0; k < NRANGES && verdict == 0; k++)
+            for (uint64_t seed = 1; seed <= 3 && verdict == 0 &&
+                                 !(unit && (ranges[k].special || ranges[k].hi - ranges[k].lo > 2)); seed++) {
+                verdict = check_once(ctx, r, spec, seed * 1000003, absent, &ranges[k], res, cap);
+                if (verdict != 0 && verdict != CHECK_NOMEM) {
+                    char msg[768];
+                    snprintf(msg, sizeof msg, "%s (inputs drawn from %s%s%s)", res, ranges[k].name,
+                             absent ? ", optional inputs absent" : "", shapes);
+                    snprintf(res, cap, "%s", msg);
+                }
+            }
+    return verdict;
+}
+
+/* A second size and a broadcast input, where the rule matches them: a
+ * variant the pattern or its conditions refuse (or whose match side does
+ * not run) is skipped; one that matches must give the same results. */
+static int check_variants(gs_ctx *ctx, const gs_rule *r, const cJSON *spec, bool unit, char *res, size_t cap)
+{
+    char sub[512];
+    cJSON *v = cJSON_Duplicate(spec, true);
+    if (!v)
+        return gs_nomem(ctx), CHECK_NOMEM;
+    grow_dims(r, v);
+    int verdict = check_spec(ctx, r, v, unit, ", every dim > 1 of the check data one larger", sub, sizeof sub);
+    cJSON_Delete(v);
+    for (int k = 0; (verdict == 0 || verdict == 2) && k < GS_MAX_BINDINGS; k++) {
+        const char *name = NULL;
+        if (!(v = cJSON_Duplicate(spec, true)))
+            return gs_nomem(ctx), CHECK_NOMEM;
+        bool any = broadcast_one(r, v, k, &name);
+        char what[128];
+        snprintf(what, sizeof what, ", '%s' with a first dim of 1, broadcast", any ? name : "");
+        verdict = any ? check_spec(ctx, r, v, unit, what, sub, sizeof sub) : 0;
+        cJSON_Delete(v);
+        if (!any || verdict == 0)
+            break;   /* one broadcast case that matches is enough */
+    }
+    if (verdict == 1 || verdict == CHECK_NOMEM)
+        snprintf(res, cap, "%s", sub);
+    return verdict == 2 ? 0 : verdict;
+}
+
 int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
 {
     if (!r->check) {
@@ -477,24 +665,14 @@ int gs_rule_check(gs_ctx *ctx, const gs_rule *r, char *res, size_t cap)
     cJSON *spec = cJSON_Parse(r->check);
     if (!spec)   /* the text was printed by cJSON at load: only memory can fail */
         return gs_nomem(ctx), CHECK_NOMEM;
-    int verdict = 0;
     /* "unit_inputs": true: a rule whose sides take a softmax of products of
      * inputs (attention) is checked on [-1, 1) and zeros only: at magnitudes
      * of 1e4 its logits reach 1e8, where two correct roundings of one sum
      * are a whole logit apart and flip the softmax. */
     bool unit = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "unit_inputs"));
-    for (int absent = 0; absent <= (r->optional != 0) && verdict == 0; absent++)   /* and without them */
-        for (int k = 0; k < NRANGES && verdict == 0; k++)
-            for (uint64_t seed = 1; seed <= 3 && verdict == 0 &&
-                                 !(unit && (ranges[k].special || ranges[k].hi - ranges[k].lo > 2)); seed++) {
-                verdict = check_once(ctx, r, spec, seed * 1000003, absent, &ranges[k], res, cap);
-                if (verdict != 0 && verdict != CHECK_NOMEM) {
-                    char msg[512];
-                    snprintf(msg, sizeof msg, "%s (inputs drawn from %s%s)", res, ranges[k].name,
-                             absent ? ", optional inputs absent" : "");
-                    snprintf(res, cap, "%s", msg);
-                }
-            }
+    int verdict = check_spec(ctx, r, spec, unit, "", res, cap);
+    if (verdict == 0)
+        verdict = check_variants(ctx, r, spec, unit, res, cap);
     if (verdict == 0)
         snprintf(res, cap, unit ? "ok (inputs in [-1, 1) and zeros only)" : "ok");
     cJSON_Delete(spec);
@@ -528,6 +706,65 @@ GS_API gs_status gs_rules_each(gs_ctx *ctx, const char *const *paths, int check,
     }
     if (nfailed)
         *nfailed = failed;
+    gs_ruleset_free(rs);
+    return st;
+}
+
+/* ---- the public explanation ------------------------------------------------ */
+
+static gs_status explain_graph(gs_ctx *ctx, const gs_rule *r, gs_model *m, gs_explain_cb cb, void *ud)
+{
+    gs_graph *g = m->graph;
+    int64_t opset = g->opset;
+    gs_status st = gs_infer_graph(g);   /* conditions read shapes and types */
+    if (st == GS_ERR_NOMEM)
+        return st;
+    ctx->last = GS_OK;
+    char why[700];
+    if (opset < r->opset_min || opset > r->opset_max) {
+        snprintf(why, sizeof why, "the rule applies at opsets %d to %d and the model has opset %lld: it never "
+                 "fires on this model (what follows is what it would do at that opset)", r->opset_min,
+                 r->opset_max, (long long)opset);
+        cb(ud, NULL, NULL, 0, why);
+    }
+    int seen = 0;
+    for (gs_id id = 0; id < g->nnodes; id++) {
+        const gs_node *n = &g->nodes[id];
+        if ((n->flags & GS_N_DEAD) || *n->domain || strcmp(n->op, r->roots[0]->name))
+            continue;
+        seen++;
+        bool ok = gs_match_explain(r, g, id, why, sizeof why);
+        cb(ud, n->name, n->op, ok, why);
+    }
+    if (!seen) {
+        snprintf(why, sizeof why, "the model's main graph has no %s node, the op of the rule's first statement",
+                 r->roots[0]->name);
+        cb(ud, NULL, NULL, 0, why);
+    }
+    return GS_OK;
+}
+
+GS_API gs_status gs_rules_explain(gs_ctx *ctx, const char *const *paths, const char *rule, gs_model *model,
+                                  gs_explain_cb cb, void *ud)
+{
+    if (!ctx)
+        return GS_ERR_ARG;
+    if (!rule || !model || !cb)
+        return gs_err(ctx, GS_ERR_ARG, "rule, model and callback must not be NULL");
+    gs_ruleset *rs = gs_ruleset_new(ctx);
+    if (!rs)
+        return gs_nomem(ctx);
+    gs_status st = paths && paths[0] ? GS_OK : gs_ruleset_load_default(rs);
+    for (int i = 0; st == GS_OK && paths && paths[i]; i++)
+        st = gs_ruleset_load(rs, paths[i]);
+    const gs_rule *r = st == GS_OK ? gs_ruleset_find(rs, rule) : NULL;
+    const char *near = st == GS_OK && !r ? gs_ruleset_nearest(rs, rule) : NULL;
+    if (st == GS_OK && !r && near)
+        st = gs_err(ctx, GS_ERR_ARG, "no rule named '%s' (did you mean '%s'?)", rule, near);
+    else if (st == GS_OK && !r)
+        st = gs_err(ctx, GS_ERR_ARG, "no rule named '%s' (graphsub rules list shows them)", rule);
+    if (st == GS_OK)
+        st = explain_graph(ctx, r, model, cb, ud);
     gs_ruleset_free(rs);
     return st;
 }

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,65 @@ typedef struct parser {
     bool rewrite;              /* infix operators allowed */
     int depth;                 /* nesting, bounded so a hostile file cannot exhaust the stack */
     int slots;                 /* calls numbered in a match */
-    char err[256];
+    int fires_from, fires_to;  /* the opsets where every op of the match exists */
+    int elem;                  /* "where": the condition's index in the list */
+    char err[512];
+    const char *err_field;     /* where the error is: the rule's field ("match", "rewrite",
+                                  "where", or NULL: the rule), its list element, */
+    int err_elem;
+    int err_off;               /* and the byte offset in that string (-1: the field itself) */
+    const char *err_sub;       /* or a key inside the field's object (a "check" entry) */
+    bool err_key;              /* at the field's key, not its value (an unknown field) */
 } parser;
+
+/* An error at byte off of the string being parsed (off -1: at the field
+ * itself); the rule's loader turns the field and offset into a line and a
+ * column of the file. */
+static bool perr_at(parser *ps, int off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool verr(parser *ps, int off, const char *fmt, va_list ap)
+{
+    if (ps->err[0])
+        return false;
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (off >= 0)
+        snprintf(ps->err, sizeof ps->err, "%s at column %d: %s", ps->what, off + 1, msg);
+    else
+        snprintf(ps->err, sizeof ps->err, "%s: %s", ps->what, msg);
+    ps->err_field = ps->what;
+    ps->err_elem = !strcmp(ps->what, "where") ? ps->elem : -1;
+    ps->err_off = off;
+    return false;
+}
+
+static bool perr_at(parser *ps, int off, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr(ps, off, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* An error at key `sub` of the field being read (a "check" entry). */
+static bool perr_key(parser *ps, const char *sub, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool perr_key(parser *ps, const char *sub, const char *fmt, ...)
+{
+    bool first = !ps->err[0];
+    va_list ap;
+    va_start(ap, fmt);
+    verr(ps, -1, fmt, ap);
+    va_end(ap);
+    if (first)
+        ps->err_sub = sub;
+    return false;
+}
 
 static bool perr(parser *ps, const char *msg)
 {
-    if (!ps->err[0])
-        snprintf(ps->err, sizeof ps->err, "%s at column %d: %s", ps->what, (int)(ps->p - ps->src) + 1, msg);
-    return false;
+    return perr_at(ps, (int)(ps->p - ps->src), "%s", msg);
 }
 
 static void skip(parser *ps)
@@ -500,27 +552,437 @@ static bool compile_rewrite(parser *ps, const char *text)
     return true;
 }
 
-static bool compile_where(parser *ps, const cJSON *where)
+/* ---- validation: every mistake found at load --------------------------- */
+
+/* Edit distance between a and b, capped at 9 (for "did you mean"). */
+static int distance(const char *a, const char *b)
 {
-    gs_rule *r = ps->rule;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, where) {
-        if (!cJSON_IsString(c))
-            return perr(ps, "'where' must be a list of strings");
-        ps->src = ps->p = c->valuestring;
-        ps->what = "where";
-        ps->rewrite = false;
-        gs_pnode *e = expr(ps);
-        if (!e)
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 9;
+    int row[41];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            row[j] = sub < up + 1 ? sub : up + 1;
+            if (row[j - 1] + 1 < row[j])
+                row[j] = row[j - 1] + 1;
+            diag = up;
+        }
+    }
+    return row[lb] < 9 ? row[lb] : 9;
+}
+
+/* The nearest of several names to a misspelt one. */
+typedef struct nearest {
+    const char *word;
+    const char *best;
+    int dist;
+} nearest;
+
+static void consider(nearest *n, const char *cand)
+{
+    int d = distance(n->word, cand);
+    if (d < n->dist) {
+        n->dist = d;
+        n->best = cand;
+    }
+}
+
+/* " (did you mean 'x'?)" when a name is close enough, else "". */
+static const char *suggest(const nearest *n, char *buf, size_t cap)
+{
+    size_t len = strlen(n->word);
+    int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+    if (!n->best || n->dist > limit)
+        return "";
+    snprintf(buf, cap, " (did you mean '%s'?)", n->best);
+    return buf;
+}
+
+static void consider_op(const gs_opdef *d, void *ud)
+{
+    consider(ud, d->name);
+}
+
+/* The opsets a rule is checked for: its range, up to the newest the
+ * registry can tell apart. */
+enum { NEWEST_OPSET = 30 };
+
+static int upper_opset(const gs_rule *r)
+{
+    return r->opset_max < NEWEST_OPSET ? r->opset_max : NEWEST_OPSET;
+}
+
+/* Whether row d takes n inputs (rest: n or more). */
+static bool arity_fits(const gs_opdef *d, int lo, int hi, bool rest)
+{
+    if (d->max_in >= 0 && lo > d->max_in)
+        return false;
+    return rest || hi >= d->min_in;
+}
+
+static const char *plural(int n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* "1 input", "2 to 3 inputs", "1 or more inputs". */
+static const char *inputs_of(const gs_opdef *d, char *buf, size_t cap)
+{
+    if (d->max_in < 0)
+        snprintf(buf, cap, "%d or more inputs", d->min_in);
+    else if (d->min_in == d->max_in)
+        snprintf(buf, cap, "%d input%s", d->min_in, plural(d->min_in));
+    else
+        snprintf(buf, cap, "%d to %d inputs", d->min_in, d->max_in);
+    return buf;
+}
+
+/* Call p's inputs: nargs, of which the trailing optional ones ("b?") may be absent. */
+static void call_arity(const gs_rule *r, const gs_pnode *p, int *lo, int *hi, bool *rest)
+{
+    *hi = p->nargs;
+    *rest = p->nargs && p->args[p->nargs - 1]->kind == P_VAR && p->args[p->nargs - 1]->rest;
+    *lo = *hi;
+    while (*lo > 0 && p->args[*lo - 1]->kind == P_VAR &&
+           (p->args[*lo - 1]->optional || (r->optional >> p->args[*lo - 1]->var & 1)))
+        (*lo)--;
+}
+
+/* A matched op must exist, with that many inputs, at some opset of the
+ * rule's range; a written op at every one. */
+static bool check_op(parser *ps, const gs_pnode *p, bool written)
+{
+    const gs_rule *r = ps->rule;
+    int lo, hi, from = written ? ps->fires_from : r->opset_min, to = written ? ps->fires_to : upper_opset(r);
+    int first = 0;
+    bool rest, fits = false;
+    call_arity(r, p, &lo, &hi, &rest);
+    if (strchr(p->name, '.'))
+        return perr_at(ps, p->pos, "'%s': ops of other domains are not supported in rules", p->name);
+    for (int o = from; o <= to; o++) {
+        const gs_opdef *d = gs_op_find(p->name, "", o);
+        if (d && !first)
+            first = o;
+        if (d && arity_fits(d, lo, hi, rest))
+            fits = true;
+        if (written && !d && first)
+            return perr_at(ps, p->pos, "'%s' does not exist at opset %d, which the rule's \"opset\" "
+                           "range [%d, %d] admits", p->name, o, r->opset_min, r->opset_max);
+        if (written && d && !arity_fits(d, lo, hi, rest)) {
+            char want[64];
+            return perr_at(ps, p->pos, "'%s' takes %s at opset %d, not %d", p->name, inputs_of(d, want, sizeof want),
+                           o, hi);
+        }
+    }
+    if (!first) {
+        char buf[96];
+        nearest n = { p->name, NULL, 99 };
+        gs_op_each(consider_op, &n);
+        for (int o = 1; o <= NEWEST_OPSET && gs_op_find(p->name, "", 1) == NULL; o++)
+            if (gs_op_find(p->name, "", o))
+                return perr_at(ps, p->pos, "'%s' needs opset %d or later; the rule's \"opset\" range is "
+                               "[%d, %d]", p->name, o, r->opset_min, r->opset_max);
+        return perr_at(ps, p->pos, "unknown op '%s'%s", p->name, suggest(&n, buf, sizeof buf));
+    }
+    if (written && first > from)
+        return perr_at(ps, p->pos, "'%s' needs opset %d or later; the rule can fire from opset %d (its "
+                       "\"opset\" range and the ops it matches)", p->name, first, from);
+    if (!fits) {
+        char want[64];
+        return perr_at(ps, p->pos, "'%s' takes %s, not %d", p->name,
+                       inputs_of(gs_op_find(p->name, "", first), want, sizeof want), hi);
+    }
+    return true;
+}
+
+/* Whether variable var is bound to an attribute by match pattern p. */
+static bool attr_var(const gs_pnode *p, int var)
+{
+    if (!p)
+        return false;
+    for (int i = 0; i < p->nattrs; i++)
+        if (p->attrs[i].val && p->attrs[i].val->kind == P_VAR && p->attrs[i].val->var == var)
+            return true;
+    for (int i = 0; i < p->nargs; i++)
+        if (attr_var(p->args[i], var))
+            return true;
+    return false;
+}
+
+static bool is_attr_var(const gs_rule *r, int var)
+{
+    for (int i = 0; i < r->nroots; i++)
+        if (attr_var(r->roots[i], var))
+            return true;
+    return false;
+}
+
+/* The nearest variable of the match to a name it does not bind. */
+static const char *near_var(const gs_rule *r, const char *name, char *buf, size_t cap)
+{
+    nearest n = { name, NULL, 99 };
+    for (int v = 0; v < r->nmatch_vars; v++)
+        consider(&n, r->vars[v]);
+    return suggest(&n, buf, cap);
+}
+
+static bool bound_in_rewrite(const gs_rule *r, int var)
+{
+    return var < r->nmatch_vars || (r->let_vars >> var & 1);
+}
+
+static bool check_rewrite_expr(parser *ps, const gs_pnode *p, unsigned place);
+
+/* Argument k of call f (in a condition or a rewrite) is what f takes there. */
+static bool check_func_arg(parser *ps, const gs_pnode *f, int k)
+{
+    const gs_rule *r = ps->rule;
+    const gs_pnode *a = f->args[k];
+    char kind = gs_rule_func_arg(f->fn, k), buf[96];
+    bool var = a->kind == P_VAR && !a->rest;
+    if (kind == 'l' && var && !bound_in_rewrite(r, a->var))
+        return true;   /* a bare word: a string ("attr_eq(pad, NOTSET)") */
+    if (kind == 'n' && a->kind != P_NUM)
+        return perr_at(ps, a->pos, "%s(): argument %d must be a number", f->name, k + 1);
+    if (a->kind == P_VAR && !bound_in_rewrite(r, a->var))
+        return perr_at(ps, a->pos, "%s(): '%s' is not bound by the match%s", f->name, a->name,
+                       near_var(r, a->name, buf, sizeof buf));
+    if (a->kind == P_VAR && a->var >= r->nmatch_vars && f->fn->id == GS_F_COND)
+        return perr_at(ps, a->pos, "%s(): '%s' is a rewrite binding, not a variable of the match", f->name,
+                       a->name);
+    bool attr = var && a->var < r->nmatch_vars && is_attr_var(r, a->var);
+    switch (kind) {
+    case 'v':
+        if (!var || attr)
+            return perr_at(ps, a->pos, "%s(): argument %d must be a value variable of the match", f->name, k + 1);
+        return true;
+    case 'a':
+        if (!var || !attr)
+            return perr_at(ps, a->pos, "%s(): argument %d must be an attribute variable of the match "
+                           "({name=var})", f->name, k + 1);
+        return true;
+    case 'x':
+        return var || perr_at(ps, a->pos, "%s(): argument %d must be a variable of the match", f->name, k + 1);
+    case 'n':
+        return a->kind == P_NUM || perr_at(ps, a->pos, "%s(): argument %d must be a number", f->name, k + 1);
+    case 'l':
+        return a->kind == P_NUM || a->kind == P_LIST ||
+               perr_at(ps, a->pos, "%s(): argument %d must be a number or a list", f->name, k + 1);
+    case 'i':
+        if (a->kind == P_NUM || (var && !attr))
+            return true;
+        if (a->kind == P_FUNC)
+            return check_rewrite_expr(ps, a, GS_FN_INT);
+        return perr_at(ps, a->pos, "%s(): argument %d must be an integer", f->name, k + 1);
+    default:
+        return perr_at(ps, a->pos, "%s(): too many arguments", f->name);
+    }
+}
+
+/* Resolve call p to its row in rule_funcs.c, which must allow place. */
+static bool resolve_func(parser *ps, gs_pnode *p, unsigned place)
+{
+    static const char *const where_names[] = { "a condition", "a rewrite input", "an attribute value",
+                                               "a list element" };
+    char buf[96];
+    const gs_rule_func *f = gs_rule_func_find(p->name);
+    if (strchr(p->name, '.'))
+        return perr_at(ps, p->pos, "'%s': ops of other domains are not supported in rules", p->name);
+    if (!f || !(f->places & place)) {
+        nearest n = { p->name, NULL, 99 };
+        for (int i = 0; gs_rule_func_at(i); i++)
+            if (gs_rule_func_at(i)->places & place)
+                consider(&n, gs_rule_func_at(i)->name);
+        const char *what = place == GS_FN_WHERE ? "condition" : "rewrite function";
+        if (f)
+            return perr_at(ps, p->pos, "%s() cannot be %s%s", p->name,
+                           where_names[__builtin_ctz(place)], suggest(&n, buf, sizeof buf));
+        return perr_at(ps, p->pos, "unknown %s '%s'%s", what, p->name, suggest(&n, buf, sizeof buf));
+    }
+    if (!gs_rule_func_arity(f, p->nargs)) {
+        size_t n = strlen(f->args);
+        bool more = n && f->args[n - 1] == '+';
+        return perr_at(ps, p->pos, "%s() takes %d%s argument%s, not %d", p->name, (int)(more ? n - 1 : n),
+                       more ? " or more" : "", plural((int)(more ? n - 1 : n)), p->nargs);
+    }
+    p->fn = f;
+    for (int k = 0; k < p->nargs; k++)
+        if (!check_func_arg(ps, p, k))
             return false;
-        if (e->kind != P_FUNC || !gs_match_known_condition(e->name, e->nargs))
-            return perr(ps, "unknown condition or wrong number of arguments");
-        if (!push(ps, &r->where, &r->nwhere, &e, sizeof e))
+    return true;
+}
+
+/* Rewrite expression p, written at place (GS_FN_INPUT, GS_FN_INT): its ops
+ * exist for the rule's opsets, its functions are known there, and every
+ * variable it reads is bound. */
+static bool check_rewrite_expr(parser *ps, const gs_pnode *p, unsigned place)
+{
+    const gs_rule *r = ps->rule;
+    char buf[96];
+    switch (p->kind) {
+    case P_VAR:
+        if (!bound_in_rewrite(r, p->var))
+            return perr_at(ps, p->pos, "'%s' is not bound by the match or a rewrite binding%s", p->name,
+                           near_var(r, p->name, buf, sizeof buf));
+        return true;
+    case P_NUM:
+        return true;
+    case P_LIST:
+        for (int i = 0; i < p->nargs; i++)
+            if (p->args[i]->kind != P_NUM && !check_rewrite_expr(ps, p->args[i], GS_FN_INT))
+                return false;
+        return true;
+    case P_FUNC:
+        return resolve_func(ps, (gs_pnode *)p, place);
+    case P_CALL:
+        break;
+    }
+    if (!check_op(ps, p, true))
+        return false;
+    for (int i = 0; i < p->nargs; i++)
+        if (!check_rewrite_expr(ps, p->args[i], GS_FN_INPUT))
+            return false;
+    for (int i = 0; i < p->nattrs; i++) {   /* a bare word is a string; a variable must be an attribute's */
+        const gs_pnode *v = p->attrs[i].val;
+        if (v && v->kind == P_FUNC && !resolve_func(ps, (gs_pnode *)v, GS_FN_ATTR))
+            return false;
+        if (v && v->kind == P_LIST && !check_rewrite_expr(ps, v, GS_FN_ATTR))
             return false;
     }
     return true;
 }
 
+/* Match pattern p: ops exist with that arity at some opset of the range; no
+ * function calls or literals as inputs. */
+static bool check_match_expr(parser *ps, const gs_pnode *p)
+{
+    if (p->kind == P_VAR)
+        return true;
+    if (p->kind == P_FUNC)
+        return perr_at(ps, p->pos, "'%s(...)' in a match: a pattern reads ops (capitalized) and variables; "
+                       "conditions go in \"where\"", p->name);
+    if (p->kind != P_CALL)
+        return perr_at(ps, p->pos, "a literal cannot be an input in a match pattern");
+    if (!check_op(ps, p, false))
+        return false;
+    int o = ps->fires_from;
+    while (o < upper_opset(ps->rule) && !gs_op_find(p->name, "", o))
+        o++;
+    ps->fires_from = o;
+    for (o = ps->fires_to; o > ps->fires_from && !gs_op_find(p->name, "", o); o--)
+        ;
+    ps->fires_to = o;
+    for (int i = 0; i < p->nargs; i++)
+        if (!check_match_expr(ps, p->args[i]))
+            return false;
+    return true;
+}
+
+static bool validate_patterns(parser *ps, const char *match, const char *rw)
+{
+    const gs_rule *r = ps->rule;
+    ps->what = "match";
+    ps->src = match;
+    ps->fires_from = r->opset_min;
+    ps->fires_to = upper_opset(r);
+    for (int i = 0; i < r->nroots; i++)
+        if (!check_match_expr(ps, r->roots[i]))
+            return false;
+    ps->what = "rewrite";
+    ps->src = rw;
+    for (int i = 0; i < r->nlets; i++)
+        if (!check_rewrite_expr(ps, r->lets[i], GS_FN_INPUT))
+            return false;
+    for (int i = 0; i < (r->rewrite_tuple ? r->nrewrite : 1); i++)
+        if (!check_rewrite_expr(ps, r->rewrite[i], GS_FN_INPUT))
+            return false;
+    return true;
+}
+
+static bool compile_where(parser *ps, const cJSON *where)
+{
+    gs_rule *r = ps->rule;
+    const cJSON *c;
+    ps->elem = 0;
+    cJSON_ArrayForEach(c, where) {
+        ps->what = "where";
+        if (!cJSON_IsString(c))
+            return perr_at(ps, -1, "'where' must be a list of strings");
+        ps->src = ps->p = c->valuestring;
+        ps->rewrite = false;
+        gs_pnode *e = expr(ps);
+        if (!e)
+            return false;
+        skip(ps);
+        if (*ps->p)
+            return perr(ps, "unexpected text after the condition");
+        if (e->kind != P_FUNC)
+            return perr_at(ps, e->pos, "a condition is a call such as const(w)");
+        if (!resolve_func(ps, e, GS_FN_WHERE))
+            return false;
+        if (!push(ps, &r->where, &r->nwhere, &e, sizeof e))
+            return false;
+        ps->elem++;
+    }
+    return true;
+}
+
+/* The fields a rule may have, and those of a check entry's object. */
+static const char *const rule_fields[] = { "name", "doc", "class", "opset", "match", "where", "rewrite",
+                                           "check", "shared_inner" };
+static const char *const check_fields[] = { "shape", "range", "value", "dtype" };
+
+static const char *unknown_key(const cJSON *o, const char *const *known, int n, char *buf, size_t cap)
+{
+    for (const cJSON *k = o->child; k; k = k->next) {
+        nearest near = { k->string, NULL, 99 };
+        bool ok = false;
+        for (int i = 0; i < n && !ok; i++) {
+            ok = !strcmp(k->string, known[i]);
+            consider(&near, known[i]);
+        }
+        if (!ok) {
+            char sb[96];
+            snprintf(buf, cap, "unknown field '%s'%s", k->string, suggest(&near, sb, sizeof sb));
+            return k->string;
+        }
+    }
+    return NULL;
+}
+
+/* The "check" object names variables of the match (value or attribute),
+ * each with data of a known form. */
+static bool validate_check(parser *ps, const cJSON *check)
+{
+    const gs_rule *r = ps->rule;
+    char buf[200];
+    ps->what = "check";
+    if (!cJSON_IsObject(check))
+        return perr_at(ps, -1, "\"check\" must be an object: a shape or data per variable");
+    for (const cJSON *k = check->child; k; k = k->next) {
+        if (!strcmp(k->string, "unit_inputs")) {   /* a flag for the check, not a variable */
+            if (!cJSON_IsBool(k))
+                return perr_key(ps, k->string, "'unit_inputs' must be true or false");
+            continue;
+        }
+        int v = 0;
+        while (v < r->nmatch_vars && strcmp(r->vars[v], k->string))
+            v++;
+        if (v == r->nmatch_vars)
+            return perr_key(ps, k->string, "'%s' is not a variable of the match%s", k->string,
+                            near_var(r, k->string, buf, sizeof buf));
+        if (cJSON_IsObject(k) && unknown_key(k, check_fields, 4, buf, sizeof buf))
+            return perr_key(ps, k->string, "'%s': %s", k->string, buf);
+    }
+    return true;
+}
 static void collect_ops(gs_arena *a, const gs_pnode *n, char *buf, size_t cap)
 {
     if (!n || n->kind != P_CALL)
@@ -700,9 +1162,159 @@ static bool statements_symmetric(const gs_rule *r)
     return true;
 }
 
-static gs_status rule_err(gs_ruleset *rs, const char *file, int index, const char *name, const char *msg)
+/* ---- positions in the file --------------------------------------------- */
+
+/* A rule file's text, for turning a rule's field into a line and column. */
+typedef struct source {
+    const char *file;
+    const char *text;
+    size_t len;
+} source;
+
+/* Past white space as cJSON skips it (every byte up to 32, NUL included);
+ * NULL stays NULL, so a lookup that failed fails the whole way. */
+static const char *jws(const char *p, const char *e)
 {
-    return gs_err(rs->ctx, GS_ERR_RULE, "%s: rule %d '%s': %s", file, index + 1, name ? name : "?", msg);
+    while (p && p < e && (unsigned char)*p <= 32)
+        p++;
+    return p;
+}
+
+static const char *jstring_end(const char *p, const char *e)   /* p at '"' */
+{
+    for (p++; p < e && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < e ? p + 1 : e;
+}
+
+/* Past the JSON value at p (the text parsed already: no checks). */
+static const char *jskip(const char *p, const char *e)
+{
+    p = jws(p, e);
+    if (p < e && *p == '"')
+        return jstring_end(p, e);
+    if (p < e && (*p == '{' || *p == '[')) {
+        int depth = 0;
+        for (; p < e; p++) {
+            if (*p == '"')
+                p = jstring_end(p, e) - 1;
+            else if (*p == '{' || *p == '[')
+                depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0)
+                return p + 1;
+        }
+        return e;
+    }
+    while (p < e && (unsigned char)*p > 32 && !strchr(",}]", *p))
+        p++;
+    return p;
+}
+
+/* The value of key in the object at p (or, key_at, the key's quote); NULL
+ * when there is none. */
+static const char *jfield(const char *p, const char *e, const char *key, bool key_at)
+{
+    if (!p)
+        return NULL;
+    p = jws(p, e);
+    if (p >= e || *p != '{')
+        return NULL;
+    for (p++;;) {
+        p = jws(p, e);
+        if (p >= e || *p != '"')
+            return NULL;
+        const char *k = p;
+        p = jstring_end(p, e);
+        bool hit = (size_t)(p - k - 2) == strlen(key) && !memcmp(k + 1, key, (size_t)(p - k - 2));
+        p = jws(p, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        p = jws(p + 1, e);
+        if (hit)
+            return key_at ? k : p;
+        p = jws(jskip(p, e), e);
+        if (p >= e || *p != ',')
+            return NULL;
+        p++;
+    }
+}
+
+/* Element i of the list at p, or NULL. */
+static const char *jelem(const char *p, const char *e, int i)
+{
+    if (!p)
+        return NULL;
+    p = jws(p, e);
+    if (p >= e || *p != '[')
+        return NULL;
+    for (p++;; i--) {
+        p = jws(p, e);
+        if (p >= e || *p == ']')
+            return NULL;
+        if (i == 0)
+            return p;
+        p = jws(jskip(p, e), e);
+        if (p >= e || *p != ',')
+            return NULL;
+        p++;
+    }
+}
+
+/* Where byte off of the JSON string at p (at its quote) is in the file. */
+static const char *jstring_at(const char *p, const char *e, int off)
+{
+    if (!p)
+        return NULL;
+    for (p++; p < e && *p != '"' && off > 0; p++, off--)
+        if (*p == '\\')
+            p += p[1] == 'u' ? 5 : 1;
+    return p;
+}
+
+static int line_of(const char *text, const char *at, int *col);
+
+/* The place in the file of rule `index`'s error as the parser recorded it. */
+static const char *error_place(const source *src, int index, const parser *ps)
+{
+    const char *e = src->text + src->len;
+    const char *rule = jelem(jfield(src->text, e, "rules", false), e, index), *at = rule;
+    if (!rule || !ps || !ps->err_field)
+        return rule;
+    const char *f = jfield(rule, e, ps->err_field, ps->err_key || (ps->err_off < 0 && ps->err_sub));
+    if (f && ps->err_elem >= 0)
+        f = jelem(f, e, ps->err_elem);
+    if (f && ps->err_sub)
+        f = jfield(f, e, ps->err_sub, true);
+    if (f && ps->err_off >= 0 && *f == '"')
+        f = jstring_at(f, e, ps->err_off);
+    return f ? f : at;
+}
+
+static gs_status rule_fail(gs_ruleset *rs, const source *src, int index, const char *name, const parser *ps,
+                           const char *msg)
+{
+    const char *at = error_place(src, index, ps);
+    int col, line = at ? line_of(src->text, at, &col) : 0;
+    if (!at)
+        return gs_err(rs->ctx, GS_ERR_RULE, "%s: rule %d '%s': %s", src->file, index + 1, name ? name : "?", msg);
+    return gs_err(rs->ctx, GS_ERR_RULE, "%s:%d:%d: rule %d '%s': %s", src->file, line, col, index + 1,
+                  name ? name : "?", msg);
+}
+
+/* An error at a field of rule `index` (its value; key: the field's name;
+ * field NULL: the rule itself). */
+static gs_status rule_err_at(gs_ruleset *rs, const source *src, int index, const char *name, const char *field,
+                             bool key, const char *msg)
+{
+    parser ps = { .err_field = field, .err_elem = -1, .err_off = -1, .err_key = key };
+    return rule_fail(rs, src, index, name, field ? &ps : NULL, msg);
+}
+
+static gs_status rule_err(gs_ruleset *rs, const source *src, int index, const char *name, const char *field,
+                          const char *msg)
+{
+    return rule_err_at(rs, src, index, name, field, false, msg);
 }
 
 /* The "class" field's names and their flags. */
@@ -723,6 +1335,62 @@ const char *gs_rule_class(const gs_rule *r)
     return "search";   /* a rule a profile skips (no flags) was one */
 }
 
+/* Whether rewrite expression e (or what it reads) copies the attributes of
+ * an `op` node ("Op(...){...}"). */
+static bool copies_op(const gs_pnode *e, const char *op)
+{
+    if (!e)
+        return false;
+    if (e->kind == P_CALL && !strcmp(e->name, op))
+        for (int i = 0; i < e->nattrs; i++)
+            if (!e->attrs[i].name)
+                return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (copies_op(e->args[i], op))
+            return true;
+    return false;
+}
+
+/* The match side's call nodes by slot. */
+static void collect_calls(const gs_pnode *p, const gs_pnode **by_slot)
+{
+    if (!p || p->kind != P_CALL)
+        return;
+    if (p->slot >= 0 && p->slot < GS_MAX_PATTERN)
+        by_slot[p->slot] = p;
+    for (int i = 0; i < p->nargs; i++)
+        collect_calls(p->args[i], by_slot);
+}
+
+static bool rewrite_copies(const gs_rule *r, const char *op)
+{
+    for (int i = 0; i < r->nrewrite; i++)
+        if (copies_op(r->rewrite[i], op))
+            return true;
+    for (int i = 0; i < r->nlets; i++)
+        if (copies_op(r->lets[i], op))
+            return true;
+    return false;
+}
+
+/* The slots whose attributes rule r's rewrite copies with "{...}" (the
+ * first matched node of each op so copied), for gs_rule.copied_slots. */
+static uint32_t copied_slots(const gs_rule *r)
+{
+    const gs_pnode *by_slot[GS_MAX_PATTERN] = { NULL };
+    for (int i = 0; i < r->nroots; i++)
+        collect_calls(r->roots[i], by_slot);
+    uint32_t mask = 0;
+    for (int i = 0; i < GS_MAX_PATTERN; i++) {
+        bool first = by_slot[i] != NULL;   /* rewrite.c copies from the first slot of the op */
+        for (int j = 0; first && j < i; j++)
+            first = !by_slot[j] || strcmp(by_slot[j]->name, by_slot[i]->name);
+        if (first && rewrite_copies(r, by_slot[i]->name))
+            mask |= 1u << i;
+    }
+    return mask;
+}
+
 /* The slots of pattern p (and below) whose op is commutative, as bits. */
 static uint32_t commutative_slots(const gs_pnode *p)
 {
@@ -737,54 +1405,89 @@ static uint32_t commutative_slots(const gs_pnode *p)
     return bits;
 }
 
-static gs_status compile_rule(gs_ruleset *rs, const char *file, const cJSON *o, int index, gs_rule **out)
+/* The rule's fields other than its patterns: class, opset, shared_inner. */
+static gs_status rule_fields_of(gs_ruleset *rs, const source *src, const cJSON *o, int index, gs_rule *r)
+{
+    const char *cls = str_field(o, "class");
+    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(o, "class");
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0] && !r->flags; i++)
+        if (!strcmp(cls ? cls : "search", classes[i].name))
+            r->flags = classes[i].flag;
+    if (!r->flags || (cf && !cls))
+        return rule_err(rs, src, index, r->name, "class", "class must be \"cleanup\", \"search\" or \"lower\"");
+    r->opset_min = 1, r->opset_max = 1000;
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "opset");
+    if (op && (!cJSON_IsArray(op) || cJSON_GetArraySize(op) != 2 ||
+               !cJSON_IsNumber(cJSON_GetArrayItem(op, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(op, 1))))
+        return rule_err(rs, src, index, r->name, "opset", "opset must be [min, max]");
+    if (op)
+        r->opset_min = cJSON_GetArrayItem(op, 0)->valueint, r->opset_max = cJSON_GetArrayItem(op, 1)->valueint;
+    if (op && (r->opset_min < 1 || r->opset_max < r->opset_min))
+        return rule_err(rs, src, index, r->name, "opset", "opset must be [min, max] with 1 <= min <= max");
+    const cJSON *shared = cJSON_GetObjectItemCaseSensitive(o, "shared_inner");
+    if (shared && !cJSON_IsBool(shared))
+        return rule_err(rs, src, index, r->name, "shared_inner", "shared_inner must be true or false");
+    r->shared_inner = cJSON_IsTrue(shared);
+    const cJSON *doc = cJSON_GetObjectItemCaseSensitive(o, "doc");
+    if (doc && !cJSON_IsString(doc))
+        return rule_err(rs, src, index, r->name, "doc", "doc must be a string");
+    return GS_OK;
+}
+
+/* Match, rewrite and conditions parsed and validated; false with the error in ps. */
+static bool compile_patterns(parser *ps, const cJSON *o, const char *match, const char *rw)
+{
+    gs_rule *r = ps->rule;
+    if (!compile_match(ps, match))
+        return false;
+    r->nmatch_vars = r->nvars;
+    if (!compile_rewrite(ps, rw) || !validate_patterns(ps, match, rw))
+        return false;
+    const cJSON *where = cJSON_GetObjectItemCaseSensitive(o, "where");
+    ps->what = "where";
+    ps->elem = -1;
+    if (where && !cJSON_IsArray(where))
+        return perr_at(ps, -1, "'where' must be a list");
+    if (where && !compile_where(ps, where))
+        return false;
+    const cJSON *check = cJSON_GetObjectItemCaseSensitive(o, "check");
+    return !check || validate_check(ps, check);
+}
+
+static gs_status compile_rule(gs_ruleset *rs, const source *src, const cJSON *o, int index, gs_rule **out)
 {
     const char *name = str_field(o, "name"), *match = str_field(o, "match"), *rw = str_field(o, "rewrite");
-    const char *cls = str_field(o, "class");
+    char buf[160];
+    const char *bad = cJSON_IsObject(o) ? unknown_key(o, rule_fields, sizeof rule_fields / sizeof rule_fields[0],
+                                                      buf, sizeof buf) : NULL;
+    if (bad)
+        return rule_err_at(rs, src, index, name, bad, true, buf);
     if (!cJSON_IsObject(o) || !name || !match || !rw)
-        return rule_err(rs, file, index, name, "needs string fields 'name', 'match' and 'rewrite'");
+        return rule_err(rs, src, index, name, NULL, "needs string fields 'name', 'match' and 'rewrite'");
     int32_t failures = rs->arena.failures;
     gs_rule *r = gs_arena_alloc(&rs->arena, sizeof *r);
     if (!r)
         return gs_nomem(rs->ctx);
     r->name = dup(rs, name);
     r->doc = dup(rs, str_field(o, "doc") ? str_field(o, "doc") : "");
-    r->file = dup(rs, file);
+    r->file = dup(rs, src->file);
     r->flags = 0;
-    for (size_t i = 0; i < sizeof classes / sizeof classes[0] && !r->flags; i++)
-        if (!strcmp(cls ? cls : "search", classes[i].name))
-            r->flags = classes[i].flag;
-    if (!r->flags)
-        return rule_err(rs, file, index, name, "class must be \"cleanup\", \"search\" or \"lower\"");
-    r->opset_min = 1, r->opset_max = 1000;
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "opset");
-    if (op && (!cJSON_IsArray(op) || cJSON_GetArraySize(op) != 2 ||
-               !cJSON_IsNumber(cJSON_GetArrayItem(op, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(op, 1))))
-        return rule_err(rs, file, index, name, "opset must be [min, max]");
-    if (op)
-        r->opset_min = cJSON_GetArrayItem(op, 0)->valueint, r->opset_max = cJSON_GetArrayItem(op, 1)->valueint;
-    const cJSON *shared = cJSON_GetObjectItemCaseSensitive(o, "shared_inner");
-    if (shared && !cJSON_IsBool(shared))
-        return rule_err(rs, file, index, name, "shared_inner must be true or false");
-    r->shared_inner = cJSON_IsTrue(shared);
+    gs_status st = rule_fields_of(rs, src, o, index, r);
+    if (st != GS_OK)
+        return st;
     const cJSON *check = cJSON_GetObjectItemCaseSensitive(o, "check");
     if (check) {
         char *txt = cJSON_PrintUnformatted(check);
         r->check = txt ? dup(rs, txt) : NULL;
         cJSON_free(txt);
     }
-    parser ps = { .rs = rs, .rule = r };
-    bool ok = compile_match(&ps, match) && compile_rewrite(&ps, rw);
-    const cJSON *where = cJSON_GetObjectItemCaseSensitive(o, "where");
-    if (ok && where && !cJSON_IsArray(where))
-        ok = perr(&ps, "'where' must be a list");
-    if (ok && where)
-        ok = compile_where(&ps, where);
+    parser ps = { .rs = rs, .rule = r, .err_elem = -1, .err_off = -1 };
+    bool ok = compile_patterns(&ps, o, match, rw);
     if (rs->arena.failures == failures && !ok)
-        return rule_err(rs, file, index, name, ps.err);
+        return rule_fail(rs, src, index, name, &ps, ps.err);
     r->symmetric = ok && statements_symmetric(r);
     r->comm_slots = ok && r->nroots == 1 ? commutative_slots(r->roots[0]) : 0;
-    r->copied_slots = ok ? gs_match_copied_slots(r) : 0;
+    r->copied_slots = ok ? copied_slots(r) : 0;
     char ops[256] = "";
     for (int i = 0; ok && i < r->nroots; i++)
         collect_ops(&rs->arena, r->roots[i], ops, sizeof ops);
@@ -856,8 +1559,69 @@ static bool root_reserve(gs_ruleset *rs)
     return true;
 }
 
-static gs_status add_rule(gs_ruleset *rs, gs_rule *r)
+/* ---- rule names: unique across every file loaded ---------------------- */
+
+/* The slot of name in the name table: the rule's, or the empty one it would take. */
+static int name_slot(const gs_ruleset *rs, const char *name)
 {
+    int mask = rs->name_cap - 1;
+    for (int i = (int)(gs_hash_str(name) & (uint32_t)mask);; i = (i + 1) & mask) {
+        int k = rs->name_rule[i];
+        if (k < 0 || !strcmp(rs->rules[k]->name, name))
+            return i;
+    }
+}
+
+/* The table again from rules 0 .. n-1. */
+static void names_relink(gs_ruleset *rs)
+{
+    for (int k = 0; k < rs->name_cap; k++)
+        rs->name_rule[k] = -1;
+    for (int i = 0; i < rs->n; i++)
+        rs->name_rule[name_slot(rs, rs->rules[i]->name)] = i;
+}
+
+/* Room for one more name (the table kept at most half full). */
+static bool names_reserve(gs_ruleset *rs)
+{
+    if ((rs->n + 1) * 2 <= rs->name_cap)
+        return true;
+    int cap = rs->name_cap ? rs->name_cap * 2 : 128;
+    int *t = gs_alloc(rs->ctx, (size_t)cap * sizeof *t);
+    if (!t)
+        return false;
+    gs_dealloc(rs->ctx, rs->name_rule);
+    rs->name_rule = t;
+    rs->name_cap = cap;
+    names_relink(rs);
+    return true;
+}
+
+const gs_rule *gs_ruleset_find(const gs_ruleset *rs, const char *name)
+{
+    if (!rs->name_cap)
+        return NULL;
+    int k = rs->name_rule[name_slot(rs, name)];
+    return k >= 0 ? rs->rules[k] : NULL;
+}
+
+const char *gs_ruleset_nearest(const gs_ruleset *rs, const char *name)
+{
+    nearest n = { name, NULL, 99 };
+    for (int i = 0; i < rs->n; i++)
+        consider(&n, rs->rules[i]->name);
+    size_t len = strlen(name);
+    return n.best && n.dist <= (len <= 3 ? 1 : len <= 6 ? 2 : 3) ? n.best : NULL;
+}
+
+static gs_status add_rule(gs_ruleset *rs, gs_rule *r, const source *src, int index)
+{
+    const gs_rule *same = gs_ruleset_find(rs, r->name);
+    if (same) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "duplicate rule name '%s' (also in %s)", r->name, same->file);
+        return rule_err(rs, src, index, r->name, "name", msg);
+    }
     if (rs->n == rs->cap) {
         int cap = rs->cap ? rs->cap * 2 : 64;
         gs_rule **a = gs_realloc(rs->ctx, rs->rules, (size_t)cap * sizeof *a);
@@ -870,9 +1634,10 @@ static gs_status add_rule(gs_ruleset *rs, gs_rule *r)
         rs->root_next = next;
         rs->cap = cap;
     }
-    if (!root_reserve(rs))
+    if (!root_reserve(rs) || !names_reserve(rs))
         return gs_nomem(rs->ctx);
     rs->rules[rs->n] = r;
+    rs->name_rule[name_slot(rs, r->name)] = rs->n;
     root_link(rs, rs->n++);
     return GS_OK;
 }
@@ -888,6 +1653,50 @@ static int line_of(const char *text, const char *at, int *col)
     return line;
 }
 
+/* The second of two keys named key in the object at p, or NULL. */
+static const char *jdup_key(const char *p, const char *e, const char *key)
+{
+    if (!p)
+        return NULL;
+    const char *first = jfield(p, e, key, true);
+    if (!first)
+        return NULL;
+    const char *after = jstring_end(first, e);
+    after = jws(jskip(jws(after, e) + 1, e), e);   /* past its value */
+    if (after >= e || *after != ',')
+        return NULL;
+    /* the rest of the object, read as an object of its own */
+    for (const char *q = jws(after + 1, e); q < e && *q == '"';) {
+        const char *k = q;
+        q = jstring_end(q, e);
+        if ((size_t)(q - k - 2) == strlen(key) && !memcmp(k + 1, key, (size_t)(q - k - 2)))
+            return k;
+        q = jws(jskip(jws(q, e) + 1, e), e);
+        if (q >= e || *q != ',')
+            return NULL;
+        q = jws(q + 1, e);
+    }
+    return NULL;
+}
+
+/* A duplicate key: in a rule (named with its position) or elsewhere. */
+static gs_status duplicate_key(gs_ruleset *rs, const char *json, size_t len, const char *name, const cJSON *rules,
+                               const char *key)
+{
+    const char *e = json + len, *list = jfield(json, e, "rules", false);
+    int i = 0;
+    for (const cJSON *o = cJSON_IsArray(rules) ? rules->child : NULL; o; o = o->next, i++) {
+        const char *at = jdup_key(jelem(list, e, i), e, key);
+        if (at) {
+            int col, line = line_of(json, at, &col);
+            const char *rn = str_field(o, "name");
+            return gs_err(rs->ctx, GS_ERR_RULE, "%s:%d:%d: rule %d '%s': duplicate key '%s'", name, line, col, i + 1,
+                          rn ? rn : "?", key);
+        }
+    }
+    return gs_err(rs->ctx, GS_ERR_RULE, "%s: duplicate key '%s'", name, key);
+}
+
 gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, const char *name)
 {
     const char *end = NULL;
@@ -899,21 +1708,33 @@ gs_status gs_ruleset_load_mem(gs_ruleset *rs, const char *json, size_t len, cons
     const char *dupkey = NULL;
     const cJSON *rules = cJSON_GetObjectItemCaseSensitive(root, "rules");
     gs_status st = GS_OK;
+    char buf[160];
+    static const char *const top_fields[] = { "rules", "doc" };
+    const char *bad;
     if (has_duplicate_keys(root, &dupkey))
-        st = gs_err(rs->ctx, GS_ERR_RULE, "%s: duplicate key '%s'", name, dupkey);
+        st = duplicate_key(rs, json, len, name, rules, dupkey);
     else if (!cJSON_IsArray(rules))
         st = gs_err(rs->ctx, GS_ERR_RULE, "%s: expected an object with a \"rules\" list", name);
+    else if ((bad = unknown_key(root, top_fields, 2, buf, sizeof buf))) {
+        const char *at = jfield(json, json + len, bad, true);
+        int col, line = line_of(json, at ? at : json, &col);
+        st = gs_err(rs->ctx, GS_ERR_RULE, "%s:%d:%d: %s (a rule file holds \"rules\" and \"doc\")", name, line,
+                    col, buf);
+    }
     int first = rs->n, i = 0;
     const cJSON *o;
     const cJSON *list = st == GS_OK ? rules : NULL;
+    source src = { name, json, len };
     cJSON_ArrayForEach(o, list) {
-        gs_rule *r;
-        if ((st = compile_rule(rs, name, o, i++, &r)) != GS_OK || (st = add_rule(rs, r)) != GS_OK)
+        gs_rule *r = NULL;
+        if ((st = compile_rule(rs, &src, o, i, &r)) != GS_OK || (st = add_rule(rs, r, &src, i)) != GS_OK)
             break;
+        i++;
     }
     if (st != GS_OK && rs->n > first) {   /* the whole file is refused */
         rs->n = first;
         root_relink(rs);
+        names_relink(rs);
     }
     cJSON_Delete(root);
     return st;
@@ -1026,6 +1847,7 @@ void gs_ruleset_free(gs_ruleset *rs)
     gs_dealloc(rs->ctx, rs->root_first);
     gs_dealloc(rs->ctx, rs->root_last);
     gs_dealloc(rs->ctx, rs->root_next);
+    gs_dealloc(rs->ctx, rs->name_rule);
     gs_dealloc(rs->ctx, rs);
 }
 

@@ -28,7 +28,7 @@ static void test_apply_error_names_file(void)
     gs_builder_output(b, "y", GS_FLOAT);
     CU_ASSERT_EQUAL_FATAL(gs_builder_finish(b, &m), GS_OK);
     const char *json = "{\"rules\": [{\"name\": \"relu-reshape\", \"doc\": \"A rewrite needing x's shape.\", "
-                       "\"class\": \"search\", \"match\": \"y = Relu(x)\", "
+                       "\"class\": \"search\", \"opset\": [5, 1000], \"match\": \"y = Relu(x)\", "
                        "\"rewrite\": \"y = Reshape(Relu(x), shape(x))\"}]}";
     gs_ruleset *rs = gs_ruleset_new(ctx);
     gs_status st = gs_ruleset_load_mem(rs, json, strlen(json), "mine.json");

@@ -20,7 +20,7 @@ def run(*argv):
 def main():
     gs, root = sys.argv[1], sys.argv[2]
     ok = True
-    rc, out, err = run(gs, "rules", "check", os.path.join(root, "rules"), os.path.join(root, "rules", "targets"))
+    rc, out, err = run(gs, "rules", "check", "--strict", os.path.join(root, "rules"), os.path.join(root, "rules", "targets"))
     lines = [l for l in out.splitlines() if l and not l.startswith("no rule")]
     bad = [l for l in lines if not l.startswith("ok")]
     print(f"library: {len(lines) - len(bad)} of {len(lines)} rules ok, exit {rc}")
