@@ -52,6 +52,8 @@ uint32_t gs_rule_flags(const gs_rule *r);
 const char *gs_rule_class(const gs_rule *r);
 /* Ops of the match side, space separated (for listings). */
 const char *gs_rule_ops(const gs_rule *r);
+/* True when match variable var is bound to an attribute (not a value). */
+bool gs_rule_attr_var(const gs_rule *r, int var);
 
 /* ---- match.c ----------------------------------------------------------- */
 

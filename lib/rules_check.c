@@ -499,27 +499,12 @@ done:
 
 /* ---- shapes other than the check data's ---------------------------------- */
 
-/* Whether variable var is bound to an attribute somewhere in pattern p. */
-static bool attr_var_in(const gs_pnode *p, int var)
-{
-    if (!p)
-        return false;
-    for (int i = 0; i < p->nattrs; i++)
-        if (p->attrs[i].val && p->attrs[i].val->kind == P_VAR && p->attrs[i].val->var == var)
-            return true;
-    for (int i = 0; i < p->nargs; i++)
-        if (attr_var_in(p->args[i], var))
-            return true;
-    return false;
-}
-
 /* The shape array of value variable var in spec (NULL: an attribute, a
  * constant given by its values, or no shape). */
 static cJSON *shape_item(const gs_rule *r, cJSON *spec, int var)
 {
-    for (int i = 0; i < r->nroots; i++)
-        if (attr_var_in(r->roots[i], var))
-            return NULL;
+    if (gs_rule_attr_var(r, var))
+        return NULL;
     cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, r->vars[var]);
     if (cJSON_IsObject(s))
         s = cJSON_GetObjectItemCaseSensitive(s, "value") ? NULL : cJSON_GetObjectItemCaseSensitive(s, "shape");
@@ -556,9 +541,7 @@ static void fix_literals(fixed_dims *f, const gs_pnode *p)
 static void fix_attr_data(fixed_dims *f, const gs_rule *r, const cJSON *spec)
 {
     for (int v = 0; v < r->nvars; v++) {
-        bool attr = false;
-        for (int i = 0; i < r->nroots && !attr; i++)
-            attr = attr_var_in(r->roots[i], v);
+        bool attr = gs_rule_attr_var(r, v);
         const cJSON *s = attr ? cJSON_GetObjectItemCaseSensitive(spec, r->vars[v]) : NULL, *e;
         if (cJSON_IsNumber(s))
             fix_num(f, s->valuedouble);

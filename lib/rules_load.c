@@ -716,7 +716,7 @@ static bool attr_var(const gs_pnode *p, int var)
     return false;
 }
 
-static bool is_attr_var(const gs_rule *r, int var)
+bool gs_rule_attr_var(const gs_rule *r, int var)
 {
     for (int i = 0; i < r->nroots; i++)
         if (attr_var(r->roots[i], var))
@@ -757,7 +757,7 @@ static bool check_func_arg(parser *ps, const gs_pnode *f, int k)
     if (a->kind == P_VAR && a->var >= r->nmatch_vars && f->fn->id == GS_F_COND)
         return perr_at(ps, a->pos, "%s(): '%s' is a rewrite binding, not a variable of the match", f->name,
                        a->name);
-    bool attr = var && a->var < r->nmatch_vars && is_attr_var(r, a->var);
+    bool attr = var && a->var < r->nmatch_vars && gs_rule_attr_var(r, a->var);
     switch (kind) {
     case 'v':
         if (!var || attr)
