@@ -87,6 +87,10 @@ void cli_stats_json(FILE *f, const cli_stats *s);
  * model size (bytes; -1 when unknown). */
 void cli_stats_table(FILE *f, const cli_stats *a, const cli_stats *b, int64_t size_a, int64_t size_b);
 
+/* util.c: "NAME=VALUE" with a non-empty NAME and VALUE a decimal integer in
+ * [0, 2^31) (a --dim). */
+bool cli_dim_ok(const char *s);
+
 /* profiles.c: --profile NAME or PATH. */
 /* The file a --profile value names: itself when it holds a '/' or ends in
  * ".json", else NAME.json in the installed profile folder or the source

@@ -96,19 +96,6 @@ typedef struct opts {
     bool external, quiet, verify;
 } opts;
 
-/* "NAME=VALUE" with a non-empty NAME and VALUE a decimal integer in [0, 2^31). */
-static bool dim_ok(const char *s)
-{
-    const char *eq = strchr(s, '=');
-    if (!eq || eq == s || !eq[1] || strlen(eq + 1) > 10)
-        return false;
-    long long v = 0;
-    for (const char *p = eq + 1; *p; p++)
-        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 2147483647LL)
-            return false;
-    return true;
-}
-
 /* The dims of "NAME=D1,D2,..." into dims[16]: the rank, or -1 when malformed
  * ("NAME=" is a scalar, rank 0). */
 static int parse_shape(const char *s, int64_t *dims)
@@ -195,7 +182,7 @@ static int parse_one(int argc, char **argv, int *i, opts *o)
     else if (!strcmp(a, "--search") || !strcmp(a, "--search-seed"))
         return parse_search(a, v, o);
     else if (!strcmp(a, "--dim")) {
-        if (o->ndims == MAX_DIMS || !dim_ok(v))
+        if (o->ndims == MAX_DIMS || !cli_dim_ok(v))
             return cli_usage("optimize", "--dim needs NAME=VALUE with VALUE an integer from 0 to "
                              "2147483647 (at most %d), got '%s'", MAX_DIMS, v);
         o->dims[o->ndims++] = v;

@@ -31,19 +31,6 @@ static const char help[] =
 
 enum { MAX_DIMS = 32 };
 
-/* "NAME=VALUE" with a non-empty NAME and VALUE a decimal integer in [0, 2^31). */
-static bool dim_ok(const char *s)
-{
-    const char *eq = strchr(s, '=');
-    if (!eq || eq == s || !eq[1] || strlen(eq + 1) > 10)
-        return false;
-    long long v = 0;
-    for (const char *p = eq + 1; *p; p++)
-        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 2147483647LL)
-            return false;
-    return true;
-}
-
 static void print_diffs(const gs_output_diff *diffs, int nd)
 {
     for (int i = 0; i < nd; i++) {
@@ -77,7 +64,7 @@ int cmd_verify(int argc, char **argv)
             (!strcmp(a, "--atol") && !cli_parse_double("verify", a, argv[++i], &atol)))
             return EXIT_USAGE;
         if (!strcmp(a, "--dim")) {
-            if (ndims == MAX_DIMS || !dim_ok(argv[i + 1]))
+            if (ndims == MAX_DIMS || !cli_dim_ok(argv[i + 1]))
                 return cli_usage("verify", "--dim needs NAME=VALUE with VALUE an integer from 0 to "
                                  "2147483647 (at most %d), got '%s'", MAX_DIMS, argv[i + 1]);
             dims[ndims++] = argv[++i];

@@ -133,3 +133,16 @@ const char *cli_text(const char *str, char *buf, size_t cap)
     buf[k] = '\0';
     return clean && !*s ? str : buf;
 }
+
+/* "NAME=VALUE" with a non-empty NAME and VALUE a decimal integer in [0, 2^31). */
+bool cli_dim_ok(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1] || strlen(eq + 1) > 10)
+        return false;
+    long long v = 0;
+    for (const char *p = eq + 1; *p; p++)
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > 2147483647LL)
+            return false;
+    return true;
+}
