@@ -143,13 +143,6 @@ typedef struct cbound {
     const gs_step *start;       /* *path when the call began */
 } cbound;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The error for a cleanup that passed its bound: the rules of the last
  * steps taken (the ones that keep applying), with their file. */
 static gs_status no_fixed_point(gs_graph *g, uint32_t flags, const gs_step *path, const cbound *b)
@@ -201,7 +194,7 @@ static gs_status cleanup_rules(const gs_rw *rw, gs_graph *g, uint32_t flags, gs_
                 st = no_fixed_point(g, flags, *path, b);
         }
         *applied += done;
-        if (!done || (b->t_end > 0 && now_s() > b->t_end))
+        if (!done || (b->t_end > 0 && gs_now() > b->t_end))
             break;
     }
     gs_dealloc(g->ctx, r.ids);
@@ -210,7 +203,7 @@ static gs_status cleanup_rules(const gs_rw *rw, gs_graph *g, uint32_t flags, gs_
 
 gs_status gs_cleanup(const gs_rw *rw, gs_graph *g, uint32_t flags, gs_step **path, int *count)
 {
-    double t_end = now_s() + rw->phase_time;
+    double t_end = gs_now() + rw->phase_time;
     cbound b = { g->nnodes, GS_CLEANUP_GROWTH * (int64_t)g->nnodes + GS_CLEANUP_SLACK, t_end, *path };
     gs_status st = GS_OK;
     int total = 0;
@@ -222,7 +215,7 @@ gs_status gs_cleanup(const gs_rw *rw, gs_graph *g, uint32_t flags, gs_step **pat
         if (st == GS_OK)
             gs_ir_dce(g);
         total += n + merged;
-        if (merged == 0 || now_s() > t_end)
+        if (merged == 0 || gs_now() > t_end)
             break;
     }
     if (count)

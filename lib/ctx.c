@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 
 /* Blocks of 2 MiB and more (weights) start on a 2 MiB boundary and are asked
@@ -258,4 +259,11 @@ int64_t gs_to_int64(double v)
     if (!(v >= -9.2e18 && v <= 9.2e18))   /* NaN and values beyond int64 */
         return v > 0 ? INT64_MAX : v < 0 ? INT64_MIN : 0;
     return (int64_t)v;
+}
+
+double gs_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }

@@ -46,6 +46,8 @@ struct gs_ctx {
 gs_status gs_err(gs_ctx *ctx, gs_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 gs_status gs_nomem(gs_ctx *ctx);   /* gs_err(ctx, GS_ERR_NOMEM, "out of memory") */
+/* Monotonic seconds (deadlines and timings). */
+double gs_now(void);
 void *gs_alloc(gs_ctx *ctx, size_t n);           /* NULL on failure (no message) */
 void *gs_zalloc(gs_ctx *ctx, size_t n);          /* zeroed */
 void *gs_realloc(gs_ctx *ctx, void *p, size_t n);

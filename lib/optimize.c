@@ -20,13 +20,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 GS_API void gs_optimize_opts_init(gs_optimize_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -266,7 +259,7 @@ static int region_progress(void *ud, int expanded, double best)
     gs_progress p = r->prog;
     p.expanded += expanded;
     p.best_cost -= r->region_cost - best;
-    p.elapsed = now_s() - r->search_t0;
+    p.elapsed = gs_now() - r->search_t0;
     if (r->o->progress)
         r->o->progress(r->o->progress_ud, p.expanded, p.best_cost);
     if (r->o->progress_ex && r->o->progress_ex(r->o->progress_ud, &p))
@@ -284,7 +277,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
     gs_status st = gs_region_extract(&reg, r->g, nodes, n);
     if (st != GS_OK)
         return st == GS_ERR_UNSUPPORTED ? GS_OK : st;
-    double left = t_end - now_s();
+    double left = t_end - gs_now();
     bool watched = r->o->progress || r->o->progress_ex;
     gs_search_opts so = { .alpha = r->o->alpha, .budget = r->o->budget, .time_limit = left > 0 ? left : 0,
                           .progress = watched ? region_progress : NULL, .progress_ud = r,
@@ -316,7 +309,7 @@ static gs_status search_region(run *r, gs_report *rep, const gs_id *nodes, int n
 static gs_status search(run *r, gs_report *rep)
 {
     gs_graph *g = r->g;
-    double t0 = now_s();
+    double t0 = gs_now();
     if (!r->t_end)
         r->t_end = t0 + r->o->time_limit;   /* one limit for the model and all its bodies */
     gs_id *order = gs_alloc(r->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -343,7 +336,7 @@ static gs_status search(run *r, gs_report *rep)
         }
     }
     if (rep)
-        rep->time_ms += (now_s() - t0) * 1e3;
+        rep->time_ms += (gs_now() - t0) * 1e3;
     gs_dealloc(r->ctx, order);
     gs_dealloc(r->ctx, starts);
     gs_dealloc(r->ctx, run_nodes);

@@ -313,13 +313,6 @@ static bool collect(const gs_match *m, void *ud)
     return true;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct search {
     gs_ctx *ctx;
     const gs_rw *rw;
@@ -562,7 +555,7 @@ gs_status gs_search(const gs_rw *rw, const gs_graph *g, const gs_search_opts *op
     search s = { .ctx = g->ctx, .rw = rw, .opts = opts, .perm = g->perm, .arena0 = g->perm->bytes + rw->arena->bytes,
                  .queue_cap = opts->queue_bytes ? opts->queue_bytes : GS_SEARCH_QUEUE_BYTES };
     s.ml.ctx = g->ctx;
-    double t0 = now_s();
+    double t0 = gs_now();
     memset(res, 0, sizeof *res);
     cand start = { gs_ir_clone(g, NULL), 0, gs_cost_graph(rw->cm, g), s.seq++, NULL, -1, 0, false, NULL };
     if (start.g && !gs_ir_reserve_names(start.g, start.g->nvalues + start.g->nvalues / 2 + 256)) {
@@ -581,7 +574,7 @@ gs_status gs_search(const gs_rw *rw, const gs_graph *g, const gs_search_opts *op
         st = gs_nomem(g->ctx);
     if (st != GS_OK)
         gs_ir_free(start.g);   /* not in the queue: the queue frees only what it holds */
-    while (st == GS_OK && s.expanded < opts->budget && now_s() - t0 < opts->time_limit && arenas_ok(&s)) {
+    while (st == GS_OK && s.expanded < opts->budget && gs_now() - t0 < opts->time_limit && arenas_ok(&s)) {
         if (s.q.n == 0 && s.sample && s.next.n > 0)
             st = next_step(&s);   /* OCGGS sampling: this step done, the next one's chosen */
         if (st != GS_OK || s.q.n == 0)
@@ -607,6 +600,6 @@ gs_status gs_search(const gs_rw *rw, const gs_graph *g, const gs_search_opts *op
     res->tried = s.tried;
     res->matches = s.matches;
     res->reused = s.reused;
-    res->time_ms = (now_s() - t0) * 1e3;
+    res->time_ms = (gs_now() - t0) * 1e3;
     return GS_OK;
 }
