@@ -2,7 +2,9 @@
 """If, Loop and Scan models whose bodies hold the work, optimized inside.
 
 Each model's bodies read every kind of outer value (a graph input, an
-initializer, a Constant node's output, and a value of an enclosing body)
+initializer, a Constant node's output, an outer node's output, and a value
+of an enclosing body; in the deep-* models, whose outermost node is an If,
+a Loop or a Scan, the innermost bodies read a value defined two bodies up)
 and hold work the pipeline removes: Transpose(Transpose(x)), Identity
 chains, Relu(Relu(x)), arithmetic on constants. For each model,
 `graphsub optimize --report` must exit 0, the output must pass
@@ -22,14 +24,20 @@ must run once, in the enclosing graph. A TorchScript export with a Loop and an I
 sequences, so not run here) must optimize to a valid model with its bodies
 more than halved.
 
+When onnxruntime-node is installed (bench/node_modules, see bench/README.md,
+or $ORT_NODE_MODULES) and node is on the path, ONNX Runtime must also give
+numpy's outputs for every original and optimized model and input set
+(control_flow_ort.js, at ORT levels disabled and all); otherwise the test
+says it did not check that.
+
 usage: control_flow.py GRAPHSUB [--keep DIR]
 
 With --keep, DIR keeps the models and one folder per run with its inputs,
-the expected outputs and case.json, which control_flow_ort.js (run by hand,
-onnxruntime-node installed in bench/) runs through ONNX Runtime.
+the expected outputs and case.json, which control_flow_ort.js reads.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -273,6 +281,123 @@ def nested_model():
     return m, ref
 
 
+def deep_inputs():
+    return [vi("x", F, [2, 3]), vi("cond", B, []), vi("flag", B, []), vi("M", I64, []), vi("xs", F, [4, 2, 3])]
+
+
+def deep_graph(nodes, outputs):
+    """The outer graph of the deep models: x, cond, flag, M, xs; w (initializer), the Constant node
+    K and xo = Sigmoid(x), an outer node's output, all read only from bodies."""
+    return outer_graph([N("Sigmoid", ["x"], ["xo"], name="/outer/Sigmoid")] + nodes, deep_inputs(), outputs)
+
+
+def sigmoid(a):
+    return (1 / (1 + np.exp(-a.astype(np.float64)))).astype(np.float32)
+
+
+def inner_if(v1, out, p):
+    """An If on flag whose branches read v1 (defined two bodies up), x (graph input), xo (an outer
+    node's output), w (initializer) and the Constant node's output."""
+    then_g = helper.make_graph(busy(v1, p + "b", p + "t/") +
+                               [N("Add", [p + "b", "xo"], [p + "t1"]), N("Mul", [p + "t1", "w"], [p + "t2"]),
+                                N("Add", [p + "t2", "/Constant_output_0"], [p + "then_out"])],
+                               p + "then", [], [vi(p + "then_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Sub", [v1, "x"], [p + "e1"]), N("Identity", [p + "e1"], [p + "else_out"])],
+                               p + "else", [], [vi(p + "else_out", F, [2, 3])])
+    return N("If", ["flag"], [out], name=p + "if", then_branch=then_g, else_branch=else_g)
+
+
+def inner_ref(v1, feeds):
+    x = feeds["x"]
+    return (relu(v1) + sigmoid(x)) * W + K if feeds["flag"] else v1 - x
+
+
+def loop_body(nodes, p, carried):
+    """A Loop body of trip counter, condition and one carried [2, 3] value (p + "s_in")."""
+    return helper.make_graph(nodes + [N("Identity", [p + "c_in"], [p + "c_out"])], p + "body",
+                             [vi(p + "i", I64, []), vi(p + "c_in", B, []), vi(p + "s_in", F, [2, 3])],
+                             [vi(p + "c_out", B, []), vi(carried, F, [2, 3])])
+
+
+def deep_if_model():
+    """If(cond) { v1 = x * w; Loop(2 trips, a Constant node of the branch) { s += If(flag){...}(v1) } }
+    else { xo + K }: the innermost bodies read v1 two levels up."""
+    body = loop_body([inner_if("v1", "q", "l2/"), N("Add", ["l2/s_in", "q"], ["l2/s_out"])], "l2/", "l2/s_out")
+    then_g = helper.make_graph([N("Mul", ["x", "w"], ["v1"]), const("two", 2, np.int64),
+                                N("Loop", ["two", "", "xo"], ["l1_out"], name="l2/loop", body=body)],
+                               "then", [], [vi("l1_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Add", ["xo", "/Constant_output_0"], ["l1_else"])], "else", [],
+                               [vi("l1_else", F, [2, 3])])
+    m = deep_graph([N("If", ["cond"], ["y"], name="l1/if", then_branch=then_g, else_branch=else_g)],
+                   [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        xo = sigmoid(feeds["x"])
+        if not feeds["cond"]:
+            return xo + K
+        return xo + 2 * inner_ref(feeds["x"] * W, feeds)
+    return m, ref
+
+
+def deep_loop_model():
+    """Loop(M) { v1 = s + xo; Scan(v1, xs) { st += row * If(flag){...}(v1) } }: the If inside the
+    Scan body reads v1 of the Loop body, xs is a graph input the Loop body reads."""
+    scan_body = helper.make_graph([inner_if("v1", "q", "l2/"), N("Mul", ["row", "q"], ["rq"]),
+                                   N("Add", ["st_in", "rq"], ["st_out"]), N("Identity", ["st_out"], ["y_t"])],
+                                  "scan_body", [vi("st_in", F, [2, 3]), vi("row", F, [2, 3])],
+                                  [vi("st_out", F, [2, 3]), vi("y_t", F, [2, 3])])
+    body = loop_body([N("Add", ["l1/s_in", "xo"], ["v1"]),
+                      N("Scan", ["v1", "xs"], ["l1/s_out", "l1/ys"], name="l2/scan", body=scan_body,
+                        num_scan_inputs=1)], "l1/", "l1/s_out")
+    m = deep_graph([N("Loop", ["M", "", "x"], ["y"], name="l1/loop", body=body)], [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        s, xo = feeds["x"], sigmoid(feeds["x"])
+        for _ in range(int(feeds["M"])):
+            v1 = s + xo
+            s = v1
+            for row in feeds["xs"]:
+                s = s + row * inner_ref(v1, feeds)
+        return s
+    return m, ref
+
+
+def deep_scan_model():
+    """Scan(x, xs) { v1 = row * w; If(cond) { Loop(2, a Constant node of the branch) { a += v1 * xo + K - x } }
+    else { st - v1 }; st = that + row }: the Loop body reads v1 of the Scan body, two levels up."""
+    body3 = loop_body([N("Mul", ["v1", "xo"], ["l3/m"]), N("Add", ["l3/s_in", "l3/m"], ["l3/a1"]),
+                       N("Add", ["l3/a1", "/Constant_output_0"], ["l3/a2"]), N("Sub", ["l3/a2", "x"], ["l3/s_out"])],
+                      "l3/", "l3/s_out")
+    then_g = helper.make_graph([const("two", 2, np.int64),
+                                N("Loop", ["two", "", "st_in"], ["l2_then"], name="l3/loop", body=body3)],
+                               "then", [], [vi("l2_then", F, [2, 3])])
+    else_g = helper.make_graph([N("Sub", ["st_in", "v1"], ["l2_else"])], "else", [], [vi("l2_else", F, [2, 3])])
+    scan_body = helper.make_graph([N("Mul", ["row", "w"], ["v1"]),
+                                   N("If", ["cond"], ["r"], name="l2/if", then_branch=then_g, else_branch=else_g),
+                                   N("Add", ["r", "row"], ["st_out"]), N("Identity", ["st_out"], ["y_t"])],
+                                  "scan_body", [vi("st_in", F, [2, 3]), vi("row", F, [2, 3])],
+                                  [vi("st_out", F, [2, 3]), vi("y_t", F, [2, 3])])
+    m = deep_graph([N("Scan", ["x", "xs"], ["y", "ys"], name="l1/scan", body=scan_body, num_scan_inputs=1)],
+                   [vi("y", F, [2, 3]), vi("ys", F, [4, 2, 3])])
+
+    def ref(feeds):
+        x, st, ys = feeds["x"], feeds["x"], []
+        for row in feeds["xs"]:
+            v1 = row * W
+            if feeds["cond"]:
+                for _ in range(2):
+                    st = st + v1 * sigmoid(x) + K - x
+            else:
+                st = st - v1
+            st = st + row
+            ys.append(st)
+        return st, np.stack(ys)
+    return m, ref
+
+
+DEEP = [{"x": None, "cond": c, "flag": f, "M": m, "xs": None} for c, f, m in
+        ((True, True, 2), (True, False, 1), (False, True, 0), (False, False, 3))]
+
 # name, builder, inputs, rewrites inside bodies expected, op that must be gone
 CASES = [
     ("if", if_model, [{"x": None, "cond": True}, {"x": None, "cond": False}], True, None),
@@ -288,6 +413,9 @@ CASES = [
     ("loop-once-nested", loop_once_nested_model, [{"x": None, "flag": True}, {"x": None, "flag": False}], False,
      "Loop"),
     ("loop-zero", loop_zero_model, [{"x": None}], False, "Loop"),
+    ("deep-if", deep_if_model, DEEP, True, None),
+    ("deep-loop", deep_loop_model, DEEP, True, None),
+    ("deep-scan", deep_scan_model, DEEP, True, None),
 ]
 
 SEARCHED = {"loop-search": "parallel-matmul-merge3"}   # a search rewrite expected inside the body
@@ -413,6 +541,20 @@ def torchscript(gs, d):
           f"{report['nodes_after']}, folded {report['folded']}")
 
 
+def ort_check(d):
+    """control_flow_ort.js over every case folder of d, when ONNX Runtime for Node is installed."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    modules = os.environ.get("ORT_NODE_MODULES") or os.path.join(here, "..", "..", "bench", "node_modules")
+    if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "onnxruntime-node")):
+        print("note: onnxruntime-node not installed, ONNX Runtime not checked")
+        return
+    p = subprocess.run(["node", os.path.join(here, "control_flow_ort.js"), d], capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, ORT_NODE_MODULES=os.path.abspath(modules)))
+    if p.returncode != 0:
+        sys.exit(f"FAIL: ONNX Runtime: {p.stderr.strip()}")
+    print(f"ok ONNX Runtime gives numpy's outputs on {len(p.stdout.splitlines())} runs, original and optimized")
+
+
 def main():
     gs = sys.argv[1]
     keep = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--keep" else None
@@ -423,6 +565,7 @@ def main():
         for case in CASES:
             one(gs, d, *case, rng)
         torchscript(gs, d)
+        ort_check(d)
 
 
 if __name__ == "__main__":
