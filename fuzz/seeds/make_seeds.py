@@ -3,15 +3,19 @@
 
 The ONNX test data that seeds the corpora holds If, Loop and Scan only at
 one level; these models nest them (an If in a Loop body reading the body's
-values, a Loop in an If branch holding an If) with work for every pass
+values, a Loop in an If branch holding an If; If, Loop and Scan three deep
+whose innermost bodies read a value two bodies up) with work for every pass
 inside, so mutations start from bodies the pipeline rewrites. The models
-are those of tests/integration/control_flow.py, written next to this file;
-scripts/fuzz copies them into the corpus.
+are those of tests/integration/control_flow.py, written next to this file,
+and a TorchScript export with a Loop, an If and sequences
+(tests/data/torchscript_decoder.onnx, copied); scripts/fuzz copies them
+into the corpus.
 
 usage: fuzz/seeds/make_seeds.py
 """
 import importlib.util
 import os
+import shutil
 
 import onnx
 
@@ -29,6 +33,8 @@ def main():
     for name, m in models.items():
         onnx.checker.check_model(m)
         onnx.save(m, os.path.join(here, name + ".onnx"))
+    shutil.copyfile(os.path.join(here, "..", "..", "tests", "data", "torchscript_decoder.onnx"),
+                    os.path.join(here, "torchscript_decoder.onnx"))
 
 
 if __name__ == "__main__":
