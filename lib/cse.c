@@ -62,7 +62,7 @@ static bool mergeable(const gs_graph *g, const gs_node *n)
     if ((n->flags & GS_N_DEAD) || n->ncaps || *n->domain)
         return false;
     const gs_opdef *d = n->def;
-    if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+    if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_SEQUENCE)))
         return false;
     for (int k = 0; k < n->nout; k++)
         if (n->out[k] != GS_NONE && (g->values[n->out[k]].flags & GS_V_OUTPUT))

@@ -80,6 +80,14 @@ static gs_status copy_as(gs_kcall *k, const gs_tensor *x, gs_tensor *out, const 
 static gs_status k_identity(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nin, (void)nout;
+    if (in[0]->flags & GS_T_SEQUENCE) {   /* Identity forwards sequences too (opset 14) */
+        gs_tensor *c = gs_tensor_dup(k->ctx, in[0]);
+        if (!c)
+            return gs_nomem(k->ctx);
+        *out = *c;
+        gs_dealloc(k->ctx, c);
+        return GS_OK;
+    }
     return copy_as(k, in[0], out, in[0]->dims, in[0]->rank);
 }
 

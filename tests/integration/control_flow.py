@@ -24,6 +24,17 @@ must run once, in the enclosing graph. A TorchScript export with a Loop and an I
 sequences, so not run here) must optimize to a valid model with its bodies
 more than halved.
 
+The sequences model (TorchScript's lists: a Loop appending to a carried
+sequence, then every sequence op) must run to numpy's outputs too, and a
+sequence where a tensor belongs, an empty one to concatenate, a position
+out of range or a sequence as graph output must be exit 3 naming the
+problem.
+
+A Loop of 2^30 trips around a Loop of 300,000 (each within the bound one
+Loop has) must stop `graphsub run` and `optimize --verify` with exit 3 and
+the bound on node runs inside bodies, within 60 s of CPU time: the two
+multiplied to some 10^11 node runs, which ran for hours.
+
 When onnxruntime-node is installed (bench/node_modules, see bench/README.md,
 or $ORT_NODE_MODULES) and node is on the path, ONNX Runtime must also give
 numpy's outputs for every original and optimized model and input set
@@ -37,6 +48,7 @@ the expected outputs and case.json, which control_flow_ort.js reads.
 """
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -395,6 +407,47 @@ def deep_scan_model():
     return m, ref
 
 
+def sequence_model():
+    """TorchScript's lists as sequences: a Loop appends each step's state to a carried sequence
+    (SequenceEmpty, SequenceInsert), then ConcatFromSequence stacks and joins it, SequenceLength,
+    SequenceAt (from the front and the back), SplitToSequence (pieces of one, of a scalar size,
+    squeezed), SequenceErase, SequenceConstruct and an Identity of a sequence."""
+    body = helper.make_graph(
+        [N("Mul", ["h_in", "w"], ["hm"]), N("Add", ["hm", "/Constant_output_0"], ["h_out"]),
+         N("Identity", ["seq_in"], ["seq_id"]), N("SequenceInsert", ["seq_id", "h_out"], ["seq_out"]),
+         N("Identity", ["sc_in"], ["sc_out"])],
+        "body", [vi("si", I64, []), vi("sc_in", B, []),
+                 helper.make_tensor_sequence_value_info("seq_in", F, None), vi("h_in", F, [2, 3])],
+        [vi("sc_out", B, []), helper.make_tensor_sequence_value_info("seq_out", F, None), vi("h_out", F, [2, 3])])
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    m = outer_graph([
+        N("SequenceEmpty", [], ["s0"], dtype=F),
+        N("Loop", ["M", "", "s0", "x"], ["seq", "h"], name="append", body=body),
+        N("ConcatFromSequence", ["seq"], ["stacked"], axis=0, new_axis=1),
+        N("ConcatFromSequence", ["seq"], ["joined"], axis=1),
+        N("SequenceLength", ["seq"], ["n"]), N("Cast", ["n"], ["n_f"], to=F),
+        N("SequenceAt", ["seq", "zero"], ["first"]), N("SequenceAt", ["seq", "minus_one"], ["last"]),
+        N("SequenceConstruct", ["first", "last"], ["pair"]), N("ConcatFromSequence", ["pair"], ["ends"], axis=0),
+        N("SplitToSequence", ["x"], ["cols"], axis=1), N("SequenceErase", ["cols", "one"], ["cols2"]),
+        N("ConcatFromSequence", ["cols2"], ["outer_cols"], axis=1),
+        N("SplitToSequence", ["x", "two"], ["halves"], axis=1), N("ConcatFromSequence", ["halves"], ["x_again"], axis=1),
+        N("SplitToSequence", ["x"], ["rows"], axis=0, keepdims=0),
+        N("ConcatFromSequence", ["rows"], ["x_t"], axis=-1, new_axis=1)],
+        [vi("x", F, [2, 3]), vi("M", I64, [])],
+        [vi("stacked", F, [None, 2, 3]), vi("joined", F, [2, None]), vi("n_f", F, []), vi("ends", F, [4, 3]),
+         vi("outer_cols", F, [2, 2]), vi("x_again", F, [2, 3]), vi("x_t", F, [3, 2]), vi("h", F, [2, 3])],
+        [i64("zero", 0), i64("minus_one", -1), i64("one", 1), i64("two", 2)])
+    m.opset_import[0].version = 14   # Identity takes sequences from 14
+
+    def ref(feeds):
+        x, hs = feeds["x"], []
+        for _ in range(int(feeds["M"])):
+            hs.append((hs[-1] if hs else x) * W + K)
+        return (np.stack(hs), np.concatenate(hs, 1), np.float32(len(hs)), np.concatenate([hs[0], hs[-1]]),
+                x[:, [0, 2]], x, x.T, hs[-1])
+    return m, ref
+
+
 DEEP = [{"x": None, "cond": c, "flag": f, "M": m, "xs": None} for c, f, m in
         ((True, True, 2), (True, False, 1), (False, True, 0), (False, False, 3))]
 
@@ -416,6 +469,7 @@ CASES = [
     ("deep-if", deep_if_model, DEEP, True, None),
     ("deep-loop", deep_loop_model, DEEP, True, None),
     ("deep-scan", deep_scan_model, DEEP, True, None),
+    ("sequences", sequence_model, [{"x": None, "M": 3}, {"x": None, "M": 1}], False, None),
 ]
 
 SEARCHED = {"loop-search": "parallel-matmul-merge3"}   # a search rewrite expected inside the body
@@ -541,6 +595,60 @@ def torchscript(gs, d):
           f"{report['nodes_after']}, folded {report['folded']}")
 
 
+def sequence_errors(gs, d):
+    """A sequence where a tensor belongs (and the reverse), an empty sequence to concatenate, a
+    position out of range and a sequence as graph output: graphsub run exits 3 naming the problem."""
+    seq_out = helper.make_tensor_sequence_value_info("s", F, None)
+    cases = {
+        "is a sequence, not a tensor": ([N("SequenceEmpty", [], ["e"]), N("Add", ["e", "x"], ["y"])], [vi("y")]),
+        "an empty sequence": ([N("SequenceEmpty", [], ["e"]), N("ConcatFromSequence", ["e"], ["y"], axis=0)],
+                              [vi("y")]),
+        "position out of range": ([N("SequenceConstruct", ["x", "x"], ["e"]), N("SequenceAt", ["e", "five"], ["y"])],
+                                  [vi("y")]),
+        "must be a sequence is a tensor": ([N("SequenceInsert", ["x", "x"], ["e"]),
+                                            N("ConcatFromSequence", ["e"], ["y"], axis=0)], [vi("y")]),
+        "of another type than the sequence's": ([N("SequenceEmpty", [], ["e"], dtype=I64),
+                                                 N("SequenceInsert", ["e", "x"], ["e2"]),
+                                                 N("ConcatFromSequence", ["e2"], ["y"], axis=0)], [vi("y")]),
+        "sequence outputs are not supported": ([N("SplitToSequence", ["x"], ["s"], axis=0)], [seq_out]),
+    }
+    for i, (want, (nodes, outputs)) in enumerate(cases.items()):
+        g = helper.make_graph(nodes, "bad_sequence", [vi("x", F, [2, 3])], outputs,
+                              [numpy_helper.from_array(np.array(5, np.int64), "five")])
+        path = os.path.join(d, f"bad_sequence_{i}.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
+        p = subprocess.run([gs, "run", path], capture_output=True, text=True, timeout=60)
+        if p.returncode != 3 or want not in p.stderr or path not in p.stderr:
+            sys.exit(f"FAIL bad sequence: want exit 3 and '{want}', got exit {p.returncode}: {p.stderr.strip()}")
+    print(f"ok bad sequences: {len(cases)} refused with exit 3, naming the problem")
+
+
+def nested_trips(gs, d):
+    """Loops nested in Loops stop at the bound on node runs inside bodies, not hours later."""
+    inner = helper.make_graph([N("Add", ["b_in", "one_f"], ["b_out"]), N("Identity", ["bc_in"], ["bc_out"])],
+                              "inner", [vi("bi", I64, []), vi("bc_in", B, []), vi("b_in", F, [2])],
+                              [vi("bc_out", B, []), vi("b_out", F, [2])])
+    outer = helper.make_graph([N("Loop", ["mid", "", "a_in"], ["a_out"], body=inner),
+                               N("Identity", ["ac_in"], ["ac_out"])], "outer",
+                              [vi("ai", I64, []), vi("ac_in", B, []), vi("a_in", F, [2])],
+                              [vi("ac_out", B, []), vi("a_out", F, [2])])
+    g = helper.make_graph([N("Loop", ["big", "", "x"], ["y"], body=outer)], "nested_trips",
+                          [vi("x", F, [2])], [vi("y", F, [2])],
+                          [numpy_helper.from_array(np.array(v, t), k) for k, v, t in
+                           (("big", 1 << 30, np.int64), ("mid", 300000, np.int64), ("one_f", 1.0, np.float32))])
+    path = os.path.join(d, "nested_trips.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    for args in (["run", path], ["optimize", path, "-o", os.path.join(d, "nt.opt.onnx"), "--verify"]):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run([gs] + args, capture_output=True, text=True, timeout=600)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        if p.returncode != 3 or "node runs inside If, Loop and Scan bodies" not in p.stderr or cpu > 60:
+            sys.exit(f"FAIL nested trips: {args[0]} exited {p.returncode} after {cpu:.1f} s of CPU: "
+                     f"{p.stderr.strip()}")
+    print(f"ok nested trips: stopped at the bound on node runs inside bodies ({cpu:.1f} s of CPU)")
+
+
 def ort_check(d):
     """control_flow_ort.js over every case folder of d, when ONNX Runtime for Node is installed."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -565,6 +673,8 @@ def main():
         for case in CASES:
             one(gs, d, *case, rng)
         torchscript(gs, d)
+        nested_trips(gs, d)
+        sequence_errors(gs, d)
         ort_check(d)
 
 
