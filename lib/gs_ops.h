@@ -135,6 +135,7 @@ extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... *
 extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
 extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
 extern const gs_opdef gs_ops_sequence[];     /* ops_sequence.c: SequenceInsert, ConcatFromSequence... */
+extern const gs_opdef gs_ops_rnn[];          /* ops_rnn.c: LSTM */
 
 /* ---- ops_sequence.c ----------------------------------------------------- */
 

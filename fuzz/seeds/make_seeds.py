@@ -7,9 +7,9 @@ values, a Loop in an If branch holding an If; If, Loop and Scan three deep
 whose innermost bodies read a value two bodies up) with work for every pass
 inside, so mutations start from bodies the pipeline rewrites. The models
 are those of tests/integration/control_flow.py, written next to this file,
-and a TorchScript export with a Loop, an If and sequences
-(tests/data/torchscript_decoder.onnx, copied); scripts/fuzz copies them
-into the corpus.
+a TorchScript export with a Loop, an If, an LSTM and sequences
+(tests/data/torchscript_decoder.onnx, copied), and the LSTMs of
+tests/integration/lstm.py; scripts/fuzz copies them into the corpus.
 
 usage: fuzz/seeds/make_seeds.py
 """
@@ -17,6 +17,7 @@ import importlib.util
 import os
 import shutil
 
+import numpy as np
 import onnx
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -26,10 +27,19 @@ cf = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cf)
 
 
+spec = importlib.util.spec_from_file_location(
+    "lstm", os.path.join(here, "..", "..", "tests", "integration", "lstm.py"))
+lstm = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lstm)
+
+
 def main():
     models = {}
     for name, build, *_ in cf.CASES:
         models["control_" + name.replace("-", "_")] = build()[0]
+    rng = np.random.default_rng(0)
+    for name, case in lstm.CASES.items():
+        models["lstm_" + name.replace("-", "_")] = lstm.build(name, case, rng)[0]
     for name, m in models.items():
         onnx.checker.check_model(m)
         onnx.save(m, os.path.join(here, name + ".onnx"))

@@ -20,9 +20,10 @@ in) must not rise. A Loop body's condition output that only forwards its
 condition input must be that input itself (body outputs are bound by
 position, so no name needs keeping). Loop-invariant nodes of a Loop body
 must run once, in the enclosing graph. A TorchScript export with a Loop and an If
-(tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py;
-sequences, so not run here) must optimize to a valid model with its bodies
-more than halved.
+(tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py: an
+LSTMCell, written as an LSTM, and a list, written as sequences) must optimize
+to a valid model with its bodies more than halved, and `optimize --verify`
+must pass on it.
 
 The sequences model (TorchScript's lists: a Loop appending to a carried
 sequence, then every sequence op) must run to numpy's outputs too, and a
@@ -581,8 +582,8 @@ def one(gs, d, name, build, specs, inside, gone, rng):
 
 
 def torchscript(gs, d):
-    """tests/data/torchscript_decoder.onnx (a torch.jit.script export: Loop, If, sequences, which the
-    interpreter does not run): optimize exits 0, the output passes onnx.checker, and the bodies shrink."""
+    """tests/data/torchscript_decoder.onnx (a torch.jit.script export: Loop, If, LSTM, sequences):
+    optimize exits 0, the output passes onnx.checker, the bodies shrink, and --verify passes."""
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "torchscript_decoder.onnx")
     dst, rep = os.path.join(d, "torchscript.opt.onnx"), os.path.join(d, "torchscript.json")
     run([gs, "optimize", src, "-o", dst, "--report", rep, "--quiet"])
@@ -591,6 +592,7 @@ def torchscript(gs, d):
     before, after = report["nodes_in_subgraphs_before"], report["nodes_in_subgraphs_after"]
     if not after < before / 2:
         sys.exit(f"FAIL torchscript: nodes in subgraphs {before} -> {after}")
+    run([gs, "optimize", src, "-o", dst, "--verify", "--quiet"])
     print(f"ok torchscript: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
           f"{report['nodes_after']}, folded {report['folded']}")
 

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""The interpreter's LSTM against numpy (and ONNX Runtime when installed).
+
+ONNX's backend node tests cover the forward direction with the default
+layout, a bias, peepholes and layout 1; these models cover the rest of what
+the kernel claims: reverse and bidirectional, sequence_lens (steps past a
+batch row's length give zeros in Y and leave Y_h, Y_c at its last step,
+reversed within its length; a row of length 0 gives zeros, as ONNX
+Runtime does, not its initial state), clip, input_forget, initial state, layout 1
+with two directions. `graphsub run` must give numpy's outputs for each;
+`optimize --verify` must pass; an activation other than the defaults must be
+exit 3 "not supported". When onnxruntime-node is installed (bench/README.md),
+ONNX Runtime must give numpy's outputs too (control_flow_ort.js), except
+for layout 1, which it refuses.
+
+usage: lstm.py GRAPHSUB
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+F = TensorProto.FLOAT
+
+
+def sigm(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def ref(x, w, r, b, lens, h0, c0, p, direction, clip, couple, layout):
+    """ONNX LSTM in numpy (float64), gates i, o, f, c; peepholes i, o, f."""
+    if layout:
+        x = x.transpose(1, 0, 2)
+        h0 = None if h0 is None else h0.transpose(1, 0, 2)
+        c0 = None if c0 is None else c0.transpose(1, 0, 2)
+    T, N, _ = x.shape
+    D, H = w.shape[0], r.shape[2]
+    y = np.zeros((T, D, N, H))
+    yh, yc = np.zeros((D, N, H)), np.zeros((D, N, H))
+    cl = (lambda v: np.clip(v, -clip, clip)) if clip else (lambda v: v)
+    for d in range(D):
+        rev = direction == "reverse" or d == 1
+        for n in range(N):
+            h = h0[d, n].astype(np.float64) if h0 is not None else np.zeros(H)
+            c = c0[d, n].astype(np.float64) if c0 is not None else np.zeros(H)
+            L = T if lens is None else int(lens[n])
+            for s in range(L):
+                t = L - 1 - s if rev else s
+                g = w[d] @ x[t, n] + r[d] @ h + (b[d, :4 * H] + b[d, 4 * H:] if b is not None else 0)
+                pi, po, pf = (p[d, :H], p[d, H:2 * H], p[d, 2 * H:]) if p is not None else (0, 0, 0)
+                i = sigm(cl(g[:H] + pi * c))
+                f = 1 - i if couple else sigm(cl(g[2 * H:3 * H] + pf * c))
+                c = f * c + i * np.tanh(cl(g[3 * H:]))
+                o = sigm(cl(g[H:2 * H] + po * c))
+                h = o * np.tanh(c)
+                y[t, d, n] = h
+            yh[d, n], yc[d, n] = (h, c) if L else (0, 0)   # a row of no step: zeros, as ONNX Runtime
+    if layout:
+        return y.transpose(2, 0, 1, 3), yh.transpose(1, 0, 2), yc.transpose(1, 0, 2)
+    return y, yh, yc
+
+
+# name: direction, sequence_lens, initial state, peepholes, clip, input_forget, layout
+CASES = {
+    "forward": ("forward", False, False, False, 0, 0, 0),
+    "reverse": ("reverse", False, True, False, 0, 0, 0),
+    "bidirectional": ("bidirectional", False, True, True, 0, 0, 0),
+    "lens-forward": ("forward", True, True, False, 0, 0, 0),
+    "lens-bidirectional": ("bidirectional", True, False, True, 0, 0, 0),
+    "clip-couple": ("forward", False, True, True, 0.7, 1, 0),
+    "layout1-bidirectional": ("bidirectional", True, True, False, 0, 0, 1),
+}
+
+
+def build(name, spec, rng, T=5, N=3, I=4, H=6):
+    direction, use_lens, use_state, use_p, clip, couple, layout = spec
+    D = 2 if direction == "bidirectional" else 1
+    u = lambda *s: rng.uniform(-1, 1, s).astype(np.float32)
+    x = u(N, T, I) if layout else u(T, N, I)
+    w, r, b = u(D, 4 * H, I), u(D, 4 * H, H), u(D, 8 * H)
+    lens = np.array([T, 2, 0][:N], np.int32) if use_lens else None
+    state = (N, D, H) if layout else (D, N, H)
+    h0, c0 = (u(*state), u(*state)) if use_state else (None, None)
+    p = u(D, 3 * H) if use_p else None
+    inits = [numpy_helper.from_array(a, k) for k, a in (("W", w), ("R", r), ("B", b))]
+    names = ["x", "W", "R", "B", "", "", "", ""]
+    for i, (k, a) in enumerate((("lens", lens), ("h0", h0), ("c0", c0), ("P", p))):
+        if a is not None:
+            inits.append(numpy_helper.from_array(a, k))
+            names[4 + i] = k
+    while names[-1] == "":
+        names.pop()
+    attrs = {"hidden_size": H, "direction": direction, "layout": layout}
+    if clip:
+        attrs["clip"] = clip
+    if couple:
+        attrs["input_forget"] = couple
+    want = ref(x.astype(np.float64), w, r, b, lens, h0, c0, p, direction, clip, couple, layout)
+    node = helper.make_node("LSTM", names, ["y", "yh", "yc"], **attrs)
+    g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", F, list(x.shape))],
+                          [helper.make_tensor_value_info(k, F, list(a.shape)) for k, a in zip(("y", "yh", "yc"), want)],
+                          inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(m)
+    return m, x, [a.astype(np.float32) for a in want]
+
+
+def run(args, ok=(0,)):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if p.returncode not in ok:
+        sys.exit(f"FAIL: {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def main():
+    gs = sys.argv[1]
+    rng = np.random.default_rng(3)
+    with tempfile.TemporaryDirectory() as d:
+        for name, spec in CASES.items():
+            m, x, want = build(name, spec, rng)
+            path = os.path.join(d, name + ".onnx")
+            onnx.save(m, path)
+            data = os.path.join(d, name)
+            os.makedirs(data)
+            with open(os.path.join(data, "input_0.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(x, "x").SerializeToString())
+            for i, a in enumerate(want):
+                with open(os.path.join(data, f"output_{i}.pb"), "wb") as f:
+                    f.write(numpy_helper.from_array(a).SerializeToString())
+            if spec[6]:
+                pass   # ONNX Runtime refuses layout 1 ("Batchwise recurrent operations are not supported")
+            else:
+                with open(os.path.join(data, "case.json"), "w") as f:   # for control_flow_ort.js
+                    json.dump({"model": path, "feeds": {"x": {"dtype": "float32", "dims": list(x.shape),
+                                                          "data": x.ravel().tolist()}},
+                               "outputs": [{"dims": list(a.shape), "data": a.ravel().tolist()} for a in want]}, f)
+            run([gs, "run", path, "--data", data, "--atol", "1e-5"])
+            run([gs, "optimize", path, "-o", os.path.join(d, name + ".opt.onnx"), "--verify", "--quiet"])
+            print(f"ok {name}: graphsub run gives numpy's Y, Y_h, Y_c")
+        m, _, _ = build("relu", CASES["forward"], rng)
+        m.graph.node[0].attribute.append(helper.make_attribute("activations", ["Relu", "Tanh", "Tanh"]))
+        path = os.path.join(d, "relu.onnx")
+        onnx.save(m, path)
+        p = run([gs, "run", path], ok=(3,))
+        if "not supported" not in p.stderr:
+            sys.exit(f"FAIL relu: {p.stderr.strip()}")
+        print("ok relu activation: exit 3, not supported")
+        here = os.path.dirname(os.path.abspath(__file__))
+        modules = os.environ.get("ORT_NODE_MODULES") or os.path.join(here, "..", "..", "bench", "node_modules")
+        if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "onnxruntime-node")):
+            print("note: onnxruntime-node not installed, ONNX Runtime not checked")
+            return
+        p = run(["node", os.path.join(here, "control_flow_ort.js"), d])
+        print(f"ok ONNX Runtime gives numpy's outputs on {len(p.stdout.splitlines())} models")
+
+
+if __name__ == "__main__":
+    main()
