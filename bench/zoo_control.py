@@ -6,10 +6,11 @@ nothing is downloaded.
 
 - `vad`: a voice-activity detector in the manner of Silero VAD: a chunk of 512 samples
   [batch, 512], the sample rate `sr` (int64) and the recurrent state [2, batch, 64]; two networks
-  (STFT as a strided Conv1d, magnitude, four Conv1d + BatchNorm + ReLU blocks, an LSTM cell
-  written out, a 1x1 Conv1d + Sigmoid head), one in each branch of an If on `sr == 16000`.
+  (STFT as a strided Conv1d, magnitude, four Conv1d + BatchNorm + ReLU blocks, an LSTMCell,
+  which the exporter writes as an ONNX LSTM of one step, a 1x1 Conv1d + Sigmoid head), one in
+  each branch of an If on `sr == 16000`.
 - `greedy`: a greedy attention decoder over `memory` [batch, frames, 128] for `max_len` steps
-  (int64): a Loop whose body embeds the last token, attends to the memory, steps an LSTM cell,
+  (int64): a Loop whose body embeds the last token, attends to the memory, steps an LSTMCell,
   takes the arg max of the log-softmax and appends token and score to carried tensors; its
   squeeze()s become Ifs on shapes inside the body.
 - `frontend`: a speech encoder's front end whose shape arithmetic sits in If branches:
@@ -30,23 +31,10 @@ from torch import nn
 OPSET = 17
 
 
-class Cell(nn.Module):
-    """An LSTM cell written out: one Linear for the input, one for the state, four gates."""
-
-    def __init__(self, d_in, d):
-        super().__init__()
-        self.ih, self.hh = nn.Linear(d_in, 4 * d), nn.Linear(d, 4 * d)
-
-    def forward(self, x, h, c):
-        i, f, u, o = (self.ih(x) + self.hh(h)).chunk(4, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(u)
-        return torch.sigmoid(o) * torch.tanh(c), c
-
-
 class VadNet(nn.Module):
     """One sample rate's network: frames of `frame` samples (hop frame / 2, reflect-padded)
     through an STFT written as a Conv1d of `bins` real and imaginary filters, the magnitude,
-    the encoder, an LSTM cell over the frames' mean and a Sigmoid head."""
+    the encoder, an LSTMCell over the frames' mean and a Sigmoid head."""
 
     def __init__(self, frame, bins, d=64):
         super().__init__()
@@ -54,7 +42,7 @@ class VadNet(nn.Module):
         self.stft = nn.Conv1d(1, 2 * bins, frame, stride=frame // 2, bias=False)
         self.enc = nn.ModuleList([nn.Sequential(nn.Conv1d(i, d, 3, stride=s, padding=1), nn.BatchNorm1d(d), nn.ReLU())
                                   for i, s in ((bins, 1), (d, 2), (d, 2), (d, 1))])
-        self.cell = Cell(d, d)
+        self.cell = nn.LSTMCell(d, d)
         self.dec = nn.Conv1d(d, 1, 1)
 
     def forward(self, x, state):
@@ -63,7 +51,7 @@ class VadNet(nn.Module):
         f = torch.sqrt(s[:, :self.bins] ** 2 + s[:, self.bins:] ** 2)
         for block in self.enc:
             f = block(f)
-        h, c = self.cell(f.mean(-1), state[0], state[1])
+        h, c = self.cell(f.mean(-1), (state[0], state[1]))
         p = torch.sigmoid(self.dec(torch.relu(h).unsqueeze(-1))).squeeze(-1).mean(1, keepdim=True)
         return p, torch.stack([h, c])
 
@@ -88,7 +76,7 @@ class Greedy(nn.Module):
         super().__init__()
         self.emb = nn.Embedding(vocab, d)
         self.q, self.k = nn.Linear(d, d), nn.Linear(d, d)
-        self.cell = Cell(2 * d, d)
+        self.cell = nn.LSTMCell(2 * d, d)
         self.out = nn.Linear(2 * d, vocab)
         self.d, self.bos = d, bos
 
@@ -103,7 +91,7 @@ class Greedy(nn.Module):
         for _ in range(max_len):
             s = torch.bmm(keys, self.q(h).unsqueeze(2)).squeeze(2) / math.sqrt(self.d)
             ctx = torch.bmm(torch.softmax(s, 1).unsqueeze(1), memory).squeeze(1)
-            h, c = self.cell(torch.cat([self.emb(tok), ctx], 1), h, c)
+            h, c = self.cell(torch.cat([self.emb(tok), ctx], 1), (h, c))
             best, tok = torch.log_softmax(self.out(torch.cat([h, ctx], 1)), -1).max(-1)
             tokens = torch.cat([tokens, tok.unsqueeze(1)], 1)
             scores = torch.cat([scores, best.unsqueeze(1)], 1)
