@@ -340,7 +340,10 @@ GS_API gs_status gs_model_clone(const gs_model *m, gs_model **out);
 
 /* The body in GRAPH attribute k of node (i = 0), or element i of a GRAPHS
  * attribute, as a read-only model; NULL for another type, an index out of
- * range, or when memory is short (message set on m's context). */
+ * range, or when memory is short (message set on m's context). Threads:
+ * the first call for a body makes its view, so it must not run while
+ * another call uses m or its context; later calls for that body only read
+ * (see Threads at the top). */
 GS_API const gs_model *gs_node_attr_graph(const gs_model *m, int node, int k, int i);
 /* For a capture of body m: the index of the value it stands for in the
  * graph enclosing m (the model or body view m came from); -1 for any other

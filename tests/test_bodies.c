@@ -326,6 +326,11 @@ static void test_nested(void)
     CU_ASSERT_EQUAL(gs_node_capture_count(lb, branch), 3);
     CU_ASSERT(captures(lb, branch, acc) && captures(lb, branch, lw) && captures(lb, branch, step));
     CU_ASSERT(gs_model_subgraph_node_count(lb) == 2);
+    gs_array *in[3] = { NULL };
+    CU_ASSERT_EQUAL(gs_model_random_inputs(ctx, lb, 1, NULL, in), GS_OK);   /* i, cond_in, acc */
+    CU_ASSERT(in[2] && in[2]->dtype == GS_FLOAT && in[2]->rank == 2 && in[2]->dims[1] == 3);
+    for (int j = 0; j < 3; j++)
+        gs_array_free(ctx, in[j]);
 
     /* the GRAPHS attribute of an op graphsub does not know */
     int k = gs_node_attr_find(m, alts, "alts");
@@ -447,6 +452,8 @@ static void test_optimize_compact(void)
     for (int i = 0; i < gs_model_node_count(lb); i++)
         CU_ASSERT(gs_node_is_live(lb, i));
     CU_ASSERT_EQUAL(walk(m, NULL, -1, 0), live);
+    double flops = -1;   /* shapes inferred in bodies too: a [2,3] Add */
+    CU_ASSERT(gs_node_cost(lb, node_named(lb, "plus_x"), &flops, NULL) > 0 && flops == 6);
     CU_ASSERT_EQUAL(gs_model_subgraph_node_count(m), sub);
     CU_ASSERT_EQUAL(walk_bodies_total(m), sub);
     gs_model_free(m);
