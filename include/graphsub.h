@@ -47,10 +47,10 @@
  *      (gs_model_*_count, gs_model_input/output/opset/data_file,
  *      gs_node_* but gs_node_cost, gs_value_*) only read the model: several
  *      threads may call them on one model at once while no call changes it
- *      or uses its context; they read a body view (gs_node_attr_graph) the
- *      same way. gs_node_attr_graph itself is a reader once it has returned
- *      that body's view before: its first call for a body makes the view
- *      (it allocates, and sets the message when memory is short);
+ *      or uses its context. The same holds for a body view (see
+ *      gs_node_attr_graph), and gs_node_attr_graph is such a reader for a
+ *      body it has returned before: its first call for a body makes the
+ *      view (it allocates, and sets the message when memory is short);
  *    - gs_ctx_remove_temp_files may run in a signal handler, at any time.
  *  - Strings returned by the API are owned by the model (or context) and stay
  *    valid until the model is freed or changed.
