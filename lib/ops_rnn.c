@@ -10,7 +10,8 @@
  * zeros in Y; a row of length 0 gives zeros in Y_h and Y_c too, as ONNX
  * Runtime does, not its initial state); other activations are reported as not
  * supported. Gates are i, o, f, c in W, R and B (ONNX's order), peepholes
- * i, o, f. No shape inference yet: the outputs' shapes stay unknown until run.
+ * i, o, f. Shape inference gives Y, Y_h and Y_c from X, the direction and the
+ * hidden size, so what reads them in a Loop body is sized and priced.
  */
 #include "gs_ops.h"
 
@@ -213,6 +214,27 @@ static gs_status k_lstm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     return st;
 }
 
+/* Y [T, D, N, H] (layout 1: [N, T, D, H]), Y_h and Y_c [D, N, H] ([N, D, H]). */
+static gs_status infer_lstm(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = &g->values[n->in[0]], *r = n->nin > 2 && n->in[2] != GS_NONE ? &g->values[n->in[2]] : NULL;
+    if (x->rank != 3)
+        return GS_OK;
+    const gs_attr *dir = gs_ir_attr(n, "direction");
+    bool bi = dir && dir->type == GS_A_STRING && dir->slen == 13 && !memcmp(dir->s, "bidirectional", 13);
+    int64_t hs = gs_attr_int(n, "hidden_size", r && r->rank == 3 ? r->dims[2].v : -1);
+    gs_dim D = { bi ? 2 : 1, NULL }, H = { hs > 0 ? hs : -1, NULL };
+    bool batchwise = gs_attr_int(n, "layout", 0) == 1;
+    gs_dim T = x->dims[batchwise], N = x->dims[!batchwise];
+    gs_dim y[4] = { T, D, N, H }, yb[4] = { N, T, D, H }, s[3] = { D, N, H }, sb[3] = { N, D, H };
+    gs_status st = GS_OK;
+    for (int k = 0; k < n->nout && k < 3 && st == GS_OK; k++)
+        if (n->out[k] != GS_NONE)
+            st = k ? gs_infer_set(g, n->out[k], x->dtype, 3, batchwise ? sb : s)
+                   : gs_infer_set(g, n->out[k], x->dtype, 4, batchwise ? yb : y);
+    return st;
+}
+
 /* Dim i of input k's value, or 1 when unknown. */
 static double dim_of(const gs_graph *g, const gs_node *n, int k, int i)
 {
@@ -238,6 +260,6 @@ static void cost_lstm(const gs_graph *g, const gs_node *n, gs_cost *c)
 const gs_opdef gs_ops_rnn[] = {
     { "LSTM", 7, 0, 3, 8, 0, 3, 0,
       "activation_alpha:floats activation_beta:floats activations:strings clip:f direction:s=forward "
-      "hidden_size:i input_forget:i=0 layout:i=0", NULL, cost_lstm, k_lstm, GS_RAISE_KEEP },
+      "hidden_size:i input_forget:i=0 layout:i=0", infer_lstm, cost_lstm, k_lstm, GS_RAISE_KEEP },
     { NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0 },
 };

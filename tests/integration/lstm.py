@@ -7,7 +7,8 @@ the kernel claims: reverse and bidirectional, sequence_lens (steps past a
 batch row's length give zeros in Y and leave Y_h, Y_c at its last step,
 reversed within its length; a row of length 0 gives zeros, as ONNX
 Runtime does, not its initial state), clip, input_forget, initial state, layout 1
-with two directions. `graphsub run` must give numpy's outputs for each;
+with two directions. `graphsub run` must give numpy's outputs for each, and
+shape inference must size Y and Y_h over symbolic dims;
 `optimize --verify` must pass; an activation other than the defaults must be
 exit 3 "not supported". When onnxruntime-node is installed (bench/README.md),
 ONNX Runtime must give numpy's outputs too (control_flow_ort.js), except
@@ -118,6 +119,26 @@ def run(args, ok=(0,)):
     return p
 
 
+def inferred(gs, d):
+    """Shape inference sizes Y and Y_h of a bidirectional LSTM over symbolic dims, both layouts."""
+    for layout, want_y, want_h in ((0, ["T", 2, "N", 6], [2, "N", 6]), (1, ["N", "T", 2, 6], ["N", 2, 6])):
+        node = helper.make_node("LSTM", ["x", "W", "R"], ["y", "yh"], hidden_size=6, direction="bidirectional",
+                                layout=layout)
+        g = helper.make_graph([node, helper.make_node("Relu", ["y"], ["a"]), helper.make_node("Relu", ["yh"], ["b"])],
+                              "inferred", [helper.make_tensor_value_info("x", F, ["N", "T", 4] if layout else ["T", "N", 4])],
+                              [helper.make_tensor_value_info(k, F, None) for k in ("a", "b")],
+                              [numpy_helper.from_array(np.zeros(s, np.float32), k) for k, s in
+                               (("W", (2, 24, 4)), ("R", (2, 24, 6)))])
+        src, dst = os.path.join(d, f"inferred{layout}.onnx"), os.path.join(d, f"inferred{layout}.opt.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), src)
+        run([gs, "optimize", src, "-o", dst, "--quiet"])
+        got = {v.name: [x.dim_value or x.dim_param for x in v.type.tensor_type.shape.dim]
+               for v in list(onnx.load(dst).graph.value_info) + list(onnx.load(dst).graph.output)}
+        if got.get("y") != want_y or got.get("yh") != want_h:
+            sys.exit(f"FAIL inferred shapes, layout {layout}: {got}")
+    print("ok Y and Y_h sized by shape inference, both layouts")
+
+
 def main():
     gs = sys.argv[1]
     rng = np.random.default_rng(3)
@@ -143,6 +164,7 @@ def main():
             run([gs, "run", path, "--data", data, "--atol", "1e-5"])
             run([gs, "optimize", path, "-o", os.path.join(d, name + ".opt.onnx"), "--verify", "--quiet"])
             print(f"ok {name}: graphsub run gives numpy's Y, Y_h, Y_c")
+        inferred(gs, d)
         m, _, _ = build("relu", CASES["forward"], rng)
         m.graph.node[0].attribute.append(helper.make_attribute("activations", ["Relu", "Tanh", "Tanh"]))
         path = os.path.join(d, "relu.onnx")
