@@ -9,7 +9,7 @@ inside, so mutations start from bodies the pipeline rewrites. The models
 are those of tests/integration/control_flow.py, written next to this file,
 a TorchScript export with a Loop, an If, an LSTM and sequences
 (tests/data/torchscript_decoder.onnx, copied), and the LSTMs of
-tests/integration/lstm.py; scripts/fuzz copies them into the corpus.
+tests/integration/lstm.py (and its GRUs); scripts/fuzz copies them into the corpus.
 
 usage: fuzz/seeds/make_seeds.py
 """
@@ -40,6 +40,8 @@ def main():
     rng = np.random.default_rng(0)
     for name, case in lstm.CASES.items():
         models["lstm_" + name.replace("-", "_")] = lstm.build(name, case, rng)[0]
+    for name, case in lstm.GRU_CASES.items():
+        models[name.replace("-", "_")] = lstm.build_gru(name, case, rng)[0]
     for name, m in models.items():
         onnx.checker.check_model(m)
         onnx.save(m, os.path.join(here, name + ".onnx"))

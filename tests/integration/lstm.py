@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The interpreter's LSTM against numpy (and ONNX Runtime when installed).
+"""The interpreter's LSTM and GRU against numpy (and ONNX Runtime when installed).
 
 ONNX's backend node tests cover the forward direction with the default
 layout, a bias, peepholes and layout 1; these models cover the rest of what
@@ -7,7 +7,9 @@ the kernel claims: reverse and bidirectional, sequence_lens (steps past a
 batch row's length give zeros in Y and leave Y_h, Y_c at its last step,
 reversed within its length; a row of length 0 gives zeros, as ONNX
 Runtime does, not its initial state), clip, input_forget, initial state, layout 1
-with two directions. `graphsub run` must give numpy's outputs for each, and
+with two directions; and GRUs with linear_before_reset (as PyTorch writes
+nn.GRU) and without, reverse, bidirectional, with sequence_lens, which the
+node tests do not cover. `graphsub run` must give numpy's outputs for each, and
 shape inference must size Y and Y_h over symbolic dims;
 `optimize --verify` must pass; an activation other than the defaults must be
 exit 3 "not supported". When onnxruntime-node is installed (bench/README.md),
@@ -66,6 +68,57 @@ def ref(x, w, r, b, lens, h0, c0, p, direction, clip, couple, layout):
         return y.transpose(2, 0, 1, 3), yh.transpose(1, 0, 2), yc.transpose(1, 0, 2)
     return y, yh, yc
 
+
+def gru_ref(x, w, r, b, lens, h0, direction, lbr):
+    """ONNX GRU in numpy (float64, layout 0), gates z, r, h."""
+    T, N, _ = x.shape
+    D, H = w.shape[0], r.shape[2]
+    y, yh = np.zeros((T, D, N, H)), np.zeros((D, N, H))
+    for d in range(D):
+        rev = direction == "reverse" or d == 1
+        wb, rb = b[d, :3 * H], b[d, 3 * H:]
+        for n in range(N):
+            h = h0[d, n].astype(np.float64) if h0 is not None else np.zeros(H)
+            L = T if lens is None else int(lens[n])
+            for s in range(L):
+                t = L - 1 - s if rev else s
+                gx, gh = w[d] @ x[t, n] + wb, r[d] @ h + rb
+                z, rr = sigm(gx[:H] + gh[:H]), sigm(gx[H:2 * H] + gh[H:2 * H])
+                if lbr:
+                    hh = np.tanh(gx[2 * H:] + rr * gh[2 * H:])
+                else:
+                    hh = np.tanh(gx[2 * H:] + r[d, 2 * H:] @ (rr * h) + rb[2 * H:])
+                h = (1 - z) * hh + z * h
+                y[t, d, n] = h
+            yh[d, n] = h if L else 0
+    return y, yh
+
+
+def build_gru(name, spec, rng, T=5, N=3, I=4, H=6):
+    direction, use_lens, lbr = spec
+    D = 2 if direction == "bidirectional" else 1
+    u = lambda *s: rng.uniform(-1, 1, s).astype(np.float32)
+    x, w, r, b, h0 = u(T, N, I), u(D, 3 * H, I), u(D, 3 * H, H), u(D, 6 * H), u(D, N, H)
+    lens = np.array([T, 2, 0], np.int32) if use_lens else None
+    want = [a.astype(np.float32) for a in gru_ref(x.astype(np.float64), w, r, b, lens, h0, direction, lbr)]
+    inits = [numpy_helper.from_array(a, k) for k, a in (("W", w), ("R", r), ("B", b), ("h0", h0))]
+    if use_lens:
+        inits.append(numpy_helper.from_array(lens, "lens"))
+    node = helper.make_node("GRU", ["x", "W", "R", "B", "lens" if use_lens else "", "h0"], ["y", "yh"],
+                            hidden_size=H, direction=direction, linear_before_reset=lbr)
+    g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", F, list(x.shape))],
+                          [helper.make_tensor_value_info(k, F, list(a.shape)) for k, a in zip(("y", "yh"), want)],
+                          inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(m)
+    return m, x, want
+
+
+GRU_CASES = {
+    "gru-torch": ("forward", False, 1),
+    "gru-reverse-lens": ("reverse", True, 1),
+    "gru-bidirectional": ("bidirectional", True, 0),
+}
 
 # name: direction, sequence_lens, initial state, peepholes, clip, input_forget, layout
 CASES = {
@@ -143,8 +196,8 @@ def main():
     gs = sys.argv[1]
     rng = np.random.default_rng(3)
     with tempfile.TemporaryDirectory() as d:
-        for name, spec in CASES.items():
-            m, x, want = build(name, spec, rng)
+        for name, spec in list(CASES.items()) + list(GRU_CASES.items()):
+            m, x, want = (build_gru if name.startswith("gru") else build)(name, spec, rng)
             path = os.path.join(d, name + ".onnx")
             onnx.save(m, path)
             data = os.path.join(d, name)
@@ -154,7 +207,7 @@ def main():
             for i, a in enumerate(want):
                 with open(os.path.join(data, f"output_{i}.pb"), "wb") as f:
                     f.write(numpy_helper.from_array(a).SerializeToString())
-            if spec[6]:
+            if len(spec) > 6 and spec[6]:
                 pass   # ONNX Runtime refuses layout 1 ("Batchwise recurrent operations are not supported")
             else:
                 with open(os.path.join(data, "case.json"), "w") as f:   # for control_flow_ort.js
@@ -163,7 +216,7 @@ def main():
                                "outputs": [{"dims": list(a.shape), "data": a.ravel().tolist()} for a in want]}, f)
             run([gs, "run", path, "--data", data, "--atol", "1e-5"])
             run([gs, "optimize", path, "-o", os.path.join(d, name + ".opt.onnx"), "--verify", "--quiet"])
-            print(f"ok {name}: graphsub run gives numpy's Y, Y_h, Y_c")
+            print(f"ok {name}: graphsub run gives numpy's outputs")
         inferred(gs, d)
         m, _, _ = build("relu", CASES["forward"], rng)
         m.graph.node[0].attribute.append(helper.make_attribute("activations", ["Relu", "Tanh", "Tanh"]))
