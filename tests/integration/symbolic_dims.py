@@ -16,7 +16,10 @@ the onnx package and optimized with the default options:
   [batch, 7, 64], its output declared so): carried through, the same
   nodes, no shape declared for its output;
 - the KV-cache Concat of `past` and `seq` keeps the name its declared
-  output gives it (`total`) at -O1 and -O2.
+  output gives it (`total`) at -O1 and -O2;
+- a value computed from that output and from another Concat of `past`
+  and `seq` is known as [batch, 2, past + seq, 4]: `total`, a name no input
+  has, is only the model's word for the output's dim, which is past + seq.
 Each output is compared with the original by `graphsub verify` at two
 bindings of the dims (where the original runs), and every type graphsub
 declares is checked against onnx.shape_inference (as value_info.py does).
@@ -148,6 +151,30 @@ def kv_cache():
                  [fin("present", ["batch", 2, "total", 4])])
 
 
+def kv_cache_read():
+    """kv_cache() with w = Relu(present) * Concat(past_k, k), an output
+    declared without a shape."""
+    m = kv_cache()
+    m.graph.node.extend([helper.make_node("Relu", ["present"], ["pr"]),
+                         helper.make_node("Concat", ["past_k", "k"], ["other"], axis=2),
+                         helper.make_node("Mul", ["pr", "other"], ["w"])])
+    m.graph.output.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, None))
+    return m
+
+
+def check_kv_cache_read(gs, tmp):
+    name = "kv-cache-read"
+    src, out, fails = optimize(gs, kv_cache_read(), tmp, name, "-O1")
+    if not out:
+        return fails
+    got = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+           for o in onnx.load(out).graph.output}
+    want = {"present": ["batch", 2, "total", 4], "w": ["batch", 2, "past + seq", 4]}
+    if got != want:
+        fails.append(f"{name}: outputs declared {got}, want {want}")
+    return fails + verify(gs, src, out, name)
+
+
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
@@ -258,6 +285,7 @@ def main():
         if out and reshape_targets(out) != [None]:
             fails.append(f"foreign-dim: the Reshape target became {reshape_targets(out)}")
         fails += check_kv_cache(gs, tmp)
+        fails += check_kv_cache_read(gs, tmp)
     for f in fails:
         print(f)
     print(f"symbolic-dims: {len(fails)} failures")
