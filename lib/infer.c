@@ -184,8 +184,23 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, x->dims);
 }
 
+/* Dim name m is "min(a, ...)" or "min(..., a)" (see ops_tensor.c's prefix_len). */
+static bool min_of(const char *m, const char *a)
+{
+    size_t n = strlen(a), lm = strlen(m);
+    if (strncmp(m, "min(", 4) || lm < n + 7 || m[lm - 1] != ')')
+        return false;
+    return (!strncmp(m + 4, a, n) && !strncmp(m + 4 + n, ", ", 2)) ||
+           (!strncmp(m + lm - 1 - n, a, n) && !strncmp(m + lm - 3 - n, ", ", 2));
+}
+
+/* Broadcasting a against b. A dim min(a, N), N a number of at least 1,
+ * broadcast with a is a: where a <= N they are equal, and where a > N the
+ * broadcast is valid only if N is 1. */
 bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
 {
+    if (a.sym && b.sym && min_of(b.sym, a.sym)) { *out = a; return true; }
+    if (a.sym && b.sym && min_of(a.sym, b.sym)) { *out = b; return true; }
     if (a.v == 1) { *out = b; return true; }
     if (b.v == 1) { *out = a; return true; }
     if (a.v >= 0 && b.v >= 0) { *out = a; return a.v == b.v; }
