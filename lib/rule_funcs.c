@@ -557,6 +557,24 @@ static bool c_halves_equal(const gs_cond_args *c)
     return n > 0;
 }
 
+/* pairs_equal(t): constant t's last axis has an even length and elements
+ * 2i and 2i + 1 of it are equal (an interleaved rotary cos/sin table built
+ * with repeat_interleave, so each rotated pair shares one angle). */
+static bool c_pairs_equal(const gs_cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data || v->init->rank < 1)
+        return false;
+    const gs_tensor *t = v->init;
+    int64_t d = t->dims[t->rank - 1], n = gs_tensor_numel(t);
+    if (d < 2 || d % 2)
+        return false;
+    for (int64_t i = 0; i < n; i += 2)
+        if (gs_tensor_get_f(t, i) != gs_tensor_get_f(t, i + 1))
+            return false;
+    return n > 0;
+}
+
 /* ---- attention masks ---- */
 
 /* mask_fill(f): constant f has one element, at most -10000 (or -inf): the
@@ -662,21 +680,33 @@ static bool c_keeps_key(const gs_cond_args *c)
     return trilu_mask(c->g, m, &tri, &k) && gs_elem_nonneg(k);
 }
 
-/* Bool constant t of [..., S, L] (leading dims 1) is true exactly where
- * column j > row i + p. */
+/* Constant t of [..., S, L] (leading dims 1) masks exactly where column
+ * j > row i + p: a bool t is true there and false elsewhere; a float t (an
+ * additive mask) is at most -10000 there (see mask_fill) and 0 elsewhere. */
 static bool causal_const(const gs_tensor *t, int64_t p)
 {
     int64_t S = t->dims[t->rank - 2], L = t->dims[t->rank - 1];
-    if (t->dtype != GS_BOOL || !t->data || gs_tensor_numel(t) != S * L)
+    if (!t->data || gs_tensor_numel(t) != S * L)
         return false;
     for (int64_t i = 0; i < S; i++)
-        for (int64_t j = 0; j < L; j++)
-            if ((gs_tensor_get_i(t, i * L + j) != 0) != (j > i + p))
+        for (int64_t j = 0; j < L; j++) {
+            bool masked;
+            if (t->dtype == GS_BOOL) {
+                masked = gs_tensor_get_i(t, i * L + j) != 0;
+            } else {
+                double v = gs_tensor_get_f(t, i * L + j);
+                if (v != 0 && !(v <= -1e4))
+                    return false;
+                masked = v != 0;
+            }
+            if (masked != (j > i + p))
                 return false;
+        }
     return true;
 }
 
-/* causal(c, q, k[, pk]): bool c (true where a key is masked) is the causal
+/* causal(c, q, k[, pk]): mask c (bool: true where a key is masked; or a
+ * float constant, additive: 0 or at most -10000) is the causal
  * mask of an Attention with queries q [B, heads, S, D], new keys k
  * [B, kv_heads, T, D] and past keys pk [B, kv_heads, P, D] (none: P = 0):
  * c is [S, P + T] (after leading 1s) and true exactly where key j > query
@@ -687,7 +717,8 @@ static bool c_causal(const gs_cond_args *c)
 {
     const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1), *k = arg_value(c, 2);
     const gs_value *pk = c->n > 3 ? arg_value(c, 3) : NULL;
-    if (!m || !q || !k || c->n > 4 || (c->n > 3 && !pk) || m->dtype != GS_BOOL || m->rank < 2 || q->rank != 4 ||
+    if (!m || !q || !k || c->n > 4 || (c->n > 3 && !pk) || (m->dtype != GS_BOOL && !m->init) || m->rank < 2 ||
+        q->rank != 4 ||
         k->rank != 4 || (pk && pk->rank != 4))
         return false;
     for (int i = 0; i < m->rank - 2; i++)
@@ -708,6 +739,16 @@ static bool c_causal(const gs_cond_args *c)
         if (!gs_dim_equal(tri->dims[i], m->dims[i]))
             return false;
     return true;
+}
+
+/* mask_rows(m, q): attention mask m has a dim 1 for the query rows (its
+ * dim -2) where queries q [B, heads, S, D] have S not known to be 1: ONNX
+ * Runtime's Attention takes only a mask with S rows (the operator's
+ * specification broadcasts it). */
+static bool c_mask_rows(const gs_cond_args *c)
+{
+    const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1);
+    return m && q && m->rank >= 2 && q->rank == 4 && m->dims[m->rank - 2].v == 1 && q->dims[2].v != 1;
 }
 
 /* Argument kinds (gs_rule_func.args): 'v' a value variable of the match,
@@ -754,9 +795,11 @@ static const gs_rule_func funcs[] = {
     { "half_dim", "vv", GS_FN_WHERE, GS_F_COND, c_half_dim, false },   /* rotary fusions */
     { "slice_end", "vv", GS_FN_WHERE, GS_F_COND, c_slice_end, false },
     { "halves_equal", "v", GS_FN_WHERE, GS_F_COND, c_halves_equal, false },
+    { "pairs_equal", "v", GS_FN_WHERE, GS_F_COND, c_pairs_equal, false },
     { "mask_fill", "v", GS_FN_WHERE, GS_F_COND, c_mask_fill, true },   /* attention masks */
     { "keeps_key", "vv", GS_FN_WHERE, GS_F_COND, c_keeps_key, false },
     { "causal", "vvv+", GS_FN_WHERE, GS_F_COND, c_causal, false },
+    { "mask_rows", "vv", GS_FN_WHERE, GS_F_COND, c_mask_rows, false },
     /* rewrite functions */
     { "dim", "vi", GS_FN_INPUT | GS_FN_ATTR | GS_FN_INT, GS_F_DIM, NULL, false },
     { "shape", "v", GS_FN_INPUT, GS_F_SHAPE, NULL, false },
