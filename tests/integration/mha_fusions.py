@@ -10,7 +10,10 @@ the scale on the scores, which cleanup folds into the query projection):
   query, as ONNX Runtime's Attention wants);
 - BERT at a static shape, no mask: every attention fuses, no mask;
 - GPT-2 at a static shape: the causal mask, a constant slice of
-  triu(-10000), becomes is_causal=1 with no mask.
+  triu(-10000), becomes is_causal=1 with no mask;
+- ViT's attention, PyTorch's nn.MultiheadAttention (batch first, as
+  torchvision's ViT): [batch * heads, S, D] with the scale on Q, fused as
+  one Attention over a batch of 1 with batch * heads heads.
 
 Each passes `--verify`; `graphsub run` and ONNX Runtime (when
 onnxruntime-node is installed: bench/node_modules or $ORT_NODE_MODULES)
@@ -105,6 +108,23 @@ def models(src):
                 x = layer(x)
             return x
 
+    class Vit(torch.nn.Module):   # torchvision's EncoderBlock, small
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = torch.nn.LayerNorm(D), torch.nn.LayerNorm(D)
+            self.att = torch.nn.MultiheadAttention(D, HEADS, batch_first=True)
+            self.f1, self.f2 = torch.nn.Linear(D, 2 * D), torch.nn.Linear(2 * D, D)
+
+        def block(self, x):
+            h = self.ln1(x)
+            x = x + self.att(h, h, h, need_weights=False)[0]
+            return x + self.f2(torch.nn.functional.gelu(self.f1(self.ln2(x))))
+
+        def forward(self, x):
+            for _ in range(LAYERS):
+                x = self.block(x)
+            return x
+
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     bert_dyn = zoo_dynamic.BertDyn(Block, layers=LAYERS, d=D, vocab=VOCAB, max_pos=32).eval()
@@ -117,14 +137,16 @@ def models(src):
     static = [(torch.randint(0, VOCAB, (1, 16), generator=g),)]
     return [("bert-dyn", bert_dyn, ["input_ids", "attention_mask"], axes, dyn_cases),
             ("bert", Encoder(False).eval(), ["input_ids"], None, static),
-            ("gpt2", Encoder(True).eval(), ["input_ids"], None, static)]
+            ("gpt2", Encoder(True).eval(), ["input_ids"], None, static),
+            ("vit", Vit().eval(), ["x"], None, [(torch.randn(2, 10, D, generator=g),)])]
 
 
 def export(module, names, axes, example, path):
+    """Exported with gradients on, as bench/make_zoo.py does (without them
+    nn.MultiheadAttention takes a fused path that does not export)."""
     import torch  # noqa: PLC0415
-    with torch.no_grad():
-        torch.onnx.export(module, example, path, opset_version=13 if axes is None else 17,
-                          input_names=names, output_names=["hidden"], dynamic_axes=axes)
+    torch.onnx.export(module, example, path, opset_version=13 if axes is None else 17,
+                      input_names=names, output_names=["hidden"], dynamic_axes=axes)
 
 
 def check_ort(modules, path, feeds, want, tmp, name, k):
