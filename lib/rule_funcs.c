@@ -575,7 +575,7 @@ static bool c_pairs_equal(const gs_cond_args *c)
     return n > 0;
 }
 
-/* ---- attention masks ---- */
+/* ---- attention masks ------------------------------------------------------ */
 
 /* mask_fill(f): constant f has one element, at most -10000 (or -inf): the
  * fill of a masked_fill. A score set to f adds exp(f - m) to a softmax whose
@@ -718,8 +718,7 @@ static bool c_causal(const gs_cond_args *c)
     const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1), *k = arg_value(c, 2);
     const gs_value *pk = c->n > 3 ? arg_value(c, 3) : NULL;
     if (!m || !q || !k || c->n > 4 || (c->n > 3 && !pk) || (m->dtype != GS_BOOL && !m->init) || m->rank < 2 ||
-        q->rank != 4 ||
-        k->rank != 4 || (pk && pk->rank != 4))
+        q->rank != 4 || k->rank != 4 || (pk && pk->rank != 4))
         return false;
     for (int i = 0; i < m->rank - 2; i++)
         if (m->dims[i].v != 1)
