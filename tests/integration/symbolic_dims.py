@@ -16,7 +16,13 @@ the onnx package and optimized with the default options:
   [batch, 7, 64], its output declared so): carried through, the same
   nodes, no shape declared for its output;
 - the KV-cache Concat of `past` and `seq` keeps the name its declared
-  output gives it (`total`) at -O1 and -O2.
+  output gives it (`total`) at -O1 and -O2;
+- a value computed from that output and from another Concat of `past`
+  and `seq` is known as [batch, 2, past + seq, 4]: `total`, a name no input
+  has, is only the model's word for the output's dim, which is past + seq;
+- the first seq rows of a [32, 8] position table added to a [batch, seq, 8]
+  tensor give [batch, seq, 8]: the slice is min(seq, 32) rows, and the Add
+  runs only where that is seq (or 1, where seq is 1 too).
 Each output is compared with the original by `graphsub verify` at two
 bindings of the dims (where the original runs), and every type graphsub
 declares is checked against onnx.shape_inference (as value_info.py does).
@@ -148,6 +154,52 @@ def kv_cache():
                  [fin("present", ["batch", 2, "total", 4])])
 
 
+def kv_cache_read():
+    """kv_cache() with w = Relu(present) * Concat(past_k, k), an output
+    declared without a shape."""
+    m = kv_cache()
+    m.graph.node.extend([helper.make_node("Relu", ["present"], ["pr"]),
+                         helper.make_node("Concat", ["past_k", "k"], ["other"], axis=2),
+                         helper.make_node("Mul", ["pr", "other"], ["w"])])
+    m.graph.output.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, None))
+    return m
+
+
+def check_kv_cache_read(gs, tmp):
+    name = "kv-cache-read"
+    src, out, fails = optimize(gs, kv_cache_read(), tmp, name, "-O1")
+    if not out:
+        return fails
+    got = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+           for o in onnx.load(out).graph.output}
+    want = {"present": ["batch", 2, "total", 4], "w": ["batch", 2, "past + seq", 4]}
+    if got != want:
+        fails.append(f"{name}: outputs declared {got}, want {want}")
+    return fails + verify(gs, src, out, name)
+
+
+def position_slice():
+    """y = x + table[:seq], x [batch, seq, 8], table a [32, 8] constant."""
+    nodes, inits = [], [numpy_helper.from_array(np.arange(256, dtype=np.float32).reshape(32, 8) / 256, "table"),
+                        i64("zero", [0])]
+    dim_of("x", 1, "n", nodes, inits)
+    nodes += [helper.make_node("Slice", ["table", "zero", "n", "zero"], ["rows"]),
+              helper.make_node("Add", ["x", "rows"], ["y"])]
+    return model(nodes, inits, [fin("x", ["batch", "seq", 8])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+
+
+def check_position_slice(gs, tmp):
+    name = "position-slice"
+    src, out, fails = optimize(gs, position_slice(), tmp, name, "-O1")
+    if not out:
+        return fails
+    o = onnx.load(out).graph.output[0]
+    dims = [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+    if dims != ["batch", "seq", 8]:
+        fails.append(f"{name}: output declared {dims}, want ['batch', 'seq', 8]")
+    return fails + verify(gs, src, out, name)
+
+
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
@@ -258,6 +310,8 @@ def main():
         if out and reshape_targets(out) != [None]:
             fails.append(f"foreign-dim: the Reshape target became {reshape_targets(out)}")
         fails += check_kv_cache(gs, tmp)
+        fails += check_kv_cache_read(gs, tmp)
+        fails += check_position_slice(gs, tmp)
     for f in fails:
         print(f)
     print(f"symbolic-dims: {len(fails)} failures")
