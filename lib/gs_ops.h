@@ -270,6 +270,12 @@ gs_dim gs_dim_of_elem(gs_dim e);
 /* a + b as a dim: a number, or a sum of dim names (see the top of infer.c's
  * dim expressions); unknown when either is. */
 gs_dim gs_dim_add(gs_graph *g, gs_dim a, gs_dim b);
+/* True when element e (a number or a dim name, see gs_elem_of_dim) is the
+ * sum of elements a and b: `past + seq` of `past` and `seq`, 5 of 3 and 2. */
+bool gs_elem_sum_is(gs_dim e, gs_dim a, gs_dim b);
+/* True when element e is known not to be negative: a number >= 0, or a
+ * sum of dim names with no coefficient below 0. */
+bool gs_elem_nonneg(gs_dim e);
 /* True when a and b are the same size at run time: equal sizes or equal names. */
 bool gs_dim_equal(gs_dim a, gs_dim b);
 /* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in

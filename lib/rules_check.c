@@ -150,6 +150,8 @@ static gs_id make_value(inst *in, int var)
         }
         if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "int64"))
             t.dtype = GS_INT64;
+        if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "bool"))
+            t.dtype = GS_BOOL;
     } else {
         snprintf(in->why, sizeof in->why, "no check data for '%s'", name);
         return GS_NONE;

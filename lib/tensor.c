@@ -292,7 +292,8 @@ void gs_tensor_set_f(gs_tensor *t, int64_t i, double v)
     case GS_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     case GS_INT8: case GS_UINT8: case GS_INT16: case GS_UINT16: case GS_INT32: case GS_UINT32:
     case GS_INT64: case GS_UINT64:
-        gs_tensor_set_i(t, i, v >= -9.2e18 && v <= 9.2e18 ? (int64_t)v : 0);
+        /* beyond int64 and NaN: INT64_MIN, as x86's conversion (numpy, ONNX Runtime) gives */
+        gs_tensor_set_i(t, i, v >= -0x1p63 && v < 0x1p63 ? (int64_t)v : INT64_MIN);
         break;
     default: break;   /* strings and complex numbers have no scalar view: kernels refuse them */
     }
