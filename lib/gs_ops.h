@@ -24,6 +24,8 @@ enum {                          /* gs_opdef.flags */
     GS_OP_GAPS = 1 << 7,        /* required inputs after the first may be empty names (Resize's roi) */
     GS_OP_ANY_ALIGN = 1 << 8,   /* the kernel reads inputs at any address (memcpy, gs_tensor_get_*):
                                    constant folding passes a mapped weight without an aligned copy */
+    GS_OP_NO_FOLD = 1 << 9,     /* evaluated by the interpreter, never folded into a constant
+                                   (a DequantizeLinear of a weight stays for quantized kernels) */
 };
 
 typedef struct gs_interp gs_interp;
@@ -132,6 +134,8 @@ extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
 extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
 extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
+extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear */
+extern const gs_opdef gs_ops_detect[];       /* ops_detect.c: NonZero, TopK, GatherND, NMS, RoiAlign */
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
 
