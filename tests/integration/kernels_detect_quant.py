@@ -8,7 +8,8 @@ zero point, at opsets 10 and 13) must round halves to even and saturate;
 DequantizeLinear (int8 per-axis, uint8, int32) must give numpy's float32
 arithmetic; NonZero numpy's order; TopK (largest and smallest, equal values
 in the input, float and int64) equal values in the order of their indices;
-GatherND (negative indices, batch_dims 1) numpy's indexing: all of these exactly as numpy computes them. When onnxruntime-node is
+GatherND (negative indices, batch_dims 1) numpy's indexing; a Concat of 90
+inputs runs: all of these exactly as numpy computes them. When onnxruntime-node is
 installed in bench/ (npm install --ignore-scripts), every case, and the
 NonMaxSuppression (corner and centre boxes, thresholds, two batches and
 classes) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
@@ -124,6 +125,10 @@ def cases():
     out.append(("gathernd-batch", model(N("GatherND", ["x", "i"], ["y"], batch_dims=1),
                                         [("x", np.float32), ("i", np.int64)], [("y", np.float32)], 13),
                 {"x": gx, "i": gb}, [np.stack([gx[b][gb[b, :, 0]] for b in range(3)])]))
+    # a Concat of 90 inputs (SSDlite's class scores): more operands than the interpreter's fixed list
+    parts = {f"p{j}": rng.standard_normal((1, 2)).astype(np.float32) for j in range(90)}
+    out.append(("concat-90", model(N("Concat", list(parts), ["y"], axis=0), [(k, np.float32) for k in parts],
+                                   [("y", np.float32)], 13), parts, [np.concatenate(list(parts.values()))]))
     # NonMaxSuppression: clustered boxes so some overlap
     centers = rng.random((2, 1, 12, 2)).astype(np.float32) * 2
     corners = np.concatenate([centers, centers + 1 + rng.random((2, 1, 12, 2)).astype(np.float32)], -1)[:, 0]
