@@ -907,11 +907,17 @@ static gs_status infer_transpose(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
+/* Concat: the inputs' type, whatever is known of their shapes (a Cast of
+ * boxes concatenated after a NonZero to the type they have then goes). */
 static gs_status infer_concat(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
-    if (!x || x->rank < 0)
+    if (!x || x->rank < 0) {
+        for (int i = 0; i < n->nin; i++)
+            if (val(g, n, i) && val(g, n, i)->dtype)
+                return gs_infer_set(g, n->out[0], val(g, n, i)->dtype, -1, NULL);
         return GS_OK;
+    }
     int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank)
         return GS_OK;

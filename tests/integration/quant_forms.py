@@ -12,7 +12,8 @@ stays behind its DequantizeLinear; a Dropout of ratio 0 in training mode goes
 in float16 (`add-pointwise-convs-concat`: exact in real arithmetic only); an
 empty Constant runs under --verify; a Div or Mul by a scalar 1 goes from a
 value of unknown shape (`div-one-scalar`, `mul-one-scalar`); a Cast of a
-Gather at a NonZero's indices to the type it has goes. Besides the reference
+Gather at a NonZero's indices, or of a Concat of values of unknown rank, to
+the type it has goes. Besides the reference
 interpreter (--verify), when onnxruntime-node is installed in bench/ (npm install
 --ignore-scripts) the outputs are compared there at levels disabled and all.
 
@@ -107,6 +108,16 @@ def nonzero_gather_model():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def concat_cast_model():
+    """Two values of unknown rank concatenated, then cast to float32 (their type already), as
+    Faster R-CNN's box pooling does with its proposals: the Cast goes once the Concat's type is known."""
+    nodes = [N("Concat", ["a", "b"], ["c"], axis=0), N("Cast", ["c"], ["y"], to=TensorProto.FLOAT)]
+    vi = helper.make_tensor_value_info
+    g = helper.make_graph(nodes, "cc", [vi("a", TensorProto.FLOAT, None), vi("b", TensorProto.FLOAT, None)],
+                          [vi("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -174,6 +185,11 @@ def main():
         ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
         check(isinstance(ops, list) and "Cast" not in ops and "Gather" in ops,
               f"the Cast of a Gather at NonZero's indices to the type it has goes: {ops}")
+        src, out = os.path.join(tmp, "cc.onnx"), os.path.join(tmp, "cc.opt.onnx")
+        onnx.save(concat_cast_model(), src)
+        r = subprocess.run([gs, "optimize", src, "-o", out, "--quiet"], capture_output=True, text=True)
+        ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
+        check(ops == ["Concat"], f"the Cast of a Concat of values of unknown rank to the type it has goes: {ops}")
         src, out = os.path.join(tmp, "empty.onnx"), os.path.join(tmp, "empty.opt.onnx")
         onnx.save(empty_constant_model(), src)
         r = subprocess.run([gs, "optimize", src, "-o", out, "--verify", "--quiet"], capture_output=True, text=True)
