@@ -5,6 +5,11 @@ tiny_cnn.onnx: Conv -> BatchNormalization -> Relu -> Conv -> Add(bias) ->
 GlobalAveragePool -> Flatten -> MatMul -> Add, with an Identity and a pair of
 Transposes that cancel: the kinds of pattern graphsub rewrites.
 
+loop_if.onnx: a Loop whose body holds an If; the branches read values of the
+body and of the main graph by name (captures) and have weights of their own,
+and there is something to rewrite at each level (an Identity in the loop
+body, Relu(Relu(...)) in a branch). examples/walk_bodies.c walks it.
+
 Usage: examples/make_examples.py [OUT_DIR]   (default: the folder of this script)
 """
 import os
@@ -58,13 +63,51 @@ def tiny_cnn(rng):
     return model
 
 
+def loop_if():
+    """y = x after n steps of: acc * scale on even steps, Relu(Relu(acc)) + bias on odd ones."""
+    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)
+    then_g = helper.make_graph(
+        [helper.make_node("Mul", ["acc", "scale"], ["then_out"], name="scaled")], "even_step", [],
+        [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, [4])])
+    else_g = helper.make_graph(
+        [helper.make_node("Relu", ["acc"], ["r1"], name="relu1"),
+         helper.make_node("Relu", ["r1"], ["r2"], name="relu2"),
+         helper.make_node("Add", ["r2", "bias"], ["else_out"], name="shifted")], "odd_step", [],
+        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, [4])],
+        [const("bias", [0.5, -0.5, 0.25, -0.25])])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="go_on"),
+         helper.make_node("Mod", ["i", "two"], ["parity"], name="parity"),
+         helper.make_node("Equal", ["parity", "zero"], ["even"], name="is_even"),
+         helper.make_node("If", ["even"], ["step"], name="branch", then_branch=then_g, else_branch=else_g),
+         helper.make_node("Identity", ["step"], ["acc_out"], name="pass_on")],
+        "loop_body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [4])],
+        [i64("two", 2), i64("zero", 0)])
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["n", "", "x"], ["y"], name="loop", body=body)], "loop_if",
+        [helper.make_tensor_value_info("n", TensorProto.INT64, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [const("scale", [2, -1, 0.5, 3])])
+    model = helper.make_model(graph, producer_name="graphsub-examples",
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    checker.check_model(model)
+    return model
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-    model = tiny_cnn(np.random.default_rng(0))
-    path = os.path.join(out, "tiny_cnn.onnx")
-    with open(path, "wb") as f:
-        f.write(model.SerializeToString())
-    print(path)
+    for name, model in (("tiny_cnn.onnx", tiny_cnn(np.random.default_rng(0))), ("loop_if.onnx", loop_if())):
+        path = os.path.join(out, name)
+        with open(path, "wb") as f:
+            f.write(model.SerializeToString())
+        print(path)
 
 
 if __name__ == "__main__":

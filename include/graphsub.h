@@ -47,7 +47,10 @@
  *      (gs_model_*_count, gs_model_input/output/opset/data_file,
  *      gs_node_* but gs_node_cost, gs_value_*) only read the model: several
  *      threads may call them on one model at once while no call changes it
- *      or uses its context;
+ *      or uses its context. The same holds for a body view (see
+ *      gs_node_attr_graph), and gs_node_attr_graph is such a reader for a
+ *      body it has returned before: its first call for a body makes the
+ *      view (it allocates, and sets the message when memory is short);
  *    - gs_ctx_remove_temp_files may run in a signal handler, at any time.
  *  - Strings returned by the API are owned by the model (or context) and stay
  *    valid until the model is freed or changed.
@@ -281,9 +284,10 @@ GS_API int gs_node_attr_floats(const gs_model *m, int node, int k, const float *
 /* Elements of any list type (FLOATS ... TYPE_PROTOS), or -1 for a single value. */
 GS_API int gs_node_attr_list_count(const gs_model *m, int node, int k);
 GS_API const char *gs_node_attr_strings_at(const gs_model *m, int node, int k, int i, size_t *len);
-/* TENSOR (i = 0) or element i of TENSORS into *out: 1, else 0. GRAPH(S),
- * SPARSE_TENSOR(S) and TYPE_PROTO(S) attributes are carried through
- * unchanged; their contents are not readable here. */
+/* TENSOR (i = 0) or element i of TENSORS into *out: 1, else 0. GRAPH(S)
+ * attributes are read with gs_node_attr_graph below; SPARSE_TENSOR(S) and
+ * TYPE_PROTO(S) attributes are carried through unchanged, their contents
+ * not readable here. */
 GS_API int gs_node_attr_tensor(const gs_model *m, int node, int k, int i, gs_tensor_view *out);
 /* An initializer's data into *out: 1, else 0 (not an initializer). */
 GS_API int gs_value_tensor(const gs_model *m, int value, gs_tensor_view *out);
@@ -294,14 +298,63 @@ GS_API int gs_value_tensor(const gs_model *m, int value, gs_tensor_view *out);
  * (message set) on a cycle or when memory is short. Node indices are slots:
  * after gs_optimize some are dead (gs_node_is_live) and new nodes come last,
  * so index order is not topological. */
-GS_API int gs_model_topo_order(gs_model *m, int *order);
+GS_API int gs_model_topo_order(const gs_model *m, int *order);
 /* Renumber m so that nodes 0..gs_model_node_count-1 are exactly its live
- * nodes in topological order and dead values are gone (by writing the model
- * to memory and reading it back: weights are copied into memory, and every
- * index, string and view taken from m before is invalid after). */
+ * nodes in topological order and dead values are gone, in every body too
+ * (by writing the model to memory and reading it back: weights are copied
+ * into memory, and every index, string, tensor view and body view taken
+ * from m before is invalid after). */
 GS_API gs_status gs_model_compact(gs_model *m);
 /* A new, independent model equal to m (compact, weights in memory), on m's context. */
 GS_API gs_status gs_model_clone(const gs_model *m, gs_model **out);
+
+/* ---- reading If, Loop and Scan bodies ------------------------------------ */
+/* A body (the graph in a GRAPH or GRAPHS attribute) is read as a model: the
+ * handle gs_node_attr_graph returns works with every reading call above
+ * (gs_model_node_count, gs_model_input/output, gs_node_*, gs_value_*,
+ * gs_value_tensor for the body's own initializers, gs_model_topo_order,
+ * gs_model_subgraph_node_count, gs_node_attr_graph again for nested bodies,
+ * gs_model_opset: what its model imports), with indices of its own. It
+ * belongs to m: it stays valid, and repeated calls return the same handle
+ * without more memory, until m is freed or changed (gs_optimize, an edit,
+ * gs_model_compact); gs_model_free ignores it. It is read-only: a call that
+ * would change, save, clone, run or optimize it (gs_model_add_*,
+ * gs_node_set_*, gs_model_save*, gs_model_clone, gs_model_compact,
+ * gs_model_bind_dim, gs_model_set_input_shape, gs_model_infer_shapes,
+ * gs_model_run, gs_model_compare, gs_rules_explain, gs_optimize) returns
+ * GS_ERR_ARG with a message saying so. As in the main graph, after
+ * gs_optimize some node slots of a body are dead (gs_node_is_live) and
+ * index order is not topological; gs_model_compact renumbers the bodies too.
+ *
+ * The values a body reads come from three places:
+ *  - its inputs (gs_model_input), bound by position to what the op passes
+ *    in: none for If; iteration number, condition, then the loop-carried
+ *    values for Loop; the state values, then one slice of each scanned
+ *    input for Scan;
+ *  - values it computes or holds (a producer, or gs_value_is_constant);
+ *  - captures: values of an enclosing graph it reads by name. A capture is
+ *    a value of the body that is no input, has no producer and is no
+ *    initializer; gs_value_outer gives the value it stands for in the graph
+ *    enclosing the body (itself a capture when it comes from further out,
+ *    so following gs_value_outer up reaches the graph that defines it). */
+
+/* The body in GRAPH attribute k of node (i = 0), or element i of a GRAPHS
+ * attribute, as a read-only model; NULL for another type, an index out of
+ * range, or when memory is short (message set on m's context). Threads:
+ * the first call for a body makes its view, so it must not run while
+ * another call uses m or its context; later calls for that body only read
+ * (see Threads at the top). */
+GS_API const gs_model *gs_node_attr_graph(const gs_model *m, int node, int k, int i);
+/* For a capture of body m: the index of the value it stands for in the
+ * graph enclosing m (the model or body view m came from); -1 for any other
+ * value, and for every value of a model's main graph. */
+GS_API int gs_value_outer(const gs_model *m, int value);
+/* The values of m's graph that the bodies of node read by capture (at any
+ * depth): its implicit inputs, which gs_model_topo_order orders it after.
+ * Count, then element i (a value index), in no particular order; -1 out of
+ * range. */
+GS_API int gs_node_capture_count(const gs_model *m, int node);
+GS_API int gs_node_capture(const gs_model *m, int node, int i);
 
 /* ---- fixing input shapes ---------------------------------------------------- */
 

@@ -28,8 +28,7 @@ static gs_status arg(gs_model *m, const char *fn, const char *what)
 GS_API gs_status gs_model_add_initializer(gs_model *m, const char *name, gs_dtype dtype, int rank,
                                           const int64_t *dims, const void *data, size_t nbytes, int *value)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     gs_graph *g = m->graph;
     int64_t numel = rank >= 0 && rank <= GS_MAX_RANK && (!rank || dims) ? gs_numel(dims, rank) : -1;
     size_t esize = gs_dtype_size(dtype);
@@ -63,8 +62,7 @@ GS_API gs_status gs_model_add_initializer(gs_model *m, const char *name, gs_dtyp
 GS_API gs_status gs_model_add_node(gs_model *m, const char *op, const char *domain, const char *name,
                                    const int *inputs, int ninputs, int noutputs, int *outputs, int *node)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     gs_graph *g = m->graph;
     if (!op || !*op || ninputs < 0 || ninputs > 1024 || (ninputs && !inputs) || noutputs < 1 ||
         noutputs > 1024 || !outputs)
@@ -126,6 +124,8 @@ static gs_attr *attr_slot(gs_graph *g, gs_node *n, const char *name)
 /* The node's attribute slot after the argument checks, or NULL (message set). */
 static gs_attr *settable(gs_model *m, int node, const char *name, gs_status *st)
 {
+    if ((*st = gs_model_writable(m, "gs_node_set_attr")) != GS_OK)
+        return NULL;
     if (!node_ok(m, node) || !name || !*name) {
         *st = arg(m, "gs_node_set_attr", "a live node and an attribute name are needed");
         return NULL;
@@ -199,8 +199,7 @@ GS_API gs_status gs_node_set_attr_floats(gs_model *m, int node, const char *name
 
 GS_API gs_status gs_node_set_input(gs_model *m, int node, int k, int value)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     if (!node_ok(m, node) || k < 0 || k >= m->graph->nodes[node].nin || (value != -1 && !value_ok(m, value)))
         return arg(m, "gs_node_set_input", "a live node, one of its inputs and a value (or -1) are needed");
     return gs_ir_set_input(m->graph, node, k, value);
@@ -208,8 +207,7 @@ GS_API gs_status gs_node_set_input(gs_model *m, int node, int k, int value)
 
 GS_API gs_status gs_model_replace_uses(gs_model *m, int old, int value)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     if (!value_ok(m, old) || !value_ok(m, value) || old == value)
         return arg(m, "gs_model_replace_uses", "two different values are needed");
     return gs_ir_replace_uses(m->graph, old, value);
@@ -217,8 +215,7 @@ GS_API gs_status gs_model_replace_uses(gs_model *m, int old, int value)
 
 GS_API gs_status gs_model_remove_node(gs_model *m, int node)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     if (!node_ok(m, node))
         return arg(m, "gs_model_remove_node", "not a live node");
     const gs_node *n = &m->graph->nodes[node];
@@ -234,8 +231,7 @@ GS_API gs_status gs_model_remove_node(gs_model *m, int node)
 
 GS_API gs_status gs_model_set_output(gs_model *m, int i, int value)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     gs_graph *g = m->graph;
     if (i < 0 || i >= g->noutputs || !value_ok(m, value))
         return arg(m, "gs_model_set_output", "an output index and a value are needed");

@@ -1,8 +1,15 @@
 /*
  * api_graph.c - the public calls that read a model's graph beyond its
- * nodes and values (attributes, initializer data, a topological order),
- * copy it (clone, compact), and fix its input shapes (symbolic dims bound
- * to sizes). Arguments are checked here; the IR below asserts instead.
+ * nodes and values (attributes, initializer data, a topological order, the
+ * If/Loop/Scan bodies as read-only models), copy it (clone, compact), and
+ * fix its input shapes (symbolic dims bound to sizes). Arguments are
+ * checked here; the IR below asserts instead.
+ *
+ * A body view is a gs_model whose graph is the body and whose owner is the
+ * model holding it: every reading call works on it unchanged, the calls that
+ * change, save, run or optimize refuse it (gs_model_writable), and
+ * gs_model_free ignores it. It is kept on the body graph (gs_graph.view), so
+ * asking again returns the same handle and it dies with the body.
  */
 #include "gs_ops.h"
 
@@ -116,6 +123,58 @@ GS_API const char *gs_node_attr_strings_at(const gs_model *m, int node, int k, i
     return ok ? a->strs[i] : NULL;
 }
 
+/* ---- bodies --------------------------------------------------------------- */
+
+/* The read-only model handle on body g of m (a model or a body view): made
+ * on first use and kept on g, so it lives as long as the body. NULL when
+ * memory is short (message set). */
+static const gs_model *body_view(const gs_model *m, gs_graph *g)
+{
+    if (g->view)
+        return g->view;
+    gs_model *v = gs_zalloc(m->ctx, sizeof *v);
+    if (!v) {
+        gs_nomem(m->ctx);
+        return NULL;
+    }
+    v->ctx = m->ctx;
+    v->graph = g;
+    v->owner = gs_model_root(m);
+    v->path = v->owner->path;
+    g->view = v;
+    return v;
+}
+
+GS_API const gs_model *gs_node_attr_graph(const gs_model *m, int node, int k, int i)
+{
+    const gs_attr *a = attr_of(m, node, k);
+    gs_graph *g = !a ? NULL : a->type == GS_A_GRAPH && i == 0 ? a->g
+                : a->type == GS_A_GRAPHS && i >= 0 && (size_t)i < a->n ? a->gs[i] : NULL;
+    return g ? body_view(m, g) : NULL;
+}
+
+GS_API int gs_value_outer(const gs_model *m, int value)
+{
+    if (!m || value < 0 || value >= m->graph->nvalues)
+        return -1;
+    const gs_value *v = &m->graph->values[value];
+    return (v->flags & GS_V_OUTER) && !(v->flags & GS_V_DEAD) ? v->outer : -1;
+}
+
+GS_API int gs_node_capture_count(const gs_model *m, int node)
+{
+    const gs_node *n = node_of(m, node);
+    return n ? n->ncaps : 0;
+}
+
+GS_API int gs_node_capture(const gs_model *m, int node, int i)
+{
+    const gs_node *n = node_of(m, node);
+    return n && i >= 0 && i < n->ncaps ? n->caps[i] : -1;
+}
+
+/* ---- tensors ------------------------------------------------------------- */
+
 static void view_of(const gs_tensor *t, gs_tensor_view *out)
 {
     out->dtype = (gs_dtype)t->dtype;
@@ -149,7 +208,7 @@ GS_API int gs_value_tensor(const gs_model *m, int value, gs_tensor_view *out)
 
 /* ---- order and copies ---------------------------------------------------- */
 
-GS_API int gs_model_topo_order(gs_model *m, int *order)
+GS_API int gs_model_topo_order(const gs_model *m, int *order)
 {
     if (!m || !order)
         return m ? gs_err(m->ctx, GS_ERR_ARG, "gs_model_topo_order: order must not be NULL"), -1 : -1;
@@ -161,8 +220,7 @@ GS_API int gs_model_topo_order(gs_model *m, int *order)
 
 GS_API gs_status gs_model_clone(const gs_model *m, gs_model **out)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);   /* a body alone reads undefined outer values */
     if (!out)
         return gs_err(m->ctx, GS_ERR_ARG, "gs_model_clone: out must not be NULL");
     *out = NULL;
@@ -182,8 +240,7 @@ GS_API gs_status gs_model_clone(const gs_model *m, gs_model **out)
 
 GS_API gs_status gs_model_compact(gs_model *m)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     gs_model *fresh = NULL;
     gs_status st = gs_model_clone(m, &fresh);
     if (st != GS_OK)
@@ -258,8 +315,7 @@ static bool input_has_sym(const gs_graph *g, const char *name)
 
 GS_API gs_status gs_model_bind_dim(gs_model *m, const char *name, int64_t value)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     if (!name || !*name)
         return gs_err(m->ctx, GS_ERR_ARG, "gs_model_bind_dim: name must not be empty");
     if (value < 0 || value > INT32_MAX)
@@ -303,8 +359,7 @@ static gs_status shape_fits(gs_model *m, const gs_value *v, int rank, const int6
 
 GS_API gs_status gs_model_set_input_shape(gs_model *m, const char *name, int rank, const int64_t *dims)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     if (!name || rank < 0 || rank > GS_MAX_RANK || (rank && !dims))
         return gs_err(m->ctx, GS_ERR_ARG, "gs_model_set_input_shape: invalid argument");
     gs_value *v = input_named(m, name);

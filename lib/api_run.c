@@ -120,6 +120,7 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
 {
     if (!ctx || !m || (ninputs && !inputs) || !outputs || ninputs < 0 || ninputs > 4096)
         return ctx ? gs_err(ctx, GS_ERR_ARG, "gs_model_run: invalid arguments") : GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);   /* a body needs its outer values: run the model */
     int nout = m->graph->noutputs;
     gs_tensor *tin = gs_zalloc(ctx, ((size_t)ninputs + 1) * sizeof *tin);
     const gs_tensor **pin = gs_zalloc(ctx, ((size_t)ninputs + 1) * sizeof *pin);
@@ -163,8 +164,7 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
 
 GS_API gs_status gs_model_infer_shapes(gs_model *m)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     return gs_infer_graph(m->graph);
 }
 
@@ -555,8 +555,10 @@ static gs_status bind_dims(gs_ctx *ctx, const gs_model *a, const char *const *us
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs)
 {
-    if (!ctx || !a || !b)
+    if (!ctx)
         return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(a);
+    GS_CHECK_WRITABLE(b);
     gs_verify_opts o = { GS_VERIFY_OPTS_VERSION, 0, 1, 1e-3, 1e-4, NULL };
     if (opts) {
         if (opts->version != GS_VERIFY_OPTS_VERSION)

@@ -268,6 +268,8 @@ struct gs_graph {
     uint32_t nodemapcap;
     int32_t nextsym;        /* root graph: number of the next GS_SYM_PREFIX dim (0: not
                                yet counted, see gs_infer_fresh_sym) */
+    gs_model *view;         /* a body: the read-only handle gs_node_attr_graph made on it
+                               (api_graph.c), or NULL; freed with the graph, not cloned */
 };
 
 /* A new graph; when parent is not NULL, a subgraph of parent with its
@@ -383,7 +385,29 @@ struct gs_model {
     int32_t nowned, capowned;
     int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
     const char *path;       /* file it was loaded from (graph->perm), or NULL */
+    const gs_model *owner;  /* a body view (gs_node_attr_graph): the model whose body
+                               `graph` is, else NULL; only ctx, graph and path are set */
 };
+
+/* The model m reads: m, or the model a body view belongs to. */
+static inline const gs_model *gs_model_root(const gs_model *m)
+{
+    return m->owner ? m->owner : m;
+}
+/* GS_OK when m may be changed, saved, run or optimized; GS_ERR_ARG naming
+ * fn when m is a body view (read-only). */
+gs_status gs_model_writable(const gs_model *m, const char *fn);
+/* At the top of a public call that changes, saves, runs or optimizes m:
+ * return GS_ERR_ARG when m is NULL or a body view (as dav1d's
+ * validate_input_or_ret). */
+#define GS_CHECK_WRITABLE(m)                                        \
+    do {                                                            \
+        if (!(m))                                                   \
+            return GS_ERR_ARG;                                      \
+        gs_status writable_ = gs_model_writable((m), __func__);     \
+        if (writable_ != GS_OK)                                     \
+            return writable_;                                       \
+    } while (0)
 
 int64_t gs_model_opset_of(const gs_model *m, const char *domain);
 /* opset.c: raise the default-domain opset to target (13 <= opset, target <=

@@ -73,6 +73,7 @@ void gs_ir_free(gs_graph *g)
     gs_dealloc(ctx, g->nodemap);
     gs_arena_free(&g->arena);
     gs_arena_unref(g->perm);
+    gs_dealloc(ctx, g->view);
     gs_dealloc(ctx, g);
 }
 
@@ -856,6 +857,7 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent)
     gs_arena_init(&d->arena, ctx);
     gs_arena_ref(d->perm);
     d->nodes = NULL, d->values = NULL, d->map = NULL, d->nodemap = NULL, d->subs = NULL;
+    d->view = NULL;
     d->capnodes = d->capvalues = d->nsubs = d->capsubs = 0;
     d->nvalues = 0;   /* so a failed copy frees only what it made */
     bool ok = grow(ctx, (void **)&d->nodes, &d->capnodes, g->nnodes, sizeof(gs_node)) &&

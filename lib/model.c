@@ -95,7 +95,7 @@ GS_API gs_status gs_model_load_mem(gs_ctx *ctx, const void *data, size_t size,
 
 GS_API void gs_model_free(gs_model *m)
 {
-    if (!m)
+    if (!m || m->owner)   /* a body view is freed with the body */
         return;
     gs_ctx *ctx = m->ctx;
     gs_ir_free(m->graph);
@@ -111,6 +111,14 @@ GS_API void gs_model_free(gs_model *m)
     gs_dealloc(ctx, m->opsets);
     gs_dealloc(ctx, m->dir);
     gs_dealloc(ctx, m);
+}
+
+gs_status gs_model_writable(const gs_model *m, const char *fn)
+{
+    if (!m->owner)
+        return GS_OK;
+    return gs_err(m->ctx, GS_ERR_ARG, "%s: a body (from gs_node_attr_graph) is read-only: change, save, "
+                  "run or optimize the model that holds it", fn);
 }
 
 gs_status gs_model_own(gs_model *m, gs_tensor *t)
@@ -199,8 +207,7 @@ static gs_status save_files(gs_model *m, const char *path, bool external, size_t
 
 GS_API gs_status gs_model_save(gs_model *m, const char *path, const gs_save_opts *opts)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     CHECK_ARG(m->ctx, path && *path, "path must not be empty");
     CHECK_ARG(m->ctx, !opts || opts->version == GS_SAVE_OPTS_VERSION, "unknown gs_save_opts version");
     bool external = opts && opts->external_data;
@@ -217,8 +224,7 @@ GS_API gs_status gs_model_save(gs_model *m, const char *path, const gs_save_opts
 
 GS_API gs_status gs_model_save_mem(gs_model *m, void **buf, size_t *size)
 {
-    if (!m)
-        return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     CHECK_ARG(m->ctx, buf && size, "buf and size must not be NULL");
     *buf = NULL;
     *size = 0;
@@ -227,11 +233,12 @@ GS_API gs_status gs_model_save_mem(gs_model *m, void **buf, size_t *size)
 
 GS_API int gs_model_data_file_count(const gs_model *m)
 {
-    return m ? m->next : 0;
+    return m ? gs_model_root(m)->next : 0;
 }
 
 GS_API const char *gs_model_data_file(const gs_model *m, int i)
 {
+    m = m ? gs_model_root(m) : NULL;
     return m && i >= 0 && i < m->next ? m->ext[i].path : NULL;
 }
 
@@ -247,6 +254,7 @@ GS_API gs_status gs_model_verify(gs_model *m)
 int64_t gs_model_opset_of(const gs_model *m, const char *domain)
 {
     bool dflt = !domain || !*domain || !strcmp(domain, "ai.onnx");
+    m = gs_model_root(m);   /* a body imports what its model imports */
     for (int32_t i = 0; i < m->nopsets; i++) {
         const char *d = m->opsets[i].domain;
         if (dflt ? (!*d || !strcmp(d, "ai.onnx")) : !strcmp(d, domain))

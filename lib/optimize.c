@@ -484,8 +484,9 @@ static gs_status pipeline(run *r, gs_report *rep)
 GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *opts,
                              gs_report *report)
 {
-    if (!ctx || !m)
+    if (!ctx)
         return GS_ERR_ARG;
+    GS_CHECK_WRITABLE(m);
     gs_optimize_opts dflt;
     gs_status st = gs_optimize_opts_resolve(ctx, opts, &dflt);
     if (st != GS_OK)

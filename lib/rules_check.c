@@ -747,6 +747,7 @@ GS_API gs_status gs_rules_explain(gs_ctx *ctx, const char *const *paths, const c
         return GS_ERR_ARG;
     if (!rule || !model || !cb)
         return gs_err(ctx, GS_ERR_ARG, "rule, model and callback must not be NULL");
+    GS_CHECK_WRITABLE(model);   /* shape inference changes it */
     gs_ruleset *rs = gs_ruleset_new(ctx);
     if (!rs)
         return gs_nomem(ctx);
