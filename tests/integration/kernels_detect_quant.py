@@ -102,6 +102,8 @@ def cases():
     nz = (rng.standard_normal((2, 3, 4)) * (rng.random((2, 3, 4)) > 0.5)).astype(np.float32)
     out.append(("nonzero", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
                 {"x": nz}, [np.array(np.nonzero(nz), np.int64)]))
+    out.append(("nonzero-scalar", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
+                {"x": np.array(3, np.float32)}, [np.zeros((1, 1), np.int64)]))   # as ONNX Runtime: [1, 1]
     # TopK: values repeat, so the order of equal ones shows
     tx = rng.integers(0, 5, (3, 8, 2)).astype(np.float32)
     for largest in (1, 0):
