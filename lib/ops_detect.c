@@ -342,8 +342,8 @@ static gs_status k_nms(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
         if (in[i] && gs_tensor_numel(in[i]) > 1)
             return gs_kfail(k, "a threshold or the output limit is not a scalar");
     nms_args a = { .center = gs_attr_int(k->node, "center_point_box", 0) != 0 };
-    double m = scalar_in(in, nin, 2, 0, NULL);
-    a.max_out = m > 0 ? (int64_t)m : 0;
+    int64_t m = nin > 2 && in[2] && gs_tensor_numel(in[2]) == 1 ? gs_tensor_get_i(in[2], 0) : 0;
+    a.max_out = m > 0 ? m : 0;
     a.iou = (float)scalar_in(in, nin, 3, 0, NULL);
     a.score = (float)scalar_in(in, nin, 4, 0, &a.has_score);
     if (!(a.iou >= 0 && a.iou <= 1))
@@ -386,7 +386,7 @@ typedef struct sample {
 static sample sample_at(float y, float x, int64_t h, int64_t w)
 {
     sample s = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 } };
-    if (y < -1.0f || y > (float)h || x < -1.0f || x > (float)w)
+    if (!(y >= -1.0f && y <= (float)h && x >= -1.0f && x <= (float)w))   /* outside, or NaN */
         return s;
     y = y <= 0 ? 0 : y, x = x <= 0 ? 0 : x;
     int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1 = y0 + 1, x1 = x0 + 1;
@@ -398,6 +398,8 @@ static sample sample_at(float y, float x, int64_t h, int64_t w)
     return (sample){ { y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1 },
                      { hy * hx, hy * lx, ly * hx, ly * lx } };
 }
+
+enum { ROI_MAX_SAMPLES = 1 << 12 };   /* sample points a side of one bin */
 
 typedef struct roi_args {
     int64_t oh, ow, ratio, h, w;
@@ -430,11 +432,15 @@ static gs_status roi_one(gs_kcall *k, const roi_args *a, const float *r, const f
     if (a->offset == 0)
         rw = fmaxf(rw, 1.0f), rh = fmaxf(rh, 1.0f);
     float bh = rh / (float)a->oh, bw = rw / (float)a->ow;
-    int64_t gh = a->ratio > 0 ? a->ratio : (int64_t)ceilf(rh / (float)a->oh);
-    int64_t gw = a->ratio > 0 ? a->ratio : (int64_t)ceilf(rw / (float)a->ow);
-    gh = gh > 0 ? gh : 0, gw = gw > 0 ? gw : 0;
-    int64_t per = gh * gw;
-    sample *sm = gs_alloc(k->ctx, (size_t)(a->oh * a->ow * per + 1) * sizeof *sm);
+    float fh = a->ratio > 0 ? (float)a->ratio : ceilf(rh / (float)a->oh);
+    float fw = a->ratio > 0 ? (float)a->ratio : ceilf(rw / (float)a->ow);
+    if (!(fh <= ROI_MAX_SAMPLES && fw <= ROI_MAX_SAMPLES))   /* NaN too */
+        return gs_kunsupported(k, "a roi of more than 2^12 samples a side");
+    int64_t gh = fh > 0 ? (int64_t)fh : 0, gw = fw > 0 ? (int64_t)fw : 0, per = gh * gw;
+    size_t count;
+    if (!gs_mul_ok((size_t)(a->oh * a->ow), (size_t)per + 1, &count) || !gs_mul_ok(count, sizeof(sample), &count))
+        return gs_kfail(k, "too many sample points");
+    sample *sm = gs_alloc(k->ctx, count);
     if (!sm)
         return gs_nomem(k->ctx);
     for (int64_t ph = 0, i = 0; ph < a->oh; ph++)
@@ -468,8 +474,8 @@ static gs_status k_roialign(gs_kcall *k, const gs_tensor *const *in, int nin, gs
                    gs_attr_int(k->node, "sampling_ratio", 0), x->dims[2], x->dims[3],
                    gs_attr_float(k->node, "spatial_scale", 1.0f),
                    k->opset >= 16 && !strcmp(ctm, "half_pixel") ? 0.5f : 0.0f, !strcmp(mode, "max") };
-    if (a.oh < 1 || a.ow < 1 || a.ratio < 0)
-        return gs_kfail(k, "output size below 1 or a negative sampling_ratio");
+    if (a.oh < 1 || a.ow < 1 || a.ratio < 0 || a.ratio > ROI_MAX_SAMPLES || a.oh > 1 << 16 || a.ow > 1 << 16)
+        return gs_kfail(k, "output size below 1 or above 2^16, or sampling_ratio negative or above 2^12");
     int64_t n = rois->dims[0], c = x->dims[1], plane = c * a.oh * a.ow;
     gs_status st = gs_kmake(k, out, GS_FLOAT, (int64_t[4]){ n, c, a.oh, a.ow }, 4);
     for (int64_t r = 0; st == GS_OK && r < n; r++) {

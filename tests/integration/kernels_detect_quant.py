@@ -12,9 +12,10 @@ GatherND (negative indices, batch_dims 1) numpy's indexing; a Concat of 90
 inputs runs: all of these exactly as numpy computes them. When onnxruntime-node is
 installed in bench/ (npm install --ignore-scripts), every case, and the
 NonMaxSuppression (corner and centre boxes, thresholds, two batches and
-classes) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
+classes; no output limit) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
 must match ONNX Runtime: exactly for integer outputs, within 1e-5 for float.
-And a DequantizeLinear of a constant int8 weight must stay in the optimized
+A roi of NaN coordinates gives zeros (fixed sampling ratio) or is refused
+(adaptive sampling). And a DequantizeLinear of a constant int8 weight must stay in the optimized
 model while a QuantizeLinear of a constant float weight folds.
 
 usage: kernels_detect_quant.py GRAPHSUB"""
@@ -135,6 +136,11 @@ def cases():
     centers = rng.random((2, 1, 12, 2)).astype(np.float32) * 2
     corners = np.concatenate([centers, centers + 1 + rng.random((2, 1, 12, 2)).astype(np.float32)], -1)[:, 0]
     scores = rng.random((2, 3, 12)).astype(np.float32)
+    out.append(("nms-no-limit", model(N("NonMaxSuppression", ["b", "s", "m", "iou"], ["y"]),
+                                      [("b", np.float32), ("s", np.float32), ("m", np.int64), ("iou", np.float32)],
+                                      [("y", np.int64)], 11),
+                {"b": corners, "s": scores, "m": np.array([2 ** 40], np.int64),
+                 "iou": np.array([0.5], np.float32)}, None))
     for cpb in (0, 1):
         out.append((f"nms-center{cpb}", model(N("NonMaxSuppression", ["b", "s", "m", "iou", "st"], ["y"],
                                                 center_point_box=cpb),
@@ -214,6 +220,25 @@ def fold_check(gs, tmp):
           f"a QuantizeLinear of a weight folds, both DequantizeLinears of int8 weights stay, --verify passes: {ops}")
 
 
+def nan_roi_check(gs, tmp):
+    """A roi of NaN coordinates samples nothing (zeros), with a fixed sampling ratio or an adaptive one:
+    no undefined conversion of NaN to an integer; adaptive sampling of a roi of 1e30 pixels is refused
+    as not supported instead of allocating its samples."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    for ratio, first, refused in ((2, [np.nan, 0, 3, 3], False), (0, [np.nan, 0, 3, 3], False),
+                                  (0, [0, 0, 1e30, 1e30], True)):
+        feeds = {"x": x, "r": np.array([first, [1, 1, 4, 4]], np.float32), "i": np.array([0, 0], np.int64)}
+        m = model(N("RoiAlign", ["x", "r", "i"], ["y"], output_height=2, output_width=2, sampling_ratio=ratio),
+                  [("x", np.float32), ("r", np.float32), ("i", np.int64)], [("y", np.float32)], 10)
+        name = f"roialign-{'huge' if refused else 'nan'}-{ratio}"
+        _, got = run_interp(gs, tmp, name, m, feeds)
+        ok = (isinstance(got, str) and "exit 3" in got and "not supported" in got) if refused else \
+            (not isinstance(got, str) and not got[0][0].any() and got[0][1].any())
+        check(ok, f"{name}: " + ("refused as not supported" if refused else "zeros for the NaN roi") +
+              ("" if ok else f": {got}"))
+
+
 def main():
     gs = sys.argv[1]
     ort = shutil.which("node") and os.path.isdir(os.path.join(BENCH, "node_modules", "onnxruntime-node"))
@@ -236,6 +261,7 @@ def main():
                     for g, o in zip(got, m.graph.output))
                 check(ok, f"{name}: as ONNX Runtime computes it" + ("" if ok else f": got {got}, ORT {res}"))
         fold_check(gs, tmp)
+        nan_roi_check(gs, tmp)
     sys.exit(1 if bad else 0)
 
 
