@@ -2,7 +2,8 @@
 """Export the benchmark zoo with PyTorch (random weights, fixed seed, nothing
 downloaded), opset 13, batch 1, into bench/models/; and the dynamic-shape
 models of zoo_dynamic.py (decoder, bert-dyn, whisper) at opset 17 with
-symbolic batch/seq/past dims.
+symbolic batch/seq/past dims; and the control-flow models of zoo_control.py (vad, greedy,
+frontend, scan-gru) at opset 17, three of them torch.jit.script exports.
 
 CNNs are exported twice: NAME-bn keeps BatchNormalization as separate nodes
 (training mode PRESERVE on an eval-mode model, constant folding off) and NAME
@@ -20,6 +21,7 @@ import torch
 import torchvision
 
 import zoo_broad
+import zoo_control
 import zoo_dynamic
 
 
@@ -115,6 +117,8 @@ def make(name, out):
     path = os.path.join(out, name + ".onnx")
     if name in zoo_dynamic.DYNAMIC:
         zoo_dynamic.export(name, path, Block)
+    elif name in zoo_control.CONTROL:
+        zoo_control.export(name, path)
     elif name in zoo_broad.MODELS:
         zoo_broad.MODELS[name](name, path)
     elif name in zoo_broad.FP16_BASE:
@@ -137,7 +141,7 @@ def make(name, out):
 
 ZOO = ["squeezenet", "squeezenet-bn", "resnet50", "resnet50-bn", "resnext50", "resnext50-bn",
        "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "convnext", "bert", "bert-nofold", "gpt2",
-       "bert-24", "bert-48", "bert-2"] + zoo_dynamic.DYNAMIC
+       "bert-24", "bert-48", "bert-2"] + zoo_dynamic.DYNAMIC + zoo_control.CONTROL
 # the broader zoo (zoo_broad.py): every torchvision family, segmentation, detection, QDQ and fp16
 BROAD = list(zoo_broad.MODELS) + list(zoo_broad.FP16_BASE)
 

@@ -25,14 +25,15 @@ function rng(seed) {
 }
 
 // One random input per input of session: integers in [0, high) for int64 and
-// int32 (high 100, or point.high[name]), floats in [-1, 1) otherwise. A
+// int32 (high 100, or point.high[name]; every element point.values[name] when
+// given: a sample rate, a step count), floats in [-1, 1) otherwise. A
 // symbolic dim takes its value from point.dims (a name missing there is an
 // error when point.dims is given; without it every unknown dim is 1).
 function feeds(ort, session, seed, point = {}) {
   const r = rng(seed);
   const out = {};
   const meta = session.inputMetadata || [];
-  const dimsOf = point.dims || null, high = point.high || {};
+  const dimsOf = point.dims || null, high = point.high || {}, values = point.values || {};
   session.inputNames.forEach((name, i) => {
     const m = meta[i] || {};
     const dims = (m.shape || [1]).map(d => {
@@ -44,8 +45,9 @@ function feeds(ort, session, seed, point = {}) {
     const n = dims.reduce((a, b) => a * b, 1);
     const type = m.type || 'float32';
     const hi = high[name] || 100;
-    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * hi))), dims);
-    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, () => Math.floor(r() * hi)), dims);
+    const int = name in values ? () => values[name] : () => Math.floor(r() * hi);
+    if (type === 'int64') out[name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(int())), dims);
+    else if (type === 'int32') out[name] = new ort.Tensor('int32', Int32Array.from({ length: n }, int), dims);
     else out[name] = new ort.Tensor('float32', Float32Array.from({ length: n }, () => r() * 2 - 1), dims);
   });
   return out;

@@ -12,6 +12,8 @@
 //                                  [--dims NAME=V,...]       (values of the symbolic dims: a dynamic
 //                                                             model's point; each must be given)
 //                                  [--int-high INPUT=H,...]  (integer inputs drawn from [0, H); default 100)
+//                                  [--int-value INPUT=V,...] (integer inputs of every element V: a sample
+//                                                             rate, a loop's step count)
 // Prints one JSON object; a comparison that failed has an 'error' in place of its figures.
 'use strict';
 const path = require('path');
@@ -86,6 +88,7 @@ async function main() {
     else if (args[i] === '--keep-ort-basic') { ortBasic = true; keep = args[++i]; }
     else if (args[i] === '--dims') point.dims = parseAssignments(args[++i]);
     else if (args[i] === '--int-high') point.high = parseAssignments(args[++i]);
+    else if (args[i] === '--int-value') point.values = parseAssignments(args[++i]);
     else throw new Error(`unexpected argument '${args[i]}'`);
   }
   const res = { original: orig, optimized: opt, ort_version: require(path.join(path.dirname(require.resolve('onnxruntime-node/package.json', { paths: [path.join(__dirname, 'node_modules'), process.env.ORT_NODE_MODULES || '.'] })), 'package.json')).version, graphsub: [], ort_basic: [] };

@@ -5,7 +5,8 @@
 // total kernel time.
 //
 // usage: node bench/ort_profile.js MODEL.onnx [--level disabled|basic|all] [--runs N] [--nodes K]
-//                                  [--dims NAME=V,...] [--int-high INPUT=H,...]   (as ort_compare.js)
+//                                  [--dims NAME=V,...] [--int-high INPUT=H,...] [--int-value INPUT=V,...]
+//                                                                                  (as ort_compare.js)
 'use strict';
 const path = require('path');
 const os = require('os');
@@ -22,6 +23,7 @@ function args(argv) {
     else if (v === '--nodes') a.nodes = parseInt(argv[++i], 10);
     else if (v === '--dims') a.point.dims = parseAssignments(argv[++i]);
     else if (v === '--int-high') a.point.high = parseAssignments(argv[++i]);
+    else if (v === '--int-value') a.point.values = parseAssignments(argv[++i]);
     else if (!a.model) a.model = v;
     else throw new Error(`unexpected argument '${v}'`);
   }

@@ -73,6 +73,37 @@ def main():
         check(sa["nodes"] == 7 and sa["ops"] == {"Gather": 2, "Unsqueeze": 2, "Shape": 1, "Mul": 1, "Concat": 1},
               f"shape arithmetic of the tiny model: {sa}")
 
+        # an If reading a shape-computed condition: its output is data, not shape arithmetic
+        branch = lambda name: helper.make_graph([helper.make_node("Relu", ["x"], [name])], name, [],
+                                                [helper.make_tensor_value_info(name, TensorProto.FLOAT, None)])
+        g = helper.make_graph([helper.make_node("Shape", ["x"], ["sh"]), helper.make_node("ReduceSum", ["sh"], ["n"]),
+                               helper.make_node("Greater", ["n", "k"], ["c"]),
+                               helper.make_node("If", ["c"], ["y0"], then_branch=branch("t"), else_branch=branch("e")),
+                               helper.make_node("Relu", ["y0"], ["y"])], "cfsa",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+                              [numpy_helper.from_array(np.array(8, np.int64), "k")])
+        cfsa = os.path.join(tmp, "cfsa.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), cfsa)
+        sa = run.shape_arithmetic(cfsa)
+        check(sa["ops"] == {"Shape": 1, "ReduceSum": 1, "Greater": 1},
+              f"an If's output (and what reads it) is not shape arithmetic: {sa}")
+
+        # a point's inputs for graphsub run: symbolic dims from the point, fixed integers, ranges
+        g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "pt",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3]),
+                               helper.make_tensor_value_info("sr", TensorProto.INT64, []),
+                               helper.make_tensor_value_info("ids", TensorProto.INT32, ["batch", "seq"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])])
+        pt = os.path.join(tmp, "pt.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), pt)
+        ins = run.point_inputs(pt, {"dims": {"batch": 2, "seq": 5}, "values": {"sr": 16000}, "high": {"ids": 3}})
+        check(ins["x"].shape == (2, 3) and ins["x"].dtype == np.float32 and -1 <= ins["x"].min() and
+              ins["x"].max() < 1 and ins["sr"].shape == () and ins["sr"].dtype == np.int64 and
+              int(ins["sr"]) == 16000 and ins["ids"].shape == (2, 5) and ins["ids"].dtype == np.int32 and
+              set(np.unique(ins["ids"])) <= {0, 1, 2},
+              f"a point's interpreter inputs: {({k: (v.shape, v.dtype) for k, v in ins.items()})}")
+
         old = {"machine": {"commit": "old"}, "results": [{"model": m} for m in ("a", "d/p", "d/q", "b")]}
         js = os.path.join(tmp, "results.json")
         with open(js, "w") as f:
@@ -108,21 +139,23 @@ def main():
             js_check = (
                 "const { feeds, parseAssignments } = require(process.argv[1]);"
                 "class T { constructor(type, data, dims) { Object.assign(this, { type, data, dims }); } }"
-                "const s = { inputNames: ['ids', 'past'], inputMetadata: ["
+                "const s = { inputNames: ['ids', 'past', 'sr'], inputMetadata: ["
                 "  { name: 'ids', type: 'int64', shape: ['batch', 'seq'] },"
-                "  { name: 'past', type: 'float32', shape: ['batch', 2, 'past', 4] }] };"
+                "  { name: 'past', type: 'float32', shape: ['batch', 2, 'past', 4] },"
+                "  { name: 'sr', type: 'int64', shape: [] }] };"
                 "const f = feeds({ Tensor: T }, s, 1, { dims: parseAssignments('batch=2,seq=3,past=0'),"
-                "                                         high: { ids: 2 } });"
+                "                                         high: { ids: 2 }, values: parseAssignments('sr=16000') });"
                 "let missing = '';"
                 "try { feeds({ Tensor: T }, s, 1, { dims: { batch: 1, seq: 1 } }); } catch (e) { missing = e.message; }"
-                "console.log(JSON.stringify({ ids: f.ids.dims, past: f.past.dims,"
-                "  small: [...f.ids.data].every(v => v === 0n || v === 1n), missing }));")
+                "console.log(JSON.stringify({ ids: f.ids.dims, past: f.past.dims, sr: String(f.sr.data[0]),"
+                "  srdims: f.sr.dims, small: [...f.ids.data].every(v => v === 0n || v === 1n), missing }));")
             r = subprocess.run(["node", "-e", js_check, os.path.join(HERE, "ort_common.js")],
                                capture_output=True, text=True)
             out = json.loads(r.stdout) if r.returncode == 0 else {}
             check(out.get("ids") == [2, 3] and out.get("past") == [2, 2, 0, 4] and out.get("small") and
-                  "'past'" in out.get("missing", ""),
-                  f"ORT inputs take the point's dims and ranges; a dim without a value is an error {out or r.stderr}")
+                  out.get("sr") == "16000" and out.get("srdims") == [] and "'past'" in out.get("missing", ""),
+                  f"ORT inputs take the point's dims, ranges and fixed values; a dim without a value is an error "
+                  f"{out or r.stderr}")
 
 
 if __name__ == "__main__":

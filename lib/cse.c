@@ -4,8 +4,10 @@
  * consumers are moved to the earlier one and it dies. Random ops, ops with
  * subgraphs, and nodes whose outputs are graph outputs are left alone (an
  * output keeps its name). Equal small constants are made one value first, so
- * two Reshapes of one tensor by equal shape initializers merge too. Runs as
- * part of cleanup.
+ * two Reshapes of one tensor by equal shape initializers merge too; and two
+ * small integer values that shape inference knows to hold the same dims
+ * (batch, past + seq, 8: a Reshape target each layer of a decoder computes
+ * from its own Shape) become the earlier one. Runs as part of cleanup.
  */
 #include "gs_cleanup.h"
 
@@ -62,7 +64,7 @@ static bool mergeable(const gs_graph *g, const gs_node *n)
     if ((n->flags & GS_N_DEAD) || n->ncaps || *n->domain)
         return false;
     const gs_opdef *d = n->def;
-    if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+    if (!d || (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_SEQUENCE)))
         return false;
     for (int k = 0; k < n->nout; k++)
         if (n->out[k] != GS_NONE && (g->values[n->out[k]].flags & GS_V_OUTPUT))
@@ -208,9 +210,105 @@ static gs_status merge_nodes(gs_graph *g, int *count)
     return st;
 }
 
+/* A node's output whose every element shape inference knows, at least one
+ * a dim name (a known number alone is the folder's business): a shape or dim
+ * computed at run time from Shape. */
+static bool symbolic_value(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    if ((val->dtype != GS_INT64 && val->dtype != GS_INT32) || !val->elems || val->init ||
+        (val->flags & (GS_V_OUTPUT | GS_V_DEAD)) || val->rank < 0 || val->rank > 1 ||
+        val->nelems != (val->rank ? val->dims[0].v : 1))
+        return false;
+    bool named = false;
+    for (int i = 0; i < val->nelems; i++) {
+        if (!val->elems[i].sym && val->elems[i].v == GS_ELEM_UNKNOWN)
+            return false;
+        named |= val->elems[i].sym != NULL;
+    }
+    return named;
+}
+
+static bool same_elems(const gs_value *a, const gs_value *b)
+{
+    if (a->dtype != b->dtype || a->rank != b->rank || a->nelems != b->nelems)
+        return false;
+    for (int i = 0; i < a->nelems; i++) {
+        const gs_dim *x = &a->elems[i], *y = &b->elems[i];
+        if (!x->sym != !y->sym || (x->sym ? strcmp(x->sym, y->sym) : x->v != y->v))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t elems_key(const gs_value *val)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)val->dtype ^ ((uint64_t)val->rank << 8);
+    for (int i = 0; i < val->nelems; i++) {
+        const gs_dim *e = &val->elems[i];
+        if (e->sym)
+            for (const char *c = e->sym; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        else
+            h = (h ^ (uint64_t)e->v) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Values of equal known elements (symbolic_value) become the first in
+ * topological order: it comes before every reader of a later one, so moving
+ * those readers to it makes no cycle. The later values' producers become
+ * dead code. *count grows by the values moved. */
+static gs_status merge_symbolic_values(gs_graph *g, int *count)
+{
+    gs_status st = GS_OK;
+    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
+    uint32_t cap = 64;
+    while (cap < (uint32_t)g->nnodes * 2)
+        cap *= 2;
+    gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
+    int n = order && table ? gs_ir_topo(g, order) : -2;
+    if (n < 0) {
+        st = n == -2 ? gs_nomem(g->ctx) : GS_OK;
+        gs_dealloc(g->ctx, order);
+        gs_dealloc(g->ctx, table);
+        return st;
+    }
+    memset(table, 0xff, cap * sizeof *table);
+    for (int i = 0; i < n && st == GS_OK; i++) {
+        const gs_node *nd = &g->nodes[order[i]];
+        if (!mergeable(g, nd))
+            continue;
+        for (int k = 0; k < nd->nout && st == GS_OK; k++) {
+            gs_id v = nd->out[k];
+            if (v == GS_NONE || !symbolic_value(g, v))
+                continue;
+            for (uint32_t j = (uint32_t)elems_key(&g->values[v]) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+                if (table[j] == GS_NONE) {
+                    table[j] = v;
+                    break;
+                }
+                if (same_elems(&g->values[table[j]], &g->values[v])) {
+                    if (g->values[v].nuses && gs_ir_replaceable(g, v, table[j])) {
+                        st = gs_ir_replace_uses(g, v, table[j]);
+                        (*count)++;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    gs_dealloc(g->ctx, order);
+    gs_dealloc(g->ctx, table);
+    return st;
+}
+
 gs_status gs_cse(gs_graph *g, int *merged)
 {
     gs_status st = GS_OK;
     *merged = share_constants(g, &st);
-    return st == GS_OK ? merge_nodes(g, merged) : st;
+    if (st == GS_OK)
+        st = merge_nodes(g, merged);
+    return st == GS_OK ? merge_symbolic_values(g, merged) : st;
 }

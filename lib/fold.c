@@ -68,7 +68,7 @@ static bool evaluable(const gs_node *n)
 {
     const gs_opdef *d = n->def;
     return !(n->flags & GS_N_DEAD) && !n->ncaps && n->nout <= 16 && n->nin <= 64 && d && d->kernel &&
-           !(d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_NO_FOLD));
+           !(d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_SEQUENCE | GS_OP_NO_FOLD));
 }
 
 /* n's outputs may become constants: it fits its row and none is a graph

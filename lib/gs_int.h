@@ -107,6 +107,8 @@ enum {
     GS_T_OWNED = 1,     /* data was allocated with the ctx allocator for this tensor */
     GS_T_EXTERNAL = 2,  /* data came from an external-data file */
     GS_T_MAPPED = 4,    /* data points into the mapped model file (may be unaligned) */
+    GS_T_SEQUENCE = 8,  /* a sequence (ops_sequence.c): data holds dims[0] gs_tensor elements,
+                           each owning its data; dtype is theirs */
 };
 
 size_t gs_dtype_size(int32_t dtype);            /* bytes per element; 0 for strings/unknown */

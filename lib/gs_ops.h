@@ -24,7 +24,9 @@ enum {                          /* gs_opdef.flags */
     GS_OP_GAPS = 1 << 7,        /* required inputs after the first may be empty names (Resize's roi) */
     GS_OP_ANY_ALIGN = 1 << 8,   /* the kernel reads inputs at any address (memcpy, gs_tensor_get_*):
                                    constant folding passes a mapped weight without an aligned copy */
-    GS_OP_NO_FOLD = 1 << 9,     /* evaluated by the interpreter, never folded into a constant
+    GS_OP_SEQUENCE = 1 << 9,    /* makes or reads a sequence (ops_sequence.c): never folded, merged
+                                   or hoisted, since a constant cannot hold one */
+    GS_OP_NO_FOLD = 1 << 10,    /* evaluated by the interpreter, never folded into a constant
                                    (a DequantizeLinear of a weight stays for quantized kernels) */
 };
 
@@ -134,8 +136,15 @@ extern const gs_opdef gs_ops_einsum[];       /* ops_einsum.c */
 extern const gs_opdef gs_ops_control[];      /* ops_control.c: If, Constant... */
 extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scatters */
 extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
+extern const gs_opdef gs_ops_sequence[];     /* ops_sequence.c: SequenceInsert, ConcatFromSequence... */
+extern const gs_opdef gs_ops_rnn[];          /* ops_rnn.c: LSTM */
 extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear */
 extern const gs_opdef gs_ops_detect[];       /* ops_detect.c: NonZero, TopK, GatherND, NMS, RoiAlign */
+
+/* ---- ops_sequence.c ----------------------------------------------------- */
+
+/* t is a sequence of tensors (GS_T_SEQUENCE), not a tensor. */
+bool gs_seq_is(const gs_tensor *t);
 
 /* ---- tensor.c: helpers for kernels ------------------------------------ */
 
@@ -265,6 +274,12 @@ gs_dim gs_dim_of_elem(gs_dim e);
 /* a + b as a dim: a number, or a sum of dim names (see the top of infer.c's
  * dim expressions); unknown when either is. */
 gs_dim gs_dim_add(gs_graph *g, gs_dim a, gs_dim b);
+/* True when element e (a number or a dim name, see gs_elem_of_dim) is the
+ * sum of elements a and b: `past + seq` of `past` and `seq`, 5 of 3 and 2. */
+bool gs_elem_sum_is(gs_dim e, gs_dim a, gs_dim b);
+/* True when element e is known not to be negative: a number >= 0, or a
+ * sum of dim names with no coefficient below 0. */
+bool gs_elem_nonneg(gs_dim e);
 /* True when a and b are the same size at run time: equal sizes or equal names. */
 bool gs_dim_equal(gs_dim a, gs_dim b);
 /* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in

@@ -102,7 +102,7 @@ bool gs_rule_applicable(const gs_graph *g, const gs_match *m);
 
 /* ---- compiled patterns (rules_load.c builds them, match.c reads them) --- */
 
-typedef enum { P_VAR, P_CALL, P_NUM, P_LIST, P_FUNC } gs_pkind;
+typedef enum { P_VAR, P_CALL, P_NUM, P_LIST, P_FUNC, P_NONE } gs_pkind;   /* P_NONE: "_", an absent input */
 
 typedef struct gs_pnode gs_pnode;
 typedef struct gs_rule_func gs_rule_func;

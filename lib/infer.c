@@ -84,9 +84,34 @@ static bool same_dims(const gs_value *v, int rank, const gs_dim *dims)
     return true;
 }
 
+/* Whether dim name sym is a dim of an input of graph g or of a graph
+ * enclosing it. */
+static bool input_sym(const gs_graph *g, const char *sym)
+{
+    for (; g; g = g->parent)
+        for (int32_t k = 0; k < g->ninputs; k++) {
+            const gs_value *in = &g->values[g->inputs[k]];
+            for (int i = 0; i < in->rank; i++)
+                if (in->dims[i].sym && !strcmp(in->dims[i].sym, sym))
+                    return true;
+        }
+    return false;
+}
+
+/* A graph output keeps the dim name it declares over the one inference
+ * finds, unless no input has that name: such a name (`total` on a present
+ * key cache whose inputs say `past` and `seq`) is only the model's word for
+ * whatever the output's dim is, so the dim inference finds (`past + seq`) is
+ * that dim, and values read from the output compare equal to values
+ * computed from the inputs. The exporter writes the declared name back. */
+static bool keeps_output_sym(const gs_graph *g, const gs_value *v, const char *had)
+{
+    return (v->flags & GS_V_OUTPUT) && input_sym(g, had);
+}
+
 /* The dims inference gives v, merged with what v had: a size wins, then a
- * name inference found (except over a graph output's own name: `total`
- * stays the output's), then the name v had (so names stay stable from one
+ * name inference found (except over a graph output's own name, see
+ * keeps_output_sym), then the name v had (so names stay stable from one
  * pass to the next); a dim still unnamed gets a fresh name. */
 static gs_status merge_dims(gs_graph *g, const gs_value *v, int rank, const gs_dim *dims, gs_dim *out)
 {
@@ -98,7 +123,7 @@ static gs_status merge_dims(gs_graph *g, const gs_value *v, int rank, const gs_d
         out[i].v = -1;
         if (had && v->dims[i].v >= 0)
             out[i] = v->dims[i];
-        else if (had && v->dims[i].sym && (!dims[i].sym || (v->flags & GS_V_OUTPUT)))
+        else if (had && v->dims[i].sym && (!dims[i].sym || keeps_output_sym(g, v, v->dims[i].sym)))
             out[i] = v->dims[i];
         else if (!dims[i].sym && !(out[i].sym = gs_infer_fresh_sym(g)))
             return gs_nomem(g->ctx);
@@ -159,8 +184,23 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, x->dims);
 }
 
+/* Dim name m is "min(a, ...)" or "min(..., a)" (see ops_tensor.c's prefix_len). */
+static bool min_of(const char *m, const char *a)
+{
+    size_t n = strlen(a), lm = strlen(m);
+    if (strncmp(m, "min(", 4) || lm < n + 7 || m[lm - 1] != ')')
+        return false;
+    return (!strncmp(m + 4, a, n) && !strncmp(m + 4 + n, ", ", 2)) ||
+           (!strncmp(m + lm - 1 - n, a, n) && !strncmp(m + lm - 3 - n, ", ", 2));
+}
+
+/* Broadcasting a against b. A dim min(a, N), N a number of at least 1,
+ * broadcast with a is a: where a <= N they are equal, and where a > N the
+ * broadcast is valid only if N is 1. */
 bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
 {
+    if (a.sym && b.sym && min_of(b.sym, a.sym)) { *out = a; return true; }
+    if (a.sym && b.sym && min_of(a.sym, b.sym)) { *out = b; return true; }
     if (a.v == 1) { *out = b; return true; }
     if (b.v == 1) { *out = a; return true; }
     if (a.v >= 0 && b.v >= 0) { *out = a; return a.v == b.v; }
@@ -467,6 +507,23 @@ static gs_dim elem_sum(gs_graph *g, gs_dim a, gs_dim b, int64_t sg)
 {
     lin l = { 0 };
     return lin_of(a, 1, &l) && lin_of(b, sg, &l) ? lin_elem(g, &l) : UNKNOWN_ELEM;
+}
+
+bool gs_elem_sum_is(gs_dim e, gs_dim a, gs_dim b)
+{
+    lin l = { 0 }, r = { 0 };
+    if (!lin_of(e, 1, &l) || !lin_of(a, 1, &r) || !lin_of(b, 1, &r) || l.n != r.n || l.c != r.c)
+        return false;
+    for (int i = 0; i < l.n; i++)
+        if (l.coef[i] != r.coef[i] || atom_cmp(l.atom[i], l.len[i], r.atom[i], r.len[i]))
+            return false;
+    return true;
+}
+
+bool gs_elem_nonneg(gs_dim e)
+{
+    lin l = { 0 };
+    return lin_of(e, 1, &l) && lin_nonneg(&l);
 }
 
 gs_dim gs_dim_add(gs_graph *g, gs_dim a, gs_dim b)

@@ -4,6 +4,8 @@
  * inputs are used in place; an intermediate is freed after its last use. A
  * node without a kernel is an error naming it, never skipped. Subgraphs
  * (If branches) run with their outer-scope names resolved in the caller.
+ * The node runs inside bodies of one run are counted together, so Loops
+ * nested in Loops cannot multiply their trips into hours of work.
  */
 #include "gs_ops.h"
 
@@ -16,7 +18,12 @@ struct gs_interp {
     gs_tensor **env;          /* per value id: its tensor, or NULL */
     uint8_t *owned;           /* env[v] was made here and is freed here */
     int32_t *left;            /* uses not yet executed */
+    int64_t body_runs;        /* the outermost run's: node runs inside bodies so far */
 };
+
+/* Node runs inside If, Loop and Scan bodies that one run may make: each Loop
+ * has its own bound (ops_control.c), and this one holds when Loops nest. */
+#define MAX_BODY_RUNS ((int64_t)1 << 20)
 
 static gs_status no_data(gs_interp *it, gs_id v)
 {
@@ -114,10 +121,34 @@ static gs_status store_outputs(gs_interp *it, const gs_node *n, gs_tensor *outs)
     return GS_OK;
 }
 
+/* Count one node run inside a body against the outermost run's bound. */
+static gs_status count_body_run(gs_interp *it)
+{
+    gs_interp *root = it;
+    while (root->parent)
+        root = root->parent;
+    if (++root->body_runs <= MAX_BODY_RUNS)
+        return GS_OK;
+    return gs_err(it->ctx, GS_ERR_LIMIT, "graph '%s': more than %lld node runs inside If, Loop and Scan "
+                  "bodies (nested Loops of many trips)", root->g->name, (long long)MAX_BODY_RUNS);
+}
+
+/* A sequence reaches only the sequence ops, a Loop's carried values and
+ * Identity: any other kernel reads tensors. */
+static bool takes_sequence(const gs_node *n, const gs_opdef *d, int k)
+{
+    return (d->flags & GS_OP_SEQUENCE) || (!strcmp(n->op, "Loop") && k >= 2) || !strcmp(n->op, "Identity");
+}
+
 static gs_status run_node(gs_interp *it, gs_id id)
 {
     const gs_node *n = &it->g->nodes[id];
     const gs_opdef *d = n->def;
+    if (it->parent) {
+        gs_status st = count_body_run(it);
+        if (st != GS_OK)
+            return st;
+    }
     if (!d || !d->kernel)
         return gs_err(it->ctx, GS_ERR_UNSUPPORTED, "node '%s' (%s%s%s): no kernel for this op",
                       n->name, n->domain, *n->domain ? "." : "", n->op);
@@ -134,6 +165,9 @@ static gs_status run_node(gs_interp *it, gs_id id)
         in[k] = n->in[k] == GS_NONE ? NULL : lookup(it, n->in[k]);
         if (n->in[k] != GS_NONE && !in[k])
             st = no_data(it, n->in[k]);
+        else if (in[k] && gs_seq_is(in[k]) && !takes_sequence(n, d, k))
+            st = gs_err(it->ctx, GS_ERR_MODEL, "node '%s' (%s): input '%s' is a sequence, not a tensor",
+                        n->name, n->op, it->g->values[n->in[k]].name);
     }
     memset(out, 0, sizeof out);
     gs_kcall k = { it->ctx, it->g, n, it->g->opset, it };
@@ -230,14 +264,23 @@ gs_status gs_interp_run(gs_ctx *ctx, const gs_graph *g,
                         const gs_tensor *const *inputs, int ninputs,
                         gs_tensor **outputs, int noutputs)
 {
-    gs_interp it = { ctx, g, NULL, NULL, NULL, NULL };
-    return run(&it, inputs, ninputs, outputs, noutputs);
+    gs_interp it = { ctx, g, NULL, NULL, NULL, NULL, 0 };
+    gs_status st = run(&it, inputs, ninputs, outputs, noutputs);
+    for (int i = 0; st == GS_OK && i < noutputs; i++)
+        if (gs_seq_is(outputs[i]))
+            st = gs_err(ctx, GS_ERR_UNSUPPORTED, "output '%s' is a sequence: sequence outputs are not supported",
+                        g->values[g->outputs[i]].name);
+    for (int i = 0; st != GS_OK && i < noutputs; i++) {
+        gs_tensor_free(ctx, outputs[i]);
+        outputs[i] = NULL;
+    }
+    return st;
 }
 
 gs_status gs_interp_run_sub(gs_interp *parent, const gs_graph *sub,
                             const gs_tensor *const *inputs, int ninputs,
                             gs_tensor **outputs, int noutputs)
 {
-    gs_interp it = { parent->ctx, sub, parent, NULL, NULL, NULL };
+    gs_interp it = { parent->ctx, sub, parent, NULL, NULL, NULL, 0 };
     return run(&it, inputs, ninputs, outputs, noutputs);
 }

@@ -437,8 +437,6 @@ gs_status gs_ir_replace_uses(gs_graph *g, gs_id old, gs_id nv)
     }
     for (int32_t i = 0; i < g->noutputs; i++)
         if (g->outputs[i] == old) {
-            if (g->outsrc && strcmp(g->values[nv].name, g->values[old].name))
-                g->outsrc[i] = NULL;   /* the ValueInfoProto names old: nv is described anew */
             g->outputs[i] = nv;
             g->values[nv].flags |= GS_V_OUTPUT;
             g->values[old].flags &= ~(uint32_t)GS_V_OUTPUT;

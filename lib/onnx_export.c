@@ -180,14 +180,41 @@ static Onnx__ValueInfoProto *export_info(ex *e, const gs_value *v, const void *s
     return vi;
 }
 
+/* A graph input's or output's dims named as its ValueInfoProto src named
+ * them, where both are names: an output whose declared name no input has
+ * (`total`) is inferred as the dim it is (`past + seq`, see infer.c), and
+ * the model's interface keeps its own word for it. */
+static void declared_names(Onnx__ValueInfoProto *vi, const Onnx__ValueInfoProto *src)
+{
+    const Onnx__TypeProto *st = src ? src->type : NULL;
+    Onnx__TypeProto *t = vi ? vi->type : NULL;
+    if (vi == src || !st || !t || st->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !st->tensor_type->shape || !t->tensor_type->shape ||
+        st->tensor_type->shape->n_dim != t->tensor_type->shape->n_dim)
+        return;
+    for (size_t i = 0; i < t->tensor_type->shape->n_dim; i++) {
+        Onnx__TensorShapeProto__Dimension *d = t->tensor_type->shape->dim[i];
+        const Onnx__TensorShapeProto__Dimension *sd = st->tensor_type->shape->dim[i];
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+            sd->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM)
+            d->dim_param = sd->dim_param;
+    }
+}
+
 static Onnx__ValueInfoProto **export_infos(ex *e, const gs_graph *g, const gs_id *ids,
                                            const void **srcs, int32_t n, size_t *count)
 {
     Onnx__ValueInfoProto **out = ealloc(e, ((size_t)n + 1) * sizeof *out);
     size_t k = 0;
     for (int32_t i = 0; out && i < n; i++)
-        if (!(g->values[ids[i]].flags & GS_V_DEAD))
-            out[k++] = export_info(e, &g->values[ids[i]], srcs ? srcs[i] : NULL);
+        if (!(g->values[ids[i]].flags & GS_V_DEAD)) {
+            const gs_value *v = &g->values[ids[i]];
+            const Onnx__ValueInfoProto *src = srcs ? srcs[i] : NULL;
+            if (src && (!src->name || strcmp(src->name, v->name)))
+                src = NULL;   /* an output now made by a value of another name: described anew */
+            out[k] = export_info(e, v, src);
+            declared_names(out[k++], src);
+        }
     *count = k;
     return out;
 }

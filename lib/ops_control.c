@@ -233,7 +233,10 @@ static gs_status scans_stack(gs_kcall *k, scans *s, const gs_graph *body, int fi
         return gs_nomem(k->ctx);
     for (int j = 0; j < s->K && st == GS_OK; j++) {
         for (int64_t i = 0; i < s->n; i++)
-            parts[i] = s->t[i * s->K + j];
+            if ((parts[i] = s->t[i * s->K + j])->flags & GS_T_SEQUENCE)
+                st = gs_kfail(k, "a scan output is a sequence");
+        if (st != GS_OK)
+            break;
         if (!s->n) {
             st = empty_scan(k, body, first + j, &out[j]);
             continue;

@@ -80,6 +80,14 @@ static gs_status copy_as(gs_kcall *k, const gs_tensor *x, gs_tensor *out, const 
 static gs_status k_identity(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nin, (void)nout;
+    if (in[0]->flags & GS_T_SEQUENCE) {   /* Identity forwards sequences too (opset 14) */
+        gs_tensor *c = gs_tensor_dup(k->ctx, in[0]);
+        if (!c)
+            return gs_nomem(k->ctx);
+        *out = *c;
+        gs_dealloc(k->ctx, c);
+        return GS_OK;
+    }
     return copy_as(k, in[0], out, in[0]->dims, in[0]->rank);
 }
 
@@ -1142,6 +1150,49 @@ static bool known_param(const gs_graph *g, gs_id v, gs_tensor *t, int64_t *buf)
     return true;
 }
 
+/* The length of a slice from 0 to end e (an element) of an axis of length
+ * x: a number when both are, x when e names x, else min(e, x) as a dim
+ * name ("min(seq, 512)") when e is one dim name and x a number of at least
+ * 1, which broadcasting reads as e (gs_infer_bdim); unknown otherwise. */
+static gs_dim prefix_len(gs_graph *g, gs_dim e, gs_dim x)
+{
+    if (gs_elem_known(e))
+        return e.v >= 0 && x.v >= 0 ? (gs_dim){ e.v < x.v ? e.v : x.v, NULL } : (gs_dim){ -1, NULL };
+    if (x.sym && !strcmp(e.sym, x.sym))
+        return x;
+    if (strchr(e.sym, ' ') || x.v < 1)
+        return (gs_dim){ -1, NULL };
+    gs_graph *r = g;
+    while (r->parent)
+        r = r->parent;
+    return (gs_dim){ -1, gs_arena_printf(r->perm, "min(%s, %lld)", e.sym, (long long)x.v) };
+}
+
+/* A Slice whose starts are 0, steps 1 (or absent) and axes known, with
+ * ends inference knows element by element (a number or a dim name: the
+ * first `seq` rows of a position table): its sliced dims by prefix_len.
+ * False when the parameters are not of that form. */
+static bool prefix_slice(gs_graph *g, const gs_node *n, const gs_value *x, gs_dim *dims)
+{
+    gs_dim st[GS_MAX_ELEMS], en[GS_MAX_ELEMS], ax[GS_MAX_ELEMS], sp[GS_MAX_ELEMS];
+    if (g->opset < 10 || n->nin < 3 || n->in[1] == GS_NONE || n->in[2] == GS_NONE)
+        return false;
+    int ns = gs_infer_elems(g, n->in[1], st), ne = gs_infer_elems(g, n->in[2], en);
+    int na = n->nin > 3 && n->in[3] != GS_NONE ? gs_infer_elems(g, n->in[3], ax) : -2;
+    int np = n->nin > 4 && n->in[4] != GS_NONE ? gs_infer_elems(g, n->in[4], sp) : -2;
+    if (ns < 1 || ne != ns || na == -1 || np == -1 || (na >= 0 && na != ns) || (np >= 0 && np != ns))
+        return false;
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    for (int i = 0; i < ns; i++) {
+        int a = na < 0 ? i : gs_elem_known(ax[i]) ? norm_axis(ax[i].v, x->rank) : -1;
+        if (a < 0 || a >= x->rank || !gs_elem_known(st[i]) || st[i].v != 0 ||
+            (np >= 0 && (!gs_elem_known(sp[i]) || sp[i].v != 1)) || (!gs_elem_known(en[i]) && !gs_elem_nonneg(en[i])))
+            return false;
+        dims[a] = prefix_len(g, en[i], x->dims[a]);
+    }
+    return true;
+}
+
 /* Slice with constant starts, ends, axes and steps (attributes before opset
  * 10, or inputs whose elements are known); an axis it does not slice keeps
  * its dimension, named or not. Starts or ends not known leave the sliced
@@ -1160,6 +1211,8 @@ static gs_status infer_slice(gs_graph *g, gs_node *n)
         if (n->in[k] != GS_NONE && !(in[k] = gs_infer_const(g, n, k)))
             in[k] = known_param(g, n->in[k], &known[k], buf[k]) ? &known[k] : NULL, all &= in[k] != NULL;
     gs_dim dims[GS_MAX_RANK];
+    if (!all && prefix_slice(g, n, x, dims))
+        return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
     if (!all) {
         bool sliced[GS_MAX_RANK] = { false };
         bool axes = nin > 3 && n->in[3] != GS_NONE && in[3];

@@ -439,6 +439,8 @@ static gs_status passes(run *r, gs_report *rep, int *folded)
         st = cleanup(r);
     if (st == GS_OK)
         st = apply_class(r, GS_RULE_LOWER);   /* the target's forms, once nothing else will match */
+    if (st == GS_OK)   /* the lowered nodes' shapes and dims, so CSE can merge what they compute */
+        st = fold_and_infer(r, folded);
     if (st == GS_OK)
         st = cleanup(r);
     if (st == GS_OK)

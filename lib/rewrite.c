@@ -267,6 +267,10 @@ static gs_status build_call(rw *w, const gs_pnode *p, int nout, gs_id *outs)
         }
         if (nin == 64)
             return gs_err(w->g->ctx, GS_ERR_RULE, "rule '%s': call too large", w->r->name);
+        if (a->kind == P_NONE) {
+            in[nin++] = GS_NONE;   /* "_": an absent input */
+            continue;
+        }
         if (a->kind == P_VAR && (w->r->optional >> a->var & 1) && w->m->values[a->var] == GS_NONE) {
             in[nin++] = GS_NONE;   /* an optional input that was absent stays absent */
             continue;
@@ -376,6 +380,8 @@ static gs_status build(rw *w, const gs_pnode *p, int nout, gs_id *outs)
     }
     case P_CALL:
         return build_call(w, p, nout, outs);
+    case P_NONE:
+        break;
     }
     return GS_ERR_INTERNAL;
 }

@@ -557,6 +557,199 @@ static bool c_halves_equal(const gs_cond_args *c)
     return n > 0;
 }
 
+/* pairs_equal(t): constant t's last axis has an even length and elements
+ * 2i and 2i + 1 of it are equal (an interleaved rotary cos/sin table built
+ * with repeat_interleave, so each rotated pair shares one angle). */
+static bool c_pairs_equal(const gs_cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    if (!v || !v->init || !v->init->data || v->init->rank < 1)
+        return false;
+    const gs_tensor *t = v->init;
+    int64_t d = t->dims[t->rank - 1], n = gs_tensor_numel(t);
+    if (d < 2 || d % 2)
+        return false;
+    for (int64_t i = 0; i < n; i += 2)
+        if (gs_tensor_get_f(t, i) != gs_tensor_get_f(t, i + 1))
+            return false;
+    return n > 0;
+}
+
+/* ---- attention masks ------------------------------------------------------ */
+
+/* mask_fill(f): constant f has one element, at most -10000 (or -inf): the
+ * fill of a masked_fill. A score set to f adds exp(f - m) to a softmax whose
+ * largest score is m, which is 0 in float32 once m > f + 104: a row with
+ * one unmasked score above -9896 (a fill of -10000), above -1e9 + 104 (a
+ * fill of -1e9), gives the same softmax as with those scores removed. */
+static bool c_mask_fill(const gs_cond_args *c)
+{
+    const gs_value *v = arg_value(c, 0);
+    return v && v->init && v->init->data && gs_tensor_numel(v->init) == 1 &&
+           gs_tensor_get_f(v->init, 0) <= -1e4;
+}
+
+/* The live node making value v, or NULL. */
+static const gs_node *made_by(const gs_graph *g, const gs_value *v, const char *op)
+{
+    const gs_node *n = v && v->producer != GS_NONE ? &g->nodes[v->producer] : NULL;
+    return n && !(n->flags & GS_N_DEAD) && !*n->domain && !strcmp(n->op, op) ? n : NULL;
+}
+
+/* Value v has no zero element: a constant, or a ConstantOfShape of a
+ * non-zero value. */
+static bool nonzero_fill(const gs_graph *g, const gs_value *v)
+{
+    const gs_node *n = made_by(g, v, "ConstantOfShape");
+    const gs_attr *a = n ? gs_ir_attr(n, "value") : NULL;
+    const gs_tensor *t = a && a->type == GS_A_TENSOR ? a->t : v ? v->init : NULL;
+    if (n && !a)
+        return false;   /* the default fill is 0 */
+    if (!t || !t->data || gs_tensor_numel(t) < 1)
+        return false;
+    for (int64_t i = 0; i < gs_tensor_numel(t); i++)
+        if (gs_tensor_get_f(t, i) == 0)
+            return false;
+    return true;
+}
+
+/* Bool value c as Equal(t, 0) (0 a constant of zeros, either operand) with
+ * t = Trilu(x, k){upper=0} of an x with no zero element: c is true exactly
+ * where column j > row i + k of each matrix of t. The Trilu's output and
+ * its k (an element: a number or a dim name, 0 when absent) into *tri, *k. */
+static bool trilu_mask(const gs_graph *g, const gs_value *c, const gs_value **tri, gs_dim *k)
+{
+    const gs_node *eq = made_by(g, c, "Equal");
+    if (!eq || eq->nin != 2 || eq->in[0] == GS_NONE || eq->in[1] == GS_NONE)
+        return false;
+    for (int side = 0; side < 2; side++) {
+        const gs_tensor *z = gs_infer_const(g, eq, 1 - side);
+        const gs_value *t = &g->values[eq->in[side]];
+        const gs_node *tr = made_by(g, t, "Trilu");
+        if (!z || !z->data || !tr || gs_attr_int(tr, "upper", 1) != 0 || tr->in[0] == GS_NONE ||
+            !nonzero_fill(g, &g->values[tr->in[0]]))
+            continue;
+        bool zeros = gs_tensor_numel(z) > 0;
+        for (int64_t i = 0; i < gs_tensor_numel(z); i++)
+            zeros = zeros && gs_tensor_get_f(z, i) == 0;
+        gs_dim e[GS_MAX_ELEMS];
+        bool has_k = tr->nin > 1 && tr->in[1] != GS_NONE;
+        if (!zeros || (has_k && gs_infer_elems(g, tr->in[1], e) != 1))
+            continue;
+        *tri = t;
+        *k = has_k ? e[0] : (gs_dim){ 0, NULL };
+        return true;
+    }
+    return false;
+}
+
+/* Bool constant c with a false element in every row of its last axis. */
+static bool rows_keep_one(const gs_tensor *t)
+{
+    int64_t n = gs_tensor_numel(t), L = t->rank ? t->dims[t->rank - 1] : 1;
+    if (t->dtype != GS_BOOL || !t->data || L < 1)
+        return false;
+    for (int64_t r = 0; r < n; r += L) {
+        bool kept = false;
+        for (int64_t j = 0; j < L && !kept; j++)
+            kept = !gs_tensor_get_i(t, r + j);
+        if (!kept)
+            return false;
+    }
+    return true;
+}
+
+/* keeps_key(c, x): bool c (true where a key is masked), broadcast against
+ * scores x, leaves x's shape and at least one key of every row unmasked: c
+ * is a constant with a false in every row, or a lower Trilu mask
+ * (trilu_mask) with k >= 0, whose first column is always kept. A Where on
+ * such a mask never masks a whole row, where a written-out masked_fill and
+ * an attention's -inf mask disagree. */
+static bool c_keeps_key(const gs_cond_args *c)
+{
+    const gs_value *m = arg_value(c, 0), *x = arg_value(c, 1);
+    if (!m || !x || m->dtype != GS_BOOL || m->rank < 0 || x->rank < m->rank)
+        return false;
+    for (int i = 0; i < m->rank; i++)
+        if (m->dims[i].v != 1 && !gs_dim_equal(m->dims[i], x->dims[x->rank - m->rank + i]))
+            return false;
+    const gs_value *tri;
+    gs_dim k;
+    if (m->init)
+        return rows_keep_one(m->init);
+    return trilu_mask(c->g, m, &tri, &k) && gs_elem_nonneg(k);
+}
+
+/* Constant t of [..., S, L] (leading dims 1) masks exactly where column
+ * j > row i + p: a bool t is true there and false elsewhere; a float t (an
+ * additive mask) is at most -10000 there (see mask_fill) and 0 elsewhere. */
+static bool causal_const(const gs_tensor *t, int64_t p)
+{
+    int64_t S = t->dims[t->rank - 2], L = t->dims[t->rank - 1];
+    if (!t->data || gs_tensor_numel(t) != S * L)
+        return false;
+    for (int64_t i = 0; i < S; i++)
+        for (int64_t j = 0; j < L; j++) {
+            bool masked;
+            if (t->dtype == GS_BOOL) {
+                masked = gs_tensor_get_i(t, i * L + j) != 0;
+            } else {
+                double v = gs_tensor_get_f(t, i * L + j);
+                if (v != 0 && !(v <= -1e4))
+                    return false;
+                masked = v != 0;
+            }
+            if (masked != (j > i + p))
+                return false;
+        }
+    return true;
+}
+
+/* causal(c, q, k[, pk]): mask c (bool: true where a key is masked; or a
+ * float constant, additive: 0 or at most -10000) is the causal
+ * mask of an Attention with queries q [B, heads, S, D], new keys k
+ * [B, kv_heads, T, D] and past keys pk [B, kv_heads, P, D] (none: P = 0):
+ * c is [S, P + T] (after leading 1s) and true exactly where key j > query
+ * i + P, which is what is_causal masks (aligned to the end of the past). A
+ * constant is read element by element; a lower Trilu mask (trilu_mask)
+ * must have the shape and a k known to equal P. */
+static bool c_causal(const gs_cond_args *c)
+{
+    const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1), *k = arg_value(c, 2);
+    const gs_value *pk = c->n > 3 ? arg_value(c, 3) : NULL;
+    if (!m || !q || !k || c->n > 4 || (c->n > 3 && !pk) || (m->dtype != GS_BOOL && !m->init) || m->rank < 2 ||
+        q->rank != 4 || k->rank != 4 || (pk && pk->rank != 4))
+        return false;
+    for (int i = 0; i < m->rank - 2; i++)
+        if (m->dims[i].v != 1)
+            return false;
+    gs_dim P = pk ? gs_elem_of_dim(pk->dims[2]) : (gs_dim){ 0, NULL };
+    if (!gs_dim_equal(m->dims[m->rank - 2], q->dims[2]) ||
+        !gs_elem_sum_is(gs_elem_of_dim(m->dims[m->rank - 1]), P, gs_elem_of_dim(k->dims[2])))
+        return false;
+    if (m->init)
+        return gs_elem_known(P) && causal_const(m->init, P.v);
+    const gs_value *tri;
+    gs_dim tk;
+    if (!trilu_mask(c->g, m, &tri, &tk) || tri->rank != m->rank ||
+        !gs_elem_sum_is(tk, P, (gs_dim){ 0, NULL }))
+        return false;
+    for (int i = 0; i < m->rank; i++)
+        if (!gs_dim_equal(tri->dims[i], m->dims[i]))
+            return false;
+    return true;
+}
+
+/* mask_rows(m, q): attention mask m has a dim 1 for the query rows (its
+ * dim -2) where queries q [B, heads, S, D] have S not known to be 1: ONNX
+ * Runtime's Attention takes only a mask with S rows (the operator's
+ * specification broadcasts it). */
+static bool c_mask_rows(const gs_cond_args *c)
+{
+    const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1);
+    return m && q && m->rank >= 2 && q->rank == 4 && m->dims[m->rank - 2].v == 1 && q->dims[2].v != 1;
+}
+
 /* Argument kinds (gs_rule_func.args): 'v' a value variable of the match,
  * 'a' an attribute variable, 'x' either, 'n' a number, 'l' a number or a
  * list of numbers, 'i' an integer (a number, a value variable bound to a
@@ -601,6 +794,11 @@ static const gs_rule_func funcs[] = {
     { "half_dim", "vv", GS_FN_WHERE, GS_F_COND, c_half_dim, false },   /* rotary fusions */
     { "slice_end", "vv", GS_FN_WHERE, GS_F_COND, c_slice_end, false },
     { "halves_equal", "v", GS_FN_WHERE, GS_F_COND, c_halves_equal, false },
+    { "pairs_equal", "v", GS_FN_WHERE, GS_F_COND, c_pairs_equal, false },
+    { "mask_fill", "v", GS_FN_WHERE, GS_F_COND, c_mask_fill, true },   /* attention masks */
+    { "keeps_key", "vv", GS_FN_WHERE, GS_F_COND, c_keeps_key, false },
+    { "causal", "vvv+", GS_FN_WHERE, GS_F_COND, c_causal, false },
+    { "mask_rows", "vv", GS_FN_WHERE, GS_F_COND, c_mask_rows, false },
     /* rewrite functions */
     { "dim", "vi", GS_FN_INPUT | GS_FN_ATTR | GS_FN_INT, GS_F_DIM, NULL, false },
     { "shape", "v", GS_FN_INPUT, GS_F_SHAPE, NULL, false },

@@ -304,6 +304,12 @@ static gs_pnode *primary_at(parser *ps)
             return NULL;
         return n;
     }
+    if (ps->rewrite && !strcmp(name, "_")) {   /* an absent optional input */
+        gs_pnode *n = pnew(ps, P_NONE);
+        if (n)
+            n->name = name, n->pos = pos;
+        return n;
+    }
     gs_pnode *n = pnew(ps, P_VAR);
     if (!n)
         return NULL;
@@ -819,6 +825,19 @@ static bool resolve_func(parser *ps, gs_pnode *p, unsigned place)
     return true;
 }
 
+/* "_" may stand for input i of written call p: an optional input of its op
+ * at every opset where the rule fires. */
+static bool absent_ok(parser *ps, const gs_pnode *p, int i)
+{
+    for (int o = ps->fires_from; o <= ps->fires_to; o++) {
+        const gs_opdef *d = gs_op_find(p->name, "", o);
+        if (d && i < d->min_in)
+            return perr_at(ps, p->args[i]->pos, "'_' (an absent input) cannot be input %d of '%s', which it "
+                           "requires at opset %d", i + 1, p->name, o);
+    }
+    return true;
+}
+
 /* Rewrite expression p, written at place (GS_FN_INPUT, GS_FN_INT): its ops
  * exist for the rule's opsets, its functions are known there, and every
  * variable it reads is bound. */
@@ -834,6 +853,8 @@ static bool check_rewrite_expr(parser *ps, const gs_pnode *p, unsigned place)
         return true;
     case P_NUM:
         return true;
+    case P_NONE:
+        return perr_at(ps, p->pos, "'_' (an absent input) can only be an input of an op");
     case P_LIST:
         for (int i = 0; i < p->nargs; i++)
             if (p->args[i]->kind != P_NUM && !check_rewrite_expr(ps, p->args[i], GS_FN_INT))
@@ -847,7 +868,7 @@ static bool check_rewrite_expr(parser *ps, const gs_pnode *p, unsigned place)
     if (!check_op(ps, p, true))
         return false;
     for (int i = 0; i < p->nargs; i++)
-        if (!check_rewrite_expr(ps, p->args[i], GS_FN_INPUT))
+        if (p->args[i]->kind == P_NONE ? !absent_ok(ps, p, i) : !check_rewrite_expr(ps, p->args[i], GS_FN_INPUT))
             return false;
     for (int i = 0; i < p->nattrs; i++) {   /* a bare word is a string; a variable must be an attribute's */
         const gs_pnode *v = p->attrs[i].val;

@@ -473,7 +473,7 @@ static bool invariant(const gs_graph *b, const gs_node *n)
 {
     const gs_opdef *d = n->def;
     if (!live(n) || n->ncaps || n->nout > 16 || n->nin > 64 || !n->nin || !d ||
-        (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL)))
+        (d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_SEQUENCE)))
         return false;
     bool outer = false;
     for (int k = 0; k < n->nin; k++) {

@@ -77,6 +77,8 @@ gs_status gs_tensor_alloc_raw(gs_ctx *ctx, gs_tensor *t)
 
 void gs_tensor_clear(gs_ctx *ctx, gs_tensor *t)
 {
+    for (int64_t i = 0; (t->flags & GS_T_SEQUENCE) && t->data && i < t->dims[0]; i++)
+        gs_tensor_clear(ctx, (gs_tensor *)t->data + i);   /* a sequence's elements */
     if (t->flags & GS_T_OWNED)
         gs_dealloc(ctx, t->data);
     memset(t, 0, sizeof *t);
@@ -87,6 +89,28 @@ gs_tensor *gs_tensor_new(gs_ctx *ctx)
     return gs_zalloc(ctx, sizeof(gs_tensor));
 }
 
+/* c = a copy of sequence t with copies of its elements; false on no memory
+ * (c is then empty). */
+static bool dup_sequence(gs_ctx *ctx, const gs_tensor *t, gs_tensor *c)
+{
+    const gs_tensor *e = t->data;
+    gs_tensor *ce = gs_zalloc(ctx, t->nbytes ? t->nbytes : 1);
+    c->data = ce;
+    c->flags = GS_T_OWNED | GS_T_SEQUENCE;
+    c->dims[0] = 0;
+    for (int64_t i = 0; ce && i < t->dims[0]; i++) {
+        gs_tensor *x = gs_tensor_dup(ctx, &e[i]);
+        if (!x)
+            break;
+        ce[c->dims[0]++] = *x;
+        gs_dealloc(ctx, x);
+    }
+    if (ce && c->dims[0] == t->dims[0])
+        return true;
+    gs_tensor_clear(ctx, c);
+    return false;
+}
+
 gs_tensor *gs_tensor_dup(gs_ctx *ctx, const gs_tensor *t)
 {
     gs_tensor *c = gs_tensor_new(ctx);
@@ -95,6 +119,12 @@ gs_tensor *gs_tensor_dup(gs_ctx *ctx, const gs_tensor *t)
     *c = *t;
     c->flags = 0;
     c->src = NULL;
+    if (t->flags & GS_T_SEQUENCE) {
+        if (dup_sequence(ctx, t, c))
+            return c;
+        gs_dealloc(ctx, c);
+        return NULL;
+    }
     if (!t->data)
         return c;
     c->data = gs_alloc(ctx, t->nbytes ? t->nbytes : 1);
@@ -262,7 +292,8 @@ void gs_tensor_set_f(gs_tensor *t, int64_t i, double v)
     case GS_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     case GS_INT8: case GS_UINT8: case GS_INT16: case GS_UINT16: case GS_INT32: case GS_UINT32:
     case GS_INT64: case GS_UINT64:
-        gs_tensor_set_i(t, i, v >= -9.2e18 && v <= 9.2e18 ? (int64_t)v : 0);
+        /* beyond int64 and NaN: INT64_MIN, as x86's conversion (numpy, ONNX Runtime) gives */
+        gs_tensor_set_i(t, i, v >= -0x1p63 && v < 0x1p63 ? (int64_t)v : INT64_MIN);
         break;
     default: break;   /* strings and complex numbers have no scalar view: kernels refuse them */
     }

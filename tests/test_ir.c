@@ -659,6 +659,24 @@ static void test_error_message_is_printable(void)
     gs_ctx_free(ctx);
 }
 
+/* A float beyond int64, or NaN, written to an integer tensor is INT64_MIN
+ * (x86's conversion), not 0; the doubles inside the range convert. */
+static void test_set_f_out_of_range(void)
+{
+    int64_t data[5];
+    gs_tensor t = { .dtype = GS_INT64, .rank = 1, .dims = { 5 }, .data = data, .nbytes = sizeof data };
+    gs_tensor_set_f(&t, 0, 0x1p63);
+    gs_tensor_set_f(&t, 1, -0x1p64);
+    gs_tensor_set_f(&t, 2, NAN);
+    gs_tensor_set_f(&t, 3, 9.21e18);
+    gs_tensor_set_f(&t, 4, -0x1p63);
+    CU_ASSERT_EQUAL(data[0], INT64_MIN);
+    CU_ASSERT_EQUAL(data[1], INT64_MIN);
+    CU_ASSERT_EQUAL(data[2], INT64_MIN);
+    CU_ASSERT_EQUAL(data[3], (int64_t)9.21e18);
+    CU_ASSERT_EQUAL(data[4], INT64_MIN);
+}
+
 int cu_register(void)
 {
     CU_pSuite ir = CU_add_suite("ir", NULL, NULL);
@@ -666,6 +684,7 @@ int cu_register(void)
     if (!ir || !io)
         return -1;
     CU_add_test(ir, "build and verify", test_build_verify);
+    CU_add_test(ir, "a float beyond int64 written as an integer", test_set_f_out_of_range);
     CU_add_test(ir, "verify catches cycles and undefined values", test_verify_catches_cycle_and_undefined);
     CU_add_test(ir, "rewire and dead code", test_rewire_and_dce);
     CU_add_test(ir, "clone is independent", test_clone_is_independent);

@@ -2,7 +2,9 @@
 """If, Loop and Scan models whose bodies hold the work, optimized inside.
 
 Each model's bodies read every kind of outer value (a graph input, an
-initializer, a Constant node's output, and a value of an enclosing body)
+initializer, a Constant node's output, an outer node's output, and a value
+of an enclosing body; in the deep-* models, whose outermost node is an If,
+a Loop or a Scan, the innermost bodies read a value defined two bodies up)
 and hold work the pipeline removes: Transpose(Transpose(x)), Identity
 chains, Relu(Relu(x)), arithmetic on constants. For each model,
 `graphsub optimize --report` must exit 0, the output must pass
@@ -18,18 +20,37 @@ in) must not rise. A Loop body's condition output that only forwards its
 condition input must be that input itself (body outputs are bound by
 position, so no name needs keeping). Loop-invariant nodes of a Loop body
 must run once, in the enclosing graph. A TorchScript export with a Loop and an If
-(tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py;
-sequences, so not run here) must optimize to a valid model with its bodies
-more than halved.
+(tests/data/torchscript_decoder.onnx, made by make_torchscript_decoder.py: an
+LSTMCell, written as an LSTM, and a list, written as sequences) must optimize
+to a valid model with its bodies more than halved, and `optimize --verify`
+must pass on it.
+
+The sequences model (TorchScript's lists: a Loop appending to a carried
+sequence, then every sequence op) must run to numpy's outputs too, and a
+sequence where a tensor belongs, an empty one to concatenate, a position
+out of range or a sequence as graph output must be exit 3 naming the
+problem.
+
+A Loop of 2^30 trips around a Loop of 300,000 (each within the bound one
+Loop has) must stop `graphsub run` and `optimize --verify` with exit 3 and
+the bound on node runs inside bodies, within 60 s of CPU time: the two
+multiplied to some 10^11 node runs, which ran for hours.
+
+When onnxruntime-node is installed (bench/node_modules, see bench/README.md,
+or $ORT_NODE_MODULES) and node is on the path, ONNX Runtime must also give
+numpy's outputs for every original and optimized model and input set
+(control_flow_ort.js, at ORT levels disabled and all); otherwise the test
+says it did not check that.
 
 usage: control_flow.py GRAPHSUB [--keep DIR]
 
 With --keep, DIR keeps the models and one folder per run with its inputs,
-the expected outputs and case.json, which control_flow_ort.js (run by hand,
-onnxruntime-node installed in bench/) runs through ONNX Runtime.
+the expected outputs and case.json, which control_flow_ort.js reads.
 """
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -273,6 +294,164 @@ def nested_model():
     return m, ref
 
 
+def deep_inputs():
+    return [vi("x", F, [2, 3]), vi("cond", B, []), vi("flag", B, []), vi("M", I64, []), vi("xs", F, [4, 2, 3])]
+
+
+def deep_graph(nodes, outputs):
+    """The outer graph of the deep models: x, cond, flag, M, xs; w (initializer), the Constant node
+    K and xo = Sigmoid(x), an outer node's output, all read only from bodies."""
+    return outer_graph([N("Sigmoid", ["x"], ["xo"], name="/outer/Sigmoid")] + nodes, deep_inputs(), outputs)
+
+
+def sigmoid(a):
+    return (1 / (1 + np.exp(-a.astype(np.float64)))).astype(np.float32)
+
+
+def inner_if(v1, out, p):
+    """An If on flag whose branches read v1 (defined two bodies up), x (graph input), xo (an outer
+    node's output), w (initializer) and the Constant node's output."""
+    then_g = helper.make_graph(busy(v1, p + "b", p + "t/") +
+                               [N("Add", [p + "b", "xo"], [p + "t1"]), N("Mul", [p + "t1", "w"], [p + "t2"]),
+                                N("Add", [p + "t2", "/Constant_output_0"], [p + "then_out"])],
+                               p + "then", [], [vi(p + "then_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Sub", [v1, "x"], [p + "e1"]), N("Identity", [p + "e1"], [p + "else_out"])],
+                               p + "else", [], [vi(p + "else_out", F, [2, 3])])
+    return N("If", ["flag"], [out], name=p + "if", then_branch=then_g, else_branch=else_g)
+
+
+def inner_ref(v1, feeds):
+    x = feeds["x"]
+    return (relu(v1) + sigmoid(x)) * W + K if feeds["flag"] else v1 - x
+
+
+def loop_body(nodes, p, carried):
+    """A Loop body of trip counter, condition and one carried [2, 3] value (p + "s_in")."""
+    return helper.make_graph(nodes + [N("Identity", [p + "c_in"], [p + "c_out"])], p + "body",
+                             [vi(p + "i", I64, []), vi(p + "c_in", B, []), vi(p + "s_in", F, [2, 3])],
+                             [vi(p + "c_out", B, []), vi(carried, F, [2, 3])])
+
+
+def deep_if_model():
+    """If(cond) { v1 = x * w; Loop(2 trips, a Constant node of the branch) { s += If(flag){...}(v1) } }
+    else { xo + K }: the innermost bodies read v1 two levels up."""
+    body = loop_body([inner_if("v1", "q", "l2/"), N("Add", ["l2/s_in", "q"], ["l2/s_out"])], "l2/", "l2/s_out")
+    then_g = helper.make_graph([N("Mul", ["x", "w"], ["v1"]), const("two", 2, np.int64),
+                                N("Loop", ["two", "", "xo"], ["l1_out"], name="l2/loop", body=body)],
+                               "then", [], [vi("l1_out", F, [2, 3])])
+    else_g = helper.make_graph([N("Add", ["xo", "/Constant_output_0"], ["l1_else"])], "else", [],
+                               [vi("l1_else", F, [2, 3])])
+    m = deep_graph([N("If", ["cond"], ["y"], name="l1/if", then_branch=then_g, else_branch=else_g)],
+                   [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        xo = sigmoid(feeds["x"])
+        if not feeds["cond"]:
+            return xo + K
+        return xo + 2 * inner_ref(feeds["x"] * W, feeds)
+    return m, ref
+
+
+def deep_loop_model():
+    """Loop(M) { v1 = s + xo; Scan(v1, xs) { st += row * If(flag){...}(v1) } }: the If inside the
+    Scan body reads v1 of the Loop body, xs is a graph input the Loop body reads."""
+    scan_body = helper.make_graph([inner_if("v1", "q", "l2/"), N("Mul", ["row", "q"], ["rq"]),
+                                   N("Add", ["st_in", "rq"], ["st_out"]), N("Identity", ["st_out"], ["y_t"])],
+                                  "scan_body", [vi("st_in", F, [2, 3]), vi("row", F, [2, 3])],
+                                  [vi("st_out", F, [2, 3]), vi("y_t", F, [2, 3])])
+    body = loop_body([N("Add", ["l1/s_in", "xo"], ["v1"]),
+                      N("Scan", ["v1", "xs"], ["l1/s_out", "l1/ys"], name="l2/scan", body=scan_body,
+                        num_scan_inputs=1)], "l1/", "l1/s_out")
+    m = deep_graph([N("Loop", ["M", "", "x"], ["y"], name="l1/loop", body=body)], [vi("y", F, [2, 3])])
+
+    def ref(feeds):
+        s, xo = feeds["x"], sigmoid(feeds["x"])
+        for _ in range(int(feeds["M"])):
+            v1 = s + xo
+            s = v1
+            for row in feeds["xs"]:
+                s = s + row * inner_ref(v1, feeds)
+        return s
+    return m, ref
+
+
+def deep_scan_model():
+    """Scan(x, xs) { v1 = row * w; If(cond) { Loop(2, a Constant node of the branch) { a += v1 * xo + K - x } }
+    else { st - v1 }; st = that + row }: the Loop body reads v1 of the Scan body, two levels up."""
+    body3 = loop_body([N("Mul", ["v1", "xo"], ["l3/m"]), N("Add", ["l3/s_in", "l3/m"], ["l3/a1"]),
+                       N("Add", ["l3/a1", "/Constant_output_0"], ["l3/a2"]), N("Sub", ["l3/a2", "x"], ["l3/s_out"])],
+                      "l3/", "l3/s_out")
+    then_g = helper.make_graph([const("two", 2, np.int64),
+                                N("Loop", ["two", "", "st_in"], ["l2_then"], name="l3/loop", body=body3)],
+                               "then", [], [vi("l2_then", F, [2, 3])])
+    else_g = helper.make_graph([N("Sub", ["st_in", "v1"], ["l2_else"])], "else", [], [vi("l2_else", F, [2, 3])])
+    scan_body = helper.make_graph([N("Mul", ["row", "w"], ["v1"]),
+                                   N("If", ["cond"], ["r"], name="l2/if", then_branch=then_g, else_branch=else_g),
+                                   N("Add", ["r", "row"], ["st_out"]), N("Identity", ["st_out"], ["y_t"])],
+                                  "scan_body", [vi("st_in", F, [2, 3]), vi("row", F, [2, 3])],
+                                  [vi("st_out", F, [2, 3]), vi("y_t", F, [2, 3])])
+    m = deep_graph([N("Scan", ["x", "xs"], ["y", "ys"], name="l1/scan", body=scan_body, num_scan_inputs=1)],
+                   [vi("y", F, [2, 3]), vi("ys", F, [4, 2, 3])])
+
+    def ref(feeds):
+        x, st, ys = feeds["x"], feeds["x"], []
+        for row in feeds["xs"]:
+            v1 = row * W
+            if feeds["cond"]:
+                for _ in range(2):
+                    st = st + v1 * sigmoid(x) + K - x
+            else:
+                st = st - v1
+            st = st + row
+            ys.append(st)
+        return st, np.stack(ys)
+    return m, ref
+
+
+def sequence_model():
+    """TorchScript's lists as sequences: a Loop appends each step's state to a carried sequence
+    (SequenceEmpty, SequenceInsert), then ConcatFromSequence stacks and joins it, SequenceLength,
+    SequenceAt (from the front and the back), SplitToSequence (pieces of one, of a scalar size,
+    squeezed), SequenceErase, SequenceConstruct and an Identity of a sequence."""
+    body = helper.make_graph(
+        [N("Mul", ["h_in", "w"], ["hm"]), N("Add", ["hm", "/Constant_output_0"], ["h_out"]),
+         N("Identity", ["seq_in"], ["seq_id"]), N("SequenceInsert", ["seq_id", "h_out"], ["seq_out"]),
+         N("Identity", ["sc_in"], ["sc_out"])],
+        "body", [vi("si", I64, []), vi("sc_in", B, []),
+                 helper.make_tensor_sequence_value_info("seq_in", F, None), vi("h_in", F, [2, 3])],
+        [vi("sc_out", B, []), helper.make_tensor_sequence_value_info("seq_out", F, None), vi("h_out", F, [2, 3])])
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    m = outer_graph([
+        N("SequenceEmpty", [], ["s0"], dtype=F),
+        N("Loop", ["M", "", "s0", "x"], ["seq", "h"], name="append", body=body),
+        N("ConcatFromSequence", ["seq"], ["stacked"], axis=0, new_axis=1),
+        N("ConcatFromSequence", ["seq"], ["joined"], axis=1),
+        N("SequenceLength", ["seq"], ["n"]), N("Cast", ["n"], ["n_f"], to=F),
+        N("SequenceAt", ["seq", "zero"], ["first"]), N("SequenceAt", ["seq", "minus_one"], ["last"]),
+        N("SequenceConstruct", ["first", "last"], ["pair"]), N("ConcatFromSequence", ["pair"], ["ends"], axis=0),
+        N("SplitToSequence", ["x"], ["cols"], axis=1), N("SequenceErase", ["cols", "one"], ["cols2"]),
+        N("ConcatFromSequence", ["cols2"], ["outer_cols"], axis=1),
+        N("SplitToSequence", ["x", "two"], ["halves"], axis=1), N("ConcatFromSequence", ["halves"], ["x_again"], axis=1),
+        N("SplitToSequence", ["x"], ["rows"], axis=0, keepdims=0),
+        N("ConcatFromSequence", ["rows"], ["x_t"], axis=-1, new_axis=1)],
+        [vi("x", F, [2, 3]), vi("M", I64, [])],
+        [vi("stacked", F, [None, 2, 3]), vi("joined", F, [2, None]), vi("n_f", F, []), vi("ends", F, [4, 3]),
+         vi("outer_cols", F, [2, 2]), vi("x_again", F, [2, 3]), vi("x_t", F, [3, 2]), vi("h", F, [2, 3])],
+        [i64("zero", 0), i64("minus_one", -1), i64("one", 1), i64("two", 2)])
+    m.opset_import[0].version = 14   # Identity takes sequences from 14
+
+    def ref(feeds):
+        x, hs = feeds["x"], []
+        for _ in range(int(feeds["M"])):
+            hs.append((hs[-1] if hs else x) * W + K)
+        return (np.stack(hs), np.concatenate(hs, 1), np.float32(len(hs)), np.concatenate([hs[0], hs[-1]]),
+                x[:, [0, 2]], x, x.T, hs[-1])
+    return m, ref
+
+
+DEEP = [{"x": None, "cond": c, "flag": f, "M": m, "xs": None} for c, f, m in
+        ((True, True, 2), (True, False, 1), (False, True, 0), (False, False, 3))]
+
 # name, builder, inputs, rewrites inside bodies expected, op that must be gone
 CASES = [
     ("if", if_model, [{"x": None, "cond": True}, {"x": None, "cond": False}], True, None),
@@ -288,6 +467,10 @@ CASES = [
     ("loop-once-nested", loop_once_nested_model, [{"x": None, "flag": True}, {"x": None, "flag": False}], False,
      "Loop"),
     ("loop-zero", loop_zero_model, [{"x": None}], False, "Loop"),
+    ("deep-if", deep_if_model, DEEP, True, None),
+    ("deep-loop", deep_loop_model, DEEP, True, None),
+    ("deep-scan", deep_scan_model, DEEP, True, None),
+    ("sequences", sequence_model, [{"x": None, "M": 3}, {"x": None, "M": 1}], False, None),
 ]
 
 SEARCHED = {"loop-search": "parallel-matmul-merge3"}   # a search rewrite expected inside the body
@@ -399,8 +582,8 @@ def one(gs, d, name, build, specs, inside, gone, rng):
 
 
 def torchscript(gs, d):
-    """tests/data/torchscript_decoder.onnx (a torch.jit.script export: Loop, If, sequences, which the
-    interpreter does not run): optimize exits 0, the output passes onnx.checker, and the bodies shrink."""
+    """tests/data/torchscript_decoder.onnx (a torch.jit.script export: Loop, If, LSTM, sequences):
+    optimize exits 0, the output passes onnx.checker, the bodies shrink, and --verify passes."""
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "torchscript_decoder.onnx")
     dst, rep = os.path.join(d, "torchscript.opt.onnx"), os.path.join(d, "torchscript.json")
     run([gs, "optimize", src, "-o", dst, "--report", rep, "--quiet"])
@@ -409,8 +592,77 @@ def torchscript(gs, d):
     before, after = report["nodes_in_subgraphs_before"], report["nodes_in_subgraphs_after"]
     if not after < before / 2:
         sys.exit(f"FAIL torchscript: nodes in subgraphs {before} -> {after}")
+    run([gs, "optimize", src, "-o", dst, "--verify", "--quiet"])
     print(f"ok torchscript: nodes in subgraphs {before} -> {after}, nodes {report['nodes_before']} -> "
           f"{report['nodes_after']}, folded {report['folded']}")
+
+
+def sequence_errors(gs, d):
+    """A sequence where a tensor belongs (and the reverse), an empty sequence to concatenate, a
+    position out of range and a sequence as graph output: graphsub run exits 3 naming the problem."""
+    seq_out = helper.make_tensor_sequence_value_info("s", F, None)
+    cases = {
+        "is a sequence, not a tensor": ([N("SequenceEmpty", [], ["e"]), N("Add", ["e", "x"], ["y"])], [vi("y")]),
+        "an empty sequence": ([N("SequenceEmpty", [], ["e"]), N("ConcatFromSequence", ["e"], ["y"], axis=0)],
+                              [vi("y")]),
+        "position out of range": ([N("SequenceConstruct", ["x", "x"], ["e"]), N("SequenceAt", ["e", "five"], ["y"])],
+                                  [vi("y")]),
+        "must be a sequence is a tensor": ([N("SequenceInsert", ["x", "x"], ["e"]),
+                                            N("ConcatFromSequence", ["e"], ["y"], axis=0)], [vi("y")]),
+        "of another type than the sequence's": ([N("SequenceEmpty", [], ["e"], dtype=I64),
+                                                 N("SequenceInsert", ["e", "x"], ["e2"]),
+                                                 N("ConcatFromSequence", ["e2"], ["y"], axis=0)], [vi("y")]),
+        "sequence outputs are not supported": ([N("SplitToSequence", ["x"], ["s"], axis=0)], [seq_out]),
+    }
+    for i, (want, (nodes, outputs)) in enumerate(cases.items()):
+        g = helper.make_graph(nodes, "bad_sequence", [vi("x", F, [2, 3])], outputs,
+                              [numpy_helper.from_array(np.array(5, np.int64), "five")])
+        path = os.path.join(d, f"bad_sequence_{i}.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), path)
+        p = subprocess.run([gs, "run", path], capture_output=True, text=True, timeout=60)
+        if p.returncode != 3 or want not in p.stderr or path not in p.stderr:
+            sys.exit(f"FAIL bad sequence: want exit 3 and '{want}', got exit {p.returncode}: {p.stderr.strip()}")
+    print(f"ok bad sequences: {len(cases)} refused with exit 3, naming the problem")
+
+
+def nested_trips(gs, d):
+    """Loops nested in Loops stop at the bound on node runs inside bodies, not hours later."""
+    inner = helper.make_graph([N("Add", ["b_in", "one_f"], ["b_out"]), N("Identity", ["bc_in"], ["bc_out"])],
+                              "inner", [vi("bi", I64, []), vi("bc_in", B, []), vi("b_in", F, [2])],
+                              [vi("bc_out", B, []), vi("b_out", F, [2])])
+    outer = helper.make_graph([N("Loop", ["mid", "", "a_in"], ["a_out"], body=inner),
+                               N("Identity", ["ac_in"], ["ac_out"])], "outer",
+                              [vi("ai", I64, []), vi("ac_in", B, []), vi("a_in", F, [2])],
+                              [vi("ac_out", B, []), vi("a_out", F, [2])])
+    g = helper.make_graph([N("Loop", ["big", "", "x"], ["y"], body=outer)], "nested_trips",
+                          [vi("x", F, [2])], [vi("y", F, [2])],
+                          [numpy_helper.from_array(np.array(v, t), k) for k, v, t in
+                           (("big", 1 << 30, np.int64), ("mid", 300000, np.int64), ("one_f", 1.0, np.float32))])
+    path = os.path.join(d, "nested_trips.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    for args in (["run", path], ["optimize", path, "-o", os.path.join(d, "nt.opt.onnx"), "--verify"]):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p = subprocess.run([gs] + args, capture_output=True, text=True, timeout=600)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        if p.returncode != 3 or "node runs inside If, Loop and Scan bodies" not in p.stderr or cpu > 60:
+            sys.exit(f"FAIL nested trips: {args[0]} exited {p.returncode} after {cpu:.1f} s of CPU: "
+                     f"{p.stderr.strip()}")
+    print(f"ok nested trips: stopped at the bound on node runs inside bodies ({cpu:.1f} s of CPU)")
+
+
+def ort_check(d):
+    """control_flow_ort.js over every case folder of d, when ONNX Runtime for Node is installed."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    modules = os.environ.get("ORT_NODE_MODULES") or os.path.join(here, "..", "..", "bench", "node_modules")
+    if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "onnxruntime-node")):
+        print("note: onnxruntime-node not installed, ONNX Runtime not checked")
+        return
+    p = subprocess.run(["node", os.path.join(here, "control_flow_ort.js"), d], capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, ORT_NODE_MODULES=os.path.abspath(modules)))
+    if p.returncode != 0:
+        sys.exit(f"FAIL: ONNX Runtime: {p.stderr.strip()}")
+    print(f"ok ONNX Runtime gives numpy's outputs on {len(p.stdout.splitlines())} runs, original and optimized")
 
 
 def main():
@@ -423,6 +675,9 @@ def main():
         for case in CASES:
             one(gs, d, *case, rng)
         torchscript(gs, d)
+        nested_trips(gs, d)
+        sequence_errors(gs, d)
+        ort_check(d)
 
 
 if __name__ == "__main__":

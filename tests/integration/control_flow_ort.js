@@ -3,8 +3,8 @@
 // DIR/*/case.json (written by `control_flow.py GRAPHSUB --keep DIR`) names a
 // model, its inputs and the outputs numpy computes; each is run at ORT's
 // levels disabled and all, and every output must match within 1e-4.
-// Not part of the suite (it needs onnxruntime-node: cd bench && npm install
-// --ignore-scripts).
+// control_flow.py runs it when onnxruntime-node is installed (cd bench &&
+// npm install --ignore-scripts).
 //
 // usage: node tests/integration/control_flow_ort.js DIR
 'use strict';
@@ -26,7 +26,7 @@ async function check(file) {
   for (const [k, f] of Object.entries(c.feeds)) feeds[k] = tensor(f);
   let worst = 0;
   for (const level of ['disabled', 'all']) {
-    const s = await ort.InferenceSession.create(c.model, { graphOptimizationLevel: level });
+    const s = await ort.InferenceSession.create(c.model, { graphOptimizationLevel: level, logSeverityLevel: 3 });
     const out = await s.run(feeds);
     s.outputNames.forEach((name, i) => {
       const got = out[name], want = c.outputs[i];

@@ -53,6 +53,8 @@ EXPECTED = [
     ("rewrit_field.json", "rewrit_field.json:6:7: rule 1 'relu-relu': unknown field 'rewrit' (did you mean 'rewrite'?)"),
     ("rewrite_opset.json", "rewrite_opset.json:11:19: rule 1 'layernorm-ish': rewrite at column 1: 'LayerNormalization' needs opset 17 or later; the rule can fire from opset 13 (its \"opset\" range and the ops it matches)"),
     ("top_field.json", "top_field.json:15:3: unknown field 'version' (a rule file holds \"rules\" and \"doc\")"),
+    ("absent_required.json", "absent_required.json:6:26: rule 1 'add-absent': rewrite at column 8: '_' (an absent input) cannot be input 2 of 'Add', which it requires at opset 1"),
+    ("absent_place.json", "absent_place.json:6:19: rule 1 'relu-absent': rewrite at column 1: '_' (an absent input) can only be an input of an op"),
     ("unbound_rewrite_var.json", "unbound_rewrite_var.json:6:26: rule 1 'add-self': rewrite at column 8: 'two' is not bound by the match or a rewrite binding"),
     ("where_not_list.json", "where_not_list.json:6:16: rule 1 'mul-one': where: 'where' must be a list"),
 ]

@@ -16,7 +16,18 @@ the onnx package and optimized with the default options:
   [batch, 7, 64], its output declared so): carried through, the same
   nodes, no shape declared for its output;
 - the KV-cache Concat of `past` and `seq` keeps the name its declared
-  output gives it (`total`) at -O1 and -O2.
+  output gives it (`total`) at -O1 and -O2;
+- a value computed from that output and from another Concat of `past`
+  and `seq` is known as [batch, 2, past + seq, 4]: `total`, a name no input
+  has, is only the model's word for the output's dim, which is past + seq;
+- the first seq rows of a [32, 8] position table added to a [batch, seq, 8]
+  tensor give [batch, seq, 8]: the slice is min(seq, 32) rows, and the Add
+  runs only where that is seq (or 1, where seq is 1 too);
+- two layers each computing the ConstantOfShape target [batch, 2, seq, 4]
+  (which, unlike a Reshape's or an Expand's, cannot become a constant) from
+  the Shape of its own input: one Shape is left, the second layer reads the
+  first's target; a third target from another input's dims ([other, 2,
+  seq, 4]) keeps its own Shape.
 Each output is compared with the original by `graphsub verify` at two
 bindings of the dims (where the original runs), and every type graphsub
 declares is checked against onnx.shape_inference (as value_info.py does).
@@ -148,6 +159,81 @@ def kv_cache():
                  [fin("present", ["batch", 2, "total", 4])])
 
 
+def kv_cache_read():
+    """kv_cache() with w = Relu(present) * Concat(past_k, k), an output
+    declared without a shape."""
+    m = kv_cache()
+    m.graph.node.extend([helper.make_node("Relu", ["present"], ["pr"]),
+                         helper.make_node("Concat", ["past_k", "k"], ["other"], axis=2),
+                         helper.make_node("Mul", ["pr", "other"], ["w"])])
+    m.graph.output.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, None))
+    return m
+
+
+def check_kv_cache_read(gs, tmp):
+    name = "kv-cache-read"
+    src, out, fails = optimize(gs, kv_cache_read(), tmp, name, "-O1")
+    if not out:
+        return fails
+    got = {o.name: [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+           for o in onnx.load(out).graph.output}
+    want = {"present": ["batch", 2, "total", 4], "w": ["batch", 2, "past + seq", 4]}
+    if got != want:
+        fails.append(f"{name}: outputs declared {got}, want {want}")
+    return fails + verify(gs, src, out, name)
+
+
+def position_slice():
+    """y = x + table[:seq], x [batch, seq, 8], table a [32, 8] constant."""
+    nodes, inits = [], [numpy_helper.from_array(np.arange(256, dtype=np.float32).reshape(32, 8) / 256, "table"),
+                        i64("zero", [0])]
+    dim_of("x", 1, "n", nodes, inits)
+    nodes += [helper.make_node("Slice", ["table", "zero", "n", "zero"], ["rows"]),
+              helper.make_node("Add", ["x", "rows"], ["y"])]
+    return model(nodes, inits, [fin("x", ["batch", "seq", 8])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+
+
+def shared_targets():
+    """e_i = t_i + ConstantOfShape([Shape(t_i)[0], 2, Shape(t_i)[2], 4]) for t_1 = Relu(x),
+    t_2 = Sigmoid(x), x [batch, 1, seq, 4]; e_3 the same of z [other, 1, seq, 4]."""
+    nodes, inits = [helper.make_node("Relu", ["x"], ["t1"]), helper.make_node("Sigmoid", ["x"], ["t2"]),
+                    helper.make_node("Neg", ["z"], ["t3"])], [i64("two", [2]), i64("four", [4])]
+    for i in (1, 2, 3):
+        dim_of(f"t{i}", 0, f"b{i}", nodes, inits)
+        dim_of(f"t{i}", 2, f"s{i}", nodes, inits)
+        nodes += [helper.make_node("Concat", [f"b{i}", "two", f"s{i}", "four"], [f"tgt{i}"], axis=0),
+                  helper.make_node("ConstantOfShape", [f"tgt{i}"], [f"c{i}"],
+                                   value=numpy_helper.from_array(np.array([0.5], np.float32))),
+                  helper.make_node("Add", [f"t{i}", f"c{i}"], [f"e{i}"])]
+    nodes.append(helper.make_node("Add", ["e1", "e2"], ["y"]))
+    return model(nodes, inits, [fin("x", ["batch", 1, "seq", 4]), fin("z", ["other", 1, "seq", 4])],
+                 [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "e3")])
+
+
+def check_shared_targets(gs, tmp):
+    name = "shared-targets"
+    src, out, fails = optimize(gs, shared_targets(), tmp, name)
+    if not out:
+        return fails
+    g = onnx.load(out).graph
+    shapes = sorted(n.input[0] for n in g.node if n.op_type == "Shape")
+    if len(shapes) != 2 or shapes[1] != "t3":
+        fails.append(f"{name}: Shape nodes of {shapes}, want one of t1 or t2 and one of t3")
+    return fails + verify(gs, src, out, name) + declared_types(out, name)
+
+
+def check_position_slice(gs, tmp):
+    name = "position-slice"
+    src, out, fails = optimize(gs, position_slice(), tmp, name, "-O1")
+    if not out:
+        return fails
+    o = onnx.load(out).graph.output[0]
+    dims = [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+    if dims != ["batch", "seq", 8]:
+        fails.append(f"{name}: output declared {dims}, want ['batch', 'seq', 8]")
+    return fails + verify(gs, src, out, name)
+
+
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
@@ -258,6 +344,9 @@ def main():
         if out and reshape_targets(out) != [None]:
             fails.append(f"foreign-dim: the Reshape target became {reshape_targets(out)}")
         fails += check_kv_cache(gs, tmp)
+        fails += check_kv_cache_read(gs, tmp)
+        fails += check_position_slice(gs, tmp)
+        fails += check_shared_targets(gs, tmp)
     for f in fails:
         print(f)
     print(f"symbolic-dims: {len(fails)} failures")
