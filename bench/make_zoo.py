@@ -11,7 +11,7 @@ uses the exporter's defaults. BatchNormalization statistics and affine
 parameters are randomised so a wrong fold changes the outputs. BERT is also
 exported with constant folding off (bert-nofold), and at 24 and 48 layers.
 
-usage: bench/make_zoo.py [--only a,b] [--force] [--out DIR]
+usage: bench/make_zoo.py [--only a,b | --broad] [--force] [--out DIR]
 """
 import argparse
 import os
@@ -149,11 +149,12 @@ BROAD = list(zoo_broad.MODELS) + list(zoo_broad.FP16_BASE)
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
+    ap.add_argument("--broad", action="store_true", help="only the broader zoo of zoo_broad.py")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    names = a.only.split(",") if a.only else ZOO + BROAD
+    names = a.only.split(",") if a.only else BROAD if a.broad else ZOO + BROAD
     for name in names:
         path = os.path.join(a.out, name + ".onnx")
         if os.path.exists(path) and not a.force:

@@ -2,8 +2,10 @@
  * fold.c - constant folding: a node of a known, deterministic op whose
  * inputs are all constants is evaluated once with its reference kernel, and
  * its outputs become initializers. Outputs larger than their inputs (and
- * than FOLD_MIN_CAP) stay computed at run time, so folding never blows a
- * model up (an Expand to a huge constant stays an Expand). The size is
+ * than FOLD_MIN_CAP, 1 MiB) stay computed at run time, so folding never blows
+ * a model up (an Expand to a huge constant stays an Expand); below it a
+ * constant may grow as ONNX Runtime's folding grows it (Swin's shifted-window
+ * attention masks: [64, 49, 49] float32 from two [64, 49] vectors). The size is
  * checked before the kernel runs: from the inferred output shapes, and by an
  * allocation cap while it runs.
  */
@@ -12,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { FOLD_MIN_CAP = 1 << 16 };
+enum { FOLD_MIN_CAP = 1 << 20 };
 
 /* A Shape or Size of a value whose dims are all known. */
 static bool known_shape(const gs_graph *g, const gs_node *n, const gs_opdef *d)
@@ -66,7 +68,7 @@ static bool evaluable(const gs_node *n)
 {
     const gs_opdef *d = n->def;
     return !(n->flags & GS_N_DEAD) && !n->ncaps && n->nout <= 16 && n->nin <= 64 && d && d->kernel &&
-           !(d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_SEQUENCE));
+           !(d->flags & (GS_OP_RANDOM | GS_OP_CONTROL | GS_OP_SEQUENCE | GS_OP_NO_FOLD));
 }
 
 /* n's outputs may become constants: it fits its row and none is a graph

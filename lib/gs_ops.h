@@ -26,6 +26,8 @@ enum {                          /* gs_opdef.flags */
                                    constant folding passes a mapped weight without an aligned copy */
     GS_OP_SEQUENCE = 1 << 9,    /* makes or reads a sequence (ops_sequence.c): never folded, merged
                                    or hoisted, since a constant cannot hold one */
+    GS_OP_NO_FOLD = 1 << 10,    /* evaluated by the interpreter, never folded into a constant
+                                   (a DequantizeLinear of a weight stays for quantized kernels) */
 };
 
 typedef struct gs_interp gs_interp;
@@ -136,6 +138,8 @@ extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scat
 extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
 extern const gs_opdef gs_ops_sequence[];     /* ops_sequence.c: SequenceInsert, ConcatFromSequence... */
 extern const gs_opdef gs_ops_rnn[];          /* ops_rnn.c: LSTM */
+extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear */
+extern const gs_opdef gs_ops_detect[];       /* ops_detect.c: NonZero, TopK, GatherND, NMS, RoiAlign */
 
 /* ---- ops_sequence.c ----------------------------------------------------- */
 

@@ -155,21 +155,26 @@ static gs_status run_node(gs_interp *it, gs_id id)
     gs_status st = check_arity(it, n, d);
     if (st != GS_OK)
         return st;
-    const gs_tensor *in[64];
+    const gs_tensor *few[64], **in = few;   /* a Concat of a detector's 90 class scores: on the heap */
     gs_tensor out[16];
-    if (n->nin > 64 || n->nout > 16)
-        return gs_err(it->ctx, GS_ERR_LIMIT, "node '%s' (%s) has too many operands", n->name, n->op);
-    for (int k = 0; k < n->nin; k++) {
+    if (n->nout > 16)
+        return gs_err(it->ctx, GS_ERR_LIMIT, "node '%s' (%s) has too many outputs", n->name, n->op);
+    if (n->nin > 64 && !(in = gs_alloc(it->ctx, (size_t)n->nin * sizeof *in)))
+        return gs_nomem(it->ctx);
+    for (int k = 0; k < n->nin && st == GS_OK; k++) {
         in[k] = n->in[k] == GS_NONE ? NULL : lookup(it, n->in[k]);
         if (n->in[k] != GS_NONE && !in[k])
-            return no_data(it, n->in[k]);
-        if (gs_seq_is(in[k]) && !takes_sequence(n, d, k))
-            return gs_err(it->ctx, GS_ERR_MODEL, "node '%s' (%s): input '%s' is a sequence, not a tensor",
-                          n->name, n->op, it->g->values[n->in[k]].name);
+            st = no_data(it, n->in[k]);
+        else if (in[k] && gs_seq_is(in[k]) && !takes_sequence(n, d, k))
+            st = gs_err(it->ctx, GS_ERR_MODEL, "node '%s' (%s): input '%s' is a sequence, not a tensor",
+                        n->name, n->op, it->g->values[n->in[k]].name);
     }
     memset(out, 0, sizeof out);
     gs_kcall k = { it->ctx, it->g, n, it->g->opset, it };
-    st = d->kernel(&k, in, n->nin, out, n->nout);
+    if (st == GS_OK)
+        st = d->kernel(&k, in, n->nin, out, n->nout);
+    if (in != few)
+        gs_free(it->ctx, in);
     if (st == GS_OK)
         st = store_outputs(it, n, out);
     for (int j = 0; j < n->nout; j++)

@@ -915,11 +915,17 @@ static gs_status infer_transpose(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
 }
 
+/* Concat: the inputs' type, whatever is known of their shapes (a Cast of
+ * boxes concatenated after a NonZero to the type they have then goes). */
 static gs_status infer_concat(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
-    if (!x || x->rank < 0)
+    if (!x || x->rank < 0) {
+        for (int i = 0; i < n->nin; i++)
+            if (val(g, n, i) && val(g, n, i)->dtype)
+                return gs_infer_set(g, n->out[0], val(g, n, i)->dtype, -1, NULL);
         return GS_OK;
+    }
     int axis = norm_axis(gs_attr_int(n, "axis", 0), x->rank);
     if (axis < 0 || axis >= x->rank)
         return GS_OK;
@@ -1047,15 +1053,6 @@ static gs_status infer_gather(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
-/* NonZero: int64 [rank of x, count of nonzero elements (unknown)]. */
-static gs_status infer_nonzero(gs_graph *g, gs_node *n)
-{
-    const gs_value *x = val(g, n, 0);
-    if (!x || x->rank < 0)
-        return gs_infer_set(g, n->out[0], GS_INT64, 2, (gs_dim[2]){ { -1, NULL }, { -1, NULL } });
-    return gs_infer_set(g, n->out[0], GS_INT64, 2, (gs_dim[2]){ { x->rank, NULL }, { -1, NULL } });
-}
-
 static gs_status infer_shape(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
@@ -1088,24 +1085,6 @@ static gs_status infer_dropout(gs_graph *g, gs_node *n)
     if (st == GS_OK && x && n->nout > 1 && n->out[1] != GS_NONE)
         st = gs_infer_set(g, n->out[1], GS_BOOL, x->rank, x->rank >= 0 ? x->dims : NULL);
     return st;
-}
-
-/* QuantizeLinear: x's dims, the zero point's type (uint8 without one).
- * DequantizeLinear: x's dims, float32 (the scale's type from opset 19).
- * Only inferred, never evaluated: a DequantizeLinear of a constant int8
- * weight must stay for ONNX Runtime's quantized kernels to be fused. */
-static gs_status infer_quantize(gs_graph *g, gs_node *n)
-{
-    const gs_value *x = val(g, n, 0), *z = val(g, n, 2);
-    int32_t dtype = n->nin > 2 && n->in[2] != GS_NONE ? (z ? z->dtype : 0) : GS_UINT8;
-    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
-}
-
-static gs_status infer_dequantize(gs_graph *g, gs_node *n)
-{
-    const gs_value *x = val(g, n, 0), *s = val(g, n, 1);
-    int32_t dtype = g->opset < 19 ? GS_FLOAT : s ? s->dtype : 0;
-    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
 }
 
 static gs_status infer_split(gs_graph *g, gs_node *n)
@@ -1374,20 +1353,11 @@ const gs_opdef gs_ops_tensor[] = {
     { "DepthToSpace", 13, 0, 1, 1, 1, 1, L, "blocksize:i mode:s=DCR", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "SpaceToDepth", 13, 0, 1, 1, 1, 1, L, "blocksize:i", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "EyeLike", 9, 0, 1, 1, 1, 1, 0, "dtype:i k:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "GatherND", 13, 0, 2, 2, 1, 1, 0, "batch_dims:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "NonZero", 13, 0, 1, 1, 1, 1, 0, "", infer_nonzero, NULL, NULL, GS_RAISE_KEEP },
     { "OneHot", 11, 0, 3, 3, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
       GS_RAISE_KEEP },
-    { "TopK", 11, 0, 2, 2, 2, 2, 0, "axis:i=-1 largest:i=1 sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "Upsample", 9, 9, 2, 2, 1, 1, 0, "mode:s=nearest", gs_infer_resize, NULL, k_resize,
-      GS_RAISE_NO },
-    /* inferred, never evaluated: a DequantizeLinear of a constant int8 weight stays for ONNX Runtime's
-       quantized kernels */
-    { "QuantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 saturate:i=1 block_size:i=0", infer_quantize, NULL, NULL,
-      GS_RAISE_NO },
-    { "DequantizeLinear", 10, 20, 2, 3, 1, 1, 0, "axis:i=1 block_size:i=0", infer_dequantize, NULL, NULL,
       GS_RAISE_NO },
     { .name = NULL },
 };

@@ -114,6 +114,19 @@ static bool shape_of(const cJSON *arr, int64_t *dims, int *rank)
     return true;
 }
 
+/* The dtype a check spec's "dtype" names, or 0 for a name it does not take. */
+static int32_t check_dtype(const char *name)
+{
+    static const struct { const char *name; int32_t dtype; } types[] = {
+        { "float", GS_FLOAT }, { "int64", GS_INT64 }, { "int32", GS_INT32 }, { "int8", GS_INT8 },
+        { "uint8", GS_UINT8 }, { "bool", GS_BOOL },
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(name, types[i].name))
+            return types[i].dtype;
+    return 0;
+}
+
 static gs_id make_value(inst *in, int var)
 {
     const char *name = in->r->vars[var];
@@ -148,10 +161,8 @@ static gs_id make_value(inst *in, int var)
             lo = cJSON_GetArrayItem(range, 0)->valuedouble, hi = cJSON_GetArrayItem(range, 1)->valuedouble;
             ranged = true;
         }
-        if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "int64"))
-            t.dtype = GS_INT64;
-        if (cJSON_IsString(dtype) && !strcmp(dtype->valuestring, "bool"))
-            t.dtype = GS_BOOL;
+        if (dtype && !(cJSON_IsString(dtype) && (t.dtype = check_dtype(dtype->valuestring))))
+            ok = false;
     } else {
         snprintf(in->why, sizeof in->why, "no check data for '%s'", name);
         return GS_NONE;

@@ -2,19 +2,19 @@
 """Forms that PyTorch's exporter writes and ONNX Runtime's basic level
 cleans up, on small QDQ and Dropout models: a Cast of a QuantizeLinear's
 output to the type it already has goes (`cast-same-type`, now that the
-output's type is inferred from the zero point), with the rules of
-tests/data/quant_rules.json one-element scales and zero points of rank 1
-become scalars (`quantize-scale-scalar`, `dequantize-scale-scalar`: ONNX
-Runtime's fused QLinearAdd refuses them; not in the default library until the
-reference interpreter can check them), every QuantizeLinear/DequantizeLinear pair stays
+output's type is inferred from the zero point), one-element scales and zero
+points of rank 1 become scalars (`quantize-scale-scalar`,
+`dequantize-scale-scalar`: ONNX Runtime's fused QLinearAdd refuses them),
+every QuantizeLinear/DequantizeLinear pair stays
 (ONNX Runtime's quantized kernels are fused from them) and an int8 weight
 stays behind its DequantizeLinear; a Dropout of ratio 0 in training mode goes
 (`dropout-zero-ratio-elim`); and two 1x1 Convs added merge in float32 but not
 in float16 (`add-pointwise-convs-concat`: exact in real arithmetic only); an
 empty Constant runs under --verify; a Div or Mul by a scalar 1 goes from a
 value of unknown shape (`div-one-scalar`, `mul-one-scalar`); a Cast of a
-Gather at a NonZero's indices to the type it has goes. The reference interpreter has no kernel for
-these ops, so when onnxruntime-node is installed in bench/ (npm install
+Gather at a NonZero's indices, or of a Concat of values of unknown rank, to
+the type it has goes. Besides the reference
+interpreter (--verify), when onnxruntime-node is installed in bench/ (npm install
 --ignore-scripts) the outputs are compared there at levels disabled and all.
 
 usage: quant_forms.py GRAPHSUB"""
@@ -31,7 +31,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.join(HERE, "..", "..", "bench")
-QUANT_RULES = os.path.join(HERE, "..", "data", "quant_rules.json")
 N = helper.make_node
 
 
@@ -109,6 +108,16 @@ def nonzero_gather_model():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def concat_cast_model():
+    """Two values of unknown rank concatenated, then cast to float32 (their type already), as
+    Faster R-CNN's box pooling does with its proposals: the Cast goes once the Concat's type is known."""
+    nodes = [N("Concat", ["a", "b"], ["c"], axis=0), N("Cast", ["c"], ["y"], to=TensorProto.FLOAT)]
+    vi = helper.make_tensor_value_info
+    g = helper.make_graph(nodes, "cc", [vi("a", TensorProto.FLOAT, None), vi("b", TensorProto.FLOAT, None)],
+                          [vi("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -123,8 +132,7 @@ def main():
         for name, model in (("qdq", qdq_model()), ("dropout", dropout_model())):
             src, out, rep = (os.path.join(tmp, name + s) for s in (".onnx", ".opt.onnx", ".json"))
             onnx.save(model, src)
-            extra = ["--rules", QUANT_RULES] if name == "qdq" else []
-            r = subprocess.run([gs, "optimize", src, "-o", out, "--report", rep, "--quiet"] + extra,
+            r = subprocess.run([gs, "optimize", src, "-o", out, "--report", rep, "--verify", "--quiet"],
                                capture_output=True, text=True)
             check(r.returncode == 0, f"{name}: optimize exits 0 {r.stderr.strip()}")
             if r.returncode:
@@ -177,6 +185,11 @@ def main():
         ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
         check(isinstance(ops, list) and "Cast" not in ops and "Gather" in ops,
               f"the Cast of a Gather at NonZero's indices to the type it has goes: {ops}")
+        src, out = os.path.join(tmp, "cc.onnx"), os.path.join(tmp, "cc.opt.onnx")
+        onnx.save(concat_cast_model(), src)
+        r = subprocess.run([gs, "optimize", src, "-o", out, "--quiet"], capture_output=True, text=True)
+        ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
+        check(ops == ["Concat"], f"the Cast of a Concat of values of unknown rank to the type it has goes: {ops}")
         src, out = os.path.join(tmp, "empty.onnx"), os.path.join(tmp, "empty.opt.onnx")
         onnx.save(empty_constant_model(), src)
         r = subprocess.run([gs, "optimize", src, "-o", out, "--verify", "--quiet"], capture_output=True, text=True)

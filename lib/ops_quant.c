@@ -1,0 +1,164 @@
+/*
+ * ops_quant.c - registry rows for QuantizeLinear and DequantizeLinear
+ * (opsets 10 to 21): per-tensor, per-axis (from opset 13) and blocked (from
+ * opset 21) scales, with 8- and 16-bit integer types. The float8 and 4-bit
+ * types are not graphsub dtypes: their nodes stay opaque to the kernels.
+ *
+ * The arithmetic is ONNX's and ONNX Runtime's, in float32:
+ *   QuantizeLinear    y = saturate(round_half_to_even(x / scale) + zero_point)
+ *   DequantizeLinear  y = (x - zero_point) * scale
+ * QuantizeLinear folds like any op (ONNX Runtime folds the QuantizeLinear of
+ * a float weight into an integer initializer too); DequantizeLinear never
+ * folds (GS_OP_NO_FOLD): a DequantizeLinear of a constant int8 weight must
+ * stay for ONNX Runtime's quantized kernels (QLinearConv, QLinearMatMul) to
+ * be fused from it.
+ */
+#include "gs_ops.h"
+
+#include <math.h>
+
+static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
+{
+    return k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
+}
+
+/* QuantizeLinear: x's dims; the zero point's type, else output_dtype (from
+ * opset 21), else uint8. */
+static gs_status infer_quantize(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0), *z = val(g, n, 2);
+    int32_t to = (int32_t)gs_attr_int(n, "output_dtype", 0);
+    int32_t dtype = n->nin > 2 && n->in[2] != GS_NONE ? (z ? z->dtype : 0) : to ? to : GS_UINT8;
+    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
+}
+
+/* DequantizeLinear: x's dims, float32 (the scale's type from opset 19). */
+static gs_status infer_dequantize(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0), *s = val(g, n, 1);
+    int32_t dtype = g->opset < 19 ? GS_FLOAT : s ? s->dtype : 0;
+    return gs_infer_set(g, n->out[0], dtype, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
+}
+
+/* How the scale and zero point of a node cover x: element i of x lies at
+ * (o, a, r) around the axis (outer, axis length, inner); its scale is
+ * element 0 (per-tensor), a (per-axis) or (o * blocks + a / block) * inner
+ * + r (blocked). */
+typedef struct qmap {
+    int64_t len, inner, block, blocks;
+    int kind;                   /* 0 per-tensor, 1 per-axis, 2 blocked */
+} qmap;
+
+static int64_t qmap_at(const qmap *m, int64_t i)
+{
+    if (m->kind == 0)
+        return 0;
+    int64_t a = i / m->inner % m->len;
+    if (m->kind == 1)
+        return a;
+    int64_t o = i / (m->inner * m->len), r = i % m->inner;
+    return (o * m->blocks + a / m->block) * m->inner + r;
+}
+
+/* The map of scale s (and zero point z, which must have s's shape) over x;
+ * returns what is wrong, or NULL. */
+static const char *qmap_make(gs_kcall *k, const gs_tensor *x, const gs_tensor *s, const gs_tensor *z,
+                             qmap *m)
+{
+    if (z && (z->rank != s->rank || gs_tensor_numel(z) != gs_tensor_numel(s)))
+        return "the zero point's shape is not the scale's";
+    int64_t block = k->opset >= 21 ? gs_attr_int(k->node, "block_size", 0) : 0;
+    *m = (qmap){ .len = 1, .inner = 1, .block = 1, .blocks = 1, .kind = 0 };
+    if (block < 0)
+        return "block_size is negative";
+    if (block == 0 && gs_tensor_numel(s) == 1 && s->rank <= 1)
+        return NULL;
+    if (k->opset < 13)
+        return "the scale is not a scalar";
+    int axis = gs_axis(gs_attr_int(k->node, "axis", 1), x->rank);
+    if (axis < 0)
+        return "axis out of range";
+    m->len = x->dims[axis];
+    m->inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    if (block == 0) {
+        m->kind = 1;
+        return s->rank == 1 && s->dims[0] == m->len ? NULL : "the scale's length is not the axis's";
+    }
+    m->kind = 2, m->block = block, m->blocks = (m->len + block - 1) / block;
+    if (s->rank != x->rank)
+        return "a blocked scale's rank is not the input's";
+    for (int d = 0; d < x->rank; d++)
+        if (s->dims[d] != (d == axis ? m->blocks : x->dims[d]))
+            return "a blocked scale's shape does not cover the input";
+    return NULL;
+}
+
+/* The range of integer dtype t, false when t is not one quantization writes. */
+static bool qrange(int32_t t, int64_t *lo, int64_t *hi)
+{
+    switch (t) {
+    case GS_UINT8: *lo = 0, *hi = 255; return true;
+    case GS_INT8: *lo = -128, *hi = 127; return true;
+    case GS_UINT16: *lo = 0, *hi = 65535; return true;
+    case GS_INT16: *lo = -32768, *hi = 32767; return true;
+    default: return false;
+    }
+}
+
+static gs_status k_quantize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0], *s = in[1], *z = nin > 2 ? in[2] : NULL;
+    int32_t to = z ? z->dtype : (int32_t)gs_attr_int(k->node, "output_dtype", 0);
+    int64_t lo, hi;
+    if (!qrange(to ? to : GS_UINT8, &lo, &hi))
+        return gs_kunsupported(k, "this output type");
+    if (!gs_op_floatlike(x->dtype) && x->dtype != GS_INT32)
+        return gs_kfail(k, "the input is not float or int32");
+    if (!gs_op_floatlike(s->dtype))
+        return gs_kfail(k, "the scale is not float");
+    qmap m;
+    const char *why = qmap_make(k, x, s, z, &m);
+    if (why)
+        return gs_kfail(k, why);
+    gs_status st = gs_kmake_raw(k, out, to ? to : GS_UINT8, x->dims, x->rank);
+    for (int64_t i = 0, n = gs_tensor_numel(x); st == GS_OK && i < n; i++) {
+        int64_t j = qmap_at(&m, i);
+        float q = nearbyintf((float)gs_tensor_get_f(x, i) / (float)gs_tensor_get_f(s, j));
+        double v = (isnan(q) ? 0.0 : (double)q) + (double)(z ? gs_tensor_get_i(z, j) : 0);
+        gs_tensor_set_i(out, i, v < (double)lo ? lo : v > (double)hi ? hi : (int64_t)v);
+    }
+    return st;
+}
+
+static gs_status k_dequantize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    const gs_tensor *x = in[0], *s = in[1], *z = nin > 2 ? in[2] : NULL;
+    int64_t lo, hi;
+    if (!qrange(x->dtype, &lo, &hi) && x->dtype != GS_INT32)
+        return gs_kunsupported(k, "this input type");
+    if (z && z->dtype != x->dtype)
+        return gs_kfail(k, "the zero point's type is not the input's");
+    if (!gs_op_floatlike(s->dtype) || (k->opset < 19 && s->dtype != GS_FLOAT))
+        return gs_kfail(k, "the scale is not float32 (or, from opset 19, float16 or bfloat16)");
+    qmap m;
+    const char *why = qmap_make(k, x, s, z, &m);
+    if (why)
+        return gs_kfail(k, why);
+    gs_status st = gs_kmake_raw(k, out, k->opset < 19 ? GS_FLOAT : s->dtype, x->dims, x->rank);
+    for (int64_t i = 0, n = gs_tensor_numel(x); st == GS_OK && i < n; i++) {
+        int64_t j = qmap_at(&m, i);
+        float d = (float)(gs_tensor_get_i(x, i) - (z ? gs_tensor_get_i(z, j) : 0));
+        gs_tensor_set_f(out, i, d * (float)gs_tensor_get_f(s, j));
+    }
+    return st;
+}
+
+const gs_opdef gs_ops_quant[] = {
+    { "QuantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_ANY_ALIGN,
+      "axis:i=1 saturate:i=1 block_size:i=0 output_dtype:i=0", infer_quantize, NULL, k_quantize, GS_RAISE_NO },
+    { "DequantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_NO_FOLD | GS_OP_ANY_ALIGN, "axis:i=1 block_size:i=0",
+      infer_dequantize, NULL, k_dequantize, GS_RAISE_NO },
+    { .name = NULL },
+};

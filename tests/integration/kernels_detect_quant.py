@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""The reference interpreter's QuantizeLinear, DequantizeLinear, NonZero,
+TopK, NonMaxSuppression and RoiAlign kernels against numpy and ONNX Runtime.
+
+Each case is a one-node model run by `graphsub run --data` on fixed inputs.
+QuantizeLinear (per-tensor and per-axis, uint8 and int8, with and without a
+zero point, at opsets 10 and 13) must round halves to even and saturate;
+DequantizeLinear (int8 per-axis, uint8, int32) must give numpy's float32
+arithmetic; NonZero numpy's order; TopK (largest and smallest, equal values
+in the input, float and int64) equal values in the order of their indices;
+GatherND (negative indices, batch_dims 1) numpy's indexing; a Concat of 90
+inputs runs: all of these exactly as numpy computes them. When onnxruntime-node is
+installed in bench/ (npm install --ignore-scripts), every case, and the
+NonMaxSuppression (corner and centre boxes, thresholds, two batches and
+classes; no output limit) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
+must match ONNX Runtime: exactly for integer outputs, within 1e-5 for float.
+A roi of NaN coordinates gives zeros (fixed sampling ratio) or is refused
+(adaptive sampling). And a DequantizeLinear of a constant int8 weight must stay in the optimized
+model while a QuantizeLinear of a constant float weight folds.
+
+usage: kernels_detect_quant.py GRAPHSUB"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.join(HERE, "..", "..", "bench")
+N = helper.make_node
+bad = 0
+
+
+def check(ok, what):
+    global bad
+    print(("ok    " if ok else "FAIL  ") + what)
+    bad += not ok
+
+
+def model(node, inputs, outputs, opset, inits=()):
+    """A one-node model; inputs and outputs are (name, numpy dtype) pairs, shapes left open."""
+    def vi(name, t):
+        return helper.make_tensor_value_info(name, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[np.dtype(t)], None)
+    g = helper.make_graph([node], "k", [vi(n, t) for n, t in inputs], [vi(n, t) for n, t in outputs],
+                          [numpy_helper.from_array(v, k) for k, v in inits])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def quant(x, s, z, lo, hi):
+    return np.clip(np.rint(x.astype(np.float32) / s.astype(np.float32)) + z, lo, hi)
+
+
+def topk(x, k, axis, largest):
+    order = np.argsort(-x if largest else x, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    return np.take_along_axis(x, idx, axis=axis), idx
+
+
+def cases():
+    """(name, model, feeds, numpy's outputs or None)."""
+    rng = np.random.default_rng(0)
+    out = []
+    # QuantizeLinear: halves (x / s = +-0.5, 1.5, 2.5) round to even; beyond the range saturates
+    x = np.array([1, 3, 5, -1, -3, 0.2, 1e4, -1e4, 254.9, -7.7], np.float32)
+    s, z = np.array(2, np.float32), np.array(128, np.uint8)
+    out.append(("quantize-uint8", model(N("QuantizeLinear", ["x", "s", "z"], ["y"]),
+                                        [("x", np.float32), ("s", np.float32), ("z", np.uint8)], [("y", np.uint8)], 13),
+                {"x": x, "s": s, "z": z}, [quant(x, s, 128, 0, 255).astype(np.uint8)]))
+    out.append(("quantize-no-zero-point-opset10", model(N("QuantizeLinear", ["x", "s"], ["y"]),
+                                                        [("x", np.float32), ("s", np.float32)], [("y", np.uint8)], 10),
+                {"x": x, "s": s}, [quant(x, s, 0, 0, 255).astype(np.uint8)]))
+    x4 = (rng.standard_normal((2, 3, 4)) * 40).astype(np.float32)
+    x4[0, 0, :2] = [0.5 * 0.25, 1.5 * 0.25]   # halves on channel 0
+    s3, z3 = np.array([0.25, 0.5, 1.0], np.float32), np.array([-3, 0, 7], np.int8)
+    out.append(("quantize-int8-per-axis", model(N("QuantizeLinear", ["x", "s", "z"], ["y"], axis=1),
+                                                [("x", np.float32), ("s", np.float32), ("z", np.int8)],
+                                                [("y", np.int8)], 13),
+                {"x": x4, "s": s3, "z": z3},
+                [quant(x4, s3[None, :, None], z3[None, :, None].astype(np.float32), -128, 127).astype(np.int8)]))
+    q = rng.integers(-128, 128, (3, 5)).astype(np.int8)
+    sd, zd = np.array([0.1, 0.02, 3.0], np.float32), np.array([1, -5, 0], np.int8)
+    out.append(("dequantize-int8-per-axis", model(N("DequantizeLinear", ["q", "s", "z"], ["y"], axis=0),
+                                                  [("q", np.int8), ("s", np.float32), ("z", np.int8)],
+                                                  [("y", np.float32)], 13),
+                {"q": q, "s": sd, "z": zd},
+                [(q.astype(np.int32) - zd[:, None]).astype(np.float32) * sd[:, None]]))
+    qu = rng.integers(0, 256, (4, 3)).astype(np.uint8)
+    out.append(("dequantize-uint8", model(N("DequantizeLinear", ["q", "s", "z"], ["y"]),
+                                          [("q", np.uint8), ("s", np.float32), ("z", np.uint8)],
+                                          [("y", np.float32)], 13),
+                {"q": qu, "s": np.array(0.05, np.float32), "z": np.array(120, np.uint8)},
+                [(qu.astype(np.int32) - 120).astype(np.float32) * np.float32(0.05)]))
+    qi = rng.integers(-100000, 100000, (6,)).astype(np.int32)
+    out.append(("dequantize-int32", model(N("DequantizeLinear", ["q", "s"], ["y"]),
+                                          [("q", np.int32), ("s", np.float32)], [("y", np.float32)], 13),
+                {"q": qi, "s": np.array(0.001, np.float32)}, [qi.astype(np.float32) * np.float32(0.001)]))
+    # NonZero
+    nz = (rng.standard_normal((2, 3, 4)) * (rng.random((2, 3, 4)) > 0.5)).astype(np.float32)
+    out.append(("nonzero", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
+                {"x": nz}, [np.array(np.nonzero(nz), np.int64)]))
+    out.append(("nonzero-scalar", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
+                {"x": np.array(3, np.float32)}, [np.zeros((1, 1), np.int64)]))   # as ONNX Runtime: [1, 1]
+    # TopK: values repeat, so the order of equal ones shows
+    tx = rng.integers(0, 5, (3, 8, 2)).astype(np.float32)
+    for largest in (1, 0):
+        v, i = topk(tx, 5, 1, largest)
+        out.append((f"topk-{'largest' if largest else 'smallest'}",
+                    model(N("TopK", ["x", "k"], ["v", "i"], axis=1, largest=largest),
+                          [("x", np.float32), ("k", np.int64)], [("v", np.float32), ("i", np.int64)], 11),
+                    {"x": tx, "k": np.array([5], np.int64)}, [v, i]))
+    ti = rng.integers(-3, 3, (4, 6)).astype(np.int64)
+    v, i = topk(ti, 4, -1, 1)
+    out.append(("topk-int64", model(N("TopK", ["x", "k"], ["v", "i"]), [("x", np.int64), ("k", np.int64)],
+                                    [("v", np.int64), ("i", np.int64)], 11),
+                {"x": ti, "k": np.array([4], np.int64)}, [v, i]))
+    # GatherND: whole rows and single elements, negative indices, batch_dims 1
+    gx = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    gi = np.array([[0, 1], [2, -1], [-3, 3]], np.int64)
+    out.append(("gathernd", model(N("GatherND", ["x", "i"], ["y"]), [("x", np.float32), ("i", np.int64)],
+                                  [("y", np.float32)], 13),
+                {"x": gx, "i": gi}, [np.stack([gx[0, 1], gx[2, -1], gx[-3, 3]])]))
+    gb = np.array([[[1], [3]], [[0], [0]], [[-1], [2]]], np.int64)
+    out.append(("gathernd-batch", model(N("GatherND", ["x", "i"], ["y"], batch_dims=1),
+                                        [("x", np.float32), ("i", np.int64)], [("y", np.float32)], 13),
+                {"x": gx, "i": gb}, [np.stack([gx[b][gb[b, :, 0]] for b in range(3)])]))
+    # a Concat of 90 inputs (SSDlite's class scores): more operands than the interpreter's fixed list
+    parts = {f"p{j}": rng.standard_normal((1, 2)).astype(np.float32) for j in range(90)}
+    out.append(("concat-90", model(N("Concat", list(parts), ["y"], axis=0), [(k, np.float32) for k in parts],
+                                   [("y", np.float32)], 13), parts, [np.concatenate(list(parts.values()))]))
+    # NonMaxSuppression: clustered boxes so some overlap
+    centers = rng.random((2, 1, 12, 2)).astype(np.float32) * 2
+    corners = np.concatenate([centers, centers + 1 + rng.random((2, 1, 12, 2)).astype(np.float32)], -1)[:, 0]
+    scores = rng.random((2, 3, 12)).astype(np.float32)
+    out.append(("nms-no-limit", model(N("NonMaxSuppression", ["b", "s", "m", "iou"], ["y"]),
+                                      [("b", np.float32), ("s", np.float32), ("m", np.int64), ("iou", np.float32)],
+                                      [("y", np.int64)], 11),
+                {"b": corners, "s": scores, "m": np.array([2 ** 40], np.int64),
+                 "iou": np.array([0.5], np.float32)}, None))
+    for cpb in (0, 1):
+        out.append((f"nms-center{cpb}", model(N("NonMaxSuppression", ["b", "s", "m", "iou", "st"], ["y"],
+                                                center_point_box=cpb),
+                                              [("b", np.float32), ("s", np.float32), ("m", np.int64),
+                                               ("iou", np.float32), ("st", np.float32)], [("y", np.int64)], 11),
+                    {"b": corners, "s": scores, "m": np.array([6], np.int64), "iou": np.array([0.3], np.float32),
+                     "st": np.array([0.2], np.float32)}, None))
+    # RoiAlign
+    fx = rng.standard_normal((2, 3, 10, 12)).astype(np.float32)
+    rois = np.array([[0, 0, 9, 7], [2.5, 1.2, 11.7, 9.9], [-2, -1, 3, 4], [4, 4, 4.3, 4.2], [1, 2, 30, 30]],
+                    np.float32)
+    bi = np.array([0, 1, 1, 0, 1], np.int64)
+    for name, opset, attrs in (("roialign-opset10", 10, dict(sampling_ratio=2, spatial_scale=0.5)),
+                               ("roialign-half-pixel", 16, dict(sampling_ratio=0, spatial_scale=0.8)),
+                               ("roialign-max", 16, dict(mode="max", sampling_ratio=2,
+                                                         coordinate_transformation_mode="output_half_pixel"))):
+        out.append((name, model(N("RoiAlign", ["x", "r", "i"], ["y"], output_height=3, output_width=4, **attrs),
+                                [("x", np.float32), ("r", np.float32), ("i", np.int64)], [("y", np.float32)], opset),
+                    {"x": fx, "r": rois, "i": bi}, None))
+    return out
+
+
+def run_interp(gs, tmp, name, m, feeds):
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(m, path)
+    for k, (n, v) in enumerate(feeds.items()):
+        with open(os.path.join(d, f"input_{k}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(v, n).SerializeToString())
+    r = subprocess.run([gs, "run", path, "--data", d], capture_output=True, text=True)
+    if r.returncode:
+        return path, f"exit {r.returncode}: {r.stderr.strip()}"
+    outs = []
+    for k in range(len(m.graph.output)):
+        t = onnx.TensorProto()
+        with open(os.path.join(d, f"output_{k}.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        outs.append(numpy_helper.to_array(t))
+    return path, outs
+
+
+def run_ort(path, feeds):
+    case = {"model": path, "feeds": {n: {"dtype": str(v.dtype), "dims": list(v.shape), "data": v.ravel().tolist()}
+                                     for n, v in feeds.items()}}
+    cf = path + ".json"
+    with open(cf, "w") as f:
+        json.dump(case, f)
+    r = subprocess.run(["node", os.path.join(HERE, "kernels_ort.js"), cf], capture_output=True, text=True)
+    return json.loads(r.stdout) if r.returncode == 0 else r.stderr.strip()
+
+
+def same(got, want):
+    if got.shape != want.shape:
+        return False
+    if np.issubdtype(want.dtype, np.floating):
+        return bool(np.allclose(got, want, rtol=0, atol=1e-5))
+    return bool(np.array_equal(got, want))
+
+
+def fold_check(gs, tmp):
+    """Q of a float weight folds to an integer initializer; DQ of an int8 weight stays."""
+    w = np.array([[0.3, -0.2], [0.1, 0.05]], np.float32)
+    nodes = [N("QuantizeLinear", ["w", "s", "z"], ["wq"]), N("DequantizeLinear", ["wq", "s", "z"], ["wd"]),
+             N("DequantizeLinear", ["v", "s", "z"], ["vd"]), N("MatMul", ["x", "wd"], ["a"]),
+             N("MatMul", ["a", "vd"], ["y"])]
+    vi = helper.make_tensor_value_info
+    g = helper.make_graph(nodes, "f", [vi("x", TensorProto.FLOAT, [1, 2])], [vi("y", TensorProto.FLOAT, [1, 2])],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array(0.01, np.float32), "s"),
+                           numpy_helper.from_array(np.array(0, np.int8), "z"),
+                           numpy_helper.from_array(np.array([[5, -3], [2, 9]], np.int8), "v")])
+    src, dst = os.path.join(tmp, "fold.onnx"), os.path.join(tmp, "fold.opt.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), src)
+    r = subprocess.run([gs, "optimize", src, "-o", dst, "--verify", "--quiet"], capture_output=True, text=True)
+    ops = [n.op_type for n in onnx.load(dst).graph.node] if r.returncode == 0 else r.stderr.strip()
+    check(isinstance(ops, list) and "QuantizeLinear" not in ops and ops.count("DequantizeLinear") == 2,
+          f"a QuantizeLinear of a weight folds, both DequantizeLinears of int8 weights stay, --verify passes: {ops}")
+
+
+def nan_roi_check(gs, tmp):
+    """A roi of NaN coordinates samples nothing (zeros), with a fixed sampling ratio or an adaptive one:
+    no undefined conversion of NaN to an integer; adaptive sampling of a roi of 1e30 pixels is refused
+    as not supported instead of allocating its samples."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    for ratio, first, refused in ((2, [np.nan, 0, 3, 3], False), (0, [np.nan, 0, 3, 3], False),
+                                  (0, [0, 0, 1e30, 1e30], True)):
+        feeds = {"x": x, "r": np.array([first, [1, 1, 4, 4]], np.float32), "i": np.array([0, 0], np.int64)}
+        m = model(N("RoiAlign", ["x", "r", "i"], ["y"], output_height=2, output_width=2, sampling_ratio=ratio),
+                  [("x", np.float32), ("r", np.float32), ("i", np.int64)], [("y", np.float32)], 10)
+        name = f"roialign-{'huge' if refused else 'nan'}-{ratio}"
+        _, got = run_interp(gs, tmp, name, m, feeds)
+        ok = (isinstance(got, str) and "exit 3" in got and "not supported" in got) if refused else \
+            (not isinstance(got, str) and not got[0][0].any() and got[0][1].any())
+        check(ok, f"{name}: " + ("refused as not supported" if refused else "zeros for the NaN roi") +
+              ("" if ok else f": {got}"))
+
+
+def main():
+    gs = sys.argv[1]
+    ort = shutil.which("node") and os.path.isdir(os.path.join(BENCH, "node_modules", "onnxruntime-node"))
+    if not ort:
+        print("skip  ONNX Runtime comparisons (no bench/node_modules/onnxruntime-node)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, m, feeds, want in cases():
+            path, got = run_interp(gs, tmp, name, m, feeds)
+            if isinstance(got, str):
+                check(False, f"{name}: graphsub run: {got}")
+                continue
+            if want is not None:
+                check(all(same(g, w) for g, w in zip(got, want)),
+                      f"{name}: as numpy computes it" + ("" if all(same(g, w) for g, w in zip(got, want))
+                                                         else f": got {got}, want {want}"))
+            if ort:
+                res = run_ort(path, feeds)
+                ok = isinstance(res, dict) and all(
+                    same(g, np.array(res[o.name]["data"], g.dtype).reshape(res[o.name]["dims"]))
+                    for g, o in zip(got, m.graph.output))
+                check(ok, f"{name}: as ONNX Runtime computes it" + ("" if ok else f": got {got}, ORT {res}"))
+        fold_check(gs, tmp)
+        nan_roi_check(gs, tmp)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
