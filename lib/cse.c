@@ -170,25 +170,47 @@ static int share_constants(gs_graph *g, gs_status *st)
     return moved;
 }
 
+/* A pass over g's live nodes in topological order with an empty
+ * open-addressing table of at least twice as many slots (GS_NONE-filled).
+ * n < 0 when the graph has a cycle (verify's business: nothing to do) or
+ * memory is short (walk_begin's status says so). */
+typedef struct walk {
+    gs_id *order, *table;
+    uint32_t cap;
+    int n;
+} walk;
+
+static void walk_end(gs_graph *g, walk *w)
+{
+    gs_dealloc(g->ctx, w->order);
+    gs_dealloc(g->ctx, w->table);
+    w->order = w->table = NULL;
+}
+
+static gs_status walk_begin(gs_graph *g, walk *w)
+{
+    w->order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *w->order);
+    for (w->cap = 64; w->cap < (uint32_t)g->nnodes * 2; w->cap *= 2)
+        ;
+    w->table = gs_alloc(g->ctx, w->cap * sizeof *w->table);
+    w->n = w->order && w->table ? gs_ir_topo(g, w->order) : -2;
+    if (w->n >= 0) {
+        memset(w->table, 0xff, w->cap * sizeof *w->table);
+        return GS_OK;
+    }
+    walk_end(g, w);
+    return w->n == -2 ? gs_nomem(g->ctx) : GS_OK;
+}
+
 /* Equal nodes merged, in topological order; *count grows by the merges. */
 static gs_status merge_nodes(gs_graph *g, int *count)
 {
-    gs_status st = GS_OK;
-    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
-    uint32_t cap = 64;
-    while (cap < (uint32_t)g->nnodes * 2)
-        cap *= 2;
-    gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
-    int n = order && table ? gs_ir_topo(g, order) : -2;
-    if (n < 0) {
-        st = n == -2 ? gs_nomem(g->ctx) : GS_OK;   /* a cyclic graph is verify's business */
-        gs_dealloc(g->ctx, order);
-        gs_dealloc(g->ctx, table);
-        return st;
-    }
-    memset(table, 0xff, cap * sizeof *table);
-    for (int i = 0; i < n && st == GS_OK; i++) {   /* topological: inputs are final */
-        gs_id id = order[i];
+    walk w;
+    gs_status st = walk_begin(g, &w);
+    gs_id *table = w.table;
+    uint32_t cap = w.cap;
+    for (int i = 0; i < w.n && st == GS_OK; i++) {   /* topological: inputs are final */
+        gs_id id = w.order[i];
         if (!mergeable(g, &g->nodes[id]))
             continue;
         for (uint32_t j = (uint32_t)node_key(&g->nodes[id]) & (cap - 1);; j = (j + 1) & (cap - 1)) {
@@ -205,8 +227,7 @@ static gs_status merge_nodes(gs_graph *g, int *count)
             }
         }
     }
-    gs_dealloc(g->ctx, order);
-    gs_dealloc(g->ctx, table);
+    walk_end(g, &w);
     return st;
 }
 
@@ -262,22 +283,12 @@ static uint64_t elems_key(const gs_value *val)
  * dead code. *count grows by the values moved. */
 static gs_status merge_symbolic_values(gs_graph *g, int *count)
 {
-    gs_status st = GS_OK;
-    gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
-    uint32_t cap = 64;
-    while (cap < (uint32_t)g->nnodes * 2)
-        cap *= 2;
-    gs_id *table = gs_alloc(g->ctx, cap * sizeof *table);
-    int n = order && table ? gs_ir_topo(g, order) : -2;
-    if (n < 0) {
-        st = n == -2 ? gs_nomem(g->ctx) : GS_OK;
-        gs_dealloc(g->ctx, order);
-        gs_dealloc(g->ctx, table);
-        return st;
-    }
-    memset(table, 0xff, cap * sizeof *table);
-    for (int i = 0; i < n && st == GS_OK; i++) {
-        const gs_node *nd = &g->nodes[order[i]];
+    walk w;
+    gs_status st = walk_begin(g, &w);
+    gs_id *table = w.table;
+    uint32_t cap = w.cap;
+    for (int i = 0; i < w.n && st == GS_OK; i++) {
+        const gs_node *nd = &g->nodes[w.order[i]];
         if (!mergeable(g, nd))
             continue;
         for (int k = 0; k < nd->nout && st == GS_OK; k++) {
@@ -299,8 +310,7 @@ static gs_status merge_symbolic_values(gs_graph *g, int *count)
             }
         }
     }
-    gs_dealloc(g->ctx, order);
-    gs_dealloc(g->ctx, table);
+    walk_end(g, &w);
     return st;
 }
 
