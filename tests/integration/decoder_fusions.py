@@ -15,7 +15,6 @@ binding (batch 1, seq 1, past 5).
 usage: decoder_fusions.py GRAPHSUB SRCDIR
 """
 import collections
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import onnx
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import decoder  # noqa: E402 - its test-data helpers
+from ort_run import ort_modules, ort_run  # noqa: E402
 
 failures = []
 
@@ -40,45 +40,13 @@ def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
-ORT_SCRIPT = """
-const ort = require(process.argv[2] + '/onnxruntime-node');
-const fs = require('fs');
-const spec = JSON.parse(fs.readFileSync(process.argv[4]));
-(async () => {
-  const s = await ort.InferenceSession.create(process.argv[3]);
-  const feeds = {};
-  for (const [n, v] of Object.entries(spec)) {
-    feeds[n] = v.int ? new ort.Tensor('int64', BigInt64Array.from(v.data.map(BigInt)), v.dims)
-                     : new ort.Tensor('float32', Float32Array.from(v.data), v.dims);
-  }
-  const out = await s.run(feeds);
-  const res = {};
-  for (const n of s.outputNames) res[n] = Array.from(out[n].data);
-  console.log(JSON.stringify(res));
-})().catch(e => { console.error(String(e.message).split('\\n')[0]); process.exit(1); });
-"""
-
-
-def ort_modules(src):
-    modules = os.path.abspath(os.environ.get("ORT_NODE_MODULES") or os.path.join(src, "bench", "node_modules"))
-    if subprocess.run(["which", "node"], capture_output=True).returncode == 0 and \
-            os.path.isdir(os.path.join(modules, "onnxruntime-node")):
-        return modules
-    return None
-
 
 def check_ort(modules, path, cases, tmp, name):
     for k, (feeds, outputs) in enumerate(cases):
-        spec = {n: {"int": v.dtype == np.int64, "dims": list(v.shape), "data": v.ravel().tolist()}
-                for n, v in feeds.items()}
-        sp, js = os.path.join(tmp, f"{name}_spec{k}.json"), os.path.join(tmp, "ort.js")
-        open(sp, "w").write(json.dumps(spec))
-        open(js, "w").write(ORT_SCRIPT)
-        r = run(["node", js, modules, path, sp])
-        if r.returncode != 0:
-            fail(f"{name}: ONNX Runtime refuses the fused model at binding {k}: {r.stderr.strip()}")
+        got, err = ort_run(modules, path, feeds, tmp, f"{name}{k}")
+        if err:
+            fail(f"{name}: ONNX Runtime refuses the fused model at binding {k}: {err}")
             continue
-        got = json.loads(r.stdout)
         worst = 0.0
         for n, want in outputs.items():
             g = np.array(got[n], dtype=np.float32).reshape(want.shape)

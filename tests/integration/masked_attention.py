@@ -21,15 +21,15 @@ fused at `--opset 23`.
 usage: masked_attention.py GRAPHSUB SRCDIR
 """
 import collections
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import onnx
+
+from ort_run import ort_modules, ort_run
 
 failures = []
 
@@ -43,33 +43,9 @@ def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
-ORT_SCRIPT = """
-const ort = require(process.argv[2] + '/onnxruntime-node');
-const fs = require('fs');
-const spec = JSON.parse(fs.readFileSync(process.argv[4]));
-(async () => {
-  const s = await ort.InferenceSession.create(process.argv[3]);
-  const feeds = {};
-  for (const [n, v] of Object.entries(spec)) {
-    feeds[n] = v.int ? new ort.Tensor('int64', BigInt64Array.from(v.data.map(BigInt)), v.dims)
-                     : new ort.Tensor('float32', Float32Array.from(v.data), v.dims);
-  }
-  const out = await s.run(feeds);
-  const res = {};
-  for (const n of s.outputNames) res[n] = Array.from(out[n].data);
-  console.log(JSON.stringify(res));
-})().catch(e => { console.error(String(e.message).split('\\n')[0]); process.exit(1); });
-"""
-
 LAYERS = 2
 BINDINGS = ((1, 8, 0), (1, 8, 1), (2, 1, 15))   # (batch, seq, past): prefill twice, decode
 
-
-def ort_modules(src):
-    modules = os.path.abspath(os.environ.get("ORT_NODE_MODULES") or os.path.join(src, "bench", "node_modules"))
-    if shutil.which("node") and os.path.isdir(os.path.join(modules, "onnxruntime-node")):
-        return modules
-    return None
 
 
 def make_decoder(src, diagonal):
@@ -141,16 +117,10 @@ def write_case(folder, model, feeds, outputs):
 
 def check_ort(modules, path, cases_, tmp, name):
     for k, (feeds, outputs) in enumerate(cases_):
-        spec = {n: {"int": v.dtype == np.int64, "dims": list(v.shape), "data": v.ravel().tolist()}
-                for n, v in feeds.items()}
-        sp, js = os.path.join(tmp, f"{name}_spec{k}.json"), os.path.join(tmp, "ort.js")
-        open(sp, "w").write(json.dumps(spec))
-        open(js, "w").write(ORT_SCRIPT)
-        r = run(["node", js, modules, path, sp])
-        if r.returncode != 0:
-            fail(f"{name}: ONNX Runtime refuses the fused model at binding {BINDINGS[k]}: {r.stderr.strip()}")
+        got, err = ort_run(modules, path, feeds, tmp, f"{name}{k}")
+        if err:
+            fail(f"{name}: ONNX Runtime refuses the fused model at binding {BINDINGS[k]}: {err}")
             continue
-        got = json.loads(r.stdout)
         worst = max(float(np.abs(np.array(got[n], dtype=np.float32).reshape(w.shape) - w).max())
                     for n, w in outputs.items())
         if worst > 1e-3:

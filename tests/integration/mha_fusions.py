@@ -22,15 +22,15 @@ reproduce PyTorch's outputs.
 usage: mha_fusions.py GRAPHSUB SRCDIR
 """
 import collections
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import onnx
+
+from ort_run import ort_modules, ort_run
 from onnx import numpy_helper
 
 failures = []
@@ -44,25 +44,6 @@ def fail(msg):
 
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
-
-
-ORT_SCRIPT = """
-const ort = require(process.argv[2] + '/onnxruntime-node');
-const fs = require('fs');
-const spec = JSON.parse(fs.readFileSync(process.argv[4]));
-(async () => {
-  const s = await ort.InferenceSession.create(process.argv[3]);
-  const feeds = {};
-  for (const [n, v] of Object.entries(spec)) {
-    feeds[n] = v.int ? new ort.Tensor('int64', BigInt64Array.from(v.data.map(BigInt)), v.dims)
-                     : new ort.Tensor('float32', Float32Array.from(v.data), v.dims);
-  }
-  const out = await s.run(feeds);
-  const res = {};
-  for (const n of s.outputNames) res[n] = Array.from(out[n].data);
-  console.log(JSON.stringify(res));
-})().catch(e => { console.error(String(e.message).split('\\n')[0]); process.exit(1); });
-"""
 
 
 def models(src):
@@ -150,16 +131,11 @@ def export(module, names, axes, example, path):
 
 
 def check_ort(modules, path, feeds, want, tmp, name, k):
-    spec = {n: {"int": v.dtype == np.int64, "dims": list(v.shape), "data": v.ravel().tolist()}
-            for n, v in feeds.items()}
-    sp, js = os.path.join(tmp, f"{name}_spec{k}.json"), os.path.join(tmp, "ort.js")
-    open(sp, "w").write(json.dumps(spec))
-    open(js, "w").write(ORT_SCRIPT)
-    r = run(["node", js, modules, path, sp])
-    if r.returncode != 0:
-        fail(f"{name}: ONNX Runtime refuses the fused model: {r.stderr.strip()[:300]}")
+    out, err = ort_run(modules, path, feeds, tmp, f"{name}{k}")
+    if err:
+        fail(f"{name}: ONNX Runtime refuses the fused model: {err[:300]}")
         return
-    got = np.array(json.loads(r.stdout)["hidden"], dtype=np.float32).reshape(want.shape)
+    got = np.array(out["hidden"], dtype=np.float32).reshape(want.shape)
     err = float(np.abs(got - want).max())
     if err > 1e-3:
         fail(f"{name}: ONNX Runtime's output differs from PyTorch's by {err} at binding {k}")
@@ -187,8 +163,8 @@ def check(graphsub, src, tmp, name, module, names, axes, examples):
              f"{masked} (want {want_masked}), is_causal {causal} (want {want_causal})")
     else:
         print(f"ok {name}: {LAYERS} Attentions, no Softmax, mask {want_masked}, is_causal {want_causal}")
-    modules = os.path.abspath(os.environ.get("ORT_NODE_MODULES") or os.path.join(src, "bench", "node_modules"))
-    ort = shutil.which("node") and os.path.isdir(os.path.join(modules, "onnxruntime-node"))
+    modules = ort_modules(src)
+    ort = modules is not None
     for k, example in enumerate(examples):
         with torch.no_grad():
             want = module(*example).numpy()

@@ -15,15 +15,15 @@ half-split table, Concat(f, f)) is left alone.
 usage: rotary_interleaved.py GRAPHSUB SRCDIR
 """
 import collections
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import onnx
+
+from ort_run import ort_modules, ort_run
 from onnx import numpy_helper
 
 failures = []
@@ -36,23 +36,6 @@ def fail(msg):
 
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
-
-
-ORT_SCRIPT = """
-const ort = require(process.argv[2] + '/onnxruntime-node');
-const fs = require('fs');
-const spec = JSON.parse(fs.readFileSync(process.argv[4]));
-(async () => {
-  const s = await ort.InferenceSession.create(process.argv[3]);
-  const feeds = {};
-  for (const [n, v] of Object.entries(spec)) {
-    feeds[n] = v.int ? new ort.Tensor('int64', BigInt64Array.from(v.data.map(BigInt)), v.dims)
-                     : new ort.Tensor('float32', Float32Array.from(v.data), v.dims);
-  }
-  const out = await s.run(feeds);
-  console.log(JSON.stringify(Array.from(out.y.data)));
-})().catch(e => { console.error(String(e.message).split('\\n')[0]); process.exit(1); });
-"""
 
 
 def rope(interleaved_tables):
@@ -87,16 +70,11 @@ def export(module, path):
 
 
 def check_ort(modules, path, feeds, want, tmp, k):
-    spec = {n: {"int": v.dtype == np.int64, "dims": list(v.shape), "data": v.ravel().tolist()}
-            for n, v in feeds.items()}
-    sp, js = os.path.join(tmp, f"spec{k}.json"), os.path.join(tmp, "ort.js")
-    open(sp, "w").write(json.dumps(spec))
-    open(js, "w").write(ORT_SCRIPT)
-    r = run(["node", js, modules, path, sp])
-    if r.returncode != 0:
-        fail(f"ONNX Runtime refuses the fused model: {r.stderr.strip()[:300]}")
+    out, msg = ort_run(modules, path, feeds, tmp, f"rope{k}")
+    if msg:
+        fail(f"ONNX Runtime refuses the fused model: {msg[:300]}")
         return
-    err = float(np.abs(np.array(json.loads(r.stdout), dtype=np.float32).reshape(want.shape) - want).max())
+    err = float(np.abs(np.array(out["y"], dtype=np.float32).reshape(want.shape) - want).max())
     if err > 1e-4:
         fail(f"ONNX Runtime's output differs from PyTorch's by {err} at binding {k}")
     else:
@@ -134,8 +112,8 @@ def main():
                 fail(f"{name}: want one RotaryEmbedding with interleaved=1 and no Neg, got {dict(ops)}, {flags}")
             else:
                 print(f"ok {name}: one RotaryEmbedding, interleaved=1")
-            modules = os.path.abspath(os.environ.get("ORT_NODE_MODULES") or os.path.join(src, "bench", "node_modules"))
-            ort = shutil.which("node") and os.path.isdir(os.path.join(modules, "onnxruntime-node"))
+            modules = ort_modules(src)
+            ort = modules is not None
             g = torch.Generator().manual_seed(3)
             for k, (b, s, p0) in enumerate(((2, 5, 0), (1, 4, 20))):
                 x, pos = torch.randn(b, 3, s, 8, generator=g), torch.arange(p0, p0 + s)
