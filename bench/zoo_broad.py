@@ -96,15 +96,34 @@ def segmenter(name, path):
 # -- detection: torchvision's own ONNX path (opset 13, the image size fixed at 320x320)
 
 class Boxes(torch.nn.Module):
-    """A detector on one image [3, H, W] -> boxes, scores, labels."""
+    """A detector on one image [3, H, W] -> boxes, scores, labels, then the outputs of the heads
+    named in `heads` (each flattened, its calls concatenated): untrained, some detectors keep no
+    box on a random image, and an output compared between two models must hold numbers."""
 
-    def __init__(self, m):
+    def __init__(self, m, heads=()):
         super().__init__()
         self.m = m
+        self.seen = {n: [] for n in heads}
+        for n, mod in m.named_modules():
+            if n in self.seen:
+                mod.register_forward_hook(self.record(n))
+
+    def record(self, name):
+        def hook(module, inputs, output):   # returns None: the output stays as it is
+            todo = [output]
+            while todo:
+                o = todo.pop(0)
+                if isinstance(o, (tuple, list)):
+                    todo[:0] = o
+                else:
+                    self.seen[name].append(o.flatten())
+        return hook
 
     def forward(self, x):
+        for calls in self.seen.values():
+            calls.clear()
         d = self.m([x])[0]
-        return d["boxes"], d["scores"], d["labels"]
+        return (d["boxes"], d["scores"], d["labels"]) + tuple(torch.cat(c) for c in self.seen.values())
 
 
 def detectors():
@@ -145,10 +164,20 @@ def spread_scores(model, x):
     return model
 
 
+# detectors that keep no box on a random image: their heads' outputs are outputs too. Mask
+# R-CNN's is its region proposal head: the box head after it reads regions chosen by top-k, NMS
+# and a pyramid level from each box's area, steps a last-bit change upstream (a sum in another
+# order) can flip, so its outputs on an untrained model are not a fair comparison
+HEADS = {"ssdlite": ("head.classification_head", "head.regression_head"),
+         "maskrcnn": ("rpn.head",)}
+
+
 def detector(name, path):
     x = torch.rand(3, 320, 320) * 2 - 1   # as bench/ort_common.js draws inputs
     model = spread_scores(rand_norms(detectors()[name]()).eval(), x)
-    export(Boxes(model), x, path, input_names=["image"], output_names=["boxes", "scores", "labels"])
+    heads = HEADS.get(name, ())
+    export(Boxes(model, heads), x, path, input_names=["image"],
+           output_names=["boxes", "scores", "labels"] + [h.replace(".", "_") for h in heads])
 
 
 # -- QDQ: PyTorch's eager quantization flow on torchvision's quantizable models (BatchNorms fused,
