@@ -6,10 +6,14 @@
  * profile. FLOPs and bytes come from the op registry's cost function. A node
  * that constant folding will evaluate (gs_fold_will_fold) costs nothing.
  * A graph costs the sum of its live nodes. A caller can replace the per-node
- * formula with a callback (gs_optimize_opts.cost_cb).
+ * formula with a callback (gs_optimize_opts.cost_cb). A node whose signature
+ * key (gs_cost_key) the profile's measured table holds (bench/calibrate)
+ * costs the time measured for it instead: the runtime's kernel time, which
+ * includes its per-op cost, so no overhead is added.
  */
 #include "gs_cost.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +77,156 @@ double gs_value_bytes(const gs_value *v)
     return v ? gs_value_elems(v) * (double)(s ? s : 4) : 0;
 }
 
+/* ---- measured costs: the signature key ---------------------------------- */
+
+/* A string being written into a caller's buffer; ok turns false for good
+ * when it does not fit or a part has no key form. */
+typedef struct keybuf {
+    char *p;
+    size_t len, cap;
+    bool ok;
+} keybuf;
+
+static void put(keybuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(keybuf *b, const char *fmt, ...)
+{
+    if (!b->ok)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->cap - b->len)
+        b->ok = false;
+    else
+        b->len += (size_t)n;
+}
+
+/* The key's short dtype names, indexed by ONNX's TensorProto.DataType
+ * (bench/calibrate has the same table); NULL: no key. */
+static const char *const key_dtypes[] = {
+    NULL, "f32", "u8", "i8", "u16", "i16", "i32", "i64", "str", "b", "f16", "f64",
+    "u32", "u64", "c64", "c128", "bf16",
+};
+
+static void put_dtype(keybuf *b, int32_t dtype)
+{
+    if (dtype <= 0 || dtype >= (int32_t)(sizeof key_dtypes / sizeof *key_dtypes))
+        b->ok = false;
+    else
+        put(b, "%s", key_dtypes[dtype]);
+}
+
+/* "f32[1,64,56,56]"; "_" for an absent value; no key for an unknown dim. */
+static void put_value(keybuf *b, const gs_graph *g, gs_id v)
+{
+    if (v == GS_NONE) {
+        put(b, "_");
+        return;
+    }
+    const gs_value *val = &g->values[v];
+    put_dtype(b, val->dtype);
+    if (val->rank < 0)
+        b->ok = false;
+    put(b, "[");
+    for (int d = 0; d < val->rank; d++) {
+        if (val->dims[d].sym || val->dims[d].v < 0)
+            b->ok = false;
+        put(b, "%s%lld", d ? "," : "", (long long)val->dims[d].v);
+    }
+    put(b, "]");
+}
+
+/* Values ids[0..n), trailing absent ones left out, comma-separated. */
+static void put_values(keybuf *b, const gs_graph *g, const gs_id *ids, int n)
+{
+    while (n > 0 && ids[n - 1] == GS_NONE)
+        n--;
+    for (int k = 0; k < n; k++) {
+        put(b, "%s", k ? "," : "");
+        put_value(b, g, ids[k]);
+    }
+}
+
+/* "name=value": ints and floats (%.9g) as they are, lists comma-separated,
+ * a tensor as its dtype and dims; a graph or other kind has no key form. */
+static void put_attr(keybuf *b, const gs_attr *a)
+{
+    put(b, "%s=", a->name);
+    switch (a->type) {
+    case GS_A_INT: put(b, "%lld", (long long)a->i); break;
+    case GS_A_FLOAT: put(b, "%.9g", (double)a->f); break;
+    case GS_A_STRING: put(b, "%.*s", (int)a->slen, a->s); break;
+    case GS_A_INTS:
+        for (size_t i = 0; i < a->n; i++)
+            put(b, "%s%lld", i ? "," : "", (long long)a->ints[i]);
+        break;
+    case GS_A_FLOATS:
+        for (size_t i = 0; i < a->n; i++)
+            put(b, "%s%.9g", i ? "," : "", (double)a->floats[i]);
+        break;
+    case GS_A_STRINGS:
+        for (size_t i = 0; i < a->n; i++)
+            put(b, "%s%.*s", i ? "," : "", (int)a->strlens[i], a->strs[i]);
+        break;
+    case GS_A_TENSOR:
+        put_dtype(b, a->t->dtype);
+        put(b, "[");
+        for (int d = 0; d < a->t->rank; d++)
+            put(b, "%s%lld", d ? "," : "", (long long)a->t->dims[d]);
+        put(b, "]");
+        break;
+    default: b->ok = false;
+    }
+}
+
+#define KEY_MAX_ATTRS 64
+
+/* The attributes of n in name order (strcmp), ';'-separated. */
+static void put_attrs(keybuf *b, const gs_node *n)
+{
+    const gs_attr *sorted[KEY_MAX_ATTRS];
+    if (n->nattrs > KEY_MAX_ATTRS) {
+        b->ok = false;
+        return;
+    }
+    for (int i = 0; i < n->nattrs; i++) {   /* insertion sort: a handful of attributes */
+        int j = i;
+        for (; j > 0 && strcmp(sorted[j - 1]->name, n->attrs[i].name) > 0; j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = &n->attrs[i];
+    }
+    for (int i = 0; i < n->nattrs; i++) {
+        put(b, "%s", i ? ";" : "");
+        put_attr(b, sorted[i]);
+    }
+}
+
+int gs_cost_key(const gs_graph *g, const gs_node *n, char *buf, size_t cap)
+{
+    keybuf b = { buf, 0, cap, cap > 0 };
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
+        put(&b, "%s:", n->domain);
+    put(&b, "%s|", n->op);
+    put_values(&b, g, n->in, n->nin);
+    put(&b, "|");
+    put_values(&b, g, n->out, n->nout);
+    put(&b, "|");
+    put_attrs(&b, n);
+    return b.ok ? (int)b.len : -1;
+}
+
+/* The measured seconds of n's signature, or a negative number when the
+ * profile has none for it. */
+static double measured(const gs_profile *p, const gs_graph *g, const gs_node *n)
+{
+    char key[GS_MEASURED_KEY_MAX];
+    if (gs_cost_key(g, n, key, sizeof key) < 0)
+        return -1;
+    const gs_measured *m = gs_profile_measured(p, key);
+    return m ? m->seconds : -1;
+}
+
 /* ---- the model ------------------------------------------------------------ */
 
 void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
@@ -94,6 +248,11 @@ void gs_cost_node(const gs_cost_model *cm, const gs_graph *g, const gs_node *n,
         out->flops *= (c.gemm_cols + p->gemm_half_cols) / c.gemm_cols;
     if (cm->cb) {
         out->seconds = cm->cb(cm->cb_ud, n->op, out->flops, out->bytes);
+        return;
+    }
+    double known = p->nmeasured ? measured(p, g, n) : -1;
+    if (known >= 0) {
+        out->seconds = known;
         return;
     }
     double compute = out->flops / (p->peak_flops * efficiency(p, n->op));
