@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Measured costs (bench/calibrate, a profile's "measured" table):
 - the keys bench/calibrate writes are the keys graphsub computes, on a model
-  of varied ops (float, string, list and tensor attributes, an absent input
-  between present ones, several outputs, a dtype other than float32): with
+  of varied ops (float, string and list attributes, an absent input between
+  present ones, several outputs, dtypes other than float32, an op of another
+  domain): with
   a profile pricing key k at 2^k microseconds and the formula at next to
   nothing, `graphsub optimize --report`'s cost_before is the sum over the
   nodes of their keys' prices; a node with a symbolic dim has no key;
@@ -59,14 +60,16 @@ def varied_model():
         mk("Greater", ["s1", "zero"], ["gt"], name="greater"),
         mk("Where", ["gt", "s1", "zero"], ["wh"], name="where"),
         mk("Relu", ["z"], ["zr"], name="dynamic"),
+        mk("FusedMatMul", ["gm", "fw"], ["fm"], domain="com.microsoft", alpha=0.25, transB=1, name="contrib"),
     ]
     nodes = nodes[:8] + [nodes[9], nodes[8]] + nodes[10:]
-    inits += [i64("shape", [-1, 16]), numpy_helper.from_array(np.float32(0), "zero")]
+    inits += [i64("shape", [-1, 16]), numpy_helper.from_array(np.float32(0), "zero"), f32("fw", 3, 5)]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 16])
     z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 3])
-    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("gm", "wh", "zr")]
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("wh", "zr")]
+    outs.append(helper.make_tensor_value_info("fm", TensorProto.FLOAT, [32, 3]))   # ONNX does not infer contrib ops
     g = helper.make_graph(nodes, "varied", [x, z], outs, inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
 
 
 def keys(src, model, *extra):
