@@ -13,7 +13,6 @@
  */
 #include "gs_cost.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,19 +86,53 @@ typedef struct keybuf {
     bool ok;
 } keybuf;
 
-static void put(keybuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(keybuf *b, const char *fmt, ...)
+/* Append len bytes of s (the key is built for every node the search prices:
+ * no printf but for floats). */
+static void put_mem(keybuf *b, const char *s, size_t len)
 {
-    if (!b->ok)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= b->cap - b->len)
+    if (!b->ok || len >= b->cap - b->len) {
         b->ok = false;
-    else
-        b->len += (size_t)n;
+        return;
+    }
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
+    b->p[b->len] = 0;
+}
+
+static void put_str(keybuf *b, const char *s)
+{
+    put_mem(b, s, strlen(s));
+}
+
+static void put_int(keybuf *b, int64_t v)
+{
+    char t[24], *e = t + sizeof t, *c = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--c = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--c = '-';
+    put_mem(b, c, (size_t)(e - c));
+}
+
+static void put_float(keybuf *b, float f)
+{
+    char t[32];
+    int n = snprintf(t, sizeof t, "%.9g", (double)f);
+    put_mem(b, t, n > 0 ? (size_t)n : 0);
+}
+
+/* dims[0..n) as "[1,64,56,56]". */
+static void put_dims(keybuf *b, const int64_t *dims, const gs_dim *gdims, int n)
+{
+    put_mem(b, "[", 1);
+    for (int d = 0; d < n; d++) {
+        if (d)
+            put_mem(b, ",", 1);
+        put_int(b, dims ? dims[d] : gdims[d].v);
+    }
+    put_mem(b, "]", 1);
 }
 
 /* The key's short dtype names, indexed by ONNX's TensorProto.DataType
@@ -114,27 +147,24 @@ static void put_dtype(keybuf *b, int32_t dtype)
     if (dtype <= 0 || dtype >= (int32_t)(sizeof key_dtypes / sizeof *key_dtypes))
         b->ok = false;
     else
-        put(b, "%s", key_dtypes[dtype]);
+        put_str(b, key_dtypes[dtype]);
 }
 
 /* "f32[1,64,56,56]"; "_" for an absent value; no key for an unknown dim. */
 static void put_value(keybuf *b, const gs_graph *g, gs_id v)
 {
     if (v == GS_NONE) {
-        put(b, "_");
+        put_mem(b, "_", 1);
         return;
     }
     const gs_value *val = &g->values[v];
     put_dtype(b, val->dtype);
     if (val->rank < 0)
         b->ok = false;
-    put(b, "[");
-    for (int d = 0; d < val->rank; d++) {
+    for (int d = 0; d < val->rank; d++)
         if (val->dims[d].sym || val->dims[d].v < 0)
             b->ok = false;
-        put(b, "%s%lld", d ? "," : "", (long long)val->dims[d].v);
-    }
-    put(b, "]");
+    put_dims(b, NULL, val->dims, val->rank > 0 ? val->rank : 0);
 }
 
 /* Values ids[0..n), trailing absent ones left out, comma-separated. */
@@ -143,7 +173,8 @@ static void put_values(keybuf *b, const gs_graph *g, const gs_id *ids, int n)
     while (n > 0 && ids[n - 1] == GS_NONE)
         n--;
     for (int k = 0; k < n; k++) {
-        put(b, "%s", k ? "," : "");
+        if (k)
+            put_mem(b, ",", 1);
         put_value(b, g, ids[k]);
     }
 }
@@ -152,29 +183,29 @@ static void put_values(keybuf *b, const gs_graph *g, const gs_id *ids, int n)
  * a tensor as its dtype and dims; a graph or other kind has no key form. */
 static void put_attr(keybuf *b, const gs_attr *a)
 {
-    put(b, "%s=", a->name);
+    put_str(b, a->name);
+    put_mem(b, "=", 1);
     switch (a->type) {
-    case GS_A_INT: put(b, "%lld", (long long)a->i); break;
-    case GS_A_FLOAT: put(b, "%.9g", (double)a->f); break;
-    case GS_A_STRING: put(b, "%.*s", (int)a->slen, a->s); break;
+    case GS_A_INT: put_int(b, a->i); break;
+    case GS_A_FLOAT: put_float(b, a->f); break;
+    case GS_A_STRING: put_mem(b, a->s, a->slen); break;
     case GS_A_INTS:
-        for (size_t i = 0; i < a->n; i++)
-            put(b, "%s%lld", i ? "," : "", (long long)a->ints[i]);
-        break;
     case GS_A_FLOATS:
-        for (size_t i = 0; i < a->n; i++)
-            put(b, "%s%.9g", i ? "," : "", (double)a->floats[i]);
-        break;
     case GS_A_STRINGS:
-        for (size_t i = 0; i < a->n; i++)
-            put(b, "%s%.*s", i ? "," : "", (int)a->strlens[i], a->strs[i]);
+        for (size_t i = 0; i < a->n; i++) {
+            if (i)
+                put_mem(b, ",", 1);
+            if (a->type == GS_A_INTS)
+                put_int(b, a->ints[i]);
+            else if (a->type == GS_A_FLOATS)
+                put_float(b, a->floats[i]);
+            else
+                put_mem(b, a->strs[i], a->strlens[i]);
+        }
         break;
     case GS_A_TENSOR:
         put_dtype(b, a->t->dtype);
-        put(b, "[");
-        for (int d = 0; d < a->t->rank; d++)
-            put(b, "%s%lld", d ? "," : "", (long long)a->t->dims[d]);
-        put(b, "]");
+        put_dims(b, a->t->dims, NULL, a->t->rank);
         break;
     default: b->ok = false;
     }
@@ -197,7 +228,8 @@ static void put_attrs(keybuf *b, const gs_node *n)
         sorted[j] = &n->attrs[i];
     }
     for (int i = 0; i < n->nattrs; i++) {
-        put(b, "%s", i ? ";" : "");
+        if (i)
+            put_mem(b, ";", 1);
         put_attr(b, sorted[i]);
     }
 }
@@ -205,13 +237,16 @@ static void put_attrs(keybuf *b, const gs_node *n)
 int gs_cost_key(const gs_graph *g, const gs_node *n, char *buf, size_t cap)
 {
     keybuf b = { buf, 0, cap, cap > 0 };
-    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
-        put(&b, "%s:", n->domain);
-    put(&b, "%s|", n->op);
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) {
+        put_str(&b, n->domain);
+        put_mem(&b, ":", 1);
+    }
+    put_str(&b, n->op);
+    put_mem(&b, "|", 1);
     put_values(&b, g, n->in, n->nin);
-    put(&b, "|");
+    put_mem(&b, "|", 1);
     put_values(&b, g, n->out, n->nout);
-    put(&b, "|");
+    put_mem(&b, "|", 1);
     put_attrs(&b, n);
     return b.ok ? (int)b.len : -1;
 }
