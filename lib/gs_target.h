@@ -13,6 +13,15 @@
 #define GS_PROFILE_MAX_LIMITS 16
 #define GS_PROFILE_MAX_SKIP 16
 #define GS_PROFILE_PATH_MAX 1024
+#define GS_MEASURED_KEY_MAX 2048        /* a measured key's bytes, terminator included */
+#define GS_MEASURED_MAX 1000000         /* entries of a measured table */
+
+/* One entry of a profile's measured table: a node signature (gs_cost_key) and
+ * the time measured for it. */
+typedef struct gs_measured {
+    const char *key;
+    double seconds;
+} gs_measured;
 
 typedef struct gs_profile_op {
     char op[48];
@@ -42,14 +51,23 @@ typedef struct gs_profile {
     int nskip;
     gs_profile_op overrides[GS_PROFILE_MAX_OPS];
     int noverrides;
+    gs_measured *measured;      /* sorted by key (strcmp), keys in the same block; ctx heap,
+                                   freed by gs_profile_free; NULL when the profile has none */
+    int nmeasured;
 } gs_profile;
 
 extern const gs_profile gs_profile_default;
 
 /* Parse / load a device profile (JSON: name, peak_gflops, bandwidth_gbs,
- * overhead_us, optional ops: {"Conv": {"efficiency": 0.6}}). */
+ * overhead_us, optional ops: {"Conv": {"efficiency": 0.6}}, measured:
+ * {"KEY": microseconds}, ...). On success the caller owns p's measured table
+ * (gs_profile_free); on failure p holds none. */
 gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
                            gs_profile *p);
 gs_status gs_profile_load(gs_ctx *ctx, const char *path, gs_profile *p);
+/* Free p's measured table (a copy of p shares it: free one). */
+void gs_profile_free(gs_ctx *ctx, gs_profile *p);
+/* The entry of p's measured table for key, or NULL: a binary search. */
+const gs_measured *gs_profile_measured(const gs_profile *p, const char *key);
 
 #endif /* GS_TARGET_H */

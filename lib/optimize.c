@@ -483,6 +483,34 @@ static gs_status pipeline(run *r, gs_report *rep)
     return GS_OK;
 }
 
+/* gs_optimize once the profile is loaded (the caller frees it). */
+static gs_status optimize_profiled(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o,
+                                   const gs_profile *profile, gs_report *report)
+{
+    gs_status st;
+    if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
+        return gs_model_errfile(m, st);
+    /* A profile's opset is what the target runs: raise to it when every op allows. */
+    int raise = o->target_opset ? 0 : profile_opset(profile, m);
+    if (raise && gs_opset_can_raise(m, raise) && (st = gs_opset_raise(m, raise)) != GS_OK)
+        return gs_model_errfile(m, st);
+    if (o->level == 0)
+        return GS_OK;
+    run r = { .ctx = ctx, .m = m, .o = o };
+    r.profile = *profile;
+    r.cm = (gs_cost_model){ &r.profile, o->cost_cb, o->cost_ud };
+    if ((st = load_rules(ctx, o, &r.profile, &r.rs)) != GS_OK)
+        return st;
+    gs_arena_init(&r.arena, ctx);
+    r.rw = (gs_rw){ ctx, r.rs, &r.cm, &r.arena, o->time_limit };
+    st = pipeline(&r, report);
+    if (st == GS_OK && report)
+        st = fill_steps(ctx, m->graph->perm, report, r.path);
+    gs_arena_free(&r.arena);
+    gs_ruleset_free(r.rs);
+    return gs_model_errfile(m, st);
+}
+
 GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *opts,
                              gs_report *report)
 {
@@ -501,25 +529,7 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     gs_profile profile = gs_profile_default;
     if (o->profile_path && (st = gs_profile_load(ctx, o->profile_path, &profile)) != GS_OK)
         return st;
-    if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
-        return gs_model_errfile(m, st);
-    /* A profile's opset is what the target runs: raise to it when every op allows. */
-    int raise = o->target_opset ? 0 : profile_opset(&profile, m);
-    if (raise && gs_opset_can_raise(m, raise) && (st = gs_opset_raise(m, raise)) != GS_OK)
-        return gs_model_errfile(m, st);
-    if (o->level == 0)
-        return GS_OK;
-    run r = { .ctx = ctx, .m = m, .o = o };
-    r.profile = profile;
-    r.cm = (gs_cost_model){ &r.profile, o->cost_cb, o->cost_ud };
-    if ((st = load_rules(ctx, o, &r.profile, &r.rs)) != GS_OK)
-        return st;
-    gs_arena_init(&r.arena, ctx);
-    r.rw = (gs_rw){ ctx, r.rs, &r.cm, &r.arena, o->time_limit };
-    st = pipeline(&r, report);
-    if (st == GS_OK && report)
-        st = fill_steps(ctx, m->graph->perm, report, r.path);
-    gs_arena_free(&r.arena);
-    gs_ruleset_free(r.rs);
-    return gs_model_errfile(m, st);
+    st = optimize_profiled(ctx, m, o, &profile, report);
+    gs_profile_free(ctx, &profile);
+    return st;
 }

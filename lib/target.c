@@ -3,8 +3,9 @@
  * profiles/README.md) gives the cost formula's figures (peak FLOP/s,
  * bandwidth, per-op overhead, GEMM width, per-op efficiencies) and what the
  * target's runtime wants from a model (its opset, the opsets some ops are
- * limited to, rule files it adds, rules it skips). gs_optimize reads it once;
- * the cost model reads the figures.
+ * limited to, rule files it adds, rules it skips), and the times measured
+ * for node signatures on the device (bench/calibrate). gs_optimize reads it
+ * once; the cost model reads the figures.
  */
 #include "gs_target.h"
 
@@ -126,6 +127,94 @@ static gs_status skip_rules(gs_ctx *ctx, const char *path, const cJSON *list, gs
     return GS_OK;
 }
 
+/* ---- the measured table -------------------------------------------------- */
+
+static int cmp_measured(const void *a, const void *b)
+{
+    return strcmp(((const gs_measured *)a)->key, ((const gs_measured *)b)->key);
+}
+
+/* A key as bench/calibrate writes it: an op name, then three '|'. */
+static bool key_form(const char *k)
+{
+    int bars = 0;
+    for (const char *c = k; *c; c++)
+        bars += *c == '|';
+    return *k && *k != '|' && bars == 3 && strlen(k) < GS_MEASURED_KEY_MAX;
+}
+
+/* Check every entry of the "measured" object; the bytes its keys need. */
+static gs_status measured_check(gs_ctx *ctx, const char *path, const cJSON *obj, size_t *bytes)
+{
+    if (!cJSON_IsObject(obj) || cJSON_GetArraySize(obj) > GS_MEASURED_MAX)
+        return gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'measured' must be an object of at most %d "
+                      "\"KEY\": microseconds entries", path, GS_MEASURED_MAX);
+    *bytes = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        if (!key_form(it->string))
+            return gs_err(ctx, GS_ERR_PARSE, "%s: measured key '%.200s' is not of the form "
+                          "Op|inputs|outputs|attributes", path, it->string);
+        if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0) || it->valuedouble > 1e9)
+            return gs_err(ctx, GS_ERR_PARSE, "%s: measured.%.200s must be a number of microseconds from 0 "
+                          "to 1e9", path, it->string);
+        *bytes += strlen(it->string) + 1;
+    }
+    return GS_OK;
+}
+
+/* The profile's "measured": {"KEY": microseconds}, into one block sorted by
+ * key; a key given twice is an error. */
+static gs_status measured_table(gs_ctx *ctx, const char *path, const cJSON *obj, gs_profile *p)
+{
+    size_t bytes = 0;
+    if (!obj)
+        return GS_OK;
+    gs_status st = measured_check(ctx, path, obj, &bytes);
+    if (st != GS_OK)
+        return st;
+    int n = cJSON_GetArraySize(obj);
+    gs_measured *m = gs_alloc(ctx, (size_t)n * sizeof *m + bytes + 1);
+    if (!m)
+        return gs_nomem(ctx);
+    char *s = (char *)(m + n);
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        size_t len = strlen(it->string) + 1;
+        memcpy(s, it->string, len);
+        m[i++] = (gs_measured){ s, it->valuedouble * 1e-6 };
+        s += len;
+    }
+    qsort(m, (size_t)n, sizeof *m, cmp_measured);
+    for (i = 1; i < n; i++)
+        if (!strcmp(m[i - 1].key, m[i].key)) {
+            st = gs_err(ctx, GS_ERR_PARSE, "%s: measured key '%.200s' is given twice", path, m[i].key);
+            gs_dealloc(ctx, m);
+            return st;
+        }
+    p->measured = n ? m : NULL;
+    p->nmeasured = n;
+    if (!n)
+        gs_dealloc(ctx, m);
+    return GS_OK;
+}
+
+const gs_measured *gs_profile_measured(const gs_profile *p, const char *key)
+{
+    if (!p->nmeasured)
+        return NULL;
+    gs_measured k = { key, 0 };
+    return bsearch(&k, p->measured, (size_t)p->nmeasured, sizeof k, cmp_measured);
+}
+
+void gs_profile_free(gs_ctx *ctx, gs_profile *p)
+{
+    gs_dealloc(ctx, p->measured);
+    p->measured = NULL;
+    p->nmeasured = 0;
+}
+
 gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char *path,
                            gs_profile *p)
 {
@@ -166,6 +255,8 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = rule_paths(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "rules"), p);
     if (st == GS_OK)
         st = skip_rules(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "skip_rules"), p);
+    if (st == GS_OK)    /* last: nothing fails after it allocates */
+        st = measured_table(ctx, path, cJSON_GetObjectItemCaseSensitive(root, "measured"), p);
     p->peak_flops = gflops * 1e9;
     p->bandwidth = gbs * 1e9;
     p->overhead = us * 1e-6;
