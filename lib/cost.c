@@ -51,7 +51,7 @@ void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
         const gs_value *val = &g->values[v];
         double elems = 1;
         for (int d = 0; d < val->rank; d++)
-            elems *= val->dims[d].v > 0 ? (double)val->dims[d].v : 1;
+            elems *= gs_cost_dim(val->dims[d]);
         double bytes = elems * (double)(gs_dtype_size(val->dtype) ? gs_dtype_size(val->dtype) : 4);
         if (out) {
             c->bytes_written += bytes;
@@ -62,11 +62,16 @@ void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c)
     }
 }
 
+double gs_cost_dim(gs_dim d)
+{
+    return d.v > 0 ? (double)d.v : d.v < 0 ? GS_COST_DIM_UNKNOWN : 1;
+}
+
 double gs_value_elems(const gs_value *v)
 {
     double e = 1;
     for (int i = 0; v && i < v->rank; i++)
-        e *= v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
+        e *= gs_cost_dim(v->dims[i]);
     return e;
 }
 

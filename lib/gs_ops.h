@@ -120,8 +120,15 @@ bool gs_op_fits(const gs_opdef *d, const gs_node *n);
 /* The default (a row without a cost function): one operation per output
  * element, bytes of every distinct input and of the outputs. */
 void gs_cost_default(const gs_graph *g, const gs_node *n, gs_cost *c);
-/* Elements of v (unknown dims count as 1, and a NULL v as one element) and
- * its bytes (4 per element when the type is unknown, 0 for a NULL v). */
+/* The size a cost estimate gives dim d: its value; GS_COST_DIM_UNKNOWN when
+ * it is symbolic or unknown (a batch, a sequence: priced at a typical size
+ * rather than 1, where every op's fixed cost would outweigh its data and a
+ * rewrite that saves ops but copies data would look cheap); 1 for 0. */
+#define GS_COST_DIM_UNKNOWN 64
+double gs_cost_dim(gs_dim d);
+/* Elements of v (dims as gs_cost_dim gives them, and a NULL v as one
+ * element) and its bytes (4 per element when the type is unknown, 0 for a
+ * NULL v). */
 double gs_value_elems(const gs_value *v);
 double gs_value_bytes(const gs_value *v);
 

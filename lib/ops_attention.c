@@ -436,7 +436,7 @@ static gs_status infer_attention(gs_graph *g, gs_node *n)
 
 static double dimv(gs_dim d)
 {
-    return d.v > 0 ? (double)d.v : 1;
+    return gs_cost_dim(d);
 }
 
 /* Two products of [S, H] by [H, L] and [S, L] by [L, HV] per query head,

@@ -376,7 +376,7 @@ static void cost_gemmlike(const gs_graph *g, const gs_node *n, gs_cost *c, doubl
 {
     const gs_value *o = outval(g, n);
     c->flops = 2 * gs_value_elems(o) * k;
-    c->gemm_cols = o && o->rank > 0 && o->dims[o->rank - 1].v > 0 ? (double)o->dims[o->rank - 1].v : 1;
+    c->gemm_cols = o && o->rank > 0 ? gs_cost_dim(o->dims[o->rank - 1]) : 1;
     c->bytes_read = gs_value_bytes(val(g, n, 0)) + gs_value_bytes(val(g, n, 1)) + gs_value_bytes(val(g, n, 2));
     c->bytes_written = gs_value_bytes(o);
 }
@@ -384,7 +384,7 @@ static void cost_gemmlike(const gs_graph *g, const gs_node *n, gs_cost *c, doubl
 static void cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
     const gs_value *a = val(g, n, 0);
-    double k = a && a->rank > 0 && a->dims[a->rank - 1].v > 0 ? (double)a->dims[a->rank - 1].v : 1;
+    double k = a && a->rank > 0 ? gs_cost_dim(a->dims[a->rank - 1]) : 1;
     cost_gemmlike(g, n, c, k);
 }
 
@@ -392,7 +392,7 @@ static void cost_gemm(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
     const gs_value *a = val(g, n, 0);
     int ka = gs_attr_int(n, "transA", 0) ? 0 : 1;
-    double k = a && a->rank == 2 && a->dims[ka].v > 0 ? (double)a->dims[ka].v : 1;
+    double k = a && a->rank == 2 ? gs_cost_dim(a->dims[ka]) : 1;
     cost_gemmlike(g, n, c, k);
 }
 

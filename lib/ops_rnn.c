@@ -292,11 +292,11 @@ static gs_status infer_lstm(gs_graph *g, gs_node *n)
     return st;
 }
 
-/* Dim i of input k's value, or 1 when unknown. */
+/* Dim i of input k's value as a cost estimate sizes it (gs_cost_dim), or 1. */
 static double dim_of(const gs_graph *g, const gs_node *n, int k, int i)
 {
     const gs_value *v = k < n->nin && n->in[k] != GS_NONE ? &g->values[n->in[k]] : NULL;
-    return v && v->rank > i && v->dims[i].v > 0 ? (double)v->dims[i].v : 1;
+    return v && v->rank > i ? gs_cost_dim(v->dims[i]) : 1;
 }
 
 /* Four gates' products with the input and the state at every step, both

@@ -21,7 +21,7 @@ const gs_profile gs_profile_default = {
     .peak_flops = 50e9,
     .bandwidth = 12e9,
     .overhead = 3e-6,
-    .gemm_half_cols = 256,
+    .gemm_half_cols = 0,
     .noverrides = 0,
 };
 

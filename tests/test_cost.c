@@ -70,6 +70,50 @@ static void test_keys_as_calibrate_writes(void)
     gs_ctx_free(ctx);
 }
 
+/* The formula cost of every node of tiny_cnn with its batch dim as given:
+ * bound to `batch` (> 0), or left symbolic (0). */
+static void tiny_costs(gs_ctx *ctx, int64_t batch, double *out)
+{
+    gs_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(gs_model_load(ctx, SRCDIR "/examples/tiny_cnn.onnx", &m), GS_OK);
+    if (batch)
+        CU_ASSERT_EQUAL_FATAL(gs_model_bind_dim(m, "batch", batch), GS_OK);
+    CU_ASSERT_EQUAL_FATAL(gs_infer_graph(m->graph), GS_OK);
+    gs_cost_model formula = { &gs_profile_default, NULL, NULL };
+    for (int i = 0; i < NTINY; i++) {
+        gs_ncost c;
+        gs_cost_node(&formula, m->graph, named(m->graph, tiny_keys[i][0]), &c);
+        out[i] = c.seconds;
+    }
+    gs_model_free(m);
+}
+
+/* A symbolic dim is priced at a typical size (GS_COST_DIM_UNKNOWN), not 1:
+ * at 1 every op's fixed cost outweighs its data, and a rewrite that saves
+ * ops but copies data (a merged projection and its Split) looks cheap. */
+static void test_symbolic_dims_priced_typical(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    double sym[NTINY], typical[NTINY], one[NTINY];
+    tiny_costs(ctx, 0, sym);
+    tiny_costs(ctx, GS_COST_DIM_UNKNOWN, typical);
+    tiny_costs(ctx, 1, one);
+    double tsym = 0, tone = 0;
+    for (int i = 0; i < NTINY; i++) {
+        CU_ASSERT_DOUBLE_EQUAL(sym[i], typical[i], 1e-15);
+        CU_ASSERT(sym[i] >= one[i]);   /* equal for the free ones (Identity, Flatten) */
+        tsym += sym[i], tone += one[i];
+    }
+    CU_ASSERT(tsym > 10 * tone);
+    gs_dim d = { 0, NULL };
+    CU_ASSERT_DOUBLE_EQUAL(gs_cost_dim(d), 1, 0);   /* an empty dim: one element */
+    d.v = 7;
+    CU_ASSERT_DOUBLE_EQUAL(gs_cost_dim(d), 7, 0);
+    d.v = -1, d.sym = "seq";
+    CU_ASSERT_DOUBLE_EQUAL(gs_cost_dim(d), GS_COST_DIM_UNKNOWN, 0);
+    gs_ctx_free(ctx);
+}
+
 /* A profile of the given measured table (JSON object text). */
 static gs_status profile(gs_ctx *ctx, const char *measured, gs_profile *p)
 {
@@ -222,6 +266,7 @@ int cu_register(void)
         return -1;
     CU_add_test(s, "keys as bench/calibrate writes them", test_keys_as_calibrate_writes);
     CU_add_test(s, "a measured entry prices exactly its node", test_measured_cost_of_one_node);
+    CU_add_test(s, "a symbolic dim priced at a typical size", test_symbolic_dims_priced_typical);
     CU_add_test(s, "the table is sorted and searched", test_lookup_sorted);
     CU_add_test(s, "malformed tables refused", test_malformed_tables);
     CU_add_test(s, "out of memory while loading the table", test_table_out_of_memory);
