@@ -209,7 +209,7 @@ bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
     if (a.v >= 0 && b.v >= 0) { *out = a; return a.v == b.v; }
     if (a.v >= 0) { *out = a; return true; }
     if (b.v >= 0) { *out = b; return true; }
-    if (a.sym && b.sym && !strcmp(a.sym, b.sym)) { *out = a; return true; }
+    if (a.sym && b.sym && gs_dim_equal(a, b)) { *out = a; return true; }   /* 8*batch, batch*8 */
     *out = (gs_dim){ -1, NULL };
     return true;
 }
