@@ -297,6 +297,12 @@ gs_dim gs_elem_div(gs_graph *g, gs_dim a, int64_t k);
  * skip -1 the result is 1 exactly when the sizes are always equal. *never:
  * the two can never divide (numbers that do not, over the same names). */
 gs_dim gs_infer_size_ratio(gs_graph *g, const gs_dim *x, int rx, const gs_dim *t, int r, int skip, bool *never);
+/* The value of dim name sym (a name or an expression over names, see the
+ * top of infer.c) where fn gives each name's value (false: not known). fn
+ * is called on every name of sym, in order, known or not. False when some
+ * name is unknown, sym is not an expression, or the value overflows. */
+typedef bool (*gs_dim_name_fn)(void *ud, const char *name, size_t len, int64_t *value);
+bool gs_dim_eval(const char *sym, gs_dim_name_fn fn, void *ud, int64_t *out);
 /* True when a and b are the same size at run time: equal sizes or equal
  * names (expressions equal as gs_elem_same says). */
 bool gs_dim_equal(gs_dim a, gs_dim b);

@@ -650,6 +650,34 @@ static bool lin_div(const lin *p, int64_t k, const char *m, size_t lm, lin *out)
     return true;
 }
 
+/* l written in the form above into buf: false when it does not fit or
+ * would not be read back the same (a leading minus). */
+static bool lin_write(const lin *l, char *buf, size_t cap)
+{
+    size_t at = 0;
+    for (int i = 0; i < l->n && at < cap; i++) {
+        int64_t k = l->coef[i];
+        const char *sep = i == 0 ? (k < 0 ? "-" : "") : (k < 0 ? " - " : " + ");
+        if (k == INT64_MIN)
+            return false;
+        int64_t a = k < 0 ? -k : k;
+        at += a == 1 ? (size_t)snprintf(buf + at, cap - at, "%s%.*s", sep, (int)l->len[i], l->atom[i])
+                     : (size_t)snprintf(buf + at, cap - at, "%s%lld*%.*s", sep, (long long)a,
+                                        (int)l->len[i], l->atom[i]);
+    }
+    if (l->c && at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%lld", l->c < 0 ? " - " : " + ",
+                               (long long)(l->c < 0 ? -l->c : l->c));
+    return at < cap && buf[0] != '-';
+}
+
+static const char *perm_strdup(gs_graph *g, const char *s)
+{
+    while (g->parent)
+        g = g->parent;
+    return gs_arena_strdup(g->perm, s);
+}
+
 /* l as an element: a number, or a name written in the form above. */
 static gs_dim lin_elem(gs_graph *g, const lin *l)
 {
@@ -658,27 +686,25 @@ static gs_dim lin_elem(gs_graph *g, const lin *l)
     if (l->n == 0)
         return (gs_dim){ l->c, NULL };
     char buf[1024];
-    size_t at = 0;
-    for (int i = 0; i < l->n && at < sizeof buf; i++) {
-        int64_t k = l->coef[i];
-        const char *sep = i == 0 ? (k < 0 ? "-" : "") : (k < 0 ? " - " : " + ");
-        if (k == INT64_MIN)
-            return UNKNOWN_ELEM;
-        int64_t a = k < 0 ? -k : k;
-        at += a == 1 ? (size_t)snprintf(buf + at, sizeof buf - at, "%s%.*s", sep, (int)l->len[i], l->atom[i])
-                     : (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld*%.*s", sep, (long long)a,
-                                        (int)l->len[i], l->atom[i]);
-    }
-    if (l->c && at < sizeof buf)
-        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld", l->c < 0 ? " - " : " + ",
-                               (long long)(l->c < 0 ? -l->c : l->c));
-    if (at >= sizeof buf || buf[0] == '-')
-        return UNKNOWN_ELEM;   /* too long, or not read back the same (a leading minus) */
-    gs_graph *r = g;
-    while (r->parent)
-        r = r->parent;
-    const char *sym = gs_arena_strdup(r->perm, buf);
+    const char *sym = lin_write(l, buf, sizeof buf) ? perm_strdup(g, buf) : NULL;
     return sym ? (gs_dim){ GS_ELEM_UNKNOWN, sym } : UNKNOWN_ELEM;
+}
+
+/* Element e with a dim expression spelled in the form above (a model's own
+ * batch*8 as 8*batch), so equal elements are equal strings (cse.c compares
+ * them so); e itself when already so spelled or not an expression. */
+static gs_dim canon_elem(gs_graph *g, gs_dim e)
+{
+    lin l = { 0 };
+    char buf[1024];
+    if (!e.sym || !strpbrk(e.sym, "*+-") || !lin_of(e, 1, &l) || l.c == INT64_MIN)
+        return e;
+    if (l.n == 0)
+        return (gs_dim){ l.c, NULL };
+    if (!lin_write(&l, buf, sizeof buf) || !strcmp(buf, e.sym))
+        return e;
+    const char *sym = perm_strdup(g, buf);
+    return sym ? (gs_dim){ GS_ELEM_UNKNOWN, sym } : e;
 }
 
 /* True when every term of l is a dim added (so l >= 0 at run time). */
@@ -796,6 +822,32 @@ gs_dim gs_infer_size_ratio(gs_graph *g, const gs_dim *x, int rx, const gs_dim *t
     return gs_dim_of_elem(lin_elem(g, &q));
 }
 
+bool gs_dim_eval(const char *sym, gs_dim_name_fn fn, void *ud, int64_t *out)
+{
+    bool ok = true;
+    const char *p = sym;
+    int64_t sg = 1;
+    *out = 0;
+    if (!sym || !*sym)
+        return false;
+    for (;;) {
+        const char *q = next_sep(p), *f[LIN_FACTORS];
+        size_t fl[LIN_FACTORS];
+        int nf = 0;
+        int64_t k = sg, v;
+        if (!factors(p, q ? (size_t)(q - p) : strlen(p), &k, f, fl, &nf))
+            return false;
+        for (int i = 0; i < nf; i++)   /* every name is asked for, known or not */
+            ok &= fn(ud, f[i], fl[i], &v) && !__builtin_mul_overflow(k, v, &k);
+        ok &= !__builtin_add_overflow(*out, k, out);
+        if (!q)
+            break;
+        sg = q[1] == '+' ? 1 : -1;
+        p = q + 3;
+    }
+    return ok;
+}
+
 /* a op b for two elements: numbers are computed (division only when
  * exact), a name with 0 or 1 stays that name, sums, differences and
  * products are dim expressions, and so are quotients by a number that
@@ -827,7 +879,7 @@ static gs_dim elem_arith(gs_graph *g, char op, gs_dim a, gs_dim b)
     return UNKNOWN_ELEM;
 }
 
-static int elems_shape(const gs_graph *g, const gs_node *n, gs_dim *e)
+static int elems_shape(gs_graph *g, const gs_node *n, gs_dim *e)
 {
     const gs_value *x = &g->values[n->in[0]];
     if (x->rank < 0)
@@ -837,7 +889,7 @@ static int elems_shape(const gs_graph *g, const gs_node *n, gs_dim *e)
     s = s < 0 ? 0 : s > r ? r : s, end = end < 0 ? 0 : end > r ? r : end;
     int k = 0;
     for (int64_t i = s; i < end; i++)
-        e[k++] = gs_elem_of_dim(x->dims[i]);
+        e[k++] = canon_elem(g, gs_elem_of_dim(x->dims[i]));
     return k;
 }
 

@@ -44,6 +44,37 @@ static void test_dim_expressions(void)
     gs_ctx_free(ctx);
 }
 
+/* A gs_dim_name_fn: batch 3, seq 5, past 2, any other name unknown. */
+static bool test_names(void *ud, const char *name, size_t len, int64_t *value)
+{
+    static const struct { const char *n; int64_t v; } known[] = { { "batch", 3 }, { "seq", 5 }, { "past", 2 } };
+    ++*(int *)ud;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i].n) == len && !strncmp(known[i].n, name, len)) {
+            *value = known[i].v;
+            return true;
+        }
+    return false;
+}
+
+/* A dim name's value from its names' (verify's bindings): every name is
+ * asked for, an unknown one or an overflow makes it unknown. */
+static void test_dim_eval(void)
+{
+    int64_t v;
+    int asked = 0;
+    CU_ASSERT(gs_dim_eval("past + seq", test_names, &asked, &v) && v == 7);
+    CU_ASSERT(gs_dim_eval("batch*8", test_names, &asked, &v) && v == 24);
+    CU_ASSERT(gs_dim_eval("2*batch*seq - past + 1", test_names, &asked, &v) && v == 29);
+    CU_ASSERT(gs_dim_eval("seq", test_names, &asked, &v) && v == 5);
+    asked = 0;
+    CU_ASSERT(!gs_dim_eval("heads*batch + seq", test_names, &asked, &v));
+    CU_ASSERT_EQUAL(asked, 3);   /* heads, batch and seq all asked for */
+    CU_ASSERT(!gs_dim_eval("9223372036854775807*batch", test_names, &asked, &v));
+    CU_ASSERT(!gs_dim_eval("", test_names, &asked, &v));
+    CU_ASSERT(!gs_dim_eval("seq*", test_names, &asked, &v));
+}
+
 /* Products and exact quotients of dims: one spelling whatever the order of
  * the factors (8*batch, batch*8; batch*heads, heads*batch), products of
  * sums multiply out, a quotient by a number only where every coefficient
@@ -765,6 +796,7 @@ int cu_register(void)
     CU_add_test(ir, "error messages are printable", test_error_message_is_printable);
     CU_add_test(ir, "dim expressions", test_dim_expressions);
     CU_add_test(ir, "dim products and exact quotients", test_dim_products);
+    CU_add_test(ir, "a dim name's value from its names", test_dim_eval);
     CU_add_test(ir, "the graph's opset decides what a node means", test_opset_of_the_graph);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);
