@@ -22,10 +22,12 @@ static const char help[] =
     "  --rtol R          relative tolerance (default 1e-3)\n"
     "  --atol A          absolute tolerance (default 1e-4)\n"
     "  --dim NAME=VALUE  value (an integer) of a symbolic input dim; repeatable; NAME\n"
-    "                    must be a dim of an input. Symbols not given take\n"
+    "                    must be a dim of an input (or a name in one named by an\n"
+    "                    expression: batch of 8*batch). Symbols not given take\n"
     "                    2 + (k + t) % 5 in trial t (k: the symbol's place among the\n"
     "                    inputs' symbols), and at least two trials run when there\n"
-    "                    is one; a dim with no name is 1\n"
+    "                    is one; a dim named by an expression (past + seq) takes\n"
+    "                    its value from its names; a dim with no name is 1\n"
     "  -h, --help        show this help\n"
     "An element passes when |got - want| <= atol + rtol * max(|want|, max|want| / 100).\n";
 

@@ -270,8 +270,34 @@ static bool sym_mentions(const char *sym, const char *name, bool *exact)
     return false;
 }
 
+/* The binding being made (a gs_dim_name_fn over a bound_name): its value
+ * for its name, unknown for any other. */
+typedef struct bound_name {
+    const char *name;
+    int64_t value;
+} bound_name;
+
+static bool bound_value(void *ud, const char *name, size_t len, int64_t *value)
+{
+    const bound_name *b = ud;
+    *value = b->value;
+    return strlen(b->name) == len && !strncmp(b->name, name, len);
+}
+
+/* The dim a dim named sym becomes when name is value: that value, the
+ * value of an expression over name alone (8*batch), else unknown. */
+static gs_dim bound_dim(const char *sym, const char *name, int64_t value)
+{
+    bound_name b = { name, value };
+    int64_t v;
+    if (!strcmp(sym, name))
+        return (gs_dim){ value, NULL };
+    return gs_dim_eval(sym, bound_value, &b, &v) && v >= 0 ? (gs_dim){ v, NULL } : (gs_dim){ -1, NULL };
+}
+
 /* Dims of every value of g (and its bodies) named name become value; a dim
- * whose expression mentions name becomes unknown, for inference to redo. */
+ * whose expression mentions name becomes its value when name is its only
+ * name (8*batch), else unknown, for inference to redo. */
 static gs_status bind_in(gs_graph *g, const char *name, int64_t value, int *hits)
 {
     for (gs_id v = 0; v < g->nvalues; v++) {
@@ -283,7 +309,7 @@ static gs_status bind_in(gs_graph *g, const char *name, int64_t value, int *hits
             gs_dim *d = gs_arena_memdup(&g->arena, val->dims, (size_t)val->rank * sizeof *d);
             if (!d)
                 return gs_nomem(g->ctx);
-            d[i] = (gs_dim){ exact ? value : -1, NULL };
+            d[i] = bound_dim(val->dims[i].sym, name, value);
             val->dims = d;
             val->flags |= GS_V_TYPED;
             *hits += (val->flags & GS_V_INPUT) != 0;
@@ -291,7 +317,7 @@ static gs_status bind_in(gs_graph *g, const char *name, int64_t value, int *hits
         for (int i = 0; val->elems && i < val->nelems; i++) {
             bool exact;
             if (val->elems[i].sym && sym_mentions(val->elems[i].sym, name, &exact))
-                val->elems[i] = exact ? (gs_dim){ value, NULL } : (gs_dim){ GS_ELEM_UNKNOWN, NULL };
+                val->elems[i] = gs_elem_of_dim(bound_dim(val->elems[i].sym, name, value));
         }
     }
     for (int32_t i = 0; i < g->nsubs; i++) {

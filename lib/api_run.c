@@ -180,18 +180,24 @@ static uint64_t next(uint64_t *s)   /* splitmix64 */
 
 /* The value of a "name=value" entry of dims: a decimal integer in
  * [0, 2^31), strictly (no sign, no exponent, nothing after it). */
+static bool entry_number(const char *p, int64_t *out)
+{
+    int64_t v = 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > INT32_MAX)
+            return false;
+    *out = v;
+    return true;
+}
+
 static gs_status dim_entry(gs_ctx *ctx, const char *entry, int64_t *out)
 {
     const char *eq = strchr(entry, '=');
     if (!eq || eq == entry || !eq[1])
         return gs_err(ctx, GS_ERR_ARG, "dim '%s': expected NAME=VALUE", entry);
-    int64_t v = 0;
-    for (const char *p = eq + 1; *p; p++) {
-        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > INT32_MAX)
-            return gs_err(ctx, GS_ERR_ARG, "dim '%s': the value must be an integer from 0 to %d",
-                          entry, INT32_MAX);
-    }
-    *out = v;
+    if (!entry_number(eq + 1, out))
+        return gs_err(ctx, GS_ERR_ARG, "dim '%s': the value must be an integer from 0 to %d",
+                      entry, INT32_MAX);
     return GS_OK;
 }
 
@@ -202,8 +208,19 @@ static bool names_sym(const char *e, const char *sym)
     return eq && sym && strlen(sym) == (size_t)(eq - e) && !strncmp(e, sym, (size_t)(eq - e));
 }
 
+/* The value dims gives name[0..len) (gs_dim_name_fn over a dims list). */
+static bool entry_value(void *ud, const char *name, size_t len, int64_t *value)
+{
+    const char *const *dims = ud;
+    for (int i = 0; dims && dims[i]; i++)
+        if (!strncmp(dims[i], name, len) && dims[i][len] == '=')
+            return dims[i][len + 1] && entry_number(dims[i] + len + 1, value);
+    return false;
+}
+
 /* Size of dim d: its own, else the one hint gives (>= 0), else the value
- * dims gives its symbol, else 1. */
+ * dims gives its symbol, else the value of its expression over the names
+ * dims gives (past + seq, 8*batch) when from 0 to 2^31 - 1, else 1. */
 static gs_status dim_value(gs_ctx *ctx, const gs_dim *d, int64_t hint, const char *const *dims,
                            int64_t *out)
 {
@@ -213,6 +230,9 @@ static gs_status dim_value(gs_ctx *ctx, const gs_dim *d, int64_t hint, const cha
     for (int i = 0; dims && dims[i]; i++)
         if (names_sym(dims[i], d->sym))
             return dim_entry(ctx, dims[i], out);
+    int64_t v;
+    if (d->sym && gs_dim_eval(d->sym, entry_value, (void *)dims, &v) && v >= 0 && v <= INT32_MAX)
+        *out = v;
     return GS_OK;
 }
 
@@ -374,14 +394,34 @@ static gs_status same_input(gs_ctx *ctx, const gs_model *a, const gs_model *b, i
     return GS_OK;
 }
 
-/* Whether symbol sym is a dim of an input of m. */
+/* A gs_dim_name_fn noting whether dims entry *ud ("name=value") names
+ * name[0..len) (ud: name_hit). */
+typedef struct name_hit {
+    const char *entry;
+    bool hit;
+} name_hit;
+
+static bool entry_names(void *ud, const char *name, size_t len, int64_t *value)
+{
+    name_hit *h = ud;
+    h->hit |= !strncmp(h->entry, name, len) && h->entry[len] == '=';
+    *value = 1;
+    return true;
+}
+
+/* Whether the symbol of dims entry e is a dim of an input of m, or a name
+ * of the expression naming one (batch of 8*batch). */
 static bool has_sym(const gs_model *m, const char *e)
 {
     for (int i = 0; i < gs_model_input_count(m); i++) {
         const gs_value *v = input_value(m, i);
-        for (int k = 0; k < v->rank; k++)
-            if (v->dims[k].v < 0 && names_sym(e, v->dims[k].sym))
+        for (int k = 0; k < v->rank; k++) {
+            name_hit h = { e, false };
+            int64_t unused;
+            if (v->dims[k].v < 0 && (names_sym(e, v->dims[k].sym) ||
+                                     (v->dims[k].sym && (gs_dim_eval(v->dims[k].sym, entry_names, &h, &unused), h.hit))))
                 return true;
+        }
     }
     return false;
 }
@@ -513,10 +553,36 @@ static bool bound(const char *const *dims, const char *sym)
     return false;
 }
 
+/* The bindings of one trial as bind_dims makes them. */
+typedef struct binder {
+    char **list;    /* NULL-terminated "name=value" entries */
+    int n, cap;     /* entries, room for entries */
+    char *text;     /* the next entry's 80 bytes */
+    int t, nsyms;   /* the trial, the symbols bound so far */
+} binder;
+
+/* The value of name[0..len) in b's list, bound now when it is not yet
+ * (gs_dim_name_fn). */
+static bool bind_name(void *ud, const char *name, size_t len, int64_t *value)
+{
+    binder *b = ud;
+    if (entry_value(b->list, name, len, value))
+        return true;
+    if (len > 64 || b->n == b->cap)
+        return false;
+    *value = 2 + (b->nsyms++ + b->t) % 5;
+    snprintf(b->text, 80, "%.*s=%d", (int)len, name, (int)*value);
+    b->list[b->n++] = b->text;
+    b->list[b->n] = NULL;
+    b->text += 80;
+    return true;
+}
+
 /* The binding of trial t: the caller's "name=value" entries, then the k-th
- * other symbol of a's inputs (in order of first appearance) at 2 + (k + t)
- * % 5, so consecutive trials bind every symbol differently. *out (ctx heap,
- * one block) is NULL-terminated; *nsyms counts the symbols added. */
+ * other symbol of a's inputs (in order of first appearance; the names of a
+ * dim named by an expression, past + seq, 8*batch) at 2 + (k + t) % 5, so
+ * consecutive trials bind every symbol differently. *out (ctx heap, one
+ * block) is NULL-terminated; *nsyms counts the symbols added. */
 static gs_status bind_dims(gs_ctx *ctx, const gs_model *a, const char *const *user, int t, char ***out,
                            int *nsyms)
 {
@@ -524,31 +590,28 @@ static gs_status bind_dims(gs_ctx *ctx, const gs_model *a, const char *const *us
     int nuser = 0, cap = 0;
     while (user && user[nuser])
         nuser++;
-    for (int i = 0; i < gs_model_input_count(a); i++)
-        cap += g->values[gs_model_input(a, i)].rank > 0 ? g->values[gs_model_input(a, i)].rank : 0;
+    for (int i = 0; i < gs_model_input_count(a); i++)   /* room for 8 names a dim */
+        cap += g->values[gs_model_input(a, i)].rank > 0 ? 8 * g->values[gs_model_input(a, i)].rank : 0;
     char **list = gs_alloc(ctx, (size_t)(nuser + cap + 1) * (sizeof *list + 80) + 1);
     if (!list)
         return gs_nomem(ctx);
-    char *text = (char *)(list + nuser + cap + 1);
-    int n = 0;
-    for (; n < nuser; n++)
+    binder b = { list, nuser, nuser + cap, (char *)(list + nuser + cap + 1), t, 0 };
+    for (int n = 0; n < nuser; n++)
         list[n] = (char *)user[n];
-    list[n] = NULL;
-    *nsyms = 0;
+    list[nuser] = NULL;
     for (int i = 0; i < gs_model_input_count(a); i++) {
         const gs_value *v = &g->values[gs_model_input(a, i)];
         for (int d = 0; d < v->rank; d++) {
             const char *sym = v->dims[d].sym;
-            if (v->dims[d].v >= 0 || !sym || strlen(sym) > 64 || bound((const char *const *)list, sym))
+            int64_t value;
+            if (v->dims[d].v >= 0 || !sym || bound((const char *const *)list, sym) ||
+                gs_dim_eval(sym, bind_name, &b, &value))
                 continue;
-            snprintf(text, 80, "%s=%d", sym, 2 + (*nsyms + t) % 5);
-            list[n++] = text;
-            list[n] = NULL;
-            text += 80;
-            ++*nsyms;
+            bind_name(&b, sym, strlen(sym), &value);   /* not an expression: the name itself */
         }
     }
     *out = list;
+    *nsyms = b.nsyms;
     return GS_OK;
 }
 

@@ -340,38 +340,28 @@ static gs_status fold_elems(gs_model *m, gs_graph *g, gs_id id, bool *done)
     return st;
 }
 
-/* True when x's dims and the elements t[0..r) (numbers and names, none
- * 0 or -1) have the same product as written: equal names and an equal
- * product of numbers, so the Reshape always runs and a -1 in place of a
- * name is that name. */
-static bool same_size(const gs_value *x, const gs_dim *t, int r)
+/* True when x's dims and the elements t[0..r) (numbers and dim
+ * expressions, none 0 or -1) have the same product for every value of the
+ * names, so the Reshape always runs and a -1 in place of a name is that
+ * name. */
+static bool same_size(gs_graph *g, const gs_value *x, const gs_dim *t, int r)
 {
-    const char *left[GS_MAX_RANK];
-    int nleft = 0;
-    int64_t pin = 1, pout = 1;
-    for (int i = 0; i < x->rank; i++) {
-        if (x->dims[i].v >= 0 ? !gs_mul64_ok(pin, x->dims[i].v, &pin) : !x->dims[i].sym)
-            return false;
-        if (x->dims[i].v < 0)
-            left[nleft++] = x->dims[i].sym;
-    }
+    gs_dim d[GS_MAX_ELEMS];
+    bool never;
     for (int i = 0; i < r; i++) {
-        if (gs_elem_known(t[i])) {
-            if (t[i].v <= 0 || !gs_mul64_ok(pout, t[i].v, &pout))
-                return false;
-            continue;
-        }
-        if (!gs_take_name(left, &nleft, t[i].sym))
+        if (gs_elem_known(t[i]) && t[i].v <= 0)
             return false;
+        d[i] = gs_dim_of_elem(t[i]);
     }
-    return nleft == 0 && pin == pout;
+    gs_dim q = gs_infer_size_ratio(g, x->dims, x->rank, d, r, -1, &never);
+    return q.v == 1;
 }
 
 /* The target of a Reshape whose elements are numbers and names (allowzero
  * 0): a name that is the input's dim at the same place becomes 0 (copy),
  * and one name left, with every other element a number above 0, becomes
  * -1. False when some element cannot be written so. */
-static bool reshape_target(const gs_value *x, const gs_dim *t, int r, int64_t *out)
+static bool reshape_target(gs_graph *g, const gs_value *x, const gs_dim *t, int r, int64_t *out)
 {
     int pending = -1;
     bool others_fixed = true;
@@ -379,8 +369,7 @@ static bool reshape_target(const gs_value *x, const gs_dim *t, int r, int64_t *o
         if (gs_elem_known(t[i])) {
             out[i] = t[i].v;
             others_fixed &= t[i].v > 0;
-        } else if (t[i].sym && i < x->rank && x->dims[i].v < 0 && x->dims[i].sym &&
-                   !strcmp(x->dims[i].sym, t[i].sym)) {
+        } else if (t[i].sym && i < x->rank && x->dims[i].v < 0 && gs_dim_equal(x->dims[i], gs_dim_of_elem(t[i]))) {
             out[i] = 0;
             others_fixed = false;
         } else if (pending < 0 && t[i].sym) {
@@ -390,7 +379,7 @@ static bool reshape_target(const gs_value *x, const gs_dim *t, int r, int64_t *o
             return false;
         }
     }
-    return pending < 0 || (others_fixed && same_size(x, t, r));
+    return pending < 0 || (others_fixed && same_size(g, x, t, r));
 }
 
 /* The target of an Expand: a name that is the input's dim at the same place
@@ -401,7 +390,7 @@ static bool expand_target(const gs_value *x, const gs_dim *t, int r, int64_t *ou
         int ix = i - (r - x->rank);
         if (gs_elem_known(t[i]))
             out[i] = t[i].v;
-        else if (t[i].sym && ix >= 0 && x->dims[ix].v < 0 && x->dims[ix].sym && !strcmp(x->dims[ix].sym, t[i].sym))
+        else if (t[i].sym && ix >= 0 && x->dims[ix].v < 0 && gs_dim_equal(x->dims[ix], gs_dim_of_elem(t[i])))
             out[i] = 1;
         else
             return false;
@@ -424,7 +413,7 @@ static gs_status retarget(gs_model *m, gs_graph *g, gs_id id, bool *done)
     int r = gs_infer_elems(g, n->in[1], t);
     int64_t e[GS_MAX_ELEMS];
     if (r < 0 || x->rank < 0 || g->values[n->in[1]].rank != 1 || g->values[n->in[1]].dtype != GS_INT64 ||
-        o->rank < 0 || (reshape ? o->rank != r || gs_attr_int(n, "allowzero", 0) || !reshape_target(x, t, r, e)
+        o->rank < 0 || (reshape ? o->rank != r || gs_attr_int(n, "allowzero", 0) || !reshape_target(g, x, t, r, e)
                                 : r < x->rank || !expand_target(x, t, r, e)))
         return GS_OK;   /* also a Reshape that can never match (its output's rank is unknown) */
     char base[512];

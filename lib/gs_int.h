@@ -146,19 +146,6 @@ static inline bool gs_elem_known(gs_dim e)
 {
     return !e.sym && e.v != GS_ELEM_UNKNOWN;
 }
-/* Cancel name against one equal entry of names[0..*n) (removed, order not
- * kept): a Reshape's target element against the input's named dims. False
- * when name is NULL or not among them. */
-static inline bool gs_take_name(const char **names, int *n, const char *name)
-{
-    for (int j = 0; name && j < *n; j++)
-        if (!strcmp(names[j], name)) {
-            names[j] = names[--*n];
-            return true;
-        }
-    return false;
-}
-
 enum {                  /* gs_value.flags */
     GS_V_INPUT = 1,     /* listed in graph.input */
     GS_V_OUTPUT = 2,    /* listed in graph.output */

@@ -287,7 +287,31 @@ bool gs_elem_sum_is(gs_dim e, gs_dim a, gs_dim b);
 /* True when element e is known not to be negative: a number >= 0, or a
  * sum of dim names with no coefficient below 0. */
 bool gs_elem_nonneg(gs_dim e);
-/* True when a and b are the same size at run time: equal sizes or equal names. */
+/* True when elements a and b are the same number, or expressions that are
+ * equal for every value of their names (8*batch and batch*8). */
+bool gs_elem_same(gs_dim a, gs_dim b);
+/* a * b and a / k (k a number above 0) as elements: a number or a dim
+ * expression (see the top of infer.c); the quotient only when it is exact
+ * for every value of the names ((2*seq)/2 is seq, seq/2 unknown); unknown
+ * when an input is, or a coefficient overflows int64. Names live in g's
+ * permanent arena. */
+gs_dim gs_elem_mul(gs_graph *g, gs_dim a, gs_dim b);
+gs_dim gs_elem_div(gs_graph *g, gs_dim a, int64_t k);
+/* The product of dims x[0..rx) over that of dims t[0..r) other than
+ * t[skip] (skip -1: all), when exact for every value of the names (equal
+ * names cancel, then the rest divides by one number times names): a
+ * number or a dim expression (a Reshape's -1); unknown otherwise. With
+ * skip -1 the result is 1 exactly when the sizes are always equal. *never:
+ * the two can never divide (numbers that do not, over the same names). */
+gs_dim gs_infer_size_ratio(gs_graph *g, const gs_dim *x, int rx, const gs_dim *t, int r, int skip, bool *never);
+/* The value of dim name sym (a name or an expression over names, see the
+ * top of infer.c) where fn gives each name's value (false: not known). fn
+ * is called on every name of sym, in order, known or not. False when some
+ * name is unknown, sym is not an expression, or the value overflows. */
+typedef bool (*gs_dim_name_fn)(void *ud, const char *name, size_t len, int64_t *value);
+bool gs_dim_eval(const char *sym, gs_dim_name_fn fn, void *ud, int64_t *out);
+/* True when a and b are the same size at run time: equal sizes or equal
+ * names (expressions equal as gs_elem_same says). */
 bool gs_dim_equal(gs_dim a, gs_dim b);
 /* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in
  * g's model), in g's permanent arena; NULL when memory is short. */

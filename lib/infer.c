@@ -11,9 +11,12 @@
  *   numbers) record their elements as numbers and dim names (gs_value.elems),
  *   which Reshape, Expand, Slice, ConstantOfShape and Range read, and fold.c
  *   turns into constants or constant targets;
- * - a dim name may be a sum of names with integer coefficients, in one
- *   spelling (past + seq, 2*batch), so equal sums compare equal. Products
- *   of two names (batch*seq) are not represented: they stay unknown.
+ * - a dim name may be a polynomial over names with integer coefficients,
+ *   in one spelling (past + seq, 8*batch, batch*heads), so equal
+ *   expressions compare equal: Add, Sub and Mul of shape values give such
+ *   expressions, Div by a number only where exact for every value
+ *   ((2*seq)/2 is seq; seq/2 stays unknown), and a Reshape's -1 is the
+ *   input's size divided by the target's other dims when that is exact.
  */
 #include "gs_ops.h"
 
@@ -71,7 +74,7 @@ static bool same_dim(gs_dim a, gs_dim b)
 
 bool gs_dim_equal(gs_dim a, gs_dim b)
 {
-    return a.v >= 0 ? a.v == b.v : b.v < 0 && a.sym && b.sym && !strcmp(a.sym, b.sym);
+    return a.v >= 0 ? a.v == b.v : b.v < 0 && a.sym && b.sym && gs_elem_same(gs_elem_of_dim(a), gs_elem_of_dim(b));
 }
 
 static bool same_dims(const gs_value *v, int rank, const gs_dim *dims)
@@ -206,7 +209,7 @@ bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
     if (a.v >= 0 && b.v >= 0) { *out = a; return a.v == b.v; }
     if (a.v >= 0) { *out = a; return true; }
     if (b.v >= 0) { *out = b; return true; }
-    if (a.sym && b.sym && !strcmp(a.sym, b.sym)) { *out = a; return true; }
+    if (a.sym && b.sym && gs_dim_equal(a, b)) { *out = a; return true; }   /* 8*batch, batch*8 */
     *out = (gs_dim){ -1, NULL };
     return true;
 }
@@ -371,20 +374,26 @@ static gs_status set_elems(gs_graph *g, gs_id v, const gs_dim *e, int n)
     return GS_OK;
 }
 
-/* ---- dim expressions: sums of named dims with integer coefficients ------- */
+/* ---- dim expressions: polynomials over named dims ----------------------- */
 
-/* A dim name is read as a sum of terms separated by " + " or " - ", each a
- * number, a name, or "K*name" (the form this file writes: names in strcmp
- * order, the number last: "past + seq", "2*batch + 1"); a name without
- * such separators is one term. So equal sums get equal names, and a model's
- * own "s0 + s1" reads as the sum it is. */
-enum { LIN_TERMS = 8 };
+/* A dim name is read as a sum of terms separated by " + " or " - " (outside
+ * parentheses), each a product of factors separated by "*": numbers and
+ * names (batch, seq, min(seq, 32)). The form this file writes: a term's
+ * number first and its names in strcmp order ("8*batch", "2*batch*seq"),
+ * terms in strcmp order of their names, the number last ("past + seq",
+ * "2*batch + 1"). So equal expressions get equal names (batch*8 reads as
+ * 8*batch), and a model's own "s0 + s1" or "batch*heads" reads as what it
+ * says. A coefficient that overflows int64, or too many terms, makes the
+ * expression unknown. */
+enum { LIN_TERMS = 8, LIN_FACTORS = 8, LIN_CHARS = 768 };
 typedef struct lin {
     int n;
-    const char *atom[LIN_TERMS];
+    const char *atom[LIN_TERMS];   /* a term's names joined by '*', in buf */
     size_t len[LIN_TERMS];
-    int64_t coef[LIN_TERMS];
-    int64_t c;
+    int64_t coef[LIN_TERMS];       /* never 0 */
+    int64_t c;                     /* the number term */
+    size_t used;                   /* bytes of buf taken */
+    char buf[LIN_CHARS];
 } lin;
 
 static int atom_cmp(const char *a, size_t la, const char *b, size_t lb)
@@ -393,30 +402,40 @@ static int atom_cmp(const char *a, size_t la, const char *b, size_t lb)
     return r ? r : (la > lb) - (la < lb);
 }
 
-/* Add k*atom to l, keeping atoms sorted and merged; false on overflow or
- * too many terms. */
+static void lin_drop(lin *l, int i)
+{
+    memmove(&l->atom[i], &l->atom[i + 1], (size_t)(l->n - i - 1) * sizeof l->atom[0]);
+    memmove(&l->len[i], &l->len[i + 1], (size_t)(l->n - i - 1) * sizeof l->len[0]);
+    memmove(&l->coef[i], &l->coef[i + 1], (size_t)(l->n - i - 1) * sizeof l->coef[0]);
+    l->n--;
+}
+
+/* Add k*atom to l (an empty atom: the number term), keeping atoms sorted and
+ * merged; a new atom is copied into l. False on overflow or too many terms. */
 static bool lin_add_atom(lin *l, const char *a, size_t len, int64_t k)
 {
+    if (!len)
+        return !__builtin_add_overflow(l->c, k, &l->c);
     int i = 0;
     while (i < l->n && atom_cmp(l->atom[i], l->len[i], a, len) < 0)
         i++;
     if (i < l->n && !atom_cmp(l->atom[i], l->len[i], a, len)) {
         if (__builtin_add_overflow(l->coef[i], k, &l->coef[i]))
             return false;
-        if (!l->coef[i]) {
-            memmove(&l->atom[i], &l->atom[i + 1], (size_t)(l->n - i - 1) * sizeof l->atom[0]);
-            memmove(&l->len[i], &l->len[i + 1], (size_t)(l->n - i - 1) * sizeof l->len[0]);
-            memmove(&l->coef[i], &l->coef[i + 1], (size_t)(l->n - i - 1) * sizeof l->coef[0]);
-            l->n--;
-        }
+        if (!l->coef[i])
+            lin_drop(l, i);
         return true;
     }
-    if (l->n == LIN_TERMS || !k)
-        return !k;
+    if (!k)
+        return true;
+    if (l->n == LIN_TERMS || l->used + len > LIN_CHARS)
+        return false;
+    memcpy(l->buf + l->used, a, len);
     memmove(&l->atom[i + 1], &l->atom[i], (size_t)(l->n - i) * sizeof l->atom[0]);
     memmove(&l->len[i + 1], &l->len[i], (size_t)(l->n - i) * sizeof l->len[0]);
     memmove(&l->coef[i + 1], &l->coef[i], (size_t)(l->n - i) * sizeof l->coef[0]);
-    l->atom[i] = a, l->len[i] = len, l->coef[i] = k;
+    l->atom[i] = l->buf + l->used, l->len[i] = len, l->coef[i] = k;
+    l->used += len;
     l->n++;
     return true;
 }
@@ -426,18 +445,91 @@ static bool all_digits(const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         if (p[i] < '0' || p[i] > '9')
             return false;
-    return n > 0 && n < 18;
+    return n > 0;
+}
+
+/* The number written in digits p[0..n) into *v; false when above int64. */
+static bool read_num(const char *p, size_t n, int64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, p[i] - '0', v))
+            return false;
+    return true;
+}
+
+/* A product of factors p[0..n) into its number (*k times) and its names
+ * f[0..*nf) in strcmp order; false when a factor is empty, the number
+ * overflows or there are too many names. */
+static bool factors(const char *p, size_t n, int64_t *k, const char **f, size_t *fl, int *nf)
+{
+    int depth = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n) {
+            depth += p[i] == '(' ? 1 : p[i] == ')' ? -1 : 0;
+            if (depth || p[i] != '*')
+                continue;
+        }
+        const char *s = p + start;
+        size_t len = i - start;
+        start = i + 1;
+        for (; len && *s == ' '; s++, len--) {}
+        for (; len && s[len - 1] == ' '; len--) {}
+        if (!len)
+            return false;
+        int64_t v;
+        if (all_digits(s, len)) {
+            if (!read_num(s, len, &v) || __builtin_mul_overflow(*k, v, k))
+                return false;
+            continue;
+        }
+        if (*nf == LIN_FACTORS)
+            return false;
+        int j = (*nf)++;
+        for (; j > 0 && atom_cmp(f[j - 1], fl[j - 1], s, len) > 0; j--)
+            f[j] = f[j - 1], fl[j] = fl[j - 1];
+        f[j] = s, fl[j] = len;
+    }
+    return true;
+}
+
+/* k times the names f[0..nf) (sorted) into l. */
+static bool lin_add_names(lin *l, const char *const *f, const size_t *fl, int nf, int64_t k)
+{
+    char m[LIN_CHARS];
+    size_t at = 0;
+    for (int i = 0; i < nf; i++) {
+        if (at + fl[i] + 1 > sizeof m)
+            return false;
+        if (i)
+            m[at++] = '*';
+        memcpy(m + at, f[i], fl[i]);
+        at += fl[i];
+    }
+    return lin_add_atom(l, m, at, k);
 }
 
 /* One term of a name into l with sign sg. */
 static bool lin_term(lin *l, const char *p, size_t n, int64_t sg)
 {
-    if (all_digits(p, n))
-        return !__builtin_add_overflow(l->c, sg * strtoll(p, NULL, 10), &l->c);
-    const char *star = memchr(p, '*', n);
-    if (star && all_digits(p, (size_t)(star - p)) && star + 1 < p + n)
-        return lin_add_atom(l, star + 1, n - (size_t)(star + 1 - p), sg * strtoll(p, NULL, 10));
-    return lin_add_atom(l, p, n, sg);
+    const char *f[LIN_FACTORS];
+    size_t fl[LIN_FACTORS];
+    int nf = 0;
+    int64_t k = sg;
+    return factors(p, n, &k, f, fl, &nf) && lin_add_names(l, f, fl, nf, k);
+}
+
+/* The first " + " or " - " of p outside parentheses, or NULL. */
+static const char *next_sep(const char *p)
+{
+    int depth = 0;
+    for (; *p; p++) {
+        depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+        if (!depth && p[0] == ' ' && (p[1] == '+' || p[1] == '-') && p[2] == ' ')
+            return p;
+    }
+    return NULL;
 }
 
 /* e (an element: a number or a name) scaled by k into l. */
@@ -451,13 +543,12 @@ static bool lin_of(gs_dim e, int64_t k, lin *l)
     const char *p = e.sym;
     int64_t sg = 1;
     for (;;) {
-        const char *plus = strstr(p, " + "), *minus = strstr(p, " - ");
-        const char *q = plus && (!minus || plus < minus) ? plus : minus;
+        const char *q = next_sep(p);
         if (!lin_term(&t, p, q ? (size_t)(q - p) : strlen(p), sg))
             return false;
         if (!q)
             break;
-        sg = q == plus ? 1 : -1;
+        sg = q[1] == '+' ? 1 : -1;
         p = q + 3;
     }
     for (int i = 0; i < t.n; i++)
@@ -466,31 +557,154 @@ static bool lin_of(gs_dim e, int64_t k, lin *l)
     return !__builtin_mul_overflow(t.c, k, &t.c) && !__builtin_add_overflow(l->c, t.c, &l->c);
 }
 
+/* The names of a product and b product together (sorted) with coefficient
+ * k into out. */
+static bool lin_add_product(lin *out, const char *a, size_t la, const char *b, size_t lb, int64_t k)
+{
+    const char *f[2 * LIN_FACTORS];
+    size_t fl[2 * LIN_FACTORS];
+    int nf = 0, nb = 0;
+    int64_t one = 1;
+    if ((la && !factors(a, la, &one, f, fl, &nf)) || (lb && !factors(b, lb, &one, f + nf, fl + nf, &nb)))
+        return false;
+    for (int i = nf; i < nf + nb; i++)   /* insert b's names among a's */
+        for (int j = i; j > 0 && atom_cmp(f[j - 1], fl[j - 1], f[j], fl[j]) > 0; j--) {
+            const char *ts = f[j];
+            size_t tl = fl[j];
+            f[j] = f[j - 1], fl[j] = fl[j - 1], f[j - 1] = ts, fl[j - 1] = tl;
+        }
+    return nf + nb <= LIN_FACTORS && lin_add_names(out, f, fl, nf + nb, k);
+}
+
+/* out = a * b (out zeroed by the caller); false on overflow or too many terms. */
+static bool lin_mul(const lin *a, const lin *b, lin *out)
+{
+    for (int i = -1; i < a->n; i++)
+        for (int j = -1; j < b->n; j++) {
+            int64_t ka = i < 0 ? a->c : a->coef[i], kb = j < 0 ? b->c : b->coef[j], k;
+            if (!ka || !kb)
+                continue;
+            if (__builtin_mul_overflow(ka, kb, &k) ||
+                !lin_add_product(out, i < 0 ? "" : a->atom[i], i < 0 ? 0 : a->len[i],
+                                 j < 0 ? "" : b->atom[j], j < 0 ? 0 : b->len[j], k))
+                return false;
+        }
+    return true;
+}
+
+static bool lin_same(const lin *a, const lin *b)
+{
+    if (a->n != b->n || a->c != b->c)
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if (a->coef[i] != b->coef[i] || atom_cmp(a->atom[i], a->len[i], b->atom[i], b->len[i]))
+            return false;
+    return true;
+}
+
+/* Names of product a with those of product m taken out (each once) into
+ * out[0..*len): false when m has a name a has not. */
+static bool names_less(const char *a, size_t la, const char *m, size_t lm, char *out, size_t *len)
+{
+    const char *f[LIN_FACTORS], *g[LIN_FACTORS];
+    size_t fl[LIN_FACTORS], gl[LIN_FACTORS];
+    int nf = 0, ng = 0;
+    int64_t one = 1;
+    if ((la && !factors(a, la, &one, f, fl, &nf)) || (lm && !factors(m, lm, &one, g, gl, &ng)))
+        return false;
+    for (int j = 0; j < ng; j++) {
+        int i = 0;
+        while (i < nf && atom_cmp(f[i], fl[i], g[j], gl[j]))
+            i++;
+        if (i == nf)
+            return false;
+        memmove(&f[i], &f[i + 1], (size_t)(nf - i - 1) * sizeof f[0]);
+        memmove(&fl[i], &fl[i + 1], (size_t)(nf - i - 1) * sizeof fl[0]);
+        nf--;
+    }
+    *len = 0;
+    for (int i = 0; i < nf; i++) {
+        if (i)
+            out[(*len)++] = '*';
+        memcpy(out + *len, f[i], fl[i]);
+        *len += fl[i];
+    }
+    return true;
+}
+
+/* out = p / (k * m), m a product of names (length lm, 0 for none), k > 0:
+ * exact for every value of the names (each term's number divisible by k and
+ * its names including m's), else false. out zeroed by the caller. */
+static bool lin_div(const lin *p, int64_t k, const char *m, size_t lm, lin *out)
+{
+    if (k <= 0 || (p->c && (lm || p->c % k)))
+        return false;
+    out->c = p->c / k;
+    for (int i = 0; i < p->n; i++) {
+        char rest[LIN_CHARS];
+        size_t lr;
+        if (p->coef[i] % k || !names_less(p->atom[i], p->len[i], m, lm, rest, &lr) ||
+            !lin_add_atom(out, rest, lr, p->coef[i] / k))
+            return false;
+    }
+    return true;
+}
+
+/* l written in the form above into buf: false when it does not fit or
+ * would not be read back the same (a leading minus). */
+static bool lin_write(const lin *l, char *buf, size_t cap)
+{
+    size_t at = 0;
+    for (int i = 0; i < l->n && at < cap; i++) {
+        int64_t k = l->coef[i];
+        const char *sep = i == 0 ? (k < 0 ? "-" : "") : (k < 0 ? " - " : " + ");
+        if (k == INT64_MIN)
+            return false;
+        int64_t a = k < 0 ? -k : k;
+        at += a == 1 ? (size_t)snprintf(buf + at, cap - at, "%s%.*s", sep, (int)l->len[i], l->atom[i])
+                     : (size_t)snprintf(buf + at, cap - at, "%s%lld*%.*s", sep, (long long)a,
+                                        (int)l->len[i], l->atom[i]);
+    }
+    if (l->c && at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%lld", l->c < 0 ? " - " : " + ",
+                               (long long)(l->c < 0 ? -l->c : l->c));
+    return at < cap && buf[0] != '-';
+}
+
+static const char *perm_strdup(gs_graph *g, const char *s)
+{
+    while (g->parent)
+        g = g->parent;
+    return gs_arena_strdup(g->perm, s);
+}
+
 /* l as an element: a number, or a name written in the form above. */
 static gs_dim lin_elem(gs_graph *g, const lin *l)
 {
+    if (l->c == INT64_MIN)
+        return UNKNOWN_ELEM;
     if (l->n == 0)
-        return l->c != GS_ELEM_UNKNOWN ? (gs_dim){ l->c, NULL } : UNKNOWN_ELEM;
+        return (gs_dim){ l->c, NULL };
     char buf[1024];
-    size_t at = 0;
-    for (int i = 0; i < l->n && at < sizeof buf; i++) {
-        int64_t k = l->coef[i];
-        const char *sep = i == 0 ? (k < 0 ? "-" : "") : (k < 0 ? " - " : " + ");
-        int64_t a = k < 0 ? -k : k;
-        at += a == 1 ? (size_t)snprintf(buf + at, sizeof buf - at, "%s%.*s", sep, (int)l->len[i], l->atom[i])
-                     : (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld*%.*s", sep, (long long)a,
-                                        (int)l->len[i], l->atom[i]);
-    }
-    if (l->c && at < sizeof buf)
-        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%lld", l->c < 0 ? " - " : " + ",
-                               (long long)(l->c < 0 ? -l->c : l->c));
-    if (at >= sizeof buf || buf[0] == '-')
-        return UNKNOWN_ELEM;   /* too long, or not read back the same (a leading minus) */
-    gs_graph *r = g;
-    while (r->parent)
-        r = r->parent;
-    const char *sym = gs_arena_strdup(r->perm, buf);
+    const char *sym = lin_write(l, buf, sizeof buf) ? perm_strdup(g, buf) : NULL;
     return sym ? (gs_dim){ GS_ELEM_UNKNOWN, sym } : UNKNOWN_ELEM;
+}
+
+/* Element e with a dim expression spelled in the form above (a model's own
+ * batch*8 as 8*batch), so equal elements are equal strings (cse.c compares
+ * them so); e itself when already so spelled or not an expression. */
+static gs_dim canon_elem(gs_graph *g, gs_dim e)
+{
+    lin l = { 0 };
+    char buf[1024];
+    if (!e.sym || !strpbrk(e.sym, "*+-") || !lin_of(e, 1, &l) || l.c == INT64_MIN)
+        return e;
+    if (l.n == 0)
+        return (gs_dim){ l.c, NULL };
+    if (!lin_write(&l, buf, sizeof buf) || !strcmp(buf, e.sym))
+        return e;
+    const char *sym = perm_strdup(g, buf);
+    return sym ? (gs_dim){ GS_ELEM_UNKNOWN, sym } : e;
 }
 
 /* True when every term of l is a dim added (so l >= 0 at run time). */
@@ -512,12 +726,19 @@ static gs_dim elem_sum(gs_graph *g, gs_dim a, gs_dim b, int64_t sg)
 bool gs_elem_sum_is(gs_dim e, gs_dim a, gs_dim b)
 {
     lin l = { 0 }, r = { 0 };
-    if (!lin_of(e, 1, &l) || !lin_of(a, 1, &r) || !lin_of(b, 1, &r) || l.n != r.n || l.c != r.c)
+    return lin_of(e, 1, &l) && lin_of(a, 1, &r) && lin_of(b, 1, &r) && lin_same(&l, &r);
+}
+
+bool gs_elem_same(gs_dim a, gs_dim b)
+{
+    if (gs_elem_known(a) || gs_elem_known(b))
+        return gs_elem_known(a) && gs_elem_known(b) && a.v == b.v;
+    if (!a.sym || !b.sym)
         return false;
-    for (int i = 0; i < l.n; i++)
-        if (l.coef[i] != r.coef[i] || atom_cmp(l.atom[i], l.len[i], r.atom[i], r.len[i]))
-            return false;
-    return true;
+    if (!strcmp(a.sym, b.sym))
+        return true;
+    lin l = { 0 }, r = { 0 };
+    return lin_of(a, 1, &l) && lin_of(b, 1, &r) && lin_same(&l, &r);
 }
 
 bool gs_elem_nonneg(gs_dim e)
@@ -534,28 +755,103 @@ gs_dim gs_dim_add(gs_graph *g, gs_dim a, gs_dim b)
     return gs_dim_of_elem(lin_elem(g, &l));
 }
 
-/* a * k or a / k (exact: every coefficient divisible) for a number k. */
-static gs_dim elem_scale(gs_graph *g, gs_dim a, int64_t k, bool div)
+gs_dim gs_elem_mul(gs_graph *g, gs_dim a, gs_dim b)
 {
-    lin l = { 0 };
-    if (!lin_of(a, div ? 1 : k, &l))
-        return UNKNOWN_ELEM;
-    if (div) {
-        if (k <= 0 || l.c % k)
-            return UNKNOWN_ELEM;
-        for (int i = 0; i < l.n; i++)
-            if (l.coef[i] % k)
-                return UNKNOWN_ELEM;
-            else
-                l.coef[i] /= k;
-        l.c /= k;
+    lin x = { 0 }, y = { 0 }, p = { 0 };
+    return lin_of(a, 1, &x) && lin_of(b, 1, &y) && lin_mul(&x, &y, &p) ? lin_elem(g, &p) : UNKNOWN_ELEM;
+}
+
+gs_dim gs_elem_div(gs_graph *g, gs_dim a, int64_t k)
+{
+    lin x = { 0 }, q = { 0 };
+    return lin_of(a, 1, &x) && lin_div(&x, k, "", 0, &q) ? lin_elem(g, &q) : UNKNOWN_ELEM;
+}
+
+/* The product of dims d[0..n) but d[skip] and those named in taken[]
+ * (cancelled), into *p; false when a dim is unknown or the product does not
+ * fit. */
+static bool dims_product(const gs_dim *d, int n, int skip, const bool *taken, lin *p)
+{
+    p->c = 1;
+    for (int i = 0; i < n; i++) {
+        if (i == skip || taken[i])
+            continue;
+        lin f = { 0 }, prod = { 0 };
+        if (!lin_of(gs_elem_of_dim(d[i]), 1, &f) || !lin_mul(p, &f, &prod))
+            return false;
+        memcpy(p, &prod, sizeof prod);
+        for (int j = 0; j < p->n; j++)   /* the copy's atoms point into its own buffer */
+            p->atom[j] = p->buf + (prod.atom[j] - prod.buf);
     }
-    return lin_elem(g, &l);
+    return true;
+}
+
+gs_dim gs_infer_size_ratio(gs_graph *g, const gs_dim *x, int rx, const gs_dim *t, int r, int skip, bool *never)
+{
+    gs_dim unk = { -1, NULL };
+    bool xt[GS_MAX_RANK] = { false }, tt[GS_MAX_ELEMS] = { false };
+    *never = false;
+    if (rx > GS_MAX_RANK || r > GS_MAX_ELEMS)
+        return unk;
+    for (int i = 0; i < r; i++)   /* equal names cancel first (past + seq against itself) */
+        for (int j = 0; i != skip && t[i].v < 0 && t[i].sym && j < rx; j++)
+            if (!xt[j] && x[j].v < 0 && x[j].sym && !strcmp(x[j].sym, t[i].sym)) {
+                xt[j] = tt[i] = true;
+                break;
+            }
+    lin p = { 0 }, d = { 0 }, q = { 0 };
+    if (!dims_product(x, rx, -1, xt, &p) || !dims_product(t, r, skip, tt, &d) || d.n > 1 || (d.n && d.c))
+        return unk;   /* only a number or one product of names divides */
+    int64_t k = d.n ? d.coef[0] : d.c;
+    const char *m = d.n ? d.atom[0] : "";
+    size_t lm = d.n ? d.len[0] : 0;
+    if (k <= 0) {
+        *never = k == 0 && p.n == 0 && p.c != 0;
+        return unk;
+    }
+    if (p.n == 0 && p.c == 0 && lm)
+        return unk;   /* 0 over a product of names: -1 is then ambiguous */
+    if (!lin_div(&p, k, m, lm, &q)) {   /* the same names, numbers that never divide */
+        *never = (p.n == 0 && !lm) || (p.n == 1 && !p.c && !atom_cmp(p.atom[0], p.len[0], m, lm));
+        return unk;
+    }
+    if (skip < 0) {
+        *never = q.n == 0 && q.c != 1;
+        return q.n == 0 && q.c == 1 ? (gs_dim){ 1, NULL } : unk;
+    }
+    return gs_dim_of_elem(lin_elem(g, &q));
+}
+
+bool gs_dim_eval(const char *sym, gs_dim_name_fn fn, void *ud, int64_t *out)
+{
+    bool ok = true;
+    const char *p = sym;
+    int64_t sg = 1;
+    *out = 0;
+    if (!sym || !*sym)
+        return false;
+    for (;;) {
+        const char *q = next_sep(p), *f[LIN_FACTORS];
+        size_t fl[LIN_FACTORS];
+        int nf = 0;
+        int64_t k = sg, v;
+        if (!factors(p, q ? (size_t)(q - p) : strlen(p), &k, f, fl, &nf))
+            return false;
+        for (int i = 0; i < nf; i++)   /* every name is asked for, known or not */
+            ok &= fn(ud, f[i], fl[i], &v) && !__builtin_mul_overflow(k, v, &k);
+        ok &= !__builtin_add_overflow(*out, k, out);
+        if (!q)
+            break;
+        sg = q[1] == '+' ? 1 : -1;
+        p = q + 3;
+    }
+    return ok;
 }
 
 /* a op b for two elements: numbers are computed (division only when
- * exact), a name with 0 or 1 stays that name, sums and differences and
- * products or exact quotients by a number are dim expressions; anything
+ * exact), a name with 0 or 1 stays that name, sums, differences and
+ * products are dim expressions, and so are quotients by a number that
+ * divides every term exactly ((2*seq)/2 is seq, seq/2 unknown); anything
  * else is unknown. */
 static gs_dim elem_arith(gs_graph *g, char op, gs_dim a, gs_dim b)
 {
@@ -576,14 +872,14 @@ static gs_dim elem_arith(gs_graph *g, char op, gs_dim a, gs_dim b)
         return (gs_dim){ 0, NULL };
     if (op == '+' || op == '-')
         return elem_sum(g, a, b, op == '+' ? 1 : -1);
-    if (op == '*' && (ka || kb))
-        return elem_scale(g, ka ? b : a, ka ? a.v : b.v, false);
+    if (op == '*')
+        return gs_elem_mul(g, a, b);
     if (op == '/' && kb)
-        return elem_scale(g, a, b.v, true);
+        return gs_elem_div(g, a, b.v);
     return UNKNOWN_ELEM;
 }
 
-static int elems_shape(const gs_graph *g, const gs_node *n, gs_dim *e)
+static int elems_shape(gs_graph *g, const gs_node *n, gs_dim *e)
 {
     const gs_value *x = &g->values[n->in[0]];
     if (x->rank < 0)
@@ -593,7 +889,7 @@ static int elems_shape(const gs_graph *g, const gs_node *n, gs_dim *e)
     s = s < 0 ? 0 : s > r ? r : s, end = end < 0 ? 0 : end > r ? r : end;
     int k = 0;
     for (int64_t i = s; i < end; i++)
-        e[k++] = gs_elem_of_dim(x->dims[i]);
+        e[k++] = canon_elem(g, gs_elem_of_dim(x->dims[i]));
     return k;
 }
 
@@ -679,7 +975,7 @@ static gs_dim elem_equal(gs_dim a, gs_dim b)
     bool ka = gs_elem_known(a), kb = gs_elem_known(b);
     if (ka && kb)
         return (gs_dim){ a.v == b.v, NULL };
-    if (a.sym && b.sym && !strcmp(a.sym, b.sym))
+    if (a.sym && b.sym && gs_elem_same(a, b))
         return (gs_dim){ 1, NULL };
     lin l = { 0 };
     if ((ka && b.sym && a.v < 0 && lin_of(b, 1, &l) && lin_nonneg(&l)) ||

@@ -742,7 +742,7 @@ bool gs_match_conditions(const gs_graph *g, const gs_rule *r, const gs_match *m)
 /* ---- rules explain: why a rule does or does not match at a node ----------- */
 
 /* What a condition argument stands for, as the matcher saw it:
- * "x = 'input' float32[1, 3, 8, 8]", "c = 'w' constant float32[4]: 1, 1, 1, 1",
+ * "x = 'input' float32[1, 3, 8, 8]", "x = 'h' float32[batch, 8*seq, 64]", "c = 'w' constant float32[4]: 1, 1, 1, 1",
  * "k = attribute [1, 1]". */
 static void describe_arg(const gs_graph *g, const gs_match *m, const gs_pnode *p, char *buf, size_t cap)
 {
@@ -780,8 +780,11 @@ static void describe_arg(const gs_graph *g, const gs_match *m, const gs_pnode *p
                          v->dtype ? gs_dtype_name(v->dtype) : "(type unknown)");
     if (v->rank < 0 && n < cap)
         n += (size_t)snprintf(buf + n, cap - n, " (shape unknown)");
-    for (int d = 0; v->rank >= 0 && d < v->rank && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, d ? ", %lld" : "[%lld", (long long)v->dims[d].v);
+    for (int d = 0; v->rank >= 0 && d < v->rank && n < cap; d++) {   /* a size, a dim name, or ? */
+        const gs_dim *dm = &v->dims[d];
+        n += dm->v >= 0 ? (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "[", (long long)dm->v)
+                        : (size_t)snprintf(buf + n, cap - n, "%s%s", d ? ", " : "[", dm->sym ? dm->sym : "?");
+    }
     if (v->rank >= 0 && n < cap)
         n += (size_t)snprintf(buf + n, cap - n, v->rank ? "]" : "[]");
     if (v->init && v->init->data) {

@@ -819,44 +819,15 @@ static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
 }
 
 /* The -1 of a Reshape target: the input's dims divided by the target's
- * others, as a number or a name, when that follows from the dims (equal
- * names cancel). *bad: the target can never match the input's size. */
-static gs_dim reshape_rest(const gs_value *x, const gs_dim *t, int r, int skip, bool *bad)
+ * others, as a number or a dim expression, when that is exact (equal names
+ * cancel, products divide: [8*batch, -1, 8] of [batch, 8, seq, 8] is seq).
+ * *bad: the target can never match the input's size. */
+static gs_dim reshape_rest(gs_graph *g, const gs_value *x, const gs_dim *t, int r, int skip, bool *bad)
 {
-    gs_dim unk = { -1, NULL };
-    const char *left[GS_MAX_RANK];
-    int nleft = 0;
-    int64_t pin = 1, pout = 1;
-    for (int i = 0; i < x->rank; i++) {
-        if (x->dims[i].v >= 0) {
-            if (!gs_mul64_ok(pin, x->dims[i].v, &pin))
-                return unk;
-        } else if (x->dims[i].sym) {
-            left[nleft++] = x->dims[i].sym;
-        } else {
-            return unk;
-        }
-    }
-    for (int i = 0; i < r; i++) {
-        if (i == skip)
-            continue;
-        if (t[i].v >= 0) {
-            if (!gs_mul64_ok(pout, t[i].v, &pout))
-                return unk;
-            continue;
-        }
-        if (!gs_take_name(left, &nleft, t[i].sym))
-            return unk;   /* a name the input does not have */
-    }
-    if (nleft == 0 && skip < 0) {
-        *bad = pin != pout;
-        return unk;
-    }
-    if (nleft == 0) {
-        *bad = pout == 0 ? pin != 0 : pin % pout != 0;
-        return pout ? (gs_dim){ pin / pout, NULL } : unk;
-    }
-    return nleft == 1 && pin == pout && pin != 0 ? (gs_dim){ -1, left[0] } : unk;
+    bool never;
+    gs_dim d = gs_infer_size_ratio(g, x->dims, x->rank, t, r, skip, &never);
+    *bad |= never;
+    return skip >= 0 ? d : (gs_dim){ -1, NULL };
 }
 
 /* Reshape to a constant target, or to one whose elements are known in part
@@ -885,7 +856,7 @@ static gs_status infer_reshape(gs_graph *g, gs_node *n)
             bad = true;
     }
     if (x->rank >= 0) {
-        gs_dim rest = reshape_rest(x, dims, r, infer, &bad);
+        gs_dim rest = reshape_rest(g, x, dims, r, infer, &bad);
         if (infer >= 0)
             dims[infer] = rest;
     }

@@ -44,6 +44,110 @@ static void test_dim_expressions(void)
     gs_ctx_free(ctx);
 }
 
+/* A gs_dim_name_fn: batch 3, seq 5, past 2, any other name unknown. */
+static bool test_names(void *ud, const char *name, size_t len, int64_t *value)
+{
+    static const struct { const char *n; int64_t v; } known[] = { { "batch", 3 }, { "seq", 5 }, { "past", 2 } };
+    ++*(int *)ud;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i].n) == len && !strncmp(known[i].n, name, len)) {
+            *value = known[i].v;
+            return true;
+        }
+    return false;
+}
+
+/* A dim name's value from its names' (verify's bindings): every name is
+ * asked for, an unknown one or an overflow makes it unknown. */
+static void test_dim_eval(void)
+{
+    int64_t v;
+    int asked = 0;
+    CU_ASSERT(gs_dim_eval("past + seq", test_names, &asked, &v) && v == 7);
+    CU_ASSERT(gs_dim_eval("batch*8", test_names, &asked, &v) && v == 24);
+    CU_ASSERT(gs_dim_eval("2*batch*seq - past + 1", test_names, &asked, &v) && v == 29);
+    CU_ASSERT(gs_dim_eval("seq", test_names, &asked, &v) && v == 5);
+    asked = 0;
+    CU_ASSERT(!gs_dim_eval("heads*batch + seq", test_names, &asked, &v));
+    CU_ASSERT_EQUAL(asked, 3);   /* heads, batch and seq all asked for */
+    CU_ASSERT(!gs_dim_eval("9223372036854775807*batch", test_names, &asked, &v));
+    CU_ASSERT(!gs_dim_eval("", test_names, &asked, &v));
+    CU_ASSERT(!gs_dim_eval("seq*", test_names, &asked, &v));
+}
+
+/* Products and exact quotients of dims: one spelling whatever the order of
+ * the factors (8*batch, batch*8; batch*heads, heads*batch), products of
+ * sums multiply out, a quotient by a number only where every coefficient
+ * divides ((2*seq)/2 is seq, seq/2 and (2*seq + 1)/2 unknown), and a
+ * coefficient that would overflow int64 makes the expression unknown. */
+static void test_dim_products(void)
+{
+    gs_ctx *ctx = gs_ctx_new(NULL);
+    gs_graph *g = gs_ir_new_opset(ctx, 17);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    gs_dim batch = { GS_ELEM_UNKNOWN, "batch" }, heads = { GS_ELEM_UNKNOWN, "heads" };
+    gs_dim seq = { GS_ELEM_UNKNOWN, "seq" }, eight = { 8, NULL };
+    gs_dim b8 = gs_elem_mul(g, batch, eight), b8r = gs_elem_mul(g, eight, batch);
+    CU_ASSERT_STRING_EQUAL(b8.sym, "8*batch");
+    CU_ASSERT_STRING_EQUAL(b8r.sym, "8*batch");
+    CU_ASSERT(gs_elem_same(b8, (gs_dim){ GS_ELEM_UNKNOWN, "batch*8" }));   /* a model's own spelling */
+    CU_ASSERT(gs_elem_same(b8, (gs_dim){ GS_ELEM_UNKNOWN, "2*batch*4" }));
+    CU_ASSERT(!gs_elem_same(b8, batch));
+    CU_ASSERT(gs_dim_equal((gs_dim){ -1, "8*batch" }, (gs_dim){ -1, "batch*8" }));
+    gs_dim bh = gs_elem_mul(g, heads, batch);
+    CU_ASSERT_STRING_EQUAL(bh.sym, "batch*heads");
+    CU_ASSERT(gs_elem_same(bh, gs_elem_mul(g, batch, heads)));
+    CU_ASSERT_STRING_EQUAL(gs_elem_mul(g, gs_elem_mul(g, bh, eight), seq).sym, "8*batch*heads*seq");
+    gs_dim total = { GS_ELEM_UNKNOWN, "past + seq" };
+    CU_ASSERT_STRING_EQUAL(gs_elem_mul(g, total, batch).sym, "batch*past + batch*seq");
+    CU_ASSERT_STRING_EQUAL(gs_elem_mul(g, total, total).sym, "past*past + 2*past*seq + seq*seq");
+    CU_ASSERT(gs_elem_same(gs_elem_mul(g, total, total),
+                           (gs_dim){ GS_ELEM_UNKNOWN, "seq*seq + past*past + seq*past + past*seq" }));
+    /* exact quotients only */
+    CU_ASSERT_STRING_EQUAL(gs_elem_div(g, b8, 8).sym, "batch");
+    CU_ASSERT_STRING_EQUAL(gs_elem_div(g, b8, 2).sym, "4*batch");
+    CU_ASSERT(gs_elem_same(gs_elem_div(g, gs_elem_mul(g, seq, (gs_dim){ 2, NULL }), 2), seq));
+    CU_ASSERT(!gs_elem_div(g, seq, 2).sym && !gs_elem_known(gs_elem_div(g, seq, 2)));
+    CU_ASSERT(!gs_elem_div(g, (gs_dim){ GS_ELEM_UNKNOWN, "2*seq + 1" }, 2).sym);
+    CU_ASSERT(!gs_elem_div(g, b8, 3).sym);
+    CU_ASSERT(!gs_elem_div(g, b8, 0).sym && !gs_elem_div(g, b8, -8).sym);
+    CU_ASSERT_STRING_EQUAL(gs_elem_div(g, (gs_dim){ GS_ELEM_UNKNOWN, "4*past + 2*seq + 6" }, 2).sym,
+                           "2*past + seq + 3");
+    /* overflow: unknown, never wrapped */
+    gs_dim big = { INT64_MAX / 2 + 1, NULL };
+    gs_dim huge = gs_elem_mul(g, batch, big);
+    CU_ASSERT(huge.sym != NULL);
+    gs_dim over = gs_elem_mul(g, huge, (gs_dim){ 2, NULL });
+    CU_ASSERT(!over.sym && !gs_elem_known(over));
+    CU_ASSERT(!gs_elem_mul(g, (gs_dim){ GS_ELEM_UNKNOWN, "9223372036854775807*batch" }, eight).sym);
+    CU_ASSERT(!gs_elem_same((gs_dim){ GS_ELEM_UNKNOWN, "99999999999999999999*batch" }, batch));
+    CU_ASSERT(!gs_elem_mul(g, (gs_dim){ GS_ELEM_UNKNOWN, "2*" }, eight).sym);   /* not an expression */
+    /* a Reshape's -1: the input's size over the target's others */
+    gs_dim x[4] = { { -1, "batch" }, { 8, NULL }, { -1, "seq" }, { 8, NULL } };
+    gs_dim t[3] = { { -1, "8*batch" }, { -1, NULL }, { 8, NULL } };
+    bool never = true;
+    gs_dim rest = gs_infer_size_ratio(g, x, 4, t, 3, 1, &never);
+    CU_ASSERT(!never && rest.v < 0 && rest.sym && !strcmp(rest.sym, "seq"));
+    gs_dim back[4] = { { -1, "batch" }, { 8, NULL }, { -1, "seq" }, { 8, NULL } };
+    gs_dim y[3] = { { -1, "batch*8" }, { -1, "seq" }, { 8, NULL } };
+    CU_ASSERT_EQUAL(gs_infer_size_ratio(g, y, 3, back, 4, -1, &never).v, 1);   /* always the same size */
+    gs_dim seven[3] = { { -1, "7*batch" }, { -1, "seq" }, { 8, NULL } };
+    CU_ASSERT_EQUAL(gs_infer_size_ratio(g, x, 4, seven, 3, -1, &never).v, -1);
+    CU_ASSERT(never);   /* 64*batch*seq against 56*batch*seq */
+    gs_dim flat[2] = { { -1, "seq" }, { -1, NULL } };
+    rest = gs_infer_size_ratio(g, x, 4, flat, 2, 1, &never);
+    CU_ASSERT(rest.sym && !strcmp(rest.sym, "64*batch"));
+    gs_dim other[2] = { { -1, "heads" }, { -1, NULL } };
+    CU_ASSERT_EQUAL(gs_infer_size_ratio(g, x, 4, other, 2, 1, &never).sym, NULL);   /* heads divides nothing */
+    CU_ASSERT(!never);
+    gs_dim half[2] = { { -1, "2*batch" }, { -1, NULL } };
+    CU_ASSERT_STRING_EQUAL(gs_infer_size_ratio(g, x, 4, half, 2, 1, &never).sym, "32*seq");
+    gs_dim sum[2] = { { -1, "batch" }, { -1, "past + seq" } }, two[2] = { { -1, "batch" }, { -1, NULL } };
+    CU_ASSERT_STRING_EQUAL(gs_infer_size_ratio(g, sum, 2, two, 2, 1, &never).sym, "past + seq");
+    gs_ir_free(g);
+    gs_ctx_free(ctx);
+}
+
 /* The graph's own opset decides what a node means: ReduceMean(x){axes=[1]}
  * reduces axis 1 at opset 13 (axes an attribute) and every axis at opset 18
  * (axes an input, absent here); LayerNormalization has a registry row only
@@ -691,6 +795,8 @@ int cu_register(void)
     CU_add_test(ir, "unique node names", test_unique_node_names);
     CU_add_test(ir, "error messages are printable", test_error_message_is_printable);
     CU_add_test(ir, "dim expressions", test_dim_expressions);
+    CU_add_test(ir, "dim products and exact quotients", test_dim_products);
+    CU_add_test(ir, "a dim name's value from its names", test_dim_eval);
     CU_add_test(ir, "the graph's opset decides what a node means", test_opset_of_the_graph);
     CU_add_test(io, "memory round trip is byte-identical", test_memory_roundtrip);
     CU_add_test(io, "external data both ways", test_external_data_both_ways);

@@ -85,6 +85,20 @@ def main():
         check(r.returncode == 0 and r.stdout.strip() ==
               "node 'relu' (Relu): no match: condition 1, rank(x, 3), is false: x = 'c2' float32[1, 4, 4, 4]",
               "a rule of one's own file, explained with --rules", r.stdout + r.stderr)
+        dyn = os.path.join(d, "dyn.onnx")   # symbolic dims print as their names and expressions
+        g = helper.make_graph([helper.make_node("Concat", ["x", "x"], ["c"], axis=1),
+                               helper.make_node("Relu", ["c"], ["y"], name="relu")], "g",
+                              [helper.make_tensor_value_info("x", T.FLOAT, ["batch", "seq", 4])],
+                              [helper.make_tensor_value_info("y", T.FLOAT, None)])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 15)]), dyn)
+        with open(rules, "w") as f:
+            json.dump({"rules": [{"name": "relu-rank2", "match": "Relu(x)", "where": ["rank(x, 2)"],
+                                  "rewrite": "x"}]}, f)
+        r = subprocess.run([gs, "rules", "explain", "relu-rank2", dyn, "--rules", rules], capture_output=True,
+                           text=True)
+        check(r.returncode == 0 and r.stdout.strip() ==
+              "node 'relu' (Relu): no match: condition 1, rank(x, 2), is false: x = 'c' float32[batch, 2*seq, 4]",
+              "symbolic dims explained by name", r.stdout + r.stderr)
         r = subprocess.run([gs, "rules", "explain", "gelu-fuse", m], capture_output=True, text=True)
         check(r.returncode == 0 and "the rule applies at opsets 20 to 1000 and the model has opset 15" in r.stdout
               and "has no Mul node" in r.stdout, "a rule for other opsets and ops says so", r.stdout)
