@@ -167,16 +167,33 @@ GS_API gs_status gs_node_set_attr_string(gs_model *m, int node, const char *name
     return st;
 }
 
+/* The slot of a list attribute and its own copy of the n elements of v, each
+ * of size elem (fn names the API call in messages); NULL with *st set. */
+static gs_attr *set_list(gs_model *m, int node, const char *name, const void *v, int n, size_t elem,
+                         const char *fn, void **copy, gs_status *st)
+{
+    *st = GS_ERR_ARG;
+    if (!m)
+        return NULL;
+    if (n < 0 || (n && !v)) {
+        *st = arg(m, fn, "invalid list");
+        return NULL;
+    }
+    gs_attr *a = settable(m, node, name, st);
+    static const int64_t zero;   /* an empty list still points somewhere */
+    *copy = a ? gs_arena_memdup(m->graph->perm, n ? v : &zero, n ? (size_t)n * elem : elem) : NULL;
+    if (a && !*copy) {
+        *st = gs_nomem(m->ctx);
+        return NULL;
+    }
+    return a;
+}
+
 GS_API gs_status gs_node_set_attr_ints(gs_model *m, int node, const char *name, const int64_t *v, int n)
 {
-    if (m && (n < 0 || (n && !v)))
-        return arg(m, "gs_node_set_attr_ints", "invalid list");
-    gs_status st = GS_ERR_ARG;
-    gs_attr *a = m ? settable(m, node, name, &st) : NULL;
-    int64_t zero = 0;
-    int64_t *copy = a ? gs_arena_memdup(m->graph->perm, n ? v : &zero, (size_t)(n ? n : 1) * sizeof *v) : NULL;
-    if (a && !copy)
-        return gs_nomem(m->ctx);
+    gs_status st;
+    void *copy;
+    gs_attr *a = set_list(m, node, name, v, n, sizeof *v, "gs_node_set_attr_ints", &copy, &st);
     if (a)
         a->type = GS_A_INTS, a->ints = copy, a->n = (size_t)n;
     return st;
@@ -184,14 +201,9 @@ GS_API gs_status gs_node_set_attr_ints(gs_model *m, int node, const char *name, 
 
 GS_API gs_status gs_node_set_attr_floats(gs_model *m, int node, const char *name, const float *v, int n)
 {
-    if (m && (n < 0 || (n && !v)))
-        return arg(m, "gs_node_set_attr_floats", "invalid list");
-    gs_status st = GS_ERR_ARG;
-    gs_attr *a = m ? settable(m, node, name, &st) : NULL;
-    float zero = 0;
-    float *copy = a ? gs_arena_memdup(m->graph->perm, n ? v : &zero, (size_t)(n ? n : 1) * sizeof *v) : NULL;
-    if (a && !copy)
-        return gs_nomem(m->ctx);
+    gs_status st;
+    void *copy;
+    gs_attr *a = set_list(m, node, name, v, n, sizeof *v, "gs_node_set_attr_floats", &copy, &st);
     if (a)
         a->type = GS_A_FLOATS, a->floats = copy, a->n = (size_t)n;
     return st;
