@@ -5,7 +5,10 @@ The sum of two 1x1 Convs with bias (a residual block's last Conv and its
 projection shortcut) becomes one 1x1 Conv over the two inputs concatenated
 (rule add-pointwise-convs-concat), when the cost model says it pays and only
 when the two Convs make the same shape with no broadcast: both stride 1, no
-pads, one group, inputs of the same batch and spatial size.
+pads, one group, inputs of the same batch and spatial size. The rule is the
+unfused profile's (profiles/unfused-x86-64.json): ONNX Runtime at level
+`all` fuses the Add into a Conv itself, so the default leaves the sum alone;
+a default-options case checks that too.
 
 Cases that must keep their two Convs and the Add: a shortcut with stride 2,
 a 1x1 Conv with pads, a grouped Conv, a Conv output that the Add broadcasts
@@ -22,12 +25,16 @@ Builds one model per case, optimizes it with `--verify`, compares the ops
 left with the expected ones, and checks the outputs against NumPy with
 `graphsub run --data`.
 """
+import os
 import sys
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 import opcase
+
+UNFUSED = ("--profile", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                     "profiles", "unfused-x86-64.json"))
 
 CA, CX, CO = 8, 6, 16
 
@@ -49,6 +56,7 @@ MERGED = ["Concat", "Conv", "Relu"]
 KEPT = ["Conv", "Conv", "Add", "Relu"]
 CASES = [
     ("residual", 5, 5, {}, True, False, MERGED),
+    ("default-options", 5, 5, {}, True, False, KEPT),
     ("strided-shortcut", 3, 5, {"strides": [2, 2]}, True, False, KEPT),
     ("padded", 7, 5, {"pads": [1, 1, 1, 1]}, True, False, KEPT),
     ("grouped", 5, 5, {"group": 2}, True, False, KEPT),
@@ -82,7 +90,8 @@ def case(gs, d, name, ha, hx, attrs, bias, shared, want):
     yx = conv1x1(x, wx, bx if bias else None, attrs.get("strides", [1])[0], attrs.get("pads", [0])[0], group)
     y = np.maximum(conv1x1(a, wa, ba if bias else None) + yx, 0).astype(np.float32)
     expect = [("y", y)] + ([("yx", yx.astype(np.float32))] if shared else [])
-    return opcase.check(gs, d, name, model, [("a", a), ("x", x)], expect, want, ordered=False)
+    extra = () if name == "default-options" else UNFUSED
+    return opcase.check(gs, d, name, model, [("a", a), ("x", x)], expect, want, ordered=False, extra=extra)
 
 
 # (name, channels out, kernel size, bias, ops expected)

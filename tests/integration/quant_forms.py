@@ -30,7 +30,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.join(HERE, "..", "..", "bench")
+ROOT = os.path.join(HERE, "..", "..")
+BENCH = os.path.join(ROOT, "bench")
 N = helper.make_node
 
 
@@ -167,7 +168,8 @@ def main():
         for elem, merged in ((TensorProto.FLOAT, True), (TensorProto.FLOAT16, False)):
             src, out, rep = (os.path.join(tmp, f"convs{elem}" + s) for s in (".onnx", ".opt.onnx", ".json"))
             onnx.save(convs_add_model(elem), src)
-            r = subprocess.run([gs, "optimize", src, "-o", out, "--report", rep, "--verify", "--quiet"],
+            r = subprocess.run([gs, "optimize", src, "-o", out, "--report", rep, "--verify", "--quiet",
+                                "--profile", os.path.join(ROOT, "profiles", "unfused-x86-64.json")],
                                capture_output=True, text=True)
             rewrites = json.load(open(rep))["rewrites"] if r.returncode == 0 else {}
             kind = "float32" if elem == TensorProto.FLOAT else "float16"
