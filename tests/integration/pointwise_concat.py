@@ -21,6 +21,11 @@ fire's two expands) becomes two 1x1 Convs and an Add, with or without bias;
 a Conv that widens them keeps its Concat (the Add would move more than the
 Concat did), and so does a 3x3 Conv.
 
+A narrowing 1x1 Conv with bias after an AveragePool runs before the pool,
+its bias added after it (rule pointwise-conv-bias-before-avgpool, Inception's
+pool branch), with the unfused profile only: the Add it leaves between pool
+and Relu keeps ONNX Runtime at level `all` from fusing the Conv and the Relu.
+
 Builds one model per case, optimizes it with `--verify`, compares the ops
 left with the expected ones, and checks the outputs against NumPy with
 `graphsub run --data`.
@@ -131,9 +136,34 @@ def split_case(gs, d, name, cout, k, bias, want):
     return opcase.check(gs, d, name, model, [("e1", e1), ("e3", e3)], [("y", y)], want, ordered=False)
 
 
+# (name, with the unfused profile, ops expected)
+POOL_CASES = [
+    ("pool-branch", True, ["Conv", "AveragePool", "Add", "Relu"]),
+    ("pool-branch-default", False, ["AveragePool", "Conv", "Relu"]),
+]
+
+
+def pool_case(gs, d, name, unfused, want):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 128, 32, 32)).astype(np.float32)
+    w = (rng.standard_normal((16, 128, 1, 1)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    nodes = [helper.make_node("AveragePool", ["x"], ["p"], kernel_shape=[3, 3]),
+             helper.make_node("Conv", ["p", "w", "b"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    pooled = np.mean([x[:, :, i:i + 30, j:j + 30] for i in range(3) for j in range(3)], axis=0)
+    y = np.maximum(conv1x1(pooled, w, b), 0).astype(np.float32)
+    return opcase.check(gs, d, name, model, [("x", x)], [("y", y)], want, ordered=False,
+                        extra=UNFUSED if unfused else ())
+
+
 def run(gs, d, fn, *c):
     return fn(gs, d, *c)
 
 
 if __name__ == "__main__":
-    sys.exit(opcase.main([(case, *c) for c in CASES] + [(split_case, *c) for c in SPLIT_CASES], run))
+    sys.exit(opcase.main([(case, *c) for c in CASES] + [(split_case, *c) for c in SPLIT_CASES] +
+                         [(pool_case, *c) for c in POOL_CASES], run))
