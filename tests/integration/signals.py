@@ -42,13 +42,42 @@ def wait_for(cond, proc, limit=30.0):
     return False
 
 
+def default_signals():
+    """In the child: the stop signals at their default, whatever this test inherited (a test run
+    under nohup would pass SIGHUP on ignored, and graphsub keeps an ignored SIGHUP ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def nohup_write(gs, d, src):
+    """Under nohup (SIGHUP ignored when graphsub starts) a SIGHUP does not stop the write."""
+    out = os.path.join(d, "nohup.onnx")
+    for _ in range(5):
+        before = set(os.listdir(d))
+        p = subprocess.Popen([gs, "optimize", "-O0", src, "-o", out, "--quiet"], stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        if not wait_for(lambda: set(os.listdir(d)) - before - {"nohup.onnx"}, p):
+            p.wait()
+            continue
+        p.send_signal(signal.SIGHUP)
+        p.wait()
+        left = sorted(set(os.listdir(d)) - before - {"nohup.onnx"})
+        ok = p.returncode == 0 and not left and os.path.getsize(out) > os.path.getsize(src) // 2
+        print(("ok  " if ok else "FAIL") + f" SIGHUP under nohup: exit {p.returncode}, left behind {left}")
+        os.unlink(out)
+        return ok
+    print("FAIL SIGHUP under nohup: no try caught the write in progress")
+    return False
+
+
 def interrupted_write(gs, d, src, sig):
     out = os.path.join(d, "out.onnx")
     for _ in range(5):
         with open(out, "wb") as f:
             f.write(b"previous output")
         before = set(os.listdir(d))
-        p = subprocess.Popen([gs, "optimize", "-O0", src, "-o", out, "--quiet"], stderr=subprocess.PIPE)
+        p = subprocess.Popen([gs, "optimize", "-O0", src, "-o", out, "--quiet"], stderr=subprocess.PIPE,
+                             preexec_fn=default_signals)
         if not wait_for(lambda: set(os.listdir(d)) - before, p):
             p.wait()
             continue   # finished before the test saw the temporary file
@@ -108,6 +137,7 @@ def main():
         big_model(src)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             results.append(interrupted_write(gs, d, src, sig))
+        results.append(nohup_write(gs, d, src))
         a, b = os.path.join(ind, "a.onnx"), os.path.join(ind, "b.onnx")
         # verify reads the weights again on every trial; both models loaded, b is cut
         results.append(truncated_input(gs, d, "verify", ["verify", a, b, "--trials", "200"], [a, b]))
