@@ -5,6 +5,7 @@
  * measured table changing the cost of exactly the node it names, and
  * malformed tables refused with a message naming the file and the field.
  */
+#include "cu_alloc.h"
 #include "gs_cost.h"
 
 #include <CUnit/CUnit.h>
@@ -205,42 +206,11 @@ static void test_malformed_tables(void)
 
 /* ---- every allocation of the table failing in turn leaks nothing ------- */
 
-typedef struct counting {
-    long live, calls, fail_at;   /* blocks not freed, allocations made, the one to fail (1-based) */
-} counting;
-
-static void *c_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (++c->calls == c->fail_at)
-        return NULL;
-    void *p = malloc(n ? n : 1);
-    c->live += p != NULL;
-    return p;
-}
-
-static void *c_realloc(void *ud, void *p, size_t n)
-{
-    counting *c = ud;
-    if (!p)
-        return c_alloc(ud, n);
-    if (++c->calls == c->fail_at)
-        return NULL;
-    return realloc(p, n ? n : 1);
-}
-
-static void c_free(void *ud, void *p)
-{
-    counting *c = ud;
-    c->live -= p != NULL;
-    free(p);
-}
-
 static void test_table_out_of_memory(void)
 {
     for (long k = 1; k < 100; k++) {
         counting c = { 0, 0, k };
-        gs_allocator a = { c_alloc, c_realloc, c_free, &c };
+        gs_allocator a = counting_allocator(&c);
         gs_ctx *ctx = gs_ctx_new(&a);
         if (!ctx)
             continue;

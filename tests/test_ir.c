@@ -4,6 +4,7 @@
  * data both ways), and allocation failure at every step of load -> save and
  * of load -> optimize -> run -> save.
  */
+#include "cu_alloc.h"
 #include "gs_ops.h"
 
 #include <CUnit/CUnit.h>
@@ -220,48 +221,9 @@ int cu_register(void);
 
 /* ---- a counting allocator that can fail the Nth allocation ------------- */
 
-typedef struct counting {
-    long live;      /* allocations not yet freed */
-    long calls;     /* allocations made */
-    long fail_at;   /* fail this allocation (1-based), 0 = never */
-} counting;
-
-static void *c_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (c->fail_at && ++c->calls == c->fail_at)
-        return NULL;
-    if (!c->fail_at)
-        c->calls++;
-    void *p = malloc(n ? n : 1);
-    if (p)
-        c->live++;
-    return p;
-}
-
-static void *c_realloc(void *ud, void *p, size_t n)
-{
-    counting *c = ud;
-    if (!p)
-        return c_alloc(ud, n);
-    if (c->fail_at && ++c->calls == c->fail_at)
-        return NULL;
-    if (!c->fail_at)
-        c->calls++;
-    return realloc(p, n ? n : 1);
-}
-
-static void c_free(void *ud, void *p)
-{
-    counting *c = ud;
-    if (p)
-        c->live--;
-    free(p);
-}
-
 static gs_ctx *counting_ctx(counting *c)
 {
-    gs_allocator a = { c_alloc, c_realloc, c_free, c };
+    gs_allocator a = counting_allocator(c);
     return gs_ctx_new(&a);
 }
 

@@ -6,6 +6,7 @@
  * of its whole graph finds; the sampling variant is deterministic for a
  * seed and reaches the best cost; gs_optimize runs all three searches.
  */
+#include "cu_alloc.h"
 #include "gs_ocggs.h"
 #include "gs_search.h"
 
@@ -305,35 +306,6 @@ static void test_sample_deterministic(void)
 
 /* ---- out of memory ------------------------------------------------------- */
 
-typedef struct counting {
-    long live, calls, fail_at;   /* fail_at: fail this allocation (1-based), 0 never */
-} counting;
-
-static void *c_alloc(void *ud, size_t n)
-{
-    counting *c = ud;
-    if (++c->calls == c->fail_at)
-        return NULL;
-    void *p = malloc(n ? n : 1);
-    c->live += p != NULL;
-    return p;
-}
-
-static void *c_realloc(void *ud, void *p, size_t n)
-{
-    counting *c = ud;
-    if (!p)
-        return c_alloc(ud, n);
-    return ++c->calls == c->fail_at ? NULL : realloc(p, n ? n : 1);
-}
-
-static void c_free(void *ud, void *p)
-{
-    counting *c = ud;
-    c->live -= p != NULL;
-    free(p);
-}
-
 /* One search with the Nth allocation of the search failing: GS_OK (the
  * failure fell where a candidate is only dropped) or GS_ERR_NOMEM, and
  * nothing left allocated once all is freed. Returns the allocations the
@@ -341,7 +313,7 @@ static void c_free(void *ud, void *p)
 static long search_failing(int mode, long fail_at)
 {
     counting c = { 0, 0, 0 };
-    gs_allocator a = { c_alloc, c_realloc, c_free, &c };
+    gs_allocator a = counting_allocator(&c);
     fixture f;
     f.ctx = gs_ctx_new(&a);
     f.rs = gs_ruleset_new(f.ctx);
