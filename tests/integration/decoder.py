@@ -19,9 +19,7 @@ right only while a dim is below 3 is caught).
 usage: decoder.py GRAPHSUB SRCDIR
 """
 import glob
-import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,7 @@ from onnx import helper, numpy_helper, TensorProto
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import value_info  # noqa: E402
+from ort_run import ort_modules, ort_run  # noqa: E402
 
 failures = []
 
@@ -71,36 +70,17 @@ def check_runs(graphsub, orig, opt, model, cases, tmp, name):
 
 def check_ort(opt, model, cases, name):
     """ONNX Runtime loads the output and computes the expected logits."""
-    modules = os.path.abspath(os.environ.get("ORT_NODE_MODULES") or os.path.join(SRC, "bench", "node_modules"))
-    if not shutil.which("node") or not os.path.isdir(os.path.join(modules, "onnxruntime-node")):
+    modules = ort_modules(SRC)
+    if not modules:
         print(f"note {name}: onnxruntime-node not installed, ONNX Runtime not checked")
         return
     feeds, outputs = cases[0]
-    script = """
-const ort = require(process.argv[2] + '/onnxruntime-node');
-const fs = require('fs');
-const spec = JSON.parse(fs.readFileSync(process.argv[4]));
-(async () => {
-  const s = await ort.InferenceSession.create(process.argv[3]);
-  const feeds = {};
-  for (const [n, v] of Object.entries(spec)) {
-    feeds[n] = v.int ? new ort.Tensor('int64', BigInt64Array.from(v.data.map(BigInt)), v.dims)
-                     : new ort.Tensor('float32', Float32Array.from(v.data), v.dims);
-  }
-  const out = await s.run(feeds);
-  console.log(JSON.stringify(Array.from(out.logits.data)));
-})().catch(e => { console.error(String(e.message).split('\\n')[0]); process.exit(1); });
-"""
     with tempfile.TemporaryDirectory() as t:
-        spec = {n: {"int": v.dtype == np.int64, "dims": list(v.shape), "data": v.ravel().tolist()}
-                for n, v in feeds.items()}
-        open(os.path.join(t, "spec.json"), "w").write(json.dumps(spec))
-        open(os.path.join(t, "ort.js"), "w").write(script)
-        r = run(["node", os.path.join(t, "ort.js"), modules, opt, os.path.join(t, "spec.json")])
-    if r.returncode != 0:
-        fail(f"{name}: ONNX Runtime refuses the output: {r.stderr.strip()}")
+        res, err = ort_run(modules, opt, feeds, t, name)
+    if err is not None:
+        fail(f"{name}: ONNX Runtime refuses the output: {err}")
         return
-    got = np.array(json.loads(r.stdout), dtype=np.float32).reshape(outputs["logits"].shape)
+    got = np.array(res["logits"], dtype=np.float32).reshape(outputs["logits"].shape)
     err = float(np.abs(got - outputs["logits"]).max())
     if err > 1e-3:
         fail(f"{name}: ONNX Runtime's logits differ from the expected by {err}")
