@@ -37,7 +37,7 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("symbolic_dims", os.path.join(HERE, "symbolic_dims.py"))
@@ -205,12 +205,7 @@ def check(gs, tmp, name, m, want_counts, want_targets):
         onnx.checker.check_model(onnx.load(out), full_check=True)
     except Exception as e:  # noqa: BLE001 - the checker's complaint is the failure
         fails.append(f"{name}: onnx.checker: {e}")
-    for b in BINDINGS:
-        dims = [x for k, v in b.items() if k in sd.input_dims(src) for x in ("--dim", f"{k}={v}")]
-        r = subprocess.run([gs, "verify", src, out] + dims, capture_output=True, text=True)
-        if r.returncode != 0:
-            fails.append(f"{name}: verify {b}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[:300]}")
-    return fails + sd.declared_types(out, name)
+    return fails + sd.verify(gs, src, out, name, BINDINGS) + sd.declared_types(out, name)
 
 
 def main():

@@ -251,10 +251,11 @@ def input_dims(path):
     return {d.dim_param for i in onnx.load(path).graph.input for d in i.type.tensor_type.shape.dim}
 
 
-def verify(gs, src, out, name):
+def verify(gs, src, out, name, bindings=BINDINGS):
+    """graphsub verify of src against out at each binding of the dims src's inputs name."""
     fails = []
     names = input_dims(src)
-    for b in BINDINGS:
+    for b in bindings:
         dims = [x for k, v in b.items() if k in names for x in ("--dim", f"{k}={v}")]
         r = run([gs, "verify", src, out] + dims)
         if r.returncode != 0:
