@@ -402,7 +402,7 @@ static void write_report_json(FILE *f, const gs_report *r, const opts *o, const 
             (long long)t->opset_after);
     fprintf(f, "  \"cost_before\": %.9g,\n  \"cost_after\": %.9g,\n  \"cost_unit\": \"seconds\",\n",
             r->cost_before, r->cost_after);
-    fprintf(f, "  \"folded\": %d,\n  \"rewrites\": {", r->folded);
+    fprintf(f, "  \"folded\": %d,\n  \"widened\": %d,\n  \"rewrites\": {", r->folded, r->widened);
     for (int i = 0; i < r->nrules; i++) {
         fprintf(f, "%s\n    ", i ? "," : "");
         cli_json_str(f, r->rule_names[i]);
@@ -509,11 +509,14 @@ static void summary(const gs_report *r, const char *out, const timings *t, const
                 t->import + t->export_);
         return;
     }
+    char widened[96] = "";
+    if (r->widened)   /* a change of precision is said, not silent */
+        snprintf(widened, sizeof widened, ", %d float16 nodes computed in float32", r->widened);
     fprintf(stderr, "graphsub: wrote %s: %d -> %d nodes, estimated cost %.3f -> %.3f ms "
-                    "(%.1f%%), %d rewrites, %.0f ms\n",
+                    "(%.1f%%), %d rewrites%s, %.0f ms\n",
             out, r->nodes_before, r->nodes_after, r->cost_before * 1e3, r->cost_after * 1e3,
             r->cost_before > 0 ? 100.0 * (r->cost_after - r->cost_before) / r->cost_before : 0.0,
-            r->nsteps, t->import + t->optimize + t->verify + t->export_);
+            r->nsteps, widened, t->import + t->optimize + t->verify + t->export_);
 }
 
 /* The command's inputs: the model and its external data first (n_model of

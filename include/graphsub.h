@@ -499,7 +499,9 @@ typedef struct gs_verify_opts {
     int version;                 /* GS_VERIFY_OPTS_VERSION */
     uint64_t seed;
     int trials;                  /* random input sets (0: 1) */
-    double rtol, atol;           /* 0: 1e-3 and 1e-4 */
+    double rtol, atol;           /* 0: 1e-3 and 1e-4; rtol 0 is 1e-2 when the first model
+                                    computes in float16 or bfloat16 (a value of either type
+                                    in its graph: 11 bits, rounded at every op) */
     const char *const *dims;     /* "name=value" for dynamic dims, NULL-terminated; a symbolic
                                     input dim not named here takes 2 + (k + t) % 5 in trial t
                                     (k: its place among the inputs' symbols), and at least two
@@ -677,8 +679,12 @@ typedef struct gs_report {
     int folded;                  /* nodes replaced by constants */
     /* version 2: */
     int tried;                   /* rewrites the search applied to a candidate and priced */
+    /* version 3: */
+    int widened;                 /* float16 nodes made to compute in float32 (the profile's
+                                    float16_compute) */
 } gs_report;
-#define GS_REPORT_VERSION 2      /* version 1 (without tried) is accepted too */
+#define GS_REPORT_VERSION 3      /* versions 1 (without tried) and 2 (without widened) are
+                                    accepted too */
 
 /* Optimize m in place. report may be NULL; when given, its version must be
  * set, and gs_report_clear frees what the call put in it. */

@@ -319,6 +319,14 @@ const char *gs_infer_fresh_sym(gs_graph *g);
 /* The constant tensor of input k of n (an initializer), or NULL. */
 const gs_tensor *gs_infer_const(const gs_graph *g, const gs_node *n, int k);
 
+/* ---- widen.c: float16 computed in float32 -------------------------------- */
+
+/* Make every node of g that computes in float16 only, of an op that computes
+ * the same in float32, compute in float32 (weights converted, other inputs
+ * cast up, outputs cast down where a reader or the graph wants float16);
+ * *count receives the nodes widened. */
+gs_status gs_widen_float16(gs_model *m, gs_graph *g, int *count);
+
 /* ---- fold.c: constant folding ----------------------------------------- */
 
 /* Evaluate every node whose inputs are all constants (and whose op is known

@@ -36,6 +36,9 @@ typedef struct gs_profile {
     double gemm_half_cols;      /* a GEMM of n output columns reaches n / (n + this) of the
                                    peak (wide products amortize packing); 0: width does not
                                    matter in the target runtime */
+    bool float16_as_float32;    /* the target's runtime computes float16 in float32 anyway
+                                   (ONNX Runtime's CPU provider): optimize writes it so
+                                   (widen.c); default false */
     int opset;                  /* the highest default-domain opset the target runs (0: not
                                    given); optimize raises a model to it when it can */
     struct {

@@ -201,7 +201,8 @@ GS_API void gs_report_clear(gs_ctx *ctx, gs_report *r)
     gs_dealloc(ctx, r->rule_names);
     gs_dealloc(ctx, r->rule_counts);
     int version = r->version;
-    memset(r, 0, version == 1 ? offsetof(gs_report, tried) : sizeof *r);   /* a version 1 struct is shorter */
+    /* an older version's struct is shorter */
+    memset(r, 0, version == 1 ? offsetof(gs_report, tried) : version == 2 ? offsetof(gs_report, widened) : sizeof *r);
     r->version = version;
 }
 
@@ -460,6 +461,11 @@ static gs_status pipeline(run *r, gs_report *rep)
     gs_status st = gs_infer_graph(g);
     if (rep)
         rep->nodes_before = gs_ir_live_nodes(g);
+    int widened = 0;   /* first: the cost model then prices what the target runs */
+    if (st == GS_OK && r->profile.float16_as_float32)
+        st = gs_widen_float16(r->m, g, &widened);
+    if (st == GS_OK && rep && rep->version >= 3)
+        rep->widened = widened;
     if (st == GS_OK)
         st = fold_all(r, &folded);   /* constant nodes cost nothing either way */
     if (st == GS_OK && rep)
@@ -522,7 +528,7 @@ GS_API gs_status gs_optimize(gs_ctx *ctx, gs_model *m, const gs_optimize_opts *o
     if (st != GS_OK)
         return st;
     const gs_optimize_opts *o = &dflt;
-    if (report && report->version != GS_REPORT_VERSION && report->version != 1)
+    if (report && (report->version < 1 || report->version > GS_REPORT_VERSION))
         return gs_err(ctx, GS_ERR_ARG, "gs_optimize: unknown report version %d", report->version);
     if (report)
         gs_report_clear(ctx, report);

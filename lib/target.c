@@ -244,6 +244,12 @@ gs_status gs_profile_parse(gs_ctx *ctx, const char *json, size_t len, const char
         st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'gemm_half_cols' must be a number from 0 to 1e6", path);
     if (st == GS_OK && hc)
         p->gemm_half_cols = hc->valuedouble;
+    const cJSON *fc = cJSON_GetObjectItemCaseSensitive(root, "float16_compute");
+    if (st == GS_OK && fc && !(cJSON_IsString(fc) && (!strcmp(fc->valuestring, "float16") ||
+                                                      !strcmp(fc->valuestring, "float32"))))
+        st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'float16_compute' must be \"float16\" or \"float32\"", path);
+    if (st == GS_OK && fc)
+        p->float16_as_float32 = !strcmp(fc->valuestring, "float32");
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(root, "opset");
     if (st == GS_OK && os && !whole_in(os, 1, 1000))
         st = gs_err(ctx, GS_ERR_PARSE, "%s: profile field 'opset' must be an integer from 1 to 1000", path);
