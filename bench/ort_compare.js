@@ -58,8 +58,13 @@ function maxDiff(a, b) {
 }
 
 async function compare(orig, opt, level, pairs, point) {
-  const a = await session(orig, level);
-  let b;
+  let a, b;
+  try { a = await session(orig, level); } catch (e) {
+    // the runtime refuses the model graphsub was given: not graphsub's failure
+    const err = new Error(`original refused at ${level}: ${e.message}`);
+    err.originalRefused = true;
+    throw err;
+  }
   try { b = await session(opt, level); } catch (e) { await a.release(); throw e; }
   const f = feeds(ort, a, 1, point);
   const [, oa] = await timeRun(a, f);
@@ -74,6 +79,12 @@ async function compare(orig, opt, level, pairs, point) {
   await a.release();   // a large model's sessions would otherwise pile up across levels
   await b.release();
   return { level, ratio: median(ratios), orig_ms: median(ta), opt_ms: median(tb), diff: maxDiff(oa, ob), ratios };
+}
+
+// a comparison that could not be made; original_refused when the runtime
+// would not load the original itself at that level
+function failed(level, e) {
+  return e.originalRefused ? { level, error: e.message, original_refused: true } : { level, error: e.message };
 }
 
 async function main() {
@@ -96,14 +107,16 @@ async function main() {
   // a failure on graphsub's output (it does not load, or does not run) is
   // recorded in its row, and ORT's basic output is still timed as the peer
   for (const level of levels) {
-    try { res.graphsub.push(await compare(orig, opt, level, pairs, point)); } catch (e) { res.graphsub.push({ level, error: e.message }); }
+    try { res.graphsub.push(await compare(orig, opt, level, pairs, point)); } catch (e) { res.graphsub.push(failed(level, e)); }
   }
   if (ortBasic) {
     const out = path.join(os.tmpdir(), `ort-basic-${process.pid}.onnx`);
     await ort.InferenceSession.create(orig, { graphOptimizationLevel: 'basic', optimizedModelFilePath: out, intraOpNumThreads: 1 });
-    for (const level of levels) res.ort_basic.push(await compare(orig, out, level, pairs, point));
+    for (const level of levels) {
+      try { res.ort_basic.push(await compare(orig, out, level, pairs, point)); } catch (e) { res.ort_basic.push(failed(level, e)); }
+    }
     // graphsub's output against ORT's basic output directly, at ORT disabled
-    try { res.vs_ort_basic = [await compare(out, opt, 'disabled', pairs, point)]; } catch (e) { res.vs_ort_basic = [{ level: 'disabled', error: e.message }]; }
+    try { res.vs_ort_basic = [await compare(out, opt, 'disabled', pairs, point)]; } catch (e) { res.vs_ort_basic = [failed('disabled', e)]; }
     if (keep) fs.copyFileSync(out, keep);   // not a rename: the temp folder may be another file system
     fs.unlinkSync(out);
   }

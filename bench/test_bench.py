@@ -114,6 +114,18 @@ def main():
               rows[1]["run"]["commit"] == "new" and "run" not in rows[0] and info["commit"] == "old",
               "--merge replaces a model's rows in place and appends new models")
 
+        # a level at which ORT refuses the original is shown, and is not graphsub's failure
+        res = {"graphsub": [{"level": "disabled", "ratio": 0.9, "ratios": [0.9]},
+                            {"level": "all", "error": "original refused at all: x", "original_refused": True}],
+               "vs_ort_basic": [{"level": "disabled", "ratio": 1.0, "ratios": [1.0]}]}
+        check(run.ort_error(res) is None and run.slowest(res) == 1.0 and
+              run.ratio_cell(res, "graphsub", "all") == "refused" and
+              run.ratio_cell(res, "graphsub", "disabled") == "0.900" and
+              run.ratio_cell(res, "ort_basic", "all") == "n/a",
+              "a level whose original ORT refuses reads 'refused' and fails nothing")
+        res["graphsub"][0] = {"level": "disabled", "error": "graphsub's output refused"}
+        check(run.ort_error(res) == "graphsub's output refused", "a refused output of graphsub's is a failure")
+
         # op histograms count If bodies; the gaps are the op types the peer has fewer of or alone
         then = helper.make_graph([helper.make_node("Identity", ["x"], ["t"]), helper.make_node("Cast", ["t"], ["u"], to=1)],
                                  "then", [], [helper.make_tensor_value_info("u", TensorProto.FLOAT, None)])
