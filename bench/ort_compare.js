@@ -72,8 +72,9 @@ async function compare(orig, opt, level, pairs, point) {
   for (let i = 0; i < 2; i++) { await a.run(f); await b.run(f); }
   const ratios = [], ta = [], tb = [];
   for (let i = 0; i < pairs; i++) {
-    const [x] = await timeRun(a, f);
-    const [y] = await timeRun(b, f);
+    let x, y;
+    if (i % 2 === 0) { [x] = await timeRun(a, f); [y] = await timeRun(b, f); }
+    else { [y] = await timeRun(b, f); [x] = await timeRun(a, f); }
     ta.push(x); tb.push(y); ratios.push(y / x);
   }
   await a.release();   // a large model's sessions would otherwise pile up across levels
