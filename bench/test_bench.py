@@ -126,6 +126,14 @@ def main():
         res["graphsub"][0] = {"level": "disabled", "error": "graphsub's output refused"}
         check(run.ort_error(res) == "graphsub's output refused", "a refused output of graphsub's is a failure")
 
+        # runs of one comparison pooled: ratios joined, their median, the times' median
+        runs = [{"graphsub": [{"level": "all", "ratio": 1.1, "ratios": [1.0, 1.1, 1.2], "orig_ms": 10, "opt_ms": 11}]},
+                {"graphsub": [{"level": "all", "ratio": 0.9, "ratios": [0.8, 0.9, 0.95], "orig_ms": 12, "opt_ms": 10}]},
+                {"graphsub": [{"level": "all", "ratio": 1.0, "ratios": [1.0], "orig_ms": 11, "opt_ms": 11}]}]
+        pr = run.pooled(runs)["graphsub"][0]
+        check(pr["ratios"] == [1.0, 1.1, 1.2, 0.8, 0.9, 0.95, 1.0] and pr["ratio"] == 1.0 and pr["orig_ms"] == 11 and
+              pr["opt_ms"] == 11, f"runs pooled: {pr}")
+
         # op histograms count If bodies; the gaps are the op types the peer has fewer of or alone
         then = helper.make_graph([helper.make_node("Identity", ["x"], ["t"]), helper.make_node("Cast", ["t"], ["u"], to=1)],
                                  "then", [], [helper.make_tensor_value_info("u", TensorProto.FLOAT, None)])
