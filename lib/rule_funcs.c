@@ -643,6 +643,76 @@ static bool trilu_mask(const gs_graph *g, const gs_value *c, const gs_value **tr
     return false;
 }
 
+/* The one element of small integer value v, or false. */
+static bool one_elem(const gs_graph *g, gs_id v, gs_dim *e)
+{
+    gs_dim el[GS_MAX_ELEMS];
+    if (v == GS_NONE || gs_infer_elems(g, v, el) != 1)
+        return false;
+    *e = el[0];
+    return true;
+}
+
+/* Value v as Range(0, n, 1): the index vector 0, 1, ..., n - 1. */
+static bool bare_range(const gs_graph *g, const gs_value *v)
+{
+    const gs_node *r = made_by(g, v, "Range");
+    gs_dim start, delta;
+    return r && r->nin == 3 && one_elem(g, r->in[0], &start) && one_elem(g, r->in[2], &delta) &&
+           gs_elem_known(start) && start.v == 0 && gs_elem_known(delta) && delta.v == 1;
+}
+
+/* Value v as an index vector (bare_range) plus *off: the Range itself (off
+ * 0), or an Add of it and a one-element value (either operand). */
+static bool index_range(const gs_graph *g, const gs_value *v, gs_dim *off)
+{
+    *off = (gs_dim){ 0, NULL };
+    if (bare_range(g, v))
+        return true;
+    const gs_node *add = made_by(g, v, "Add");
+    if (!add || add->nin != 2 || add->in[0] == GS_NONE || add->in[1] == GS_NONE)
+        return false;
+    for (int side = 0; side < 2; side++)
+        if (bare_range(g, &g->values[add->in[side]]) && one_elem(g, add->in[1 - side], off))
+            return true;
+    return false;
+}
+
+/* Value v as Unsqueeze(r) at axis `axis` of a rank-2 result: r, or NULL. */
+static const gs_value *unsqueezed(const gs_graph *g, const gs_value *v, int64_t axis)
+{
+    const gs_node *u = made_by(g, v, "Unsqueeze");
+    if (!u || u->in[0] == GS_NONE || v->rank != 2 || g->values[u->in[0]].rank != 1)
+        return NULL;
+    gs_dim a;
+    const int64_t *attr;
+    if (u->nin > 1 && u->in[1] != GS_NONE) {
+        if (!one_elem(g, u->in[1], &a) || !gs_elem_known(a))
+            return NULL;
+    } else if (gs_attr_ints(u, "axes", &attr) == 1) {
+        a = (gs_dim){ attr[0], NULL };
+    } else {
+        return NULL;
+    }
+    return a.v == axis || a.v == axis - 2 ? &g->values[u->in[0]] : NULL;
+}
+
+/* Bool value c of [S, L] as Greater(cols, rows) with cols the key index
+ * Unsqueeze(Range(0, L, 1), 0) and rows the query index plus an offset,
+ * Unsqueeze(Range(0, S, 1) + p, 1) (or Less with the operands swapped): c
+ * is true exactly where column j > row i + p, p into *p (Whisper's and
+ * Hugging Face's causal mask with a cache, built from positions). */
+static bool range_mask(const gs_graph *g, const gs_value *c, gs_dim *p)
+{
+    const gs_node *gt = made_by(g, c, "Greater"), *lt = gt ? NULL : made_by(g, c, "Less");
+    const gs_node *n = gt ? gt : lt;
+    if (!n || n->nin != 2 || n->in[0] == GS_NONE || n->in[1] == GS_NONE || c->rank != 2)
+        return false;
+    const gs_value *cols = unsqueezed(g, &g->values[n->in[gt ? 0 : 1]], 0);
+    const gs_value *rows = unsqueezed(g, &g->values[n->in[gt ? 1 : 0]], 1);
+    return cols && rows && bare_range(g, cols) && index_range(g, rows, p);
+}
+
 /* Bool constant c with a false element in every row of its last axis. */
 static bool rows_keep_one(const gs_tensor *t)
 {
@@ -662,7 +732,8 @@ static bool rows_keep_one(const gs_tensor *t)
 /* keeps_key(c, x): bool c (true where a key is masked), broadcast against
  * scores x, leaves x's shape and at least one key of every row unmasked: c
  * is a constant with a false in every row, or a lower Trilu mask
- * (trilu_mask) with k >= 0, whose first column is always kept. A Where on
+ * (trilu_mask) or a mask of positions (range_mask) with k >= 0, whose first
+ * column is always kept. A Where on
  * such a mask never masks a whole row, where a written-out masked_fill and
  * an attention's -inf mask disagree. */
 static bool c_keeps_key(const gs_cond_args *c)
@@ -677,7 +748,7 @@ static bool c_keeps_key(const gs_cond_args *c)
     gs_dim k;
     if (m->init)
         return rows_keep_one(m->init);
-    return trilu_mask(c->g, m, &tri, &k) && gs_elem_nonneg(k);
+    return (trilu_mask(c->g, m, &tri, &k) || range_mask(c->g, m, &k)) && gs_elem_nonneg(k);
 }
 
 /* Constant t of [..., S, L] (leading dims 1) masks exactly where column
@@ -712,7 +783,8 @@ static bool causal_const(const gs_tensor *t, int64_t p)
  * c is [S, P + T] (after leading 1s) and true exactly where key j > query
  * i + P, which is what is_causal masks (aligned to the end of the past). A
  * constant is read element by element; a lower Trilu mask (trilu_mask)
- * must have the shape and a k known to equal P. */
+ * must have the shape and a k known to equal P, a mask of positions
+ * (range_mask) an offset known to equal P. */
 static bool c_causal(const gs_cond_args *c)
 {
     const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1), *k = arg_value(c, 2);
@@ -731,6 +803,8 @@ static bool c_causal(const gs_cond_args *c)
         return gs_elem_known(P) && causal_const(m->init, P.v);
     const gs_value *tri;
     gs_dim tk;
+    if (range_mask(c->g, m, &tk))   /* [S, L] by its Range shapes, checked above */
+        return gs_elem_sum_is(tk, P, (gs_dim){ 0, NULL });
     if (!trilu_mask(c->g, m, &tri, &tk) || tri->rank != m->rank ||
         !gs_elem_sum_is(tk, P, (gs_dim){ 0, NULL }))
         return false;
