@@ -182,7 +182,7 @@ gs_status gs_widen_float16(gs_model *m, gs_graph *g, int *count)
         }
     for (int32_t v = 0; st == GS_OK && v < n0; v++)   /* a weight no reader kept: its name goes to its float32 form */
         if (wide[v] != GS_NONE && g->values[v].init && g->values[wide[v]].init && !g->values[v].nuses &&
-            !(g->values[v].flags & (GS_V_OUTPUT | GS_V_INPUT)))
+            !(g->values[v].flags & (GS_V_OUTPUT | GS_V_INPUT)) && !gs_ir_captured(g, v))
             gs_ir_swap_names(g, v, wide[v]), g->values[wide[v]].init->name = g->values[wide[v]].name;
     gs_dealloc(g->ctx, order);
     gs_dealloc(g->ctx, wide);

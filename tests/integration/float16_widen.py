@@ -62,6 +62,21 @@ def overflow_model():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def captured_model():
+    """A float16 weight read by a Conv of the main graph and, by name, by an
+    If branch (a Mul there)."""
+    w = numpy_helper.from_array(np.full((2, 2, 1, 1), 0.5, np.float16), "w")
+    branch = lambda name: helper.make_graph([N("Mul", ["xh", "w"], [name])], name, [],
+                                            [helper.make_tensor_value_info(name, F16, None)])
+    nodes = [N("Cast", ["x"], ["xh"], to=F16), N("Conv", ["xh", "w"], ["c"]),
+             N("If", ["cond"], ["b"], then_branch=branch("t"), else_branch=branch("e")),
+             N("Add", ["c", "b"], ["a"]), N("Cast", ["a"], ["y"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "cap", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 2, 2]),
+                                         helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def check(cond, what):
     if not cond:
         sys.exit(f"float16_widen: FAILED: {what}")
@@ -103,6 +118,17 @@ def main():
         declared = {v.name: v.type.tensor_type.elem_type for v in g.value_info}
         check(all(types.get(k, t) == t for k, t in declared.items()),
               f"declared types agree with ONNX shape inference: {declared}")
+
+        cap, cap_out = os.path.join(tmp, "cap.onnx"), os.path.join(tmp, "cap.o.onnx")
+        onnx.save(captured_model(), cap)
+        rc, err = optimize(gs, cap, cap_out, "--verify", "--profile", ortp)
+        if rc == 0:
+            cm = onnx.load(cap_out)
+            body = next(a.g for n in cm.graph.node if n.op_type == "If" for a in n.attribute)
+            types = {t.name: t.data_type for t in list(cm.graph.initializer) + list(body.initializer)}
+            mul = next(n for n in body.node if n.op_type == "Mul")
+        check(rc == 0 and types.get(mul.input[1]) == F16,
+              f"a float16 weight an If branch reads by name stays float16 there: {err.strip()[-200:]}")
 
         keep = os.path.join(tmp, "keep.json")
         json.dump({"name": "k", "peak_gflops": 50, "bandwidth_gbs": 12, "overhead_us": 3,
