@@ -1075,6 +1075,29 @@ static gs_status infer_body(gs_graph *sub)
     return st == GS_OK ? gs_infer_graph(sub) : st;
 }
 
+/* An If's output k from its branches' output k: the type both give, the
+ * rank both give, each dim both give alike (others unknown). An output
+ * already typed is left as it is. */
+static gs_status infer_if(gs_graph *g, const gs_node *n)
+{
+    const gs_attr *t = gs_ir_attr(n, "then_branch"), *e = gs_ir_attr(n, "else_branch");
+    if (!t || !e || t->type != GS_A_GRAPH || e->type != GS_A_GRAPH || !t->g || !e->g ||
+        t->g->noutputs != n->nout || e->g->noutputs != n->nout)
+        return GS_OK;
+    gs_status st = GS_OK;
+    for (int k = 0; k < n->nout && st == GS_OK; k++) {
+        const gs_value *a = &t->g->values[t->g->outputs[k]], *b = &e->g->values[e->g->outputs[k]];
+        if (n->out[k] == GS_NONE || g->values[n->out[k]].dtype || !a->dtype || a->dtype != b->dtype)
+            continue;
+        gs_dim dims[GS_MAX_RANK];
+        int rank = a->rank == b->rank && a->rank <= GS_MAX_RANK ? a->rank : -1;
+        for (int d = 0; d < rank; d++)
+            dims[d] = gs_dim_equal(a->dims[d], b->dims[d]) && a->dims[d].v >= 0 ? a->dims[d] : (gs_dim){ -1, NULL };
+        st = gs_infer_set(g, n->out[k], a->dtype, rank, rank >= 0 ? dims : NULL);
+    }
+    return st;
+}
+
 gs_status gs_infer_graph(gs_graph *g)
 {
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
@@ -1096,6 +1119,8 @@ gs_status gs_infer_graph(gs_graph *g)
             for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
                 st = infer_body(at->gs[j]);
         }
+        if (st == GS_OK && !*nd->domain && !strcmp(nd->op, "If"))
+            st = infer_if(g, nd);   /* after its branches */
     }
     gs_dealloc(g->ctx, order);
     return st;

@@ -204,6 +204,36 @@ static gs_status sink(gs_graph *g, gs_id v, gs_id id, int *count)
     return GS_OK;
 }
 
+/* Small initializer v, read by several nodes or by nodes of g too: a copy
+ * goes into the bodies of each node that captures it, so that the work a
+ * body does on it folds there (an Unsqueeze of a shared scalar), as ONNX
+ * Runtime folds it; the initializer stays while g's nodes read it. */
+static gs_status sink_small(gs_graph *g, gs_id v, int *count)
+{
+    enum { MAX_CAPTURERS = 64 };
+    gs_id ids[MAX_CAPTURERS];
+    int nids = 0;
+    const gs_value *val = &g->values[v];
+    for (int32_t u = 0; u < val->nuses; u++) {
+        gs_id id = val->uses[u];
+        const gs_node *n = &g->nodes[id];
+        bool caps = false, seen = false;
+        for (int k = 0; k < n->ncaps; k++)
+            caps |= n->caps[k] == v;
+        for (int j = 0; j < nids; j++)
+            seen |= ids[j] == id;
+        if (caps && !seen) {
+            if (nids == MAX_CAPTURERS)
+                return GS_OK;
+            ids[nids++] = id;
+        }
+    }
+    gs_status st = GS_OK;
+    for (int j = 0; j < nids && st == GS_OK; j++)
+        st = sink(g, v, ids[j], count);
+    return st;
+}
+
 gs_status gs_sub_sink_consts(gs_graph *g, int *count)
 {
     gs_status st = GS_OK;
@@ -216,6 +246,8 @@ gs_status gs_sub_sink_consts(gs_graph *g, int *count)
         gs_id id = sole_capturer(g, v);
         if (id != GS_NONE)
             st = sink(g, v, id, count);
+        else if (val->init->nbytes <= SINK_SHARED_MAX)
+            st = sink_small(g, v, count);
     }
     return st;
 }
