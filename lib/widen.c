@@ -106,10 +106,13 @@ static gs_id wide_init(gs_model *m, gs_graph *g, gs_id v)
         gs_tensor_free(g->ctx, t);
         return gs_nomem(g->ctx), GS_NONE;
     }
-    const uint16_t *src = h->data;
+    const unsigned char *src = h->data;   /* a mapped weight may sit at any offset */
     float *dst = t->data;
-    for (int64_t i = 0, n = gs_tensor_numel(h); i < n; i++)
-        dst[i] = gs_half_to_float(src[i]);
+    for (int64_t i = 0, n = gs_tensor_numel(h); i < n; i++) {
+        uint16_t bits;
+        memcpy(&bits, src + 2 * i, sizeof bits);
+        dst[i] = gs_half_to_float(bits);
+    }
     return gs_ir_add_init(g, g->values[v].name, t);
 }
 
@@ -160,6 +163,21 @@ static gs_status widen_node(gs_model *m, gs_graph *g, gs_id *wide, gs_id id)
     return GS_OK;
 }
 
+/* A float16 weight nothing reads any more gives its name to its float32
+ * form (wide[v], for the first n values), so the model's weights keep
+ * their names. */
+static void keep_weight_names(gs_graph *g, const gs_id *wide, int32_t n)
+{
+    for (int32_t v = 0; v < n; v++) {
+        const gs_value *val = &g->values[v];
+        if (wide[v] == GS_NONE || !val->init || !g->values[wide[v]].init || val->nuses ||
+            (val->flags & (GS_V_OUTPUT | GS_V_INPUT)))
+            continue;
+        gs_ir_swap_names(g, v, wide[v]);
+        g->values[wide[v]].init->name = g->values[wide[v]].name;
+    }
+}
+
 gs_status gs_widen_float16(gs_model *m, gs_graph *g, int *count)
 {
     *count = 0;
@@ -180,10 +198,8 @@ gs_status gs_widen_float16(gs_model *m, gs_graph *g, int *count)
             st = widen_node(m, g, wide, order[i]);
             ++*count;
         }
-    for (int32_t v = 0; st == GS_OK && v < n0; v++)   /* a weight no reader kept: its name goes to its float32 form */
-        if (wide[v] != GS_NONE && g->values[v].init && g->values[wide[v]].init && !g->values[v].nuses &&
-            !(g->values[v].flags & (GS_V_OUTPUT | GS_V_INPUT)) && !gs_ir_captured(g, v))
-            gs_ir_swap_names(g, v, wide[v]), g->values[wide[v]].init->name = g->values[wide[v]].name;
+    if (st == GS_OK)
+        keep_weight_names(g, wide, n0);
     gs_dealloc(g->ctx, order);
     gs_dealloc(g->ctx, wide);
     if (st == GS_OK && *count) {
