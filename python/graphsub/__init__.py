@@ -85,7 +85,8 @@ class _Report(ctypes.Structure):
                 ("candidates", ctypes.c_int), ("expanded", ctypes.c_int), ("time_ms", ctypes.c_double),
                 ("nrules", ctypes.c_int), ("rule_names", c_char_pp),
                 ("rule_counts", ctypes.POINTER(ctypes.c_int)), ("nsteps", ctypes.c_int),
-                ("steps", ctypes.POINTER(_Step)), ("folded", ctypes.c_int)]
+                ("steps", ctypes.POINTER(_Step)), ("folded", ctypes.c_int), ("tried", ctypes.c_int),
+                ("widened", ctypes.c_int)]
 
 
 class _VerifyOpts(ctypes.Structure):
@@ -104,7 +105,7 @@ class _OutputDiff(ctypes.Structure):
 
 _OPTIMIZE_OPTS_VERSION = 4
 _SEARCHES = ("taso", "ocggs", "ocggs-sample")   # gs_optimize_opts.search, GS_SEARCH_* order
-_REPORT_VERSION = 1
+_REPORT_VERSION = 3
 _VERIFY_OPTS_VERSION = 1
 
 # ---- the library ---------------------------------------------------------------
@@ -299,10 +300,10 @@ def _report_dict(r):
     return {
         "nodes_before": r.nodes_before, "nodes_after": r.nodes_after,
         "cost_before": r.cost_before, "cost_after": r.cost_after, "cost_unit": "seconds",
-        "folded": r.folded,
+        "folded": r.folded, "widened": r.widened,
         "rewrites": {r.rule_names[i].decode(): r.rule_counts[i] for i in range(r.nrules)},
         "applied": steps,
-        "search": {"candidates": r.candidates, "expanded": r.expanded, "time_ms": r.time_ms},
+        "search": {"candidates": r.candidates, "expanded": r.expanded, "time_ms": r.time_ms, "tried": r.tried},
     }
 
 
@@ -382,8 +383,9 @@ def optimize(model, *, level=2, alpha=None, budget=None, time_limit=None, rules=
         return (out, rep) if report else out
 
 
-def verify(a, b, *, seed=0, trials=1, rtol=1e-3, atol=1e-4, dims=None, check=True):
+def verify(a, b, *, seed=0, trials=1, rtol=None, atol=1e-4, dims=None, check=True):
     """Run a and b on the same random inputs and compare every output by name.
+    rtol None: 1e-3, or 1e-2 when a computes in float16 or bfloat16.
     Returns {"ok": bool, "outputs": [{"name", "ok", "max_abs", "max_rel",
     "range"}...]}; with check=True (the default) a difference raises Error
     (status GS_ERR_MISMATCH). Models whose inputs or outputs differ always
@@ -392,7 +394,7 @@ def verify(a, b, *, seed=0, trials=1, rtol=1e-3, atol=1e-4, dims=None, check=Tru
         ma, _ = ctx.load(a)
         mb, _ = ctx.load(b)
         d = _strings(_dims(dims))
-        vo = _VerifyOpts(_VERIFY_OPTS_VERSION, seed, trials, rtol, atol, d[0] if d else None)
+        vo = _VerifyOpts(_VERIFY_OPTS_VERSION, seed, trials, rtol or 0.0, atol, d[0] if d else None)
         diffs, nd = ctypes.POINTER(_OutputDiff)(), ctypes.c_int()
         st = ctx.lib.gs_model_compare(ctx.ctx, ma, mb, ctypes.byref(vo), ctypes.byref(diffs), ctypes.byref(nd))
         try:

@@ -58,6 +58,20 @@ check(rep["nodes_before"] == 6 and rep["nodes_after"] == len(opt.graph.node),
 check(rep["cost_after"] <= rep["cost_before"], "cost does not rise")
 check(all(isinstance(s["nodes"], list) and s["nodes"] for s in rep["applied"]), "steps list their nodes")
 cancel = [sorted(s["nodes"]) for s in rep["applied"] if s["rule"] == "transpose-cancel"]
+check(rep["widened"] == 0 and rep["search"]["tried"] >= 0, "report: widened and tried: %s" % rep)
+
+# float16 computed in float32 under a profile that says so; verify at float16's precision.
+def half(k):
+    g = h.make_graph([h.make_node("Mul", ["x", "k"], ["y"])], "h", [h.make_tensor_value_info("x", T.FLOAT16, [8])],
+                     [h.make_tensor_value_info("y", T.FLOAT16, [8])], [numpy_helper.from_array(np.array(k, np.float16), "k")])
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+
+
+ort_profile = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "profiles", "onnxruntime-cpu.json")
+_, rep16 = graphsub.optimize(half(2.0), profile=ort_profile, report=True)
+check(rep16["widened"] == 1, "the onnxruntime-cpu profile widens the float16 Mul: %s" % rep16)
+check(graphsub.verify(half(1.0), half(1.00390625))["ok"], "verify's default rtol for float16 is 1e-2")
+check(not graphsub.verify(half(1.0), half(1.00390625), rtol=1e-3, check=False)["ok"], "rtol=1e-3 is kept")
 check(cancel == [["tr,1\\", "tr2"]], "names with a comma and a backslash stay whole: %s" % cancel)
 check(sum(rep["rewrites"].values()) == len(rep["applied"]), "rewrites count the steps")
 onnx.checker.check_model(opt)
