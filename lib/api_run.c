@@ -317,8 +317,7 @@ GS_API gs_status gs_array_compare(gs_ctx *ctx, const gs_array *got, const gs_arr
                       gs_dtype_name(got->dtype), got->rank, gs_dtype_name(want->dtype), want->rank);
     gs_tensor a = view(got), b = view(want);
     int64_t n = gs_tensor_numel(&a);
-    bool exact = !(got->dtype == GS_FLOAT || got->dtype == GS_DOUBLE || got->dtype == GS_FLOAT16 ||
-                   got->dtype == GS_BFLOAT16);
+    bool exact = !gs_op_floatlike(got->dtype);
     double worst_excess = -1, scale = 0;
     d->ok = 1;
     for (int64_t i = 0; i < n && !exact; i++) {

@@ -613,6 +613,16 @@ static bool nonzero_fill(const gs_graph *g, const gs_value *v)
     return true;
 }
 
+/* The one element of small integer value v, or false. */
+static bool one_elem(const gs_graph *g, gs_id v, gs_dim *e)
+{
+    gs_dim el[GS_MAX_ELEMS];
+    if (v == GS_NONE || gs_infer_elems(g, v, el) != 1)
+        return false;
+    *e = el[0];
+    return true;
+}
+
 /* Bool value c as Equal(t, 0) (0 a constant of zeros, either operand) with
  * t = Trilu(x, k){upper=0} of an x with no zero element: c is true exactly
  * where column j > row i + k of each matrix of t. The Trilu's output and
@@ -632,25 +642,15 @@ static bool trilu_mask(const gs_graph *g, const gs_value *c, const gs_value **tr
         bool zeros = gs_tensor_numel(z) > 0;
         for (int64_t i = 0; i < gs_tensor_numel(z); i++)
             zeros = zeros && gs_tensor_get_f(z, i) == 0;
-        gs_dim e[GS_MAX_ELEMS];
+        gs_dim e = { 0, NULL };   /* k absent: 0 */
         bool has_k = tr->nin > 1 && tr->in[1] != GS_NONE;
-        if (!zeros || (has_k && gs_infer_elems(g, tr->in[1], e) != 1))
+        if (!zeros || (has_k && !one_elem(g, tr->in[1], &e)))
             continue;
         *tri = t;
-        *k = has_k ? e[0] : (gs_dim){ 0, NULL };
+        *k = e;
         return true;
     }
     return false;
-}
-
-/* The one element of small integer value v, or false. */
-static bool one_elem(const gs_graph *g, gs_id v, gs_dim *e)
-{
-    gs_dim el[GS_MAX_ELEMS];
-    if (v == GS_NONE || gs_infer_elems(g, v, el) != 1)
-        return false;
-    *e = el[0];
-    return true;
 }
 
 /* Value v as Range(0, n, 1): the index vector 0, 1, ..., n - 1. */

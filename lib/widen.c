@@ -29,11 +29,6 @@ static const char *const widen_ops[] = {
     "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Where",
 };
 
-static bool floating(int32_t dtype)
-{
-    return dtype == GS_FLOAT || dtype == GS_FLOAT16 || dtype == GS_DOUBLE || dtype == GS_BFLOAT16;
-}
-
 static bool in_table(const char *op)
 {
     for (size_t i = 0; i < sizeof widen_ops / sizeof *widen_ops; i++)
@@ -53,7 +48,7 @@ static bool widenable(const gs_graph *g, const gs_node *n)
         if (v == GS_NONE)
             continue;
         int32_t dt = g->values[v].dtype;
-        if (!dt || (floating(dt) && dt != GS_FLOAT16))
+        if (!dt || (gs_op_floatlike(dt) && dt != GS_FLOAT16))
             return false;
         half |= dt == GS_FLOAT16;
     }
