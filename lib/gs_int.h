@@ -257,6 +257,8 @@ struct gs_graph {
     uint32_t nodemapcap;
     int32_t nextsym;        /* root graph: number of the next GS_SYM_PREFIX dim (0: not
                                yet counted, see gs_infer_fresh_sym) */
+    bool consts_first;      /* export writes the constant-computing nodes first
+                               (gs_ir_order); gs_optimize sets it on the root */
     gs_model *view;         /* a body: the read-only handle gs_node_attr_graph made on it
                                (api_graph.c), or NULL; freed with the graph, not cloned */
 };
@@ -303,6 +305,9 @@ gs_graph *gs_ir_clone(const gs_graph *g, gs_graph *parent);
 /* Topological order of live nodes into order[nnodes]; returns the count, -1
  * on a cycle, -2 when memory is short (message set). */
 int gs_ir_topo(const gs_graph *g, gs_id *order);
+/* The same with consts_first: every node that computes only from
+ * initializers (and such nodes' outputs) before every other node. */
+int gs_ir_order(const gs_graph *g, gs_id *order, bool consts_first);
 const gs_attr *gs_ir_attr(const gs_node *n, const char *name);
 int64_t gs_attr_int(const gs_node *n, const char *name, int64_t dflt);
 float gs_attr_float(const gs_node *n, const char *name, float dflt);

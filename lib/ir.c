@@ -542,14 +542,49 @@ static int live_producer(const gs_graph *g, gs_id v)
     return p != GS_NONE && !(g->nodes[p].flags & GS_N_DEAD);
 }
 
-int gs_ir_topo(const gs_graph *g, gs_id *order)
+/* A value known before the graph runs: an initializer no input overrides. */
+static bool fixed_value(const gs_graph *g, gs_id v)
+{
+    const gs_value *val = &g->values[v];
+    return val->init && !(val->flags & (GS_V_INPUT | GS_V_OUTER));
+}
+
+/* Whether node i computes only from fixed values and such nodes' outputs
+ * (konst holds the answer for each node ordered before it). */
+static bool konst_node(const gs_graph *g, gs_id i, const bool *konst)
+{
+    const gs_node *n = &g->nodes[i];
+    if (n->ncaps > 0)
+        return false;
+    for (int k = 0; k < n->nin; k++) {
+        gs_id v = n->in[k];
+        if (v == GS_NONE)
+            continue;
+        if (live_producer(g, v) ? !konst[g->values[v].producer] : !fixed_value(g, v))
+            return false;
+    }
+    return true;
+}
+
+/* Ready node i enters the heap; with konst, under a key that orders every
+ * constant-computing node before every other. */
+static void ready(const gs_graph *g, gs_id i, bool *konst, gs_id *heap, int *nheap)
+{
+    if (konst)
+        konst[i] = konst_node(g, i, konst);
+    heap_push(heap, nheap, konst && !konst[i] ? i + g->nnodes : i);
+}
+
+int gs_ir_order(const gs_graph *g, gs_id *order, bool consts_first)
 {
     int32_t *indeg = gs_zalloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *indeg);
     gs_id *heap = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *heap);
+    bool *konst = consts_first ? gs_zalloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *konst) : NULL;
     int nheap = 0, count = 0, live = 0;
-    if (!indeg || !heap) {
+    if (!indeg || !heap || (consts_first && !konst)) {
         gs_dealloc(g->ctx, indeg);
         gs_dealloc(g->ctx, heap);
+        gs_dealloc(g->ctx, konst);
         gs_nomem(g->ctx);
         return -2;
     }
@@ -563,10 +598,12 @@ int gs_ir_topo(const gs_graph *g, gs_id *order)
         for (int k = 0; k < n->ncaps; k++)
             indeg[i] += live_producer(g, n->caps[k]);
         if (indeg[i] == 0)
-            heap_push(heap, &nheap, i);
+            ready(g, i, konst, heap, &nheap);
     }
     while (nheap > 0) {
         gs_id i = heap_pop(heap, &nheap);
+        if (i >= g->nnodes)
+            i -= g->nnodes;
         order[count++] = i;
         const gs_node *n = &g->nodes[i];
         for (int k = 0; k < n->nout; k++) {
@@ -575,12 +612,18 @@ int gs_ir_topo(const gs_graph *g, gs_id *order)
             const gs_value *v = &g->values[n->out[k]];
             for (int32_t u = 0; u < v->nuses; u++)
                 if (--indeg[v->uses[u]] == 0)
-                    heap_push(heap, &nheap, v->uses[u]);
+                    ready(g, v->uses[u], konst, heap, &nheap);
         }
     }
     gs_dealloc(g->ctx, indeg);
     gs_dealloc(g->ctx, heap);
+    gs_dealloc(g->ctx, konst);
     return count == live ? count : -1;
+}
+
+int gs_ir_topo(const gs_graph *g, gs_id *order)
+{
+    return gs_ir_order(g, order, false);
 }
 
 /* ---- verification ----------------------------------------------------- */
