@@ -8,7 +8,9 @@
  * attributes it changed, types it inferred) is rebuilt. All messages made
  * here live in a temporary arena and never own what they point to, so they
  * are dropped with the arena and never passed to free_unpacked. Nodes are
- * written in a stable topological order, so the same IR gives the same bytes.
+ * written in a stable topological order, so the same IR gives the same bytes;
+ * in an optimized model (gs_graph.consts_first) the nodes that compute only
+ * from initializers come first.
  */
 #include "gs_int.h"
 #include "onnx.pb-c.h"

@@ -5,7 +5,8 @@
  *   -> control flow of known outcome replaced (subgraph.c) -> the same
  *   pipeline inside every If, Loop and Scan body, recursively
  *   -> search (level 2) -> cleanup -> lowering (class "lower") -> cleanup
- *   -> constant folding -> dead code -> report
+ *   -> constant folding -> dead code -> report; the export then writes the
+ *   nodes that compute only from initializers first
  *
  * The result is never worse than the input by the cost model: the search
  * returns its start graph when it finds nothing cheaper.
