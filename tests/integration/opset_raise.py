@@ -59,6 +59,20 @@ def roialign():
                              opset_imports=[helper.make_opsetid("", 13)])
 
 
+def cleanups():
+    """x -> Dropout -> Reshape -> Reshape -> Unsqueeze -> Squeeze -> Pad of zeros -> Relu: each a
+    cleanup rule removes, whatever opset the model is raised to."""
+    n = helper.make_node
+    ints = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    nodes = [n("Dropout", ["x"], ["a"]), n("Reshape", ["a", "s1"], ["b"]), n("Reshape", ["b", "s2"], ["c"]),
+             n("Unsqueeze", ["c", "ax"], ["d"]), n("Squeeze", ["d", "ax"], ["e"]),
+             n("Pad", ["e", "pads"], ["f"]), n("Relu", ["f"], ["y"])]
+    g = helper.make_graph(nodes, "cleanups", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [6, 4])],
+                          [ints("s1", [3, 2, 4]), ints("s2", [6, 4]), ints("ax", [0]), ints("pads", [0, 0, 0, 0])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def main():
     gs = sys.argv[1]
     bad = 0
@@ -99,6 +113,14 @@ def main():
         check(kept is not None and kept.opset_import[0].version == 13 and
               "LayerNormalization" not in [n.op_type for n in kept.graph.node],
               "without --opset the opset and the written-out forms stay")
+        clean = os.path.join(d, "clean.onnx")
+        onnx.save(cleanups(), clean)
+        for opset in (13, 21, 23, 24):
+            r = subprocess.run([gs, "optimize", clean, "-o", out, "--opset", str(opset), "--verify", "--quiet"],
+                               capture_output=True, text=True)
+            ops = [n.op_type for n in onnx.load(out).graph.node] if r.returncode == 0 else r.stderr.strip()
+            check(ops == ["Reshape", "Relu"], f"--opset {opset}: Dropout, Reshape pair, Unsqueeze/Squeeze, "
+                  f"zero Pad cleaned up: {ops}")
         roi, out2 = os.path.join(d, "roi.onnx"), os.path.join(d, "roi.out.onnx")
         onnx.save(roialign(), roi)
         r = subprocess.run([gs, "optimize", roi, "-o", out2, "--opset", "20"], capture_output=True, text=True)
