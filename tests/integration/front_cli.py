@@ -137,8 +137,8 @@ with tempfile.TemporaryDirectory() as tmp:
     # Profiles by name.
     gs("optimize", src, "-o", out, "--report", rep, "--profile", "onnxruntime-cpu", "--quiet")
     j = json.load(open(rep))
-    check(j["options"]["profile"].endswith("onnxruntime-cpu.json") and j["opset_after"] == 20,
-          "--profile onnxruntime-cpu is found (opset raised to 20): %s" % j["options"]["profile"])
+    check(j["options"]["profile"].endswith("onnxruntime-cpu.json") and j["opset_after"] == 23,
+          "--profile onnxruntime-cpu is found (opset raised to 23): %s" % j["options"]["profile"])
 
     # The progress line on a terminal: a search of ~2 s rewrites it a few times a second at most.
     nodes, inits = [], []

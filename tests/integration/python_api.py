@@ -117,9 +117,9 @@ except graphsub.Error as e:
     check(e.status_name in ("GS_ERR_RULE", "GS_ERR_PARSE") and "<rules_json>" in e.message,
           "bad rules_json names itself: %s" % e)
 
-# A profile by name: the ONNX Runtime one raises the opset to 20.
+# A profile by name: the ONNX Runtime one raises the opset to 23.
 prof = graphsub.optimize(m, profile="onnxruntime-cpu")
-check([o.version for o in prof.opset_import if o.domain in ("", "ai.onnx")] == [20], "profile by name")
+check([o.version for o in prof.opset_import if o.domain in ("", "ai.onnx")] == [23], "profile by name")
 try:
     graphsub.optimize(m, profile="no-such-device")
     check(False, "an unknown profile raises")
