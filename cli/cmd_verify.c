@@ -100,9 +100,11 @@ int cmd_verify(int argc, char **argv)
     print_diffs(diffs, nd);
     if (st != GS_OK)
         rc = cli_fail(ctx, st);
-    else
-        printf("verify: %s and %s agree: %d output%s, %ld trial%s of %d input ranges\n", files[0], files[1],
-               nd, nd == 1 ? "" : "s", trials, trials == 1 ? "" : "s", gs_verify_range_count());
+    else {
+        int run = gs_model_compare_trials(ctx, a, &vo);
+        printf("verify: %s and %s agree: %d output%s, %d trial%s of %d input ranges\n", files[0], files[1],
+               nd, nd == 1 ? "" : "s", run, run == 1 ? "" : "s", gs_verify_range_count());
+    }
     gs_free(ctx, diffs);
     gs_model_free(a);
     gs_model_free(b);

@@ -529,6 +529,10 @@ typedef struct gs_output_diff {
  * output and the input range. opts may be NULL. */
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs);
+/* How many trials gs_model_compare runs on a with these options (opts may
+ * be NULL): opts->trials, or 2 when it is below 2 and an input has a symbolic
+ * dim opts->dims does not bind; -1 on an error (message set). */
+GS_API int gs_model_compare_trials(gs_ctx *ctx, const gs_model *a, const gs_verify_opts *opts);
 /* The input ranges gs_model_compare tries, and the name of range i ("[-1, 1)"), or NULL. */
 GS_API int gs_verify_range_count(void);
 GS_API const char *gs_verify_range_name(int i);

@@ -241,8 +241,7 @@ static gs_status dim_value(gs_ctx *ctx, const gs_dim *d, int64_t hint, const cha
 static void fill_random(gs_tensor *t, uint64_t *seed, double lo, double hi)
 {
     int64_t n = gs_tensor_numel(t);
-    bool fl = t->dtype == GS_FLOAT || t->dtype == GS_DOUBLE || t->dtype == GS_FLOAT16 ||
-              t->dtype == GS_BFLOAT16;
+    bool fl = gs_op_floatlike(t->dtype);
     for (int64_t i = 0; i < n; i++) {
         uint64_t r = next(seed);
         if (fl)
@@ -682,6 +681,25 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         gs_dealloc(ctx, d);
     }
     return st;
+}
+
+GS_API int gs_model_compare_trials(gs_ctx *ctx, const gs_model *a, const gs_verify_opts *opts)
+{
+    if (!ctx || !a)
+        return -1;
+    if (opts && opts->version != GS_VERIFY_OPTS_VERSION) {
+        gs_err(ctx, GS_ERR_ARG, "gs_model_compare_trials: unknown options version");
+        return -1;
+    }
+    int trials = opts && opts->trials > 0 ? opts->trials : 1;
+    if (trials >= 2)
+        return trials;
+    char **dims = NULL;
+    int nsyms = 0;
+    if (bind_dims(ctx, a, opts ? opts->dims : NULL, 0, &dims, &nsyms) != GS_OK)
+        return -1;
+    gs_dealloc(ctx, dims);
+    return nsyms ? 2 : trials;
 }
 
 GS_API int gs_verify_range_count(void)

@@ -153,6 +153,7 @@ def _declare(lib):
         "gs_report_clear": (V, [P, ctypes.POINTER(_Report)]),
         "gs_model_compare": (I, [P, P, P, ctypes.POINTER(_VerifyOpts),
                                  ctypes.POINTER(ctypes.POINTER(_OutputDiff)), ctypes.POINTER(I)]),
+        "gs_model_compare_trials": (I, [P, P, ctypes.POINTER(_VerifyOpts)]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -386,8 +387,9 @@ def optimize(model, *, level=2, alpha=None, budget=None, time_limit=None, rules=
 def verify(a, b, *, seed=0, trials=1, rtol=None, atol=1e-4, dims=None, check=True):
     """Run a and b on the same random inputs and compare every output by name.
     rtol None: 1e-3, or 1e-2 when a computes in float16 or bfloat16.
-    Returns {"ok": bool, "outputs": [{"name", "ok", "max_abs", "max_rel",
-    "range"}...]}; with check=True (the default) a difference raises Error
+    Returns {"ok": bool, "trials": the number run (two at least when a
+    symbolic input dim is not in dims), "outputs": [{"name", "ok", "max_abs",
+    "max_rel", "range"}...]}; with check=True (the default) a difference raises Error
     (status GS_ERR_MISMATCH). Models whose inputs or outputs differ always
     raise. dims: {"batch": 2} binds symbolic input dims."""
     with _Context() as ctx:
@@ -406,7 +408,8 @@ def verify(a, b, *, seed=0, trials=1, rtol=None, atol=1e-4, dims=None, check=Tru
             ctx.lib.gs_free(ctx.ctx, diffs)
         if st != 0 and (check or st != GS_ERR_MISMATCH or not outs):
             ctx.check(st)
-        return {"ok": st == 0, "outputs": outs}
+        run = ctx.lib.gs_model_compare_trials(ctx.ctx, ma, ctypes.byref(vo))
+        return {"ok": st == 0, "trials": run, "outputs": outs}
 
 
 def _shape(lib, m, v):

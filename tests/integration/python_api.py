@@ -150,6 +150,8 @@ except graphsub.Error as e:
 # verify: the optimized model agrees; a changed weight does not.
 res = graphsub.verify(m, opt)
 check(res["ok"] and [o["name"] for o in res["outputs"]] == ["y"], "verify agrees: %s" % res)
+check(res["trials"] == 2, "two trials run with batch unbound: %s" % res["trials"])
+check(graphsub.verify(m, opt, dims={"batch": 3})["trials"] == 1, "one trial with batch bound")
 bad = onnx.ModelProto()
 bad.CopyFrom(m)
 bad.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones((4, 2), np.float32), "w"))

@@ -3,7 +3,8 @@
 models whose inputs or outputs differ are refused (exit 1), `--dim` values
 are parsed strictly (exit 2), a model without outputs is refused, inputs
 are drawn from several ranges (a Clip removed shows on large values) and a
-NaN on one side only is a mismatch; success prints a summary line."""
+NaN on one side only is a mismatch; success prints a summary line with the
+number of trials run (two at least when a symbolic dim is left unbound)."""
 import os
 import subprocess
 import sys
@@ -88,6 +89,9 @@ def main():
             check(f"--dim {bad}", [n1, n1, "--dim", bad], 2, "--dim")
         check("--dim naming no input dim", [n1, n1, "--dim", "M=2"], 2, "no input of either model has a dim")
         check("--dim N=3", [n1, n1, "--dim", "N=3"], 0, "agree")
+        check("--dim N=3 runs one trial and says so", [n1, n1, "--dim", "N=3"], 0, "1 output, 1 trial of")
+        check("N unbound: two trials run and the summary says two", [n1, n1], 0, "1 output, 2 trials of")
+        check("--trials 3 with N unbound: three", [n1, n1, "--trials", "3"], 0, "1 output, 3 trials of")
         clip = unary(p("clip.onnx"), ["Clip"])
         ident = unary(p("ident.onnx"), ["Identity"])
         check("Clip(x, -1, 1) against x", [clip, ident], 1, "[-1000, 1000)")
