@@ -13,11 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_float(int32_t t)
-{
-    return t == GS_FLOAT || t == GS_DOUBLE || t == GS_FLOAT16 || t == GS_BFLOAT16;
-}
-
 static bool is_numeric(int32_t t)
 {
     return gs_dtype_size(t) > 0 && t != GS_COMPLEX64 && t != GS_COMPLEX128;
@@ -168,7 +163,7 @@ static gs_status k_not(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
 
 static gs_status isx(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool nan)
 {
-    if (!is_float(x->dtype))
+    if (!gs_op_floatlike(x->dtype))
         return bad_type(k, x);
     gs_status st = gs_kmake(k, out, GS_BOOL, x->dims, x->rank);
     int64_t pos = gs_attr_int(k->node, "detect_positive", 1), neg = gs_attr_int(k->node, "detect_negative", 1);
@@ -321,7 +316,7 @@ static gs_status binary(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
     gs_bcast_init(&ba, dims, rank, a->dims, a->rank);
     gs_bcast_init(&bb, dims, rank, b->dims, b->rank);
     int64_t n = gs_tensor_numel(out);
-    bool ints = !is_float(a->dtype) && (op == B_POW ? !is_float(b->dtype) : true);
+    bool ints = !gs_op_floatlike(a->dtype) && (op == B_POW ? !gs_op_floatlike(b->dtype) : true);
     bool fast = a->dtype == GS_FLOAT && b->dtype == GS_FLOAT && dtype == GS_FLOAT;
     /* Row by row: one broadcast index per row, then strides 1, or 0 for an
      * input broadcast along the whole row. */
@@ -455,7 +450,7 @@ static gs_status k_clip(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
     const gs_tensor *x = in[0];
     if (!is_numeric(x->dtype))
         return bad_type(k, x);
-    bool ints = !is_float(x->dtype);
+    bool ints = !gs_op_floatlike(x->dtype);
     double lo = -INFINITY, hi = INFINITY;
     int64_t ilo = INT64_MIN, ihi = INT64_MAX;
     if (k->opset < 11) {

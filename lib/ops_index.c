@@ -13,7 +13,7 @@
 
 static bool is_int(int32_t dtype)
 {
-    return dtype != GS_FLOAT && dtype != GS_DOUBLE && dtype != GS_FLOAT16 && dtype != GS_BFLOAT16;
+    return !gs_op_floatlike(dtype);
 }
 
 static gs_status copy_input(gs_kcall *k, const gs_tensor *x, gs_tensor *out)

@@ -456,8 +456,7 @@ static gs_status cast_to(gs_kcall *k, const gs_tensor *x, gs_tensor *out, int32_
         return gs_kunsupported(k, "casting strings");
     gs_status st = gs_kmake(k, out, to, x->dims, x->rank);
     int64_t n = gs_tensor_numel(x);
-    bool from_float = x->dtype == GS_FLOAT || x->dtype == GS_DOUBLE || x->dtype == GS_FLOAT16 ||
-                      x->dtype == GS_BFLOAT16;
+    bool from_float = gs_op_floatlike(x->dtype);
     for (int64_t i = 0; st == GS_OK && i < n; i++) {
         if (from_float)
             gs_tensor_set_f(out, i, gs_tensor_get_f(x, i));

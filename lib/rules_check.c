@@ -461,8 +461,7 @@ static int check_once(gs_ctx *ctx, const gs_rule *r, cJSON *spec, uint64_t seed,
             ins[i]->dims[d] = v->dims[d].v;
         if (gs_tensor_alloc(ctx, ins[i]) != GS_OK)
             goto done;
-        bool fl = v->dtype == GS_FLOAT || v->dtype == GS_DOUBLE || v->dtype == GS_FLOAT16 ||
-                  v->dtype == GS_BFLOAT16;
+        bool fl = gs_op_floatlike(v->dtype);
         for (int64_t k = 0; k < gs_tensor_numel(ins[i]); k++)
             gs_tensor_set_f(ins[i], k, fl || in.in_ranged[i]
                                            ? draw_in(range, in.in_ranged[i], in.in_lo[i], in.in_hi[i], &in.seed)
