@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Checks of bench/run's own arithmetic that need neither PyTorch nor ONNX
-Runtime: the shape-arithmetic count, --merge, and the ORT inputs of a
-dynamic model's point (the last only when Node.js is present). Exit 0 when
+Runtime: the shape-arithmetic count, --merge, the ORT inputs of a
+dynamic model's point (only when Node.js is present), and the node orders of
+bench/order_control. Exit 0 when
 every check holds.
 
 usage: bench/test_bench.py
@@ -178,5 +179,28 @@ def main():
                   f"{out or r.stderr}")
 
 
+def check_orders():
+    """bench/order_control's two orders of the tiny model: permutations that stay topological;
+    consts-first moves the Add of two initializers (and nothing reading data) to the front;
+    readers puts each node right before its first reader."""
+    loader = importlib.machinery.SourceFileLoader("order_control", os.path.join(HERE, "order_control"))
+    spec = importlib.util.spec_from_loader("order_control", loader)
+    oc = importlib.util.module_from_spec(spec)
+    loader.exec_module(oc)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tiny.onnx")
+        tiny_model(path)
+        m = onnx.load(path)
+    for how in ("consts-first", "readers"):
+        r = oc.reordered(m, how)
+        same = sorted(n.SerializeToString() for n in r.graph.node) == sorted(n.SerializeToString() for n in m.graph.node)
+        check(same and oc.is_topological(list(r.graph.node), r.graph), f"{how}: a topological permutation")
+    ops = [n.op_type for n in oc.reordered(m, "consts-first").graph.node]
+    check(ops[:2] == ["Constant", "Add"] and ops[2] == "Shape", f"consts-first: {ops}")
+    ops = [n.op_type for n in oc.reordered(m, "readers").graph.node]
+    check(ops[-2:] == ["Relu", "Add"] and ops.index("Constant") == ops.index("Gather") - 1, f"readers: {ops}")
+
+
 if __name__ == "__main__":
     main()
+    check_orders()
