@@ -514,44 +514,44 @@ static gs_status infer_isx(gs_graph *g, gs_node *n)
 /* ---- the table --------------------------------------------------------- */
 
 #define EW GS_OP_ELEMENTWISE
-#define U(name, fn) { name, 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_##fn, GS_RAISE_KEEP }
-#define UA(name, fn, attrs) { name, 1, 0, 1, 1, 1, 1, EW, attrs, gs_infer_same, NULL, k_##fn, GS_RAISE_KEEP }
-#define B(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast, NULL, k_##fn, \
+#define U(name, since, fn) { name, since, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_##fn, GS_RAISE_KEEP }
+#define UA(name, since, fn, attrs) { name, since, 0, 1, 1, 1, 1, EW, attrs, gs_infer_same, NULL, k_##fn, GS_RAISE_KEEP }
+#define B(name, since, fn, flags) { name, since, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast, NULL, k_##fn, \
             GS_RAISE_KEEP }
-#define C(name, fn, flags) { name, 1, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast_bool, NULL, k_##fn, \
+#define C(name, since, fn, flags) { name, since, 0, 2, 2, 1, 1, EW | (flags), "", gs_infer_bcast_bool, NULL, k_##fn, \
             GS_RAISE_KEEP }
-#define V(name, fn) { name, 1, 0, 1, -1, 1, 1, EW | GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE, "", \
+#define V(name, since, fn) { name, since, 0, 1, -1, 1, 1, EW | GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE, "", \
             gs_infer_bcast, NULL, k_##fn, GS_RAISE_KEEP }
 
 const gs_opdef gs_ops_elementwise[] = {
-    U("Abs", abs), U("Neg", neg), U("Exp", exp), U("Log", log), U("Sqrt", sqrt),
-    U("Reciprocal", recip), U("Erf", erf), U("Tanh", tanh), U("Sigmoid", sigmoid),
-    U("Relu", relu), U("Floor", floor), U("Ceil", ceil), U("Round", round), U("Sign", sign),
-    U("Sin", sin), U("Cos", cos), U("Tan", tan), U("Asin", asin), U("Acos", acos),
-    U("Atan", atan), U("Sinh", sinh), U("Cosh", cosh), U("Asinh", asinh), U("Acosh", acosh),
-    U("Atanh", atanh), U("Softplus", softplus), U("Softsign", softsign),
-    UA("LeakyRelu", leaky, "alpha:f=0.01"), UA("Elu", elu, "alpha:f=1"),
-    UA("Celu", celu, "alpha:f=1"),
-    UA("Selu", selu, "alpha:f=1.6733 gamma:f=1.0507"),
-    UA("HardSigmoid", hsigmoid, "alpha:f=0.2 beta:f=0.5"), U("HardSwish", hswish),
-    UA("ThresholdedRelu", thrrelu, "alpha:f=1"), U("Mish", mish),
-    UA("Gelu", gelu, "approximate:s=none"),
+    U("Abs", 1, abs), U("Neg", 1, neg), U("Exp", 1, exp), U("Log", 1, log), U("Sqrt", 1, sqrt),
+    U("Reciprocal", 1, recip), U("Erf", 9, erf), U("Tanh", 1, tanh), U("Sigmoid", 1, sigmoid),
+    U("Relu", 1, relu), U("Floor", 1, floor), U("Ceil", 1, ceil), U("Round", 11, round), U("Sign", 9, sign),
+    U("Sin", 7, sin), U("Cos", 7, cos), U("Tan", 7, tan), U("Asin", 7, asin), U("Acos", 7, acos),
+    U("Atan", 7, atan), U("Sinh", 9, sinh), U("Cosh", 9, cosh), U("Asinh", 9, asinh), U("Acosh", 9, acosh),
+    U("Atanh", 9, atanh), U("Softplus", 1, softplus), U("Softsign", 1, softsign),
+    UA("LeakyRelu", 1, leaky, "alpha:f=0.01"), UA("Elu", 1, elu, "alpha:f=1"),
+    UA("Celu", 12, celu, "alpha:f=1"),
+    UA("Selu", 1, selu, "alpha:f=1.6733 gamma:f=1.0507"),
+    UA("HardSigmoid", 1, hsigmoid, "alpha:f=0.2 beta:f=0.5"), U("HardSwish", 14, hswish),
+    UA("ThresholdedRelu", 10, thrrelu, "alpha:f=1"), U("Mish", 18, mish),
+    UA("Gelu", 20, gelu, "approximate:s=none"),
     { "Not", 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_not, GS_RAISE_KEEP },
     { "IsNaN", 9, 0, 1, 1, 1, 1, EW, "", infer_isx, NULL, k_isnan, GS_RAISE_KEEP },
     { "IsInf", 10, 0, 1, 1, 1, 1, EW, "detect_positive:i=1 detect_negative:i=1", infer_isx, NULL, k_isinf,
       GS_RAISE_KEEP },
-    B("Add", add, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
-    B("Sub", sub, GS_OP_ANY_ALIGN),
-    B("Mul", mul, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
-    B("Div", div, GS_OP_ANY_ALIGN), B("Pow", pow, GS_OP_ANY_ALIGN),
+    B("Add", 1, add, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
+    B("Sub", 1, sub, GS_OP_ANY_ALIGN),
+    B("Mul", 1, mul, GS_OP_COMMUTATIVE | GS_OP_ASSOCIATIVE | GS_OP_ANY_ALIGN),
+    B("Div", 1, div, GS_OP_ANY_ALIGN), B("Pow", 1, pow, GS_OP_ANY_ALIGN),
     { "Mod", 10, 0, 2, 2, 1, 1, EW, "fmod:i=0", gs_infer_bcast, NULL, k_mod, GS_RAISE_KEEP },
-    B("PRelu", prelu, 0),
-    B("BitwiseAnd", bitand, GS_OP_COMMUTATIVE), B("BitwiseOr", bitor, GS_OP_COMMUTATIVE),
-    B("BitwiseXor", bitxor, GS_OP_COMMUTATIVE),
-    C("Equal", eq, GS_OP_COMMUTATIVE), C("Less", lt, 0), C("Greater", gt, 0),
-    C("LessOrEqual", le, 0), C("GreaterOrEqual", ge, 0),
-    C("And", and, GS_OP_COMMUTATIVE), C("Or", or, GS_OP_COMMUTATIVE), C("Xor", xor, GS_OP_COMMUTATIVE),
-    V("Min", min), V("Max", max), V("Sum", sum), V("Mean", mean),
+    B("PRelu", 1, prelu, 0),
+    B("BitwiseAnd", 18, bitand, GS_OP_COMMUTATIVE), B("BitwiseOr", 18, bitor, GS_OP_COMMUTATIVE),
+    B("BitwiseXor", 18, bitxor, GS_OP_COMMUTATIVE),
+    C("Equal", 1, eq, GS_OP_COMMUTATIVE), C("Less", 1, lt, 0), C("Greater", 1, gt, 0),
+    C("LessOrEqual", 12, le, 0), C("GreaterOrEqual", 12, ge, 0),
+    C("And", 1, and, GS_OP_COMMUTATIVE), C("Or", 1, or, GS_OP_COMMUTATIVE), C("Xor", 1, xor, GS_OP_COMMUTATIVE),
+    V("Min", 1, min), V("Max", 1, max), V("Sum", 1, sum), V("Mean", 1, mean),
     { "Clip", 1, 0, 1, 3, 1, 1, EW, "min:f max:f (attributes before opset 11, inputs after)",
       gs_infer_same, NULL, k_clip, GS_RAISE_KEEP },
     { "Where", 9, 0, 3, 3, 1, 1, EW, "", gs_infer_where, NULL, k_where, GS_RAISE_KEEP },

@@ -68,7 +68,7 @@ static gs_id op1(gs_graph *g, const char *op, gs_id a, const char *out)
 static const char rules_json[] =
     "{\"rules\": ["
     "{\"name\": \"abs-expand\", \"class\": \"search\", \"match\": \"Abs(x)\","
-    " \"rewrite\": \"Mul(Sign(x), x)\"},"
+    " \"rewrite\": \"Mul(Sign(x), x)\", \"opset\": [9, 1000]},"
     "{\"name\": \"mul-sign-drop\", \"class\": \"search\", \"match\": \"Relu(Mul(Sign(x), x))\","
     " \"rewrite\": \"Relu(x)\"},"
     "{\"name\": \"neg-pair\", \"class\": \"search\", \"match\": \"Neg(Neg(x))\", \"rewrite\": \"x\"},"

@@ -51,6 +51,7 @@ EXPECTED = [
     ("opset_order.json", "opset_order.json:5:16: rule 1 'relu-relu': opset must be [min, max] with 1 <= min <= max"),
     ("other_domain.json", "other_domain.json:6:19: rule 1 'fused': rewrite at column 1: 'com.microsoft.FusedMatMulRelu': ops of other domains are not supported in rules"),
     ("rewrit_field.json", "rewrit_field.json:6:7: rule 1 'relu-relu': unknown field 'rewrit' (did you mean 'rewrite'?)"),
+    ("rewrite_op_since.json", "rewrite_op_since.json:8:23: rule 1 'abs-sign': rewrite at column 5: 'Sign' needs opset 9 or later; the rule can fire from opset 1 (its \"opset\" range and the ops it matches)"),
     ("rewrite_opset.json", "rewrite_opset.json:11:19: rule 1 'layernorm-ish': rewrite at column 1: 'LayerNormalization' needs opset 17 or later; the rule can fire from opset 13 (its \"opset\" range and the ops it matches)"),
     ("top_field.json", "top_field.json:15:3: unknown field 'version' (a rule file holds \"rules\" and \"doc\")"),
     ("absent_required.json", "absent_required.json:6:26: rule 1 'add-absent': rewrite at column 8: '_' (an absent input) cannot be input 2 of 'Add', which it requires at opset 1"),
