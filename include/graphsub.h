@@ -410,7 +410,7 @@ GS_API gs_status gs_model_set_output(gs_model *m, int i, int value);
  * its calls failed returns that failure again. */
 typedef struct gs_builder gs_builder;
 
-/* A builder for a model importing the default domain at opset (7 to 21). */
+/* A builder for a model importing the default domain at opset (7 to 24). */
 GS_API gs_status gs_builder_new(gs_ctx *ctx, int64_t opset, gs_builder **out);
 GS_API void gs_builder_free(gs_builder *b);
 /* A graph input. dims[k] < 0 is a dim of unknown size, named syms[k] when

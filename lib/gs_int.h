@@ -410,6 +410,10 @@ int64_t gs_model_opset_of(const gs_model *m, const char *domain);
 gs_status gs_opset_raise(gs_model *m, int64_t target);
 /* True when gs_opset_raise(m, target) would raise the opset (changes nothing). */
 bool gs_opset_can_raise(gs_model *m, int64_t target);
+/* The IR version of the first ONNX release with default-domain opset
+ * opset (a model of that opset needs at least it; ONNX Runtime refuses an
+ * IR newer than it knows, so a new model gets exactly it). */
+int64_t gs_opset_ir_version(int64_t opset);
 /* st, after putting m's file name in front of the context's message when st
  * says the model is bad (MODEL, UNSUPPORTED, LIMIT: a kernel or an inference
  * that failed names only the node) and the message does not name it yet. */

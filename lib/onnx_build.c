@@ -6,6 +6,7 @@
  * in. Like import and export, this file sees protobuf-c.
  */
 #include "gs_int.h"
+#include "gs_ops.h"
 #include "onnx.pb-c.h"
 
 #include <stdio.h>
@@ -23,24 +24,13 @@ struct gs_builder {
     gs_status st;                /* first failure: every later call returns it */
 };
 
-/* ir_version of the first ONNX release with opset (ORT refuses a newer IR than it knows). */
-static int64_t ir_version_for(int64_t opset)
-{
-    static const int64_t first[][2] = { { 21, 10 }, { 19, 9 }, { 15, 8 }, { 12, 7 }, { 11, 6 },
-                                        { 10, 5 }, { 9, 4 }, { 0, 3 } };
-    int i = 0;
-    while (opset < first[i][0])
-        i++;
-    return first[i][1];
-}
-
 GS_API gs_status gs_builder_new(gs_ctx *ctx, int64_t opset, gs_builder **out)
 {
     if (!ctx)
         return GS_ERR_ARG;
-    if (!out || opset < 7 || opset > 21)
-        return gs_err(ctx, GS_ERR_ARG, "gs_builder_new: opset must be from 7 to 21 (got %lld)",
-                      (long long)opset);
+    if (!out || opset < 7 || opset > GS_RAISE_MAX)
+        return gs_err(ctx, GS_ERR_ARG, "gs_builder_new: opset must be from 7 to %d (got %lld)",
+                      GS_RAISE_MAX, (long long)opset);
     gs_builder *b = gs_zalloc(ctx, sizeof *b);
     if (!(*out = b))
         return gs_nomem(ctx);
@@ -52,7 +42,7 @@ GS_API gs_status gs_builder_new(gs_ctx *ctx, int64_t opset, gs_builder **out)
     b->opset.domain = "";
     b->opset.version = opset, b->opset.has_version = 1;
     b->opsets[0] = &b->opset;
-    b->model.ir_version = ir_version_for(opset), b->model.has_ir_version = 1;
+    b->model.ir_version = gs_opset_ir_version(opset), b->model.has_ir_version = 1;
     b->model.producer_name = "graphsub";
     b->model.opset_import = b->opsets;
     b->model.n_opset_import = 1;

@@ -164,10 +164,14 @@ static gs_status convert_graph(gs_graph *g, int64_t from, int64_t to)
     return st;
 }
 
-/* The IR version a model of opset v needs at least. */
-static int64_t ir_version_for(int64_t v)
+int64_t gs_opset_ir_version(int64_t opset)
 {
-    return v >= 24 ? 12 : v >= 23 ? 11 : v >= 21 ? 10 : v >= 19 ? 9 : 8;
+    static const int64_t first[][2] = { { 24, 12 }, { 23, 11 }, { 21, 10 }, { 19, 9 }, { 15, 8 },
+                                        { 12, 7 }, { 11, 6 }, { 10, 5 }, { 9, 4 }, { 0, 3 } };
+    int i = 0;
+    while (opset < first[i][0])
+        i++;
+    return first[i][1];
 }
 
 bool gs_opset_can_raise(gs_model *m, int64_t target)
@@ -196,7 +200,7 @@ gs_status gs_opset_raise(gs_model *m, int64_t target)
         if (!*m->opsets[i].domain || !strcmp(m->opsets[i].domain, "ai.onnx"))
             m->opsets[i].version = target;
     gs_ir_set_opset(m->graph, target);   /* and each node's row at the new opset */
-    if (m->min_ir_version < ir_version_for(target))
-        m->min_ir_version = ir_version_for(target);
+    if (m->min_ir_version < gs_opset_ir_version(target))
+        m->min_ir_version = gs_opset_ir_version(target);
     return GS_OK;
 }

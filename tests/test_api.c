@@ -120,6 +120,22 @@ static void test_builder_errors(void)
     const int64_t d[] = { 2 };
     float v[2] = { 0 };
     CU_ASSERT_EQUAL(gs_builder_new(ctx, 3, &b), GS_ERR_ARG);
+    CU_ASSERT_EQUAL(gs_builder_new(ctx, 25, &b), GS_ERR_ARG);
+    /* opset 24 (Swish, Attention's fourth input) builds, with the IR version that came with it:
+     * ModelProto's field 1, ir_version, is the first the packer writes */
+    CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 24, &b), GS_OK);
+    gs_builder_input(b, "x", GS_FLOAT, 1, d, NULL);
+    gs_builder_node(b, "Relu", NULL, "r", (const char *[]){ "x" }, 1, (const char *[]){ "y" }, 1);
+    gs_builder_output(b, "y", GS_FLOAT);
+    CU_ASSERT_EQUAL_FATAL(gs_builder_finish(b, &m), GS_OK);
+    CU_ASSERT_EQUAL(gs_model_opset(m, ""), 24);
+    void *buf = NULL;
+    size_t size = 0;
+    CU_ASSERT_EQUAL_FATAL(gs_model_save_mem(m, &buf, &size), GS_OK);
+    CU_ASSERT(size > 2 && ((unsigned char *)buf)[0] == 0x08 && ((unsigned char *)buf)[1] == 12);
+    gs_free(ctx, buf);
+    gs_model_free(m);
+    m = NULL;
     CU_ASSERT_EQUAL_FATAL(gs_builder_new(ctx, 17, &b), GS_OK);
     CU_ASSERT_EQUAL(gs_builder_attr_int(b, "axis", 1), GS_ERR_ARG);   /* no node yet */
     CU_ASSERT(strstr(gs_ctx_errmsg(ctx), "axis") != NULL);
