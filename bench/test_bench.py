@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Checks of bench/run's own arithmetic that need neither PyTorch nor ONNX
 Runtime: the shape-arithmetic count, --merge, the ORT inputs of a
-dynamic model's point (only when Node.js is present), and the node orders of
-bench/order_control. Exit 0 when
+dynamic model's point (only when Node.js is present), the node orders of
+bench/order_control, and rows' intervals over their processes. Exit 0 when
 every check holds.
 
 usage: bench/test_bench.py
@@ -201,6 +201,24 @@ def check_orders():
     check(ops[-2:] == ["Relu", "Add"] and ops.index("Constant") == ops.index("Gather") - 1, f"readers: {ops}")
 
 
+def check_intervals():
+    """A pooled row's ratios go back to their processes, and its interval resamples processes: of
+    three processes of 20 pairs, two near 0.99 and one near 1.05, the pairs pooled as one process
+    put the median at 0.99 every time, while drawing the processes reaches the slow one's 1.05; a
+    row timed once keeps the pairs-only interval."""
+    run = load_run()
+    low = [0.99 + 0.001 * (i % 5) for i in range(20)]
+    xs = low + low + [1.05 + 0.001 * (i % 5) for i in range(20)]
+    pooled_row = {"graphsub": [{"level": "all", "ratio": 0.99, "ratios": xs}], "pairs": 60, "processes": 3}
+    once = {"graphsub": [{"level": "all", "ratio": 0.99, "ratios": xs}], "pairs": 60}
+    check(run.process_groups(pooled_row, xs) == [xs[:20], xs[20:40], xs[40:]] and
+          run.process_groups(once, xs) == [xs], "a pooled row's ratios split back into its three processes")
+    lo3, hi3 = run.model_interval(pooled_row, "graphsub", "all")
+    lo1, hi1 = run.model_interval(once, "graphsub", "all")
+    check(hi3 >= 1.04 and hi1 < 1.0 and lo3 < 1.0,
+          f"a disagreeing process widens the interval: {lo3:.3f}-{hi3:.3f} against {lo1:.3f}-{hi1:.3f}")
+
 if __name__ == "__main__":
     main()
     check_orders()
+    check_intervals()
