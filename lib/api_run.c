@@ -626,6 +626,23 @@ static bool computes_in_half(const gs_graph *g)
     return false;
 }
 
+/* The number of trials to run on a: trials (1 when not positive), at least
+ * two when an input has a symbolic dim that dims does not bind, so that
+ * every such dim takes two values (bind_dims gives each trial its own). */
+static gs_status trials_to_run(gs_ctx *ctx, const gs_model *a, int trials, const char *const *dims, int *n)
+{
+    *n = trials > 0 ? trials : 1;
+    if (*n >= 2)
+        return GS_OK;
+    char **bound = NULL;
+    int nsyms = 0;
+    gs_status st = bind_dims(ctx, a, dims, 0, &bound, &nsyms);
+    gs_dealloc(ctx, bound);
+    if (st == GS_OK && nsyms)
+        *n = 2;
+    return st;
+}
+
 GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const gs_verify_opts *opts,
                                   gs_output_diff **diffs, int *ndiffs)
 {
@@ -638,13 +655,14 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         if (opts->version != GS_VERIFY_OPTS_VERSION)
             return gs_err(ctx, GS_ERR_ARG, "gs_model_compare: unknown options version");
         o = *opts;
-        o.trials = o.trials > 0 ? o.trials : 1;
         o.rtol = o.rtol > 0 ? o.rtol : 0;
         o.atol = o.atol > 0 ? o.atol : 1e-4;
     }
     if (o.rtol == 0)   /* a model rounding to 11 bits at every op is judged at that precision */
         o.rtol = computes_in_half(a->graph) ? 1e-2 : 1e-3;
     gs_status st = same_interface(ctx, a, b, o.dims);
+    if (st == GS_OK)
+        st = trials_to_run(ctx, a, o.trials, o.dims, &o.trials);
     if (st != GS_OK)
         return st;
     int na = gs_model_output_count(a);
@@ -667,8 +685,6 @@ GS_API gs_status gs_model_compare(gs_ctx *ctx, gs_model *a, gs_model *b, const g
         for (int r = 0; r < NRANGES && st == GS_OK; r++)
             st = trial(ctx, a, b, &ot, o.seed + (uint64_t)t * 7919, &ranges[r], d);
         gs_dealloc(ctx, dims);
-        if (nsyms && o.trials < 2)
-            o.trials = 2;   /* symbolic dims: at least two bindings */
     }
     for (int i = 0; st == GS_OK && i < na; i++)
         if (!d[i].diff.ok)
@@ -691,15 +707,8 @@ GS_API int gs_model_compare_trials(gs_ctx *ctx, const gs_model *a, const gs_veri
         gs_err(ctx, GS_ERR_ARG, "gs_model_compare_trials: unknown options version");
         return -1;
     }
-    int trials = opts && opts->trials > 0 ? opts->trials : 1;
-    if (trials >= 2)
-        return trials;
-    char **dims = NULL;
-    int nsyms = 0;
-    if (bind_dims(ctx, a, opts ? opts->dims : NULL, 0, &dims, &nsyms) != GS_OK)
-        return -1;
-    gs_dealloc(ctx, dims);
-    return nsyms ? 2 : trials;
+    int n;
+    return trials_to_run(ctx, a, opts ? opts->trials : 1, opts ? opts->dims : NULL, &n) == GS_OK ? n : -1;
 }
 
 GS_API int gs_verify_range_count(void)
