@@ -25,9 +25,10 @@ sys.path.insert(0, HERE)
 import ophist  # noqa: E402
 
 
-def load_run():
-    loader = importlib.machinery.SourceFileLoader("bench_run", os.path.join(HERE, "run"))
-    spec = importlib.util.spec_from_loader("bench_run", loader)
+def load_run(script="run"):
+    """A script of bench/ (run, order_control) as a module."""
+    loader = importlib.machinery.SourceFileLoader("bench_" + script, os.path.join(HERE, script))
+    spec = importlib.util.spec_from_loader("bench_" + script, loader)
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
@@ -183,10 +184,7 @@ def check_orders():
     """bench/order_control's two orders of the tiny model: permutations that stay topological;
     consts-first moves the Add of two initializers (and nothing reading data) to the front;
     readers puts each node right before its first reader."""
-    loader = importlib.machinery.SourceFileLoader("order_control", os.path.join(HERE, "order_control"))
-    spec = importlib.util.spec_from_loader("order_control", loader)
-    oc = importlib.util.module_from_spec(spec)
-    loader.exec_module(oc)
+    oc = load_run("order_control")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "tiny.onnx")
         tiny_model(path)
