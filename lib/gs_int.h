@@ -135,6 +135,10 @@ typedef struct gs_dim {
     const char *sym;
 } gs_dim;
 #define GS_SYM_PREFIX "unk__"
+/* A dim named or0(z) is the dim z, or 0 where z is 1: what broadcasting z
+ * against a window of at most z rows that may be empty gives (see
+ * gs_infer_bdim). */
+#define GS_OR0 "or0"
 
 /* The partial contents of a small integer value (a shape, a dim, a Reshape
  * target: gs_value.elems) are an array of gs_dim read as elements: a known

@@ -265,8 +265,12 @@ gs_status gs_infer_constant_of_shape(gs_graph *g, gs_node *n);
 gs_status gs_infer_range(gs_graph *g, gs_node *n);
 gs_status gs_infer_tile(gs_graph *g, gs_node *n);
 gs_status gs_infer_argminmax(gs_graph *g, gs_node *n);
-/* Broadcast two dims into *out; false when they are known to differ. */
-bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out);
+/* Broadcast two dims into *out; false when they are known to differ. A
+ * new name (or0(a)) lives in g's permanent arena. */
+bool gs_infer_bdim(gs_graph *g, gs_dim a, gs_dim b, gs_dim *out);
+/* When dim d is named or0(z) (GS_OR0, z a name): z, not NUL-terminated,
+ * and its length in *len; NULL otherwise. */
+const char *gs_or0_of(gs_dim d, size_t *len);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n);
 /* The elements of small integer value v (at most GS_MAX_ELEMS, 0-D or 1-D)
@@ -297,6 +301,9 @@ bool gs_elem_same(gs_dim a, gs_dim b);
  * permanent arena. */
 gs_dim gs_elem_mul(gs_graph *g, gs_dim a, gs_dim b);
 gs_dim gs_elem_div(gs_graph *g, gs_dim a, int64_t k);
+/* a - b as an element (a number or a dim expression); unknown when either
+ * is, or a coefficient overflows. */
+gs_dim gs_elem_sub(gs_graph *g, gs_dim a, gs_dim b);
 /* The product of dims x[0..rx) over that of dims t[0..r) other than
  * t[skip] (skip -1: all), when exact for every value of the names (equal
  * names cancel, then the rest divides by one number times names): a
@@ -313,6 +320,12 @@ bool gs_dim_eval(const char *sym, gs_dim_name_fn fn, void *ud, int64_t *out);
 /* True when a and b are the same size at run time: equal sizes or equal
  * names (expressions equal as gs_elem_same says). */
 bool gs_dim_equal(gs_dim a, gs_dim b);
+/* True when a and b are the same size wherever the dim or0(z) is z (z
+ * first zlen bytes of z): gs_dim_equal with that name read as z in both. A
+ * dim of an or0(z) value differs from z only where that value is empty. */
+bool gs_dim_equal_or0(gs_dim a, gs_dim b, const char *z, size_t zlen);
+/* True when element e is a + b wherever or0(z) is z (see above). */
+bool gs_elem_sum_is_or0(gs_dim e, gs_dim a, gs_dim b, const char *z, size_t zlen);
 /* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in
  * g's model), in g's permanent arena; NULL when memory is short. */
 const char *gs_infer_fresh_sym(gs_graph *g);

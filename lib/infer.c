@@ -50,11 +50,16 @@ static void count_syms(const gs_graph *g, int32_t *next)
         count_syms(g->subs[i], next);
 }
 
+static gs_graph *root_of(gs_graph *g)
+{
+    while (g->parent)
+        g = g->parent;
+    return g;
+}
+
 const char *gs_infer_fresh_sym(gs_graph *g)
 {
-    gs_graph *r = g;
-    while (r->parent)
-        r = r->parent;
+    gs_graph *r = root_of(g);
     if (!r->nextsym) {   /* above every such name the model already has (a model optimized before) */
         int32_t next = 1;
         count_syms(r, &next);
@@ -75,6 +80,47 @@ static bool same_dim(gs_dim a, gs_dim b)
 bool gs_dim_equal(gs_dim a, gs_dim b)
 {
     return a.v >= 0 ? a.v == b.v : b.v < 0 && a.sym && b.sym && gs_elem_same(gs_elem_of_dim(a), gs_elem_of_dim(b));
+}
+
+/* Dim name sym with each factor or0(z) written z, into buf (n bytes);
+ * false when it does not fit. */
+static bool or0_read_as(const char *sym, const char *z, size_t zlen, char *buf, size_t n)
+{
+    size_t at = 0, np = sizeof GS_OR0, whole = np + zlen + 1;   /* "or0(" z ")" */
+    for (const char *p = sym; *p;) {
+        bool start = p == sym || strchr(" *(", p[-1]);
+        if (start && !strncmp(p, GS_OR0 "(", np) && !strncmp(p + np, z, zlen) && p[np + zlen] == ')' &&
+            (!p[whole] || strchr(" *)", p[whole]))) {
+            if (at + zlen >= n)
+                return false;
+            memcpy(buf + at, z, zlen);
+            at += zlen, p += whole;
+            continue;
+        }
+        if (at + 1 >= n)
+            return false;
+        buf[at++] = *p++;
+    }
+    buf[at] = 0;
+    return true;
+}
+
+/* Element e with or0(z) read as z, its name in buf. */
+static gs_dim or0_elem(gs_dim e, const char *z, size_t zlen, char *buf, size_t n)
+{
+    if (gs_elem_known(e) || !e.sym)
+        return e;
+    return or0_read_as(e.sym, z, zlen, buf, n) ? (gs_dim){ e.v, buf } : (gs_dim){ GS_ELEM_UNKNOWN, NULL };
+}
+
+bool gs_dim_equal_or0(gs_dim a, gs_dim b, const char *z, size_t zlen)
+{
+    char ba[512], bb[512];
+    if (gs_dim_equal(a, b))
+        return true;
+    gs_dim ea = or0_elem(gs_elem_of_dim(a), z, zlen, ba, sizeof ba);
+    gs_dim eb = or0_elem(gs_elem_of_dim(b), z, zlen, bb, sizeof bb);
+    return gs_elem_same(ea, eb);
 }
 
 static bool same_dims(const gs_value *v, int rank, const gs_dim *dims)
@@ -187,23 +233,80 @@ gs_status gs_infer_same(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, x->rank, x->dims);
 }
 
-/* Dim name m is "min(a, ...)" or "min(..., a)" (see ops_tensor.c's prefix_len). */
-static bool min_of(const char *m, const char *a)
+/* Dim name m is "min(a, o)" or "min(o, a)" (see ops_tensor.c's prefix_len
+ * and window_len): the other operand o into *o, *lo; false otherwise. */
+static bool min_of(const char *m, const char *a, const char **o, size_t *lo)
 {
     size_t n = strlen(a), lm = strlen(m);
     if (strncmp(m, "min(", 4) || lm < n + 7 || m[lm - 1] != ')')
         return false;
-    return (!strncmp(m + 4, a, n) && !strncmp(m + 4 + n, ", ", 2)) ||
-           (!strncmp(m + lm - 1 - n, a, n) && !strncmp(m + lm - 3 - n, ", ", 2));
+    if (!strncmp(m + 4, a, n) && !strncmp(m + 4 + n, ", ", 2)) {
+        *o = m + 6 + n, *lo = lm - 7 - n;
+        return true;
+    }
+    if (!strncmp(m + lm - 1 - n, a, n) && !strncmp(m + lm - 3 - n, ", ", 2)) {
+        *o = m + 4, *lo = lm - 7 - n;
+        return true;
+    }
+    return false;
 }
 
-/* Broadcasting a against b. A dim min(a, N), N a number of at least 1,
- * broadcast with a is a: where a <= N they are equal, and where a > N the
- * broadcast is valid only if N is 1. */
-bool gs_infer_bdim(gs_dim a, gs_dim b, gs_dim *out)
+/* Digits p[0..n) are a number of at least 1. */
+static bool number_from_1(const char *p, size_t n)
 {
-    if (a.sym && b.sym && min_of(b.sym, a.sym)) { *out = a; return true; }
-    if (a.sym && b.sym && min_of(a.sym, b.sym)) { *out = b; return true; }
+    if (!n || n > 18)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return strtoll(p, NULL, 10) >= 1;
+}
+
+const char *gs_or0_of(gs_dim d, size_t *len)
+{
+    size_t n = d.v < 0 && d.sym ? strlen(d.sym) : 0, np = sizeof GS_OR0;
+    if (n <= np + 1 || strncmp(d.sym, GS_OR0 "(", np) || d.sym[n - 1] != ')' ||
+        strcspn(d.sym + np, "() ") != n - np - 1)
+        return NULL;
+    *len = n - np - 1;
+    return d.sym + np;
+}
+
+/* Dim d is or0(name), name a NUL-terminated plain name. */
+static bool or0_is(gs_dim d, const char *name)
+{
+    size_t n;
+    const char *z = gs_or0_of(d, &n);
+    return z && strlen(name) == n && !strncmp(z, name, n);
+}
+
+/* Broadcasting dim a against dim b. A dim min(a, o) broadcast with a:
+ * - o a number of at least 1: a. Where a <= o they are equal, and where
+ *   a > o the broadcast is valid only if o is 1.
+ * - o a name (the rows a window slice has left, which may be 0):
+ *   or0(a), which is a, or 0 where a is 1 (a > o is valid only if o is 1,
+ *   giving a, or a is 1 and o 0, giving 0).
+ * A dim or0(a) broadcast with a is or0(a) (where it is 0, a is 1). */
+bool gs_infer_bdim(gs_graph *g, gs_dim a, gs_dim b, gs_dim *out)
+{
+    for (int side = 0; side < 2; side++) {
+        gs_dim x = side ? b : a, m = side ? a : b;
+        const char *o;
+        size_t lo;
+        if (x.sym && m.sym && min_of(m.sym, x.sym, &o, &lo)) {
+            if (number_from_1(o, lo)) {
+                *out = x;
+                return true;
+            }
+            const char *s = gs_arena_printf(root_of(g)->perm, GS_OR0 "(%s)", x.sym);
+            *out = s ? (gs_dim){ -1, s } : (gs_dim){ -1, NULL };
+            return true;
+        }
+        if (x.sym && or0_is(m, x.sym)) {
+            *out = m;
+            return true;
+        }
+    }
     if (a.v == 1) { *out = b; return true; }
     if (b.v == 1) { *out = a; return true; }
     if (a.v >= 0 && b.v >= 0) { *out = a; return a.v == b.v; }
@@ -232,7 +335,7 @@ static gs_status bcast(gs_graph *g, gs_node *n, int32_t dtype)
         for (int i = 0; i < r; i++) {
             gs_dim a = i < r - rank ? (gs_dim){ 1, NULL } : dims[i - (r - rank)];
             gs_dim b = i < r - x->rank ? (gs_dim){ 1, NULL } : x->dims[i - (r - x->rank)];
-            if (!gs_infer_bdim(a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
+            if (!gs_infer_bdim(g, a, b, &next[i]))   /* legacy broadcasts (opset < 7): leave unknown */
                 return gs_infer_set(g, n->out[0], dtype, -1, NULL);
         }
         memcpy(dims, next, (size_t)r * sizeof *dims);
@@ -729,6 +832,14 @@ bool gs_elem_sum_is(gs_dim e, gs_dim a, gs_dim b)
     return lin_of(e, 1, &l) && lin_of(a, 1, &r) && lin_of(b, 1, &r) && lin_same(&l, &r);
 }
 
+bool gs_elem_sum_is_or0(gs_dim e, gs_dim a, gs_dim b, const char *z, size_t zlen)
+{
+    char be[512], ba[512], bb[512];
+    gs_dim x = or0_elem(e, z, zlen, be, sizeof be), y = or0_elem(a, z, zlen, ba, sizeof ba);
+    gs_dim w = or0_elem(b, z, zlen, bb, sizeof bb);
+    return gs_elem_sum_is(x, y, w);
+}
+
 bool gs_elem_same(gs_dim a, gs_dim b)
 {
     if (gs_elem_known(a) || gs_elem_known(b))
@@ -759,6 +870,11 @@ gs_dim gs_elem_mul(gs_graph *g, gs_dim a, gs_dim b)
 {
     lin x = { 0 }, y = { 0 }, p = { 0 };
     return lin_of(a, 1, &x) && lin_of(b, 1, &y) && lin_mul(&x, &y, &p) ? lin_elem(g, &p) : UNKNOWN_ELEM;
+}
+
+gs_dim gs_elem_sub(gs_graph *g, gs_dim a, gs_dim b)
+{
+    return elem_sum(g, a, b, -1);
 }
 
 gs_dim gs_elem_div(gs_graph *g, gs_dim a, int64_t k)

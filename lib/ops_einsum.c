@@ -280,7 +280,7 @@ static gs_status infer_einsum(gs_graph *g, gs_node *n)
         if (arrow) {
             outs[orank++] = (char)c;
         } else {
-            if (count[c] && bc[c] && !gs_infer_bdim(size[c], v->dims[pos], &size[c]))
+            if (count[c] && bc[c] && !gs_infer_bdim(g, size[c], v->dims[pos], &size[c]))
                 return gs_infer_set(g, n->out[0], dtype, -1, NULL);   /* ellipsis dims broadcast */
             if (!count[c] || (!bc[c] && size[c].v < 0))
                 size[c] = v->dims[pos];

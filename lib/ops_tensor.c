@@ -1138,10 +1138,36 @@ static gs_dim prefix_len(gs_graph *g, gs_dim e, gs_dim x)
     return (gs_dim){ -1, gs_arena_printf(r->perm, "min(%s, %lld)", e.sym, (long long)x.v) };
 }
 
-/* A Slice whose starts are 0, steps 1 (or absent) and axes known, with
- * ends inference knows element by element (a number or a dim name: the
- * first `seq` rows of a position table): its sliced dims by prefix_len.
- * False when the parameters are not of that form. */
+/* The length of a slice from element s to element e = s + L of an axis,
+ * step 1, L one dim name: at most L whatever s is (a negative start or end
+ * counts from the axis's end, and clamping to the axis only shortens), and
+ * possibly 0, so the dim name min(L, R) with R a new name for the rows the
+ * window has (Whisper's position rows past .. past + seq). Broadcasting
+ * reads it against L as or0(L) (gs_infer_bdim). The name the output
+ * already has there (had) is kept, so inference run again does not rename
+ * it. Unknown when e - s is not one dim name. */
+static gs_dim window_len(gs_graph *g, gs_dim s, gs_dim e, gs_dim had)
+{
+    gs_dim L = gs_elem_sub(g, e, s);
+    if (gs_elem_known(L) || !L.sym || strpbrk(L.sym, " ()*+-"))
+        return (gs_dim){ -1, NULL };
+    gs_graph *r = g;
+    while (r->parent)
+        r = r->parent;
+    size_t n = strlen(L.sym);
+    if (had.v < 0 && had.sym && !strncmp(had.sym, "min(", 4) && !strncmp(had.sym + 4, L.sym, n) &&
+        !strncmp(had.sym + 4 + n, ", " GS_SYM_PREFIX, 2 + sizeof GS_SYM_PREFIX - 1))
+        return had;
+    const char *R = gs_infer_fresh_sym(g);
+    const char *m = R ? gs_arena_printf(r->perm, "min(%s, %s)", L.sym, R) : NULL;
+    return (gs_dim){ -1, m };
+}
+
+/* A Slice with steps 1 (or absent) and axes known, whose ends inference
+ * knows element by element: starts of 0 (the first `seq` rows of a
+ * position table, prefix_len), or starts s with ends s + L for a dim name
+ * L (window_len). Its sliced dims by those; false when the parameters are
+ * not of that form. */
 static bool prefix_slice(gs_graph *g, const gs_node *n, const gs_value *x, gs_dim *dims)
 {
     gs_dim st[GS_MAX_ELEMS], en[GS_MAX_ELEMS], ax[GS_MAX_ELEMS], sp[GS_MAX_ELEMS];
@@ -1152,13 +1178,22 @@ static bool prefix_slice(gs_graph *g, const gs_node *n, const gs_value *x, gs_di
     int np = n->nin > 4 && n->in[4] != GS_NONE ? gs_infer_elems(g, n->in[4], sp) : -2;
     if (ns < 1 || ne != ns || na == -1 || np == -1 || (na >= 0 && na != ns) || (np >= 0 && np != ns))
         return false;
+    const gs_value *out = n->nout > 0 && n->out[0] != GS_NONE ? &g->values[n->out[0]] : NULL;
     memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
     for (int i = 0; i < ns; i++) {
         int a = na < 0 ? i : gs_elem_known(ax[i]) ? norm_axis(ax[i].v, x->rank) : -1;
-        if (a < 0 || a >= x->rank || !gs_elem_known(st[i]) || st[i].v != 0 ||
-            (np >= 0 && (!gs_elem_known(sp[i]) || sp[i].v != 1)) || (!gs_elem_known(en[i]) && !gs_elem_nonneg(en[i])))
+        if (a < 0 || a >= x->rank || (np >= 0 && (!gs_elem_known(sp[i]) || sp[i].v != 1)))
             return false;
-        dims[a] = prefix_len(g, en[i], x->dims[a]);
+        if (gs_elem_known(st[i]) && st[i].v == 0) {
+            if (!gs_elem_known(en[i]) && !gs_elem_nonneg(en[i]))
+                return false;
+            dims[a] = prefix_len(g, en[i], x->dims[a]);
+            continue;
+        }
+        gs_dim had = out && out->rank == x->rank ? out->dims[a] : (gs_dim){ -1, NULL };
+        dims[a] = window_len(g, st[i], en[i], had);
+        if (!dims[a].sym)
+            return false;
     }
     return true;
 }

@@ -729,20 +729,45 @@ static bool rows_keep_one(const gs_tensor *t)
     return true;
 }
 
+/* The name z of a dim or0(z) of value x (its length in *len), or NULL:
+ * where or0(z) is not z it is 0, and x is empty. Dims compared with
+ * or0(z) read as z (gs_dim_equal_or0) then differ only where x is empty. */
+static const char *empty_unless(const gs_value *x, size_t *len)
+{
+    for (int i = 0; i < x->rank; i++) {
+        const char *z = gs_or0_of(x->dims[i], len);
+        if (z)
+            return z;
+    }
+    return NULL;
+}
+
+/* Dims a and b are equal, or equal with or0(z) read as z (z NULL: no such
+ * reading). */
+static bool dims_match(gs_dim a, gs_dim b, const char *z, size_t zlen)
+{
+    return z ? gs_dim_equal_or0(a, b, z, zlen) : gs_dim_equal(a, b);
+}
+
 /* keeps_key(c, x): bool c (true where a key is masked), broadcast against
  * scores x, leaves x's shape and at least one key of every row unmasked: c
  * is a constant with a false in every row, or a lower Trilu mask
  * (trilu_mask) or a mask of positions (range_mask) with k >= 0, whose first
  * column is always kept. A Where on
  * such a mask never masks a whole row, where a written-out masked_fill and
- * an attention's -inf mask disagree. */
+ * an attention's -inf mask disagree. Where x has a dim or0(z) (queries
+ * whose rows a broadcast gives, see gs_infer_bdim), shapes are compared
+ * with or0(z) read as z: where they differ x is empty, and so are both
+ * sides of a rule, of one broadcast shape. */
 static bool c_keeps_key(const gs_cond_args *c)
 {
     const gs_value *m = arg_value(c, 0), *x = arg_value(c, 1);
     if (!m || !x || m->dtype != GS_BOOL || m->rank < 0 || x->rank < m->rank)
         return false;
+    size_t zlen = 0;
+    const char *z = empty_unless(x, &zlen);
     for (int i = 0; i < m->rank; i++)
-        if (m->dims[i].v != 1 && !gs_dim_equal(m->dims[i], x->dims[x->rank - m->rank + i]))
+        if (m->dims[i].v != 1 && !dims_match(m->dims[i], x->dims[x->rank - m->rank + i], z, zlen))
             return false;
     const gs_value *tri;
     gs_dim k;
@@ -784,7 +809,11 @@ static bool causal_const(const gs_tensor *t, int64_t p)
  * i + P, which is what is_causal masks (aligned to the end of the past). A
  * constant is read element by element; a lower Trilu mask (trilu_mask)
  * must have the shape and a k known to equal P, a mask of positions
- * (range_mask) an offset known to equal P. */
+ * (range_mask) an offset known to equal P. Where q's rows are or0(z)
+ * (Whisper's: token rows broadcast with the position rows left), the
+ * shapes are compared with or0(z) read as z: where they differ q has no
+ * rows, and the attention's output and the masked product a rule replaces
+ * are both empty ([B, heads, 0, Dv]), or the original fails. */
 static bool c_causal(const gs_cond_args *c)
 {
     const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1), *k = arg_value(c, 2);
@@ -796,8 +825,11 @@ static bool c_causal(const gs_cond_args *c)
         if (m->dims[i].v != 1)
             return false;
     gs_dim P = pk ? gs_elem_of_dim(pk->dims[2]) : (gs_dim){ 0, NULL };
-    if (!gs_dim_equal(m->dims[m->rank - 2], q->dims[2]) ||
-        !gs_elem_sum_is(gs_elem_of_dim(m->dims[m->rank - 1]), P, gs_elem_of_dim(k->dims[2])))
+    size_t zlen = 0;
+    const char *z = gs_or0_of(q->dims[2], &zlen);
+    gs_dim L = gs_elem_of_dim(m->dims[m->rank - 1]), T = gs_elem_of_dim(k->dims[2]);
+    if (!dims_match(m->dims[m->rank - 2], q->dims[2], z, zlen) ||
+        !(z ? gs_elem_sum_is_or0(L, P, T, z, zlen) : gs_elem_sum_is(L, P, T)))
         return false;
     if (m->init)
         return gs_elem_known(P) && causal_const(m->init, P.v);

@@ -23,6 +23,11 @@ the onnx package and optimized with the default options:
 - the first seq rows of a [32, 8] position table added to a [batch, seq, 8]
   tensor give [batch, seq, 8]: the slice is min(seq, 32) rows, and the Add
   runs only where that is seq (or 1, where seq is 1 too);
+- the rows past .. past + seq of a [32, 8] position table (past a dim of
+  another input) added to a [batch, seq, 8] tensor: the slice is a window
+  of at most seq rows that may be empty, min(seq, unk__N) rows, and the Add
+  gives [batch, or0(seq), 8] (seq, or 0 where seq is 1); verified also at
+  past 32, seq 1, where the window is empty and so is the output;
 - two layers each computing the ConstantOfShape target [batch, 2, seq, 4]
   (which, unlike a Reshape's or an Expand's, cannot become a constant) from
   the Shape of its own input: one Shape is left, the second layer reads the
@@ -193,6 +198,35 @@ def position_slice():
     return model(nodes, inits, [fin("x", ["batch", "seq", 8])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
 
 
+def window_slice():
+    """y = x + table[past : past + seq], x [batch, seq, 8], c [past], table a [32, 8] constant."""
+    nodes, inits = [], [numpy_helper.from_array(np.arange(256, dtype=np.float32).reshape(32, 8) / 256, "table"),
+                        i64("zero", [0])]
+    dim_of("x", 1, "n", nodes, inits)
+    dim_of("c", 0, "p", nodes, inits)
+    nodes += [helper.make_node("Add", ["p", "n"], ["e"]),
+              helper.make_node("Slice", ["table", "p", "e", "zero"], ["rows"]),
+              helper.make_node("Add", ["x", "rows"], ["y"])]
+    return model(nodes, inits, [fin("x", ["batch", "seq", 8]), fin("c", ["past"])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+
+
+def check_window_slice(gs, tmp):
+    name = "window-slice"
+    src, out, fails = optimize(gs, window_slice(), tmp, name, "-O1")
+    if not out:
+        return fails
+    g = onnx.load(out).graph
+    dims = [d.dim_param or d.dim_value for d in g.output[0].type.tensor_type.shape.dim]
+    if dims != ["batch", "or0(seq)", 8]:
+        fails.append(f"{name}: output declared {dims}, want ['batch', 'or0(seq)', 8]")
+    rows = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in g.value_info if v.name == "rows"]
+    if not rows or not str(rows[0][0]).startswith("min(seq, unk__") or rows[0][1:] != [8]:
+        fails.append(f"{name}: the window's rows declared {rows}, want [min(seq, unk__N), 8]")
+    empty = {"batch": 2, "seq": 1, "past": 32}
+    return fails + verify(gs, src, out, name, BINDINGS + [empty]) + declared_types(out, name)
+
+
 def shared_targets():
     """e_i = t_i + ConstantOfShape([Shape(t_i)[0], 2, Shape(t_i)[2], 4]) for t_1 = Relu(x),
     t_2 = Sigmoid(x), x [batch, 1, seq, 4]; e_3 the same of z [other, 1, seq, 4]."""
@@ -347,6 +381,7 @@ def main():
         fails += check_kv_cache(gs, tmp)
         fails += check_kv_cache_read(gs, tmp)
         fails += check_position_slice(gs, tmp)
+        fails += check_window_slice(gs, tmp)
         fails += check_shared_targets(gs, tmp)
     for f in fails:
         print(f)
