@@ -115,6 +115,15 @@ def main():
         check([r["model"] for r in rows] == ["a", "d/p", "d/q", "b", "c"] and rows[1].get("x") == 1 and
               rows[1]["run"]["commit"] == "new" and "run" not in rows[0] and info["commit"] == "old",
               "--merge replaces a model's rows in place and appends new models")
+        old["machine"]["cpu"] = "This CPU"
+        with open(js, "w") as f:
+            json.dump(old, f)
+        here = {"commit": "new", "date": "today", "pairs": 3, "cpu": "This CPU"}
+        same, _ = run.merged(js, [{"model": "b", "ort": {"pairs": 3}}], dict(here))
+        other, _ = run.merged(js, [{"model": "b", "ort": {"pairs": 3}}], dict(here, cpu="Other CPU"))
+        check("cpu" not in same[3]["run"] and other[3]["run"].get("cpu") == "Other CPU" and
+              run.row_name(other[3], here) == "b (new, today, Other CPU)",
+              "a row merged from a run on another CPU names that CPU; one from the file's own does not")
 
         # a level at which ORT refuses the original is shown, and is not graphsub's failure
         res = {"graphsub": [{"level": "disabled", "ratio": 0.9, "ratios": [0.9]},
