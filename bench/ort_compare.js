@@ -14,6 +14,9 @@
 //                                  [--int-high INPUT=H,...]  (integer inputs drawn from [0, H); default 100)
 //                                  [--int-value INPUT=V,...] (integer inputs of every element V: a sample
 //                                                             rate, a loop's step count)
+//                                  [--optimized-first]       (create the optimized model's session before
+//                                                             the original's: where the runtime puts
+//                                                             each one's buffers follows that order)
 // Prints one JSON object; a comparison that failed has an 'error' in place of its figures.
 'use strict';
 const path = require('path');
@@ -57,15 +60,23 @@ function maxDiff(a, b) {
   return { abs, rel, scale, rel_to_scale: scale > 0 ? abs / scale : abs };
 }
 
-async function compare(orig, opt, level, pairs, point) {
+async function compare(orig, opt, level, pairs, point, optFirst = false) {
   let a, b;
-  try { a = await session(orig, level); } catch (e) {
-    // the runtime refuses the model graphsub was given: not graphsub's failure
-    const err = new Error(`original refused at ${level}: ${e.message}`);
-    err.originalRefused = true;
-    throw err;
+  const original = async () => {
+    try { a = await session(orig, level); } catch (e) {
+      // the runtime refuses the model graphsub was given: not graphsub's failure
+      const err = new Error(`original refused at ${level}: ${e.message}`);
+      err.originalRefused = true;
+      throw err;
+    }
+  };
+  if (optFirst) {
+    b = await session(opt, level);
+    try { await original(); } catch (e) { await b.release(); throw e; }
+  } else {
+    await original();
+    try { b = await session(opt, level); } catch (e) { await a.release(); throw e; }
   }
-  try { b = await session(opt, level); } catch (e) { await a.release(); throw e; }
   const f = feeds(ort, a, 1, point);
   const [, oa] = await timeRun(a, f);
   const [, ob] = await timeRun(b, f);
@@ -91,7 +102,7 @@ function failed(level, e) {
 async function main() {
   const args = process.argv.slice(2);
   const orig = args[0], opt = args[1];
-  let pairs = 10, levels = ['disabled', 'all'], ortBasic = false, keep = null;
+  let pairs = 10, levels = ['disabled', 'all'], ortBasic = false, keep = null, optFirst = false;
   const point = {};
   for (let i = 2; i < args.length; i++) {
     if (args[i] === '--pairs') pairs = parseInt(args[++i], 10);
@@ -101,6 +112,7 @@ async function main() {
     else if (args[i] === '--dims') point.dims = parseAssignments(args[++i]);
     else if (args[i] === '--int-high') point.high = parseAssignments(args[++i]);
     else if (args[i] === '--int-value') point.values = parseAssignments(args[++i]);
+    else if (args[i] === '--optimized-first') optFirst = true;
     else throw new Error(`unexpected argument '${args[i]}'`);
   }
   const res = { original: orig, optimized: opt, ort_version: require(path.join(path.dirname(require.resolve('onnxruntime-node/package.json', { paths: [path.join(__dirname, 'node_modules'), process.env.ORT_NODE_MODULES || '.'] })), 'package.json')).version, graphsub: [], ort_basic: [] };
@@ -108,16 +120,16 @@ async function main() {
   // a failure on graphsub's output (it does not load, or does not run) is
   // recorded in its row, and ORT's basic output is still timed as the peer
   for (const level of levels) {
-    try { res.graphsub.push(await compare(orig, opt, level, pairs, point)); } catch (e) { res.graphsub.push(failed(level, e)); }
+    try { res.graphsub.push(await compare(orig, opt, level, pairs, point, optFirst)); } catch (e) { res.graphsub.push(failed(level, e)); }
   }
   if (ortBasic) {
     const out = path.join(os.tmpdir(), `ort-basic-${process.pid}.onnx`);
     await ort.InferenceSession.create(orig, { graphOptimizationLevel: 'basic', optimizedModelFilePath: out, intraOpNumThreads: 1 });
     for (const level of levels) {
-      try { res.ort_basic.push(await compare(orig, out, level, pairs, point)); } catch (e) { res.ort_basic.push(failed(level, e)); }
+      try { res.ort_basic.push(await compare(orig, out, level, pairs, point, optFirst)); } catch (e) { res.ort_basic.push(failed(level, e)); }
     }
     // graphsub's output against ORT's basic output directly, at ORT disabled
-    try { res.vs_ort_basic = [await compare(out, opt, 'disabled', pairs, point)]; } catch (e) { res.vs_ort_basic = [failed('disabled', e)]; }
+    try { res.vs_ort_basic = [await compare(out, opt, 'disabled', pairs, point, optFirst)]; } catch (e) { res.vs_ort_basic = [failed('disabled', e)]; }
     if (keep) fs.copyFileSync(out, keep);   // not a rename: the temp folder may be another file system
     fs.unlinkSync(out);
   }

@@ -125,6 +125,21 @@ def main():
               run.row_name(other[3], here) == "b (new, today, Other CPU)",
               "a row merged from a run on another CPU names that CPU; one from the file's own does not")
 
+        # every second process creates the sessions the other way round
+        check("--optimized-first" in run.ort_cmd("a.onnx", "b.onnx", 3, opt_first=True) and
+              "--optimized-first" not in run.ort_cmd("a.onnx", "b.onnx", 3),
+              "ort_cmd asks for the second model's session first only when told")
+        seen, real_ort, real_processes = [], run.ort, run.PROCESSES
+        one = {"graphsub": [{"level": "all", "ratio": 1.0, "ratios": [1.0], "orig_ms": 1, "opt_ms": 1}]}
+        run.ort = lambda *a, opt_first=False, **k: seen.append(opt_first) or json.loads(json.dumps(one))
+        run.PROCESSES = 4
+        try:
+            pooled4 = run.ort_checked("a.onnx", "b.onnx", 3, 1)
+        finally:
+            run.ort, run.PROCESSES = real_ort, real_processes
+        check(seen == [False, True, False, True] and pooled4["processes"] == 4,
+              f"four processes alternate which session is created first: {seen}")
+
         # a level at which ORT refuses the original is shown, and is not graphsub's failure
         res = {"graphsub": [{"level": "disabled", "ratio": 0.9, "ratios": [0.9]},
                             {"level": "all", "error": "original refused at all: x", "original_refused": True}],
