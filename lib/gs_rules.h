@@ -156,6 +156,9 @@ struct gs_rule {
     gs_pnode *lets[GS_MAX_LETS];     /* rewrite bindings "k = expr;" before the final
                                         expression, in the order written */
     int let_var[GS_MAX_LETS];        /* the variable each binding defines */
+    int let_out[GS_MAX_LETS];        /* which output of its expression it names ("a, b = Op(...);"
+                                        is two bindings of one expression, outputs 0 and 1) */
+    int let_nout[GS_MAX_LETS];       /* the outputs of that expression (1: "k = expr;") */
     int nlets;
     uint64_t let_vars;               /* bit v: variable v is a rewrite binding */
     gs_pnode **where;           /* conditions: P_FUNC nodes */

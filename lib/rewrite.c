@@ -325,16 +325,22 @@ static gs_status shape_const(rw *w, const gs_pnode *var, gs_id *outs)
     return outs[0] == GS_NONE ? GS_ERR_NOMEM : GS_OK;
 }
 
-/* A rewrite binding ("k = expr;"): built the first time it is read. */
+/* A rewrite binding ("k = expr;", or an output of "a, b = Op(...);"):
+ * built the first time it is read, every output of its node at once. */
 static gs_status build_let(rw *w, int var, gs_id *out)
 {
+    const gs_rule *r = w->r;
     if (w->lets[var] == GS_NONE) {
         int i = 0;
-        while (w->r->let_var[i] != var)
+        while (r->let_var[i] != var)
             i++;
-        gs_status st = build(w, w->r->lets[i], 1, &w->lets[var]);
+        int first = i - r->let_out[i], n = r->let_nout[i];
+        gs_id outs[GS_MAX_ROOTS];
+        gs_status st = build(w, r->lets[first], n, outs);
         if (st != GS_OK)
             return st;
+        for (int k = 0; k < n; k++)
+            w->lets[r->let_var[first + k]] = outs[k];
     }
     *out = w->lets[var];
     return GS_OK;

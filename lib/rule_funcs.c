@@ -196,6 +196,17 @@ static bool c_same_dim(const gs_cond_args *c)
     return i >= 0 && i < x->rank && j >= 0 && j < y->rank && gs_dim_equal(x->dims[i], y->dims[j]);
 }
 
+/* known_dim(x, i): dim i of x (from the end when negative) is a number. */
+static bool c_known_dim(const gs_cond_args *c)
+{
+    const gs_value *x = arg_value(c, 0);
+    int i = (int)arg_num(c, 1);
+    if (!x || x->rank < 0)
+        return false;
+    i = i < 0 ? i + x->rank : i;
+    return i >= 0 && i < x->rank && x->dims[i].v >= 0;
+}
+
 /* attr_eq(a, v): attribute variable a equals the literal v (int, float or
  * list); an integer default bound by "name=var|0" equals a list of that value. */
 static bool c_attr_eq(const gs_cond_args *c)
@@ -847,13 +858,14 @@ static bool c_causal(const gs_cond_args *c)
 }
 
 /* mask_rows(m, q): attention mask m has a dim 1 for the query rows (its
- * dim -2) where queries q [B, heads, S, D] have S not known to be 1: ONNX
- * Runtime's Attention takes only a mask with S rows (the operator's
- * specification broadcasts it). */
+ * dim -2) where queries q [B, heads, S, D] (or [B, S, hidden]) have S not
+ * known to be 1: ONNX Runtime's Attention takes only a mask with S rows
+ * (the operator's specification broadcasts it). */
 static bool c_mask_rows(const gs_cond_args *c)
 {
     const gs_value *m = arg_value(c, 0), *q = arg_value(c, 1);
-    return m && q && m->rank >= 2 && q->rank == 4 && m->dims[m->rank - 2].v == 1 && q->dims[2].v != 1;
+    return m && q && m->rank >= 2 && (q->rank == 4 || q->rank == 3) && m->dims[m->rank - 2].v == 1 &&
+           q->dims[q->rank - 2].v != 1;
 }
 
 /* Argument kinds (gs_rule_func.args): 'v' a value variable of the match,
@@ -875,6 +887,7 @@ static const gs_rule_func funcs[] = {
     { "wide_float", "v", GS_FN_WHERE, GS_F_COND, c_wide_float, false },
     { "moderate", "v+", GS_FN_WHERE, GS_F_COND, c_moderate, false },
     { "same_dim", "vnvn", GS_FN_WHERE, GS_F_COND, c_same_dim, false },
+    { "known_dim", "vn", GS_FN_WHERE, GS_F_COND, c_known_dim, false },
     { "attr_eq", "al", GS_FN_WHERE, GS_F_COND, c_attr_eq, false },
     { "true", "", GS_FN_WHERE, GS_F_COND, c_true, false },
     { "no_zero", "v", GS_FN_WHERE, GS_F_COND, c_no_zero, true },

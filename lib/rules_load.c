@@ -489,24 +489,29 @@ static bool reads_undefined(const gs_rule *r, const gs_pnode *n, int match_vars)
 }
 
 /* "k = expr;" before the rewrite's final statement: a value built once and
- * read by name wherever the rest of the rewrite needs it. */
+ * read by name wherever the rest of the rewrite needs it; "a, b = Op(...);"
+ * names each output of one node (built once, when either is read). */
 static bool compile_let(parser *ps, const int *outs, int nouts, gs_pnode *e, int match_vars)
 {
     gs_rule *r = ps->rule;
-    if (nouts != 1)
-        return perr(ps, "a rewrite binding names one value: \"k = expr;\"");
-    int var = outs[0];
-    if (var < match_vars)
-        return perr(ps, "a rewrite binding must not reuse a name of the match");
-    if (r->let_vars >> var & 1)
-        return perr(ps, "a rewrite binding is defined twice");
+    if (nouts < 1 || (nouts > 1 && e->kind != P_CALL))
+        return perr(ps, "a rewrite binding names one value, \"k = expr;\", or each output of one op, "
+                        "\"a, b = Op(...);\"");
     if (reads_undefined(r, e, match_vars))
         return perr(ps, "a rewrite binding reads a name that is neither matched nor bound before it");
-    if (r->nlets == GS_MAX_LETS)
+    if (r->nlets + nouts > GS_MAX_LETS)
         return perr(ps, "too many rewrite bindings");
-    r->lets[r->nlets] = e;
-    r->let_var[r->nlets++] = var;
-    r->let_vars |= (uint64_t)1 << var;
+    for (int k = 0; k < nouts; k++) {
+        int var = outs[k];
+        if (var < match_vars)
+            return perr(ps, "a rewrite binding must not reuse a name of the match");
+        if (r->let_vars >> var & 1)
+            return perr(ps, "a rewrite binding is defined twice");
+        r->lets[r->nlets] = e;
+        r->let_out[r->nlets] = k, r->let_nout[r->nlets] = nouts;
+        r->let_var[r->nlets++] = var;
+        r->let_vars |= (uint64_t)1 << var;
+    }
     return true;
 }
 
@@ -906,6 +911,23 @@ static bool check_match_expr(parser *ps, const gs_pnode *p)
     return true;
 }
 
+/* A rewrite expression giving nout > 1 values ("a, b = Op(...)") is a call
+ * of an op with that many outputs at every opset the rule fires at. */
+static bool check_outputs(parser *ps, const gs_pnode *p, int nout)
+{
+    if (nout <= 1)
+        return true;
+    if (p->kind != P_CALL)
+        return perr_at(ps, p->pos, "%d names need an op with %d outputs", nout, nout);
+    for (int o = ps->fires_from; o <= ps->fires_to; o++) {
+        const gs_opdef *d = gs_op_find(p->name, "", o);
+        if (d && d->max_out >= 0 && d->max_out < nout)
+            return perr_at(ps, p->pos, "'%s' has %d output%s at opset %d, not %d", p->name, d->max_out,
+                           d->max_out == 1 ? "" : "s", o, nout);
+    }
+    return true;
+}
+
 static bool validate_patterns(parser *ps, const char *match, const char *rw)
 {
     const gs_rule *r = ps->rule;
@@ -919,12 +941,13 @@ static bool validate_patterns(parser *ps, const char *match, const char *rw)
     ps->what = "rewrite";
     ps->src = rw;
     for (int i = 0; i < r->nlets; i++)
-        if (!check_rewrite_expr(ps, r->lets[i], GS_FN_INPUT))
+        if (!check_rewrite_expr(ps, r->lets[i], GS_FN_INPUT) ||
+            (r->let_out[i] == 0 && !check_outputs(ps, r->lets[i], r->let_nout[i])))
             return false;
     for (int i = 0; i < (r->rewrite_tuple ? r->nrewrite : 1); i++)
         if (!check_rewrite_expr(ps, r->rewrite[i], GS_FN_INPUT))
             return false;
-    return true;
+    return r->rewrite_tuple || check_outputs(ps, r->rewrite[0], r->nrewrite);
 }
 
 static bool compile_where(parser *ps, const cJSON *where)

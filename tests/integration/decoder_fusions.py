@@ -4,7 +4,10 @@ when torch is installed) optimized with `--opset 23`: every layer's two
 RMSNorms and the final one become RMSNormalization, every layer's query and
 key rotary embeddings RotaryEmbedding, and every layer's grouped-query
 attention with its key/value cache one Attention whose present_key and
-present_value are the graph's present outputs; no Softmax is left. The
+present_value are the graph's present outputs; no Softmax is left, and
+the attention and rotary embeddings read the projections in the ops' 3-D
+form ([B, S, heads * D], q_num_heads / kv_num_heads and num_heads set:
+attention-3d-present, rotary-3d-positions), so no Transpose is left. The
 output passes `--verify`, `graphsub verify --dim past=1 --dim seq=1` (a
 decode step) against the original, and reproduces PyTorch's outputs (logits
 and every present key and value) in `graphsub run` and, when
@@ -71,6 +74,11 @@ def check(graphsub, src, path, cases, layers, tmp, name):
         fail(f"{name}: fused op counts {got}, expected {want}")
     else:
         print(f"ok {name}: {got}")
+    heads = {n.op_type: {a.name for a in n.attribute} for n in m.graph.node
+             if n.op_type in ("Attention", "RotaryEmbedding")}
+    if ops.get("Transpose", 0) or not {"q_num_heads", "kv_num_heads"} <= heads.get("Attention", set()) or \
+            "num_heads" not in heads.get("RotaryEmbedding", set()):
+        fail(f"{name}: not in the 3-D form: {ops.get('Transpose', 0)} Transposes, attributes {heads}")
     presents = {o.name for o in m.graph.output if o.name.startswith("present_")}
     from_attention = {o for n in m.graph.node if n.op_type == "Attention" for o in n.output[1:3]}
     if presents != from_attention:

@@ -15,7 +15,10 @@ the scale on the scores, which cleanup folds into the query projection):
   torchvision's ViT): [batch * heads, S, D] with the scale on Q, fused as
   one Attention over a batch of 1 with batch * heads heads.
 
-Each passes `--verify`; `graphsub run` and ONNX Runtime (when
+BERT's and GPT-2's attentions read their projections in the operator's
+3-D form ([B, S, heads * D], q_num_heads and kv_num_heads set:
+attention-3d), so no Transpose is left. Each passes `--verify`;
+`graphsub run` and ONNX Runtime (when
 onnxruntime-node is installed: bench/node_modules or $ORT_NODE_MODULES)
 reproduce PyTorch's outputs.
 
@@ -163,6 +166,9 @@ def check(graphsub, src, tmp, name, module, names, axes, examples):
              f"{masked} (want {want_masked}), is_causal {causal} (want {want_causal})")
     else:
         print(f"ok {name}: {LAYERS} Attentions, no Softmax, mask {want_masked}, is_causal {want_causal}")
+    three_d = [{"q_num_heads", "kv_num_heads"} <= {a.name for a in n.attribute} for n in att]
+    if name != "vit" and (ops.get("Transpose", 0) or not all(three_d)):
+        fail(f"{name}: attention not in its 3-D form: {ops.get('Transpose', 0)} Transposes, heads set {three_d}")
     modules = ort_modules(src)
     ort = modules is not None
     for k, example in enumerate(examples):

@@ -3,7 +3,8 @@
 
 Each file of tests/data/rules/ (one mistake each: a misspelt op, field,
 condition, rewrite function or check variable, a wrong arity, an op the
-rule's opset range does not have, an unbound name, a duplicate name, ...)
+rule's opset range does not have, an unbound name, a duplicate name, more
+names than an op has outputs, ...)
 is refused whole by `rules list` with exit 3 and exactly the message
 below (nul_whitespace.json, found by fuzzing: NUL bytes are white space to
 the JSON parser, and the position lookup once read past its end on them). A copy of a library rule's name is refused when the library is
@@ -57,6 +58,8 @@ EXPECTED = [
     ("absent_required.json", "absent_required.json:6:26: rule 1 'add-absent': rewrite at column 8: '_' (an absent input) cannot be input 2 of 'Add', which it requires at opset 1"),
     ("absent_place.json", "absent_place.json:6:19: rule 1 'relu-absent': rewrite at column 1: '_' (an absent input) can only be an input of an op"),
     ("unbound_rewrite_var.json", "unbound_rewrite_var.json:6:26: rule 1 'add-self': rewrite at column 8: 'two' is not bound by the match or a rewrite binding"),
+    ("let_outputs.json", "let_outputs.json:7:26: rule 1 'neg-neg': rewrite at column 8: 'Relu' has 1 output at opset 1, not 2"),
+    ("final_outputs.json", "final_outputs.json:6:28: rule 1 'neg-abs': rewrite at column 10: 'Relu' has 1 output at opset 1, not 2"),
     ("where_not_list.json", "where_not_list.json:6:16: rule 1 'mul-one': where: 'where' must be a list"),
 ]
 
