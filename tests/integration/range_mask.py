@@ -22,6 +22,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, nodes, summary  # noqa: E402
 from ort_run import ort_modules, ort_run  # noqa: E402
 
 N = helper.make_node
@@ -66,17 +67,8 @@ def model(row_offset_minus_one=False):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok  " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
 def attentions(path):
-    return [n for n in onnx.load(path).graph.node if n.op_type == "Attention"]
+    return nodes(path, "Attention")
 
 
 def main():
@@ -117,8 +109,7 @@ def main():
             ok = a is not None and b is not None and all(
                 np.allclose(a[k], b[k], rtol=1e-4, atol=1e-5) for k in ("y", "present_key", "present_value"))
             check(ok, f"ONNX Runtime: the fused model's outputs are the original's at past {past} {ea or eb or ''}")
-    print("range-mask:", "all passed" if not failures else f"{len(failures)} failed")
-    return 1 if failures else 0
+    return summary("range-mask")
 
 
 if __name__ == "__main__":

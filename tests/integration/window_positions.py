@@ -30,6 +30,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, nodes, summary  # noqa: E402
 from ort_run import ort_modules, ort_run  # noqa: E402
 
 N = helper.make_node
@@ -76,17 +77,8 @@ def model(query_positions=True):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok  " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
 def attentions(path):
-    return [n for n in onnx.load(path).graph.node if n.op_type == "Attention"]
+    return nodes(path, "Attention")
 
 
 def optimize(gs, src, dst):
@@ -143,8 +135,7 @@ def main():
                 for k in ("y", "present_key", "present_value"))
             check(ok, f"ONNX Runtime: the fused model's outputs are the original's at past {past}, seq {seq} "
                       f"{ea or eb or ''}")
-    print("window-positions:", "all passed" if not failures else f"{len(failures)} failed")
-    return 1 if failures else 0
+    return summary("window-positions")
 
 
 if __name__ == "__main__":
