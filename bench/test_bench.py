@@ -140,6 +140,11 @@ def main():
         check(seen == [False, True, False, True] and pooled4["processes"] == 4,
               f"four processes alternate which session is created first: {seen}")
 
+        # a row whose one process's interval lies wholly above 1 is timed again, one around 1 is not
+        check(run.above_one({"graphsub": [{"level": "all", "ratio": 1.01, "ratios": [1.008, 1.01, 1.012, 1.009]}]})
+              and not run.above_one({"graphsub": [{"level": "all", "ratio": 1.0, "ratios": [0.99, 1.0, 1.01, 1.005]}]}),
+              "above_one: an interval wholly above 1 asks for more processes")
+
         # a level at which ORT refuses the original is shown, and is not graphsub's failure
         res = {"graphsub": [{"level": "disabled", "ratio": 0.9, "ratios": [0.9]},
                             {"level": "all", "error": "original refused at all: x", "original_refused": True}],
