@@ -261,6 +261,10 @@ struct gs_graph {
     uint32_t nodemapcap;
     int32_t nextsym;        /* root graph: number of the next GS_SYM_PREFIX dim (0: not
                                yet counted, see gs_infer_fresh_sym) */
+    int8_t own_forms;       /* root graph: 1 when no dim of the model is named min(...) or
+                               or0(...), so such names are graphsub's and mean what they say
+                               (gs_infer_bdim); 2 when some is, and none is read so; 0: not yet
+                               looked (gs_infer_graph looks before its first pass) */
     bool consts_first;      /* export writes the constant-computing nodes first
                                (gs_ir_order); gs_optimize sets it on the root */
     gs_model *view;         /* a body: the read-only handle gs_node_attr_graph made on it

@@ -268,9 +268,13 @@ gs_status gs_infer_argminmax(gs_graph *g, gs_node *n);
 /* Broadcast two dims into *out; false when they are known to differ. A
  * new name (or0(a)) lives in g's permanent arena. */
 bool gs_infer_bdim(gs_graph *g, gs_dim a, gs_dim b, gs_dim *out);
-/* When dim d is named or0(z) (GS_OR0, z a name): z, not NUL-terminated,
- * and its length in *len; NULL otherwise. */
-const char *gs_or0_of(gs_dim d, size_t *len);
+/* When dim d is named or0(z) (GS_OR0, z a name) by graphsub (see
+ * gs_infer_own_forms): z, not NUL-terminated, and its length in *len; NULL
+ * otherwise. */
+const char *gs_or0_of(const gs_graph *g, gs_dim d, size_t *len);
+/* Whether dim names min(...) and or0(...) in g's model are graphsub's own,
+ * read as what they say: true when the model named no dim so itself. */
+bool gs_infer_own_forms(const gs_graph *g);
 /* Resize, Upsample: input 0's dtype and rank (dims unknown). */
 gs_status gs_infer_resize(gs_graph *g, gs_node *n);
 /* The elements of small integer value v (at most GS_MAX_ELEMS, 0-D or 1-D)

@@ -262,9 +262,9 @@ static bool number_from_1(const char *p, size_t n)
     return strtoll(p, NULL, 10) >= 1;
 }
 
-const char *gs_or0_of(gs_dim d, size_t *len)
+const char *gs_or0_of(const gs_graph *g, gs_dim d, size_t *len)
 {
-    size_t n = d.v < 0 && d.sym ? strlen(d.sym) : 0, np = sizeof GS_OR0;
+    size_t n = d.v < 0 && d.sym && gs_infer_own_forms(g) ? strlen(d.sym) : 0, np = sizeof GS_OR0;
     if (n <= np + 1 || strncmp(d.sym, GS_OR0 "(", np) || d.sym[n - 1] != ')' ||
         strcspn(d.sym + np, "() ") != n - np - 1)
         return NULL;
@@ -273,10 +273,10 @@ const char *gs_or0_of(gs_dim d, size_t *len)
 }
 
 /* Dim d is or0(name), name a NUL-terminated plain name. */
-static bool or0_is(gs_dim d, const char *name)
+static bool or0_is(const gs_graph *g, gs_dim d, const char *name)
 {
     size_t n;
-    const char *z = gs_or0_of(d, &n);
+    const char *z = gs_or0_of(g, d, &n);
     return z && strlen(name) == n && !strncmp(z, name, n);
 }
 
@@ -289,7 +289,7 @@ static bool or0_is(gs_dim d, const char *name)
  * A dim or0(a) broadcast with a is or0(a) (where it is 0, a is 1). */
 bool gs_infer_bdim(gs_graph *g, gs_dim a, gs_dim b, gs_dim *out)
 {
-    for (int side = 0; side < 2; side++) {
+    for (int side = 0; side < 2 && gs_infer_own_forms(g); side++) {
         gs_dim x = side ? b : a, m = side ? a : b;
         const char *o;
         size_t lo;
@@ -302,7 +302,7 @@ bool gs_infer_bdim(gs_graph *g, gs_dim a, gs_dim b, gs_dim *out)
             *out = s ? (gs_dim){ -1, s } : (gs_dim){ -1, NULL };
             return true;
         }
-        if (x.sym && or0_is(m, x.sym)) {
+        if (x.sym && or0_is(g, m, x.sym)) {
             *out = m;
             return true;
         }
@@ -1214,8 +1214,33 @@ static gs_status infer_if(gs_graph *g, const gs_node *n)
     return st;
 }
 
+/* Whether a dim of graph g or of its bodies is named min(...) or or0(...). */
+static bool names_forms(const gs_graph *g)
+{
+    for (gs_id v = 0; v < g->nvalues; v++)
+        for (int i = 0; i < g->values[v].rank; i++) {
+            const char *s = g->values[v].dims[i].sym;
+            if (s && (!strncmp(s, "min(", 4) || !strncmp(s, GS_OR0 "(", sizeof GS_OR0)))
+                return true;
+        }
+    for (int32_t i = 0; i < g->nsubs; i++)
+        if (names_forms(g->subs[i]))
+            return true;
+    return false;
+}
+
+bool gs_infer_own_forms(const gs_graph *g)
+{
+    while (g->parent)
+        g = g->parent;
+    return g->own_forms == 1;
+}
+
 gs_status gs_infer_graph(gs_graph *g)
 {
+    gs_graph *r = root_of(g);
+    if (!r->own_forms)   /* before any name of these forms is made */
+        r->own_forms = names_forms(r) ? 2 : 1;
     gs_id *order = gs_alloc(g->ctx, ((size_t)g->nnodes + 1) * sizeof *order);
     if (!order)
         return gs_nomem(g->ctx);

@@ -1130,7 +1130,7 @@ static gs_dim prefix_len(gs_graph *g, gs_dim e, gs_dim x)
         return e.v >= 0 && x.v >= 0 ? (gs_dim){ e.v < x.v ? e.v : x.v, NULL } : (gs_dim){ -1, NULL };
     if (x.sym && !strcmp(e.sym, x.sym))
         return x;
-    if (strchr(e.sym, ' ') || x.v < 1)
+    if (strchr(e.sym, ' ') || x.v < 1 || !gs_infer_own_forms(g))
         return (gs_dim){ -1, NULL };
     gs_graph *r = g;
     while (r->parent)
@@ -1149,7 +1149,7 @@ static gs_dim prefix_len(gs_graph *g, gs_dim e, gs_dim x)
 static gs_dim window_len(gs_graph *g, gs_dim s, gs_dim e, gs_dim had)
 {
     gs_dim L = gs_elem_sub(g, e, s);
-    if (gs_elem_known(L) || !L.sym || strpbrk(L.sym, " ()*+-"))
+    if (gs_elem_known(L) || !L.sym || strpbrk(L.sym, " ()*+-") || !gs_infer_own_forms(g))
         return (gs_dim){ -1, NULL };
     gs_graph *r = g;
     while (r->parent)

@@ -743,10 +743,10 @@ static bool rows_keep_one(const gs_tensor *t)
 /* The name z of a dim or0(z) of value x (its length in *len), or NULL:
  * where or0(z) is not z it is 0, and x is empty. Dims compared with
  * or0(z) read as z (gs_dim_equal_or0) then differ only where x is empty. */
-static const char *empty_unless(const gs_value *x, size_t *len)
+static const char *empty_unless(const gs_graph *g, const gs_value *x, size_t *len)
 {
     for (int i = 0; i < x->rank; i++) {
-        const char *z = gs_or0_of(x->dims[i], len);
+        const char *z = gs_or0_of(g, x->dims[i], len);
         if (z)
             return z;
     }
@@ -776,7 +776,7 @@ static bool c_keeps_key(const gs_cond_args *c)
     if (!m || !x || m->dtype != GS_BOOL || m->rank < 0 || x->rank < m->rank)
         return false;
     size_t zlen = 0;
-    const char *z = empty_unless(x, &zlen);
+    const char *z = empty_unless(c->g, x, &zlen);
     for (int i = 0; i < m->rank; i++)
         if (m->dims[i].v != 1 && !dims_match(m->dims[i], x->dims[x->rank - m->rank + i], z, zlen))
             return false;
@@ -837,7 +837,7 @@ static bool c_causal(const gs_cond_args *c)
             return false;
     gs_dim P = pk ? gs_elem_of_dim(pk->dims[2]) : (gs_dim){ 0, NULL };
     size_t zlen = 0;
-    const char *z = gs_or0_of(q->dims[2], &zlen);
+    const char *z = gs_or0_of(c->g, q->dims[2], &zlen);
     gs_dim L = gs_elem_of_dim(m->dims[m->rank - 1]), T = gs_elem_of_dim(k->dims[2]);
     if (!dims_match(m->dims[m->rank - 2], q->dims[2], z, zlen) ||
         !(z ? gs_elem_sum_is_or0(L, P, T, z, zlen) : gs_elem_sum_is(L, P, T)))

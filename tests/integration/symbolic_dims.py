@@ -28,6 +28,11 @@ the onnx package and optimized with the default options:
   of at most seq rows that may be empty, min(seq, unk__N) rows, and the Add
   gives [batch, or0(seq), 8] (seq, or 0 where seq is 1); verified also at
   past 32, seq 1, where the window is empty and so is the output;
+- a model that names a dim `or0(seq)` or `min(seq, 4)` itself: such names
+  are the model's, not graphsub's, and are not read as or0 or min (an
+  `or0(seq)` of 1 added to a `seq` of 3 gives 3): the broadcast of x
+  [batch, or0(seq), 8] with y [batch, seq, 8] is not declared or0(seq), nor
+  the window of the case above when another input names a dim min(seq, 4);
 - two layers each computing the ConstantOfShape target [batch, 2, seq, 4]
   (which, unlike a Reshape's or an Expand's, cannot become a constant) from
   the Shape of its own input: one Shape is left, the second layer reads the
@@ -227,6 +232,31 @@ def check_window_slice(gs, tmp):
     return fails + verify(gs, src, out, name, BINDINGS + [empty]) + declared_types(out, name)
 
 
+def foreign_forms(window):
+    """window: the window case with an extra input z [min(seq, 4)]; else x [batch, or0(seq), 8] + y [batch, seq, 8]."""
+    if window:
+        m = window_slice()
+        m.graph.input.append(fin("z", ["min(seq, 4)"]))
+        return m
+    return model([helper.make_node("Add", ["x", "y"], ["s"])], [],
+                 [fin("x", ["batch", "or0(seq)", 8]), fin("y", ["batch", "seq", 8])],
+                 [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)])
+
+
+def check_foreign_forms(gs, tmp):
+    fails = []
+    for window in (False, True):
+        name = "foreign-window" if window else "foreign-or0"
+        src, out, f = optimize(gs, foreign_forms(window), tmp, name, "-O1")
+        fails += f
+        if not out:
+            continue
+        dims = [d.dim_param or d.dim_value for d in onnx.load(out).graph.output[0].type.tensor_type.shape.dim]
+        if len(dims) != 3 or str(dims[1]).startswith("or0(") or dims[1] == "seq":
+            fails.append(f"{name}: output declared {dims}: the model's own name read as graphsub's")
+    return fails
+
+
 def shared_targets():
     """e_i = t_i + ConstantOfShape([Shape(t_i)[0], 2, Shape(t_i)[2], 4]) for t_1 = Relu(x),
     t_2 = Sigmoid(x), x [batch, 1, seq, 4]; e_3 the same of z [other, 1, seq, 4]."""
@@ -382,6 +412,7 @@ def main():
         fails += check_kv_cache_read(gs, tmp)
         fails += check_position_slice(gs, tmp)
         fails += check_window_slice(gs, tmp)
+        fails += check_foreign_forms(gs, tmp)
         fails += check_shared_targets(gs, tmp)
     for f in fails:
         print(f)
