@@ -274,6 +274,15 @@ struct gs_graph {
 /* A new graph; when parent is not NULL, a subgraph of parent with its
  * opset, registered with it (freed with it). NULL on no memory. */
 gs_graph *gs_ir_new(gs_ctx *ctx, gs_graph *parent);
+/* The root graph of g (g itself when it is no body): the one holding the
+ * model-wide fields (perm names, nextsym, own_forms, consts_first). */
+static inline const gs_graph *gs_graph_root(const gs_graph *g)
+{
+    while (g->parent)
+        g = g->parent;
+    return g;
+}
+
 /* A new root graph of default-domain opset opset; NULL on no memory. */
 gs_graph *gs_ir_new_opset(gs_ctx *ctx, int64_t opset);
 /* Set the opset of g and of its subgraphs, and the registry row of each of

@@ -105,10 +105,10 @@ static bool or0_read_as(const char *sym, const char *z, size_t zlen, char *buf, 
     return true;
 }
 
-/* Element e with or0(z) read as z, its name in buf. */
+/* Element e with or0(z) read as z, its name in buf (z NULL: e as it is). */
 static gs_dim or0_elem(gs_dim e, const char *z, size_t zlen, char *buf, size_t n)
 {
-    if (gs_elem_known(e) || !e.sym)
+    if (!z || gs_elem_known(e) || !e.sym)
         return e;
     return or0_read_as(e.sym, z, zlen, buf, n) ? (gs_dim){ e.v, buf } : (gs_dim){ GS_ELEM_UNKNOWN, NULL };
 }
@@ -251,15 +251,29 @@ static bool min_of(const char *m, const char *a, const char **o, size_t *lo)
     return false;
 }
 
-/* Digits p[0..n) are a number of at least 1. */
-static bool number_from_1(const char *p, size_t n)
+static bool all_digits(const char *p, size_t n)
 {
-    if (!n || n > 18)
-        return false;
     for (size_t i = 0; i < n; i++)
         if (p[i] < '0' || p[i] > '9')
             return false;
-    return strtoll(p, NULL, 10) >= 1;
+    return n > 0;
+}
+
+/* The number written in digits p[0..n) into *v; false when above int64. */
+static bool read_num(const char *p, size_t n, int64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, p[i] - '0', v))
+            return false;
+    return true;
+}
+
+/* Digits p[0..n) are a number of at least 1. */
+static bool number_from_1(const char *p, size_t n)
+{
+    int64_t v;
+    return all_digits(p, n) && read_num(p, n, &v) && v >= 1;
 }
 
 const char *gs_or0_of(const gs_graph *g, gs_dim d, size_t *len)
@@ -298,7 +312,7 @@ bool gs_infer_bdim(gs_graph *g, gs_dim a, gs_dim b, gs_dim *out)
                 *out = x;
                 return true;
             }
-            const char *s = gs_arena_printf(root_of(g)->perm, GS_OR0 "(%s)", x.sym);
+            const char *s = gs_arena_printf(gs_graph_root(g)->perm, GS_OR0 "(%s)", x.sym);
             *out = s ? (gs_dim){ -1, s } : (gs_dim){ -1, NULL };
             return true;
         }
@@ -543,24 +557,6 @@ static bool lin_add_atom(lin *l, const char *a, size_t len, int64_t k)
     return true;
 }
 
-static bool all_digits(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-    return n > 0;
-}
-
-/* The number written in digits p[0..n) into *v; false when above int64. */
-static bool read_num(const char *p, size_t n, int64_t *v)
-{
-    *v = 0;
-    for (size_t i = 0; i < n; i++)
-        if (__builtin_mul_overflow(*v, 10, v) || __builtin_add_overflow(*v, p[i] - '0', v))
-            return false;
-    return true;
-}
-
 /* A product of factors p[0..n) into its number (*k times) and its names
  * f[0..*nf) in strcmp order; false when a factor is empty, the number
  * overflows or there are too many names. */
@@ -776,9 +772,7 @@ static bool lin_write(const lin *l, char *buf, size_t cap)
 
 static const char *perm_strdup(gs_graph *g, const char *s)
 {
-    while (g->parent)
-        g = g->parent;
-    return gs_arena_strdup(g->perm, s);
+    return gs_arena_strdup(gs_graph_root(g)->perm, s);
 }
 
 /* l as an element: a number, or a name written in the form above. */
@@ -1231,9 +1225,7 @@ static bool names_forms(const gs_graph *g)
 
 bool gs_infer_own_forms(const gs_graph *g)
 {
-    while (g->parent)
-        g = g->parent;
-    return g->own_forms == 1;
+    return gs_graph_root(g)->own_forms == 1;
 }
 
 gs_status gs_infer_graph(gs_graph *g)

@@ -394,10 +394,7 @@ static Onnx__GraphProto *export_graph(ex *e, const gs_graph *g)
         onnx__graph_proto__init(gp);
         gp->name = (char *)g->name;
     }
-    const gs_graph *root = g;
-    while (root->parent)
-        root = root->parent;
-    int n = gs_ir_order(g, order, root->consts_first);
+    int n = gs_ir_order(g, order, gs_graph_root(g)->consts_first);
     if (n < 0) {
         if (e->st == GS_OK)
             e->st = n == -2 ? GS_ERR_NOMEM :

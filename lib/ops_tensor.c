@@ -1132,10 +1132,7 @@ static gs_dim prefix_len(gs_graph *g, gs_dim e, gs_dim x)
         return x;
     if (strchr(e.sym, ' ') || x.v < 1 || !gs_infer_own_forms(g))
         return (gs_dim){ -1, NULL };
-    gs_graph *r = g;
-    while (r->parent)
-        r = r->parent;
-    return (gs_dim){ -1, gs_arena_printf(r->perm, "min(%s, %lld)", e.sym, (long long)x.v) };
+    return (gs_dim){ -1, gs_arena_printf(gs_graph_root(g)->perm, "min(%s, %lld)", e.sym, (long long)x.v) };
 }
 
 /* The length of a slice from element s to element e = s + L of an axis,
@@ -1151,15 +1148,12 @@ static gs_dim window_len(gs_graph *g, gs_dim s, gs_dim e, gs_dim had)
     gs_dim L = gs_elem_sub(g, e, s);
     if (gs_elem_known(L) || !L.sym || strpbrk(L.sym, " ()*+-") || !gs_infer_own_forms(g))
         return (gs_dim){ -1, NULL };
-    gs_graph *r = g;
-    while (r->parent)
-        r = r->parent;
     size_t n = strlen(L.sym);
     if (had.v < 0 && had.sym && !strncmp(had.sym, "min(", 4) && !strncmp(had.sym + 4, L.sym, n) &&
         !strncmp(had.sym + 4 + n, ", " GS_SYM_PREFIX, 2 + sizeof GS_SYM_PREFIX - 1))
         return had;
     const char *R = gs_infer_fresh_sym(g);
-    const char *m = R ? gs_arena_printf(r->perm, "min(%s, %s)", L.sym, R) : NULL;
+    const char *m = R ? gs_arena_printf(gs_graph_root(g)->perm, "min(%s, %s)", L.sym, R) : NULL;
     return (gs_dim){ -1, m };
 }
 
