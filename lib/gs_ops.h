@@ -325,10 +325,12 @@ bool gs_dim_eval(const char *sym, gs_dim_name_fn fn, void *ud, int64_t *out);
  * names (expressions equal as gs_elem_same says). */
 bool gs_dim_equal(gs_dim a, gs_dim b);
 /* True when a and b are the same size wherever the dim or0(z) is z (z
- * first zlen bytes of z): gs_dim_equal with that name read as z in both. A
- * dim of an or0(z) value differs from z only where that value is empty. */
+ * first zlen bytes of z): gs_dim_equal with that name read as z in both (z
+ * NULL: gs_dim_equal). A dim of an or0(z) value differs from z only where
+ * that value is empty. */
 bool gs_dim_equal_or0(gs_dim a, gs_dim b, const char *z, size_t zlen);
-/* True when element e is a + b wherever or0(z) is z (see above). */
+/* True when element e is a + b wherever or0(z) is z (see above; z NULL:
+ * gs_elem_sum_is). */
 bool gs_elem_sum_is_or0(gs_dim e, gs_dim a, gs_dim b, const char *z, size_t zlen);
 /* A new name for a dim nothing names (GS_SYM_PREFIX and a number unused in
  * g's model), in g's permanent arena; NULL when memory is short. */

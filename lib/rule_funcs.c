@@ -753,13 +753,6 @@ static const char *empty_unless(const gs_graph *g, const gs_value *x, size_t *le
     return NULL;
 }
 
-/* Dims a and b are equal, or equal with or0(z) read as z (z NULL: no such
- * reading). */
-static bool dims_match(gs_dim a, gs_dim b, const char *z, size_t zlen)
-{
-    return z ? gs_dim_equal_or0(a, b, z, zlen) : gs_dim_equal(a, b);
-}
-
 /* keeps_key(c, x): bool c (true where a key is masked), broadcast against
  * scores x, leaves x's shape and at least one key of every row unmasked: c
  * is a constant with a false in every row, or a lower Trilu mask
@@ -778,7 +771,7 @@ static bool c_keeps_key(const gs_cond_args *c)
     size_t zlen = 0;
     const char *z = empty_unless(c->g, x, &zlen);
     for (int i = 0; i < m->rank; i++)
-        if (m->dims[i].v != 1 && !dims_match(m->dims[i], x->dims[x->rank - m->rank + i], z, zlen))
+        if (m->dims[i].v != 1 && !gs_dim_equal_or0(m->dims[i], x->dims[x->rank - m->rank + i], z, zlen))
             return false;
     const gs_value *tri;
     gs_dim k;
@@ -839,8 +832,7 @@ static bool c_causal(const gs_cond_args *c)
     size_t zlen = 0;
     const char *z = gs_or0_of(c->g, q->dims[2], &zlen);
     gs_dim L = gs_elem_of_dim(m->dims[m->rank - 1]), T = gs_elem_of_dim(k->dims[2]);
-    if (!dims_match(m->dims[m->rank - 2], q->dims[2], z, zlen) ||
-        !(z ? gs_elem_sum_is_or0(L, P, T, z, zlen) : gs_elem_sum_is(L, P, T)))
+    if (!gs_dim_equal_or0(m->dims[m->rank - 2], q->dims[2], z, zlen) || !gs_elem_sum_is_or0(L, P, T, z, zlen))
         return false;
     if (m->init)
         return gs_elem_known(P) && causal_const(m->init, P.v);
