@@ -940,9 +940,9 @@ static bool validate_patterns(parser *ps, const char *match, const char *rw)
             return false;
     ps->what = "rewrite";
     ps->src = rw;
-    for (int i = 0; i < r->nlets; i++)
-        if (!check_rewrite_expr(ps, r->lets[i], GS_FN_INPUT) ||
-            (r->let_out[i] == 0 && !check_outputs(ps, r->lets[i], r->let_nout[i])))
+    for (int i = 0; i < r->nlets; i++)   /* "a, b = Op(...);": one expression, checked once */
+        if (r->let_out[i] == 0 &&
+            (!check_rewrite_expr(ps, r->lets[i], GS_FN_INPUT) || !check_outputs(ps, r->lets[i], r->let_nout[i])))
             return false;
     for (int i = 0; i < (r->rewrite_tuple ? r->nrewrite : 1); i++)
         if (!check_rewrite_expr(ps, r->rewrite[i], GS_FN_INPUT))
