@@ -32,16 +32,24 @@ static bool default_domain(const gs_node *n)
 }
 
 /* Why node n keeps the model from being raised from opset `from` to `to`, or NULL. */
-static const char *blocker(const gs_node *n, int64_t from, int64_t to)
+static const char *blocker(const gs_graph *g, const gs_node *n, int64_t from, int64_t to)
 {
-    gs_raise r = n->def ? (gs_raise)n->def->raise : GS_RAISE_NO;
+    if (!n->def)
+        return "graphsub does not know the op, so not whether it keeps its meaning";
+    gs_raise r = (gs_raise)n->def->raise;
     if (r == GS_RAISE_NO)
-        return "its meaning or signature changed after opset 13";
+        return "its meaning or signature changed at a later opset";
     if (r == GS_RAISE_POOL_CEIL && from < 22 && to >= 22 && gs_attr_int(n, "ceil_mode", 0))
         return "with ceil_mode its windows changed at opset 22";
-    int64_t cast_to = gs_attr_int(n, "to", 0);
-    if (r == GS_RAISE_CAST_FLOAT8 && from < 24 && to >= 24 && cast_to >= 17 && cast_to <= 20)
-        return "casts to float8 saturate differently from opset 24";
+    if (r == GS_RAISE_CAST_FLOAT8 && from < 24 && to >= 24) {
+        /* Cast's target is its attribute, CastLike's the type of its second input */
+        bool like = n->nin > 1;
+        int64_t cast_to = like ? (n->in[1] != GS_NONE ? g->values[n->in[1]].dtype : 0) : gs_attr_int(n, "to", 0);
+        if (!cast_to)
+            return "its target type is not known";
+        if (cast_to >= 17 && cast_to <= 20)
+            return "casts to float8 saturate differently from opset 24";
+    }
     if (r == GS_RAISE_INFERENCE_BN) {
         if (gs_attr_int(n, "training_mode", 0))
             return "training mode";
@@ -59,7 +67,7 @@ static const gs_node *first_blocker(const gs_graph *g, int64_t from, int64_t to,
 {
     for (gs_id i = 0; i < g->nnodes; i++) {
         const gs_node *n = &g->nodes[i];
-        if (!(n->flags & GS_N_DEAD) && default_domain(n) && (*why = blocker(n, from, to)))
+        if (!(n->flags & GS_N_DEAD) && default_domain(n) && (*why = blocker(g, n, from, to)))
             return n;
     }
     for (int32_t i = 0; i < g->nsubs; i++) {

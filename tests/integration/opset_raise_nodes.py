@@ -13,7 +13,8 @@ Also, from models made here: a MaxPool with ceil_mode at opset 13 raises to
 21 but not to 22 or later (windows that start in the right padding are
 dropped from 22), one without ceil_mode raises to 24; a Cast to a float8
 type at opset 23 does not raise to 24 (its saturation changed), a Cast to
-float16 does.
+float16 does; the same for a CastLike, whose target is its second input's
+type, and a CastLike whose target type is not known does not raise.
 
 usage: opset_raise_nodes.py GRAPHSUB
 """
@@ -114,6 +115,29 @@ def corners(gs, tmp):
     f16 = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT16, name="c")
     expect(gs, tmp, one_node(tmp, "cast-float16", f16, TensorProto.FLOAT, TensorProto.FLOAT16, 23), 24, True,
            "Cast")
+    for like_type, ok in ((17, False), (TensorProto.FLOAT16, True)):
+        expect(gs, tmp, castlike(tmp, like_type), 24, ok, "CastLike")
+    expect(gs, tmp, castlike(tmp, None), 24, False, "CastLike")
+
+
+def castlike(tmp, like_type):
+    """CastLike(x, like) at opset 23, like an input of like_type (None: a value of no known type)."""
+    name = f"castlike-{like_type}"
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])
+    nodes = [helper.make_node("CastLike", ["x", "like"], ["y"], name="c")]
+    if like_type is None:   # the type of an op graphsub does not know
+        like_type = TensorProto.FLOAT16
+        nodes.insert(0, helper.make_node("Mystery", ["x"], ["like"], domain="example.org", name="m"))
+        ins = [x]
+    else:
+        ins = [x, helper.make_tensor_value_info("like", like_type, [1])]
+    y = helper.make_tensor_value_info("y", like_type, None)
+    m = helper.make_model(helper.make_graph(nodes, name, ins, [y]),
+                          opset_imports=[helper.make_opsetid("", 23), helper.make_opsetid("example.org", 1)])
+    m.ir_version = 11
+    path = os.path.join(tmp, name + ".onnx")
+    onnx.save(m, path)
+    return path
 
 
 def main():
