@@ -208,14 +208,16 @@ gs_status gs_cleanup(const gs_rw *rw, gs_graph *g, uint32_t flags, gs_step **pat
     gs_status st = GS_OK;
     int total = 0;
     for (int round = 0; round < 16 && st == GS_OK; round++) {   /* merging can enable rules and back */
-        int n = 0, merged = 0;
+        int n = 0, merged = 0, pairs = 0;
         st = cleanup_rules(rw, g, flags, path, &b, &n);
         if (st == GS_OK)
             st = gs_cse(g, &merged);
         if (st == GS_OK)
+            st = gs_cancel_transpose_pairs(g, &pairs);
+        if (st == GS_OK)
             gs_ir_dce(g);
-        total += n + merged;
-        if (merged == 0 || gs_now() > t_end)
+        total += n + merged + pairs;
+        if (merged + pairs == 0 || gs_now() > t_end)
             break;
     }
     if (count)

@@ -59,5 +59,10 @@ gs_status gs_cleanup(const gs_rw *rw, gs_graph *g, uint32_t flags, gs_step **pat
 /* cse.c: merge live nodes with the same op, attributes and inputs; *merged
  * receives the number merged. */
 gs_status gs_cse(gs_graph *g, int *merged);
+/* A Transpose and the Transpose undoing it, with only elementwise ops reading
+ * one value after another between them, removed; the ops work in the first
+ * one's input layout, their constants permuted to it (transpose_pairs.c).
+ * *count: pairs removed. */
+gs_status gs_cancel_transpose_pairs(gs_graph *g, int *count);
 
 #endif /* GS_CLEANUP_H */

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""A Transpose and the Transpose undoing it, with only elementwise ops between
+them (channels-last converters write every Conv between such a pair, its bias
+Add and activation after it), cancel: the ops work in the first one's input
+layout, their constants permuted to it. Where the ops between cannot all be
+moved so (a value read twice, an input that is not a constant, a constant
+that enlarges the value, permutations that do not undo each other), nothing
+changes.
+
+Builds one model per case, optimizes it with `--verify`, compares the ops
+left, and checks the output against NumPy with `graphsub run --data` (the
+Conv cases against the interpreter's run of the original, through
+`--verify`).
+"""
+import sys
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+import opcase
+
+NCHW_TO_NHWC, NHWC_TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+rng = np.random.default_rng(7)
+B = rng.standard_normal(3).astype(np.float32)              # a bias per channel (NHWC's last axis)
+S = rng.uniform(0.5, 2, (1, 1, 1, 3)).astype(np.float32)   # a scale of rank 4
+SLOPE = rng.uniform(0.1, 0.3, 3).astype(np.float32)
+
+
+def const(name, v):
+    return numpy_helper.from_array(np.asarray(v), name)
+
+
+def model(nodes, inits, ins, outs):
+    g = helper.make_graph(nodes, "pairs", [helper.make_tensor_value_info(n, TensorProto.FLOAT, d) for n, d in ins],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outs], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def sandwich(ops, inits, dims=(1, 3, 4, 5), close=NHWC_TO_NCHW, extra_ins=(), extra_outs=()):
+    """x (NCHW) -> Transpose to NHWC -> ops (a list of (op, other inputs, attrs), the chain's value
+    first unless the other inputs hold '@') -> Transpose `close` -> y."""
+    nodes, v = [helper.make_node("Transpose", ["x"], ["t0"], perm=NCHW_TO_NHWC)], "t0"
+    for i, (op, others, attrs) in enumerate(ops):
+        ins = [v if o == "@" else o for o in others] if "@" in others else [v, *others]
+        nodes.append(helper.make_node(op, ins, [f"v{i}"], **attrs))
+        v = f"v{i}"
+    nodes.append(helper.make_node("Transpose", [v], ["y"], perm=close))
+    return model(nodes, inits, [("x", list(dims)), *extra_ins], ["y", *extra_outs])
+
+
+def bias_relu():
+    return sandwich([("Add", ["b"], {}), ("Relu", [], {})], [const("b", B)])
+
+
+def many_ops():
+    ops = [("Mul", ["s"], {}), ("Sub", ["c", "@"], {}), ("Clip", ["lo", "hi"], {}),
+           ("PRelu", ["slope"], {}), ("LeakyRelu", [], {"alpha": 0.2}), ("Div", ["s"], {})]
+    inits = [const("s", S), const("c", B), const("lo", np.float32(-1)), const("hi", np.float32(6)),
+             const("slope", SLOPE)]
+    return sandwich(ops, inits)
+
+
+def many_ops_ref(x):
+    t = x.transpose(NCHW_TO_NHWC)
+    t = np.clip(B - t * S, -1, 6)
+    t = np.where(t < 0, t * SLOPE, t)
+    t = np.where(t < 0, t * np.float32(0.2), t)
+    return (t / S).transpose(NHWC_TO_NCHW).astype(np.float32)
+
+
+def conv_nhwc():
+    """Channels-last input, two Convs as a converter writes them, channels-last output."""
+    n, inits, v = [], [], "x"
+    for i in range(2):
+        inits += [const(f"w{i}", rng.standard_normal((3, 3, 3, 3)).astype(np.float32) * 0.3), const(f"b{i}", B)]
+        n += [helper.make_node("Transpose", [v], [f"a{i}"], perm=NHWC_TO_NCHW),
+              helper.make_node("Conv", [f"a{i}", f"w{i}"], [f"c{i}"], pads=[1, 1, 1, 1]),
+              helper.make_node("Transpose", [f"c{i}"], [f"d{i}"], perm=NCHW_TO_NHWC),
+              helper.make_node("Add", [f"d{i}", f"b{i}"], [f"e{i}"]),
+              helper.make_node("Relu", [f"e{i}"], [f"r{i}" if i == 0 else "y"])]
+        v = f"r{i}"
+    return model(n, inits, [("x", [1, 6, 6, 3])], ["y"])
+
+
+def x_of(dims):
+    return rng.standard_normal([2 if isinstance(d, str) else d for d in dims]).astype(np.float32)
+
+
+def relu_bias_ref(x):
+    return np.maximum(x + B[None, :, None, None], 0)
+
+
+# (name, model, input dims, reference or None, ops expected after optimizing)
+CASES = [
+    ("bias-relu", bias_relu(), (1, 3, 4, 5), relu_bias_ref, ["Add", "Relu"]),
+    ("symbolic-batch", sandwich([("Add", ["b"], {}), ("Relu", [], {})], [const("b", B)], dims=("n", 3, 4, 5)),
+     ("n", 3, 4, 5), relu_bias_ref, ["Add", "Relu"]),
+    ("many-ops", many_ops(), (1, 3, 4, 5), many_ops_ref, ["Mul", "Sub", "Clip", "PRelu", "LeakyRelu", "Div"]),
+    ("conv-nhwc", conv_nhwc(), (1, 6, 6, 3), None, ["Transpose", "Conv", "Relu", "Conv", "Transpose", "Add", "Relu"]),
+    # unchanged: the Add's value is a graph output too
+    ("read-twice", sandwich([("Add", ["b"], {}), ("Relu", [], {})], [const("b", B)], extra_outs=["v0"]),
+     (1, 3, 4, 5), None, ["Transpose", "Add", "Relu", "Transpose"]),
+    # unchanged: the second Transpose does not undo the first
+    ("not-inverse", sandwich([("Add", ["b"], {}), ("Relu", [], {})], [const("b", B)], close=NCHW_TO_NHWC),
+     (1, 3, 4, 5), None, ["Transpose", "Add", "Relu", "Transpose"]),
+    # unchanged: the constant broadcasts the batch of 1 to 2
+    ("enlarging-constant", sandwich([("Add", ["b2"], {}), ("Relu", [], {})],
+                                    [const("b2", rng.standard_normal((2, 1, 1, 3)).astype(np.float32))]),
+     (1, 3, 4, 5), None, ["Transpose", "Add", "Relu", "Transpose"]),
+    # unchanged: the Add's other operand is an input, not a constant
+    ("input-operand", sandwich([("Add", ["z"], {}), ("Relu", [], {})], [], extra_ins=[("z", [1, 4, 5, 3])]),
+     (1, 3, 4, 5), None, ["Transpose", "Add", "Relu", "Transpose"]),
+]
+
+
+def case(gs, d, name, m, dims, ref, want):
+    x = x_of(dims)
+    outs = [("y", ref(x))] if ref else None
+    ok = opcase.check(gs, d, name, m, [("x", x)], outs, want)
+    if ok and ref:   # the graph output keeps its name
+        import onnx
+        ok = [o.name for o in onnx.load(f"{d}/{name}-opt.onnx").graph.output][0] == "y"
+        if not ok:
+            print(f"FAIL {name}: the graph output lost its name")
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(opcase.main(CASES, case))
