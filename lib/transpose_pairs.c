@@ -1,17 +1,22 @@
 /*
- * transpose_pairs.c - a Transpose and its inverse with only elementwise ops
- * between them cancel: Transpose(x){perm=p} -> ops -> Transpose{perm=q},
- * q undoing p, becomes the ops on x itself. Converters from layouts with
- * channels last (TensorFlow's, TFLite's) write every Conv so:
- * Transpose -> Conv -> Transpose -> bias Add -> Relu -> Transpose -> Conv.
+ * transpose_pairs.c - Transposes that only move a region of elementwise ops
+ * into another layout and back, removed. Converters from layouts with
+ * channels last (TensorFlow's, TFLite's) write every Conv between two:
+ * Transpose -> Conv -> Transpose -> bias Add -> Relu -> Transpose -> Conv,
+ * and a residual block's Add joins two such chains.
  *
- * Each op between must compute element by element and read the chain's
- * value once, its other inputs scalars or constants that broadcast into the
- * chain's value without enlarging it; each value between must be read only
- * by the next op (no graph output, no body reads it). A constant is then
- * rewritten into x's layout (its dims extended to the chain's rank, then
- * permuted by the inverse of p), and the values between get x's layout
- * too. The first Transpose stays when something else reads it.
+ * A region grows from a Transpose with perm p (an entry): the values it
+ * holds are in p's layout; every reader of one is an elementwise op (which
+ * joins, its output too), a Transpose undoing p (an exit), or something
+ * else (a foreign reader). An op joins when each of its inputs is a region
+ * value, another Transpose with perm p (another entry), a one-element value
+ * or a constant of at most the region's rank. Removing the region's entries
+ * and exits and running its ops on the entries' inputs computes the same
+ * (elementwise ops and broadcasting commute with a permutation applied to
+ * all their operands, constants extended to the rank and permuted by the
+ * inverse of p); a foreign reader then gets the value through a new
+ * Transpose with perm p. That is done when it removes more Transposes than
+ * it adds. No region value may be a graph output or read by a body.
  */
 #include "gs_cleanup.h"
 
@@ -25,8 +30,6 @@ static const char *const elementwise_ops[] = {
     "PRelu", "Reciprocal", "Relu", "Round", "Selu", "Sigmoid", "Sign", "Sin", "Softplus",
     "Softsign", "Sqrt", "Sub", "Tanh", "ThresholdedRelu",
 };
-
-enum { MAX_CHAIN = 32 };
 
 static bool elementwise(const gs_node *n)
 {
@@ -62,15 +65,8 @@ static int perm_of(const gs_node *n, int64_t *perm)
     return (int)a->n;
 }
 
-/* v is read once, by a node, and by nothing else (no graph output, no body). */
-static bool single_reader(const gs_graph *g, gs_id v)
-{
-    const gs_value *val = &g->values[v];
-    return val->nuses == 1 && !(val->flags & (GS_V_OUTPUT | GS_V_OUTER)) && !gs_ir_captured(g, v);
-}
-
-/* Input c of an elementwise op on chain value v (rank r) needs no change in
- * v's other layout: it has one element. */
+/* Input c of an elementwise op in a region of rank r that needs no change: a
+ * value of one element. */
 static bool scalar_input(const gs_graph *g, gs_id c)
 {
     const gs_value *cv = &g->values[c];
@@ -82,43 +78,11 @@ static bool scalar_input(const gs_graph *g, gs_id c)
     return true;
 }
 
-/* Input c is a constant that broadcasts into v (rank r) leaving its shape:
- * at most rank r, each dim 1 or v's known size there. */
-static bool constant_input(const gs_graph *g, gs_id c, gs_id v)
+/* Input c is a constant a region of rank r can hold permuted. */
+static bool constant_input(const gs_graph *g, gs_id c, int r)
 {
-    const gs_value *cv = &g->values[c], *vv = &g->values[v];
-    const gs_tensor *t = cv->init;
-    if (!t || !t->data || cv->dtype != vv->dtype || t->rank > vv->rank || !gs_dtype_size(t->dtype))
-        return false;
-    for (int k = 0; k < t->rank; k++) {
-        const gs_dim *d = &vv->dims[vv->rank - t->rank + k];
-        if (t->dims[k] != 1 && (d->sym || d->v != t->dims[k]))
-            return false;
-    }
-    return true;
-}
-
-/* Node n reads chain value v at exactly one input, its others scalars or
- * fitting constants, and writes a value of v's type and shape. */
-static bool chain_op(const gs_graph *g, const gs_node *n, gs_id v)
-{
-    const gs_value *vv = &g->values[v], *out = &g->values[n->out[0]];
-    if (!elementwise(n) || out->rank != vv->rank || out->dtype != vv->dtype)
-        return false;
-    for (int k = 0; k < vv->rank; k++)
-        if (out->dims[k].v != vv->dims[k].v ||
-            (out->dims[k].sym != vv->dims[k].sym &&
-             (!out->dims[k].sym || !vv->dims[k].sym || strcmp(out->dims[k].sym, vv->dims[k].sym))))
-            return false;
-    int reads = 0;
-    for (int k = 0; k < n->nin; k++) {
-        gs_id c = n->in[k];
-        if (c == v)
-            reads++;
-        else if (c != GS_NONE && !scalar_input(g, c) && !constant_input(g, c, v))
-            return false;
-    }
-    return reads == 1;
+    const gs_tensor *t = g->values[c].init;
+    return t && t->data && t->rank <= r && gs_dtype_size(t->dtype) && !(g->values[c].flags & GS_V_INPUT);
 }
 
 /* Constant t, its dims extended to rank r with leading 1s, permuted by inv
@@ -156,106 +120,322 @@ static gs_tensor *permuted(gs_graph *g, const gs_tensor *t, const int64_t *inv, 
     return o;
 }
 
-/* Value v (rank r) of layout p's output given x's layout: dim p[k] <- dim k. */
-static gs_status relayout(gs_graph *g, gs_id v, const int64_t *p, int r)
+/* Node marks: in the region (NODE_OP, NODE_ENTRY, NODE_EXIT); an entry of a
+ * region already tried, which is not tried again as one (NODE_TRIED); a node
+ * the pass added (NODE_NEW), a foreign reader to every region. */
+enum { NODE_OP = 1, NODE_ENTRY, NODE_EXIT, NODE_TRIED, NODE_NEW };
+enum { MAX_REGION = 4096 };
+
+/* One region under construction (see the top of the file). */
+typedef struct region {
+    gs_graph *g;
+    int64_t p[GS_MAX_RANK], inv[GS_MAX_RANK];
+    int r;
+    uint8_t *nmark;     /* per node: NODE_* */
+    gs_id *zero;        /* per value: GS_NONE outside the region; its value in the entries'
+                           input layout inside (an entry's input, or the op output itself) */
+    gs_id *vals, *nodes;   /* region values (worklist), and its ops, entries and exits */
+    int nvals, nnodes, next;
+    int32_t nn, nv;     /* nodes and values when the pass began: the ones it adds are
+                           outside every region */
+} region;
+
+static gs_id zero_of(const region *R, gs_id v)
 {
-    gs_value *val = &g->values[v];
-    gs_dim *dims = gs_arena_alloc(&g->arena, (size_t)r * sizeof *dims);
-    if (!dims)
-        return gs_nomem(g->ctx);
-    for (int k = 0; k < r; k++)
-        dims[p[k]] = val->dims[k];
-    val->dims = dims;
-    val->elems = NULL;
-    val->nelems = 0;
-    val->flags |= GS_V_TYPED;
-    return GS_OK;
+    return v < R->nv ? R->zero[v] : GS_NONE;
 }
 
-/* The chain below Transpose t1 (perm p, rank r) up to the Transpose undoing
- * it: its ops into chain[], the closing Transpose returned, or GS_NONE. */
-static gs_id find_chain(const gs_graph *g, gs_id t1, const int64_t *p, int r, gs_id *chain, int *len)
+static uint8_t mark_of(const region *R, gs_id id)
 {
-    gs_id v = g->nodes[t1].out[0];
-    *len = 0;
-    if (v == GS_NONE || g->values[v].rank != r)
-        return GS_NONE;
-    for (;;) {
-        bool first = *len == 0;
-        if (first ? g->values[v].nuses != 1 || gs_ir_captured(g, v) : !single_reader(g, v))
-            return GS_NONE;
-        gs_id id = g->values[v].uses[0];
-        const gs_node *n = &g->nodes[id];
-        int64_t q[GS_MAX_RANK];
-        if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == r)
-            return inverse(p, q, r) && *len > 0 && gs_ir_replaceable(g, n->out[0], v) ? id : GS_NONE;
-        if (*len == MAX_CHAIN || !chain_op(g, n, v))
-            return GS_NONE;
-        chain[(*len)++] = id;
-        v = n->out[0];
+    return id < R->nn ? R->nmark[id] : NODE_NEW;
+}
+
+/* Transpose node n has perm p of rank r. */
+static bool has_perm(const gs_node *n, const int64_t *p, int r)
+{
+    int64_t q[GS_MAX_RANK];
+    if (strcmp(n->op, "Transpose") || *n->domain || perm_of(n, q) != r)
+        return false;
+    for (int k = 0; k < r; k++)
+        if (q[k] != p[k])
+            return false;
+    return true;
+}
+
+static bool add_value(region *R, gs_id v, gs_id zero)
+{
+    if (v >= R->nv)
+        return false;
+    if (R->zero[v] != GS_NONE)
+        return true;
+    if (R->nvals == MAX_REGION || (R->g->values[v].flags & (GS_V_OUTPUT | GS_V_OUTER)) ||
+        gs_ir_captured(R->g, v) || R->g->values[v].rank != R->r)
+        return false;
+    R->zero[v] = zero;
+    R->vals[R->nvals++] = v;
+    return true;
+}
+
+static bool add_node(region *R, gs_id id, uint8_t mark)
+{
+    if (R->nnodes == MAX_REGION || id >= R->nn)
+        return false;
+    R->nmark[id] = mark;
+    R->nodes[R->nnodes++] = id;
+    return true;
+}
+
+/* Node n (not yet in the region) can join it: see the top of the file. */
+static bool joins(const region *R, const gs_node *n)
+{
+    const gs_graph *g = R->g;
+    if (!elementwise(n) || g->values[n->out[0]].rank != R->r)
+        return false;
+    for (int k = 0; k < n->nin; k++) {
+        gs_id c = n->in[k];
+        if (c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(g, c) || constant_input(g, c, R->r))
+            continue;
+        gs_id pr = g->values[c].producer;
+        if (pr == GS_NONE || !has_perm(&g->nodes[pr], R->p, R->r) || mark_of(R, pr) >= NODE_TRIED)
+            return false;
     }
+    return true;
 }
 
-/* Remove the pair around chain[0..len): the ops read x and keep x's layout. */
-static gs_status cancel(gs_graph *g, gs_id t1, gs_id t2, const int64_t *p, int r, const gs_id *chain,
-                        int len)
+/* Grow the region from its values; false when it cannot be moved (a region
+ * value read as a graph output or by a body, or the size bound). */
+static bool grow_region(region *R)
 {
-    int64_t inv[GS_MAX_RANK];
-    for (int k = 0; k < r; k++)
-        inv[p[k]] = k;
-    gs_id x = g->nodes[t1].in[0], v = g->nodes[t1].out[0];
-    for (int i = 0; i < len; i++) {
-        gs_node *n = &g->nodes[chain[i]];
-        for (int k = 0; k < n->nin; k++) {
-            gs_id c = n->in[k];
-            gs_status st = GS_OK;
-            if (c == v) {
-                st = gs_ir_set_input(g, chain[i], k, i ? g->nodes[chain[i - 1]].out[0] : x);
-            } else if (c != GS_NONE && !scalar_input(g, c)) {
-                gs_tensor *t = permuted(g, g->values[c].init, inv, r);
-                gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
-                st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : GS_ERR_NOMEM)
-                                   : gs_ir_set_input(g, chain[i], k, nc);
+    gs_graph *g = R->g;
+    for (; R->next < R->nvals; R->next++) {
+        gs_id v = R->vals[R->next];
+        for (int u = 0; u < g->values[v].nuses; u++) {
+            gs_id id = g->values[v].uses[u];
+            const gs_node *n = &g->nodes[id];
+            uint8_t m = mark_of(R, id);
+            if (m == NODE_OP || m == NODE_EXIT || m == NODE_ENTRY || m == NODE_NEW)
+                continue;   /* in the region, or a node of the pass's own (a foreign reader) */
+            int64_t q[GS_MAX_RANK];
+            if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r && inverse(R->p, q, R->r)) {
+                if (!add_node(R, id, NODE_EXIT))
+                    return false;
+                continue;
             }
-            if (st != GS_OK)
-                return st;
-            n = &g->nodes[chain[i]];
+            if (!joins(R, n))
+                continue;   /* a foreign reader */
+            if (!add_node(R, id, NODE_OP))
+                return false;
+            for (int k = 0; k < n->nin; k++) {
+                gs_id c = n->in[k], pr = c == GS_NONE ? GS_NONE : g->values[c].producer;
+                if (c == GS_NONE || zero_of(R, c) != GS_NONE || pr == GS_NONE ||
+                    !has_perm(&g->nodes[pr], R->p, R->r))
+                    continue;
+                if (!add_node(R, pr, NODE_ENTRY) || !add_value(R, c, g->nodes[pr].in[0]))
+                    return false;
+            }
+            if (!add_value(R, n->out[0], n->out[0]))
+                return false;
         }
-        v = n->out[0];
-        gs_status st = relayout(g, v, p, r);
-        if (st != GS_OK)
-            return st;
     }
-    gs_id y = g->nodes[t2].out[0];
-    if (g->values[y].flags & GS_V_OUTPUT)
-        gs_ir_swap_names(g, y, v);   /* the last op's value takes the graph output's name */
-    gs_status st = gs_ir_replace_uses(g, y, v);
-    if (st != GS_OK)
-        return st;
-    gs_ir_remove_node(g, t2);
-    if (!g->values[g->nodes[t1].out[0]].nuses && !(g->values[g->nodes[t1].out[0]].flags & GS_V_OUTPUT))
-        gs_ir_remove_node(g, t1);
-    return GS_OK;
+    return true;
+}
+
+/* Readers of region value v other than the region's ops and exits. */
+static int foreign_readers(const region *R, gs_id v)
+{
+    int count = 0;
+    for (int u = 0; u < R->g->values[v].nuses; u++) {
+        uint8_t m = mark_of(R, R->g->values[v].uses[u]);
+        count += m != NODE_OP && m != NODE_EXIT;
+    }
+    return count;
+}
+
+/* Transposes the move removes minus those it adds; 0 when it cannot be made
+ * (an exit writes a graph output an entry's input would have to take). */
+static int gain(const region *R)
+{
+    const gs_graph *g = R->g;
+    int removed = 0, added = 0;
+    for (int i = 0; i < R->nvals; i++) {
+        gs_id v = R->vals[i];
+        bool entry = R->zero[v] != v;
+        int f = foreign_readers(R, v);
+        if (entry && !f)
+            removed++;   /* its Transpose goes */
+        else if (!entry && f)
+            added++;
+    }
+    int outputs = 0;
+    for (int i = 0; i < R->nnodes; i++) {
+        const gs_node *n = &g->nodes[R->nodes[i]];
+        if (R->nmark[R->nodes[i]] != NODE_EXIT)
+            continue;
+        gs_id y = n->out[0], z = R->zero[n->in[0]];
+        const gs_value *zv = &g->values[z];
+        if ((g->values[y].flags & GS_V_OUTPUT) &&   /* z takes y's name: one z, one it can take */
+            (++outputs > 1 || zv->producer == GS_NONE || zv->init ||
+             (zv->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_SPARSE))))
+            return 0;
+        if (!gs_ir_replaceable(g, y, z))
+            return 0;
+        removed++;
+    }
+    return removed - added;
+}
+
+/* Region value v (an op's output, now in the entries' layout) read by
+ * foreign readers: they read Transpose(v){perm=p} instead. */
+static gs_status keep_layout(region *R, gs_id v, const gs_node *seed)
+{
+    gs_graph *g = R->g;
+    const char *name = gs_ir_unique_name(g, g->values[v].name);
+    gs_id w = name ? gs_ir_add_value(g, name, false) : GS_NONE;
+    if (w == GS_NONE)
+        return g->ctx->last ? g->ctx->last : gs_nomem(g->ctx);
+    gs_value *wv = &g->values[w];
+    const gs_value *vv = &g->values[v];
+    wv->dtype = vv->dtype;
+    wv->rank = vv->rank;
+    wv->dims = gs_arena_alloc(&g->arena, (size_t)R->r * sizeof *wv->dims);
+    gs_attr *attrs = gs_arena_memdup(&g->arena, seed->attrs, (size_t)seed->nattrs * sizeof *attrs);
+    if (!wv->dims || !attrs)
+        return gs_nomem(g->ctx);
+    for (int k = 0; k < R->r; k++)
+        wv->dims[k] = vv->dims[R->p[k]];
+    wv->flags |= GS_V_TYPED;
+    int nattrs = seed->nattrs;
+    /* the foreign readers, collected before the new node reads v */
+    int n = 0;
+    gs_id *readers = gs_alloc(g->ctx, (size_t)(vv->nuses ? vv->nuses : 1) * sizeof *readers);
+    if (!readers)
+        return gs_nomem(g->ctx);
+    for (int u = 0; u < vv->nuses; u++)
+        if (mark_of(R, vv->uses[u]) != NODE_OP && mark_of(R, vv->uses[u]) != NODE_EXIT)
+            readers[n++] = vv->uses[u];
+    gs_id t = gs_ir_add_node(g, "Transpose", "", gs_ir_unique_node_name(g, name), &v, 1, &w, 1);
+    gs_status st = t == GS_NONE ? (g->ctx->last ? g->ctx->last : GS_ERR_NOMEM) : GS_OK;
+    if (st == GS_OK) {
+        g->nodes[t].attrs = attrs;
+        g->nodes[t].nattrs = nattrs;
+    }
+    for (int i = 0; i < n && st == GS_OK; i++) {
+        gs_node *rd = &g->nodes[readers[i]];
+        for (int k = 0; k < rd->nin && st == GS_OK; k++)
+            if (rd->in[k] == v)
+                st = gs_ir_set_input(g, readers[i], k, w);
+    }
+    gs_dealloc(g->ctx, readers);
+    return st;
+}
+
+/* Move the region to its entries' input layout (see the top of the file). */
+static gs_status apply(region *R, const gs_node *seed_copy)
+{
+    gs_graph *g = R->g;
+    gs_status st = GS_OK;
+    /* the ops read the entries' inputs and permuted constants */
+    for (int i = 0; i < R->nnodes && st == GS_OK; i++) {
+        gs_id id = R->nodes[i];
+        if (R->nmark[id] != NODE_OP)
+            continue;
+        for (int k = 0; k < g->nodes[id].nin && st == GS_OK; k++) {
+            gs_id c = g->nodes[id].in[k];
+            if (c == GS_NONE)
+                continue;
+            if (zero_of(R, c) != GS_NONE) {
+                if (R->zero[c] != c)
+                    st = gs_ir_set_input(g, id, k, R->zero[c]);
+            } else if (!scalar_input(g, c)) {
+                gs_tensor *t = permuted(g, g->values[c].init, R->inv, R->r);
+                gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
+                st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);
+            }
+        }
+    }
+    /* the ops' outputs take that layout; foreign readers get theirs back */
+    int nvals = R->nvals;
+    for (int i = 0; i < nvals && st == GS_OK; i++) {
+        gs_id v = R->vals[i];
+        if (R->zero[v] != v)
+            continue;
+        gs_value *val = &g->values[v];
+        gs_dim *dims = gs_arena_alloc(&g->arena, (size_t)R->r * sizeof *dims);
+        if (!dims)
+            return gs_nomem(g->ctx);
+        for (int k = 0; k < R->r; k++)
+            dims[R->p[k]] = val->dims[k];
+        val->dims = dims;
+        val->elems = NULL;
+        val->nelems = 0;
+        val->flags |= GS_V_TYPED;
+        if (foreign_readers(R, v))
+            st = keep_layout(R, v, seed_copy);
+    }
+    /* the exits' readers read the region's values in that layout */
+    for (int i = 0; i < R->nnodes && st == GS_OK; i++) {
+        gs_id id = R->nodes[i];
+        if (R->nmark[id] != NODE_EXIT)
+            continue;
+        gs_id y = g->nodes[id].out[0], z = R->zero[g->nodes[id].in[0]];
+        if (g->values[y].flags & GS_V_OUTPUT)
+            gs_ir_swap_names(g, y, z);   /* z takes the graph output's name */
+        st = gs_ir_replace_uses(g, y, z);
+        if (st == GS_OK)
+            gs_ir_remove_node(g, id);
+    }
+    /* entries nothing reads any more */
+    for (int i = 0; i < R->nnodes && st == GS_OK; i++) {
+        gs_id id = R->nodes[i];
+        gs_id e = g->nodes[id].out[0];
+        if (R->nmark[id] == NODE_ENTRY && !g->values[e].nuses && !(g->values[e].flags & GS_V_OUTPUT))
+            gs_ir_remove_node(g, id);
+    }
+    return st;
+}
+
+static void clear(region *R)
+{
+    for (int i = 0; i < R->nvals; i++)
+        R->zero[R->vals[i]] = GS_NONE;
+    for (int i = 0; i < R->nnodes; i++)
+        R->nmark[R->nodes[i]] = R->nmark[R->nodes[i]] == NODE_ENTRY ? NODE_TRIED : 0;
+    R->nvals = R->nnodes = R->next = 0;
 }
 
 gs_status gs_cancel_transpose_pairs(gs_graph *g, int *count)
 {
     *count = 0;
-    gs_id chain[MAX_CHAIN];
-    for (gs_id i = 0; i < g->nnodes; i++) {
-        const gs_node *n = &g->nodes[i];
-        int64_t p[GS_MAX_RANK];
-        int r, len;
-        if ((n->flags & GS_N_DEAD) || strcmp(n->op, "Transpose") || *n->domain || n->nin < 1 ||
-            (r = perm_of(n, p)) < 1)
-            continue;
-        gs_id t2 = find_chain(g, i, p, r, chain, &len);
-        if (t2 == GS_NONE)
-            continue;
-        gs_status st = cancel(g, i, t2, p, r, chain, len);
-        if (st != GS_OK)
-            return st;
-        ++*count;
+    int32_t nn = g->nnodes, nv = g->nvalues;
+    region R = { .g = g, .nn = nn, .nv = nv };
+    R.nmark = gs_alloc(g->ctx, (size_t)nn + 1);
+    R.zero = gs_alloc(g->ctx, ((size_t)nv + 1) * sizeof *R.zero);
+    R.vals = gs_alloc(g->ctx, MAX_REGION * sizeof *R.vals);
+    R.nodes = gs_alloc(g->ctx, MAX_REGION * sizeof *R.nodes);
+    gs_status st = R.nmark && R.zero && R.vals && R.nodes ? GS_OK : gs_nomem(g->ctx);
+    if (st == GS_OK) {
+        memset(R.nmark, 0, (size_t)nn + 1);
+        for (int32_t i = 0; i < nv; i++)
+            R.zero[i] = GS_NONE;
     }
-    return GS_OK;
+    for (gs_id i = 0; i < nn && st == GS_OK; i++) {
+        const gs_node *n = &g->nodes[i];
+        if ((n->flags & GS_N_DEAD) || R.nmark[i] || strcmp(n->op, "Transpose") || *n->domain || n->nin < 1 ||
+            n->in[0] == GS_NONE || n->nout != 1 || (R.r = perm_of(n, R.p)) < 1)
+            continue;
+        for (int k = 0; k < R.r; k++)
+            R.inv[R.p[k]] = k;
+        gs_node seed = *n;   /* its perm attribute, for the Transposes a move adds */
+        bool ok = add_node(&R, i, NODE_ENTRY) && add_value(&R, n->out[0], n->in[0]) && grow_region(&R);
+        if (ok && gain(&R) > 0) {
+            st = apply(&R, &seed);
+            ++*count;
+        }
+        clear(&R);
+    }
+    gs_dealloc(g->ctx, R.nmark);
+    gs_dealloc(g->ctx, R.zero);
+    gs_dealloc(g->ctx, R.vals);
+    gs_dealloc(g->ctx, R.nodes);
+    return st;
 }
