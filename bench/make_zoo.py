@@ -121,11 +121,13 @@ def make(name, out):
         zoo_control.export(name, path)
     elif name in zoo_broad.MODELS:
         zoo_broad.MODELS[name](name, path)
-    elif name in zoo_broad.FP16_BASE:
-        src = os.path.join(out, zoo_broad.FP16_BASE[name] + ".onnx")
+    elif name in zoo_broad.FP16_BASE or name in zoo_broad.NHWC_BASE:
+        base_of, convert = ((zoo_broad.FP16_BASE, zoo_broad.to_fp16) if name in zoo_broad.FP16_BASE
+                            else (zoo_broad.NHWC_BASE, zoo_broad.to_nhwc))
+        src = os.path.join(out, base_of[name] + ".onnx")
         if not os.path.exists(src):
-            make(zoo_broad.FP16_BASE[name], out)
-        zoo_broad.to_fp16(src, path)
+            make(base_of[name], out)
+        convert(src, path)
     elif base.startswith("bert") or base == "gpt2":
         layers = int(base.split("-")[1]) if "-" in base else 12
         model = Encoder(layers, causal=base == "gpt2").eval()
@@ -142,8 +144,9 @@ def make(name, out):
 ZOO = ["squeezenet", "squeezenet-bn", "resnet50", "resnet50-bn", "resnext50", "resnext50-bn",
        "mobilenetv2", "mobilenetv2-bn", "inception", "inception-bn", "vit", "convnext", "bert", "bert-nofold", "gpt2",
        "bert-24", "bert-48", "bert-2"] + zoo_dynamic.DYNAMIC + zoo_control.CONTROL
-# the broader zoo (zoo_broad.py): every torchvision family, segmentation, detection, QDQ and fp16
-BROAD = list(zoo_broad.MODELS) + list(zoo_broad.FP16_BASE)
+# the broader zoo (zoo_broad.py): every torchvision family, segmentation, detection, QDQ, fp16 and
+# channels-last
+BROAD = list(zoo_broad.MODELS) + list(zoo_broad.FP16_BASE) + list(zoo_broad.NHWC_BASE)
 
 
 def main():

@@ -277,6 +277,72 @@ def to_fp16(src, dst):
     onnx.save(m, dst)
 
 
+NHWC_BASE = {"resnet18-nhwc": "resnet18", "mobilenetv2-nhwc": "mobilenetv2"}
+NCHW_OPS = {"Conv", "MaxPool", "AveragePool"}   # ops that read and write channels first
+
+
+def to_nhwc(src, dst):
+    """The model at src as a converter from a channels-last framework writes it (no layout pass of its
+    own): a channels-last input, each Conv and pool between a Transpose to channels first and one
+    back, a Conv's bias as an Add of a vector after it (TensorFlow's BiasAdd), the elementwise ops on
+    channels-last values, a GlobalAveragePool as a ReduceMean over H and W; every other op reads
+    channels-first values."""
+    m = onnx.load(src)
+    g = m.graph
+    nhwc, nodes, consts = set(), [], {t.name for t in g.initializer}
+    consts |= {n.output[0] for n in g.node if n.op_type == "Constant"}
+    x = g.input[0]
+    dims = [d.dim_value for d in x.type.tensor_type.shape.dim]
+    x_in = x.name + "_nhwc"
+    nhwc.add(x.name)
+    nodes.append(helper.make_node("Identity", [x_in], [x.name], name="input_nhwc"))
+
+    def transposed(v, perm, tag):
+        out = f"{v}_{tag}{len(nodes)}"
+        nodes.append(helper.make_node("Transpose", [v], [out], perm=perm, name=out))
+        return out
+
+    for n in g.node:
+        if n.op_type in NCHW_OPS:
+            n.input[0] = transposed(n.input[0], [0, 3, 1, 2], "nchw") if n.input[0] in nhwc else n.input[0]
+            bias = n.input[2] if n.op_type == "Conv" and len(n.input) > 2 else None
+            if bias:
+                del n.input[2]
+            y = n.output[0]
+            n.output[0] = y + "_conv"
+            nodes.append(n)
+            t = transposed(n.output[0], [0, 2, 3, 1], "nhwc")
+            if bias:
+                nodes.append(helper.make_node("Add", [t, bias], [y], name=y + "_bias"))
+            else:
+                nodes.append(helper.make_node("Identity", [t], [y], name=y + "_id"))
+            nhwc.add(y)
+        elif n.op_type == "GlobalAveragePool" and n.input[0] in nhwc:
+            nodes.append(helper.make_node("ReduceMean", [n.input[0]], [n.output[0]], axes=[1, 2], keepdims=1,
+                                          name=n.name))
+            nhwc.add(n.output[0])   # [N, 1, 1, C]: flattens as [N, C] in either layout
+        elif n.op_type == "Flatten" and n.input[0] in nhwc:
+            nodes.append(n)
+        elif n.op_type in ("Relu", "Clip", "Add", "Mul") and any(i in nhwc for i in n.input):
+            assert all(i in nhwc or i in consts or i == "" for i in n.input), n.name
+            nodes.append(n)
+            nhwc.add(n.output[0])
+        else:
+            for i, v in enumerate(n.input):
+                if v in nhwc:
+                    n.input[i] = transposed(v, [0, 3, 1, 2], "nchw")
+            nodes.append(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    g.input[0].name = x_in
+    shape = g.input[0].type.tensor_type.shape.dim
+    for d, v in zip(shape, [dims[0], dims[2], dims[3], dims[1]]):
+        d.dim_value = v
+    del g.value_info[:]
+    onnx.checker.check_model(m)
+    onnx.save(m, dst)
+
+
 MODELS = {}
 for _n in CLASSIFIERS:
     MODELS[_n] = classifier

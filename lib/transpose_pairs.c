@@ -185,21 +185,68 @@ static bool add_node(region *R, gs_id id, uint8_t mark)
     return true;
 }
 
+enum { PULL_DEPTH = 8 };   /* elementwise ops pulled in through an op's inputs, one below another */
+
+/* Input c of an op joining the region needs nothing from the region. */
+static bool admissible(const region *R, gs_id c)
+{
+    return c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(R->g, c) || constant_input(R->g, c, R->r);
+}
+
+/* Value c, an input of an op joining the region, can join it too: an entry
+ * (a Transpose with perm p), or the output of an elementwise op whose own
+ * inputs can (a bias Add on a Conv's output, read by a residual Add). */
+static bool can_pull(const region *R, gs_id c, int depth)
+{
+    const gs_graph *g = R->g;
+    gs_id pr = g->values[c].producer;
+    if (pr == GS_NONE || c >= R->nv || (g->values[c].flags & (GS_V_OUTPUT | GS_V_OUTER)) ||
+        g->values[c].rank != R->r || gs_ir_captured(g, c))
+        return false;
+    const gs_node *n = &g->nodes[pr];
+    if (has_perm(n, R->p, R->r))
+        return mark_of(R, pr) < NODE_TRIED;
+    if (depth == 0 || mark_of(R, pr) != 0 || !elementwise(n))
+        return false;
+    for (int k = 0; k < n->nin; k++)
+        if (!admissible(R, n->in[k]) && !can_pull(R, n->in[k], depth - 1))
+            return false;
+    return true;
+}
+
 /* Node n (not yet in the region) can join it: see the top of the file. */
 static bool joins(const region *R, const gs_node *n)
 {
-    const gs_graph *g = R->g;
-    if (!elementwise(n) || g->values[n->out[0]].rank != R->r)
+    if (!elementwise(n) || R->g->values[n->out[0]].rank != R->r)
         return false;
-    for (int k = 0; k < n->nin; k++) {
-        gs_id c = n->in[k];
-        if (c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(g, c) || constant_input(g, c, R->r))
-            continue;
-        gs_id pr = g->values[c].producer;
-        if (pr == GS_NONE || !has_perm(&g->nodes[pr], R->p, R->r) || mark_of(R, pr) >= NODE_TRIED)
+    for (int k = 0; k < n->nin; k++)
+        if (!admissible(R, n->in[k]) && !can_pull(R, n->in[k], PULL_DEPTH))
             return false;
-    }
     return true;
+}
+
+static bool add_op(region *R, gs_id id, int depth);
+
+/* Value c, which can_pull allowed, into the region with its producer. */
+static bool pull(region *R, gs_id c, int depth)
+{
+    gs_id pr = R->g->values[c].producer;
+    if (has_perm(&R->g->nodes[pr], R->p, R->r))
+        return add_node(R, pr, NODE_ENTRY) && add_value(R, c, R->g->nodes[pr].in[0]);
+    return add_op(R, pr, depth - 1);
+}
+
+/* Op id, which joins allowed, into the region with its output and the
+ * inputs it pulls in. */
+static bool add_op(region *R, gs_id id, int depth)
+{
+    if (!add_node(R, id, NODE_OP))
+        return false;
+    const gs_node *n = &R->g->nodes[id];
+    for (int k = 0; k < n->nin; k++)
+        if (!admissible(R, n->in[k]) && !pull(R, n->in[k], depth))
+            return false;
+    return add_value(R, n->out[0], n->out[0]);
 }
 
 /* Grow the region from its values; false when it cannot be moved (a region
@@ -223,17 +270,7 @@ static bool grow_region(region *R)
             }
             if (!joins(R, n))
                 continue;   /* a foreign reader */
-            if (!add_node(R, id, NODE_OP))
-                return false;
-            for (int k = 0; k < n->nin; k++) {
-                gs_id c = n->in[k], pr = c == GS_NONE ? GS_NONE : g->values[c].producer;
-                if (c == GS_NONE || zero_of(R, c) != GS_NONE || pr == GS_NONE ||
-                    !has_perm(&g->nodes[pr], R->p, R->r))
-                    continue;
-                if (!add_node(R, pr, NODE_ENTRY) || !add_value(R, c, g->nodes[pr].in[0]))
-                    return false;
-            }
-            if (!add_value(R, n->out[0], n->out[0]))
+            if (!add_op(R, id, PULL_DEPTH))
                 return false;
         }
     }

@@ -2,10 +2,12 @@
 """A Transpose and the Transpose undoing it, with only elementwise ops between
 them (channels-last converters write every Conv between such a pair, its bias
 Add and activation after it), cancel: the ops work in the first one's input
-layout, their constants permuted to it. Where the ops between cannot all be
-moved so (a value read twice, an input that is not a constant, a constant
-that enlarges the value, permutations that do not undo each other), nothing
-changes.
+layout, their constants permuted to it. Regions join: a residual Add of two such
+chains, a bias Add pulled in through the residual Add that reads it, a
+value read by something else as well, which then reads it through one new
+Transpose. Where the ops cannot all be moved so (a value that is a graph
+output, an input that is not a constant, permutations that do not undo
+each other), nothing changes.
 
 Builds one model per case, optimizes it with `--verify`, compares the ops
 left, and checks the output against NumPy with `graphsub run --data` (the
@@ -94,6 +96,16 @@ def residual():
     return model(nodes, [const("b", B)], [("x", [1, 3, 4, 5]), ("x2", [1, 3, 4, 5])], ["y"])
 
 
+def residual_late_bias():
+    """The same with the bias Add written after the second Transpose: the region grown from that
+    one reaches the residual Add before the bias Add, and pulls it in."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x2"], ["c"], perm=NCHW_TO_NHWC), n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC),
+             n("Add", ["a", "b"], ["ab"]), n("Add", ["c", "ab"], ["s"]), n("Relu", ["s"], ["r"]),
+             n("Transpose", ["r"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [const("b", B)], [("x", [1, 3, 4, 5]), ("x2", [1, 3, 4, 5])], ["y"])
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -152,6 +164,7 @@ CASES = [
     ("enlarging-constant", sandwich([("Add", ["b2"], {}), ("Relu", [], {})], [const("b2", B2)]),
      (1, 3, 4, 5), lambda x: np.maximum(x + B2.transpose(NHWC_TO_NCHW), 0), ["Add", "Relu"]),
     ("residual", residual(), (1, 3, 4, 5), None, ["Add", "Add", "Relu"]),
+    ("residual-late-bias", residual_late_bias(), (1, 3, 4, 5), None, ["Add", "Add", "Relu"]),
     ("foreign-reader", foreign_reader(), (1, 3, 4, 5), None, ["Add", "Relu", "Transpose", "Softmax"]),
     ("resnet-nhwc", resnet_nhwc(), (1, 6, 6, 3), None, ["Transpose"] + ["Conv"] * 5 + ["Relu", "Add", "Relu"] * 2 +
      ["Transpose", "ReduceMean"]),
