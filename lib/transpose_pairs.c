@@ -6,8 +6,9 @@
  * and a residual block's Add joins two such chains.
  *
  * A region grows from a Transpose with perm p (an entry): the values it
- * holds are in p's layout; every reader of one is an elementwise op (which
- * joins, its output too), a Transpose undoing p (an exit), or something
+ * holds are in p's layout; every reader of one is an elementwise op, a
+ * Concat or a Pad (which joins, its output too; a Concat's axis and a Pad's
+ * pads are renumbered), a Transpose undoing p (an exit), or something
  * else (a foreign reader). An op joins when each of its inputs is a region
  * value, another Transpose with perm p (another entry), a one-element value
  * or a constant of at most the region's rank. Removing the region's entries
@@ -31,14 +32,23 @@ static const char *const elementwise_ops[] = {
     "Softsign", "Sqrt", "Sub", "Tanh", "ThresholdedRelu",
 };
 
-static bool elementwise(const gs_node *n)
+/* What a region can hold: elementwise ops, and two whose axes it renumbers
+ * (a Concat's axis, a Pad's pads: the paddings converters write before a
+ * channels-last Conv with SAME padding). */
+typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD } op_kind;
+
+static op_kind kind_of(const gs_node *n)
 {
-    if (*n->domain && strcmp(n->domain, "ai.onnx"))
-        return false;
+    if ((*n->domain && strcmp(n->domain, "ai.onnx")) || n->nout != 1 || n->out[0] == GS_NONE)
+        return K_NONE;
+    if (!strcmp(n->op, "Concat"))
+        return K_CONCAT;
+    if (!strcmp(n->op, "Pad"))
+        return K_PAD;
     for (size_t i = 0; i < sizeof elementwise_ops / sizeof *elementwise_ops; i++)
         if (!strcmp(elementwise_ops[i], n->op))
-            return n->nout == 1 && n->out[0] != GS_NONE;
-    return false;
+            return K_ELEMENTWISE;
+    return K_NONE;
 }
 
 /* p then q is the identity, both permutations of 0..r-1. */
@@ -193,6 +203,35 @@ static bool admissible(const region *R, gs_id c)
     return c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(R->g, c) || constant_input(R->g, c, R->r);
 }
 
+/* Pad node n's pads: a constant int64 input of two per axis of rank r. */
+static const gs_tensor *pads_of(const gs_graph *g, const gs_node *n, int r)
+{
+    const gs_tensor *t = n->nin >= 2 && n->in[1] != GS_NONE ? g->values[n->in[1]].init : NULL;
+    return t && t->data && t->dtype == GS_INT64 && t->rank == 1 && t->dims[0] == 2 * r ? t : NULL;
+}
+
+/* Node n is of a kind a region holds, writes a value of its rank, and has
+ * the inputs and attributes its kind needs (apart from the region's values). */
+static bool fits(const region *R, const gs_node *n)
+{
+    const gs_graph *g = R->g;
+    op_kind k = kind_of(n);
+    if (k == K_NONE || g->values[n->out[0]].rank != R->r)
+        return false;
+    if (k == K_CONCAT) {
+        const gs_attr *a = gs_ir_attr(n, "axis");
+        if (!a || a->type != GS_A_INT || a->i < -R->r || a->i >= R->r)
+            return false;
+        for (int i = 0; i < n->nin; i++)   /* a constant must be of the full rank */
+            if (n->in[i] == GS_NONE || (g->values[n->in[i]].init && g->values[n->in[i]].rank != R->r))
+                return false;
+    }
+    /* a Pad of a value (not a constant, which would need permuting too) with pads as an input
+       (opset 11 on) and no axes input (opset 18) */
+    return k != K_PAD || (n->nin <= 3 && n->in[0] != GS_NONE && !g->values[n->in[0]].init && pads_of(g, n, R->r) &&
+                          (n->nin < 3 || n->in[2] == GS_NONE || scalar_input(g, n->in[2])));
+}
+
 /* Value c, an input of an op joining the region, can join it too: an entry
  * (a Transpose with perm p), or the output of an elementwise op whose own
  * inputs can (a bias Add on a Conv's output, read by a residual Add). */
@@ -206,7 +245,7 @@ static bool can_pull(const region *R, gs_id c, int depth)
     const gs_node *n = &g->nodes[pr];
     if (has_perm(n, R->p, R->r))
         return mark_of(R, pr) < NODE_TRIED;
-    if (depth == 0 || mark_of(R, pr) != 0 || !elementwise(n))
+    if (depth == 0 || mark_of(R, pr) != 0 || !fits(R, n))
         return false;
     for (int k = 0; k < n->nin; k++)
         if (!admissible(R, n->in[k]) && !can_pull(R, n->in[k], depth - 1))
@@ -217,7 +256,7 @@ static bool can_pull(const region *R, gs_id c, int depth)
 /* Node n (not yet in the region) can join it: see the top of the file. */
 static bool joins(const region *R, const gs_node *n)
 {
-    if (!elementwise(n) || R->g->values[n->out[0]].rank != R->r)
+    if (!fits(R, n))
         return false;
     for (int k = 0; k < n->nin; k++)
         if (!admissible(R, n->in[k]) && !can_pull(R, n->in[k], PULL_DEPTH))
@@ -366,6 +405,41 @@ static gs_status keep_layout(region *R, gs_id v, const gs_node *seed)
     return st;
 }
 
+/* A Pad's pads in the entries' input layout: axis k's pair goes to axis p[k]. */
+static gs_tensor *renumbered_pads(const region *R, const gs_tensor *pads)
+{
+    gs_tensor *t = gs_arena_alloc(R->g->perm, sizeof *t);
+    int64_t *data = gs_arena_alloc(R->g->perm, 2 * (size_t)R->r * sizeof *data);
+    if (!t || !data)
+        return NULL;
+    *t = (gs_tensor){ .dtype = GS_INT64, .rank = 1, .dims = { 2 * R->r }, .data = data,
+                      .nbytes = 2 * (size_t)R->r * sizeof *data };
+    for (int k = 0; k < R->r; k++) {
+        int64_t b, e;
+        memcpy(&b, (const char *)pads->data + (size_t)k * sizeof b, sizeof b);
+        memcpy(&e, (const char *)pads->data + (size_t)(R->r + k) * sizeof e, sizeof e);
+        data[R->p[k]] = b;
+        data[R->r + R->p[k]] = e;
+    }
+    return t;
+}
+
+/* A Concat's axis in the entries' input layout: axis k is axis p[k] there. */
+static gs_status renumber_axis(const region *R, gs_id id)
+{
+    gs_graph *g = R->g;
+    gs_node *n = &g->nodes[id];
+    gs_attr *attrs = gs_arena_memdup(&g->arena, n->attrs, (size_t)n->nattrs * sizeof *attrs);
+    if (!attrs)
+        return gs_nomem(g->ctx);
+    for (int i = 0; i < n->nattrs; i++)
+        if (!strcmp(attrs[i].name, "axis"))
+            attrs[i].i = R->p[attrs[i].i < 0 ? attrs[i].i + R->r : attrs[i].i], attrs[i].src = NULL;
+    n->attrs = attrs;
+    n->hash_self = 0;
+    return GS_OK;
+}
+
 /* Move the region to its entries' input layout (see the top of the file). */
 static gs_status apply(region *R, const gs_node *seed_copy)
 {
@@ -384,11 +458,14 @@ static gs_status apply(region *R, const gs_node *seed_copy)
                 if (R->zero[c] != c)
                     st = gs_ir_set_input(g, id, k, R->zero[c]);
             } else if (!scalar_input(g, c)) {
-                gs_tensor *t = permuted(g, g->values[c].init, R->inv, R->r);
+                gs_tensor *t = kind_of(&g->nodes[id]) == K_PAD ? renumbered_pads(R, g->values[c].init)
+                                                               : permuted(g, g->values[c].init, R->inv, R->r);
                 gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
                 st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);
             }
         }
+        if (st == GS_OK && kind_of(&g->nodes[id]) == K_CONCAT)
+            st = renumber_axis(R, id);
     }
     /* the ops' outputs take that layout; foreign readers get theirs back */
     int nvals = R->nvals;

@@ -2,7 +2,9 @@
 """A Transpose and the Transpose undoing it, with only elementwise ops between
 them (channels-last converters write every Conv between such a pair, its bias
 Add and activation after it), cancel: the ops work in the first one's input
-layout, their constants permuted to it. Regions join: a residual Add of two such
+layout, their constants permuted to it. A Concat and a Pad move
+too, their axis and pads renumbered (the Pad then folds into the Conv it
+pads). Regions join: a residual Add of two such
 chains, a bias Add pulled in through the residual Add that reads it, a
 value read by something else as well, which then reads it through one new
 Transpose. Where the ops cannot all be moved so (a value that is a graph
@@ -106,6 +108,29 @@ def residual_late_bias():
     return model(nodes, [const("b", B)], [("x", [1, 3, 4, 5]), ("x2", [1, 3, 4, 5])], ["y"])
 
 
+C2 = rng.standard_normal((1, 4, 5, 2)).astype(np.float32)   # channels-last, concatenated on channels
+W = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
+
+
+def concat_channels():
+    """A Concat on the channels-last axis 3 of the moved value and a constant: axis 1 once moved."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("Concat", ["a", "c2"], ["c"], axis=3),
+             n("Relu", ["c"], ["r"]), n("Transpose", ["r"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [const("c2", C2)], [("x", [1, 3, 4, 5])], ["y"])
+
+
+def pad_conv():
+    """A channels-last Pad of H and W before a Transpose to a Conv without padding (a converter's
+    SAME padding): the Pad moves to channels first, where it folds into the Conv."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("Add", ["a", "b"], ["ab"]), n("Relu", ["ab"], ["r"]),
+             n("Pad", ["r", "pads"], ["p"]), n("Transpose", ["p"], ["pc"], perm=NHWC_TO_NCHW),
+             n("Conv", ["pc", "w"], ["y"])]
+    return model(nodes, [const("b", B), const("pads", np.array([0, 1, 1, 0, 0, 1, 1, 0], dtype=np.int64)),
+                         const("w", W)], [("x", [1, 3, 4, 5])], ["y"])
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -165,6 +190,9 @@ CASES = [
      (1, 3, 4, 5), lambda x: np.maximum(x + B2.transpose(NHWC_TO_NCHW), 0), ["Add", "Relu"]),
     ("residual", residual(), (1, 3, 4, 5), None, ["Add", "Add", "Relu"]),
     ("residual-late-bias", residual_late_bias(), (1, 3, 4, 5), None, ["Add", "Add", "Relu"]),
+    ("concat-channels", concat_channels(), (1, 3, 4, 5),
+     lambda x: np.maximum(np.concatenate([x, C2.transpose(NHWC_TO_NCHW)], axis=1), 0), ["Concat", "Relu"]),
+    ("pad-conv", pad_conv(), (1, 3, 4, 5), None, ["Add", "Relu", "Conv"]),
     ("foreign-reader", foreign_reader(), (1, 3, 4, 5), None, ["Add", "Relu", "Transpose", "Softmax"]),
     ("resnet-nhwc", resnet_nhwc(), (1, 6, 6, 3), None, ["Transpose"] + ["Conv"] * 5 + ["Relu", "Add", "Relu"] * 2 +
      ["Transpose", "ReduceMean"]),
