@@ -277,8 +277,10 @@ def to_fp16(src, dst):
     onnx.save(m, dst)
 
 
-NHWC_BASE = {"resnet18-nhwc": "resnet18", "mobilenetv2-nhwc": "mobilenetv2"}
+NHWC_BASE = {"resnet18-nhwc": "resnet18", "mobilenetv2-nhwc": "mobilenetv2", "resnet18-qdq-nhwc": "resnet18-qdq"}
 NCHW_OPS = {"Conv", "MaxPool", "AveragePool"}   # ops that read and write channels first
+# ops indifferent to the layout (per-tensor quantization: every scale and zero point here is one)
+LAYOUT_FREE = {"Relu", "Clip", "Add", "Mul", "Cast", "QuantizeLinear", "DequantizeLinear"}
 
 
 def to_nhwc(src, dst):
@@ -305,7 +307,9 @@ def to_nhwc(src, dst):
     for n in g.node:
         if n.op_type in NCHW_OPS:
             n.input[0] = transposed(n.input[0], [0, 3, 1, 2], "nchw") if n.input[0] in nhwc else n.input[0]
-            bias = n.input[2] if n.op_type == "Conv" and len(n.input) > 2 else None
+            # a constant bias as an Add after the Conv (a computed one, a quantized model's
+            # DequantizeLinear of int32, stays an input of the Conv, as converters keep it)
+            bias = n.input[2] if n.op_type == "Conv" and len(n.input) > 2 and n.input[2] in consts else None
             if bias:
                 del n.input[2]
             y = n.output[0]
@@ -323,7 +327,7 @@ def to_nhwc(src, dst):
             nhwc.add(n.output[0])   # [N, 1, 1, C]: flattens as [N, C] in either layout
         elif n.op_type == "Flatten" and n.input[0] in nhwc:
             nodes.append(n)
-        elif n.op_type in ("Relu", "Clip", "Add", "Mul") and any(i in nhwc for i in n.input):
+        elif n.op_type in LAYOUT_FREE and any(i in nhwc for i in n.input):
             assert all(i in nhwc or i in consts or i == "" for i in n.input), n.name
             nodes.append(n)
             nhwc.add(n.output[0])

@@ -26,16 +26,18 @@
 /* Ops computing each output element from the elements at the same place in
  * their inputs (broadcast), with no axis attribute. */
 static const char *const elementwise_ops[] = {
-    "Abs", "Add", "Ceil", "Celu", "Clip", "Cos", "Div", "Elu", "Erf", "Exp", "Floor", "Gelu",
-    "HardSigmoid", "HardSwish", "LeakyRelu", "Log", "Max", "Min", "Mish", "Mul", "Neg", "Pow",
-    "PRelu", "Reciprocal", "Relu", "Round", "Selu", "Sigmoid", "Sign", "Sin", "Softplus",
-    "Softsign", "Sqrt", "Sub", "Tanh", "ThresholdedRelu",
+    "Abs", "Add", "And", "Cast", "Ceil", "Celu", "Clip", "Cos", "Div", "Elu", "Equal", "Erf", "Exp",
+    "Floor", "Gelu", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "IsInf",
+    "IsNaN", "LeakyRelu", "Less", "LessOrEqual", "Log", "Max", "Min", "Mish", "Mul", "Neg", "Not",
+    "Or", "Pow", "PRelu", "Reciprocal", "Relu", "Round", "Selu", "Sigmoid", "Sign", "Sin",
+    "Softplus", "Softsign", "Sqrt", "Sub", "Tanh", "ThresholdedRelu", "Where", "Xor",
 };
 
-/* What a region can hold: elementwise ops, and two whose axes it renumbers
- * (a Concat's axis, a Pad's pads: the paddings converters write before a
- * channels-last Conv with SAME padding). */
-typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD } op_kind;
+/* What a region can hold: elementwise ops, and those whose axes it
+ * renumbers: a Concat's axis, a Pad's pads (the paddings converters write
+ * before a channels-last Conv with SAME padding), a per-axis quantization's
+ * axis (a per-tensor one is elementwise). */
+typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ } op_kind;
 
 static op_kind kind_of(const gs_node *n)
 {
@@ -45,6 +47,8 @@ static op_kind kind_of(const gs_node *n)
         return K_CONCAT;
     if (!strcmp(n->op, "Pad"))
         return K_PAD;
+    if (!strcmp(n->op, "QuantizeLinear") || !strcmp(n->op, "DequantizeLinear"))
+        return K_QDQ;
     for (size_t i = 0; i < sizeof elementwise_ops / sizeof *elementwise_ops; i++)
         if (!strcmp(elementwise_ops[i], n->op))
             return K_ELEMENTWISE;
@@ -225,6 +229,18 @@ static bool fits(const region *R, const gs_node *n)
         for (int i = 0; i < n->nin; i++)   /* a constant must be of the full rank */
             if (n->in[i] == GS_NONE || (g->values[n->in[i]].init && g->values[n->in[i]].rank != R->r))
                 return false;
+    }
+    if (k == K_QDQ) {   /* x, then a scale and zero point per tensor or per axis, not blocked */
+        if (n->nin < 2 || n->nin > 3 || gs_attr_int(n, "block_size", 0) || n->in[0] == GS_NONE ||
+            g->values[n->in[0]].init)
+            return false;
+        for (int i = 1; i < n->nin; i++) {
+            const gs_value *q = n->in[i] == GS_NONE ? NULL : &g->values[n->in[i]];
+            if (q && !scalar_input(g, n->in[i]) && (q->rank != 1 || !q->init))
+                return false;
+        }
+        int64_t axis = gs_attr_int(n, "axis", 1);
+        return axis >= -R->r && axis < R->r;
     }
     /* a Pad of a value (not a constant, which would need permuting too) with pads as an input
        (opset 11 on) and no axes input (opset 18) */
@@ -424,17 +440,23 @@ static gs_tensor *renumbered_pads(const region *R, const gs_tensor *pads)
     return t;
 }
 
-/* A Concat's axis in the entries' input layout: axis k is axis p[k] there. */
+/* A Concat's or a quantization's axis in the entries' input layout: axis k
+ * is axis p[k] there (a quantization's default axis, 1, written out). */
 static gs_status renumber_axis(const region *R, gs_id id)
 {
     gs_graph *g = R->g;
     gs_node *n = &g->nodes[id];
-    gs_attr *attrs = gs_arena_memdup(&g->arena, n->attrs, (size_t)n->nattrs * sizeof *attrs);
+    gs_attr *attrs = gs_arena_alloc(&g->arena, ((size_t)n->nattrs + 1) * sizeof *attrs);
     if (!attrs)
         return gs_nomem(g->ctx);
-    for (int i = 0; i < n->nattrs; i++)
-        if (!strcmp(attrs[i].name, "axis"))
-            attrs[i].i = R->p[attrs[i].i < 0 ? attrs[i].i + R->r : attrs[i].i], attrs[i].src = NULL;
+    memcpy(attrs, n->attrs, (size_t)n->nattrs * sizeof *attrs);
+    int i = 0;
+    while (i < n->nattrs && strcmp(attrs[i].name, "axis"))
+        i++;
+    if (i == n->nattrs)
+        attrs[n->nattrs++] = (gs_attr){ .name = "axis", .type = GS_A_INT, .i = 1 };
+    attrs[i].i = R->p[attrs[i].i < 0 ? attrs[i].i + R->r : attrs[i].i];
+    attrs[i].src = NULL;   /* written from the IR, not copied from the input file */
     n->attrs = attrs;
     n->hash_self = 0;
     return GS_OK;
@@ -457,14 +479,15 @@ static gs_status apply(region *R, const gs_node *seed_copy)
             if (zero_of(R, c) != GS_NONE) {
                 if (R->zero[c] != c)
                     st = gs_ir_set_input(g, id, k, R->zero[c]);
-            } else if (!scalar_input(g, c)) {
+            } else if (!scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ) {
                 gs_tensor *t = kind_of(&g->nodes[id]) == K_PAD ? renumbered_pads(R, g->values[c].init)
                                                                : permuted(g, g->values[c].init, R->inv, R->r);
                 gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
                 st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);
             }
         }
-        if (st == GS_OK && kind_of(&g->nodes[id]) == K_CONCAT)
+        const gs_node *n = &g->nodes[id];
+        if (st == GS_OK && (kind_of(n) == K_CONCAT || (kind_of(n) == K_QDQ && !scalar_input(g, n->in[1]))))
             st = renumber_axis(R, id);
     }
     /* the ops' outputs take that layout; foreign readers get theirs back */

@@ -2,9 +2,9 @@
 """A Transpose and the Transpose undoing it, with only elementwise ops between
 them (channels-last converters write every Conv between such a pair, its bias
 Add and activation after it), cancel: the ops work in the first one's input
-layout, their constants permuted to it. A Concat and a Pad move
-too, their axis and pads renumbered (the Pad then folds into the Conv it
-pads). Regions join: a residual Add of two such
+layout, their constants permuted to it. A Concat, a Pad and a
+per-channel QuantizeLinear and DequantizeLinear move too, their axis and
+pads renumbered (the Pad then folds into the Conv it pads). Regions join: a residual Add of two such
 chains, a bias Add pulled in through the residual Add that reads it, a
 value read by something else as well, which then reads it through one new
 Transpose. Where the ops cannot all be moved so (a value that is a graph
@@ -131,6 +131,29 @@ def pad_conv():
                          const("w", W)], [("x", [1, 3, 4, 5])], ["y"])
 
 
+QS = np.array([0.02, 0.05, 0.1], dtype=np.float32)     # a scale per channel
+QZ = np.array([128, 120, 136], dtype=np.uint8)
+
+
+def qdq_per_axis(per_axis=True):
+    """Quantized channels-last: QuantizeLinear and DequantizeLinear per channel (axis 3, NHWC's) or
+    per tensor between the Transposes: the axis becomes 1."""
+    n = helper.make_node
+    s, z = ("s", "z") if per_axis else ("s1", "z1")
+    kw = {"axis": 3} if per_axis else {}
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("QuantizeLinear", ["a", s, z], ["q"], **kw),
+             n("DequantizeLinear", ["q", s, z], ["d"], **kw), n("Transpose", ["d"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [const("s", QS), const("z", QZ), const("s1", np.float32(0.05)), const("z1", np.uint8(128))],
+                 [("x", [1, 3, 4, 5])], ["y"])
+
+
+def qdq_ref(x, per_axis=True):
+    s, z = (QS[None, :, None, None], QZ[None, :, None, None].astype(np.float32)) if per_axis else \
+        (np.float32(0.05), np.float32(128))
+    q = np.clip(np.round(x / s) + z, 0, 255)
+    return ((q - z) * s).astype(np.float32)
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -193,6 +216,9 @@ CASES = [
     ("concat-channels", concat_channels(), (1, 3, 4, 5),
      lambda x: np.maximum(np.concatenate([x, C2.transpose(NHWC_TO_NCHW)], axis=1), 0), ["Concat", "Relu"]),
     ("pad-conv", pad_conv(), (1, 3, 4, 5), None, ["Add", "Relu", "Conv"]),
+    ("qdq-per-axis", qdq_per_axis(), (1, 3, 4, 5), qdq_ref, ["QuantizeLinear", "DequantizeLinear"]),
+    ("qdq-per-tensor", qdq_per_axis(False), (1, 3, 4, 5), lambda x: qdq_ref(x, False),
+     ["QuantizeLinear", "DequantizeLinear"]),
     ("foreign-reader", foreign_reader(), (1, 3, 4, 5), None, ["Add", "Relu", "Transpose", "Softmax"]),
     ("resnet-nhwc", resnet_nhwc(), (1, 6, 6, 3), None, ["Transpose"] + ["Conv"] * 5 + ["Relu", "Add", "Relu"] * 2 +
      ["Transpose", "ReduceMean"]),
