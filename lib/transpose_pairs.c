@@ -20,18 +20,9 @@
  * it adds. No region value may be a graph output or read by a body.
  */
 #include "gs_cleanup.h"
+#include "gs_ops.h"
 
 #include <string.h>
-
-/* Ops computing each output element from the elements at the same place in
- * their inputs (broadcast), with no axis attribute. */
-static const char *const elementwise_ops[] = {
-    "Abs", "Add", "And", "Cast", "Ceil", "Celu", "Clip", "Cos", "Div", "Elu", "Equal", "Erf", "Exp",
-    "Floor", "Gelu", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish", "Identity", "IsInf",
-    "IsNaN", "LeakyRelu", "Less", "LessOrEqual", "Log", "Max", "Min", "Mish", "Mul", "Neg", "Not",
-    "Or", "Pow", "PRelu", "Reciprocal", "Relu", "Round", "Selu", "Sigmoid", "Sign", "Sin",
-    "Softplus", "Softsign", "Sqrt", "Sub", "Tanh", "ThresholdedRelu", "Where", "Xor",
-};
 
 /* What a region can hold: elementwise ops, and those whose axes it
  * renumbers: a Concat's axis, a Pad's pads (the paddings converters write
@@ -49,10 +40,9 @@ static op_kind kind_of(const gs_node *n)
         return K_PAD;
     if (!strcmp(n->op, "QuantizeLinear") || !strcmp(n->op, "DequantizeLinear"))
         return K_QDQ;
-    for (size_t i = 0; i < sizeof elementwise_ops / sizeof *elementwise_ops; i++)
-        if (!strcmp(elementwise_ops[i], n->op))
-            return K_ELEMENTWISE;
-    return K_NONE;
+    /* the registry's elementwise ops: each output element from the input elements at its
+       place (after broadcasting), no axis attribute */
+    return n->def && (n->def->flags & GS_OP_ELEMENTWISE) ? K_ELEMENTWISE : K_NONE;
 }
 
 /* p then q is the identity, both permutations of 0..r-1. */
