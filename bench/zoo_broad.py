@@ -277,10 +277,12 @@ def to_fp16(src, dst):
     onnx.save(m, dst)
 
 
-NHWC_BASE = {"resnet18-nhwc": "resnet18", "mobilenetv2-nhwc": "mobilenetv2", "resnet18-qdq-nhwc": "resnet18-qdq"}
+NHWC_BASE = {"resnet18-nhwc": "resnet18", "mobilenetv2-nhwc": "mobilenetv2", "resnet18-qdq-nhwc": "resnet18-qdq",
+             "mobilenetv3-small-nhwc": "mobilenetv3-small", "efficientnet-b0-nhwc": "efficientnet-b0"}
 NCHW_OPS = {"Conv", "MaxPool", "AveragePool"}   # ops that read and write channels first
 # ops indifferent to the layout (per-tensor quantization: every scale and zero point here is one)
-LAYOUT_FREE = {"Relu", "Clip", "Add", "Mul", "Cast", "QuantizeLinear", "DequantizeLinear"}
+LAYOUT_FREE = {"Relu", "Clip", "Add", "Mul", "Cast", "QuantizeLinear", "DequantizeLinear", "Sigmoid", "HardSigmoid",
+               "HardSwish"}
 
 
 def to_nhwc(src, dst):

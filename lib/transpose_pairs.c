@@ -27,8 +27,9 @@
 /* What a region can hold: elementwise ops, and those whose axes it
  * renumbers: a Concat's axis, a Pad's pads (the paddings converters write
  * before a channels-last Conv with SAME padding), a per-axis quantization's
- * axis (a per-tensor one is elementwise). */
-typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ } op_kind;
+ * axis (a per-tensor one is elementwise), a reduction's axes when it keeps
+ * the reduced dims (a squeeze-and-excitation block's mean over H and W). */
+typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE } op_kind;
 
 static op_kind kind_of(const gs_node *n)
 {
@@ -40,6 +41,8 @@ static op_kind kind_of(const gs_node *n)
         return K_PAD;
     if (!strcmp(n->op, "QuantizeLinear") || !strcmp(n->op, "DequantizeLinear"))
         return K_QDQ;
+    if (!strncmp(n->op, "Reduce", 6))
+        return K_REDUCE;
     /* the registry's elementwise ops: each output element from the input elements at its
        place (after broadcasting), no axis attribute */
     return n->def && (n->def->flags & GS_OP_ELEMENTWISE) ? K_ELEMENTWISE : K_NONE;
@@ -154,16 +157,51 @@ static uint8_t mark_of(const region *R, gs_id id)
     return id < R->nn ? R->nmark[id] : NODE_NEW;
 }
 
-/* Transpose node n has perm p of rank r. */
-static bool has_perm(const gs_node *n, const int64_t *p, int r)
+/* Reshape node n computes what Transpose{perm} of rank r does: its input's
+ * dims are all known and only axes of length 1 move (the form graphsub's
+ * transpose-unit-reshape rule gives such a Transpose). */
+static bool unit_reshape(const gs_graph *g, const gs_node *n, const int64_t *perm, int r)
+{
+    if (strcmp(n->op, "Reshape") || *n->domain || n->nin < 1 || n->in[0] == GS_NONE)
+        return false;
+    const gs_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+    if (x->rank != r || y->rank != r)
+        return false;
+    int64_t last = -1;
+    for (int k = 0; k < r; k++) {
+        const gs_dim *d = &x->dims[perm[k]];
+        if (d->sym || d->v < 0 || y->dims[k].sym || y->dims[k].v != d->v)
+            return false;
+        if (d->v != 1 && perm[k] < last)
+            return false;   /* two longer axes swap: data moves */
+        if (d->v != 1)
+            last = perm[k];
+    }
+    return true;
+}
+
+/* Node n moves its input into the region's layout: a Transpose with perm p,
+ * or a Reshape doing the same. */
+static bool entry_like(const region *R, const gs_node *n)
 {
     int64_t q[GS_MAX_RANK];
-    if (strcmp(n->op, "Transpose") || *n->domain || perm_of(n, q) != r)
-        return false;
-    for (int k = 0; k < r; k++)
-        if (q[k] != p[k])
-            return false;
-    return true;
+    if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r) {
+        for (int k = 0; k < R->r; k++)
+            if (q[k] != R->p[k])
+                return false;
+        return true;
+    }
+    return unit_reshape(R->g, n, R->p, R->r);
+}
+
+/* Node n moves a region value back: a Transpose undoing p, or a Reshape doing
+ * the same. */
+static bool exit_like(const region *R, const gs_node *n)
+{
+    int64_t q[GS_MAX_RANK];
+    if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r)
+        return inverse(R->p, q, R->r);
+    return unit_reshape(R->g, n, R->inv, R->r);
 }
 
 static bool add_value(region *R, gs_id v, gs_id zero)
@@ -220,6 +258,12 @@ static bool fits(const region *R, const gs_node *n)
             if (n->in[i] == GS_NONE || (g->values[n->in[i]].init && g->values[n->in[i]].rank != R->r))
                 return false;
     }
+    if (k == K_REDUCE) {   /* keepdims, and axes as an attribute or a constant input, or none */
+        const gs_value *ax = n->nin > 1 && n->in[1] != GS_NONE ? &g->values[n->in[1]] : NULL;
+        return gs_attr_int(n, "keepdims", 1) == 1 && n->nin <= 2 && n->in[0] != GS_NONE &&
+               !g->values[n->in[0]].init &&
+               (!ax || (ax->init && ax->init->data && ax->init->dtype == GS_INT64 && ax->init->rank == 1));
+    }
     if (k == K_QDQ) {   /* x, then a scale and zero point per tensor or per axis, not blocked */
         if (n->nin < 2 || n->nin > 3 || gs_attr_int(n, "block_size", 0) || n->in[0] == GS_NONE ||
             g->values[n->in[0]].init)
@@ -249,7 +293,7 @@ static bool can_pull(const region *R, gs_id c, int depth)
         g->values[c].rank != R->r || gs_ir_captured(g, c))
         return false;
     const gs_node *n = &g->nodes[pr];
-    if (has_perm(n, R->p, R->r))
+    if (entry_like(R, n))
         return mark_of(R, pr) < NODE_TRIED;
     if (depth == 0 || mark_of(R, pr) != 0 || !fits(R, n))
         return false;
@@ -276,7 +320,7 @@ static bool add_op(region *R, gs_id id, int depth);
 static bool pull(region *R, gs_id c, int depth)
 {
     gs_id pr = R->g->values[c].producer;
-    if (has_perm(&R->g->nodes[pr], R->p, R->r))
+    if (entry_like(R, &R->g->nodes[pr]))
         return add_node(R, pr, NODE_ENTRY) && add_value(R, c, R->g->nodes[pr].in[0]);
     return add_op(R, pr, depth - 1);
 }
@@ -307,8 +351,7 @@ static bool grow_region(region *R)
             uint8_t m = mark_of(R, id);
             if (m == NODE_OP || m == NODE_EXIT || m == NODE_ENTRY || m == NODE_NEW)
                 continue;   /* in the region, or a node of the pass's own (a foreign reader) */
-            int64_t q[GS_MAX_RANK];
-            if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r && inverse(R->p, q, R->r)) {
+            if (exit_like(R, n)) {
                 if (!add_node(R, id, NODE_EXIT))
                     return false;
                 continue;
@@ -333,20 +376,41 @@ static int foreign_readers(const region *R, gs_id v)
     return count;
 }
 
-/* Transposes the move removes minus those it adds; 0 when it cannot be made
- * (an exit writes a graph output an entry's input would have to take). */
-static int gain(const region *R)
+/* Elements Transpose node id moves: none for a Reshape, and a dim not known
+ * as a number counts as 64. */
+static double moved(const gs_graph *g, gs_id id)
+{
+    const gs_node *n = &g->nodes[id];
+    if (strcmp(n->op, "Transpose"))
+        return 0;
+    const gs_value *v = &g->values[n->in[0]];
+    double e = 1;
+    for (int k = 0; k < v->rank; k++)
+        e *= v->dims[k].sym || v->dims[k].v < 0 ? 64 : (double)v->dims[k].v;
+    return e;
+}
+
+/* Whether moving the region pays: it removes more Transposes than it adds,
+ * and more elements moved (a Transpose added for a foreign reader moves a
+ * region value's elements; a Reshape removed moves none). False too when it
+ * cannot be made (an exit writes a graph output that cannot take its name). */
+static bool pays(const region *R)
 {
     const gs_graph *g = R->g;
     int removed = 0, added = 0;
+    double removed_elems = 0, added_elems = 0;
+    for (int i = 0; i < R->nnodes; i++)
+        if (R->nmark[R->nodes[i]] == NODE_ENTRY && !foreign_readers(R, g->nodes[R->nodes[i]].out[0]))
+            removed++, removed_elems += moved(g, R->nodes[i]);   /* the entry goes */
     for (int i = 0; i < R->nvals; i++) {
         gs_id v = R->vals[i];
-        bool entry = R->zero[v] != v;
-        int f = foreign_readers(R, v);
-        if (entry && !f)
-            removed++;   /* its Transpose goes */
-        else if (!entry && f)
+        if (R->zero[v] == v && foreign_readers(R, v)) {
             added++;
+            double e = 1;
+            for (int k = 0; k < R->r; k++)
+                e *= g->values[v].dims[k].sym || g->values[v].dims[k].v < 0 ? 64 : (double)g->values[v].dims[k].v;
+            added_elems += e;
+        }
     }
     int outputs = 0;
     for (int i = 0; i < R->nnodes; i++) {
@@ -358,17 +422,17 @@ static int gain(const region *R)
         if ((g->values[y].flags & GS_V_OUTPUT) &&   /* z takes y's name: one z, one it can take */
             (++outputs > 1 || zv->producer == GS_NONE || zv->init ||
              (zv->flags & (GS_V_INPUT | GS_V_OUTPUT | GS_V_OUTER | GS_V_SPARSE))))
-            return 0;
+            return false;
         if (!gs_ir_replaceable(g, y, z))
-            return 0;
-        removed++;
+            return false;
+        removed++, removed_elems += moved(g, R->nodes[i]);
     }
-    return removed - added;
+    return removed > added && removed_elems >= added_elems;
 }
 
 /* Region value v (an op's output, now in the entries' layout) read by
  * foreign readers: they read Transpose(v){perm=p} instead. */
-static gs_status keep_layout(region *R, gs_id v, const gs_node *seed)
+static gs_status keep_layout(region *R, gs_id v)
 {
     gs_graph *g = R->g;
     const char *name = gs_ir_unique_name(g, g->values[v].name);
@@ -380,13 +444,14 @@ static gs_status keep_layout(region *R, gs_id v, const gs_node *seed)
     wv->dtype = vv->dtype;
     wv->rank = vv->rank;
     wv->dims = gs_arena_alloc(&g->arena, (size_t)R->r * sizeof *wv->dims);
-    gs_attr *attrs = gs_arena_memdup(&g->arena, seed->attrs, (size_t)seed->nattrs * sizeof *attrs);
-    if (!wv->dims || !attrs)
+    gs_attr *attrs = gs_arena_alloc(&g->arena, sizeof *attrs);
+    int64_t *perm = gs_arena_memdup(&g->arena, R->p, (size_t)R->r * sizeof *perm);
+    if (!wv->dims || !attrs || !perm)
         return gs_nomem(g->ctx);
+    *attrs = (gs_attr){ .name = "perm", .type = GS_A_INTS, .n = (size_t)R->r, .ints = perm };
     for (int k = 0; k < R->r; k++)
         wv->dims[k] = vv->dims[R->p[k]];
     wv->flags |= GS_V_TYPED;
-    int nattrs = seed->nattrs;
     /* the foreign readers, collected before the new node reads v */
     int n = 0;
     gs_id *readers = gs_alloc(g->ctx, (size_t)(vv->nuses ? vv->nuses : 1) * sizeof *readers);
@@ -399,7 +464,7 @@ static gs_status keep_layout(region *R, gs_id v, const gs_node *seed)
     gs_status st = t == GS_NONE ? (g->ctx->last ? g->ctx->last : GS_ERR_NOMEM) : GS_OK;
     if (st == GS_OK) {
         g->nodes[t].attrs = attrs;
-        g->nodes[t].nattrs = nattrs;
+        g->nodes[t].nattrs = 1;
     }
     for (int i = 0; i < n && st == GS_OK; i++) {
         gs_node *rd = &g->nodes[readers[i]];
@@ -430,6 +495,51 @@ static gs_tensor *renumbered_pads(const region *R, const gs_tensor *pads)
     return t;
 }
 
+/* Reduction axes a[0..n) of rank r in the entries' input layout, into out. */
+static void renumber_list(const region *R, const int64_t *a, size_t n, int64_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] < -R->r || a[i] >= R->r ? a[i] : R->p[a[i] < 0 ? a[i] + R->r : a[i]];
+}
+
+/* A reduction's constant axes input in the entries' input layout. */
+static gs_tensor *renumbered_axes(const region *R, const gs_tensor *axes)
+{
+    size_t n = (size_t)axes->dims[0];
+    gs_tensor *t = gs_arena_alloc(R->g->perm, sizeof *t);
+    int64_t *data = gs_arena_alloc(R->g->perm, (n ? n : 1) * sizeof *data), *in = data;
+    if (!t || !data)
+        return NULL;
+    memcpy(data, axes->data, n * sizeof *data);   /* the input may sit unaligned */
+    renumber_list(R, in, n, data);
+    *t = (gs_tensor){ .dtype = GS_INT64, .rank = 1, .dims = { (int64_t)n }, .data = data,
+                      .nbytes = n * sizeof *data };
+    return t;
+}
+
+/* A reduction's axes attribute in the entries' input layout. */
+static gs_status renumber_axes_attr(const region *R, gs_id id)
+{
+    gs_graph *g = R->g;
+    gs_node *n = &g->nodes[id];
+    gs_attr *attrs = gs_arena_memdup(&g->arena, n->attrs, (size_t)n->nattrs * sizeof *attrs);
+    if (!attrs)
+        return gs_nomem(g->ctx);
+    for (int i = 0; i < n->nattrs; i++) {
+        if (strcmp(attrs[i].name, "axes") || attrs[i].type != GS_A_INTS)
+            continue;
+        int64_t *axes = gs_arena_alloc(&g->arena, (attrs[i].n ? attrs[i].n : 1) * sizeof *axes);
+        if (!axes)
+            return gs_nomem(g->ctx);
+        renumber_list(R, attrs[i].ints, attrs[i].n, axes);
+        attrs[i].ints = axes;
+        attrs[i].src = NULL;   /* written from the IR, not copied from the input file */
+    }
+    n->attrs = attrs;
+    n->hash_self = 0;
+    return GS_OK;
+}
+
 /* A Concat's or a quantization's axis in the entries' input layout: axis k
  * is axis p[k] there (a quantization's default axis, 1, written out). */
 static gs_status renumber_axis(const region *R, gs_id id)
@@ -453,7 +563,7 @@ static gs_status renumber_axis(const region *R, gs_id id)
 }
 
 /* Move the region to its entries' input layout (see the top of the file). */
-static gs_status apply(region *R, const gs_node *seed_copy)
+static gs_status apply(region *R)
 {
     gs_graph *g = R->g;
     gs_status st = GS_OK;
@@ -469,9 +579,12 @@ static gs_status apply(region *R, const gs_node *seed_copy)
             if (zero_of(R, c) != GS_NONE) {
                 if (R->zero[c] != c)
                     st = gs_ir_set_input(g, id, k, R->zero[c]);
-            } else if (!scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ) {
-                gs_tensor *t = kind_of(&g->nodes[id]) == K_PAD ? renumbered_pads(R, g->values[c].init)
-                                                               : permuted(g, g->values[c].init, R->inv, R->r);
+            } else if (kind_of(&g->nodes[id]) == K_REDUCE ? k == 1
+                                                           : !scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ) {
+                op_kind kind = kind_of(&g->nodes[id]);
+                const gs_tensor *in = g->values[c].init;
+                gs_tensor *t = kind == K_PAD ? renumbered_pads(R, in) : kind == K_REDUCE ? renumbered_axes(R, in)
+                                                                                        : permuted(g, in, R->inv, R->r);
                 gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
                 st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);
             }
@@ -479,6 +592,8 @@ static gs_status apply(region *R, const gs_node *seed_copy)
         const gs_node *n = &g->nodes[id];
         if (st == GS_OK && (kind_of(n) == K_CONCAT || (kind_of(n) == K_QDQ && !scalar_input(g, n->in[1]))))
             st = renumber_axis(R, id);
+        if (st == GS_OK && kind_of(n) == K_REDUCE && gs_ir_attr(n, "axes"))
+            st = renumber_axes_attr(R, id);
     }
     /* the ops' outputs take that layout; foreign readers get theirs back */
     int nvals = R->nvals;
@@ -497,7 +612,7 @@ static gs_status apply(region *R, const gs_node *seed_copy)
         val->nelems = 0;
         val->flags |= GS_V_TYPED;
         if (foreign_readers(R, v))
-            st = keep_layout(R, v, seed_copy);
+            st = keep_layout(R, v);
     }
     /* the exits' readers read the region's values in that layout */
     for (int i = 0; i < R->nnodes && st == GS_OK; i++) {
@@ -530,6 +645,35 @@ static void clear(region *R)
     R->nvals = R->nnodes = R->next = 0;
 }
 
+/* The permutation seed node n moves its input by (into p), and its rank, or
+ * -1: a Transpose's perm, or for a Reshape that moves only axes of length 1
+ * the one that keeps the longer axes in order and the unit axes in order. */
+static int seed_perm(const gs_graph *g, const gs_node *n, int64_t *p)
+{
+    if (!strcmp(n->op, "Transpose"))
+        return perm_of(n, p);
+    if (strcmp(n->op, "Reshape"))
+        return -1;
+    const gs_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+    int r = x->rank;
+    if (r < 1 || r != y->rank)
+        return -1;
+    int unit = 0, longer = 0;   /* the next unit and longer axes of x to place */
+    for (int k = 0; k < r; k++) {
+        bool one = !y->dims[k].sym && y->dims[k].v == 1;
+        int *next = one ? &unit : &longer;
+        while (*next < r && (x->dims[*next].sym || (x->dims[*next].v == 1) != one))
+            ++*next;
+        if (*next == r)
+            return -1;
+        p[k] = (*next)++;
+    }
+    bool identity = true;
+    for (int k = 0; k < r; k++)
+        identity &= p[k] == k;
+    return !identity && unit_reshape(g, n, p, r) ? r : -1;
+}
+
 gs_status gs_cancel_transpose_pairs(gs_graph *g, int *count)
 {
     *count = 0;
@@ -547,15 +691,14 @@ gs_status gs_cancel_transpose_pairs(gs_graph *g, int *count)
     }
     for (gs_id i = 0; i < nn && st == GS_OK; i++) {
         const gs_node *n = &g->nodes[i];
-        if ((n->flags & GS_N_DEAD) || R.nmark[i] || strcmp(n->op, "Transpose") || *n->domain || n->nin < 1 ||
-            n->in[0] == GS_NONE || n->nout != 1 || (R.r = perm_of(n, R.p)) < 1)
+        if ((n->flags & GS_N_DEAD) || R.nmark[i] || *n->domain || n->nin < 1 || n->in[0] == GS_NONE ||
+            n->nout != 1 || (R.r = seed_perm(g, n, R.p)) < 1)
             continue;
         for (int k = 0; k < R.r; k++)
             R.inv[R.p[k]] = k;
-        gs_node seed = *n;   /* its perm attribute, for the Transposes a move adds */
         bool ok = add_node(&R, i, NODE_ENTRY) && add_value(&R, n->out[0], n->in[0]) && grow_region(&R);
-        if (ok && gain(&R) > 0) {
-            st = apply(&R, &seed);
+        if (ok && pays(&R)) {
+            st = apply(&R);
             ++*count;
         }
         clear(&R);

@@ -2,9 +2,11 @@
 """A Transpose and the Transpose undoing it, with only elementwise ops between
 them (channels-last converters write every Conv between such a pair, its bias
 Add and activation after it), cancel: the ops work in the first one's input
-layout, their constants permuted to it. A Concat, a Pad and a
-per-channel QuantizeLinear and DequantizeLinear move too, their axis and
-pads renumbered (the Pad then folds into the Conv it pads). Regions join: a residual Add of two such
+layout, their constants permuted to it. A Concat, a Pad, a
+per-channel QuantizeLinear and DequantizeLinear and a reduction keeping its
+dims move too, their axes and pads renumbered (the Pad then folds into the
+Conv it pads); a Reshape that moves only axes of length 1 counts as the
+Transpose it equals (a squeeze-and-excitation block's). Regions join: a residual Add of two such
 chains, a bias Add pulled in through the residual Add that reads it, a
 value read by something else as well, which then reads it through one new
 Transpose. Where the ops cannot all be moved so (a value that is a graph
@@ -154,6 +156,39 @@ def qdq_ref(x, per_axis=True):
     return ((q - z) * s).astype(np.float32)
 
 
+W1 = rng.standard_normal((3, 3, 1, 1)).astype(np.float32)
+
+
+def se_block():
+    """A squeeze-and-excitation block on channels-last values: a mean over H and W, a 1x1 Conv
+    between two Reshapes that move only axes of length 1 (what transpose-unit-reshape makes of a
+    converter's Transposes there), a Sigmoid scaling the input. Everything moves: no Transpose or
+    Reshape is left."""
+    n = helper.make_node
+    ints = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC),
+             n("ReduceMean", ["a"], ["m"], axes=[1, 2], keepdims=1), n("Reshape", ["m", "to_nchw"], ["mc"]),
+             n("Conv", ["mc", "w1"], ["c"]), n("Reshape", ["c", "to_nhwc"], ["cl"]), n("Sigmoid", ["cl"], ["s"]),
+             n("Mul", ["a", "s"], ["ms"]), n("Transpose", ["ms"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [const("w1", W1), ints("to_nchw", [1, 3, 1, 1]), ints("to_nhwc", [1, 1, 1, 3])],
+                 [("x", [1, 3, 4, 5])], ["y"])
+
+
+def se_ref(x):
+    m = x.mean(axis=(2, 3))
+    c = m @ W1[:, :, 0, 0].T
+    return (x * (1 / (1 + np.exp(-c)))[:, :, None, None]).astype(np.float32)
+
+
+def reduce_sum():
+    """ReduceSum (axes as an input at opset 13) over the channels-last H and W, keeping them."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("ReduceSum", ["a", "axes"], ["r"], keepdims=1),
+             n("Transpose", ["r"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "axes")], [("x", [1, 3, 4, 5])],
+                 ["y"])
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -217,6 +252,8 @@ CASES = [
      lambda x: np.maximum(np.concatenate([x, C2.transpose(NHWC_TO_NCHW)], axis=1), 0), ["Concat", "Relu"]),
     ("pad-conv", pad_conv(), (1, 3, 4, 5), None, ["Add", "Relu", "Conv"]),
     ("qdq-per-axis", qdq_per_axis(), (1, 3, 4, 5), qdq_ref, ["QuantizeLinear", "DequantizeLinear"]),
+    ("se-block", se_block(), (1, 3, 4, 5), se_ref, ["ReduceMean", "Conv", "Sigmoid", "Mul"]),
+    ("reduce-sum", reduce_sum(), (1, 3, 4, 5), lambda x: x.sum(axis=(2, 3), keepdims=True), ["ReduceSum"]),
     ("qdq-per-tensor", qdq_per_axis(False), (1, 3, 4, 5), lambda x: qdq_ref(x, False),
      ["QuantizeLinear", "DequantizeLinear"]),
     ("foreign-reader", foreign_reader(), (1, 3, 4, 5), None, ["Add", "Relu", "Transpose", "Softmax"]),
