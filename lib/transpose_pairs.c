@@ -24,12 +24,29 @@
 
 #include <string.h>
 
+enum { AXIS_NONE = 99 };
+
+/* The default axis of an op working along one axis that a region can hold
+ * with the axis renumbered, or AXIS_NONE: a Softmax, LogSoftmax or Hardmax
+ * from opset 13 (before, they work on the input flattened to 2-D from the
+ * axis on, which a permutation changes), an ArgMax or ArgMin keeping the
+ * reduced dim. */
+static int axis_default(const gs_node *n)
+{
+    if (!strcmp(n->op, "Softmax") || !strcmp(n->op, "LogSoftmax") || !strcmp(n->op, "Hardmax"))
+        return n->def && n->def->since >= 13 ? -1 : AXIS_NONE;
+    if (!strcmp(n->op, "ArgMax") || !strcmp(n->op, "ArgMin"))
+        return gs_attr_int(n, "keepdims", 1) == 1 ? 0 : AXIS_NONE;
+    return AXIS_NONE;
+}
+
 /* What a region can hold: elementwise ops, and those whose axes it
  * renumbers: a Concat's axis, a Pad's pads (the paddings converters write
  * before a channels-last Conv with SAME padding), a per-axis quantization's
  * axis (a per-tensor one is elementwise), a reduction's axes when it keeps
- * the reduced dims (a squeeze-and-excitation block's mean over H and W). */
-typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE } op_kind;
+ * the reduced dims (a squeeze-and-excitation block's mean over H and W), the
+ * axis of a softmax or an arg max (a segmentation head's, over channels). */
+typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS } op_kind;
 
 static op_kind kind_of(const gs_node *n)
 {
@@ -43,6 +60,8 @@ static op_kind kind_of(const gs_node *n)
         return K_QDQ;
     if (!strncmp(n->op, "Reduce", 6))
         return K_REDUCE;
+    if (axis_default(n) != AXIS_NONE)
+        return K_AXIS;
     /* the registry's elementwise ops: each output element from the input elements at its
        place (after broadcasting), no axis attribute */
     return n->def && (n->def->flags & GS_OP_ELEMENTWISE) ? K_ELEMENTWISE : K_NONE;
@@ -248,8 +267,10 @@ static bool fits(const region *R, const gs_node *n)
 {
     const gs_graph *g = R->g;
     op_kind k = kind_of(n);
-    if (k == K_NONE || g->values[n->out[0]].rank != R->r)
-        return false;
+    gs_id out = n->out[0];
+    if (k == K_NONE || out >= R->nv || g->values[out].rank != R->r ||
+        (g->values[out].flags & (GS_V_OUTPUT | GS_V_OUTER)) || gs_ir_captured(g, out))
+        return false;   /* (an op writing a graph output stays a foreign reader) */
     if (k == K_CONCAT) {
         const gs_attr *a = gs_ir_attr(n, "axis");
         if (!a || a->type != GS_A_INT || a->i < -R->r || a->i >= R->r)
@@ -257,6 +278,10 @@ static bool fits(const region *R, const gs_node *n)
         for (int i = 0; i < n->nin; i++)   /* a constant must be of the full rank */
             if (n->in[i] == GS_NONE || (g->values[n->in[i]].init && g->values[n->in[i]].rank != R->r))
                 return false;
+    }
+    if (k == K_AXIS) {
+        int64_t axis = gs_attr_int(n, "axis", axis_default(n));
+        return n->nin == 1 && n->in[0] != GS_NONE && axis >= -R->r && axis < R->r;
     }
     if (k == K_REDUCE) {   /* keepdims, and axes as an attribute or a constant input, or none */
         const gs_value *ax = n->nin > 1 && n->in[1] != GS_NONE ? &g->values[n->in[1]] : NULL;
@@ -540,9 +565,9 @@ static gs_status renumber_axes_attr(const region *R, gs_id id)
     return GS_OK;
 }
 
-/* A Concat's or a quantization's axis in the entries' input layout: axis k
- * is axis p[k] there (a quantization's default axis, 1, written out). */
-static gs_status renumber_axis(const region *R, gs_id id)
+/* An axis attribute in the entries' input layout: axis k is axis p[k] there
+ * (written out where the node left it at its default, dflt). */
+static gs_status renumber_axis(const region *R, gs_id id, int64_t dflt)
 {
     gs_graph *g = R->g;
     gs_node *n = &g->nodes[id];
@@ -554,7 +579,7 @@ static gs_status renumber_axis(const region *R, gs_id id)
     while (i < n->nattrs && strcmp(attrs[i].name, "axis"))
         i++;
     if (i == n->nattrs)
-        attrs[n->nattrs++] = (gs_attr){ .name = "axis", .type = GS_A_INT, .i = 1 };
+        attrs[n->nattrs++] = (gs_attr){ .name = "axis", .type = GS_A_INT, .i = dflt };
     attrs[i].i = R->p[attrs[i].i < 0 ? attrs[i].i + R->r : attrs[i].i];
     attrs[i].src = NULL;   /* written from the IR, not copied from the input file */
     n->attrs = attrs;
@@ -591,7 +616,9 @@ static gs_status apply(region *R)
         }
         const gs_node *n = &g->nodes[id];
         if (st == GS_OK && (kind_of(n) == K_CONCAT || (kind_of(n) == K_QDQ && !scalar_input(g, n->in[1]))))
-            st = renumber_axis(R, id);
+            st = renumber_axis(R, id, 1);
+        if (st == GS_OK && kind_of(n) == K_AXIS)
+            st = renumber_axis(R, id, axis_default(n));
         if (st == GS_OK && kind_of(n) == K_REDUCE && gs_ir_attr(n, "axes"))
             st = renumber_axes_attr(R, id);
     }

@@ -3,8 +3,8 @@
 them (channels-last converters write every Conv between such a pair, its bias
 Add and activation after it), cancel: the ops work in the first one's input
 layout, their constants permuted to it. A Concat, a Pad, a
-per-channel QuantizeLinear and DequantizeLinear and a reduction keeping its
-dims move too, their axes and pads renumbered (the Pad then folds into the
+per-channel QuantizeLinear and DequantizeLinear, a reduction keeping its
+dims, a Softmax and an ArgMax move too, their axes and pads renumbered (the Pad then folds into the
 Conv it pads); a Reshape that moves only axes of length 1 counts as the
 Transpose it equals (a squeeze-and-excitation block's). Regions join: a residual Add of two such
 chains, a bias Add pulled in through the residual Add that reads it, a
@@ -189,6 +189,22 @@ def reduce_sum():
                  ["y"])
 
 
+def over_channels(op, **attrs):
+    """A segmentation head's softmax or arg max over the channels-last axis, back to channels first."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n(op, ["a"], ["s"], **attrs),
+             n("Transpose", ["s"], ["y"], perm=NHWC_TO_NCHW)]
+    g = helper.make_graph(nodes, "pairs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT if op == "Softmax" else
+                                                         TensorProto.INT64, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def softmax_ref(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -253,6 +269,9 @@ CASES = [
     ("pad-conv", pad_conv(), (1, 3, 4, 5), None, ["Add", "Relu", "Conv"]),
     ("qdq-per-axis", qdq_per_axis(), (1, 3, 4, 5), qdq_ref, ["QuantizeLinear", "DequantizeLinear"]),
     ("se-block", se_block(), (1, 3, 4, 5), se_ref, ["ReduceMean", "Conv", "Sigmoid", "Mul"]),
+    ("softmax-channels", over_channels("Softmax", axis=-1), (1, 3, 4, 5), softmax_ref, ["Softmax"]),
+    ("argmax-channels", over_channels("ArgMax", axis=3), (1, 3, 4, 5),
+     lambda x: x.argmax(axis=1)[:, None].astype(np.int64), ["ArgMax"]),
     ("reduce-sum", reduce_sum(), (1, 3, 4, 5), lambda x: x.sum(axis=(2, 3), keepdims=True), ["ReduceSum"]),
     ("qdq-per-tensor", qdq_per_axis(False), (1, 3, 4, 5), lambda x: qdq_ref(x, False),
      ["QuantizeLinear", "DequantizeLinear"]),
