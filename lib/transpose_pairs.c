@@ -181,7 +181,8 @@ static uint8_t mark_of(const region *R, gs_id id)
  * transpose-unit-reshape rule gives such a Transpose). */
 static bool unit_reshape(const gs_graph *g, const gs_node *n, const int64_t *perm, int r)
 {
-    if (strcmp(n->op, "Reshape") || *n->domain || n->nin < 1 || n->in[0] == GS_NONE)
+    if (strcmp(n->op, "Reshape") || *n->domain || n->nin < 1 || n->in[0] == GS_NONE || n->nout < 1 ||
+        n->out[0] == GS_NONE)
         return false;
     const gs_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
     if (x->rank != r || y->rank != r)
@@ -204,6 +205,8 @@ static bool unit_reshape(const gs_graph *g, const gs_node *n, const int64_t *per
 static bool entry_like(const region *R, const gs_node *n)
 {
     int64_t q[GS_MAX_RANK];
+    if (n->nin < 1 || n->in[0] == GS_NONE || n->nout < 1 || n->out[0] == GS_NONE)
+        return false;
     if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r) {
         for (int k = 0; k < R->r; k++)
             if (q[k] != R->p[k])
@@ -218,6 +221,8 @@ static bool entry_like(const region *R, const gs_node *n)
 static bool exit_like(const region *R, const gs_node *n)
 {
     int64_t q[GS_MAX_RANK];
+    if (n->nout < 1 || n->out[0] == GS_NONE)
+        return false;
     if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r)
         return inverse(R->p, q, R->r);
     return unit_reshape(R->g, n, R->inv, R->r);
@@ -719,7 +724,7 @@ gs_status gs_cancel_transpose_pairs(gs_graph *g, int *count)
     for (gs_id i = 0; i < nn && st == GS_OK; i++) {
         const gs_node *n = &g->nodes[i];
         if ((n->flags & GS_N_DEAD) || R.nmark[i] || *n->domain || n->nin < 1 || n->in[0] == GS_NONE ||
-            n->nout != 1 || (R.r = seed_perm(g, n, R.p)) < 1)
+            n->nout != 1 || n->out[0] == GS_NONE || (R.r = seed_perm(g, n, R.p)) < 1)
             continue;
         for (int k = 0; k < R.r; k++)
             R.inv[R.p[k]] = k;
