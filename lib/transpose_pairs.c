@@ -216,13 +216,13 @@ static bool entry_like(const region *R, const gs_node *n)
     return unit_reshape(R->g, n, R->p, R->r);
 }
 
-/* Node n moves a region value back: a Transpose undoing p, or a Reshape doing
+/* Node n moves region value v back: a Transpose undoing p, or a Reshape doing
  * the same. */
-static bool exit_like(const region *R, const gs_node *n)
+static bool exit_like(const region *R, const gs_node *n, gs_id v)
 {
     int64_t q[GS_MAX_RANK];
-    if (n->nout < 1 || n->out[0] == GS_NONE)
-        return false;
+    if (n->nin < 1 || n->in[0] != v || n->nout < 1 || n->out[0] == GS_NONE)
+        return false;   /* (v read as a Reshape's shape is no exit) */
     if (!strcmp(n->op, "Transpose") && !*n->domain && perm_of(n, q) == R->r)
         return inverse(R->p, q, R->r);
     return unit_reshape(R->g, n, R->inv, R->r);
@@ -381,7 +381,7 @@ static bool grow_region(region *R)
             uint8_t m = mark_of(R, id);
             if (m == NODE_OP || m == NODE_EXIT || m == NODE_ENTRY || m == NODE_NEW)
                 continue;   /* in the region, or a node of the pass's own (a foreign reader) */
-            if (exit_like(R, n)) {
+            if (exit_like(R, n, v)) {
                 if (!add_node(R, id, NODE_EXIT))
                     return false;
                 continue;
