@@ -45,12 +45,20 @@ static int axis_default(const gs_node *n)
  * before a channels-last Conv with SAME padding), a per-axis quantization's
  * axis (a per-tensor one is elementwise), a reduction's axes when it keeps
  * the reduced dims (a squeeze-and-excitation block's mean over H and W), the
- * axis of a softmax or an arg max (a segmentation head's, over channels). */
-typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS } op_kind;
+ * axis of a softmax or an arg max (a segmentation head's, over channels), a
+ * Split's axis (its sizes along it stay). */
+typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS, K_SPLIT } op_kind;
 
 static op_kind kind_of(const gs_node *n)
 {
-    if ((*n->domain && strcmp(n->domain, "ai.onnx")) || n->nout != 1 || n->out[0] == GS_NONE)
+    if ((*n->domain && strcmp(n->domain, "ai.onnx")) || n->nout < 1)
+        return K_NONE;
+    for (int k = 0; k < n->nout; k++)
+        if (n->out[k] == GS_NONE)
+            return K_NONE;
+    if (!strcmp(n->op, "Split"))
+        return K_SPLIT;
+    if (n->nout != 1)
         return K_NONE;
     if (!strcmp(n->op, "Concat"))
         return K_CONCAT;
@@ -272,10 +280,20 @@ static bool fits(const region *R, const gs_node *n)
 {
     const gs_graph *g = R->g;
     op_kind k = kind_of(n);
-    gs_id out = n->out[0];
-    if (k == K_NONE || out >= R->nv || g->values[out].rank != R->r ||
-        (g->values[out].flags & (GS_V_OUTPUT | GS_V_OUTER)) || gs_ir_captured(g, out))
-        return false;   /* (an op writing a graph output stays a foreign reader) */
+    if (k == K_NONE)
+        return false;
+    for (int i = 0; i < n->nout; i++) {
+        gs_id out = n->out[i];
+        if (out >= R->nv || g->values[out].rank != R->r || (g->values[out].flags & (GS_V_OUTPUT | GS_V_OUTER)) ||
+            gs_ir_captured(g, out))
+            return false;   /* (an op writing a graph output stays a foreign reader) */
+    }
+    if (k == K_SPLIT) {   /* the sizes as an attribute, a constant input or none */
+        int64_t axis = gs_attr_int(n, "axis", 0);
+        const gs_value *sz = n->nin > 1 && n->in[1] != GS_NONE ? &g->values[n->in[1]] : NULL;
+        return n->nin <= 2 && n->in[0] != GS_NONE && axis >= -R->r && axis < R->r &&
+               (!sz || (sz->init && sz->init->data && sz->init->dtype == GS_INT64 && sz->init->rank == 1));
+    }
     if (k == K_CONCAT) {
         const gs_attr *a = gs_ir_attr(n, "axis");
         if (!a || a->type != GS_A_INT || a->i < -R->r || a->i >= R->r)
@@ -365,7 +383,10 @@ static bool add_op(region *R, gs_id id, int depth)
     for (int k = 0; k < n->nin; k++)
         if (!admissible(R, n->in[k]) && !pull(R, n->in[k], depth))
             return false;
-    return add_value(R, n->out[0], n->out[0]);
+    for (int k = 0; k < n->nout; k++)
+        if (!add_value(R, n->out[k], n->out[k]))
+            return false;
+    return true;
 }
 
 /* Grow the region from its values; false when it cannot be moved (a region
@@ -610,7 +631,8 @@ static gs_status apply(region *R)
                 if (R->zero[c] != c)
                     st = gs_ir_set_input(g, id, k, R->zero[c]);
             } else if (kind_of(&g->nodes[id]) == K_REDUCE ? k == 1
-                                                           : !scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ) {
+                                                           : !scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ &&
+                                                                 kind_of(&g->nodes[id]) != K_SPLIT) {
                 op_kind kind = kind_of(&g->nodes[id]);
                 const gs_tensor *in = g->values[c].init;
                 gs_tensor *t = kind == K_PAD ? renumbered_pads(R, in) : kind == K_REDUCE ? renumbered_axes(R, in)
@@ -624,6 +646,8 @@ static gs_status apply(region *R)
             st = renumber_axis(R, id, 1);
         if (st == GS_OK && kind_of(n) == K_AXIS)
             st = renumber_axis(R, id, axis_default(n));
+        if (st == GS_OK && kind_of(n) == K_SPLIT)
+            st = renumber_axis(R, id, 0);
         if (st == GS_OK && kind_of(n) == K_REDUCE && gs_ir_attr(n, "axes"))
             st = renumber_axes_attr(R, id);
     }

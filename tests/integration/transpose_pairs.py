@@ -2,16 +2,18 @@
 """A Transpose and the Transpose undoing it, with only elementwise ops between
 them (channels-last converters write every Conv between such a pair, its bias
 Add and activation after it), cancel: the ops work in the first one's input
-layout, their constants permuted to it. A Concat, a Pad, a
-per-channel QuantizeLinear and DequantizeLinear, a reduction keeping its
-dims, a Softmax and an ArgMax move too, their axes and pads renumbered (the Pad then folds into the
-Conv it pads); a Reshape that moves only axes of length 1 counts as the
-Transpose it equals (a squeeze-and-excitation block's). Regions join: a residual Add of two such
-chains, a bias Add pulled in through the residual Add that reads it, a
-value read by something else as well, which then reads it through one new
+layout, their constants permuted to it.
+
+A Concat, a Pad, a per-channel QuantizeLinear and DequantizeLinear, a
+reduction keeping its dims, a Softmax, an ArgMax and a Split move too, their
+axes and pads renumbered (the Pad then folds into the Conv it pads); a
+Reshape that moves only axes of length 1 counts as the Transpose it equals
+(a squeeze-and-excitation block's). Regions join: a residual Add of two such
+chains, a bias Add pulled in through the residual Add that reads it, a value
+read by something else as well, which then reads it through one new
 Transpose. Where the ops cannot all be moved so (a value that is a graph
-output, an input that is not a constant, permutations that do not undo
-each other), nothing changes.
+output, an input that is not a constant, permutations that do not undo each
+other), nothing changes.
 
 Builds one model per case, optimizes it with `--verify`, compares the ops
 left, and checks the output against NumPy with `graphsub run --data` (the
@@ -205,6 +207,21 @@ def softmax_ref(x):
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def split_channels():
+    """A channels-last Split of the channels into 1 and 2, a Relu and a Sigmoid on the parts,
+    concatenated back: a channel split as ShuffleNet-style blocks write it."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("Split", ["a", "sizes"], ["p0", "p1"], axis=3),
+             n("Relu", ["p0"], ["r0"]), n("Sigmoid", ["p1"], ["r1"]), n("Concat", ["r1", "r0"], ["c"], axis=-1),
+             n("Transpose", ["c"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "sizes")], [("x", [1, 3, 4, 5])],
+                 ["y"])
+
+
+def split_ref(x):
+    return np.concatenate([1 / (1 + np.exp(-x[:, 1:])), np.maximum(x[:, :1], 0)], axis=1).astype(np.float32)
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -269,6 +286,7 @@ CASES = [
     ("pad-conv", pad_conv(), (1, 3, 4, 5), None, ["Add", "Relu", "Conv"]),
     ("qdq-per-axis", qdq_per_axis(), (1, 3, 4, 5), qdq_ref, ["QuantizeLinear", "DequantizeLinear"]),
     ("se-block", se_block(), (1, 3, 4, 5), se_ref, ["ReduceMean", "Conv", "Sigmoid", "Mul"]),
+    ("split-channels", split_channels(), (1, 3, 4, 5), split_ref, ["Split", "Relu", "Sigmoid", "Concat"]),
     ("softmax-channels", over_channels("Softmax", axis=-1), (1, 3, 4, 5), softmax_ref, ["Softmax"]),
     ("argmax-channels", over_channels("ArgMax", axis=3), (1, 3, 4, 5),
      lambda x: x.argmax(axis=1)[:, None].astype(np.int64), ["ArgMax"]),
