@@ -46,8 +46,9 @@ static int axis_default(const gs_node *n)
  * axis (a per-tensor one is elementwise), a reduction's axes when it keeps
  * the reduced dims (a squeeze-and-excitation block's mean over H and W), the
  * axis of a softmax or an arg max (a segmentation head's, over channels), a
- * Split's axis (its sizes along it stay). */
-typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS, K_SPLIT } op_kind;
+ * Split's axis (its sizes along it stay), a Resize's scales, sizes and roi
+ * (an upsampling written on channels-last values). */
+typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS, K_SPLIT, K_RESIZE } op_kind;
 
 static op_kind kind_of(const gs_node *n)
 {
@@ -64,6 +65,8 @@ static op_kind kind_of(const gs_node *n)
         return K_CONCAT;
     if (!strcmp(n->op, "Pad"))
         return K_PAD;
+    if (!strcmp(n->op, "Resize"))
+        return K_RESIZE;
     if (!strcmp(n->op, "QuantizeLinear") || !strcmp(n->op, "DequantizeLinear"))
         return K_QDQ;
     if (!strncmp(n->op, "Reduce", 6))
@@ -116,7 +119,8 @@ static bool scalar_input(const gs_graph *g, gs_id c)
 static bool constant_input(const gs_graph *g, gs_id c, int r)
 {
     const gs_tensor *t = g->values[c].init;
-    return t && t->data && t->rank <= r && gs_dtype_size(t->dtype) && !(g->values[c].flags & GS_V_INPUT);
+    return t && (t->data || !gs_tensor_numel(t)) && t->rank <= r && gs_dtype_size(t->dtype) &&
+           !(g->values[c].flags & GS_V_INPUT);
 }
 
 /* Constant t, its dims extended to rank r with leading 1s, permuted by inv
@@ -287,6 +291,17 @@ static bool fits(const region *R, const gs_node *n)
         if (out >= R->nv || g->values[out].rank != R->r || (g->values[out].flags & (GS_V_OUTPUT | GS_V_OUTER)) ||
             gs_ir_captured(g, out))
             return false;   /* (an op writing a graph output stays a foreign reader) */
+    }
+    if (k == K_RESIZE) {   /* scales, sizes and roi constants of one or two per axis, or empty */
+        if (n->nin < 2 || n->nin > 4 || gs_ir_attr(n, "axes") || n->in[0] == GS_NONE || g->values[n->in[0]].init)
+            return false;
+        for (int i = 1; i < n->nin; i++) {
+            const gs_tensor *t = n->in[i] == GS_NONE ? NULL : g->values[n->in[i]].init;
+            int64_t e = t ? gs_tensor_numel(t) : 0;
+            if (n->in[i] != GS_NONE && (!t || (!t->data && e) || t->rank != 1 || (e != 0 && e != R->r && e != 2 * R->r)))
+                return false;
+        }
+        return true;
     }
     if (k == K_SPLIT) {   /* the sizes as an attribute, a constant input or none */
         int64_t axis = gs_attr_int(n, "axis", 0);
@@ -527,22 +542,21 @@ static gs_status keep_layout(region *R, gs_id v)
     return st;
 }
 
-/* A Pad's pads in the entries' input layout: axis k's pair goes to axis p[k]. */
-static gs_tensor *renumbered_pads(const region *R, const gs_tensor *pads)
+/* A constant of one element per axis (a Resize's scales or sizes) or of two
+ * (a Pad's pads, a Resize's roi: every axis's first, then every axis's
+ * second) in the entries' input layout: axis k's elements go to axis p[k]. */
+static gs_tensor *renumbered_per_axis(const region *R, const gs_tensor *in)
 {
+    int64_t n = gs_tensor_numel(in);
+    size_t es = gs_dtype_size(in->dtype);
     gs_tensor *t = gs_arena_alloc(R->g->perm, sizeof *t);
-    int64_t *data = gs_arena_alloc(R->g->perm, 2 * (size_t)R->r * sizeof *data);
+    char *data = gs_arena_alloc(R->g->perm, (size_t)(n ? n : 1) * es);
     if (!t || !data)
         return NULL;
-    *t = (gs_tensor){ .dtype = GS_INT64, .rank = 1, .dims = { 2 * R->r }, .data = data,
-                      .nbytes = 2 * (size_t)R->r * sizeof *data };
-    for (int k = 0; k < R->r; k++) {
-        int64_t b, e;
-        memcpy(&b, (const char *)pads->data + (size_t)k * sizeof b, sizeof b);
-        memcpy(&e, (const char *)pads->data + (size_t)(R->r + k) * sizeof e, sizeof e);
-        data[R->p[k]] = b;
-        data[R->r + R->p[k]] = e;
-    }
+    *t = (gs_tensor){ .dtype = in->dtype, .rank = 1, .dims = { n }, .data = data, .nbytes = (size_t)n * es };
+    for (int64_t half = 0; half < n; half += R->r)   /* one pass per element of each axis */
+        for (int k = 0; k < R->r; k++)
+            memcpy(data + (size_t)(half + R->p[k]) * es, (const char *)in->data + (size_t)(half + k) * es, es);
     return t;
 }
 
@@ -630,12 +644,15 @@ static gs_status apply(region *R)
             if (zero_of(R, c) != GS_NONE) {
                 if (R->zero[c] != c)
                     st = gs_ir_set_input(g, id, k, R->zero[c]);
+            } else if (kind_of(&g->nodes[id]) == K_RESIZE && g->values[c].init && !gs_tensor_numel(g->values[c].init)) {
+                continue;   /* an empty roi or scales stays as it is */
             } else if (kind_of(&g->nodes[id]) == K_REDUCE ? k == 1
                                                            : !scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ &&
                                                                  kind_of(&g->nodes[id]) != K_SPLIT) {
                 op_kind kind = kind_of(&g->nodes[id]);
                 const gs_tensor *in = g->values[c].init;
-                gs_tensor *t = kind == K_PAD ? renumbered_pads(R, in) : kind == K_REDUCE ? renumbered_axes(R, in)
+                gs_tensor *t = kind == K_PAD || kind == K_RESIZE ? renumbered_per_axis(R, in)
+                               : kind == K_REDUCE                ? renumbered_axes(R, in)
                                                                                         : permuted(g, in, R->inv, R->r);
                 gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
                 st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);

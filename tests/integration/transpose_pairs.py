@@ -5,8 +5,8 @@ Add and activation after it), cancel: the ops work in the first one's input
 layout, their constants permuted to it.
 
 A Concat, a Pad, a per-channel QuantizeLinear and DequantizeLinear, a
-reduction keeping its dims, a Softmax, an ArgMax and a Split move too, their
-axes and pads renumbered (the Pad then folds into the Conv it pads); a
+reduction keeping its dims, a Softmax, an ArgMax, a Split and a Resize move
+too, their axes, pads and scales renumbered (the Pad then folds into the Conv it pads); a
 Reshape that moves only axes of length 1 counts as the Transpose it equals
 (a squeeze-and-excitation block's). Regions join: a residual Add of two such
 chains, a bias Add pulled in through the residual Add that reads it, a value
@@ -222,6 +222,16 @@ def split_ref(x):
     return np.concatenate([1 / (1 + np.exp(-x[:, 1:])), np.maximum(x[:, :1], 0)], axis=1).astype(np.float32)
 
 
+def resize_nhwc():
+    """A nearest 2x upsampling written on channels-last values (scales [1, 2, 2, 1], an empty roi)."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC),
+             n("Resize", ["a", "roi", "scales"], ["u"], mode="nearest"), n("Relu", ["u"], ["r"]),
+             n("Transpose", ["r"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [const("roi", np.zeros(0, dtype=np.float32)),
+                         const("scales", np.array([1, 2, 2, 1], dtype=np.float32))], [("x", [1, 3, 4, 5])], ["y"])
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -287,6 +297,8 @@ CASES = [
     ("qdq-per-axis", qdq_per_axis(), (1, 3, 4, 5), qdq_ref, ["QuantizeLinear", "DequantizeLinear"]),
     ("se-block", se_block(), (1, 3, 4, 5), se_ref, ["ReduceMean", "Conv", "Sigmoid", "Mul"]),
     ("split-channels", split_channels(), (1, 3, 4, 5), split_ref, ["Split", "Relu", "Sigmoid", "Concat"]),
+    ("resize-nhwc", resize_nhwc(), (1, 3, 4, 5), lambda x: np.maximum(x.repeat(2, axis=2).repeat(2, axis=3), 0),
+     ["Resize", "Relu"]),
     ("softmax-channels", over_channels("Softmax", axis=-1), (1, 3, 4, 5), softmax_ref, ["Softmax"]),
     ("argmax-channels", over_channels("ArgMax", axis=3), (1, 3, 4, 5),
      lambda x: x.argmax(axis=1)[:, None].astype(np.int64), ["ArgMax"]),
