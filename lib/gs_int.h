@@ -116,6 +116,10 @@ const char *gs_dtype_name(int32_t dtype);       /* "float32", "int64"... */
 int64_t gs_tensor_numel(const gs_tensor *t);
 /* Element count of dims[0..rank); -1 on overflow. */
 int64_t gs_numel(const int64_t *dims, int rank);
+/* The elements (es bytes each) of a row-major array of dims[0..rank) into
+ * dst in the order Transpose{perm} gives: dst's dim k is dims[perm[k]]. src
+ * may sit unaligned; dst holds gs_numel(dims, rank) elements. */
+void gs_permute_elems(const void *src, const int64_t *dims, int rank, const int64_t *perm, size_t es, void *dst);
 float gs_half_to_float(uint16_t h);
 uint16_t gs_float_to_half(float f);
 float gs_bf16_to_float(uint16_t h);

@@ -205,7 +205,7 @@ static gs_status k_transpose(gs_kcall *k, const gs_tensor *const *in, int nin, g
 {
     (void)nin, (void)nout;
     const gs_tensor *x = in[0];
-    int64_t perm[GS_MAX_RANK], dims[GS_MAX_RANK], xs[GS_MAX_RANK], os[GS_MAX_RANK];
+    int64_t perm[GS_MAX_RANK], dims[GS_MAX_RANK];
     int np = int_list(k, in, 0, -1, "perm", perm, GS_MAX_RANK);
     if (np < 0)
         for (np = 0; np < x->rank; np++)
@@ -220,22 +220,9 @@ static gs_status k_transpose(gs_kcall *k, const gs_tensor *const *in, int nin, g
         dims[i] = x->dims[perm[i]];
     }
     gs_status st = gs_kmake(k, out, x->dtype, dims, np);
-    if (st != GS_OK)
-        return st;
-    strides_of(x->dims, x->rank, xs);
-    strides_of(dims, np, os);
-    size_t es = gs_dtype_size(x->dtype);
-    int64_t n = gs_tensor_numel(out);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t rem = i, src = 0;
-        for (int d = 0; d < np; d++) {
-            int64_t c = rem / os[d];
-            rem %= os[d];
-            src += c * xs[perm[d]];
-        }
-        memcpy((char *)out->data + i * (int64_t)es, (const char *)x->data + src * (int64_t)es, es);
-    }
-    return GS_OK;
+    if (st == GS_OK)
+        gs_permute_elems(x->data, x->dims, np, perm, gs_dtype_size(x->dtype), out->data);
+    return st;
 }
 
 /* ---- Concat, Split, Slice, Gather ---------------------------------------- */

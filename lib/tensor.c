@@ -45,6 +45,24 @@ int64_t gs_tensor_numel(const gs_tensor *t)
     return gs_numel(t->dims, t->rank);
 }
 
+void gs_permute_elems(const void *src, const int64_t *dims, int rank, const int64_t *perm, size_t es, void *dst)
+{
+    int64_t stride[GS_MAX_RANK], out[GS_MAX_RANK], idx[GS_MAX_RANK] = { 0 };   /* idx: dst's, row-major */
+    for (int k = rank - 1; k >= 0; k--)
+        stride[k] = k == rank - 1 ? 1 : stride[k + 1] * dims[k + 1];
+    for (int k = 0; k < rank; k++)
+        out[k] = dims[perm[k]];
+    int64_t n = gs_numel(dims, rank);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t from = 0;
+        for (int k = 0; k < rank; k++)
+            from += idx[k] * stride[perm[k]];
+        memcpy((char *)dst + (size_t)i * es, (const char *)src + (size_t)from * es, es);
+        for (int k = rank - 1; k >= 0 && ++idx[k] == out[k]; k--)
+            idx[k] = 0;
+    }
+}
+
 /* t->data for t's dtype and dims, zeroed or not. */
 static gs_status alloc_data(gs_ctx *ctx, gs_tensor *t, bool zero)
 {

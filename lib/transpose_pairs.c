@@ -5,19 +5,21 @@
  * Transpose -> Conv -> Transpose -> bias Add -> Relu -> Transpose -> Conv,
  * and a residual block's Add joins two such chains.
  *
- * A region grows from a Transpose with perm p (an entry): the values it
- * holds are in p's layout; every reader of one is an elementwise op, a
- * Concat or a Pad (which joins, its output too; a Concat's axis and a Pad's
- * pads are renumbered), a Transpose undoing p (an exit), or something
- * else (a foreign reader). An op joins when each of its inputs is a region
- * value, another Transpose with perm p (another entry), a one-element value
- * or a constant of at most the region's rank. Removing the region's entries
- * and exits and running its ops on the entries' inputs computes the same
- * (elementwise ops and broadcasting commute with a permutation applied to
- * all their operands, constants extended to the rank and permuted by the
- * inverse of p); a foreign reader then gets the value through a new
- * Transpose with perm p. That is done when it removes more Transposes than
- * it adds. No region value may be a graph output or read by a body.
+ * A region grows from a Transpose with perm p (an entry; a Reshape moving
+ * only axes of length 1 counts as the Transpose it equals): the values it
+ * holds are in p's layout; every reader of one is an op of a kind below
+ * (which joins, its outputs too), a Transpose undoing p (an exit), or
+ * something else (a foreign reader). An op joins when each of its inputs is
+ * a region value, another entry, a one-element value, a constant of at most
+ * the region's rank, or the output of an op that can join in turn (pulled
+ * in). Removing the region's entries and exits and running its ops on the
+ * entries' inputs computes the same (elementwise ops and broadcasting
+ * commute with a permutation applied to all their operands, constants
+ * extended to the rank and permuted by the inverse of p; the other kinds
+ * have their axes renumbered); a foreign reader then gets the value through
+ * a new Transpose with perm p. That is done when it removes more Transposes
+ * than it adds, and more elements moved. No region value may be a graph
+ * output or read by a body.
  */
 #include "gs_cleanup.h"
 #include "gs_ops.h"
@@ -127,34 +129,19 @@ static bool constant_input(const gs_graph *g, gs_id c, int r)
  * (out dim k = extended dim inv[k]): a new tensor in g's permanent arena. */
 static gs_tensor *permuted(gs_graph *g, const gs_tensor *t, const int64_t *inv, int r)
 {
-    int64_t ext[GS_MAX_RANK], stride[GS_MAX_RANK];
+    int64_t ext[GS_MAX_RANK];
     for (int k = 0; k < r; k++)
         ext[k] = k < r - t->rank ? 1 : t->dims[k - (r - t->rank)];
-    stride[r - 1] = 1;
-    for (int k = r - 2; k >= 0; k--)
-        stride[k] = stride[k + 1] * ext[k + 1];
     gs_tensor *o = gs_arena_alloc(g->perm, sizeof *o);
     size_t es = gs_dtype_size(t->dtype);
     int64_t n = gs_tensor_numel(t);
     char *data = o ? gs_arena_alloc(g->perm, (size_t)(n ? n : 1) * es) : NULL;
     if (!data)
         return NULL;
-    memset(o, 0, sizeof *o);
-    o->dtype = t->dtype;
-    o->rank = r;
+    *o = (gs_tensor){ .dtype = t->dtype, .rank = r, .data = data, .nbytes = (size_t)n * es };
     for (int k = 0; k < r; k++)
         o->dims[k] = ext[inv[k]];
-    o->data = data;
-    o->nbytes = (size_t)n * es;
-    int64_t idx[GS_MAX_RANK] = { 0 };   /* output index, row-major */
-    for (int64_t i = 0; i < n; i++) {
-        int64_t src = 0;
-        for (int k = 0; k < r; k++)
-            src += idx[k] * stride[inv[k]];
-        memcpy(data + (size_t)i * es, (const char *)t->data + (size_t)src * es, es);
-        for (int k = r - 1; k >= 0 && ++idx[k] == o->dims[k]; k--)
-            idx[k] = 0;
-    }
+    gs_permute_elems(t->data, ext, r, inv, es, data);
     return o;
 }
 
@@ -271,11 +258,18 @@ static bool admissible(const region *R, gs_id c)
     return c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(R->g, c) || constant_input(R->g, c, R->r);
 }
 
-/* Pad node n's pads: a constant int64 input of two per axis of rank r. */
-static const gs_tensor *pads_of(const gs_graph *g, const gs_node *n, int r)
+/* Input k of node n is a constant 1-D int64 list (a Pad's pads, a Split's
+ * sizes, a reduction's axes): its tensor, or NULL. */
+static const gs_tensor *int64_list(const gs_graph *g, const gs_node *n, int k)
 {
-    const gs_tensor *t = n->nin >= 2 && n->in[1] != GS_NONE ? g->values[n->in[1]].init : NULL;
-    return t && t->data && t->dtype == GS_INT64 && t->rank == 1 && t->dims[0] == 2 * r ? t : NULL;
+    const gs_tensor *t = n->nin > k && n->in[k] != GS_NONE ? g->values[n->in[k]].init : NULL;
+    return t && t->data && t->dtype == GS_INT64 && t->rank == 1 ? t : NULL;
+}
+
+/* Whether input k of node n is absent or a constant 1-D int64 list. */
+static bool no_input_or_list(const gs_graph *g, const gs_node *n, int k)
+{
+    return n->nin <= k || n->in[k] == GS_NONE || int64_list(g, n, k);
 }
 
 /* Node n is of a kind a region holds, writes a value of its rank, and has
@@ -305,9 +299,7 @@ static bool fits(const region *R, const gs_node *n)
     }
     if (k == K_SPLIT) {   /* the sizes as an attribute, a constant input or none */
         int64_t axis = gs_attr_int(n, "axis", 0);
-        const gs_value *sz = n->nin > 1 && n->in[1] != GS_NONE ? &g->values[n->in[1]] : NULL;
-        return n->nin <= 2 && n->in[0] != GS_NONE && axis >= -R->r && axis < R->r &&
-               (!sz || (sz->init && sz->init->data && sz->init->dtype == GS_INT64 && sz->init->rank == 1));
+        return n->nin <= 2 && n->in[0] != GS_NONE && axis >= -R->r && axis < R->r && no_input_or_list(g, n, 1);
     }
     if (k == K_CONCAT) {
         const gs_attr *a = gs_ir_attr(n, "axis");
@@ -322,10 +314,8 @@ static bool fits(const region *R, const gs_node *n)
         return n->nin == 1 && n->in[0] != GS_NONE && axis >= -R->r && axis < R->r;
     }
     if (k == K_REDUCE) {   /* keepdims, and axes as an attribute or a constant input, or none */
-        const gs_value *ax = n->nin > 1 && n->in[1] != GS_NONE ? &g->values[n->in[1]] : NULL;
         return gs_attr_int(n, "keepdims", 1) == 1 && n->nin <= 2 && n->in[0] != GS_NONE &&
-               !g->values[n->in[0]].init &&
-               (!ax || (ax->init && ax->init->data && ax->init->dtype == GS_INT64 && ax->init->rank == 1));
+               !g->values[n->in[0]].init && no_input_or_list(g, n, 1);
     }
     if (k == K_QDQ) {   /* x, then a scale and zero point per tensor or per axis, not blocked */
         if (n->nin < 2 || n->nin > 3 || gs_attr_int(n, "block_size", 0) || n->in[0] == GS_NONE ||
@@ -341,8 +331,9 @@ static bool fits(const region *R, const gs_node *n)
     }
     /* a Pad of a value (not a constant, which would need permuting too) with pads as an input
        (opset 11 on) and no axes input (opset 18) */
-    return k != K_PAD || (n->nin <= 3 && n->in[0] != GS_NONE && !g->values[n->in[0]].init && pads_of(g, n, R->r) &&
-                          (n->nin < 3 || n->in[2] == GS_NONE || scalar_input(g, n->in[2])));
+    const gs_tensor *pads = int64_list(g, n, 1);
+    return k != K_PAD || (n->nin <= 3 && n->in[0] != GS_NONE && !g->values[n->in[0]].init && pads &&
+                          pads->dims[0] == 2 * R->r && (n->nin < 3 || n->in[2] == GS_NONE || scalar_input(g, n->in[2])));
 }
 
 /* Value c, an input of an op joining the region, can join it too: an entry
@@ -442,18 +433,20 @@ static int foreign_readers(const region *R, gs_id v)
     return count;
 }
 
-/* Elements Transpose node id moves: none for a Reshape, and a dim not known
- * as a number counts as 64. */
-static double moved(const gs_graph *g, gs_id id)
+/* Elements of value v, a dim not known as a number counted as 64. */
+static double elems(const gs_value *v)
 {
-    const gs_node *n = &g->nodes[id];
-    if (strcmp(n->op, "Transpose"))
-        return 0;
-    const gs_value *v = &g->values[n->in[0]];
     double e = 1;
     for (int k = 0; k < v->rank; k++)
         e *= v->dims[k].sym || v->dims[k].v < 0 ? 64 : (double)v->dims[k].v;
     return e;
+}
+
+/* Elements Transpose node id moves: none for a Reshape. */
+static double moved(const gs_graph *g, gs_id id)
+{
+    const gs_node *n = &g->nodes[id];
+    return strcmp(n->op, "Transpose") ? 0 : elems(&g->values[n->in[0]]);
 }
 
 /* Whether moving the region pays: it removes more Transposes than it adds,
@@ -470,13 +463,8 @@ static bool pays(const region *R)
             removed++, removed_elems += moved(g, R->nodes[i]);   /* the entry goes */
     for (int i = 0; i < R->nvals; i++) {
         gs_id v = R->vals[i];
-        if (R->zero[v] == v && foreign_readers(R, v)) {
-            added++;
-            double e = 1;
-            for (int k = 0; k < R->r; k++)
-                e *= g->values[v].dims[k].sym || g->values[v].dims[k].v < 0 ? 64 : (double)g->values[v].dims[k].v;
-            added_elems += e;
-        }
+        if (R->zero[v] == v && foreign_readers(R, v))
+            added++, added_elems += elems(&g->values[v]);
     }
     int outputs = 0;
     for (int i = 0; i < R->nnodes; i++) {
@@ -627,46 +615,90 @@ static gs_status renumber_axis(const region *R, gs_id id, int64_t dflt)
     return GS_OK;
 }
 
+/* Input k of a region op of kind kind, constant c (not a region value): its
+ * tensor in the entries' input layout, or NULL (*st GS_OK) when it stays as
+ * it is. */
+static gs_tensor *constant_in_layout(const region *R, op_kind kind, int k, gs_id c, gs_status *st)
+{
+    const gs_tensor *t = R->g->values[c].init;
+    *st = GS_OK;
+    gs_tensor *o = NULL;
+    switch (kind) {
+    case K_QDQ:     /* scales and zero points per tensor or along the renumbered axis */
+    case K_SPLIT:   /* sizes along the renumbered axis */
+        return NULL;
+    case K_REDUCE:   /* input 1: its axes */
+        if (k != 1)
+            return NULL;
+        o = renumbered_axes(R, t);
+        break;
+    case K_PAD:
+    case K_RESIZE:   /* one or two per axis; an empty roi or scales stays */
+        if (scalar_input(R->g, c) || !gs_tensor_numel(t))
+            return NULL;
+        o = renumbered_per_axis(R, t);
+        break;
+    default:   /* broadcast against the region's values */
+        if (scalar_input(R->g, c))
+            return NULL;
+        o = permuted(R->g, t, R->inv, R->r);
+        break;
+    }
+    if (!o)
+        *st = gs_nomem(R->g->ctx);
+    return o;
+}
+
+/* Region op id reads its inputs in the entries' input layout: region values
+ * as they are there, constants rewritten, axes renumbered. */
+static gs_status relayout_op(region *R, gs_id id)
+{
+    gs_graph *g = R->g;
+    op_kind kind = kind_of(&g->nodes[id]);
+    gs_status st = GS_OK;
+    for (int k = 0; k < g->nodes[id].nin && st == GS_OK; k++) {
+        gs_id c = g->nodes[id].in[k];
+        if (c == GS_NONE)
+            continue;
+        if (zero_of(R, c) != GS_NONE) {
+            if (R->zero[c] != c)
+                st = gs_ir_set_input(g, id, k, R->zero[c]);
+            continue;
+        }
+        gs_tensor *t = constant_in_layout(R, kind, k, c, &st);
+        gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
+        if (t)
+            st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);
+    }
+    const gs_node *n = &g->nodes[id];
+    if (st != GS_OK)
+        return st;
+    switch (kind) {
+    case K_CONCAT:
+        return renumber_axis(R, id, 1);
+    case K_QDQ:   /* per axis only: a per-tensor one has no axis to keep */
+        return scalar_input(g, n->in[1]) ? GS_OK : renumber_axis(R, id, 1);
+    case K_AXIS:
+        return renumber_axis(R, id, axis_default(n));
+    case K_SPLIT:
+        return renumber_axis(R, id, 0);
+    case K_REDUCE:
+        return gs_ir_attr(n, "axes") ? renumber_axes_attr(R, id) : GS_OK;
+    default:
+        return GS_OK;
+    }
+}
+
 /* Move the region to its entries' input layout (see the top of the file). */
 static gs_status apply(region *R)
 {
     gs_graph *g = R->g;
     gs_status st = GS_OK;
-    /* the ops read the entries' inputs and permuted constants */
+    /* the ops read the entries' inputs and constants in their layout */
     for (int i = 0; i < R->nnodes && st == GS_OK; i++) {
         gs_id id = R->nodes[i];
-        if (R->nmark[id] != NODE_OP)
-            continue;
-        for (int k = 0; k < g->nodes[id].nin && st == GS_OK; k++) {
-            gs_id c = g->nodes[id].in[k];
-            if (c == GS_NONE)
-                continue;
-            if (zero_of(R, c) != GS_NONE) {
-                if (R->zero[c] != c)
-                    st = gs_ir_set_input(g, id, k, R->zero[c]);
-            } else if (kind_of(&g->nodes[id]) == K_RESIZE && g->values[c].init && !gs_tensor_numel(g->values[c].init)) {
-                continue;   /* an empty roi or scales stays as it is */
-            } else if (kind_of(&g->nodes[id]) == K_REDUCE ? k == 1
-                                                           : !scalar_input(g, c) && kind_of(&g->nodes[id]) != K_QDQ &&
-                                                                 kind_of(&g->nodes[id]) != K_SPLIT) {
-                op_kind kind = kind_of(&g->nodes[id]);
-                const gs_tensor *in = g->values[c].init;
-                gs_tensor *t = kind == K_PAD || kind == K_RESIZE ? renumbered_per_axis(R, in)
-                               : kind == K_REDUCE                ? renumbered_axes(R, in)
-                                                                                        : permuted(g, in, R->inv, R->r);
-                gs_id nc = t ? gs_ir_add_init(g, g->values[c].name, t) : GS_NONE;
-                st = nc == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(g->ctx)) : gs_ir_set_input(g, id, k, nc);
-            }
-        }
-        const gs_node *n = &g->nodes[id];
-        if (st == GS_OK && (kind_of(n) == K_CONCAT || (kind_of(n) == K_QDQ && !scalar_input(g, n->in[1]))))
-            st = renumber_axis(R, id, 1);
-        if (st == GS_OK && kind_of(n) == K_AXIS)
-            st = renumber_axis(R, id, axis_default(n));
-        if (st == GS_OK && kind_of(n) == K_SPLIT)
-            st = renumber_axis(R, id, 0);
-        if (st == GS_OK && kind_of(n) == K_REDUCE && gs_ir_attr(n, "axes"))
-            st = renumber_axes_attr(R, id);
+        if (R->nmark[id] == NODE_OP)
+            st = relayout_op(R, id);
     }
     /* the ops' outputs take that layout; foreign readers get theirs back */
     int nvals = R->nvals;
