@@ -5,7 +5,8 @@ A folder of 300 rule files (more than the 256 once read silently) lists all
 300 rules, and a rule in its last file applies. A file of 120,000 rules of one
 root op loads in CPU time roughly proportional to its size: loading it takes
 less than 8x the time of a file of 30,000 (appending a rule to its op's list
-walked the whole list, so the time grew with the square: 16x).
+walked the whole list, so the time grew with the square: 16x); each is the
+least CPU time of three runs.
 
 usage: rule_loading.py GRAPHSUB
 """
@@ -66,8 +67,13 @@ def main():
             with open(path, "w") as f:
                 json.dump({"rules": [{"name": f"r{i}", "class": "cleanup", "match": "Relu(Relu(x))",
                                       "rewrite": "Relu(x)"} for i in range(n)]}, f)
-            r, cpu[n] = cpu_of([gs, "optimize", m, "-o", os.path.join(d, "o.onnx"), "--rules", path, "-O1"])
-            check(r.returncode == 0, f"{n} rules load: exit {r.returncode} in {cpu[n]:.2f} s CPU")
+            # the least of three runs: a test running beside this one on the other core can
+            # double one run's CPU time (memory and cache shared), never shorten it
+            runs = [cpu_of([gs, "optimize", m, "-o", os.path.join(d, "o.onnx"), "--rules", path, "-O1"])
+                    for _ in range(3)]
+            cpu[n] = min(t for _, t in runs)
+            r = runs[0][0]
+            check(all(x.returncode == 0 for x, _ in runs), f"{n} rules load: exit {r.returncode} in {cpu[n]:.2f} s CPU")
         ratio = cpu[120000] / max(cpu[30000], 0.05)
         check(ratio < 8, f"4x the rules take {ratio:.1f}x the CPU time (linear: about 4; quadratic: 16)")
     return 1 if failures else 0
