@@ -12,7 +12,8 @@
  * something else (a foreign reader). An op joins when each of its inputs is
  * a region value, another entry, a one-element value, a constant of at most
  * the region's rank, or the output of an op that can join in turn (pulled
- * in). Removing the region's entries and exits and running its ops on the
+ * in), or a list of positions (a Slice's starts, ends and steps, a Gather's
+ * indices). Removing the region's entries and exits and running its ops on the
  * entries' inputs computes the same (elementwise ops and broadcasting
  * commute with a permutation applied to all their operands, constants
  * extended to the rank and permuted by the inverse of p; the other kinds
@@ -24,6 +25,7 @@
 #include "gs_cleanup.h"
 #include "gs_ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum { AXIS_NONE = 99 };
@@ -49,8 +51,12 @@ static int axis_default(const gs_node *n)
  * the reduced dims (a squeeze-and-excitation block's mean over H and W), the
  * axis of a softmax or an arg max (a segmentation head's, over channels), a
  * Split's axis (its sizes along it stay), a Resize's scales, sizes and roi
- * (an upsampling written on channels-last values). */
-typedef enum op_kind { K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS, K_SPLIT, K_RESIZE } op_kind;
+ * (an upsampling written on channels-last values), a Slice's axes (a crop or
+ * a channel range; its starts, ends and steps stay), a Gather's axis with a
+ * list of indices (a channel reorder; the indices stay). */
+typedef enum op_kind {
+    K_NONE, K_ELEMENTWISE, K_CONCAT, K_PAD, K_QDQ, K_REDUCE, K_AXIS, K_SPLIT, K_RESIZE, K_SLICE, K_GATHER
+} op_kind;
 
 static op_kind kind_of(const gs_node *n)
 {
@@ -69,6 +75,10 @@ static op_kind kind_of(const gs_node *n)
         return K_PAD;
     if (!strcmp(n->op, "Resize"))
         return K_RESIZE;
+    if (!strcmp(n->op, "Slice"))
+        return K_SLICE;
+    if (!strcmp(n->op, "Gather"))
+        return K_GATHER;
     if (!strcmp(n->op, "QuantizeLinear") || !strcmp(n->op, "DequantizeLinear"))
         return K_QDQ;
     if (!strncmp(n->op, "Reduce", 6))
@@ -252,10 +262,21 @@ static bool add_node(region *R, gs_id id, uint8_t mark)
 
 enum { PULL_DEPTH = 8 };   /* elementwise ops pulled in through an op's inputs, one below another */
 
-/* Input c of an op joining the region needs nothing from the region. */
-static bool admissible(const region *R, gs_id c)
+/* Input k of node n is a list of positions the layout leaves as they are: a
+ * Slice's starts, ends and steps (its axes too, renumbered when constant), a
+ * Gather's indices. Of rank 1 in a region of rank 2 or more (see fits), it
+ * is never a region value. */
+static bool index_input(const gs_node *n, int k)
 {
-    return c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(R->g, c) || constant_input(R->g, c, R->r);
+    return (k >= 1 && !strcmp(n->op, "Slice")) || (k == 1 && !strcmp(n->op, "Gather"));
+}
+
+/* Input k of op n joining the region needs nothing from the region. */
+static bool admissible(const region *R, const gs_node *n, int k)
+{
+    gs_id c = n->in[k];
+    return c == GS_NONE || zero_of(R, c) != GS_NONE || scalar_input(R->g, c) || constant_input(R->g, c, R->r) ||
+           index_input(n, k);
 }
 
 /* Input k of node n is a constant 1-D int64 list (a Pad's pads, a Split's
@@ -264,6 +285,21 @@ static const gs_tensor *int64_list(const gs_graph *g, const gs_node *n, int k)
 {
     const gs_tensor *t = n->nin > k && n->in[k] != GS_NONE ? g->values[n->in[k]].init : NULL;
     return t && t->data && t->dtype == GS_INT64 && t->rank == 1 ? t : NULL;
+}
+
+/* Value c is a constant 1-D list of int32 or int64 axes of a value of rank
+ * r, each in [-r, r) (a Slice's axes). */
+static bool axes_list(const gs_graph *g, gs_id c, int r)
+{
+    const gs_tensor *t = g->values[c].init;
+    if (!t || !t->data || t->rank != 1 || (t->dtype != GS_INT64 && t->dtype != GS_INT32))
+        return false;
+    if (t->dims[0] > r)
+        return false;
+    for (int64_t i = 0; i < t->dims[0]; i++)
+        if (gs_tensor_get_i(t, i) < -r || gs_tensor_get_i(t, i) >= r)
+            return false;
+    return true;
 }
 
 /* Whether input k of node n is absent or a constant 1-D int64 list. */
@@ -297,6 +333,22 @@ static bool fits(const region *R, const gs_node *n)
         }
         return true;
     }
+    if (k == K_SLICE) {   /* inputs from opset 10; axes a constant list, or none and as many starts as axes */
+        if (g->opset < 10 || R->r < 2 || n->nin < 3 || n->nin > 5 || n->in[0] == GS_NONE ||
+            g->values[n->in[0]].init || n->in[1] == GS_NONE || n->in[2] == GS_NONE)
+            return false;
+        if (n->nin > 3 && n->in[3] != GS_NONE)
+            return axes_list(g, n->in[3], R->r);
+        const gs_value *s = &g->values[n->in[1]];
+        return s->rank == 1 && !s->dims[0].sym && s->dims[0].v >= 1 && s->dims[0].v <= R->r &&
+               (s->dtype == GS_INT64 || s->dtype == GS_INT32);
+    }
+    if (k == K_GATHER) {   /* indices of rank 1: the output keeps the rank */
+        int64_t axis = gs_attr_int(n, "axis", 0);
+        const gs_value *ix = n->nin == 2 && n->in[1] != GS_NONE ? &g->values[n->in[1]] : NULL;
+        return R->r >= 2 && ix && ix->rank == 1 && n->in[0] != GS_NONE && !g->values[n->in[0]].init &&
+               axis >= -R->r && axis < R->r;
+    }
     if (k == K_SPLIT) {   /* the sizes as an attribute, a constant input or none */
         int64_t axis = gs_attr_int(n, "axis", 0);
         return n->nin <= 2 && n->in[0] != GS_NONE && axis >= -R->r && axis < R->r && no_input_or_list(g, n, 1);
@@ -315,7 +367,7 @@ static bool fits(const region *R, const gs_node *n)
     }
     if (k == K_REDUCE) {   /* keepdims, and axes as an attribute or a constant input, or none */
         return gs_attr_int(n, "keepdims", 1) == 1 && n->nin <= 2 && n->in[0] != GS_NONE &&
-               !g->values[n->in[0]].init && no_input_or_list(g, n, 1);
+               !g->values[n->in[0]].init && (n->nin < 2 || n->in[1] == GS_NONE || axes_list(g, n->in[1], R->r));
     }
     if (k == K_QDQ) {   /* x, then a scale and zero point per tensor or per axis, not blocked */
         if (n->nin < 2 || n->nin > 3 || gs_attr_int(n, "block_size", 0) || n->in[0] == GS_NONE ||
@@ -352,7 +404,7 @@ static bool can_pull(const region *R, gs_id c, int depth)
     if (depth == 0 || mark_of(R, pr) != 0 || !fits(R, n))
         return false;
     for (int k = 0; k < n->nin; k++)
-        if (!admissible(R, n->in[k]) && !can_pull(R, n->in[k], depth - 1))
+        if (!admissible(R, n, k) && !can_pull(R, n->in[k], depth - 1))
             return false;
     return true;
 }
@@ -363,7 +415,7 @@ static bool joins(const region *R, const gs_node *n)
     if (!fits(R, n))
         return false;
     for (int k = 0; k < n->nin; k++)
-        if (!admissible(R, n->in[k]) && !can_pull(R, n->in[k], PULL_DEPTH))
+        if (!admissible(R, n, k) && !can_pull(R, n->in[k], PULL_DEPTH))
             return false;
     return true;
 }
@@ -387,7 +439,7 @@ static bool add_op(region *R, gs_id id, int depth)
         return false;
     const gs_node *n = &R->g->nodes[id];
     for (int k = 0; k < n->nin; k++)
-        if (!admissible(R, n->in[k]) && !pull(R, n->in[k], depth))
+        if (!admissible(R, n, k) && !pull(R, n->in[k], depth))
             return false;
     for (int k = 0; k < n->nout; k++)
         if (!add_value(R, n->out[k], n->out[k]))
@@ -555,19 +607,63 @@ static void renumber_list(const region *R, const int64_t *a, size_t n, int64_t *
         out[i] = a[i] < -R->r || a[i] >= R->r ? a[i] : R->p[a[i] < 0 ? a[i] + R->r : a[i]];
 }
 
-/* A reduction's constant axes input in the entries' input layout. */
-static gs_tensor *renumbered_axes(const region *R, const gs_tensor *axes)
+/* A 1-D tensor of dtype dtype (int32 or int64) holding a[0..n). */
+static gs_tensor *index_tensor(const region *R, int32_t dtype, const int64_t *a, size_t n)
 {
-    size_t n = (size_t)axes->dims[0];
+    size_t es = gs_dtype_size(dtype);
     gs_tensor *t = gs_arena_alloc(R->g->perm, sizeof *t);
-    int64_t *data = gs_arena_alloc(R->g->perm, (n ? n : 1) * sizeof *data), *in = data;
+    char *data = gs_arena_alloc(R->g->perm, (n ? n : 1) * es);
     if (!t || !data)
         return NULL;
-    memcpy(data, axes->data, n * sizeof *data);   /* the input may sit unaligned */
-    renumber_list(R, in, n, data);
-    *t = (gs_tensor){ .dtype = GS_INT64, .rank = 1, .dims = { (int64_t)n }, .data = data,
-                      .nbytes = n * sizeof *data };
+    for (size_t i = 0; i < n; i++) {
+        int32_t a32 = (int32_t)a[i];
+        memcpy(data + i * es, dtype == GS_INT32 ? (const void *)&a32 : (const void *)&a[i], es);
+    }
+    *t = (gs_tensor){ .dtype = dtype, .rank = 1, .dims = { (int64_t)n }, .data = data, .nbytes = n * es };
     return t;
+}
+
+/* A constant axes input (a reduction's, a Slice's; int32 or int64) in the
+ * entries' input layout. */
+static gs_tensor *renumbered_axes(const region *R, const gs_tensor *axes)
+{
+    int64_t a[GS_MAX_RANK], out[GS_MAX_RANK];
+    size_t n = (size_t)axes->dims[0];
+    if (n > GS_MAX_RANK)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        a[i] = gs_tensor_get_i(axes, (int64_t)i);
+    renumber_list(R, a, n, out);
+    return index_tensor(R, axes->dtype, out, n);
+}
+
+/* Slice id, with no axes input, reads the default axes 0..m-1 (m starts) in
+ * the entries' input layout: p[0..m-1], an input of the starts' type. */
+static gs_status add_slice_axes(region *R, gs_id id)
+{
+    gs_graph *g = R->g;
+    const gs_value *s = &g->values[g->nodes[id].in[1]];
+    int64_t axes[GS_MAX_RANK];
+    size_t m = (size_t)s->dims[0].v;
+    for (size_t i = 0; i < m; i++)
+        axes[i] = R->p[i];
+    gs_tensor *t = index_tensor(R, s->dtype, axes, m);
+    char base[256];
+    snprintf(base, sizeof base, "%s/axes", *g->nodes[id].name ? g->nodes[id].name : "Slice");
+    gs_id v = t ? gs_ir_add_init(g, base, t) : GS_NONE;
+    if (v == GS_NONE)
+        return g->ctx->last ? g->ctx->last : gs_nomem(g->ctx);
+    gs_node *n = &g->nodes[id];
+    if (n->nin < 4) {   /* room for the axes input */
+        gs_id *in = gs_arena_alloc(&g->arena, 4 * sizeof *in);
+        if (!in)
+            return gs_nomem(g->ctx);
+        memcpy(in, n->in, (size_t)n->nin * sizeof *in);
+        in[3] = GS_NONE;
+        n->in = in;
+        n->nin = 4;
+    }
+    return gs_ir_set_input(g, id, 3, v);
 }
 
 /* A reduction's axes attribute in the entries' input layout. */
@@ -627,8 +723,11 @@ static gs_tensor *constant_in_layout(const region *R, op_kind kind, int k, gs_id
     case K_QDQ:     /* scales and zero points per tensor or along the renumbered axis */
     case K_SPLIT:   /* sizes along the renumbered axis */
         return NULL;
+    case K_GATHER:   /* its indices */
+        return NULL;
     case K_REDUCE:   /* input 1: its axes */
-        if (k != 1)
+    case K_SLICE:    /* input 3: its axes (starts, ends and steps stay) */
+        if (k != (kind == K_REDUCE ? 1 : 3))
             return NULL;
         o = renumbered_axes(R, t);
         break;
@@ -681,7 +780,10 @@ static gs_status relayout_op(region *R, gs_id id)
     case K_AXIS:
         return renumber_axis(R, id, axis_default(n));
     case K_SPLIT:
+    case K_GATHER:
         return renumber_axis(R, id, 0);
+    case K_SLICE:   /* constant axes were renumbered above */
+        return n->nin > 3 && n->in[3] != GS_NONE ? GS_OK : add_slice_axes(R, id);
     case K_REDUCE:
         return gs_ir_attr(n, "axes") ? renumber_axes_attr(R, id) : GS_OK;
     default:

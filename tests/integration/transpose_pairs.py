@@ -5,8 +5,9 @@ Add and activation after it), cancel: the ops work in the first one's input
 layout, their constants permuted to it.
 
 A Concat, a Pad, a per-channel QuantizeLinear and DequantizeLinear, a
-reduction keeping its dims, a Softmax, an ArgMax, a Split and a Resize move
-too, their axes, pads and scales renumbered (the Pad then folds into the Conv it pads); a
+reduction keeping its dims, a Softmax, an ArgMax, a Split, a Resize, a Slice
+and a Gather move too, their axes, pads and scales renumbered (the Pad then
+folds into the Conv it pads; a Slice with no axes gets them); a
 Reshape that moves only axes of length 1 counts as the Transpose it equals
 (a squeeze-and-excitation block's). Regions join: a residual Add of two such
 chains, a bias Add pulled in through the residual Add that reads it, a value
@@ -232,6 +233,36 @@ def resize_nhwc():
                          const("scales", np.array([1, 2, 2, 1], dtype=np.float32))], [("x", [1, 3, 4, 5])], ["y"])
 
 
+def slice_nhwc(starts, ends, axes=None, steps=None, dtype=np.int64, dynamic_ends=False):
+    """A channels-last Slice (a crop or a channel range) then a Relu: its axes are renumbered, or
+    when it has none, an axes input is added (in the starts' type). With dynamic_ends its ends
+    are a graph input, which the move leaves as it is."""
+    n = helper.make_node
+    names = ["a", "st", "ends" if dynamic_ends else "en", "ax" if axes is not None else "",
+             "sp" if steps is not None else ""]
+    while not names[-1]:
+        names.pop()
+    inits = [numpy_helper.from_array(np.array(v, dtype=dtype), nm)
+             for nm, v in (("st", starts), ("en", ends), ("ax", axes), ("sp", steps))
+             if v is not None and not (nm == "en" and dynamic_ends)]
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("Slice", names, ["s"]), n("Relu", ["s"], ["r"]),
+             n("Transpose", ["r"], ["y"], perm=NHWC_TO_NCHW)]
+    g = helper.make_graph(nodes, "pairs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])] +
+                          ([helper.make_tensor_value_info("ends", TensorProto.INT64, [len(ends)])]
+                           if dynamic_ends else []),
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def gather_channels():
+    """A channels-last Gather reordering the channels (indices [2, 0, 1]) then a Relu."""
+    n = helper.make_node
+    nodes = [n("Transpose", ["x"], ["a"], perm=NCHW_TO_NHWC), n("Gather", ["a", "ix"], ["g"], axis=-1),
+             n("Relu", ["g"], ["r"]), n("Transpose", ["r"], ["y"], perm=NHWC_TO_NCHW)]
+    return model(nodes, [numpy_helper.from_array(np.array([2, 0, 1], dtype=np.int64), "ix")], [("x", [1, 3, 4, 5])],
+                 ["y"])
+
+
 def foreign_reader():
     """The Relu's value is read by the Transpose back and by a Softmax over its last axis."""
     n = helper.make_node
@@ -305,6 +336,16 @@ CASES = [
     ("reduce-sum", reduce_sum(), (1, 3, 4, 5), lambda x: x.sum(axis=(2, 3), keepdims=True), ["ReduceSum"]),
     ("qdq-per-tensor", qdq_per_axis(False), (1, 3, 4, 5), lambda x: qdq_ref(x, False),
      ["QuantizeLinear", "DequantizeLinear"]),
+    ("slice-channels", slice_nhwc([1], [3], axes=[-1]), (1, 3, 4, 5), lambda x: np.maximum(x[:, 1:3], 0),
+     ["Slice", "Relu"]),
+    ("slice-no-axes", slice_nhwc([0, 1, 0, 1], [1, 4, 5, 3], dtype=np.int32), (1, 3, 4, 5),
+     lambda x: np.maximum(x[:, 1:3, 1:4, :], 0), ["Slice", "Relu"]),
+    ("slice-steps-no-axes", slice_nhwc([0, 3, 4], [1, 0, 0], steps=[1, -2, -1]), (1, 3, 4, 5),
+     lambda x: np.maximum(x[:, :, 3:0:-2, 4:0:-1], 0), ["Slice", "Relu"]),
+    ("slice-dynamic-ends", slice_nhwc([0, 1], [9, 9], axes=[2, 3], dynamic_ends=True), (1, 3, 4, 5),
+     lambda x: np.maximum(x[:, 1:3, :, :3], 0), ["Slice", "Relu"]),
+    ("gather-channels", gather_channels(), (1, 3, 4, 5), lambda x: np.maximum(x[:, [2, 0, 1]], 0),
+     ["Gather", "Relu"]),
     ("foreign-reader", foreign_reader(), (1, 3, 4, 5), None, ["Add", "Relu", "Transpose", "Softmax"]),
     ("resnet-nhwc", resnet_nhwc(), (1, 6, 6, 3), None, ["Transpose"] + ["Conv"] * 5 + ["Relu", "Add", "Relu"] * 2 +
      ["Transpose", "ReduceMean"]),
@@ -314,10 +355,13 @@ CASES = [
 ]
 
 
+EXTRA_INPUTS = {"slice-dynamic-ends": [("ends", np.array([3, 4], dtype=np.int64))]}   # W to 3, C to 4 (NHWC)
+
+
 def case(gs, d, name, m, dims, ref, want):
     x = x_of(dims)
     outs = [("y", ref(x))] if ref else None
-    ok = opcase.check(gs, d, name, m, [("x", x)], outs, want, ordered=False)
+    ok = opcase.check(gs, d, name, m, [("x", x)] + EXTRA_INPUTS.get(name, []), outs, want, ordered=False)
     if ok and ref:   # the graph output keeps its name
         import onnx
         ok = [o.name for o in onnx.load(f"{d}/{name}-opt.onnx").graph.output][0] == "y"
