@@ -1,11 +1,12 @@
 /*
- * ops_rnn.c - the LSTM and GRU ops' reference kernels. PyTorch writes
- * nn.LSTM and nn.GRU, and their cells inside a scripted Loop, as ONNX LSTM
- * and GRU: voice-activity detectors, greedy decoders. With kernels the
- * interpreter runs them, so `--verify` checks such models.
+ * ops_rnn.c - the LSTM, GRU and RNN ops' reference kernels. PyTorch writes
+ * nn.LSTM, nn.GRU and nn.RNN, and their cells inside a scripted Loop, as
+ * ONNX LSTM, GRU and RNN: voice-activity detectors, greedy decoders. With
+ * kernels the interpreter runs them, so `--verify` checks such models.
  *
  * GRU as LSTM below, with its own gates (z, r, h), linear_before_reset (as
- * PyTorch writes it) or not, no cell state, no peepholes.
+ * PyTorch writes it) or not, no cell state, no peepholes. RNN as GRU with one
+ * gate: h = Tanh(W x + R h + Wb + Rb).
  *
  * Float32, the default activations (Sigmoid, Tanh, Tanh), forward, reverse
  * and bidirectional, both layouts, bias, initial state, peepholes, clip,
@@ -31,7 +32,14 @@ typedef struct lstm {
     float clip;                 /* 0: none */
     bool couple;                /* input_forget */
     bool gru, lbr;              /* a GRU (3 gates), with linear_before_reset */
+    bool plain;                 /* an RNN (1 gate) */
 } lstm;
+
+/* Gates per hidden unit: 4 (LSTM), 3 (GRU), 1 (RNN). */
+static int64_t gates(const lstm *L)
+{
+    return L->gru ? 3 : L->plain ? 1 : 4;
+}
 
 static float sigm(float v)
 {
@@ -108,6 +116,22 @@ static void gru_step(const lstm *L, int64_t d, const float *x, float *h, float *
         h[j] = (1.0f - g[j]) * g[2 * H + j] + g[j] * h[j];
 }
 
+/* One RNN step of direction d for batch n: h (H floats) in place; g holds H. */
+static void rnn_step(const lstm *L, int64_t d, const float *x, float *h, float *g)
+{
+    int64_t H = L->H, I = L->I;
+    const float *w = L->w + d * H * I, *r = L->r + d * H * H;
+    for (int64_t j = 0; j < H; j++) {
+        float v = L->b ? L->b[d * 2 * H + j] + L->b[d * 2 * H + H + j] : 0.0f;
+        for (int64_t k = 0; k < I; k++)
+            v += w[j * I + k] * x[k];
+        for (int64_t k = 0; k < H; k++)
+            v += r[j * H + k] * h[k];
+        g[j] = tanhf(clipped(L, v));
+    }
+    memcpy(h, g, (size_t)H * sizeof *h);
+}
+
 /* Run direction d over every batch row, writing Y (may be NULL), Y_h, Y_c
  * (NULL for a GRU). */
 static void run_dir(const lstm *L, int64_t d, bool reverse, float *y, float *yh, float *yc, float *g)
@@ -127,7 +151,9 @@ static void run_dir(const lstm *L, int64_t d, bool reverse, float *y, float *yh,
         int64_t len = L->lens ? gs_tensor_get_i(L->lens, n) : L->T;
         for (int64_t s = 0; s < len; s++) {
             int64_t t = reverse ? len - 1 - s : s;
-            if (L->gru)
+            if (L->plain)
+                rnn_step(L, d, L->x + row(L, t, n, 1, 0, L->I), h, g);
+            else if (L->gru)
                 gru_step(L, d, L->x + row(L, t, n, 1, 0, L->I), h, g);
             else
                 step(L, d, L->x + row(L, t, n, 1, 0, L->I), h, c, g);
@@ -164,10 +190,11 @@ static gs_status modes(gs_kcall *k, lstm *L, bool *reverse)
 {
     const gs_attr *a = gs_ir_attr(k->node, "activations");
     static const char *const dflt[3] = { "Sigmoid", "Tanh", "Tanh" };
-    size_t per = L->gru ? 2 : 3;   /* a GRU's are Sigmoid, Tanh */
+    size_t per = L->plain ? 1 : L->gru ? 2 : 3;   /* a GRU's are Sigmoid, Tanh; an RNN's Tanh */
+    const char *const *want = L->plain ? dflt + 1 : dflt;
     for (size_t i = 0; a && i < a->n; i++)
-        if (a->type != GS_A_STRINGS || a->strlens[i] != strlen(dflt[i % per]) ||
-            memcmp(a->strs[i], dflt[i % per], a->strlens[i]))
+        if (a->type != GS_A_STRINGS || a->strlens[i] != strlen(want[i % per]) ||
+            memcmp(a->strs[i], want[i % per], a->strlens[i]))
             return gs_kunsupported(k, "an activation other than the defaults (Sigmoid, Tanh...)");
     if (gs_ir_attr(k->node, "activation_alpha") || gs_ir_attr(k->node, "activation_beta"))
         return gs_kunsupported(k, "activation_alpha or activation_beta");
@@ -201,7 +228,7 @@ static gs_status setup(gs_kcall *k, const gs_tensor *const *in, int nin, lstm *L
     if (st != GS_OK)
         return st;
     L->T = X->dims[L->layout ? 1 : 0], L->N = X->dims[L->layout ? 0 : 1];
-    int64_t D = L->D, H = L->H, N = L->N, G = L->gru ? 3 : 4;
+    int64_t D = L->D, H = L->H, N = L->N, G = gates(L);
     int64_t wd[3] = { D, G * H, L->I }, rd[3] = { D, G * H, H }, bd[2] = { D, 2 * G * H }, pd[2] = { D, 3 * H };
     int64_t sd[3] = { L->layout ? N : D, L->layout ? D : N, H }, xd[3] = { -1, -1, -1 };
     const gs_tensor *at[8] = { NULL };
@@ -229,10 +256,12 @@ static gs_status setup(gs_kcall *k, const gs_tensor *const *in, int nin, lstm *L
     return GS_OK;
 }
 
-/* LSTM (gru false) or GRU: outputs Y, Y_h and (LSTM) Y_c. */
-static gs_status k_rnn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout, bool gru)
+/* LSTM, GRU (gru) or RNN (plain): outputs Y, Y_h and (LSTM) Y_c. */
+static gs_status run_cells(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout, bool gru,
+                           bool plain)
 {
-    lstm L = { .gru = gru };
+    lstm L = { .gru = gru, .plain = plain };
+    bool no_cell = gru || plain;
     bool reverse = false;
     gs_status st = setup(k, in, nin, &L, &reverse);
     if (st != GS_OK)
@@ -241,7 +270,7 @@ static gs_status k_rnn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
     int64_t sd[3] = { L.D, L.N, L.H }, sb[3] = { L.N, L.D, L.H };
     gs_tensor yh = { 0 }, yc = { 0 };
     st = gs_kmake(k, &yh, GS_FLOAT, L.layout ? sb : sd, 3);
-    if (st == GS_OK && !gru)
+    if (st == GS_OK && !no_cell)
         st = gs_kmake(k, &yc, GS_FLOAT, L.layout ? sb : sd, 3);
     if (st == GS_OK && nout > 0)
         st = gs_kmake(k, &out[0], GS_FLOAT, L.layout ? yb : yd, 4);   /* zero past a sequence's end */
@@ -249,7 +278,7 @@ static gs_status k_rnn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
     if (st == GS_OK && !g)
         st = gs_nomem(k->ctx);
     for (int64_t d = 0; st == GS_OK && d < L.D; d++)
-        run_dir(&L, d, reverse || d == 1, nout > 0 ? out[0].data : NULL, yh.data, gru ? NULL : yc.data, g);
+        run_dir(&L, d, reverse || d == 1, nout > 0 ? out[0].data : NULL, yh.data, no_cell ? NULL : yc.data, g);
     gs_dealloc(k->ctx, g);
     if (st == GS_OK && nout > 1)
         out[1] = yh, memset(&yh, 0, sizeof yh);
@@ -262,12 +291,17 @@ static gs_status k_rnn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
 
 static gs_status k_lstm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
-    return k_rnn(k, in, nin, out, nout, false);
+    return run_cells(k, in, nin, out, nout, false, false);
 }
 
 static gs_status k_gru(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
-    return k_rnn(k, in, nin, out, nout, true);
+    return run_cells(k, in, nin, out, nout, true, false);
+}
+
+static gs_status k_rnn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    return run_cells(k, in, nin, out, nout, false, true);
 }
 
 /* Y [T, D, N, H] (layout 1: [N, T, D, H]), Y_h and Y_c [D, N, H] ([N, D, H]);
@@ -299,14 +333,14 @@ static double dim_of(const gs_graph *g, const gs_node *n, int k, int i)
     return v && v->rank > i ? gs_cost_dim(v->dims[i]) : 1;
 }
 
-/* Four gates' products with the input and the state at every step, both
+/* The gates' (four, three, one) products with the input and the state at every step, both
  * directions; the steps read W and R once each. */
 static void cost_lstm(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
     bool batchwise = gs_attr_int(n, "layout", 0) == 1;
     double T = dim_of(g, n, 0, batchwise), N = dim_of(g, n, 0, !batchwise), I = dim_of(g, n, 0, 2);
     double D = dim_of(g, n, 1, 0), H = dim_of(g, n, 2, 2);
-    double G = strcmp(n->op, "GRU") ? 4 : 3;
+    double G = !strcmp(n->op, "GRU") ? 3 : !strcmp(n->op, "RNN") ? 1 : 4;
     c->flops = T * N * D * (2 * G * H * (I + H) + 10 * H);
     c->gemm_cols = G * H;
     c->bytes_read = 0;
@@ -322,5 +356,8 @@ const gs_opdef gs_ops_rnn[] = {
     { "GRU", 7, 0, 3, 6, 0, 2, 0,
       "activation_alpha:floats activation_beta:floats activations:strings clip:f direction:s=forward "
       "hidden_size:i layout:i=0 linear_before_reset:i=0", infer_lstm, cost_lstm, k_gru, GS_RAISE_KEEP },
+    { "RNN", 7, 0, 3, 6, 0, 2, 0,
+      "activation_alpha:floats activation_beta:floats activations:strings clip:f direction:s=forward "
+      "hidden_size:i layout:i=0", infer_lstm, cost_lstm, k_rnn, GS_RAISE_KEEP },
     { NULL, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0 },
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The interpreter's LSTM and GRU against numpy (and ONNX Runtime when installed).
+"""The interpreter's LSTM, GRU and RNN against numpy (and ONNX Runtime when installed).
 
 ONNX's backend node tests cover the forward direction with the default
 layout, a bias, peepholes and layout 1; these models cover the rest of what
@@ -9,7 +9,8 @@ reversed within its length; a row of length 0 gives zeros, as ONNX
 Runtime does, not its initial state), clip, input_forget, initial state, layout 1
 with two directions; and GRUs with linear_before_reset (as PyTorch writes
 nn.GRU) and without, reverse, bidirectional, with sequence_lens, which the
-node tests do not cover. `graphsub run` must give numpy's outputs for each, and
+node tests do not cover; and RNNs reverse, bidirectional, with sequence_lens
+and clip (the node tests have the forward direction only). `graphsub run` must give numpy's outputs for each, and
 shape inference must size Y and Y_h over symbolic dims;
 `optimize --verify` must pass; an activation other than the defaults must be
 exit 3 "not supported". When onnxruntime-node is installed (bench/README.md),
@@ -92,6 +93,52 @@ def gru_ref(x, w, r, b, lens, h0, direction, lbr):
                 y[t, d, n] = h
             yh[d, n] = h if L else 0
     return y, yh
+
+
+def rnn_ref(x, w, r, b, lens, h0, direction, clip):
+    """ONNX RNN in numpy (float64, layout 0): h = tanh(W x + R h + Wb + Rb), clipped before the tanh."""
+    T, N, _ = x.shape
+    D, H = w.shape[0], r.shape[2]
+    y, yh = np.zeros((T, D, N, H)), np.zeros((D, N, H))
+    cl = (lambda v: np.clip(v, -clip, clip)) if clip else (lambda v: v)
+    for d in range(D):
+        rev = direction == "reverse" or d == 1
+        for n in range(N):
+            h = h0[d, n].astype(np.float64)
+            L = T if lens is None else int(lens[n])
+            for s in range(L):
+                t = L - 1 - s if rev else s
+                h = np.tanh(cl(w[d] @ x[t, n] + r[d] @ h + b[d, :H] + b[d, H:]))
+                y[t, d, n] = h
+            yh[d, n] = h if L else 0
+    return y, yh
+
+
+def build_rnn(name, spec, rng, T=5, N=3, I=4, H=6):
+    direction, use_lens, clip = spec
+    D = 2 if direction == "bidirectional" else 1
+    u = lambda *s: rng.uniform(-1, 1, s).astype(np.float32)
+    x, w, r, b, h0 = u(T, N, I), u(D, H, I), u(D, H, H), u(D, 2 * H), u(D, N, H)
+    lens = np.array([T, 2, 0], np.int32) if use_lens else None
+    want = [a.astype(np.float32) for a in rnn_ref(x.astype(np.float64), w, r, b, lens, h0, direction, clip)]
+    inits = [numpy_helper.from_array(a, k) for k, a in (("W", w), ("R", r), ("B", b), ("h0", h0))]
+    if use_lens:
+        inits.append(numpy_helper.from_array(lens, "lens"))
+    attrs = {"clip": clip} if clip else {}
+    node = helper.make_node("RNN", ["x", "W", "R", "B", "lens" if use_lens else "", "h0"], ["y", "yh"],
+                            hidden_size=H, direction=direction, **attrs)
+    g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", F, list(x.shape))],
+                          [helper.make_tensor_value_info(k, F, list(a.shape)) for k, a in zip(("y", "yh"), want)],
+                          inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(m)
+    return m, x, want
+
+
+RNN_CASES = {
+    "rnn-reverse-lens-clip": ("reverse", True, 0.8),
+    "rnn-bidirectional": ("bidirectional", True, 0),
+}
 
 
 def build_gru(name, spec, rng, T=5, N=3, I=4, H=6):
@@ -196,8 +243,8 @@ def main():
     gs = sys.argv[1]
     rng = np.random.default_rng(3)
     with tempfile.TemporaryDirectory() as d:
-        for name, spec in list(CASES.items()) + list(GRU_CASES.items()):
-            m, x, want = (build_gru if name.startswith("gru") else build)(name, spec, rng)
+        for name, spec in list(CASES.items()) + list(GRU_CASES.items()) + list(RNN_CASES.items()):
+            m, x, want = {"gru": build_gru, "rnn": build_rnn}.get(name[:3], build)(name, spec, rng)
             path = os.path.join(d, name + ".onnx")
             onnx.save(m, path)
             data = os.path.join(d, name)

@@ -28,8 +28,9 @@ NODE = "/usr/share/libonnx-testdata/data/node"
 BAD_DATA = {"test_castlike_BFLOAT16_to_FLOAT", "test_castlike_BFLOAT16_to_FLOAT_expanded",
             "test_castlike_FLOAT_to_BFLOAT16", "test_castlike_FLOAT_to_BFLOAT16_expanded"}
 
-# Ops every node test of which must pass (the quantization and detection kernels).
-CLAIMED = {"QuantizeLinear", "DequantizeLinear", "NonZero", "TopK", "GatherND", "NonMaxSuppression", "RoiAlign"}
+# Ops every node test of which must pass (the quantization, detection and recurrent kernels).
+CLAIMED = {"QuantizeLinear", "DequantizeLinear", "NonZero", "TopK", "GatherND", "NonMaxSuppression", "RoiAlign",
+           "LSTM", "GRU", "RNN"}
 
 
 def classify(graphsub, test):
