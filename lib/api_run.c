@@ -115,6 +115,22 @@ static gs_status fits(gs_ctx *ctx, const gs_value *v, const gs_array *a, int i)
     return GS_OK;
 }
 
+/* The graph a run of m executes: m's, or when m defines model-local
+ * functions a clone with their calls expanded (*clone, which the caller
+ * frees), so the interpreter runs only ops. */
+static gs_status runnable(gs_model *m, gs_graph **g, gs_graph **clone)
+{
+    *g = m->graph, *clone = NULL;
+    if (!gs_onnx_has_functions(m))
+        return GS_OK;
+    int count;
+    if (!(*clone = gs_ir_clone(m->graph, NULL)))
+        return gs_nomem(m->ctx);
+    gs_status st = gs_onnx_inline_functions(m, *clone, &count);
+    *g = *clone;
+    return st;
+}
+
 GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *inputs, int ninputs,
                               gs_array **outputs)
 {
@@ -138,9 +154,13 @@ GS_API gs_status gs_model_run(gs_ctx *ctx, gs_model *m, const gs_array *const *i
         tin[i] = view(inputs[i]);
         pin[i] = &tin[i];
     }
+    gs_graph *g = NULL, *clone = NULL;
     if (st == GS_OK)
-        st = gs_model_errfile(m, gs_interp_run(ctx, m->graph, pin, ninputs,
-                                               tout, nout));
+        st = gs_model_errfile(m, runnable(m, &g, &clone));
+    if (st == GS_OK)
+        st = gs_model_errfile(m, gs_interp_run(ctx, g, pin, ninputs, tout, nout));
+    if (clone)
+        gs_ir_free(clone);
     for (int i = 0; i < nout; i++)
         outputs[i] = NULL;
     for (int i = 0; st == GS_OK && i < nout; i++) {

@@ -399,6 +399,8 @@ struct gs_model {
     gs_tensor **owned;      /* tensors created after import (freed with the model) */
     int32_t nowned, capowned;
     int64_t min_ir_version; /* the export raises ir_version to this (after an opset raise) */
+    bool inlined;           /* function calls were expanded: the export keeps only the
+                               functions still called */
     const char *path;       /* file it was loaded from (graph->perm), or NULL */
     const gs_model *owner;  /* a body view (gs_node_attr_graph): the model whose body
                                `graph` is, else NULL; only ctx, graph and path are set */
@@ -460,6 +462,16 @@ gs_status gs_onnx_import(gs_model *m, void *buf, size_t size, bool mapped, const
 gs_status gs_onnx_export(gs_model *m, int fd, void **buf, size_t *size,
                          int ext_fd, const char *ext_path, size_t ext_threshold,
                          const char *path);
+/* Expand in g (m's graph or a clone of it) every call of a model-local
+ * function that can be (onnx_import.c says when), in bodies too; *count is
+ * the number of calls expanded. GS_ERR_LIMIT past 2^20 calls (recursion). */
+gs_status gs_onnx_inline_functions(gs_model *m, gs_graph *g, int *count);
+/* The name of a model-local function the export of m writes that imports
+ * the default domain (raising the model's opset would leave it behind), or
+ * NULL. */
+const char *gs_onnx_function_with_opset(gs_model *m);
+/* Whether m's file defines model-local functions. */
+bool gs_onnx_has_functions(const gs_model *m);
 /* Packed size of the model with every tensor inline (for the 2 GiB check). */
 gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);
 /* onnx_mem.c: free the unpacked ModelProto kept by a model (and its file

@@ -33,6 +33,10 @@ ProtobufCAllocator gs_onnx_allocator(gs_pbmem *pm);
 /* ---- onnx_check.c ------------------------------------------------------ */
 
 gs_status gs_onnx_check(gs_ctx *ctx, const Onnx__ModelProto *mp, const char *path);
+/* onnx_import.c: mark in used[0..n_functions) the model-local functions the
+ * export of m writes: all of them, or once calls were expanded (m->inlined)
+ * those a live node still calls, directly or through a function kept. */
+void gs_onnx_kept_functions(const gs_model *m, bool *used);
 /* The same checks on a lone tensor (a test-data file): data type, dims,
  * data fields. GS_OK or GS_ERR_MODEL naming path and the tensor. */
 gs_status gs_onnx_check_tensor(gs_ctx *ctx, const Onnx__TensorProto *tp, const char *path);

@@ -12,8 +12,7 @@
  * in an optimized model (gs_graph.consts_first) the nodes that compute only
  * from initializers come first.
  */
-#include "gs_int.h"
-#include "onnx.pb-c.h"
+#include "gs_onnx.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -469,6 +468,23 @@ static void fd_append(ProtobufCBuffer *base, size_t len, const uint8_t *data)
     }
 }
 
+/* After calls were expanded (m->inlined), only the functions still called,
+ * directly or by a function kept, are written. */
+static void keep_called(ex *e, Onnx__ModelProto *mp)
+{
+    bool *used = ealloc(e, mp->n_functions + 1);
+    Onnx__FunctionProto **kept = ealloc(e, (mp->n_functions + 1) * sizeof *kept);
+    if (!used || !kept)
+        return;
+    gs_onnx_kept_functions(e->m, used);
+    size_t n = 0;
+    for (size_t i = 0; i < mp->n_functions; i++)
+        if (used[i])
+            kept[n++] = mp->functions[i];
+    mp->functions = kept;
+    mp->n_functions = n;
+}
+
 static gs_status build(ex *e, Onnx__ModelProto *mp)
 {
     const Onnx__ModelProto *src = e->m->proto;
@@ -478,6 +494,8 @@ static gs_status build(ex *e, Onnx__ModelProto *mp)
     e->ir_version = mp->has_ir_version ? mp->ir_version : 0;
     mp->graph = export_graph(e, e->m->graph);
     mp->opset_import = export_opsets(e, src, &mp->n_opset_import);
+    if (e->m->inlined && mp->n_functions)
+        keep_called(e, mp);
     if (e->st == GS_OK && (!mp->graph || !mp->opset_import))
         e->st = gs_nomem(e->ctx);
     return e->st;

@@ -813,3 +813,375 @@ gs_status gs_onnx_read_tensor(gs_ctx *ctx, const char *path, gs_tensor **out)
     }
     return st;
 }
+
+/* ---- model-local functions, inlined ------------------------------------ */
+
+/* A call's body: a node whose domain and op name one of the model's local
+ * functions (FunctionProto) is replaced by the function's nodes, their
+ * values renamed apart, the function's inputs and outputs bound to the
+ * call's, attributes that refer to the call's (ref_attr_name) taken from it.
+ * ONNX defines a call as exactly that expansion. A function is left called
+ * when inlining could change what it means or cannot be done here: its
+ * opset imports differ from the model's, a node of it holds a graph (whose
+ * names would need renaming inside), two functions share its name
+ * (overloads), a name in it is read before it is defined, or an attribute
+ * it refers to is missing from the call while the function may give a
+ * default (fields this protobuf schema does not know). */
+
+enum { MAX_INLINED = 1 << 20 };   /* calls expanded in one model: a recursive function stops here */
+
+/* A small string -> value map for one call's names. */
+typedef struct names {
+    const char **key;
+    gs_id *id;
+    size_t cap;   /* a power of 2, at least twice the names */
+} names;
+
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h;
+}
+
+/* The value slot of key, added (holding GS_NONE) when key is new. */
+static gs_id *name_slot(names *t, const char *key)
+{
+    size_t i = name_hash(key) & (t->cap - 1);
+    while (t->key[i] && strcmp(t->key[i], key))
+        i = (i + 1) & (t->cap - 1);
+    if (!t->key[i])
+        t->key[i] = key, t->id[i] = GS_NONE;
+    return &t->id[i];
+}
+
+/* Whether key is in t (its value in *id). */
+static bool name_get(const names *t, const char *key, gs_id *id)
+{
+    size_t i = name_hash(key) & (t->cap - 1);
+    for (; t->key[i]; i = (i + 1) & (t->cap - 1))
+        if (!strcmp(t->key[i], key)) {
+            *id = t->id[i];
+            return true;
+        }
+    return false;
+}
+
+static gs_status names_init(gs_ctx *ctx, names *t, size_t count)
+{
+    t->cap = 16;
+    while (t->cap < 2 * count + 2)
+        t->cap *= 2;
+    t->key = gs_zalloc(ctx, t->cap * sizeof *t->key);
+    t->id = gs_alloc(ctx, t->cap * sizeof *t->id);
+    return t->key && t->id ? GS_OK : gs_nomem(ctx);
+}
+
+/* Room for every name of f's inputs and its nodes' outputs. */
+static size_t function_names(const Onnx__FunctionProto *f)
+{
+    size_t n = f->n_input + f->n_output + 64;
+    for (size_t i = 0; i < f->n_node; i++)
+        n += f->node[i]->n_output;
+    return n;
+}
+
+static void names_free(gs_ctx *ctx, names *t)
+{
+    gs_dealloc(ctx, t->key);
+    gs_dealloc(ctx, t->id);
+}
+
+static bool same_domain(const char *a, const char *b)
+{
+    a = a ? a : "", b = b ? b : "";
+    bool da = !*a || !strcmp(a, "ai.onnx"), db = !*b || !strcmp(b, "ai.onnx");
+    return da || db ? da && db : !strcmp(a, b);
+}
+
+/* The function node n calls, or NULL (none, or two of that name). */
+static const Onnx__FunctionProto *callee(const Onnx__ModelProto *mp, const gs_node *n)
+{
+    const Onnx__FunctionProto *found = NULL;
+    for (size_t i = 0; i < mp->n_functions; i++) {
+        const Onnx__FunctionProto *f = mp->functions[i];
+        if (f->name && !strcmp(f->name, n->op) && same_domain(f->domain, n->domain)) {
+            if (found)
+                return NULL;   /* overloads: which one is not known here */
+            found = f;
+        }
+    }
+    return found;
+}
+
+/* Every opset f imports is the model's. */
+static bool same_opsets(const gs_model *m, const Onnx__FunctionProto *f)
+{
+    for (size_t i = 0; i < f->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = f->opset_import[i];
+        bool found = false;
+        for (int32_t k = 0; k < m->nopsets && !found; k++)
+            found = same_domain(m->opsets[k].domain, o->domain) && m->opsets[k].version == o->version;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Whether the call n of f can be expanded (see the top of this part). */
+static bool inlinable(imp *im, const Onnx__FunctionProto *f, const gs_node *n)
+{
+    if (!same_opsets(im->m, f) || (size_t)n->nin > f->n_input || (size_t)n->nout > f->n_output)
+        return false;
+    names t;
+    if (f->n_node > GS_MAX_NODES || names_init(im->ctx, &t, function_names(f)) != GS_OK)
+        return false;
+    bool ok = true;
+    for (size_t i = 0; i < f->n_input; i++)
+        *name_slot(&t, f->input[i] ? f->input[i] : "") = 0;
+    for (size_t i = 0; i < f->n_node && ok; i++) {
+        const Onnx__NodeProto *np = f->node[i];
+        ok = np->op_type && np->n_input < 100000 && np->n_output < 100000;
+        for (size_t k = 0; k < np->n_input && ok; k++) {
+            gs_id id;
+            ok = !np->input[k] || !*np->input[k] || name_get(&t, np->input[k], &id);
+        }
+        for (size_t a = 0; a < np->n_attribute && ok; a++) {
+            const Onnx__AttributeProto *ap = np->attribute[a];
+            int type = attr_type(ap);
+            ok = type != GS_A_GRAPH && type != GS_A_GRAPHS &&
+                 (!ap->ref_attr_name || !*ap->ref_attr_name || gs_ir_attr(n, ap->ref_attr_name) ||
+                  !f->base.n_unknown_fields);
+        }
+        for (size_t k = 0; k < np->n_output && ok; k++) {
+            gs_id id;
+            if (np->output[k] && *np->output[k] && !(ok = !name_get(&t, np->output[k], &id)))
+                break;   /* defined twice */
+            if (np->output[k] && *np->output[k])
+                *name_slot(&t, np->output[k]) = 0;
+        }
+    }
+    for (size_t j = 0; j < f->n_output && ok; j++) {
+        gs_id id;
+        ok = f->output[j] && name_get(&t, f->output[j], &id);
+    }
+    names_free(im->ctx, &t);
+    return ok;
+}
+
+/* Attribute ap of a body node inlined at call (its attributes attrs[0..n)):
+ * into *a; false when it refers to an attribute the call does not give (it
+ * is then omitted). */
+static gs_status inline_attr(imp *im, gs_graph *g, const Onnx__AttributeProto *ap, const gs_attr *attrs,
+                             int n, gs_attr *a, bool *keep)
+{
+    *keep = true;
+    if (!ap->ref_attr_name || !*ap->ref_attr_name)
+        return import_attr(im, g, ap, a);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(attrs[i].name, ap->ref_attr_name)) {
+            *a = attrs[i];
+            a->name = ap->name ? ap->name : "";
+            a->src = NULL;   /* written from the IR under the body's name */
+            return GS_OK;
+        }
+    *keep = false;
+    return GS_OK;
+}
+
+/* Body node np of a call, added to g reading and writing through t. */
+static gs_status inline_node(imp *im, gs_graph *g, const Onnx__NodeProto *np, names *t, const char *prefix,
+                             const gs_attr *attrs, int nattrs)
+{
+    size_t nin = np->n_input, nout = np->n_output;
+    gs_id *ids = gs_alloc(im->ctx, (nin + nout + 1) * sizeof *ids);
+    if (!ids)
+        return gs_nomem(im->ctx);
+    gs_status st = GS_OK;
+    for (size_t k = 0; k < nin; k++)
+        if (!np->input[k] || !*np->input[k] || !name_get(t, np->input[k], &ids[k]))
+            ids[k] = GS_NONE;
+    char base[512];   /* a longer name is cut, then made unique */
+    for (size_t k = 0; k < nout && st == GS_OK; k++) {
+        gs_id *slot = np->output[k] && *np->output[k] ? name_slot(t, np->output[k]) : NULL;
+        ids[nin + k] = slot ? *slot : GS_NONE;
+        if (slot && *slot == GS_NONE) {   /* an inner value: a fresh name */
+            snprintf(base, sizeof base, "%s/%s", prefix, np->output[k]);
+            const char *name = gs_ir_unique_name(g, base);
+            *slot = ids[nin + k] = name ? gs_ir_add_value(g, name, false) : GS_NONE;
+            st = *slot == GS_NONE ? (g->ctx->last ? g->ctx->last : gs_nomem(im->ctx)) : GS_OK;
+        }
+    }
+    snprintf(base, sizeof base, "%s/%s", prefix, np->name && *np->name ? np->name : np->op_type);
+    const char *name = st == GS_OK ? gs_ir_unique_node_name(g, base) : NULL;
+    gs_id id = name ? gs_ir_add_node(g, np->op_type, np->domain ? np->domain : "", name, ids, (int)nin, ids + nin,
+                                     (int)nout) : GS_NONE;
+    gs_dealloc(im->ctx, ids);
+    if (id == GS_NONE)
+        return st != GS_OK ? st : g->ctx->last ? g->ctx->last : gs_nomem(im->ctx);
+    gs_attr *out = gs_arena_alloc(&g->arena, (np->n_attribute ? np->n_attribute : 1) * sizeof *out);
+    if (!out)
+        return gs_nomem(im->ctx);
+    int kept = 0;
+    for (size_t a = 0; a < np->n_attribute && st == GS_OK; a++) {
+        bool keep;
+        st = inline_attr(im, g, np->attribute[a], attrs, nattrs, &out[kept], &keep);
+        kept += keep;
+    }
+    g->nodes[id].attrs = out;
+    g->nodes[id].nattrs = kept;
+    return st;
+}
+
+/* Replace call node id of f in g by f's nodes. */
+static gs_status inline_call(imp *im, gs_graph *g, gs_id id, const Onnx__FunctionProto *f)
+{
+    gs_node call = g->nodes[id];   /* its arrays stay in g's arena after it is removed */
+    names t;
+    gs_status st = names_init(im->ctx, &t, function_names(f));
+    for (size_t i = 0; st == GS_OK && i < f->n_input; i++)
+        *name_slot(&t, f->input[i] ? f->input[i] : "") = (int)i < call.nin ? call.in[i] : GS_NONE;
+    gs_ir_remove_node(g, id);
+    for (int j = 0; j < call.nout; j++)
+        if (call.out[j] != GS_NONE)
+            g->values[call.out[j]].flags &= ~GS_V_DEAD;
+    /* an output a body node writes takes the call's value; a call output that is
+       one of the function's inputs (or another output) gets an Identity below */
+    bool *direct = gs_zalloc(im->ctx, (size_t)call.nout + 1);
+    if (st == GS_OK && !direct)
+        st = gs_nomem(im->ctx);
+    for (int j = 0; st == GS_OK && j < call.nout; j++) {
+        gs_id have;
+        if (call.out[j] == GS_NONE || name_get(&t, f->output[j], &have))
+            continue;
+        *name_slot(&t, f->output[j]) = call.out[j];
+        direct[j] = true;
+    }
+    const char *prefix = *call.name ? call.name : call.op;
+    for (size_t i = 0; st == GS_OK && i < f->n_node; i++)
+        st = inline_node(im, g, f->node[i], &t, prefix, call.attrs, call.nattrs);
+    for (int j = 0; st == GS_OK && j < call.nout; j++) {
+        gs_id from;
+        if (call.out[j] == GS_NONE || direct[j] || !name_get(&t, f->output[j], &from))
+            continue;
+        char base[512];   /* a longer name is cut, then made unique */
+        snprintf(base, sizeof base, "%s/Identity", prefix);
+        const char *name = gs_ir_unique_node_name(g, base);
+        if (!name || gs_ir_add_node(g, "Identity", "", name, &from, 1, &call.out[j], 1) == GS_NONE)
+            st = g->ctx->last ? g->ctx->last : gs_nomem(im->ctx);
+    }
+    gs_dealloc(im->ctx, direct);
+    names_free(im->ctx, &t);
+    return st;
+}
+
+/* Expand the calls in g and in its bodies; *count grows by the calls expanded. */
+static gs_status inline_graph(imp *im, gs_graph *g, int *count)
+{
+    const Onnx__ModelProto *mp = im->m->proto;
+    gs_status st = GS_OK;
+    for (gs_id id = 0; id < g->nnodes && st == GS_OK; id++) {   /* nodes added are visited too */
+        const gs_node *n = &g->nodes[id];
+        if (n->flags & GS_N_DEAD)
+            continue;
+        for (int a = 0; a < n->nattrs && st == GS_OK; a++) {
+            const gs_attr *at = &n->attrs[a];
+            if (at->type == GS_A_GRAPH && at->g)
+                st = inline_graph(im, at->g, count);
+            for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
+                st = inline_graph(im, at->gs[j], count);
+        }
+        const Onnx__FunctionProto *f = *n->domain && strcmp(n->domain, "ai.onnx") ? callee(mp, n) : NULL;
+        if (st != GS_OK || !f || !inlinable(im, f, n))
+            continue;
+        if (++*count > MAX_INLINED)
+            return gs_err(im->ctx, GS_ERR_LIMIT, "more than %d function calls to expand (a recursive function?)",
+                          MAX_INLINED);
+        st = inline_call(im, g, id, f);
+    }
+    return st;
+}
+
+gs_status gs_onnx_inline_functions(gs_model *m, gs_graph *g, int *count)
+{
+    const Onnx__ModelProto *mp = m->proto;
+    *count = 0;
+    if (!mp || !mp->n_functions)
+        return GS_OK;
+    imp im = { m->ctx, m, m->path ? m->path : "model", m->dir, 0, gs_graph_root(g)->opset };
+    gs_status st = inline_graph(&im, g, count);
+    if (st == GS_OK && *count)
+        st = gs_ir_verify(g);
+    return st;
+}
+
+/* Whether a node of domain domain and op op calls function f. */
+static bool calls(const Onnx__FunctionProto *f, const char *domain, const char *op)
+{
+    return f->name && op && !strcmp(f->name, op) && f->domain && *f->domain && !same_domain(f->domain, "") &&
+           same_domain(f->domain, domain);
+}
+
+/* Mark in used the functions of mp that g's live nodes (bodies included) call. */
+static void mark_called(const Onnx__ModelProto *mp, const gs_graph *g, bool *used)
+{
+    for (gs_id id = 0; id < g->nnodes; id++) {
+        const gs_node *n = &g->nodes[id];
+        if (n->flags & GS_N_DEAD)
+            continue;
+        for (size_t i = 0; i < mp->n_functions; i++)
+            used[i] |= calls(mp->functions[i], n->domain, n->op);
+        for (int a = 0; a < n->nattrs; a++) {
+            const gs_attr *at = &n->attrs[a];
+            if (at->type == GS_A_GRAPH && at->g)
+                mark_called(mp, at->g, used);
+            for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n; j++)
+                mark_called(mp, at->gs[j], used);
+        }
+    }
+}
+
+void gs_onnx_kept_functions(const gs_model *m, bool *used)
+{
+    const Onnx__ModelProto *mp = m->proto;
+    for (size_t i = 0; i < mp->n_functions; i++)
+        used[i] = !m->inlined;
+    if (!m->inlined)
+        return;
+    mark_called(mp, m->graph, used);
+    for (bool more = true; more;) {   /* functions called from kept functions' bodies */
+        more = false;
+        for (size_t i = 0; i < mp->n_functions; i++)
+            for (size_t k = 0; used[i] && k < mp->functions[i]->n_node; k++)
+                for (size_t j = 0; j < mp->n_functions; j++) {
+                    const Onnx__NodeProto *np = mp->functions[i]->node[k];
+                    if (!used[j] && calls(mp->functions[j], np->domain ? np->domain : "", np->op_type))
+                        used[j] = more = true;
+                }
+    }
+}
+
+const char *gs_onnx_function_with_opset(gs_model *m)
+{
+    const Onnx__ModelProto *mp = m->proto;
+    if (!mp || !mp->n_functions)
+        return NULL;
+    bool *used = gs_alloc(m->ctx, mp->n_functions);
+    if (!used)
+        return "(out of memory)";
+    gs_onnx_kept_functions(m, used);
+    const char *name = NULL;
+    for (size_t i = 0; i < mp->n_functions && !name; i++)
+        for (size_t k = 0; used[i] && k < mp->functions[i]->n_opset_import && !name; k++)
+            if (same_domain(mp->functions[i]->opset_import[k]->domain, ""))
+                name = mp->functions[i]->name ? mp->functions[i]->name : "";
+    gs_dealloc(m->ctx, used);
+    return name;
+}
+
+bool gs_onnx_has_functions(const gs_model *m)
+{
+    const Onnx__ModelProto *mp = gs_model_root(m)->proto;
+    return mp && mp->n_functions;
+}

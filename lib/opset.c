@@ -188,7 +188,7 @@ bool gs_opset_can_raise(gs_model *m, int64_t target)
     if (target <= from || from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return false;
     const char *why;
-    return !first_blocker(m->graph, from, target, &why);
+    return !gs_onnx_function_with_opset(m) && !first_blocker(m->graph, from, target, &why);
 }
 
 gs_status gs_opset_raise(gs_model *m, int64_t target)
@@ -199,6 +199,10 @@ gs_status gs_opset_raise(gs_model *m, int64_t target)
     if (from < GS_RAISE_MIN || target > GS_RAISE_MAX)
         return gs_err(m->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset from %lld to %lld (from %d or "
                       "later, to %d at most)", (long long)from, (long long)target, GS_RAISE_MIN, GS_RAISE_MAX);
+    const char *fn = gs_onnx_function_with_opset(m);
+    if (fn)
+        return gs_err(m->ctx, GS_ERR_UNSUPPORTED, "cannot raise the opset: the model-local function '%s' imports "
+                      "opset %lld and is still called", fn, (long long)from);
     gs_status st = check_graph(m->graph, from, target);
     if (st == GS_OK)
         st = convert_graph(m->graph, from, target);

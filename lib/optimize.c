@@ -499,6 +499,11 @@ static gs_status optimize_profiled(gs_ctx *ctx, gs_model *m, const gs_optimize_o
                                    const gs_profile *profile, gs_report *report)
 {
     gs_status st;
+    int inlined = 0;   /* calls of model-local functions: their bodies are optimized with the rest */
+    int nodes_in = gs_ir_live_nodes(m->graph);   /* the report's "before" is the input's count */
+    if (o->level > 0 && (st = gs_onnx_inline_functions(m, m->graph, &inlined)) != GS_OK)
+        return gs_model_errfile(m, st);
+    m->inlined |= inlined > 0;
     if (o->target_opset && (st = gs_opset_raise(m, o->target_opset)) != GS_OK)
         return gs_model_errfile(m, st);
     /* A profile's opset is what the target runs: raise to it when every op allows. */
@@ -515,6 +520,8 @@ static gs_status optimize_profiled(gs_ctx *ctx, gs_model *m, const gs_optimize_o
     gs_arena_init(&r.arena, ctx);
     r.rw = (gs_rw){ ctx, r.rs, &r.cm, &r.arena, o->time_limit };
     st = pipeline(&r, report);
+    if (st == GS_OK && report)
+        report->nodes_before = nodes_in;
     if (st == GS_OK && report)
         st = fill_steps(ctx, m->graph->perm, report, r.path);
     gs_arena_free(&r.arena);
