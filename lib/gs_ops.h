@@ -147,6 +147,7 @@ extern const gs_opdef gs_ops_sequence[];     /* ops_sequence.c: SequenceInsert, 
 extern const gs_opdef gs_ops_rnn[];          /* ops_rnn.c: LSTM */
 extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear */
 extern const gs_opdef gs_ops_detect[];       /* ops_detect.c: NonZero, TopK, GatherND, NMS, RoiAlign */
+extern const gs_opdef gs_ops_sample[];       /* ops_sample.c: GridSample */
 
 /* ---- ops_sequence.c ----------------------------------------------------- */
 

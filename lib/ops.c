@@ -17,7 +17,7 @@
 static const gs_opdef *const tables[] = {
     gs_ops_elementwise, gs_ops_tensor, gs_ops_reduce, gs_ops_nn,
     gs_ops_conv,        gs_ops_norm,   gs_ops_einsum, gs_ops_control, gs_ops_index,
-    gs_ops_attention,   gs_ops_sequence, gs_ops_rnn,   gs_ops_quant,  gs_ops_detect,
+    gs_ops_attention,   gs_ops_sequence, gs_ops_rnn,   gs_ops_quant,  gs_ops_detect, gs_ops_sample,
 };
 enum { NTABLES = sizeof tables / sizeof tables[0] };
 
