@@ -170,20 +170,31 @@ static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin
 
 /* ---- Softmax, LogSoftmax --------------------------------------------------- */
 
-static gs_status softmax(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool log_)
+/* The groups a softmax-like op (Softmax, LogSoftmax, Hardmax) works on:
+ * outer * inner groups of len elements each, inner apart, the group of
+ * (o, i) starting at o * len * inner + i. Before opset 13 the input is
+ * flattened to 2-D at axis (default 1), so a group is everything from axis
+ * on; from 13 a group runs along one axis (default -1). */
+static gs_status softmax_groups(gs_kcall *k, const gs_tensor *x, int64_t *outer, int64_t *len, int64_t *inner)
 {
     int axis = gs_axis(gs_attr_int(k->node, "axis", k->opset >= 13 ? -1 : 1), x->rank);
     if (axis < 0)
         return gs_kfail(k, "axis out of range");
-    /* before opset 13 the input is flattened to 2-D at axis; from 13 one axis */
-    int64_t outer, len, inner;
+    *outer = gs_numel(x->dims, axis);
     if (k->opset < 13) {
-        outer = gs_numel(x->dims, axis), len = gs_numel(x->dims + axis, x->rank - axis), inner = 1;
+        *len = gs_numel(x->dims + axis, x->rank - axis), *inner = 1;
     } else {
-        outer = gs_numel(x->dims, axis), len = x->dims[axis];
-        inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+        *len = x->dims[axis], *inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
     }
-    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    return GS_OK;
+}
+
+static gs_status softmax(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool log_)
+{
+    int64_t outer, len, inner;
+    gs_status st = softmax_groups(k, x, &outer, &len, &inner);
+    if (st == GS_OK)
+        st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
     for (int64_t o = 0; st == GS_OK && o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             int64_t base = o * len * inner + i;
