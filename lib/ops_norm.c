@@ -1,7 +1,7 @@
 /*
  * ops_norm.c - the normalizations (BatchNormalization in inference,
  * LayerNormalization, RMSNormalization, InstanceNormalization) and Softmax,
- * LogSoftmax.
+ * LogSoftmax, Hardmax.
  *
  * Each normalizes groups of elements with statistics computed in double, so
  * the results are accurate references for the rules that fold or fuse them.
@@ -223,6 +223,34 @@ static gs_status k_logsoftmax(gs_kcall *k, const gs_tensor *const *in, int nin, 
     return softmax(k, in[0], out, true);
 }
 
+/* a beats b as a group's maximum: greater, or NaN where b is not (numpy's
+ * argmax, which ONNX's Hardmax tests use, takes the first NaN) */
+static bool beats(double a, double b)
+{
+    return a > b || (isnan(a) && !isnan(b));
+}
+
+/* Hardmax: 1 at the first maximum of each group of softmax_groups(), 0 at
+ * every other element. */
+static gs_status k_hardmax(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t outer, len, inner;
+    gs_status st = softmax_groups(k, x, &outer, &len, &inner);
+    if (st == GS_OK)
+        st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    for (int64_t o = 0; st == GS_OK && len > 0 && o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = o * len * inner + i, best = 0;
+            for (int64_t j = 1; j < len; j++)
+                if (beats(gs_tensor_get_f(x, base + j * inner), gs_tensor_get_f(x, base + best * inner)))
+                    best = j;
+            gs_tensor_set_f(out, base + best * inner, 1);
+        }
+    return st;
+}
+
 /* ---- shape inference and cost ---------------------------------------------- */
 
 static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
@@ -270,8 +298,10 @@ const gs_opdef gs_ops_norm[] = {
     { "LogSoftmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
     { "LogSoftmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_logsoftmax,
       GS_RAISE_KEEP },
+    /* before opset 13 the input is flattened to 2-D at axis: the meaning changed at 13 */
+    { "Hardmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, NULL, k_hardmax, GS_RAISE_NO },
+    { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, NULL, k_hardmax, GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
-    { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "LRN", 13, 0, 1, 1, 1, 1, 0, "alpha:f=0.0001 beta:f=0.75 bias:f=1 size:i", NULL, NULL, NULL,
       GS_RAISE_KEEP },
