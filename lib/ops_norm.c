@@ -1,7 +1,7 @@
 /*
  * ops_norm.c - the normalizations (BatchNormalization in inference,
- * LayerNormalization, RMSNormalization, InstanceNormalization) and Softmax,
- * LogSoftmax, Hardmax.
+ * LayerNormalization, RMSNormalization, InstanceNormalization, LRN) and
+ * Softmax, LogSoftmax, Hardmax.
  *
  * Each normalizes groups of elements with statistics computed in double, so
  * the results are accurate references for the rules that fold or fuse them.
@@ -168,6 +168,46 @@ static gs_status k_instancenorm(gs_kcall *k, const gs_tensor *const *in, int nin
     return st;
 }
 
+/* The sum of squares of x[n, lo..hi, ...] at one spatial position: base is
+ * the flat index of x[n, 0, ...], channels inner apart. */
+static double square_sum(const gs_tensor *x, int64_t base, int64_t inner, int64_t lo, int64_t hi)
+{
+    double s = 0;
+    for (int64_t c = lo; c <= hi; c++) {
+        double v = gs_tensor_get_f(x, base + c * inner);
+        s += v * v;
+    }
+    return s;
+}
+
+/* LRN over x [N, C, D1, ...]: x / (bias + alpha / size * s)^beta, s the sum
+ * of squares over channels c - floor((size - 1) / 2) to c + ceil((size - 1)
+ * / 2), clipped to [0, C), at the same n and spatial position. */
+static gs_status k_lrn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t size = gs_attr_int(k->node, "size", 0);
+    if (x->rank < 2)
+        return gs_kfail(k, "input rank must be 2 or more");
+    if (size < 1)
+        return gs_kfail(k, "size must be 1 or more");
+    double alpha = gs_attr_float(k->node, "alpha", 1e-4f), beta = gs_attr_float(k->node, "beta", 0.75f);
+    double bias = gs_attr_float(k->node, "bias", 1.0f);
+    int64_t N = x->dims[0], C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2);
+    int64_t below = (size - 1) / 2, above = size / 2;   /* floor and ceil of (size - 1) / 2 */
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    for (int64_t n = 0; st == GS_OK && n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t base = n * C * inner + i, idx = base + c * inner;
+                double s = square_sum(x, base, inner, c > below ? c - below : 0,
+                                      above < C - 1 - c ? c + above : C - 1);
+                gs_tensor_set_f(out, idx, gs_tensor_get_f(x, idx) / pow(bias + alpha / (double)size * s, beta));
+            }
+    return st;
+}
+
 /* ---- Softmax, LogSoftmax --------------------------------------------------- */
 
 /* The groups a softmax-like op (Softmax, LogSoftmax, Hardmax) works on:
@@ -298,13 +338,14 @@ const gs_opdef gs_ops_norm[] = {
     { "LogSoftmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
     { "LogSoftmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_logsoftmax,
       GS_RAISE_KEEP },
+    /* LRN-13 only added bfloat16 to LRN-1 */
+    { "LRN", 1, 0, 1, 1, 1, 1, 0, "alpha:f=0.0001 beta:f=0.75 bias:f=1 size:i", gs_infer_same, cost_norm,
+      k_lrn, GS_RAISE_KEEP },
     /* before opset 13 the input is flattened to 2-D at axis: the meaning changed at 13 */
     { "Hardmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, NULL, k_hardmax, GS_RAISE_NO },
     { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, NULL, k_hardmax, GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
     { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "LRN", 13, 0, 1, 1, 1, 1, 0, "alpha:f=0.0001 beta:f=0.75 bias:f=1 size:i", NULL, NULL, NULL,
-      GS_RAISE_KEEP },
     { "MeanVarianceNormalization", 13, 0, 1, 1, 1, 1, 0, "axes:ints=0,2,3", NULL, NULL, NULL,
       GS_RAISE_KEEP },
     { .name = NULL },
