@@ -1,7 +1,7 @@
 /*
  * ops_norm.c - the normalizations (BatchNormalization in inference,
- * LayerNormalization, RMSNormalization, InstanceNormalization, LRN) and
- * Softmax, LogSoftmax, Hardmax.
+ * LayerNormalization, RMSNormalization, InstanceNormalization, LRN,
+ * LpNormalization) and Softmax, LogSoftmax, Hardmax.
  *
  * Each normalizes groups of elements with statistics computed in double, so
  * the results are accurate references for the rules that fold or fuse them.
@@ -69,6 +69,21 @@ static void moments(const gs_tensor *x, int64_t first, int64_t n, double *mean, 
     }
     *mean = m;
     *var = v / (double)n;
+}
+
+/* The groups along axis (in [0, rank)) of x: outer * inner groups of len
+ * elements each, inner apart, the group of (o, i) starting at
+ * o * len * inner + i. With flatten (x taken as 2-D at axis), a group is
+ * everything from axis on. */
+static void axis_groups(const gs_tensor *x, int axis, bool flatten, int64_t *outer, int64_t *len,
+                        int64_t *inner)
+{
+    *outer = gs_numel(x->dims, axis);
+    if (flatten) {
+        *len = gs_numel(x->dims + axis, x->rank - axis), *inner = 1;
+    } else {
+        *len = x->dims[axis], *inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    }
 }
 
 /* Normalize groups of `inner` elements: (x - mean) / sqrt(var + eps) * scale + bias,
@@ -208,24 +223,54 @@ static gs_status k_lrn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
     return st;
 }
 
+/* The L1 (p 1) or L2 (p 2) norm of the group of len elements from base,
+ * inner apart. */
+static double lp_norm(const gs_tensor *x, int64_t base, int64_t len, int64_t inner, int64_t p)
+{
+    double s = 0;
+    for (int64_t j = 0; j < len; j++) {
+        double v = gs_tensor_get_f(x, base + j * inner);
+        s += p == 1 ? fabs(v) : v * v;
+    }
+    return p == 1 ? s : sqrt(s);
+}
+
+/* LpNormalization: x / ||x||_p along axis (default -1), p 1 or 2 (the only
+ * orders the spec allows). A group of norm 0 gives zeros, not 0 / 0, as
+ * ONNX's reference implementation and ONNX Runtime have it. */
+static gs_status k_lpnorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int axis = gs_axis(gs_attr_int(k->node, "axis", -1), x->rank);
+    int64_t p = gs_attr_int(k->node, "p", 2), outer, len, inner;
+    if (axis < 0)
+        return gs_kfail(k, "axis out of range");
+    if (p != 1 && p != 2)
+        return gs_kfail(k, "p must be 1 or 2");
+    axis_groups(x, axis, false, &outer, &len, &inner);
+    gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);   /* zeroed */
+    for (int64_t o = 0; st == GS_OK && o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = o * len * inner + i;
+            double norm = lp_norm(x, base, len, inner, p);
+            for (int64_t j = 0; j < len && norm != 0; j++)
+                gs_tensor_set_f(out, base + j * inner, gs_tensor_get_f(x, base + j * inner) / norm);
+        }
+    return st;
+}
+
 /* ---- Softmax, LogSoftmax --------------------------------------------------- */
 
 /* The groups a softmax-like op (Softmax, LogSoftmax, Hardmax) works on:
- * outer * inner groups of len elements each, inner apart, the group of
- * (o, i) starting at o * len * inner + i. Before opset 13 the input is
- * flattened to 2-D at axis (default 1), so a group is everything from axis
- * on; from 13 a group runs along one axis (default -1). */
+ * before opset 13 the input is flattened to 2-D at axis (default 1); from
+ * 13 a group runs along one axis (default -1). */
 static gs_status softmax_groups(gs_kcall *k, const gs_tensor *x, int64_t *outer, int64_t *len, int64_t *inner)
 {
     int axis = gs_axis(gs_attr_int(k->node, "axis", k->opset >= 13 ? -1 : 1), x->rank);
     if (axis < 0)
         return gs_kfail(k, "axis out of range");
-    *outer = gs_numel(x->dims, axis);
-    if (k->opset < 13) {
-        *len = gs_numel(x->dims + axis, x->rank - axis), *inner = 1;
-    } else {
-        *len = x->dims[axis], *inner = gs_numel(x->dims + axis + 1, x->rank - axis - 1);
-    }
+    axis_groups(x, axis, k->opset < 13, outer, len, inner);
     return GS_OK;
 }
 
@@ -333,19 +378,20 @@ const gs_opdef gs_ops_norm[] = {
       cost_norm, k_rmsnorm, GS_RAISE_KEEP },
     { "InstanceNormalization", 1, 0, 3, 3, 1, 1, 0, "epsilon:f=1e-5", gs_infer_same, cost_norm,
       k_instancenorm, GS_RAISE_KEEP },
+    /* LRN-13 only added bfloat16 to LRN-1 */
+    { "LRN", 1, 0, 1, 1, 1, 1, 0, "alpha:f=0.0001 beta:f=0.75 bias:f=1 size:i", gs_infer_same, cost_norm,
+      k_lrn, GS_RAISE_KEEP },
+    { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", gs_infer_same, cost_norm, k_lpnorm,
+      GS_RAISE_KEEP },
     { "Softmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
     { "Softmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
     { "LogSoftmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
     { "LogSoftmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_logsoftmax,
       GS_RAISE_KEEP },
-    /* LRN-13 only added bfloat16 to LRN-1 */
-    { "LRN", 1, 0, 1, 1, 1, 1, 0, "alpha:f=0.0001 beta:f=0.75 bias:f=1 size:i", gs_infer_same, cost_norm,
-      k_lrn, GS_RAISE_KEEP },
     /* before opset 13 the input is flattened to 2-D at axis: the meaning changed at 13 */
     { "Hardmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, NULL, k_hardmax, GS_RAISE_NO },
     { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, NULL, k_hardmax, GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
-    { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "MeanVarianceNormalization", 13, 0, 1, 1, 1, 1, 0, "axes:ints=0,2,3", NULL, NULL, NULL,
       GS_RAISE_KEEP },
     { .name = NULL },
