@@ -1,7 +1,8 @@
 /*
  * ops_norm.c - the normalizations (BatchNormalization in inference,
  * LayerNormalization, RMSNormalization, InstanceNormalization, LRN,
- * LpNormalization) and Softmax, LogSoftmax, Hardmax.
+ * LpNormalization, MeanVarianceNormalization) and Softmax, LogSoftmax,
+ * Hardmax.
  *
  * Each normalizes groups of elements with statistics computed in double, so
  * the results are accurate references for the rules that fold or fuse them.
@@ -260,6 +261,96 @@ static gs_status k_lpnorm(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     return st;
 }
 
+/* The axes MeanVarianceNormalization reduces, as a mask over rank dims:
+ * its axes attribute (default 0, 2, 3). An empty list means every axis, as
+ * the ReduceMean of the op's function body reads it. */
+static gs_status mvn_axes(gs_kcall *k, int rank, bool *mask)
+{
+    static const int64_t dflt[] = { 0, 2, 3 };
+    const int64_t *a;
+    int na = gs_attr_ints(k->node, "axes", &a);
+    if (na < 0)
+        a = dflt, na = 3;
+    for (int d = 0; d < rank; d++)
+        mask[d] = na == 0;
+    for (int i = 0; i < na; i++) {
+        int d = gs_axis(a[i], rank);
+        if (d < 0)
+            return gs_kfail(k, a == dflt ? "the default axes 0, 2, 3 need an input of rank 4 or more"
+                                         : "axis out of range");
+        if (mask[d])
+            return gs_kfail(k, "an axis is listed twice");
+        mask[d] = true;
+    }
+    return GS_OK;
+}
+
+/* The group of flat element i of x (not empty): its coordinates along the
+ * dims mask leaves, as a flat index over those dims. */
+static int64_t group_of(const gs_tensor *x, const bool *mask, int64_t i)
+{
+    int64_t g = 0, stride = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+        int64_t c = i % x->dims[d];
+        i /= x->dims[d];
+        if (!mask[d])
+            g += c * stride, stride *= x->dims[d];
+    }
+    return g;
+}
+
+/* The mean (m[2 * g]) and biased variance (m[2 * g + 1]) of each of the
+ * groups of x (count elements each), in two passes; m starts zeroed. */
+static void mvn_moments(const gs_tensor *x, const bool *mask, int64_t groups, int64_t count, double *m)
+{
+    int64_t n = gs_tensor_numel(x);
+    for (int64_t i = 0; i < n; i++)
+        m[2 * group_of(x, mask, i)] += gs_tensor_get_f(x, i);
+    for (int64_t g = 0; g < groups; g++)
+        m[2 * g] /= (double)count;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = group_of(x, mask, i);
+        double d = gs_tensor_get_f(x, i) - m[2 * g];
+        m[2 * g + 1] += d * d;
+    }
+    for (int64_t g = 0; g < groups; g++)
+        m[2 * g + 1] /= (double)count;
+}
+
+/* MeanVarianceNormalization: (x - mean) / (sqrt(var) + 1e-9), mean and
+ * biased variance over the axes listed, at each position along the other
+ * dims; 1e-9 is the float constant of the op's function body. The variance
+ * is (x - mean)^2 averaged in double where the body takes E[x^2] - E[x]^2,
+ * which can round below 0. */
+static gs_status k_mvn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    bool mask[GS_MAX_RANK];
+    gs_status st = mvn_axes(k, x->rank, mask);
+    if (st == GS_OK)
+        st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    int64_t n = gs_tensor_numel(x), groups = 1;
+    if (st != GS_OK || n == 0)
+        return st;
+    for (int d = 0; d < x->rank; d++)
+        groups *= mask[d] ? 1 : x->dims[d];
+    int64_t mdims[2] = { groups, 2 };
+    gs_tensor m = { 0 };
+    st = gs_kmake(k, &m, GS_DOUBLE, mdims, 2);
+    if (st == GS_OK) {
+        const double *ms = m.data;
+        const double eps = (double)1e-9f;
+        mvn_moments(x, mask, groups, n / groups, m.data);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t g = group_of(x, mask, i);
+            gs_tensor_set_f(out, i, (gs_tensor_get_f(x, i) - ms[2 * g]) / (sqrt(ms[2 * g + 1]) + eps));
+        }
+    }
+    gs_tensor_clear(k->ctx, &m);
+    return st;
+}
+
 /* ---- Softmax, LogSoftmax --------------------------------------------------- */
 
 /* The groups a softmax-like op (Softmax, LogSoftmax, Hardmax) works on:
@@ -383,6 +474,9 @@ const gs_opdef gs_ops_norm[] = {
       k_lrn, GS_RAISE_KEEP },
     { "LpNormalization", 1, 0, 1, 1, 1, 1, 0, "axis:i=-1 p:i=2", gs_infer_same, cost_norm, k_lpnorm,
       GS_RAISE_KEEP },
+    /* MeanVarianceNormalization-13 only added bfloat16 to -9 */
+    { "MeanVarianceNormalization", 9, 0, 1, 1, 1, 1, 0, "axes:ints=0,2,3", gs_infer_same, cost_norm, k_mvn,
+      GS_RAISE_KEEP },
     { "Softmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
     { "Softmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, cost_norm, k_softmax, GS_RAISE_KEEP },
     { "LogSoftmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, cost_norm, k_logsoftmax, GS_RAISE_KEEP },
@@ -391,8 +485,5 @@ const gs_opdef gs_ops_norm[] = {
     /* before opset 13 the input is flattened to 2-D at axis: the meaning changed at 13 */
     { "Hardmax", 1, 12, 1, 1, 1, 1, 0, "axis:i=1", gs_infer_same, NULL, k_hardmax, GS_RAISE_NO },
     { "Hardmax", 13, 0, 1, 1, 1, 1, 0, "axis:i=-1", gs_infer_same, NULL, k_hardmax, GS_RAISE_KEEP },
-    /* known, carried through, not evaluated */
-    { "MeanVarianceNormalization", 13, 0, 1, 1, 1, 1, 0, "axes:ints=0,2,3", NULL, NULL, NULL,
-      GS_RAISE_KEEP },
     { .name = NULL },
 };
