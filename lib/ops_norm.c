@@ -75,11 +75,12 @@ static void moments(const gs_tensor *x, int64_t first, int64_t n, double *mean, 
 /* The groups along axis (in [0, rank)) of x: outer * inner groups of len
  * elements each, inner apart, the group of (o, i) starting at
  * o * len * inner + i. With flatten (x taken as 2-D at axis), a group is
- * everything from axis on. */
+ * everything from axis on. An empty x has no groups (outer 0), so a kernel
+ * does not loop over [2^40, 3, 0] for nothing. */
 static void axis_groups(const gs_tensor *x, int axis, bool flatten, int64_t *outer, int64_t *len,
                         int64_t *inner)
 {
-    *outer = gs_numel(x->dims, axis);
+    *outer = gs_tensor_numel(x) ? gs_numel(x->dims, axis) : 0;
     if (flatten) {
         *len = gs_numel(x->dims + axis, x->rank - axis), *inner = 1;
     } else {
@@ -213,6 +214,8 @@ static gs_status k_lrn(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
     int64_t N = x->dims[0], C = x->dims[1], inner = gs_numel(x->dims + 2, x->rank - 2);
     int64_t below = (size - 1) / 2, above = size / 2;   /* floor and ceil of (size - 1) / 2 */
     gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    if (st != GS_OK || gs_tensor_numel(x) == 0)
+        return st;   /* no looping over the N and C of [2^20, 2^20, 0] */
     for (int64_t n = 0; st == GS_OK && n < N; n++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t i = 0; i < inner; i++) {
@@ -416,7 +419,7 @@ static gs_status k_hardmax(gs_kcall *k, const gs_tensor *const *in, int nin, gs_
     gs_status st = softmax_groups(k, x, &outer, &len, &inner);
     if (st == GS_OK)
         st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
-    for (int64_t o = 0; st == GS_OK && len > 0 && o < outer; o++)
+    for (int64_t o = 0; st == GS_OK && o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             int64_t base = o * len * inner + i, best = 0;
             for (int64_t j = 1; j < len; j++)

@@ -9,7 +9,8 @@ with other axes; Shrink on integers. Each case is a one-node model run by
 `graphsub run --data` and compared with numpy (within 1e-6). Invalid nodes
 (axis out of range, LRN size below 1 or rank below 2, p not 1 or 2, axes
 listed twice or the default ones on rank 3) must be refused with exit 3 and
-a message; empty inputs give empty outputs.
+a message; empty inputs give empty outputs, at once even when the dims
+around the empty one are vast ([2^40, 3, 0]).
 
 usage: kernels_norm.py GRAPHSUB"""
 import os
@@ -47,7 +48,10 @@ def run(gs, tmp, name, node, opset, x):
     onnx.save(model(node, x.dtype, opset), path)
     with open(os.path.join(d, "input_0.pb"), "wb") as f:
         f.write(numpy_helper.from_array(x, "x").SerializeToString())
-    r = subprocess.run([gs, "run", path, "--data", d], capture_output=True, text=True)
+    try:
+        r = subprocess.run([gs, "run", path, "--data", d], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return -1, None, "timed out"
     text = (r.stdout + r.stderr).strip()
     if r.returncode:
         return r.returncode, None, text.splitlines()[-1] if text else ""
@@ -133,6 +137,7 @@ def refusals():
     """(name, node, opset, x, words the message must hold); None: an empty output of x's shape."""
     r = np.ones((2, 3, 4), np.float32)
     empty = np.zeros((2, 0, 3, 3), np.float32)
+    vast = np.zeros((2 ** 40, 3, 0), np.float32)   # no element, but 2^40 groups counted by its dims
     return [
         ("hardmax-axis3", N("Hardmax", ["x"], ["y"], axis=3), 13, r, "axis out of range"),
         ("hardmax-opset11-scalar", N("Hardmax", ["x"], ["y"]), 11, np.array(1, np.float32), "axis out of range"),
@@ -149,6 +154,10 @@ def refusals():
         ("lpnorm-empty", N("LpNormalization", ["x"], ["y"], axis=1), 1, empty, None),
         ("mvn-empty", N("MeanVarianceNormalization", ["x"], ["y"]), 13, empty, None),
         ("shrink-empty", N("Shrink", ["x"], ["y"]), 9, empty, None),
+        ("softmax-vast-empty", N("Softmax", ["x"], ["y"], axis=1), 13, vast, None),
+        ("hardmax-vast-empty", N("Hardmax", ["x"], ["y"], axis=1), 13, vast, None),
+        ("lpnorm-vast-empty", N("LpNormalization", ["x"], ["y"], axis=1), 1, vast, None),
+        ("lrn-vast-empty", N("LRN", ["x"], ["y"], size=3), 13, vast, None),
     ]
 
 
