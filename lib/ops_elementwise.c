@@ -71,6 +71,11 @@ static double f_hsigmoid(double x, const uparams *p) { return fmax(0, fmin(1, p-
 static double f_hswish(double x, const uparams *p) { (void)p; return x * fmax(0, fmin(1, x / 6 + 0.5)); }
 static double f_thrrelu(double x, const uparams *p) { return x > p->alpha ? x : 0; }
 static double f_mish(double x, const uparams *p) { return x * tanh(f_softplus(x, p)); }
+/* Shrink, alpha standing for lambd and beta for bias */
+static double f_shrink(double x, const uparams *p)
+{
+    return x < -p->alpha ? x + p->beta : x > p->alpha ? x - p->beta : 0;
+}
 static double f_gelu(double x, const uparams *p)
 {
     if (p->mode && !strcmp(p->mode, "tanh"))
@@ -150,6 +155,15 @@ UNARY(hswish, f_hswish, 0, 0, 0)
 UNARY(thrrelu, f_thrrelu, 1.0, 0, 0)
 UNARY(mish, f_mish, 0, 0, 0)
 UNARY(gelu, f_gelu, 0, 0, 0)
+
+/* Shrink: x + bias below -lambd, x - bias above lambd, 0 between; integer
+ * inputs too, computed in double and converted back. */
+static gs_status k_shrink(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    uparams p = { .alpha = gs_attr_float(k->node, "lambd", 0.5f), .beta = gs_attr_float(k->node, "bias", 0) };
+    return map1(k, in[0], out, f_shrink, &p);
+}
 
 static gs_status k_not(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
@@ -535,7 +549,7 @@ const gs_opdef gs_ops_elementwise[] = {
     UA("Selu", 1, selu, "alpha:f=1.6733 gamma:f=1.0507"),
     UA("HardSigmoid", 1, hsigmoid, "alpha:f=0.2 beta:f=0.5"), U("HardSwish", 14, hswish),
     UA("ThresholdedRelu", 10, thrrelu, "alpha:f=1"), U("Mish", 18, mish),
-    UA("Gelu", 20, gelu, "approximate:s=none"),
+    UA("Gelu", 20, gelu, "approximate:s=none"), UA("Shrink", 9, shrink, "bias:f=0 lambd:f=0.5"),
     { "Not", 1, 0, 1, 1, 1, 1, EW, "", gs_infer_same, NULL, k_not, GS_RAISE_KEEP },
     { "IsNaN", 9, 0, 1, 1, 1, 1, EW, "", infer_isx, NULL, k_isnan, GS_RAISE_KEEP },
     { "IsInf", 10, 0, 1, 1, 1, 1, EW, "detect_positive:i=1 detect_negative:i=1", infer_isx, NULL, k_isinf,
