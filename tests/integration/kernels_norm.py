@@ -32,11 +32,16 @@ def check(ok, what):
     bad += not ok
 
 
+# constant inputs a node may read besides x: an empty scale, and three channels' scale and bias
+INITS = {"empty_scale": np.zeros(0, np.float32), "scale3": np.ones(3, np.float32), "bias3": np.zeros(3, np.float32)}
+
+
 def model(node, dtype, opset):
-    """A one-node model from x to y, both of dtype, shapes left open."""
+    """A one-node model from x to y, both of dtype, shapes left open (other inputs from INITS)."""
     t = onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[np.dtype(dtype)]
     g = helper.make_graph([node], "k", [helper.make_tensor_value_info("x", t, None)],
-                          [helper.make_tensor_value_info("y", t, None)])
+                          [helper.make_tensor_value_info("y", t, None)],
+                          [numpy_helper.from_array(INITS[i], i) for i in node.input if i in INITS])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -158,6 +163,10 @@ def refusals():
         ("hardmax-vast-empty", N("Hardmax", ["x"], ["y"], axis=1), 13, vast, None),
         ("lpnorm-vast-empty", N("LpNormalization", ["x"], ["y"], axis=1), 1, vast, None),
         ("lrn-vast-empty", N("LRN", ["x"], ["y"], size=3), 13, vast, None),
+        ("layernorm-vast-empty", N("LayerNormalization", ["x", "empty_scale"], ["y"]), 17, vast, None),
+        ("rmsnorm-vast-empty", N("RMSNormalization", ["x", "empty_scale"], ["y"]), 23, vast, None),
+        ("instancenorm-vast-empty", N("InstanceNormalization", ["x", "scale3", "bias3"], ["y"]), 13,
+         np.zeros((2 ** 40, 3, 0), np.float32), None),
     ]
 
 

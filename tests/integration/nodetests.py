@@ -30,7 +30,7 @@ BAD_DATA = {"test_castlike_BFLOAT16_to_FLOAT", "test_castlike_BFLOAT16_to_FLOAT_
 
 # Ops every node test of which must pass (the quantization, detection and recurrent kernels).
 CLAIMED = {"QuantizeLinear", "DequantizeLinear", "NonZero", "TopK", "GatherND", "NonMaxSuppression", "RoiAlign",
-           "LSTM", "GRU", "RNN", "GridSample"}
+           "LSTM", "GRU", "RNN", "GridSample", "Hardmax", "LRN", "MeanVarianceNormalization", "Shrink"}
 
 
 def classify(graphsub, test):
