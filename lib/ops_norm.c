@@ -31,6 +31,8 @@ static gs_status k_batchnorm(gs_kcall *k, const gs_tensor *const *in, int nin, g
         if (gs_tensor_numel(in[i]) != C)
             return gs_kfail(k, "scale, bias, mean and variance must have C elements");
     gs_status st = gs_kmake(k, out, x->dtype, x->dims, x->rank);
+    if (st != GS_OK || !gs_tensor_numel(x))
+        return st;   /* no looping over the N and C of [2^40, 3, 0] */
     for (int64_t c = 0; st == GS_OK && c < C; c++) {
         double s = gs_tensor_get_f(in[1], c) / sqrt(gs_tensor_get_f(in[4], c) + eps);
         double b = gs_tensor_get_f(in[2], c) - gs_tensor_get_f(in[3], c) * s;

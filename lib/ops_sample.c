@@ -181,8 +181,8 @@ static gs_status k_gridsample(gs_kcall *k, const gs_tensor *const *in, int nin, 
         st = modes(k, &s);
     if (st == GS_OK)
         st = gs_kmake_raw(k, out, x->dtype, od, x->rank);
-    if (st != GS_OK)
-        return st;
+    if (st != GS_OK || !gs_tensor_numel(out))
+        return st;   /* no looping over the N of an empty output */
     int64_t N = od[0], C = od[1], points = gs_numel(od + 2, s.r), plane = gs_numel(s.size, s.r);
     double (*sample)(const sampler *, int64_t, const double *) =
         s.mode == MODE_LINEAR ? sample_linear : s.mode == MODE_NEAREST ? sample_nearest : sample_cubic;

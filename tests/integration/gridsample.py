@@ -44,7 +44,8 @@ def run(gs, d, name, x, grid, want, mode, pad, align, opset):
     if want is not None:
         with open(os.path.join(data, "output_0.pb"), "wb") as f:
             f.write(numpy_helper.from_array(want, "y").SerializeToString())
-    p = subprocess.run([gs, "run", path, "--data", data, "--atol", "1e-5"], capture_output=True, text=True)
+    p = subprocess.run([gs, "run", path, "--data", data, "--atol", "1e-5"], capture_output=True, text=True,
+                       timeout=60)
     return p.returncode, p.stderr.strip()
 
 
@@ -62,6 +63,16 @@ def main():
             if rc != 3 or want not in err:
                 failed += 1
                 print(f"FAIL {name}: exit {rc}: {err}")
+        # an empty output of 2^40 batches: at once, not a loop over them
+        vast, vgrid = np.zeros((2 ** 40, 3, 0, 0), np.float32), np.zeros((2 ** 40, 0, 0, 2), np.float32)
+        total += 1
+        try:
+            rc, err = run(gs, d, "vast-empty", vast, vgrid, None, "linear", "zeros", 0, 20)
+        except subprocess.TimeoutExpired:
+            rc, err = -1, "timed out"
+        if rc:
+            failed += 1
+            print(f"FAIL vast-empty: exit {rc}: {err}")
         try:
             import torch  # noqa: PLC0415
         except ImportError:

@@ -167,6 +167,8 @@ def refusals():
         ("rmsnorm-vast-empty", N("RMSNormalization", ["x", "empty_scale"], ["y"]), 23, vast, None),
         ("instancenorm-vast-empty", N("InstanceNormalization", ["x", "scale3", "bias3"], ["y"]), 13,
          np.zeros((2 ** 40, 3, 0), np.float32), None),
+        ("batchnorm-vast-empty", N("BatchNormalization", ["x", "scale3", "bias3", "bias3", "scale3"], ["y"]), 15,
+         np.zeros((2 ** 40, 3, 0), np.float32), None),
     ]
 
 
