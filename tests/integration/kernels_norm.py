@@ -41,7 +41,7 @@ def model(node, dtype, opset):
     t = onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[np.dtype(dtype)]
     g = helper.make_graph([node], "k", [helper.make_tensor_value_info("x", t, None)],
                           [helper.make_tensor_value_info("y", t, None)],
-                          [numpy_helper.from_array(INITS[i], i) for i in node.input if i in INITS])
+                          [numpy_helper.from_array(INITS[i], i) for i in dict.fromkeys(node.input) if i in INITS])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
