@@ -489,7 +489,7 @@ static gs_status k_roialign(gs_kcall *k, const gs_tensor *const *in, int nin, gs
 }
 
 const gs_opdef gs_ops_detect[] = {
-    { "NonZero", 13, 0, 1, 1, 1, 1, GS_OP_ANY_ALIGN, "", infer_nonzero, NULL, k_nonzero, GS_RAISE_KEEP },
+    { "NonZero", 9, 0, 1, 1, 1, 1, GS_OP_ANY_ALIGN, "", infer_nonzero, NULL, k_nonzero, GS_RAISE_KEEP },
     { "TopK", 11, 0, 2, 2, 2, 2, 0, "axis:i=-1 largest:i=1 sorted:i=1 (sorted or not, the output is sorted)",
       infer_topk, NULL, k_topk, GS_RAISE_KEEP },
     { "GatherND", 13, 0, 2, 2, 1, 1, GS_OP_ANY_ALIGN, "batch_dims:i=0", infer_gather_nd, NULL, k_gather_nd,
