@@ -1467,8 +1467,6 @@ const gs_opdef gs_ops_tensor[] = {
       GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
     { "Compress", 11, 0, 2, 2, 1, 1, 0, "axis:i", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "EyeLike", 9, 0, 1, 1, 1, 1, 0, "dtype:i k:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "OneHot", 11, 0, 3, 3, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
     { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
       GS_RAISE_KEEP },
     { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
