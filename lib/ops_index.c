@@ -2,7 +2,8 @@
  * ops_index.c - registry rows for the index and mask ops of decoder
  * exports: Trilu (causal masks), CumSum (position ids), ScatterND and
  * ScatterElements (cache updates), GatherElements; and of older exports:
- * OneHot (labels), EyeLike.
+ * OneHot (labels), EyeLike, Compress (a boolean selection), ReverseSequence
+ * (bidirectional RNNs).
  *
  * Kernels that only move elements copy them by element size, so they serve
  * every dtype; CumSum and the scatter reductions add integers as int64 and
@@ -397,6 +398,117 @@ static gs_status infer_eyelike(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], type, x->rank == 2 ? 2 : -1, x->rank == 2 ? x->dims : NULL);
 }
 
+/* ---- Compress ------------------------------------------------------------ */
+
+/* The axis a Compress node selects along for a rank-r input, or -1 (x
+ * flattened) when it has none; -2 when it is out of range (negative only
+ * from opset 11). */
+static int compress_axis(const gs_node *n, int64_t opset, int r)
+{
+    if (!gs_ir_attr(n, "axis"))
+        return -1;
+    int64_t a = gs_attr_int(n, "axis", 0);
+    int axis = opset >= 11 || a >= 0 ? gs_axis(a, r) : -1;
+    return axis < 0 ? -2 : axis;
+}
+
+/* The number of true elements of a bool condition. */
+static int64_t count_true(const gs_tensor *c)
+{
+    int64_t count = 0;
+    for (int64_t i = 0, n = gs_tensor_numel(c); i < n; i++)
+        count += gs_tensor_get_i(c, i) != 0;
+    return count;
+}
+
+/* Compress: the slices of x along axis (of x flattened when there is none)
+ * whose element of condition is true, in order. A condition shorter than
+ * the axis drops the slices past its end; a longer one must be false past
+ * the end (as numpy.compress wants). */
+static gs_status k_compress(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *c = in[1];
+    int axis = compress_axis(k->node, k->opset, x->rank);
+    if (axis == -2)
+        return gs_kfail(k, "axis out of range");
+    if (c->rank != 1 || c->dtype != GS_BOOL)
+        return gs_kfail(k, "condition is not a 1-D bool tensor");
+    int64_t outer = axis < 0 ? 1 : gs_numel(x->dims, axis), count = count_true(c);
+    int64_t len = axis < 0 ? gs_tensor_numel(x) : x->dims[axis];
+    int64_t inner = axis < 0 ? 1 : gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    for (int64_t j = len; j < c->dims[0]; j++)
+        if (gs_tensor_get_i(c, j))
+            return gs_kfail(k, "condition selects past the end of the axis");
+    int64_t dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    dims[axis < 0 ? 0 : axis] = count;
+    gs_status st = gs_kmake_raw(k, out, x->dtype, dims, axis < 0 ? 1 : x->rank);   /* the copies fill it */
+    if (st != GS_OK || gs_tensor_numel(out) == 0)
+        return st;   /* nothing to copy (and an empty x's other dims may overflow) */
+    size_t chunk = (size_t)inner * gs_dtype_size(x->dtype);
+    char *o = out->data;
+    for (int64_t b = 0; b < outer; b++)
+        for (int64_t j = 0; j < len && j < c->dims[0]; j++)
+            if (gs_tensor_get_i(c, j)) {
+                memcpy(o, (const char *)x->data + (size_t)(b * len + j) * chunk, chunk);
+                o += chunk;
+            }
+    return GS_OK;
+}
+
+/* Compress: x's dtype; x's rank (1 without an axis) with the selected dim
+ * the count of true elements of a constant condition (the kernel refuses
+ * one that is true past the axis's end, so the count is the length), else
+ * unknown. */
+static gs_status infer_compress(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = &g->values[n->in[0]];
+    const gs_tensor *c = gs_infer_const(g, n, 1);
+    gs_dim len = { c && c->rank == 1 && c->dtype == GS_BOOL ? count_true(c) : -1, NULL };
+    if (!gs_ir_attr(n, "axis"))
+        return gs_infer_set(g, n->out[0], x->dtype, 1, &len);
+    int axis = x->rank < 0 ? -2 : compress_axis(n, g->opset, x->rank);
+    if (axis < 0)
+        return gs_infer_set(g, n->out[0], x->dtype, -1, NULL);
+    gs_dim dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    dims[axis] = len;
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+}
+
+/* ---- ReverseSequence ------------------------------------------------------ */
+
+/* ReverseSequence: x with, for each index b along batch_axis, its first
+ * sequence_lens[b] elements along time_axis reversed and the rest kept.
+ * The two axes are 0 and 1, in either order. */
+static gs_status k_reverse_sequence(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out,
+                                    int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *lens = in[1];
+    int64_t ba = gs_attr_int(k->node, "batch_axis", 1), ta = gs_attr_int(k->node, "time_axis", 0);
+    if (x->rank < 2 || !((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+        return gs_kfail(k, "the input is not at least 2-D, or batch_axis and time_axis are not 0 and 1");
+    if (lens->rank != 1 || lens->dims[0] != x->dims[ba] || lens->dtype != GS_INT64)
+        return gs_kfail(k, "sequence_lens is not int64, one per batch");
+    for (int64_t b = 0; b < lens->dims[0]; b++)
+        if (gs_tensor_get_i(lens, b) < 0 || gs_tensor_get_i(lens, b) > x->dims[ta])
+            return gs_kfail(k, "a sequence length is negative or longer than the time axis");
+    gs_status st = gs_kmake_raw(k, out, x->dtype, x->dims, x->rank);   /* every element written below */
+    if (st != GS_OK || gs_tensor_numel(out) == 0)
+        return st;   /* nothing to move (and an empty x's other dims may overflow) */
+    size_t chunk = (size_t)gs_numel(x->dims + 2, x->rank - 2) * gs_dtype_size(x->dtype);
+    for (int64_t i = 0; i < x->dims[0]; i++)
+        for (int64_t j = 0; j < x->dims[1]; j++) {
+            int64_t b = ba ? j : i, t = ba ? i : j, len = gs_tensor_get_i(lens, b);
+            int64_t from = t < len ? len - 1 - t : t, fi = ba ? from : i, fj = ba ? j : from;
+            memcpy((char *)out->data + (size_t)(i * x->dims[1] + j) * chunk,
+                   (const char *)x->data + (size_t)(fi * x->dims[1] + fj) * chunk, chunk);
+        }
+    return GS_OK;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 const gs_opdef gs_ops_index[] = {
@@ -413,5 +525,9 @@ const gs_opdef gs_ops_index[] = {
       "opset 11)", infer_onehot, NULL, k_onehot, GS_RAISE_KEEP },
     { "EyeLike", 9, 0, 1, 1, 1, 1, GS_OP_ANY_ALIGN, "dtype:i k:i=0", infer_eyelike, NULL, k_eyelike,
       GS_RAISE_KEEP },
+    { "Compress", 9, 0, 2, 2, 1, 1, GS_OP_ANY_ALIGN, "axis:i (negative from opset 11)", infer_compress, NULL,
+      k_compress, GS_RAISE_KEEP },
+    { "ReverseSequence", 10, 0, 2, 2, 1, 1, GS_OP_ANY_ALIGN, "batch_axis:i=1 time_axis:i=0", gs_infer_same,
+      NULL, k_reverse_sequence, GS_RAISE_KEEP },
     { .name = NULL },
 };

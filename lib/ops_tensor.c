@@ -1466,9 +1466,6 @@ const gs_opdef gs_ops_tensor[] = {
       "antialias:i=0 keep_aspect_ratio_policy:s=stretch (nearest and linear)", gs_infer_resize, NULL, k_resize,
       GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
-    { "Compress", 11, 0, 2, 2, 1, 1, 0, "axis:i", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
-      GS_RAISE_KEEP },
     { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
     /* the signal ops of opset 17, unchanged since: carried through, and they do not keep a model
        from being raised */
