@@ -1,7 +1,9 @@
 /*
  * ops_index.c - registry rows for the index and mask ops of decoder
  * exports: Trilu (causal masks), CumSum (position ids), ScatterND and
- * ScatterElements (cache updates), GatherElements.
+ * ScatterElements (cache updates), GatherElements; and of older exports:
+ * OneHot (labels), EyeLike, Compress (a boolean selection), ReverseSequence
+ * (bidirectional RNNs).
  *
  * Kernels that only move elements copy them by element size, so they serve
  * every dtype; CumSum and the scatter reductions add integers as int64 and
@@ -9,6 +11,7 @@
  */
 #include "gs_ops.h"
 
+#include <math.h>
 #include <string.h>
 
 static bool is_int(int32_t dtype)
@@ -259,6 +262,253 @@ static gs_status infer_gather_elements(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, i->rank, i->rank >= 0 ? i->dims : NULL);
 }
 
+/* ---- OneHot ------------------------------------------------------------ */
+
+/* A number type, as OneHot's indices and depth must be (not bool). */
+static bool numeric(int32_t dtype)
+{
+    return gs_dtype_size(dtype) && dtype != GS_BOOL && dtype != GS_COMPLEX64 && dtype != GS_COMPLEX128;
+}
+
+/* Element i of t as an integer: integers as they are, floating-point values
+ * (and uint64 ones) truncated toward zero; false when the value is not a
+ * number or lies outside [lo, hi]. */
+static bool int_in(const gs_tensor *t, int64_t i, int64_t lo, int64_t hi, int64_t *v)
+{
+    if (gs_op_floatlike(t->dtype) || t->dtype == GS_UINT64) {
+        double f = trunc(gs_tensor_get_f(t, i));
+        if (!(f >= -0x1p62 && f <= 0x1p62))   /* NaN, infinities, far values */
+            return false;
+        *v = (int64_t)f;
+    } else {
+        *v = gs_tensor_get_i(t, i);
+    }
+    return *v >= lo && *v <= hi;
+}
+
+/* OneHot's depth: one element, a number from 1 to 2^62 (truncated toward
+ * zero); 0 when it is not. */
+static int64_t onehot_depth(const gs_tensor *t)
+{
+    int64_t d;
+    return gs_tensor_numel(t) == 1 && int_in(t, 0, 1, (int64_t)1 << 62, &d) ? d : 0;
+}
+
+/* OneHot: indices' shape with a dim of depth inserted at axis; values[1]
+ * where the coordinate along that dim is the index, values[0] elsewhere. An
+ * index outside [0, depth) gives a row of values[0] only; from opset 11 an
+ * index in [-depth, 0) counts from the end. */
+static gs_status k_onehot(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *idx = in[0], *values = in[2];
+    int64_t depth = onehot_depth(in[1]), dims[GS_MAX_RANK];
+    int r = idx->rank + 1, axis = gs_axis(gs_attr_int(k->node, "axis", -1), r);
+    if (!numeric(idx->dtype) || !numeric(in[1]->dtype))
+        return gs_kfail(k, "indices or depth is not of a number type");
+    if (depth < 1)
+        return gs_kfail(k, "depth is not one number from 1 to 2^62");
+    if (gs_tensor_numel(values) != 2)
+        return gs_kfail(k, "values does not hold two elements");
+    if (r > GS_MAX_RANK || axis < 0)
+        return gs_kfail(k, "axis out of range");
+    for (int d = 0; d < r; d++)
+        dims[d] = d < axis ? idx->dims[d] : d == axis ? depth : idx->dims[d - 1];
+    if (gs_numel(dims, r) < 0)
+        return gs_kfail(k, "the output has more elements than int64 counts");
+    gs_status st = gs_kmake_raw(k, out, values->dtype, dims, r);   /* every element written below */
+    if (st != GS_OK)
+        return st;
+    size_t es = gs_dtype_size(values->dtype);
+    const char *off = values->data, *on = off + es;
+    for (int64_t i = 0, n = gs_tensor_numel(out); i < n; i++)
+        memcpy((char *)out->data + (size_t)i * es, off, es);
+    int64_t inner = gs_numel(idx->dims + axis, idx->rank - axis), lo = k->opset >= 11 ? -depth : 0, v;
+    for (int64_t j = 0, n = gs_tensor_numel(idx); j < n; j++)
+        if (int_in(idx, j, lo, depth - 1, &v)) {
+            int64_t o = j / inner, i = j % inner, at = (o * depth + (v < 0 ? v + depth : v)) * inner + i;
+            memcpy((char *)out->data + (size_t)at * es, on, es);
+        }
+    return GS_OK;
+}
+
+/* OneHot: values' dtype; indices' dims with one inserted at axis, of
+ * depth's value where inference knows it (a constant, or a dim read by
+ * Shape), unknown otherwise. */
+static gs_status infer_onehot(gs_graph *g, gs_node *n)
+{
+    const gs_value *idx = &g->values[n->in[0]], *values = &g->values[n->in[2]];
+    int r = idx->rank + 1, axis = idx->rank < 0 ? -1 : gs_axis(gs_attr_int(n, "axis", -1), r);
+    if (axis < 0 || r > GS_MAX_RANK)
+        return gs_infer_set(g, n->out[0], values->dtype, -1, NULL);
+    gs_dim e[GS_MAX_ELEMS], dims[GS_MAX_RANK];
+    const gs_tensor *t = gs_infer_const(g, n, 1);
+    gs_dim depth = { t ? onehot_depth(t) : -1, NULL };
+    if (!t && gs_infer_elems(g, n->in[1], e) == 1 && (e[0].sym || e[0].v >= 1))
+        depth = gs_dim_of_elem(e[0]);   /* a number, or a dim's name */
+    depth.v = depth.v ? depth.v : -1;   /* not a valid depth: the kernel reports it */
+    for (int d = 0; d < r; d++)
+        dims[d] = d < axis ? idx->dims[d] : d == axis ? depth : idx->dims[d - 1];
+    return gs_infer_set(g, n->out[0], values->dtype, r, dims);
+}
+
+/* ---- EyeLike ----------------------------------------------------------- */
+
+/* The output type of an EyeLike node for input x: the dtype attribute,
+ * else x's; 0 (message set) when it is not a number or bool type. */
+static int32_t eye_dtype(gs_kcall *k, const gs_tensor *x, gs_status *st)
+{
+    int64_t dt = gs_attr_int(k->node, "dtype", x->dtype);
+    *st = GS_OK;
+    if (dt == GS_STRING || dt == GS_COMPLEX64 || dt == GS_COMPLEX128)
+        *st = gs_kunsupported(k, "an output of this type");
+    else if (dt < 0 || dt > INT32_MAX || !gs_dtype_size((int32_t)dt))
+        *st = gs_kfail(k, "dtype is not a tensor type");
+    return *st == GS_OK ? (int32_t)dt : 0;
+}
+
+/* EyeLike: a matrix of x's shape (x 2-D) with 1 at [i, i + k] and 0
+ * elsewhere; x's elements are not read. */
+static gs_status k_eyelike(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    gs_status st;
+    int32_t dt = eye_dtype(k, x, &st);
+    if (st != GS_OK)
+        return st;
+    if (x->rank != 2)
+        return gs_kfail(k, "the input is not 2-D");
+    if ((st = gs_kmake(k, out, dt, x->dims, 2)) != GS_OK)
+        return st;
+    int64_t rows = x->dims[0], cols = x->dims[1], diag = gs_attr_int(k->node, "k", 0);
+    if (diag >= cols || diag <= -rows)
+        return GS_OK;   /* the diagonal lies outside the matrix: all zeros */
+    for (int64_t i = diag < 0 ? -diag : 0; i < rows && i + diag < cols; i++)
+        gs_tensor_set_i(out, i * cols + i + diag, 1);
+    return GS_OK;
+}
+
+/* EyeLike: x's shape when it is 2-D; the dtype attribute's type, else x's. */
+static gs_status infer_eyelike(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = &g->values[n->in[0]];
+    int64_t dt = gs_attr_int(n, "dtype", x->dtype);
+    int32_t type = dt > 0 && dt <= INT32_MAX && gs_dtype_size((int32_t)dt) ? (int32_t)dt : 0;
+    return gs_infer_set(g, n->out[0], type, x->rank == 2 ? 2 : -1, x->rank == 2 ? x->dims : NULL);
+}
+
+/* ---- Compress ------------------------------------------------------------ */
+
+/* The axis a Compress node selects along for a rank-r input, or -1 (x
+ * flattened) when it has none; -2 when it is out of range (negative only
+ * from opset 11). */
+static int compress_axis(const gs_node *n, int64_t opset, int r)
+{
+    if (!gs_ir_attr(n, "axis"))
+        return -1;
+    int64_t a = gs_attr_int(n, "axis", 0);
+    int axis = opset >= 11 || a >= 0 ? gs_axis(a, r) : -1;
+    return axis < 0 ? -2 : axis;
+}
+
+/* The number of true elements of a bool condition. */
+static int64_t count_true(const gs_tensor *c)
+{
+    int64_t count = 0;
+    for (int64_t i = 0, n = gs_tensor_numel(c); i < n; i++)
+        count += gs_tensor_get_i(c, i) != 0;
+    return count;
+}
+
+/* Compress: the slices of x along axis (of x flattened when there is none)
+ * whose element of condition is true, in order. A condition shorter than
+ * the axis drops the slices past its end; a longer one must be false past
+ * the end (as numpy.compress wants). */
+static gs_status k_compress(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *c = in[1];
+    int axis = compress_axis(k->node, k->opset, x->rank);
+    if (axis == -2)
+        return gs_kfail(k, "axis out of range");
+    if (c->rank != 1 || c->dtype != GS_BOOL)
+        return gs_kfail(k, "condition is not a 1-D bool tensor");
+    int64_t outer = axis < 0 ? 1 : gs_numel(x->dims, axis), count = count_true(c);
+    int64_t len = axis < 0 ? gs_tensor_numel(x) : x->dims[axis];
+    int64_t inner = axis < 0 ? 1 : gs_numel(x->dims + axis + 1, x->rank - axis - 1);
+    for (int64_t j = len; j < c->dims[0]; j++)
+        if (gs_tensor_get_i(c, j))
+            return gs_kfail(k, "condition selects past the end of the axis");
+    int64_t dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    dims[axis < 0 ? 0 : axis] = count;
+    gs_status st = gs_kmake_raw(k, out, x->dtype, dims, axis < 0 ? 1 : x->rank);   /* the copies fill it */
+    if (st != GS_OK || gs_tensor_numel(out) == 0)
+        return st;   /* nothing to copy (and an empty x's other dims may overflow) */
+    size_t chunk = (size_t)inner * gs_dtype_size(x->dtype);
+    char *o = out->data;
+    for (int64_t b = 0; b < outer; b++)
+        for (int64_t j = 0; j < len && j < c->dims[0]; j++)
+            if (gs_tensor_get_i(c, j)) {
+                memcpy(o, (const char *)x->data + (size_t)(b * len + j) * chunk, chunk);
+                o += chunk;
+            }
+    return GS_OK;
+}
+
+/* Compress: x's dtype; x's rank (1 without an axis) with the selected dim
+ * the count of true elements of a constant condition (the kernel refuses
+ * one that is true past the axis's end, so the count is the length), else
+ * unknown. */
+static gs_status infer_compress(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = &g->values[n->in[0]];
+    const gs_tensor *c = gs_infer_const(g, n, 1);
+    gs_dim len = { c && c->rank == 1 && c->dtype == GS_BOOL ? count_true(c) : -1, NULL };
+    if (!gs_ir_attr(n, "axis"))
+        return gs_infer_set(g, n->out[0], x->dtype, 1, &len);
+    int axis = x->rank < 0 ? -2 : compress_axis(n, g->opset, x->rank);
+    if (axis < 0)
+        return gs_infer_set(g, n->out[0], x->dtype, -1, NULL);
+    gs_dim dims[GS_MAX_RANK];
+    memcpy(dims, x->dims, (size_t)x->rank * sizeof *dims);
+    dims[axis] = len;
+    return gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+}
+
+/* ---- ReverseSequence ------------------------------------------------------ */
+
+/* ReverseSequence: x with, for each index b along batch_axis, its first
+ * sequence_lens[b] elements along time_axis reversed and the rest kept.
+ * The two axes are 0 and 1, in either order. */
+static gs_status k_reverse_sequence(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out,
+                                    int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0], *lens = in[1];
+    int64_t ba = gs_attr_int(k->node, "batch_axis", 1), ta = gs_attr_int(k->node, "time_axis", 0);
+    if (x->rank < 2 || !((ba == 0 && ta == 1) || (ba == 1 && ta == 0)))
+        return gs_kfail(k, "the input is not at least 2-D, or batch_axis and time_axis are not 0 and 1");
+    if (lens->rank != 1 || lens->dims[0] != x->dims[ba] || lens->dtype != GS_INT64)
+        return gs_kfail(k, "sequence_lens is not int64, one per batch");
+    for (int64_t b = 0; b < lens->dims[0]; b++)
+        if (gs_tensor_get_i(lens, b) < 0 || gs_tensor_get_i(lens, b) > x->dims[ta])
+            return gs_kfail(k, "a sequence length is negative or longer than the time axis");
+    gs_status st = gs_kmake_raw(k, out, x->dtype, x->dims, x->rank);   /* every element written below */
+    if (st != GS_OK || gs_tensor_numel(out) == 0)
+        return st;   /* nothing to move (and an empty x's other dims may overflow) */
+    size_t chunk = (size_t)gs_numel(x->dims + 2, x->rank - 2) * gs_dtype_size(x->dtype);
+    for (int64_t i = 0; i < x->dims[0]; i++)
+        for (int64_t j = 0; j < x->dims[1]; j++) {
+            int64_t b = ba ? j : i, t = ba ? i : j, len = gs_tensor_get_i(lens, b);
+            int64_t from = t < len ? len - 1 - t : t, fi = ba ? from : i, fj = ba ? j : from;
+            memcpy((char *)out->data + (size_t)(i * x->dims[1] + j) * chunk,
+                   (const char *)x->data + (size_t)(fi * x->dims[1] + fj) * chunk, chunk);
+        }
+    return GS_OK;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 const gs_opdef gs_ops_index[] = {
@@ -271,5 +521,13 @@ const gs_opdef gs_ops_index[] = {
       NULL, k_scatter_elements, GS_RAISE_KEEP },
     { "GatherElements", 11, 0, 2, 2, 1, 1, 0, "axis:i=0", infer_gather_elements, NULL, k_gather_elements,
       GS_RAISE_KEEP },
+    { "OneHot", 9, 0, 3, 3, 1, 1, GS_OP_ANY_ALIGN, "axis:i=-1 (negative indices count from the end from "
+      "opset 11)", infer_onehot, NULL, k_onehot, GS_RAISE_KEEP },
+    { "EyeLike", 9, 0, 1, 1, 1, 1, GS_OP_ANY_ALIGN, "dtype:i k:i=0", infer_eyelike, NULL, k_eyelike,
+      GS_RAISE_KEEP },
+    { "Compress", 9, 0, 2, 2, 1, 1, GS_OP_ANY_ALIGN, "axis:i (negative from opset 11)", infer_compress, NULL,
+      k_compress, GS_RAISE_KEEP },
+    { "ReverseSequence", 10, 0, 2, 2, 1, 1, GS_OP_ANY_ALIGN, "batch_axis:i=1 time_axis:i=0", gs_infer_same,
+      NULL, k_reverse_sequence, GS_RAISE_KEEP },
     { .name = NULL },
 };

@@ -1,6 +1,6 @@
 /*
  * ops_reduce.c - registry rows for reductions: ReduceSum/Mean/Max/Min/Prod/
- * L1/L2/SumSquare/LogSumExp and ArgMax/ArgMin. Axes are an attribute before
+ * L1/L2/SumSquare/LogSum/LogSumExp and ArgMax/ArgMin. Axes are an attribute before
  * opset 18 (ReduceSum: 13) and an optional input after; keepdims and
  * noop_with_empty_axes as the spec says.
  */
@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-typedef enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SUMSQ, R_LOGSUMEXP } rop;
+typedef enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SUMSQ, R_LOGSUM, R_LOGSUMEXP } rop;
 
 static bool axes_as_input(const gs_node *n, int64_t opset)
 {
@@ -77,7 +77,7 @@ static double finish(rop op, double acc, int64_t count)
     switch (op) {
     case R_MEAN: return count ? acc / (double)count : NAN;
     case R_L2: return sqrt(acc);
-    case R_LOGSUMEXP: return log(acc);
+    case R_LOGSUM: case R_LOGSUMEXP: return log(acc);
     default: return acc;
     }
 }
@@ -129,6 +129,8 @@ static gs_status reduce(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
         return reduce(k, in, nin, out, op);                                             \
     }
 
+/* One kernel per row, each the reduction its rop names: ReduceLogSum is the
+ * log of the sum (-inf for an empty one), ReduceLogSumExp of the sum of exp. */
 REDUCE(sum, R_SUM)
 REDUCE(mean, R_MEAN)
 REDUCE(max, R_MAX)
@@ -137,6 +139,7 @@ REDUCE(prod, R_PROD)
 REDUCE(l1, R_L1)
 REDUCE(l2, R_L2)
 REDUCE(sumsq, R_SUMSQ)
+REDUCE(logsum, R_LOGSUM)
 REDUCE(lse, R_LOGSUMEXP)
 
 static gs_status arg(gs_kcall *k, const gs_tensor *x, gs_tensor *out, bool max)
@@ -239,9 +242,7 @@ const gs_opdef gs_ops_reduce[] = {
     RROW("ReduceMax", max, AXES_TO_INPUT), RROW("ReduceMin", min, AXES_TO_INPUT),
     RROW("ReduceProd", prod, AXES_TO_INPUT), RROW("ReduceL1", l1, AXES_TO_INPUT),
     RROW("ReduceL2", l2, AXES_TO_INPUT), RROW("ReduceSumSquare", sumsq, AXES_TO_INPUT),
-    RROW("ReduceLogSumExp", lse, AXES_TO_INPUT),
-    { "ReduceLogSum", 1, 0, 1, 2, 1, 1, 0, "axes keepdims:i=1 noop_with_empty_axes:i=0", NULL, NULL, NULL,
-      GS_RAISE_AXES_TO_INPUT },   /* known, carried through, not evaluated */
+    RROW("ReduceLogSum", logsum, AXES_TO_INPUT), RROW("ReduceLogSumExp", lse, AXES_TO_INPUT),
     { "ArgMax", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax,
       NULL, k_argmax, GS_RAISE_KEEP },
     { "ArgMin", 1, 0, 1, 1, 1, 1, 0, "axis:i=0 keepdims:i=1 select_last_index:i=0", gs_infer_argminmax,

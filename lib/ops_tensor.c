@@ -1,8 +1,9 @@
 /*
  * ops_tensor.c - registry rows for ops that move data without arithmetic:
- * shape and layout (Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand,
- * Tile), joining and cutting (Concat, Split, Slice, Gather), Shape, Size,
- * Cast, ConstantOfShape, Range, Pad, Identity, Dropout.
+ * shape and layout (Reshape, Flatten, Transpose, DepthToSpace, SpaceToDepth,
+ * Squeeze, Unsqueeze, Expand, Tile), joining and cutting (Concat, Split,
+ * Slice, Gather), Shape, Size, Cast, ConstantOfShape, Range, Pad, Identity,
+ * Dropout.
  *
  * Kernels move elements by element size with memcpy, so one kernel serves
  * every dtype. Ops whose signature changed across opsets (Squeeze, Unsqueeze,
@@ -223,6 +224,83 @@ static gs_status k_transpose(gs_kcall *k, const gs_tensor *const *in, int nin, g
     if (st == GS_OK)
         gs_permute_elems(x->data, x->dims, np, perm, gs_dtype_size(x->dtype), out->data);
     return st;
+}
+
+/* ---- DepthToSpace, SpaceToDepth ------------------------------------------- */
+
+/* The blocksize attribute of the node, with its square in *sq; a message in
+ * *why when the input is not 4-D or the block is not a size above 0 whose
+ * square fits int64. */
+static int64_t blocksize(gs_kcall *k, const gs_tensor *x, int64_t *sq, const char **why)
+{
+    int64_t b = gs_attr_int(k->node, "blocksize", 0);
+    *why = x->rank != 4 ? "the input is not 4-D"
+         : b < 1 || !gs_mul64_ok(b, b, sq) ? "blocksize must be above 0 (and its square fit int64)"
+         : NULL;
+    return b;
+}
+
+/* out = x (4-D) read as the 6-D array six, transposed by perm, of dims
+ * odims: a reshape, a transpose and a reshape, which DepthToSpace and
+ * SpaceToDepth are. */
+static gs_status block_move(gs_kcall *k, const gs_tensor *x, const int64_t *six, const int64_t *perm,
+                            const int64_t *odims, gs_tensor *out)
+{
+    gs_status st = gs_kmake_raw(k, out, x->dtype, odims, 4);   /* the permutation writes every element */
+    if (st == GS_OK && gs_tensor_numel(out) > 0)   /* an empty one may have dims whose product overflows */
+        gs_permute_elems(x->data, six, 6, perm, gs_dtype_size(x->dtype), out->data);
+    return st;
+}
+
+/* DepthToSpace: [n, c, h, w] to [n, c / b^2, h * b, w * b], the channels
+ * read as [b, b, c / b^2] (DCR, the only order before opset 11) or [c / b^2,
+ * b, b] (CRD) and moved into b x b blocks of rows and columns. */
+static gs_status k_depth_to_space(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t sq;
+    const char *why;
+    int64_t b = blocksize(k, x, &sq, &why);
+    if (why)
+        return gs_kfail(k, why);
+    const char *mode = k->opset >= 11 ? gs_attr_str(k->node, "mode", "DCR") : "DCR";
+    bool crd = !strcmp(mode, "CRD");
+    if (!crd && strcmp(mode, "DCR"))
+        return gs_kfail(k, "mode is neither DCR nor CRD");
+    const int64_t *d = x->dims;
+    int64_t odims[4] = { d[0], d[1] / sq, 0, 0 };
+    if (d[1] % sq)
+        return gs_kfail(k, "the channels do not divide by blocksize^2");
+    if (!gs_mul64_ok(d[2], b, &odims[2]) || !gs_mul64_ok(d[3], b, &odims[3]))
+        return gs_kfail(k, "the output's height or width overflows int64");
+    if (crd)
+        return block_move(k, x, (int64_t[6]){ d[0], odims[1], b, b, d[2], d[3] },
+                          (int64_t[6]){ 0, 1, 4, 2, 5, 3 }, odims, out);
+    return block_move(k, x, (int64_t[6]){ d[0], b, b, odims[1], d[2], d[3] }, (int64_t[6]){ 0, 3, 4, 1, 5, 2 },
+                      odims, out);
+}
+
+/* SpaceToDepth: [n, c, h, w] to [n, c * b^2, h / b, w / b], each b x b block
+ * of rows and columns moved into the channels as [b, b, c] (the inverse of
+ * DepthToSpace's DCR). */
+static gs_status k_space_to_depth(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    int64_t sq;
+    const char *why;
+    int64_t b = blocksize(k, x, &sq, &why);
+    if (why)
+        return gs_kfail(k, why);
+    const int64_t *d = x->dims;
+    int64_t odims[4] = { d[0], 0, d[2] / b, d[3] / b };
+    if (d[2] % b || d[3] % b)
+        return gs_kfail(k, "the height or width does not divide by blocksize");
+    if (!gs_mul64_ok(d[1], sq, &odims[1]))
+        return gs_kfail(k, "the output's channels overflow int64");
+    return block_move(k, x, (int64_t[6]){ d[0], d[1], odims[2], b, odims[3], b }, (int64_t[6]){ 0, 3, 5, 1, 2, 4 },
+                      odims, out);
 }
 
 /* ---- Concat, Split, Slice, Gather ---------------------------------------- */
@@ -853,6 +931,54 @@ static gs_status infer_reshape(gs_graph *g, gs_node *n)
     return gs_infer_set(g, n->out[0], x->dtype, r, dims);
 }
 
+/* Dim d times mul over div: a number when d is one (*over set when it
+ * overflows int64), a dim expression when exact (h to 2*h, 4*c to c), and
+ * unknown otherwise, or when a number does not divide (the kernel reports
+ * it). */
+static gs_dim scaled_dim(gs_graph *g, gs_dim d, int64_t mul, int64_t div, bool *over)
+{
+    int64_t v;
+    if (d.v >= 0) {
+        bool ok = d.v % div == 0 && gs_mul64_ok(d.v / div, mul, &v);
+        *over |= d.v % div == 0 && !ok;
+        return (gs_dim){ ok ? v : -1, NULL };
+    }
+    gs_dim e = gs_elem_of_dim(d);
+    if (mul != 1)
+        e = gs_elem_mul(g, e, (gs_dim){ mul, NULL });
+    if (div != 1)
+        e = gs_elem_div(g, e, div);
+    return gs_dim_of_elem(e);
+}
+
+/* DepthToSpace (to_space true) and SpaceToDepth: x's dtype; with a 4-D x and
+ * a valid blocksize b, [n, c / b^2, h * b, w * b] or [n, c * b^2, h / b,
+ * w / b]. */
+static gs_status infer_blocks(gs_graph *g, gs_node *n, bool to_space)
+{
+    const gs_value *x = val(g, n, 0);
+    int64_t b = gs_attr_int(n, "blocksize", 0), sq;
+    if (!x)
+        return GS_OK;
+    if (x->rank != 4 || b < 1 || !gs_mul64_ok(b, b, &sq))
+        return gs_infer_set(g, n->out[0], x->dtype, -1, NULL);
+    bool over = false;
+    int64_t cm = to_space ? 1 : sq, cd = to_space ? sq : 1, sm = to_space ? b : 1, sd = to_space ? 1 : b;
+    gs_dim dims[4] = { x->dims[0], scaled_dim(g, x->dims[1], cm, cd, &over),
+                       scaled_dim(g, x->dims[2], sm, sd, &over), scaled_dim(g, x->dims[3], sm, sd, &over) };
+    return over ? gs_infer_overflow(g, n) : gs_infer_set(g, n->out[0], x->dtype, 4, dims);
+}
+
+static gs_status infer_depth_to_space(gs_graph *g, gs_node *n)
+{
+    return infer_blocks(g, n, true);
+}
+
+static gs_status infer_space_to_depth(gs_graph *g, gs_node *n)
+{
+    return infer_blocks(g, n, false);
+}
+
 static gs_status infer_transpose(gs_graph *g, gs_node *n)
 {
     const gs_value *x = val(g, n, 0);
@@ -1311,6 +1437,10 @@ const gs_opdef gs_ops_tensor[] = {
     { "Unsqueeze", 1, 0, 1, 2, 1, 1, L, "axes:ints (input from opset 13)", infer_unsqueeze, cost_view,
       k_unsqueeze, GS_RAISE_KEEP },
     { "Transpose", 1, 0, 1, 1, 1, 1, L, "perm:ints", infer_transpose, NULL, k_transpose, GS_RAISE_KEEP },
+    { "DepthToSpace", 1, 0, 1, 1, 1, 1, L | GS_OP_ANY_ALIGN, "blocksize:i mode:s=DCR (from opset 11)",
+      infer_depth_to_space, NULL, k_depth_to_space, GS_RAISE_KEEP },
+    { "SpaceToDepth", 1, 0, 1, 1, 1, 1, L | GS_OP_ANY_ALIGN, "blocksize:i", infer_space_to_depth, NULL,
+      k_space_to_depth, GS_RAISE_KEEP },
     { "Concat", 4, 0, 1, -1, 1, 1, L | GS_OP_ANY_ALIGN, "axis:i", infer_concat, NULL, k_concat,
       GS_RAISE_KEEP },
     { "Split", 2, 0, 1, 2, 1, -1, L | GS_OP_ANY_ALIGN, "axis:i=0 split:ints num_outputs:i", infer_split,
@@ -1336,13 +1466,6 @@ const gs_opdef gs_ops_tensor[] = {
       "antialias:i=0 keep_aspect_ratio_policy:s=stretch (nearest and linear)", gs_infer_resize, NULL, k_resize,
       GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
-    { "Compress", 11, 0, 2, 2, 1, 1, 0, "axis:i", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "DepthToSpace", 13, 0, 1, 1, 1, 1, L, "blocksize:i mode:s=DCR", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "SpaceToDepth", 13, 0, 1, 1, 1, 1, L, "blocksize:i", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "EyeLike", 9, 0, 1, 1, 1, 1, 0, "dtype:i k:i=0", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "OneHot", 11, 0, 3, 3, 1, 1, 0, "axis:i=-1", NULL, NULL, NULL, GS_RAISE_KEEP },
-    { "ReverseSequence", 10, 0, 2, 2, 1, 1, 0, "batch_axis:i=1 time_axis:i=0", NULL, NULL, NULL,
-      GS_RAISE_KEEP },
     { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
     /* the signal ops of opset 17, unchanged since: carried through, and they do not keep a model
        from being raised */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// ONNX Runtime's outputs for the cases of kernels_detect_quant.py: reads
-// CASE.json ({model, feeds: {name: {dtype, dims, data}}}), runs the model at
-// level disabled and prints {output name: {dims, data}} as JSON.
+// ONNX Runtime's outputs for the cases of kernels_detect_quant.py and
+// kernels_tensor.py: reads CASE.json ({model, feeds: {name: {dtype, dims,
+// data}}}), runs the model at level disabled and prints {output name: {dims,
+// data}} as JSON.
 //
 // usage: node tests/integration/kernels_ort.js CASE.json
 'use strict';
