@@ -185,6 +185,13 @@ int gs_axis(int64_t a, int r);
 void gs_tensor_set_f(gs_tensor *t, int64_t i, double v);
 void gs_tensor_set_i(gs_tensor *t, int64_t i, int64_t v);
 
+/* ---- ops_sample.c: cubic convolution (GridSample, Resize) --------------- */
+
+/* The weights w[0..4) of the neighbours at distances 1 + t, t, 1 - t and
+ * 2 - t (t in [0, 1)) in cubic convolution with coefficient A (Keys; -0.75
+ * as PyTorch and ONNX use, -0.5 as TensorFlow). */
+void gs_cubic_weights(double t, double A, double *w);
+
 /* ---- ops_nn.c: helpers shared by the nn kernels ------------------------- */
 
 /* A float32 view of numeric tensor x: x's own data when it is float32, else

@@ -104,10 +104,8 @@ static double sample_linear(const sampler *s, int64_t base, const double *c)
     return sum;
 }
 
-/* Cubic convolution weights (A = -0.75) of the 4 neighbours at offset t. */
-static void cubic_weights(double t, double *w)
+void gs_cubic_weights(double t, double A, double *w)
 {
-    const double A = -0.75;
     double x0 = t + 1, x1 = t, x2 = 1 - t, x3 = 2 - t;
     w[0] = ((A * x0 - 5 * A) * x0 + 8 * A) * x0 - 4 * A;
     w[1] = ((A + 2) * x1 - (A + 3)) * x1 * x1 + 1;
@@ -118,8 +116,8 @@ static void cubic_weights(double t, double *w)
 static double sample_cubic(const sampler *s, int64_t base, const double *c)
 {
     double wy[4], wx[4], ly = floor(c[0]), lx = floor(c[1]), sum = 0;
-    cubic_weights(c[0] - ly, wy);
-    cubic_weights(c[1] - lx, wx);
+    gs_cubic_weights(c[0] - ly, -0.75, wy);
+    gs_cubic_weights(c[1] - lx, -0.75, wx);
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) {
             double idx[2] = { padded(s, 0, ly - 1 + i), padded(s, 1, lx - 1 + j) };

@@ -725,14 +725,17 @@ static gs_status k_pad(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tens
 
 /* ---- Resize: nearest and (n-)linear ----------------------------------------- */
 
+enum { RESIZE_NEAREST, RESIZE_LINEAR, RESIZE_CUBIC };
+
 typedef struct resize_plan {
     int rank;
     int64_t in[GS_MAX_RANK], out[GS_MAX_RANK];
     double scale[GS_MAX_RANK], roi0[GS_MAX_RANK], roi1[GS_MAX_RANK];
     double out_real[GS_MAX_RANK];   /* in * scale before flooring: what the formulas use */
     const char *coord, *nearest;
-    bool linear;
-    float cubic_a;
+    int mode;                       /* RESIZE_* */
+    float cubic_a;                  /* cubic_coeff_a */
+    bool exclude;                   /* exclude_outside */
 } resize_plan;
 
 /* Input coordinate of output coordinate o along dim d. */
@@ -782,12 +785,14 @@ static gs_status resize_plan_init(gs_kcall *k, const gs_tensor *const *in, int n
         sizes = nin > 3 && in[3] && gs_tensor_numel(in[3]) ? in[3] : NULL;
     }
     const char *mode = gs_attr_str(n, "mode", "nearest");
-    if (strcmp(mode, "nearest") && strcmp(mode, "linear"))
-        return gs_kunsupported(k, "resize mode other than nearest and linear");
+    if (strcmp(mode, "nearest") && strcmp(mode, "linear") && (strcmp(mode, "cubic") || k->opset < 11))
+        return gs_kfail(k, "mode is not nearest, linear or (from opset 11) cubic");
     if (gs_ir_attr(n, "axes") || gs_attr_int(n, "antialias", 0) ||
         strcmp(gs_attr_str(n, "keep_aspect_ratio_policy", "stretch"), "stretch"))
         return gs_kunsupported(k, "axes, antialias or keep_aspect_ratio_policy");
-    p->linear = !strcmp(mode, "linear");
+    p->mode = !strcmp(mode, "linear") ? RESIZE_LINEAR : !strcmp(mode, "cubic") ? RESIZE_CUBIC : RESIZE_NEAREST;
+    p->cubic_a = gs_attr_float(n, "cubic_coeff_a", -0.75f);
+    p->exclude = gs_attr_int(n, "exclude_outside", 0) != 0;
     p->rank = x->rank;
     p->coord = gs_attr_str(n, "coordinate_transformation_mode", k->opset < 11 ? "asymmetric" : "half_pixel");
     p->nearest = !strcmp(n->op, "Upsample") ? "floor" : gs_attr_str(n, "nearest_mode", "round_prefer_floor");
@@ -818,6 +823,42 @@ static gs_status resize_plan_init(gs_kcall *k, const gs_tensor *const *in, int n
     return GS_OK;
 }
 
+/* The input rows output coordinate o reads along dim d, and their weights
+ * (up to 4, zeros left out): the nearest row, the two around it (linear),
+ * or four (cubic: edge rows repeated, or with exclude_outside those outside
+ * dropped and the rest renormalized). */
+static int resize_taps(const resize_plan *p, int d, double c, int64_t *idx, double *wt)
+{
+    int64_t last = p->in[d] - 1;
+    if (p->mode == RESIZE_NEAREST) {
+        int64_t j = nearest_index(p, c);
+        idx[0] = j < 0 ? 0 : j > last ? last : j, wt[0] = 1;
+        return 1;
+    }
+    if (p->mode == RESIZE_LINEAR) {
+        double cc = !(c > 0) ? 0 : c > (double)last ? (double)last : c;   /* NaN: 0 */
+        int64_t lo = (int64_t)floor(cc);
+        idx[0] = lo, wt[0] = 1 - (cc - (double)lo);
+        idx[1] = lo < last ? lo + 1 : last, wt[1] = cc - (double)lo;
+        return wt[1] != 0 ? 2 : 1;
+    }
+    c = !(c > -1e15) ? -1e15 : c > 1e15 ? 1e15 : c;   /* NaN and far coordinates */
+    double base = floor(c), w[4], sum = 0;
+    gs_cubic_weights(c - base, p->cubic_a, w);
+    int n = 0;
+    for (int t = 0; t < 4; t++) {
+        double j = base - 1 + t;
+        bool inside = j >= 0 && j <= (double)last;
+        if (w[t] == 0 || (p->exclude && !inside))
+            continue;
+        idx[n] = inside ? (int64_t)j : j < 0 ? 0 : last, wt[n] = w[t], sum += w[t];
+        n++;
+    }
+    for (int t = 0; p->exclude && sum != 0 && t < n; t++)
+        wt[t] /= sum;
+    return n;
+}
+
 static gs_status k_resize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nout;
@@ -834,8 +875,9 @@ static gs_status k_resize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     bool crop = !strcmp(p.coord, "tf_crop_and_resize");
     double extrap = gs_attr_float(k->node, "extrapolation_value", 0);
     for (int64_t i = 0; i < n; i++) {
-        int64_t lo[GS_MAX_RANK], rem = i;
-        double w[GS_MAX_RANK];
+        int64_t idx[GS_MAX_RANK][4], rem = i;
+        double wt[GS_MAX_RANK][4];
+        int taps[GS_MAX_RANK], combos = 1;
         bool outside = false;
         for (int d = 0; d < p.rank; d++) {
             int64_t o = rem / os[d];
@@ -843,32 +885,22 @@ static gs_status k_resize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
             double c = source_coord(&p, d, o);
             if (crop && (c < 0 || c > (double)(p.in[d] - 1)))
                 outside = true;
-            if (p.linear) {
-                double cc = !(c > 0) ? 0 : c > (double)(p.in[d] - 1) ? (double)(p.in[d] - 1) : c;   /* NaN: 0 */
-                lo[d] = (int64_t)floor(cc);
-                w[d] = cc - (double)lo[d];
-            } else {
-                int64_t j = nearest_index(&p, c);
-                lo[d] = j < 0 ? 0 : j >= p.in[d] ? p.in[d] - 1 : j;
-                w[d] = 0;
-            }
+            taps[d] = resize_taps(&p, d, c, idx[d], wt[d]);
+            combos *= taps[d];
         }
         if (outside) {
             gs_tensor_set_f(out, i, extrap);
             continue;
         }
         double acc = 0;
-        for (int corner = 0; corner < (1 << p.rank); corner++) {   /* n-linear: 2^rank corners */
-            double wt = 1;
+        for (int combo = 0; combo < combos; combo++) {   /* every tap of every dim: the product of their weights */
+            double w = 1;
             int64_t src = 0;
-            for (int d = 0; d < p.rank && wt != 0; d++) {
-                int hi = (corner >> d) & 1;
-                wt *= hi ? w[d] : 1 - w[d];
-                int64_t j = lo[d] + hi < p.in[d] ? lo[d] + hi : p.in[d] - 1;
-                src += j * xs[d];
+            for (int d = 0, r = combo; d < p.rank; r /= taps[d], d++) {
+                w *= wt[d][r % taps[d]];
+                src += idx[d][r % taps[d]] * xs[d];
             }
-            if (wt != 0)
-                acc += wt * gs_tensor_get_f(x, src);
+            acc += w * gs_tensor_get_f(x, src);
         }
         gs_tensor_set_f(out, i, acc);
     }
@@ -1463,7 +1495,7 @@ const gs_opdef gs_ops_tensor[] = {
     { "Pad", 1, 0, 1, 4, 1, 1, L, "mode:s=constant pads value", infer_pad, NULL, k_pad, GS_RAISE_KEEP },
     { "Resize", 10, 0, 2, 4, 1, 1, GS_OP_GAPS, "mode:s=nearest coordinate_transformation_mode:s=half_pixel "
       "nearest_mode:s=round_prefer_floor cubic_coeff_a:f=-0.75 exclude_outside:i=0 extrapolation_value:f=0 "
-      "antialias:i=0 keep_aspect_ratio_policy:s=stretch (nearest and linear)", gs_infer_resize, NULL, k_resize,
+      "antialias:i=0 keep_aspect_ratio_policy:s=stretch", gs_infer_resize, NULL, k_resize,
       GS_RAISE_KEEP },
     /* known, carried through, not evaluated */
     { "Unique", 11, 0, 1, 1, 1, 4, 0, "axis:i sorted:i=1", NULL, NULL, NULL, GS_RAISE_KEEP },
