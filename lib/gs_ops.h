@@ -220,6 +220,35 @@ typedef struct gs_bcast {
 void gs_bcast_init(gs_bcast *b, const int64_t *out, int rout, const int64_t *in, int rin);
 int64_t gs_bcast_index(const gs_bcast *b, int64_t i);
 
+/* ---- ops_nn.c: MatMul's plan, shared with the integer products -------- */
+
+/* The shape of a MatMul of a by b (numpy batching: a 1-D a is a row, a 1-D b
+ * a column, and the output drops their dim), also planned for MatMulInteger
+ * and QLinearMatMul. */
+typedef struct gs_mm_plan {
+    int64_t m, k, n;
+    int64_t adims[GS_MAX_RANK], bdims[GS_MAX_RANK];  /* operands as matrices (1-D promoted) */
+    int ar, br;
+    int64_t batch[GS_MAX_RANK];                      /* broadcast batch dims */
+    int rb;
+    int64_t dims[GS_MAX_RANK];                       /* output dims */
+    int rank;
+    gs_bcast ba, bb;                                 /* output matrix to a's and to b's */
+} gs_mm_plan;
+/* Plan a x b into p; fails naming the problem (a rank 0 operand, inner dims
+ * that differ, batch dims that do not broadcast). Types are the caller's. */
+gs_status gs_op_mm_plan(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_mm_plan *p);
+/* For output matrix t (below gs_numel(p->batch, p->rb)), the index of the
+ * matrix of a and of b it multiplies (in their own batch dims). */
+void gs_op_mm_batch(const gs_mm_plan *p, int64_t t, int64_t *ta, int64_t *tb);
+/* MatMul's output shape from operands a and b (NULL: unknown) as n's output
+ * 0 of type dtype; nothing is set while a rank is unknown (or 0). */
+gs_status gs_op_infer_matmul(gs_graph *g, gs_node *n, const gs_value *a, const gs_value *b, int32_t dtype);
+/* MatMul's cost for any node whose input 0 is the left operand (MatMul,
+ * MatMulInteger, QLinearMatMul): 2 * output elements * K flops, bytes of
+ * every input and of the output. */
+void gs_op_cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c);
+
 /* ---- interp.c: the reference interpreter ------------------------------ */
 
 /* Run graph g of model m. inputs[k] feeds graph input k (by position in
