@@ -249,6 +249,49 @@ gs_status gs_op_infer_matmul(gs_graph *g, gs_node *n, const gs_value *a, const g
  * every input and of the output. */
 void gs_op_cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c);
 
+/* ---- ops_conv.c: Conv's plan, shared with the integer convolutions ----- */
+
+/* A sliding window over nd spatial dims (Conv, ConvTranspose, the pools). */
+typedef struct gs_window {
+    int nd;                                            /* spatial dims */
+    int64_t kernel[GS_MAX_RANK], stride[GS_MAX_RANK], dil[GS_MAX_RANK];
+    int64_t pad0[GS_MAX_RANK], pad1[GS_MAX_RANK];      /* before and after each dim */
+    int64_t in[GS_MAX_RANK];                           /* spatial dims of the image */
+    int64_t out[GS_MAX_RANK];                          /* window positions per dim */
+} gs_window;
+/* A convolution of image x [N, C, spatial...] by weight w [M, C / group,
+ * kernel...] as one matrix product per image and group: output channels
+ * g * mg ... of image n are w's rows for them [mg, rows] times the im2col
+ * matrix [rows, osz] of x's channels g * cg ... of image n. */
+typedef struct gs_conv_plan {
+    gs_window win;
+    int64_t group, cg, mg;      /* groups; input and output channels of each */
+    int64_t isz, osz, ksz;      /* elements of an image plane, an output plane, a kernel */
+    int64_t rows;               /* rows of the im2col matrix: cg * ksz */
+    bool direct;                /* 1x1 kernel, unit strides, no pads: the image is its own im2col matrix */
+    int64_t dims[GS_MAX_RANK];  /* output dims [N, M, window positions...] */
+    int rank;
+} gs_conv_plan;
+/* Plan the convolution of node k->node (its group and window attributes)
+ * over x and w: checks their ranks, the channels against the groups, bias b
+ * (NULL, or one value per output channel) and that every size fits int64;
+ * fails naming the problem. Types are the caller's. */
+gs_status gs_op_conv_plan(gs_kcall *k, const gs_tensor *x, const gs_tensor *w, const gs_tensor *b,
+                          gs_conv_plan *p);
+/* The im2col matrix [p->rows, p->osz] of one group's image planes img (p->cg
+ * planes of p->isz elements) into col: row c * ksz + kk holds, at window
+ * position o, the element of plane c under kernel offset kk (0 in padding). */
+void gs_op_im2col(const gs_conv_plan *p, const float *img, float *col);
+/* Conv's output shape [N, M, positions...] from image x, weight w (or
+ * kernel_shape when w's dims are unknown) and n's attributes, as n's output 0
+ * of type dtype; nothing is set while x or w is unknown, or their ranks do
+ * not fit (x's below 3, or w's another). */
+gs_status gs_op_infer_conv(gs_graph *g, gs_node *n, const gs_value *x, const gs_value *w, int32_t dtype);
+/* Conv's cost for node n whose weight is input wk (Conv, ConvInteger: 1;
+ * QLinearConv: 3): two flops per output element and weight element of one
+ * output channel, bytes of every input and of the output. */
+void gs_op_cost_conv(const gs_graph *g, const gs_node *n, int wk, gs_cost *c);
+
 /* ---- interp.c: the reference interpreter ------------------------------ */
 
 /* Run graph g of model m. inputs[k] feeds graph input k (by position in
