@@ -3,10 +3,14 @@
  * (opsets 10 to 21): per-tensor, per-axis (from opset 13) and blocked (from
  * opset 21) scales, with 8- and 16-bit integer types. The float8 and 4-bit
  * types are not graphsub dtypes: their nodes stay opaque to the kernels.
+ * And DynamicQuantizeLinear, which ONNX Runtime's dynamic quantization puts
+ * before each MatMulInteger.
  *
  * The arithmetic is ONNX's and ONNX Runtime's, in float32:
  *   QuantizeLinear    y = saturate(round_half_to_even(x / scale) + zero_point)
  *   DequantizeLinear  y = (x - zero_point) * scale
+ *   DynamicQuantizeLinear  QuantizeLinear to uint8 with the scale and zero
+ *                     point that map x's range (widened to hold 0) onto 0..255
  * QuantizeLinear folds like any op (ONNX Runtime folds the QuantizeLinear of
  * a float weight into an integer initializer too); DequantizeLinear never
  * folds (GS_OP_NO_FOLD): a DequantizeLinear of a constant int8 weight must
@@ -105,6 +109,13 @@ static bool qrange(int32_t t, int64_t *lo, int64_t *hi)
     }
 }
 
+/* round_half_to_even(v) + z saturated to [lo, hi]; a NaN v counts as 0. */
+static int64_t saturate_round(double v, int64_t z, int64_t lo, int64_t hi)
+{
+    double r = (isnan(v) ? 0.0 : nearbyint(v)) + (double)z;
+    return r < (double)lo ? lo : r > (double)hi ? hi : (int64_t)r;
+}
+
 static gs_status k_quantize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nout;
@@ -124,9 +135,8 @@ static gs_status k_quantize(gs_kcall *k, const gs_tensor *const *in, int nin, gs
     gs_status st = gs_kmake_raw(k, out, to ? to : GS_UINT8, x->dims, x->rank);
     for (int64_t i = 0, n = gs_tensor_numel(x); st == GS_OK && i < n; i++) {
         int64_t j = qmap_at(&m, i);
-        float q = nearbyintf((float)gs_tensor_get_f(x, i) / (float)gs_tensor_get_f(s, j));
-        double v = (isnan(q) ? 0.0 : (double)q) + (double)(z ? gs_tensor_get_i(z, j) : 0);
-        gs_tensor_set_i(out, i, v < (double)lo ? lo : v > (double)hi ? hi : (int64_t)v);
+        float q = (float)gs_tensor_get_f(x, i) / (float)gs_tensor_get_f(s, j);
+        gs_tensor_set_i(out, i, saturate_round(q, z ? gs_tensor_get_i(z, j) : 0, lo, hi));
     }
     return st;
 }
@@ -155,10 +165,54 @@ static gs_status k_dequantize(gs_kcall *k, const gs_tensor *const *in, int nin, 
     return st;
 }
 
+/* DynamicQuantizeLinear: x's range [lo, hi] widened to hold 0 gives scale
+ * (hi - lo) / 255 (1 when both are 0) and zero point round(saturate(-lo /
+ * scale)) in uint8; y = saturate(round(x / scale) + zero point). Float32
+ * throughout, as ONNX Runtime computes it; NaN elements are left out of the
+ * range and quantize to the zero point. */
+static gs_status k_dynquantize(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    const gs_tensor *x = in[0];
+    if (x->dtype != GS_FLOAT)
+        return gs_kfail(k, "x is not float32");
+    int64_t n = gs_tensor_numel(x);
+    float lo = 0, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float v = (float)gs_tensor_get_f(x, i);
+        lo = fminf(lo, v), hi = fmaxf(hi, v);
+    }
+    float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    int64_t zp = saturate_round(fmaxf(0.0f, fminf(255.0f, 0.0f - lo / scale)), 0, 0, 255);
+    gs_status st = gs_kmake_raw(k, &out[0], GS_UINT8, x->dims, x->rank);
+    if (st == GS_OK)
+        st = gs_kmake_raw(k, &out[1], GS_FLOAT, NULL, 0);
+    if (st == GS_OK)
+        st = gs_kmake_raw(k, &out[2], GS_UINT8, NULL, 0);
+    for (int64_t i = 0; st == GS_OK && i < n; i++)
+        gs_tensor_set_i(&out[0], i, saturate_round((float)gs_tensor_get_f(x, i) / scale, zp, 0, 255));
+    if (st == GS_OK)
+        gs_tensor_set_f(&out[1], 0, scale), gs_tensor_set_i(&out[2], 0, zp);
+    return st;
+}
+
+/* DynamicQuantizeLinear: y uint8 of x's shape, a float32 scalar scale and a
+ * uint8 scalar zero point. */
+static gs_status infer_dynquantize(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0);
+    gs_status st = gs_infer_set(g, n->out[0], GS_UINT8, x ? x->rank : -1, x && x->rank >= 0 ? x->dims : NULL);
+    if (st == GS_OK)
+        st = gs_infer_set(g, n->out[1], GS_FLOAT, 0, NULL);
+    return st == GS_OK ? gs_infer_set(g, n->out[2], GS_UINT8, 0, NULL) : st;
+}
+
 const gs_opdef gs_ops_quant[] = {
     { "QuantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_ANY_ALIGN,
       "axis:i=1 saturate:i=1 block_size:i=0 output_dtype:i=0", infer_quantize, NULL, k_quantize, GS_RAISE_NO },
     { "DequantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_NO_FOLD | GS_OP_ANY_ALIGN, "axis:i=1 block_size:i=0",
       infer_dequantize, NULL, k_dequantize, GS_RAISE_NO },
+    { "DynamicQuantizeLinear", 11, 0, 1, 1, 3, 3, GS_OP_ANY_ALIGN, "(y uint8, scale and zero point scalars)",
+      infer_dynquantize, NULL, k_dynquantize, GS_RAISE_KEEP },
     { .name = NULL },
 };

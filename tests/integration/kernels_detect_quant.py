@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The reference interpreter's QuantizeLinear, DequantizeLinear, NonZero,
-TopK, NonMaxSuppression and RoiAlign kernels against numpy and ONNX Runtime.
+TopK, NonMaxSuppression and RoiAlign kernels against numpy and ONNX Runtime,
+and those of the ops ONNX Runtime's quantization writes (DynamicQuantizeLinear).
 
 Each case is a one-node model run by `graphsub run --data` on fixed inputs.
 QuantizeLinear (per-tensor and per-axis, uint8 and int8, with and without a
@@ -9,7 +10,9 @@ DequantizeLinear (int8 per-axis, uint8, int32) must give numpy's float32
 arithmetic; NonZero numpy's order; TopK (largest and smallest, equal values
 in the input, float and int64) equal values in the order of their indices;
 GatherND (negative indices, batch_dims 1) numpy's indexing; a Concat of 90
-inputs runs: all of these exactly as numpy computes them. When onnxruntime-node is
+inputs runs; DynamicQuantizeLinear (a range across 0, one all below 0, all
+zeros: scale 1) quantizes with ONNX Runtime's float32 formula: all of these
+exactly as numpy computes them. When onnxruntime-node is
 installed in bench/ (npm install --ignore-scripts), every case, and the
 NonMaxSuppression (corner and centre boxes, thresholds, two batches and
 classes; no output limit) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
@@ -53,6 +56,14 @@ def model(node, inputs, outputs, opset, inits=()):
 
 def quant(x, s, z, lo, hi):
     return np.clip(np.rint(x.astype(np.float32) / s.astype(np.float32)) + z, lo, hi)
+
+
+def dynquant(x):
+    """DynamicQuantizeLinear as ONNX Runtime computes it, in float32."""
+    lo, hi = np.float32(min(0, x.min())), np.float32(max(0, x.max()))
+    s = np.float32(1) if hi == lo else (hi - lo) / np.float32(255)
+    z = np.rint(np.clip(np.float32(0) - lo / s, 0, 255))
+    return [np.clip(np.rint(x / s) + z, 0, 255).astype(np.uint8), np.array(s, np.float32), np.array(z, np.uint8)]
 
 
 def topk(x, k, axis, largest):
@@ -99,6 +110,13 @@ def cases():
     out.append(("dequantize-int32", model(N("DequantizeLinear", ["q", "s"], ["y"]),
                                           [("q", np.int32), ("s", np.float32)], [("y", np.float32)], 13),
                 {"q": qi, "s": np.array(0.001, np.float32)}, [qi.astype(np.float32) * np.float32(0.001)]))
+    # DynamicQuantizeLinear
+    for name, xd in (("across-0", (rng.standard_normal((3, 5, 4)) * 3).astype(np.float32)),
+                     ("negative", -rng.random((7,)).astype(np.float32) - 0.5),
+                     ("zeros", np.zeros((2, 3), np.float32))):
+        out.append((f"dynquant-{name}", model(N("DynamicQuantizeLinear", ["x"], ["y", "s", "z"]), [("x", np.float32)],
+                                               [("y", np.uint8), ("s", np.float32), ("z", np.uint8)], 11),
+                    {"x": xd}, dynquant(xd)))
     # NonZero
     nz = (rng.standard_normal((2, 3, 4)) * (rng.random((2, 3, 4)) > 0.5)).astype(np.float32)
     out.append(("nonzero", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
