@@ -3,8 +3,8 @@
  * (opsets 10 to 21): per-tensor, per-axis (from opset 13) and blocked (from
  * opset 21) scales, with 8- and 16-bit integer types. The float8 and 4-bit
  * types are not graphsub dtypes: their nodes stay opaque to the kernels.
- * And DynamicQuantizeLinear, which ONNX Runtime's dynamic quantization puts
- * before each MatMulInteger.
+ * And the ops ONNX Runtime's quantization tools write: DynamicQuantizeLinear
+ * and MatMulInteger (dynamic quantization).
  *
  * The arithmetic is ONNX's and ONNX Runtime's, in float32:
  *   QuantizeLinear    y = saturate(round_half_to_even(x / scale) + zero_point)
@@ -20,6 +20,8 @@
 #include "gs_ops.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 static const gs_value *val(const gs_graph *g, const gs_node *n, int k)
 {
@@ -207,6 +209,204 @@ static gs_status infer_dynquantize(gs_graph *g, gs_node *n)
     return st == GS_OK ? gs_infer_set(g, n->out[2], GS_UINT8, 0, NULL) : st;
 }
 
+/* ---- the integer products ---------------------------------------------------
+ *
+ * MatMulInteger takes its shapes from MatMul's plan (ops_nn.c). The 8-bit
+ * operands are centred on their zero points (a - a_zero_point: at most 9
+ * bits, exact in float32) and multiplied exactly: products and sums in
+ * double, exact while a sum stays below 2^53 (2^37 products). The sum is
+ * then wrapped to int32, as the spec's 32-bit accumulator gives it.
+ */
+
+enum { EACH_NONE, EACH_ROW, EACH_COLUMN };   /* what an operand may have one zero point for */
+
+/* Where element e of an operand finds its zero point: e / msize * len + e /
+ * inner % len, for an operand of batch matrices of msize elements, each with
+ * len values, one per inner consecutive elements (a's rows: inner K; b's
+ * columns: inner 1, msize K * N); len 0: one value for all. */
+typedef struct pmap {
+    int64_t len, inner, msize;
+} pmap;
+
+/* An 8-bit operand of an integer product and its zero point (NULL: 0). */
+typedef struct qoperand {
+    const gs_tensor *x, *z;
+    int each;                   /* EACH_*: the form its zero point may take besides one value */
+    const char *name;           /* "a", "b": the inputs "a", "a_zero_point" in messages */
+    pmap zm;
+} qoperand;
+
+/* The operands of an integer product. */
+typedef struct qprod {
+    qoperand a, b;
+} qprod;
+
+static int64_t pmap_elem(const pmap *m, int64_t e)
+{
+    return m->len ? e / m->msize * m->len + e / m->inner % m->len : 0;
+}
+
+/* t holds one value: a scalar or a vector of one (per tensor). */
+static bool one_value(const gs_tensor *t)
+{
+    return t->rank <= 1 && gs_tensor_numel(t) == 1;
+}
+
+/* The map of zero point s of matrix operand x: one per row (a) or column (b)
+ * of each of x's matrices, as a vector when x is 2-D, else with x's dims and
+ * 1 for the other matrix dim ([.., M, 1] of a, [.., 1, N] of b). Returns
+ * what is wrong, or NULL. */
+static const char *fit_matrix(const gs_tensor *s, const gs_tensor *x, bool rows, pmap *m)
+{
+    int r = x->rank, one = rows ? r - 1 : r - 2;   /* the dim s has one value for */
+    const char *wrong = rows ? "is not one value or one per row" : "is not one value or one per column";
+    if (r < 2)
+        return "is not one value";
+    m->len = x->dims[rows ? r - 2 : r - 1];
+    m->inner = rows ? x->dims[r - 1] : 1;
+    m->msize = gs_numel(x->dims + r - 2, 2);
+    if (m->msize < 0)
+        return "has a matrix too large";
+    if (s->rank == 1 && r == 2)
+        return s->dims[0] == m->len ? NULL : wrong;
+    if (s->rank != r)
+        return wrong;
+    for (int d = 0; d < r; d++)
+        if (s->dims[d] != (d == one ? 1 : x->dims[d]))
+            return wrong;
+    return NULL;
+}
+
+/* The map of zero point s over operand x that may have one per `each`;
+ * returns what is wrong, or NULL. */
+static const char *pmap_fit(const gs_tensor *s, const gs_tensor *x, int each, pmap *m)
+{
+    *m = (pmap){ 0, 1, 1 };
+    if (one_value(s))
+        return NULL;
+    if (each == EACH_ROW || each == EACH_COLUMN)
+        return fit_matrix(s, x, each == EACH_ROW, m);
+    return "is not one value";
+}
+
+/* gs_kfail with a message formatted as printf's (naming the inputs). */
+__attribute__((format(printf, 2, 3)))
+static gs_status kfail_fmt(gs_kcall *k, const char *fmt, ...)
+{
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return gs_kfail(k, buf);
+}
+
+/* Checks operand o (8-bit, its zero point of its type) and maps its zero point. */
+static gs_status operand_check(gs_kcall *k, qoperand *o)
+{
+    int32_t t = o->x->dtype;
+    if (t != GS_UINT8 && t != GS_INT8)
+        return gs_dtype_size(t) ? kfail_fmt(k, "%s is not int8 or uint8", o->name)
+                                : gs_kunsupported(k, "an input type other than int8 and uint8");
+    if (o->z && o->z->dtype != t)
+        return kfail_fmt(k, "%s_zero_point and %s differ in type", o->name, o->name);
+    const char *why = o->z ? pmap_fit(o->z, o->x, o->each, &o->zm) : NULL;
+    return why ? kfail_fmt(k, "%s_zero_point %s", o->name, why) : GS_OK;
+}
+
+/* x - its zero point as float32 tensor c of x's shape (exact: 9 bits). */
+static gs_status centre(gs_kcall *k, const qoperand *o, gs_tensor *c)
+{
+    gs_status st = gs_kmake_raw(k, c, GS_FLOAT, o->x->dims, o->x->rank);
+    float *p = c->data;
+    for (int64_t e = 0, n = gs_tensor_numel(o->x); st == GS_OK && e < n; e++)
+        p[e] = (float)(gs_tensor_get_i(o->x, e) - (o->z ? gs_tensor_get_i(o->z, pmap_elem(&o->zm, e)) : 0));
+    return st;
+}
+
+/* y[j] += a * x[j]. */
+static void row_add(int64_t n, double a, const float *restrict x, double *restrict y)
+{
+    for (int64_t j = 0; j < n; j++)
+        y[j] += a * x[j];
+}
+
+/* c[i * n + j] += sum over q < kk of a[i * kk + q] * b[q * n + j], in double:
+ * exact for centred 8-bit operands. */
+static void gemm_exact(int64_t m, int64_t n, int64_t kk, const float *a, const float *b, double *c)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t q = 0; q < kk; q++)
+            if (a[i * kk + q] != 0)
+                row_add(n, a[i * kk + q], b + q * n, c + i * n);
+}
+
+/* The exact product (a - a_zero_point) x (b - b_zero_point) as planned by p,
+ * into acc: a float64 tensor of p's output dims. */
+static gs_status matmul_acc(gs_kcall *k, const qprod *q, const gs_mm_plan *p, gs_tensor *acc)
+{
+    gs_tensor ca = { 0 }, cb = { 0 };
+    gs_status st = gs_kmake(k, acc, GS_DOUBLE, p->dims, p->rank);
+    if (st == GS_OK)
+        st = centre(k, &q->a, &ca);
+    if (st == GS_OK)
+        st = centre(k, &q->b, &cb);
+    for (int64_t t = 0, nb = gs_numel(p->batch, p->rb), ia, ib; st == GS_OK && t < nb; t++) {
+        gs_op_mm_batch(p, t, &ia, &ib);
+        gemm_exact(p->m, p->n, p->k, (const float *)ca.data + ia * p->m * p->k,
+                   (const float *)cb.data + ib * p->k * p->n, (double *)acc->data + t * p->m * p->n);
+    }
+    gs_tensor_clear(k->ctx, &ca);
+    gs_tensor_clear(k->ctx, &cb);
+    return st;
+}
+
+/* An exact sum wrapped to 32 bits, as an int32 accumulator holds it. */
+static int32_t wrap32(double v)
+{
+    return (int32_t)(uint32_t)(int64_t)v;
+}
+
+/* out: int32 of acc's shape, each sum of acc wrapped to 32 bits. */
+static gs_status to_int32(gs_kcall *k, const gs_tensor *acc, gs_tensor *out)
+{
+    gs_status st = gs_kmake_raw(k, out, GS_INT32, acc->dims, acc->rank);
+    const double *v = acc->data;
+    for (int64_t i = 0, n = gs_tensor_numel(acc); st == GS_OK && i < n; i++)
+        ((int32_t *)out->data)[i] = wrap32(v[i]);
+    return st;
+}
+
+/* MatMulInteger: (A - a_zero_point) x (B - b_zero_point) with MatMul's
+ * batching, in int32; a_zero_point one value or one per row of A,
+ * b_zero_point one value or one per column of B. */
+static gs_status k_matmulinteger(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    qprod q = { .a = { in[0], nin > 2 ? in[2] : NULL, EACH_ROW, "a" },
+                .b = { in[1], nin > 3 ? in[3] : NULL, EACH_COLUMN, "b" } };
+    gs_mm_plan p;
+    gs_tensor acc = { 0 };
+    gs_status st = gs_op_mm_plan(k, q.a.x, q.b.x, &p);
+    if (st == GS_OK)
+        st = operand_check(k, &q.a);
+    if (st == GS_OK)
+        st = operand_check(k, &q.b);
+    if (st == GS_OK)
+        st = matmul_acc(k, &q, &p, &acc);
+    if (st == GS_OK)
+        st = to_int32(k, &acc, out);
+    gs_tensor_clear(k->ctx, &acc);
+    return st;
+}
+
+/* MatMulInteger: int32 of MatMul's shape. */
+static gs_status infer_matmulinteger(gs_graph *g, gs_node *n)
+{
+    gs_status st = gs_infer_set(g, n->out[0], GS_INT32, -1, NULL);
+    return st == GS_OK ? gs_op_infer_matmul(g, n, val(g, n, 0), val(g, n, 1), GS_INT32) : st;
+}
+
 const gs_opdef gs_ops_quant[] = {
     { "QuantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_ANY_ALIGN,
       "axis:i=1 saturate:i=1 block_size:i=0 output_dtype:i=0", infer_quantize, NULL, k_quantize, GS_RAISE_NO },
@@ -214,5 +414,7 @@ const gs_opdef gs_ops_quant[] = {
       infer_dequantize, NULL, k_dequantize, GS_RAISE_NO },
     { "DynamicQuantizeLinear", 11, 0, 1, 1, 3, 3, GS_OP_ANY_ALIGN, "(y uint8, scale and zero point scalars)",
       infer_dynquantize, NULL, k_dynquantize, GS_RAISE_KEEP },
+    { "MatMulInteger", 10, 0, 2, 4, 1, 1, GS_OP_ANY_ALIGN, "(MatMul's batching; zero points per tensor, "
+      "a's per row, b's per column)", infer_matmulinteger, gs_op_cost_matmul, k_matmulinteger, GS_RAISE_KEEP },
     { .name = NULL },
 };
