@@ -4,7 +4,7 @@
  * opset 21) scales, with 8- and 16-bit integer types. The float8 and 4-bit
  * types are not graphsub dtypes: their nodes stay opaque to the kernels.
  * And the ops ONNX Runtime's quantization tools write: DynamicQuantizeLinear
- * and MatMulInteger (dynamic quantization).
+ * and MatMulInteger (dynamic quantization), ConvInteger.
  *
  * The arithmetic is ONNX's and ONNX Runtime's, in float32:
  *   QuantizeLinear    y = saturate(round_half_to_even(x / scale) + zero_point)
@@ -211,19 +211,21 @@ static gs_status infer_dynquantize(gs_graph *g, gs_node *n)
 
 /* ---- the integer products ---------------------------------------------------
  *
- * MatMulInteger takes its shapes from MatMul's plan (ops_nn.c). The 8-bit
- * operands are centred on their zero points (a - a_zero_point: at most 9
- * bits, exact in float32) and multiplied exactly: products and sums in
- * double, exact while a sum stays below 2^53 (2^37 products). The sum is
- * then wrapped to int32, as the spec's 32-bit accumulator gives it.
+ * MatMulInteger takes its shapes from MatMul's plan (ops_nn.c), ConvInteger
+ * from Conv's, with Conv's im2col (ops_conv.c). The 8-bit operands are
+ * centred on their zero points (a - a_zero_point: at most 9 bits, exact in
+ * float32) and multiplied exactly: products and sums in double, exact while
+ * a sum stays below 2^53 (2^37 products). The sum is then wrapped to int32,
+ * as the spec's 32-bit accumulator gives it.
  */
 
-enum { EACH_NONE, EACH_ROW, EACH_COLUMN };   /* what an operand may have one zero point for */
+enum { EACH_NONE, EACH_ROW, EACH_COLUMN, EACH_CHANNEL };   /* what an operand may have one zero point for */
 
 /* Where element e of an operand finds its zero point: e / msize * len + e /
  * inner % len, for an operand of batch matrices of msize elements, each with
  * len values, one per inner consecutive elements (a's rows: inner K; b's
- * columns: inner 1, msize K * N); len 0: one value for all. */
+ * columns: inner 1, msize K * N; a weight's output channels: one matrix);
+ * len 0: one value for all. */
 typedef struct pmap {
     int64_t len, inner, msize;
 } pmap;
@@ -266,7 +268,7 @@ static const char *fit_matrix(const gs_tensor *s, const gs_tensor *x, bool rows,
     m->inner = rows ? x->dims[r - 1] : 1;
     m->msize = gs_numel(x->dims + r - 2, 2);
     if (m->msize < 0)
-        return "has a matrix too large";
+        m->msize = 1;   /* overflows only when x is empty (a batch dim 0): no element asks */
     if (s->rank == 1 && r == 2)
         return s->dims[0] == m->len ? NULL : wrong;
     if (s->rank != r)
@@ -274,6 +276,17 @@ static const char *fit_matrix(const gs_tensor *s, const gs_tensor *x, bool rows,
     for (int d = 0; d < r; d++)
         if (s->dims[d] != (d == one ? 1 : x->dims[d]))
             return wrong;
+    return NULL;
+}
+
+/* The map of zero point s of weight w: one per output channel (w's dim 0),
+ * as a vector. Returns what is wrong, or NULL. */
+static const char *fit_channel(const gs_tensor *s, const gs_tensor *w, pmap *m)
+{
+    if (s->rank != 1 || w->rank < 1 || s->dims[0] != w->dims[0])
+        return "is not one value or one per output channel";
+    int64_t n = gs_tensor_numel(w);
+    *m = (pmap){ w->dims[0], w->dims[0] ? n / w->dims[0] : 1, n };
     return NULL;
 }
 
@@ -286,6 +299,8 @@ static const char *pmap_fit(const gs_tensor *s, const gs_tensor *x, int each, pm
         return NULL;
     if (each == EACH_ROW || each == EACH_COLUMN)
         return fit_matrix(s, x, each == EACH_ROW, m);
+    if (each == EACH_CHANNEL)
+        return fit_channel(s, x, m);
     return "is not one value";
 }
 
@@ -312,6 +327,12 @@ static gs_status operand_check(gs_kcall *k, qoperand *o)
         return kfail_fmt(k, "%s_zero_point and %s differ in type", o->name, o->name);
     const char *why = o->z ? pmap_fit(o->z, o->x, o->each, &o->zm) : NULL;
     return why ? kfail_fmt(k, "%s_zero_point %s", o->name, why) : GS_OK;
+}
+
+static gs_status operands_check(gs_kcall *k, qprod *q)
+{
+    gs_status st = operand_check(k, &q->a);
+    return st == GS_OK ? operand_check(k, &q->b) : st;
 }
 
 /* x - its zero point as float32 tensor c of x's shape (exact: 9 bits). */
@@ -361,6 +382,45 @@ static gs_status matmul_acc(gs_kcall *k, const qprod *q, const gs_mm_plan *p, gs
     return st;
 }
 
+/* Group g's mg output planes at dst start at their bias (int32; NULL: 0). */
+static void conv_bias(const gs_conv_plan *p, const gs_tensor *bias, int64_t g, double *dst)
+{
+    for (int64_t m = 0; bias && m < p->mg; m++)
+        for (int64_t o = 0; o < p->osz; o++)
+            dst[m * p->osz + o] = (double)gs_tensor_get_i(bias, g * p->mg + m);
+}
+
+/* The exact convolution of (x - x_zero_point) by (w - w_zero_point) as
+ * planned by p, plus bias (int32 per output channel; NULL: none), into acc:
+ * a float64 tensor of p's output dims. Padding reads x_zero_point (0 once
+ * centred), as ONNX's reference and ONNX Runtime pad. */
+static gs_status conv_acc(gs_kcall *k, const qprod *q, const gs_tensor *bias, const gs_conv_plan *p, gs_tensor *acc)
+{
+    gs_tensor cx = { 0 }, cw = { 0 }, col = { 0 };
+    int64_t cold[2] = { p->rows, p->osz };
+    gs_status st = gs_kmake(k, acc, GS_DOUBLE, p->dims, p->rank);
+    if (st != GS_OK || gs_tensor_numel(acc) == 0)
+        return st;   /* nothing to sum, and no im2col matrix to size */
+    st = centre(k, &q->a, &cx);
+    if (st == GS_OK)
+        st = centre(k, &q->b, &cw);
+    if (st == GS_OK && !p->direct)
+        st = gs_kmake_raw(k, &col, GS_FLOAT, cold, 2);
+    for (int64_t n = 0; st == GS_OK && n < p->dims[0]; n++)
+        for (int64_t g = 0; g < p->group; g++) {
+            const float *img = (const float *)cx.data + (n * p->group + g) * p->cg * p->isz, *cols = img;
+            if (!p->direct)
+                gs_op_im2col(p, img, col.data), cols = col.data;
+            double *dst = (double *)acc->data + (n * p->group + g) * p->mg * p->osz;
+            conv_bias(p, bias, g, dst);
+            gemm_exact(p->mg, p->osz, p->rows, (const float *)cw.data + g * p->mg * p->rows, cols, dst);
+        }
+    gs_tensor_clear(k->ctx, &cx);
+    gs_tensor_clear(k->ctx, &cw);
+    gs_tensor_clear(k->ctx, &col);
+    return st;
+}
+
 /* An exact sum wrapped to 32 bits, as an int32 accumulator holds it. */
 static int32_t wrap32(double v)
 {
@@ -389,9 +449,7 @@ static gs_status k_matmulinteger(gs_kcall *k, const gs_tensor *const *in, int ni
     gs_tensor acc = { 0 };
     gs_status st = gs_op_mm_plan(k, q.a.x, q.b.x, &p);
     if (st == GS_OK)
-        st = operand_check(k, &q.a);
-    if (st == GS_OK)
-        st = operand_check(k, &q.b);
+        st = operands_check(k, &q);
     if (st == GS_OK)
         st = matmul_acc(k, &q, &p, &acc);
     if (st == GS_OK)
@@ -407,6 +465,39 @@ static gs_status infer_matmulinteger(gs_graph *g, gs_node *n)
     return st == GS_OK ? gs_op_infer_matmul(g, n, val(g, n, 0), val(g, n, 1), GS_INT32) : st;
 }
 
+/* ConvInteger: Conv of (x - x_zero_point) by (w - w_zero_point) in int32;
+ * x_zero_point one value, w_zero_point one value or one per output channel;
+ * padding reads x_zero_point. */
+static gs_status k_convinteger(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    qprod q = { .a = { in[0], nin > 2 ? in[2] : NULL, EACH_NONE, "x" },
+                .b = { in[1], nin > 3 ? in[3] : NULL, EACH_CHANNEL, "w" } };
+    gs_conv_plan p;
+    gs_tensor acc = { 0 };
+    gs_status st = gs_op_conv_plan(k, q.a.x, q.b.x, NULL, &p);
+    if (st == GS_OK)
+        st = operands_check(k, &q);
+    if (st == GS_OK)
+        st = conv_acc(k, &q, NULL, &p, &acc);
+    if (st == GS_OK)
+        st = to_int32(k, &acc, out);
+    gs_tensor_clear(k->ctx, &acc);
+    return st;
+}
+
+/* ConvInteger: int32 of Conv's shape. */
+static gs_status infer_convinteger(gs_graph *g, gs_node *n)
+{
+    gs_status st = gs_infer_set(g, n->out[0], GS_INT32, -1, NULL);
+    return st == GS_OK ? gs_op_infer_conv(g, n, val(g, n, 0), val(g, n, 1), GS_INT32) : st;
+}
+
+static void cost_convinteger(const gs_graph *g, const gs_node *n, gs_cost *c)
+{
+    gs_op_cost_conv(g, n, 1, c);
+}
+
 const gs_opdef gs_ops_quant[] = {
     { "QuantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_ANY_ALIGN,
       "axis:i=1 saturate:i=1 block_size:i=0 output_dtype:i=0", infer_quantize, NULL, k_quantize, GS_RAISE_NO },
@@ -416,5 +507,8 @@ const gs_opdef gs_ops_quant[] = {
       infer_dynquantize, NULL, k_dynquantize, GS_RAISE_KEEP },
     { "MatMulInteger", 10, 0, 2, 4, 1, 1, GS_OP_ANY_ALIGN, "(MatMul's batching; zero points per tensor, "
       "a's per row, b's per column)", infer_matmulinteger, gs_op_cost_matmul, k_matmulinteger, GS_RAISE_KEEP },
+    { "ConvInteger", 10, 0, 2, 4, 1, 1, GS_OP_ANY_ALIGN, "auto_pad:s=NOTSET dilations:ints=1 group:i=1 "
+      "kernel_shape:ints pads:ints=0 strides:ints=1", infer_convinteger, cost_convinteger, k_convinteger,
+      GS_RAISE_KEEP },
     { .name = NULL },
 };

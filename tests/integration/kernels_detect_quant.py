@@ -2,7 +2,7 @@
 """The reference interpreter's QuantizeLinear, DequantizeLinear, NonZero,
 TopK, NonMaxSuppression and RoiAlign kernels against numpy and ONNX Runtime,
 and those of the ops ONNX Runtime's quantization writes (DynamicQuantizeLinear,
-MatMulInteger).
+MatMulInteger, ConvInteger).
 
 Each case is a one-node model run by `graphsub run --data` on fixed inputs.
 QuantizeLinear (per-tensor and per-axis, uint8 and int8, with and without a
@@ -15,8 +15,10 @@ inputs runs; DynamicQuantizeLinear (a range across 0, one all below 0, all
 zeros: scale 1) quantizes with ONNX Runtime's float32 formula; MatMulInteger
 (uint8 by int8, batched with broadcasting, a 1-D operand, zero points per
 tensor, per row of a and per column of b as vectors and with the batch dims,
-4096 products to a sum, sums that wrap round int32 as its accumulator does):
-all of these exactly as numpy computes them. When onnxruntime-node is
+4096 products to a sum, sums that wrap round int32 as its accumulator does);
+ConvInteger (pads, strides, dilations, groups, SAME_UPPER, 1-D, 3-D, 1x1,
+1600 products of 255 * 255 to a sum, a zero point per output channel of
+int8 weights): all of these exactly as numpy computes them. When onnxruntime-node is
 installed in bench/ (npm install --ignore-scripts), every case, and the
 NonMaxSuppression (corner and centre boxes, thresholds, two batches and
 classes; no output limit) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
@@ -66,15 +68,45 @@ def quant(x, s, z, lo, hi):
     return np.clip(np.rint(x.astype(np.float32) / s.astype(np.float32)) + z, lo, hi)
 
 
-# Cases ONNX Runtime refuses, or gets wrong: its MatMulInteger takes one zero point for a; on x86
+# Cases ONNX Runtime refuses, or gets wrong: its MatMulInteger takes one zero point for a, its
+# ConvInteger uint8 only and one zero point for w; on x86
 # without VNNI its uint8-by-int8 kernel adds pairs of products in saturating 16 bits (pmaddubsw), so
 # products of a's values above 127 saturate (the uint8-by-int8 cases it runs keep a below 128).
-NUMPY_ONLY = {"matmulinteger-a-per-row", "matmulinteger-a-per-row-batched", "matmulinteger-uint8-int8"}
+NUMPY_ONLY = {"matmulinteger-a-per-row", "matmulinteger-a-per-row-batched", "matmulinteger-uint8-int8",
+              "convinteger-int8-per-channel"}
 
 
 def mmint(a, b, az=0, bz=0):
     """MatMulInteger in int32 arithmetic (numpy's matmul wraps round as an int32 accumulator)."""
     return np.matmul(a.astype(np.int32) - np.int32(az), b.astype(np.int32) - np.int32(bz))
+
+
+def conv_int(x, w, xz=0, wz=0, b=None, pads=None, strides=None, dilations=None, group=1, same_upper=False):
+    """Conv of (x - xz) by (w - wz) in int64 with zero padding, wrapped to int32 (ConvInteger and the
+    accumulator of QLinearConv); wz broadcasts against w."""
+    x = x.astype(np.int64) - np.int64(xz) if np.ndim(xz) == 0 else x.astype(np.int64) - xz
+    w = w.astype(np.int64) - (wz.astype(np.int64).reshape((-1,) + (1,) * (w.ndim - 1)) if np.ndim(wz) else wz)
+    nd, sp, ks = x.ndim - 2, x.shape[2:], w.shape[2:]
+    strides, dilations = strides or [1] * nd, dilations or [1] * nd
+    ek = [(k - 1) * d + 1 for k, d in zip(ks, dilations)]
+    if same_upper:
+        total = [max(0, (-(-i // s) - 1) * s + e - i) for i, s, e in zip(sp, strides, ek)]
+        pads = [t // 2 for t in total] + [t - t // 2 for t in total]
+    pads = pads or [0] * 2 * nd
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)])
+    outs = [(i + pads[d] + pads[d + nd] - e) // s + 1 for d, (i, s, e) in enumerate(zip(sp, strides, ek))]
+    M, cg = w.shape[0], x.shape[1] // group
+    mg = M // group
+    y = np.zeros((x.shape[0], M, *outs), np.int64)
+    for idx in np.ndindex(*ks):
+        sl = tuple(slice(k * d, k * d + (o - 1) * s + 1, s) for k, d, o, s in zip(idx, dilations, outs, strides))
+        patch = xp[(slice(None), slice(None)) + sl]
+        for g in range(group):
+            y[:, g * mg:(g + 1) * mg] += np.einsum("mc,nc...->nm...", w[(slice(g * mg, (g + 1) * mg), slice(None)) + idx],
+                                                    patch[:, g * cg:(g + 1) * cg])
+    if b is not None:
+        y += b.astype(np.int64).reshape((1, -1) + (1,) * nd)
+    return y.astype(np.int32)
 
 
 def dynquant(x):
@@ -160,6 +192,30 @@ def cases():
         feeds = {"A": a, "B": b, **({"az": az} if az is not None else {}), **({"bz": bz} if bz is not None else {})}
         out.append((name, model(N("MatMulInteger", names, ["y"]), [(k, v.dtype) for k, v in feeds.items()],
                                 [("y", np.int32)], 10), feeds, [mmint(a, b, azb, bzb)]))
+    # ConvInteger: (name, x, w, x's zero point or None, w's, attributes)
+    xz = np.array(128, np.uint8)
+    for name, x, w, z, wz, attrs in (
+            ("convinteger-pads-strides", u8(1, 3, 7, 6), u8(4, 3, 3, 3), xz, np.array(3, np.uint8),
+             dict(pads=[1, 0, 2, 1], strides=[2, 1])),
+            ("convinteger-groups-dilations", u8(2, 4, 9, 9), u8(6, 2, 3, 3), None, None,
+             dict(group=2, dilations=[2, 2])),
+            ("convinteger-same-upper-1d", u8(1, 2, 10), u8(3, 2, 4), xz, None, dict(auto_pad="SAME_UPPER", strides=[3])),
+            ("convinteger-1x1", u8(1, 8, 4, 4), u8(5, 8, 1, 1), np.array([17], np.uint8), None, {}),
+            ("convinteger-3d", u8(1, 2, 4, 5, 6), u8(2, 2, 2, 3, 2), xz, np.array(200, np.uint8),
+             dict(pads=[1, 0, 1, 0, 1, 1])),
+            ("convinteger-1600-products", np.full((1, 64, 8, 8), 255, np.uint8), np.full((2, 64, 5, 5), 255, np.uint8),
+             None, None, {}),
+            ("convinteger-int8-per-channel", i8(1, 2, 5, 5), i8(3, 2, 2, 2), np.array(-7, np.int8), i8(3),
+             dict(pads=[1, 1, 1, 1]))):
+        names = ["x", "w", "xz" if z is not None else "", "wz" if wz is not None else ""]
+        while names[-1] == "":
+            names.pop()
+        feeds = {"x": x, "w": w, **({"xz": z} if z is not None else {}), **({"wz": wz} if wz is not None else {})}
+        want = conv_int(x, w, 0 if z is None else z, 0 if wz is None else wz,
+                        same_upper=attrs.get("auto_pad") == "SAME_UPPER",
+                        **{k: v for k, v in attrs.items() if k != "auto_pad"})
+        out.append((name, model(N("ConvInteger", names, ["y"], **attrs), [(k, v.dtype) for k, v in feeds.items()],
+                                [("y", np.int32)], 10), feeds, [want]))
     # NonZero
     nz = (rng.standard_normal((2, 3, 4)) * (rng.random((2, 3, 4)) > 0.5)).astype(np.float32)
     out.append(("nonzero", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
@@ -317,6 +373,16 @@ def refusal_check(gs, tmp):
         ("mmint-inner", N("MatMulInteger", ["A", "B"], ["y"]), {"A": u8(4, 5), "B": u8(4, 6)}, "inner dimensions differ"),
         ("mmint-empty", N("MatMulInteger", ["A", "B", "az", "bz"], ["y"]),
          {"A": u8(3, 0), "B": u8(0, 6), "az": u8(3), "bz": u8(6)}, np.zeros((3, 6), np.int32)),
+        ("convint-w-zp-shape", N("ConvInteger", ["x", "w", "", "wz"], ["y"]),
+         {"x": u8(1, 2, 5, 5), "w": u8(3, 2, 2, 2), "wz": u8(2)}, "w_zero_point is not one value or one per output channel"),
+        ("convint-x-zp-shape", N("ConvInteger", ["x", "w", "xz"], ["y"]),
+         {"x": u8(1, 2, 5, 5), "w": u8(3, 2, 2, 2), "xz": u8(2)}, "x_zero_point is not one value"),
+        ("convint-groups", N("ConvInteger", ["x", "w"], ["y"], group=3), {"x": u8(1, 4, 5, 5), "w": u8(3, 2, 2, 2)},
+         "channels do not fit the weight and the groups"),
+        ("convint-kernel", N("ConvInteger", ["x", "w"], ["y"]), {"x": u8(1, 2, 3, 3), "w": u8(3, 2, 4, 2)},
+         "kernel larger than the padded input"),
+        ("convint-no-batch", N("ConvInteger", ["x", "w"], ["y"], pads=[1, 1, 1, 1]),
+         {"x": u8(0, 2, 3, 3), "w": u8(3, 2, 2, 2)}, np.zeros((0, 3, 4, 4), np.int32)),
     ]
     for name, node, feeds, want in cases:
         m = model(node, [(k, v.dtype) for k, v in feeds.items()], [("y", np.int32)], 10)
