@@ -4,7 +4,8 @@
  * opset 21) scales, with 8- and 16-bit integer types. The float8 and 4-bit
  * types are not graphsub dtypes: their nodes stay opaque to the kernels.
  * And the ops ONNX Runtime's quantization tools write: DynamicQuantizeLinear
- * and MatMulInteger (dynamic quantization), ConvInteger.
+ * and MatMulInteger (dynamic quantization), ConvInteger, QLinearMatMul (the
+ * QOperator format).
  *
  * The arithmetic is ONNX's and ONNX Runtime's, in float32:
  *   QuantizeLinear    y = saturate(round_half_to_even(x / scale) + zero_point)
@@ -216,7 +217,11 @@ static gs_status infer_dynquantize(gs_graph *g, gs_node *n)
  * centred on their zero points (a - a_zero_point: at most 9 bits, exact in
  * float32) and multiplied exactly: products and sums in double, exact while
  * a sum stays below 2^53 (2^37 products). The sum is then wrapped to int32,
- * as the spec's 32-bit accumulator gives it.
+ * as the spec's 32-bit accumulator gives it. The QLinear ops requantize it:
+ *   y = saturate(round_half_to_even(sum * s) + y_zero_point),
+ *   s = a_scale * b_scale / y_scale in float32, the product in double
+ * as ONNX's reference computes it (ONNX Runtime rounds the product in
+ * float32: the two can differ by one where it lies that close to a half).
  */
 
 enum { EACH_NONE, EACH_ROW, EACH_COLUMN, EACH_CHANNEL };   /* what an operand may have one zero point for */
@@ -230,22 +235,31 @@ typedef struct pmap {
     int64_t len, inner, msize;
 } pmap;
 
-/* An 8-bit operand of an integer product and its zero point (NULL: 0). */
+/* An 8-bit operand of an integer product, its zero point (NULL: 0) and
+ * scale (the QLinear ops). */
 typedef struct qoperand {
-    const gs_tensor *x, *z;
-    int each;                   /* EACH_*: the form its zero point may take besides one value */
+    const gs_tensor *x, *z, *s;
+    int each;                   /* EACH_*: the form its zero point and scale may take besides one value */
     const char *name;           /* "a", "b": the inputs "a", "a_zero_point" in messages */
-    pmap zm;
+    pmap zm, sm;                /* of z and s */
 } qoperand;
 
 /* The operands of an integer product. */
 typedef struct qprod {
     qoperand a, b;
+    const gs_tensor *ys, *yz;   /* the QLinear ops: y's scale and zero point; NULL otherwise */
+    const gs_tensor *bias;      /* QLinearConv's B: int32 per output channel, or NULL */
 } qprod;
 
 static int64_t pmap_elem(const pmap *m, int64_t e)
 {
     return m->len ? e / m->msize * m->len + e / m->inner % m->len : 0;
+}
+
+/* The value for row, column or channel r of batch matrix t. */
+static int64_t pmap_at(const pmap *m, int64_t t, int64_t r)
+{
+    return m->len ? t * m->len + r : 0;
 }
 
 /* t holds one value: a scalar or a vector of one (per tensor). */
@@ -316,7 +330,8 @@ static gs_status kfail_fmt(gs_kcall *k, const char *fmt, ...)
     return gs_kfail(k, buf);
 }
 
-/* Checks operand o (8-bit, its zero point of its type) and maps its zero point. */
+/* Checks operand o (8-bit, its zero point of its type, a float scale) and
+ * maps its zero point and scale. */
 static gs_status operand_check(gs_kcall *k, qoperand *o)
 {
     int32_t t = o->x->dtype;
@@ -325,14 +340,34 @@ static gs_status operand_check(gs_kcall *k, qoperand *o)
                                 : gs_kunsupported(k, "an input type other than int8 and uint8");
     if (o->z && o->z->dtype != t)
         return kfail_fmt(k, "%s_zero_point and %s differ in type", o->name, o->name);
+    if (o->s && !gs_op_floatlike(o->s->dtype))
+        return kfail_fmt(k, "%s_scale is not float", o->name);
     const char *why = o->z ? pmap_fit(o->z, o->x, o->each, &o->zm) : NULL;
-    return why ? kfail_fmt(k, "%s_zero_point %s", o->name, why) : GS_OK;
+    if (why)
+        return kfail_fmt(k, "%s_zero_point %s", o->name, why);
+    why = o->s ? pmap_fit(o->s, o->x, o->each, &o->sm) : NULL;
+    return why ? kfail_fmt(k, "%s_scale %s", o->name, why) : GS_OK;
+}
+
+/* Checks y's scale (a float) and zero point (int8 or uint8, the output's
+ * type), one value each, and the bias (int32). */
+static gs_status output_check(gs_kcall *k, const qprod *q)
+{
+    if (!gs_op_floatlike(q->ys->dtype) || !one_value(q->ys))
+        return gs_kfail(k, "y_scale is not one float value");
+    if ((q->yz->dtype != GS_UINT8 && q->yz->dtype != GS_INT8) || !one_value(q->yz))
+        return gs_kfail(k, "y_zero_point is not one int8 or uint8 value");
+    if (q->bias && q->bias->dtype != GS_INT32)
+        return gs_kfail(k, "B is not int32");
+    return GS_OK;
 }
 
 static gs_status operands_check(gs_kcall *k, qprod *q)
 {
     gs_status st = operand_check(k, &q->a);
-    return st == GS_OK ? operand_check(k, &q->b) : st;
+    if (st == GS_OK)
+        st = operand_check(k, &q->b);
+    return st == GS_OK && q->yz ? output_check(k, q) : st;
 }
 
 /* x - its zero point as float32 tensor c of x's shape (exact: 9 bits). */
@@ -437,14 +472,59 @@ static gs_status to_int32(gs_kcall *k, const gs_tensor *acc, gs_tensor *out)
     return st;
 }
 
+/* y's range, zero point and scale. */
+typedef struct qout {
+    int64_t lo, hi, z;
+    float s;
+} qout;
+
+/* out: y of acc's shape and y_zero_point's type; y its range, zero point and scale. */
+static gs_status qout_make(gs_kcall *k, const qprod *q, const gs_tensor *acc, gs_tensor *out, qout *y)
+{
+    qrange(q->yz->dtype, &y->lo, &y->hi);
+    y->z = gs_tensor_get_i(q->yz, 0);
+    y->s = (float)gs_tensor_get_f(q->ys, 0);
+    return gs_kmake_raw(k, out, q->yz->dtype, acc->dims, acc->rank);
+}
+
+/* Operand o's scale for row, column or channel r of its batch matrix t. */
+static float scale_at(const qoperand *o, int64_t t, int64_t r)
+{
+    return (float)gs_tensor_get_f(o->s, pmap_at(&o->sm, t, r));
+}
+
+/* A sum requantized with multiplier s: saturate(round_half_to_even(sum * s) + y's zero point). */
+static int64_t requant(double sum, float s, const qout *y)
+{
+    return saturate_round((double)wrap32(sum) * (double)s, y->z, y->lo, y->hi);
+}
+
+/* QLinearMatMul's y from the sums acc: element (t, i, j) multiplied by a's
+ * scale of row i times b's of column j (of the matrices output matrix t
+ * multiplies) over y's. */
+static gs_status requant_matmul(gs_kcall *k, const qprod *q, const gs_mm_plan *p, const gs_tensor *acc,
+                                gs_tensor *out)
+{
+    qout y;
+    gs_status st = qout_make(k, q, acc, out, &y);
+    const double *v = acc->data;
+    for (int64_t t = 0, e = 0, nb = gs_numel(p->batch, p->rb), ia, ib; st == GS_OK && t < nb; t++) {
+        gs_op_mm_batch(p, t, &ia, &ib);
+        for (int64_t i = 0; i < p->m; i++)
+            for (int64_t j = 0; j < p->n; j++, e++)
+                gs_tensor_set_i(out, e, requant(v[e], scale_at(&q->a, ia, i) * scale_at(&q->b, ib, j) / y.s, &y));
+    }
+    return st;
+}
+
 /* MatMulInteger: (A - a_zero_point) x (B - b_zero_point) with MatMul's
  * batching, in int32; a_zero_point one value or one per row of A,
  * b_zero_point one value or one per column of B. */
 static gs_status k_matmulinteger(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nout;
-    qprod q = { .a = { in[0], nin > 2 ? in[2] : NULL, EACH_ROW, "a" },
-                .b = { in[1], nin > 3 ? in[3] : NULL, EACH_COLUMN, "b" } };
+    qprod q = { .a = { in[0], nin > 2 ? in[2] : NULL, NULL, EACH_ROW, "a" },
+                .b = { in[1], nin > 3 ? in[3] : NULL, NULL, EACH_COLUMN, "b" } };
     gs_mm_plan p;
     gs_tensor acc = { 0 };
     gs_status st = gs_op_mm_plan(k, q.a.x, q.b.x, &p);
@@ -471,8 +551,8 @@ static gs_status infer_matmulinteger(gs_graph *g, gs_node *n)
 static gs_status k_convinteger(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     (void)nout;
-    qprod q = { .a = { in[0], nin > 2 ? in[2] : NULL, EACH_NONE, "x" },
-                .b = { in[1], nin > 3 ? in[3] : NULL, EACH_CHANNEL, "w" } };
+    qprod q = { .a = { in[0], nin > 2 ? in[2] : NULL, NULL, EACH_NONE, "x" },
+                .b = { in[1], nin > 3 ? in[3] : NULL, NULL, EACH_CHANNEL, "w" } };
     gs_conv_plan p;
     gs_tensor acc = { 0 };
     gs_status st = gs_op_conv_plan(k, q.a.x, q.b.x, NULL, &p);
@@ -498,6 +578,43 @@ static void cost_convinteger(const gs_graph *g, const gs_node *n, gs_cost *c)
     gs_op_cost_conv(g, n, 1, c);
 }
 
+/* QLinearMatMul: y = saturate(round_half_to_even((a - a_zero_point) x (b -
+ * b_zero_point) * a_scale * b_scale / y_scale) + y_zero_point), MatMul's
+ * batching; a's scale and zero point one value or one per row, b's one
+ * value or one per column, y's one value, whose type y takes. */
+static gs_status k_qlinearmatmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nin, (void)nout;
+    qprod q = { .a = { in[0], in[2], in[1], EACH_ROW, "a" }, .b = { in[3], in[5], in[4], EACH_COLUMN, "b" },
+                .ys = in[6], .yz = in[7] };
+    gs_mm_plan p;
+    gs_tensor acc = { 0 };
+    gs_status st = gs_op_mm_plan(k, q.a.x, q.b.x, &p);
+    if (st == GS_OK)
+        st = operands_check(k, &q);
+    if (st == GS_OK)
+        st = matmul_acc(k, &q, &p, &acc);
+    if (st == GS_OK)
+        st = requant_matmul(k, &q, &p, &acc, out);
+    gs_tensor_clear(k->ctx, &acc);
+    return st;
+}
+
+/* The QLinear ops' output type: y_zero_point's (input 7). */
+static int32_t qlinear_type(const gs_graph *g, const gs_node *n)
+{
+    const gs_value *z = val(g, n, 7);
+    return z ? z->dtype : 0;
+}
+
+/* QLinearMatMul: MatMul's shape of a (input 0) by b (input 3). */
+static gs_status infer_qlinearmatmul(gs_graph *g, gs_node *n)
+{
+    int32_t t = qlinear_type(g, n);
+    gs_status st = gs_infer_set(g, n->out[0], t, -1, NULL);
+    return st == GS_OK ? gs_op_infer_matmul(g, n, val(g, n, 0), val(g, n, 3), t) : st;
+}
+
 const gs_opdef gs_ops_quant[] = {
     { "QuantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_ANY_ALIGN,
       "axis:i=1 saturate:i=1 block_size:i=0 output_dtype:i=0", infer_quantize, NULL, k_quantize, GS_RAISE_NO },
@@ -509,6 +626,9 @@ const gs_opdef gs_ops_quant[] = {
       "a's per row, b's per column)", infer_matmulinteger, gs_op_cost_matmul, k_matmulinteger, GS_RAISE_KEEP },
     { "ConvInteger", 10, 0, 2, 4, 1, 1, GS_OP_ANY_ALIGN, "auto_pad:s=NOTSET dilations:ints=1 group:i=1 "
       "kernel_shape:ints pads:ints=0 strides:ints=1", infer_convinteger, cost_convinteger, k_convinteger,
+      GS_RAISE_KEEP },
+    { "QLinearMatMul", 10, 0, 8, 8, 1, 1, GS_OP_ANY_ALIGN, "(MatMul's batching; scales and zero points per "
+      "tensor, a's per row, b's per column)", infer_qlinearmatmul, gs_op_cost_matmul, k_qlinearmatmul,
       GS_RAISE_KEEP },
     { .name = NULL },
 };

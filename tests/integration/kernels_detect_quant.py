@@ -2,7 +2,7 @@
 """The reference interpreter's QuantizeLinear, DequantizeLinear, NonZero,
 TopK, NonMaxSuppression and RoiAlign kernels against numpy and ONNX Runtime,
 and those of the ops ONNX Runtime's quantization writes (DynamicQuantizeLinear,
-MatMulInteger, ConvInteger).
+MatMulInteger, ConvInteger, QLinearMatMul).
 
 Each case is a one-node model run by `graphsub run --data` on fixed inputs.
 QuantizeLinear (per-tensor and per-axis, uint8 and int8, with and without a
@@ -18,15 +18,18 @@ tensor, per row of a and per column of b as vectors and with the batch dims,
 4096 products to a sum, sums that wrap round int32 as its accumulator does);
 ConvInteger (pads, strides, dilations, groups, SAME_UPPER, 1-D, 3-D, 1x1,
 1600 products of 255 * 255 to a sum, a zero point per output channel of
-int8 weights): all of these exactly as numpy computes them. When onnxruntime-node is
+int8 weights); QLinearMatMul (uint8, int8, uint8 to int8, scales and zero
+points per row of a and per column of b, batched, outputs that saturate)
+rounding the int32 sum times the float32 multiplier in float64 as ONNX's
+reference does: all of these exactly as numpy computes them. When onnxruntime-node is
 installed in bench/ (npm install --ignore-scripts), every case, and the
 NonMaxSuppression (corner and centre boxes, thresholds, two batches and
 classes; no output limit) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
 must match ONNX Runtime: exactly for integer outputs, within 1e-5 for float
 (but for the cases of NUMPY_ONLY, where ONNX Runtime refuses or differs).
-Inputs that do not fit an integer product (a zero point of the wrong shape
-or type, an operand of another type, an empty product: that one runs) are
-refused with exit 3 and a message naming the input.
+Inputs that do not fit an integer product (a zero point or scale of the
+wrong shape or type, an operand of another type; but an empty product runs)
+are refused with exit 3 and a message naming the input.
 A roi of NaN coordinates gives zeros (fixed sampling ratio) or is refused
 (adaptive sampling). And a DequantizeLinear of a constant int8 weight must stay in the optimized
 model while a QuantizeLinear of a constant float weight folds.
@@ -69,11 +72,12 @@ def quant(x, s, z, lo, hi):
 
 
 # Cases ONNX Runtime refuses, or gets wrong: its MatMulInteger takes one zero point for a, its
-# ConvInteger uint8 only and one zero point for w; on x86
+# ConvInteger uint8 only and one zero point for w, its QLinearMatMul one scale and zero point for a
+# and no uint8 input to an int8 output; on x86
 # without VNNI its uint8-by-int8 kernel adds pairs of products in saturating 16 bits (pmaddubsw), so
 # products of a's values above 127 saturate (the uint8-by-int8 cases it runs keep a below 128).
 NUMPY_ONLY = {"matmulinteger-a-per-row", "matmulinteger-a-per-row-batched", "matmulinteger-uint8-int8",
-              "convinteger-int8-per-channel"}
+              "convinteger-int8-per-channel", "qlinearmatmul-a-per-row", "qlinearmatmul-uint8-to-int8"}
 
 
 def mmint(a, b, az=0, bz=0):
@@ -107,6 +111,13 @@ def conv_int(x, w, xz=0, wz=0, b=None, pads=None, strides=None, dilations=None, 
     if b is not None:
         y += b.astype(np.int64).reshape((1, -1) + (1,) * nd)
     return y.astype(np.int32)
+
+
+def requant(acc, mult, yz):
+    """The QLinear ops' output from the int32 sums: acc * mult (float32) in float64, + y's zero point,
+    rounded half to even and saturated to y_zero_point's type."""
+    info = np.iinfo(yz.dtype)
+    return np.clip(np.rint(acc.astype(np.int32) * mult + yz.astype(np.float64)), info.min, info.max).astype(yz.dtype)
 
 
 def dynquant(x):
@@ -216,6 +227,31 @@ def cases():
                         **{k: v for k, v in attrs.items() if k != "auto_pad"})
         out.append((name, model(N("ConvInteger", names, ["y"], **attrs), [(k, v.dtype) for k, v in feeds.items()],
                                 [("y", np.int32)], 10), feeds, [want]))
+    # QLinearMatMul: (name, a, its scale, zero point, b, its, y's zero point, the scales and zero points as
+    # numpy broadcasts them)
+    f32 = lambda *v: np.array(v, np.float32)
+    ys = f32(0.06)
+    sc, sr, scb = (rng.random(6) * 0.04 + 0.01).astype(np.float32), f32(0.01, 0.02, 0.03, 0.05), \
+        (rng.random((3, 1, 6)) * 0.04 + 0.01).astype(np.float32)
+    for name, a, asc, az, b, bsc, bz, yz, asb, azb, bsb, bzb in (
+            ("qlinearmatmul-uint8", u8(3, 4, 5), f32(0.02), np.array(120, np.uint8), u8(5, 6), f32(0.03),
+             np.array(131, np.uint8), np.array(100, np.uint8), 0.02, 120, 0.03, 131),
+            ("qlinearmatmul-int8", i8(4, 5), f32(0.02), np.array(-5, np.int8), i8(2, 5, 6), f32(0.03),
+             np.array(3, np.int8), np.array(10, np.int8), 0.02, -5, 0.03, 3),
+            ("qlinearmatmul-b-per-column", u8(2, 4, 5), f32(0.02), np.array(128, np.uint8), u8(5, 6), sc,
+             zcu := u8(6), np.array(128, np.uint8), 0.02, 128, sc, zcu),
+            ("qlinearmatmul-b-per-column-batched", u8(4, 5), f32(0.02), np.array(128, np.uint8), u8(3, 5, 6), scb,
+             zcbu := u8(3, 1, 6), np.array(7, np.uint8), 0.02, 128, scb, zcbu),
+            ("qlinearmatmul-a-per-row", u8(4, 5), sr, zru := u8(4), u8(5, 6), f32(0.03), np.array(9, np.uint8),
+             np.array(128, np.uint8), sr[:, None], zru[:, None], 0.03, 9),
+            ("qlinearmatmul-uint8-to-int8", u8(4, 5), f32(0.02), np.array(128, np.uint8), u8(5, 3), f32(0.03),
+             np.array(128, np.uint8), np.array(0, np.int8), 0.02, 128, 0.03, 128)):
+        feeds = {"a": a, "as": asc, "az": az, "b": b, "bs": bsc, "bz": bz, "ys": ys, "yz": yz}
+        mult = np.float32(asb) * np.float32(bsb) / ys[0] if np.ndim(asb) + np.ndim(bsb) == 0 else \
+            np.asarray(asb, np.float32) * np.asarray(bsb, np.float32) / ys[0]
+        want = requant(mmint(a, b, azb, bzb), mult, yz)
+        out.append((name, model(N("QLinearMatMul", list(feeds), ["y"]), [(k, v.dtype) for k, v in feeds.items()],
+                                [("y", yz.dtype)], 10), feeds, [want]))
     # NonZero
     nz = (rng.standard_normal((2, 3, 4)) * (rng.random((2, 3, 4)) > 0.5)).astype(np.float32)
     out.append(("nonzero", model(N("NonZero", ["x"], ["y"]), [("x", np.float32)], [("y", np.int64)], 13),
@@ -384,8 +420,20 @@ def refusal_check(gs, tmp):
         ("convint-no-batch", N("ConvInteger", ["x", "w"], ["y"], pads=[1, 1, 1, 1]),
          {"x": u8(0, 2, 3, 3), "w": u8(3, 2, 2, 2)}, np.zeros((0, 3, 4, 4), np.int32)),
     ]
+    one, f1 = np.array(128, np.uint8), np.array(0.5, np.float32)
+    qmm = lambda **kw: {"a": u8(4, 5), "as": f1, "az": one, "b": u8(5, 6), "bs": f1, "bz": one, "ys": f1, "yz": one, **kw}
+    cases += [
+        ("qlmm-y-zp-shape", N("QLinearMatMul", list(qmm()), ["y"]), qmm(yz=u8(2)),
+         "y_zero_point is not one int8 or uint8 value"),
+        ("qlmm-a-scale-shape", N("QLinearMatMul", list(qmm()), ["y"]), qmm(**{"as": np.ones(5, np.float32)}),
+         "a_scale is not one value or one per row"),
+        ("qlmm-b-scale-type", N("QLinearMatMul", list(qmm()), ["y"]), qmm(bs=np.array(1, np.int32)),
+         "b_scale is not float"),
+        ("qlmm-empty", N("QLinearMatMul", list(qmm()), ["y"]), qmm(a=u8(4, 0), b=u8(0, 6)), np.full((4, 6), 128, np.uint8)),
+    ]
     for name, node, feeds, want in cases:
-        m = model(node, [(k, v.dtype) for k, v in feeds.items()], [("y", np.int32)], 10)
+        out_t = np.uint8 if node.op_type.startswith("QLinear") else np.int32   # the QLinear ones: y_zero_point's
+        m = model(node, [(k, v.dtype) for k, v in feeds.items()], [("y", out_t)], 10)
         _, got = run_interp(gs, tmp, name, m, feeds)
         if isinstance(want, str):
             ok = isinstance(got, str) and got.startswith("exit 3") and want in got
