@@ -145,7 +145,8 @@ extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scat
 extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
 extern const gs_opdef gs_ops_sequence[];     /* ops_sequence.c: SequenceInsert, ConcatFromSequence... */
 extern const gs_opdef gs_ops_rnn[];          /* ops_rnn.c: LSTM */
-extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear */
+extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear, the
+                                                integer products (MatMulInteger, QLinearConv...) */
 extern const gs_opdef gs_ops_detect[];       /* ops_detect.c: NonZero, TopK, GatherND, NMS, RoiAlign */
 
 /* ---- ops_sequence.c ----------------------------------------------------- */

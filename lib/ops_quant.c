@@ -4,8 +4,8 @@
  * opset 21) scales, with 8- and 16-bit integer types. The float8 and 4-bit
  * types are not graphsub dtypes: their nodes stay opaque to the kernels.
  * And the ops ONNX Runtime's quantization tools write: DynamicQuantizeLinear
- * and MatMulInteger (dynamic quantization), ConvInteger, QLinearMatMul (the
- * QOperator format).
+ * and MatMulInteger (dynamic quantization), ConvInteger, QLinearMatMul and
+ * QLinearConv (the QOperator format).
  *
  * The arithmetic is ONNX's and ONNX Runtime's, in float32:
  *   QuantizeLinear    y = saturate(round_half_to_even(x / scale) + zero_point)
@@ -212,12 +212,13 @@ static gs_status infer_dynquantize(gs_graph *g, gs_node *n)
 
 /* ---- the integer products ---------------------------------------------------
  *
- * MatMulInteger takes its shapes from MatMul's plan (ops_nn.c), ConvInteger
- * from Conv's, with Conv's im2col (ops_conv.c). The 8-bit operands are
- * centred on their zero points (a - a_zero_point: at most 9 bits, exact in
- * float32) and multiplied exactly: products and sums in double, exact while
- * a sum stays below 2^53 (2^37 products). The sum is then wrapped to int32,
- * as the spec's 32-bit accumulator gives it. The QLinear ops requantize it:
+ * MatMulInteger and QLinearMatMul take their shapes from MatMul's plan
+ * (ops_nn.c), ConvInteger and QLinearConv from Conv's, with Conv's im2col
+ * (ops_conv.c). The 8-bit operands are centred on their zero points (a -
+ * a_zero_point: at most 9 bits, exact in float32) and multiplied exactly:
+ * products and sums in double, exact while a sum stays below 2^53 (2^37
+ * products). The sum is then wrapped to int32, as the spec's 32-bit
+ * accumulator gives it. The QLinear ops requantize it:
  *   y = saturate(round_half_to_even(sum * s) + y_zero_point),
  *   s = a_scale * b_scale / y_scale in float32, the product in double
  * as ONNX's reference computes it (ONNX Runtime rounds the product in
@@ -517,6 +518,22 @@ static gs_status requant_matmul(gs_kcall *k, const qprod *q, const gs_mm_plan *p
     return st;
 }
 
+/* QLinearConv's y from the sums acc: output channel c multiplied by x's
+ * scale times w's of c over y's. */
+static gs_status requant_conv(gs_kcall *k, const qprod *q, const gs_conv_plan *p, const gs_tensor *acc,
+                              gs_tensor *out)
+{
+    qout y;
+    gs_status st = qout_make(k, q, acc, out, &y);
+    const double *v = acc->data;
+    for (int64_t c = 0, e = 0, planes = p->dims[0] * p->dims[1]; st == GS_OK && c < planes; c++) {
+        float s = scale_at(&q->a, 0, 0) * scale_at(&q->b, 0, c % p->dims[1]) / y.s;
+        for (int64_t o = 0; o < p->osz; o++, e++)
+            gs_tensor_set_i(out, e, requant(v[e], s, &y));
+    }
+    return st;
+}
+
 /* MatMulInteger: (A - a_zero_point) x (B - b_zero_point) with MatMul's
  * batching, in int32; a_zero_point one value or one per row of A,
  * b_zero_point one value or one per column of B. */
@@ -615,6 +632,41 @@ static gs_status infer_qlinearmatmul(gs_graph *g, gs_node *n)
     return st == GS_OK ? gs_op_infer_matmul(g, n, val(g, n, 0), val(g, n, 3), t) : st;
 }
 
+/* QLinearConv: y = saturate(round_half_to_even((Conv of (x - x_zero_point)
+ * by (w - w_zero_point) + B) * x_scale * w_scale / y_scale) + y_zero_point);
+ * x's and y's scale and zero point one value, w's one value or one per
+ * output channel, B int32 per output channel; y takes y_zero_point's type. */
+static gs_status k_qlinearconv(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
+{
+    (void)nout;
+    qprod q = { .a = { in[0], in[2], in[1], EACH_NONE, "x" }, .b = { in[3], in[5], in[4], EACH_CHANNEL, "w" },
+                .ys = in[6], .yz = in[7], .bias = nin > 8 ? in[8] : NULL };
+    gs_conv_plan p;
+    gs_tensor acc = { 0 };
+    gs_status st = gs_op_conv_plan(k, q.a.x, q.b.x, q.bias, &p);
+    if (st == GS_OK)
+        st = operands_check(k, &q);
+    if (st == GS_OK)
+        st = conv_acc(k, &q, q.bias, &p, &acc);
+    if (st == GS_OK)
+        st = requant_conv(k, &q, &p, &acc, out);
+    gs_tensor_clear(k->ctx, &acc);
+    return st;
+}
+
+/* QLinearConv: Conv's shape of x (input 0) by w (input 3). */
+static gs_status infer_qlinearconv(gs_graph *g, gs_node *n)
+{
+    int32_t t = qlinear_type(g, n);
+    gs_status st = gs_infer_set(g, n->out[0], t, -1, NULL);
+    return st == GS_OK ? gs_op_infer_conv(g, n, val(g, n, 0), val(g, n, 3), t) : st;
+}
+
+static void cost_qlinearconv(const gs_graph *g, const gs_node *n, gs_cost *c)
+{
+    gs_op_cost_conv(g, n, 3, c);
+}
+
 const gs_opdef gs_ops_quant[] = {
     { "QuantizeLinear", 10, 21, 2, 3, 1, 1, GS_OP_ANY_ALIGN,
       "axis:i=1 saturate:i=1 block_size:i=0 output_dtype:i=0", infer_quantize, NULL, k_quantize, GS_RAISE_NO },
@@ -629,6 +681,9 @@ const gs_opdef gs_ops_quant[] = {
       GS_RAISE_KEEP },
     { "QLinearMatMul", 10, 0, 8, 8, 1, 1, GS_OP_ANY_ALIGN, "(MatMul's batching; scales and zero points per "
       "tensor, a's per row, b's per column)", infer_qlinearmatmul, gs_op_cost_matmul, k_qlinearmatmul,
+      GS_RAISE_KEEP },
+    { "QLinearConv", 10, 0, 8, 9, 1, 1, GS_OP_ANY_ALIGN, "auto_pad:s=NOTSET dilations:ints=1 group:i=1 "
+      "kernel_shape:ints pads:ints=0 strides:ints=1", infer_qlinearconv, cost_qlinearconv, k_qlinearconv,
       GS_RAISE_KEEP },
     { .name = NULL },
 };

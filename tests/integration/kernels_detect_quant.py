@@ -2,7 +2,7 @@
 """The reference interpreter's QuantizeLinear, DequantizeLinear, NonZero,
 TopK, NonMaxSuppression and RoiAlign kernels against numpy and ONNX Runtime,
 and those of the ops ONNX Runtime's quantization writes (DynamicQuantizeLinear,
-MatMulInteger, ConvInteger, QLinearMatMul).
+MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv).
 
 Each case is a one-node model run by `graphsub run --data` on fixed inputs.
 QuantizeLinear (per-tensor and per-axis, uint8 and int8, with and without a
@@ -21,7 +21,10 @@ ConvInteger (pads, strides, dilations, groups, SAME_UPPER, 1-D, 3-D, 1x1,
 int8 weights); QLinearMatMul (uint8, int8, uint8 to int8, scales and zero
 points per row of a and per column of b, batched, outputs that saturate)
 rounding the int32 sum times the float32 multiplier in float64 as ONNX's
-reference does: all of these exactly as numpy computes them. When onnxruntime-node is
+reference does; QLinearConv (uint8, int8 with a scale per output channel
+and groups, zero points per output channel, 1x1, SAME_LOWER in 1-D, a
+bias, a product a hair beyond a half in float64 that is a half in float32):
+all of these exactly as numpy computes them. When onnxruntime-node is
 installed in bench/ (npm install --ignore-scripts), every case, and the
 NonMaxSuppression (corner and centre boxes, thresholds, two batches and
 classes; no output limit) and RoiAlign (opset 10; opset 16 half_pixel; max mode) cases,
@@ -73,11 +76,13 @@ def quant(x, s, z, lo, hi):
 
 # Cases ONNX Runtime refuses, or gets wrong: its MatMulInteger takes one zero point for a, its
 # ConvInteger uint8 only and one zero point for w, its QLinearMatMul one scale and zero point for a
-# and no uint8 input to an int8 output; on x86
+# and no uint8 input to an int8 output, and it rounds the QLinear ops' product of the sum and the
+# multiplier in float32 where ONNX's reference and graphsub do in float64; on x86
 # without VNNI its uint8-by-int8 kernel adds pairs of products in saturating 16 bits (pmaddubsw), so
 # products of a's values above 127 saturate (the uint8-by-int8 cases it runs keep a below 128).
 NUMPY_ONLY = {"matmulinteger-a-per-row", "matmulinteger-a-per-row-batched", "matmulinteger-uint8-int8",
-              "convinteger-int8-per-channel", "qlinearmatmul-a-per-row", "qlinearmatmul-uint8-to-int8"}
+              "convinteger-int8-per-channel", "qlinearmatmul-a-per-row", "qlinearmatmul-uint8-to-int8",
+              "qlinearconv-rounding"}
 
 
 def mmint(a, b, az=0, bz=0):
@@ -85,7 +90,7 @@ def mmint(a, b, az=0, bz=0):
     return np.matmul(a.astype(np.int32) - np.int32(az), b.astype(np.int32) - np.int32(bz))
 
 
-def conv_int(x, w, xz=0, wz=0, b=None, pads=None, strides=None, dilations=None, group=1, same_upper=False):
+def conv_int(x, w, xz=0, wz=0, b=None, pads=None, strides=None, dilations=None, group=1, auto_pad=None):
     """Conv of (x - xz) by (w - wz) in int64 with zero padding, wrapped to int32 (ConvInteger and the
     accumulator of QLinearConv); wz broadcasts against w."""
     x = x.astype(np.int64) - np.int64(xz) if np.ndim(xz) == 0 else x.astype(np.int64) - xz
@@ -93,9 +98,10 @@ def conv_int(x, w, xz=0, wz=0, b=None, pads=None, strides=None, dilations=None, 
     nd, sp, ks = x.ndim - 2, x.shape[2:], w.shape[2:]
     strides, dilations = strides or [1] * nd, dilations or [1] * nd
     ek = [(k - 1) * d + 1 for k, d in zip(ks, dilations)]
-    if same_upper:
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         total = [max(0, (-(-i // s) - 1) * s + e - i) for i, s, e in zip(sp, strides, ek)]
-        pads = [t // 2 for t in total] + [t - t // 2 for t in total]
+        first = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
+        pads = first + [t - f for t, f in zip(total, first)]
     pads = pads or [0] * 2 * nd
     xp = np.pad(x, [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)])
     outs = [(i + pads[d] + pads[d + nd] - e) // s + 1 for d, (i, s, e) in enumerate(zip(sp, strides, ek))]
@@ -222,9 +228,7 @@ def cases():
         while names[-1] == "":
             names.pop()
         feeds = {"x": x, "w": w, **({"xz": z} if z is not None else {}), **({"wz": wz} if wz is not None else {})}
-        want = conv_int(x, w, 0 if z is None else z, 0 if wz is None else wz,
-                        same_upper=attrs.get("auto_pad") == "SAME_UPPER",
-                        **{k: v for k, v in attrs.items() if k != "auto_pad"})
+        want = conv_int(x, w, 0 if z is None else z, 0 if wz is None else wz, **attrs)
         out.append((name, model(N("ConvInteger", names, ["y"], **attrs), [(k, v.dtype) for k, v in feeds.items()],
                                 [("y", np.int32)], 10), feeds, [want]))
     # QLinearMatMul: (name, a, its scale, zero point, b, its, y's zero point, the scales and zero points as
@@ -251,6 +255,31 @@ def cases():
             np.asarray(asb, np.float32) * np.asarray(bsb, np.float32) / ys[0]
         want = requant(mmint(a, b, azb, bzb), mult, yz)
         out.append((name, model(N("QLinearMatMul", list(feeds), ["y"]), [(k, v.dtype) for k, v in feeds.items()],
+                                [("y", yz.dtype)], 10), feeds, [want]))
+    # QLinearConv: (name, x, its scale, zero point, w, its, y's zero point, bias or None, attributes)
+    for name, x, xs, xzq, w, ws, wz, yz, bias, attrs in (
+            ("qlinearconv-uint8", u8(1, 3, 7, 6), f32(0.02), np.array(120, np.uint8), u8(4, 3, 3, 3), f32(0.01),
+             np.array(131, np.uint8), np.array(100, np.uint8), rng.integers(-2000, 2000, 4).astype(np.int32),
+             dict(pads=[1, 1, 0, 2], strides=[2, 1])),
+            ("qlinearconv-int8-per-channel", i8(2, 4, 6, 6), f32(0.03), np.array(2, np.int8), i8(6, 2, 3, 3),
+             (rng.random(6) * 0.02 + 0.002).astype(np.float32), np.zeros(6, np.int8), np.array(-3, np.int8), None,
+             dict(group=2, dilations=[1, 2], pads=[1, 2, 1, 2])),
+            ("qlinearconv-w-zp-per-channel", u8(1, 2, 5, 5), f32(0.02), np.array(128, np.uint8), u8(3, 2, 2, 2),
+             f32(0.01, 0.02, 0.015), u8(3), np.array(128, np.uint8), None, {}),
+            ("qlinearconv-1x1", u7(1, 8, 4, 4), f32(0.0517), np.array(64, np.uint8), i8(5, 8, 1, 1), f32(0.0093),
+             np.array(0, np.int8), np.array(128, np.uint8), rng.integers(-500, 500, 5).astype(np.int32), {}),
+            # a sum of -60 times the float32 multiplier 0.05 * 0.01 / 0.06: -0.50000003 in float64, so -1 as
+            # ONNX's reference rounds it (ONNX Runtime's float32 product is -0.5 exactly, so 0)
+            ("qlinearconv-rounding", np.array(68, np.uint8).reshape(1, 1, 1, 1), f32(0.05), np.array(128, np.uint8),
+             np.ones((1, 1, 1, 1), np.int8), f32(0.01), np.array(0, np.int8), np.array(128, np.uint8), None, {}),
+            ("qlinearconv-same-lower-1d", u8(1, 2, 11), f32(0.02), np.array(128, np.uint8), u8(3, 2, 3), f32(0.03),
+             np.array(128, np.uint8), np.array(128, np.uint8), None, dict(auto_pad="SAME_LOWER", strides=[2]))):
+        feeds = {"x": x, "xs": xs, "xz": xzq, "w": w, "ws": ws, "wz": wz, "ys": ys, "yz": yz,
+                 **({"B": bias} if bias is not None else {})}
+        mult = (xs * ws / ys[0]).astype(np.float32).reshape((1, -1) + (1,) * (x.ndim - 2))
+        want = requant(conv_int(x, w, xzq, wz, bias, **attrs), mult, yz)
+        assert name != "qlinearconv-rounding" or want.item() == 127
+        out.append((name, model(N("QLinearConv", list(feeds), ["y"], **attrs), [(k, v.dtype) for k, v in feeds.items()],
                                 [("y", yz.dtype)], 10), feeds, [want]))
     # NonZero
     nz = (rng.standard_normal((2, 3, 4)) * (rng.random((2, 3, 4)) > 0.5)).astype(np.float32)
@@ -430,6 +459,17 @@ def refusal_check(gs, tmp):
         ("qlmm-b-scale-type", N("QLinearMatMul", list(qmm()), ["y"]), qmm(bs=np.array(1, np.int32)),
          "b_scale is not float"),
         ("qlmm-empty", N("QLinearMatMul", list(qmm()), ["y"]), qmm(a=u8(4, 0), b=u8(0, 6)), np.full((4, 6), 128, np.uint8)),
+    ]
+    qconv = lambda **kw: {"x": u8(1, 2, 5, 5), "xs": f1, "xz": one, "w": u8(3, 2, 2, 2), "ws": f1, "wz": one, "ys": f1,
+                          "yz": one, **kw}
+    qc = lambda feeds, **attrs: N("QLinearConv", list(feeds), ["y"], **attrs)
+    cases += [
+        ("qlconv-x-scale-shape", qc(qconv()), qconv(xs=np.ones(2, np.float32)), "x_scale is not one value"),
+        ("qlconv-w-scale-shape", qc(qconv()), qconv(ws=np.ones(2, np.float32)),
+         "w_scale is not one value or one per output channel"),
+        ("qlconv-bias-type", qc(qconv(B=0)), qconv(B=np.ones(3, np.float32)), "B is not int32"),
+        ("qlconv-bias-shape", qc(qconv(B=0)), qconv(B=np.ones(2, np.int32)), "bias must have one value per output channel"),
+        ("qlconv-group-0", qc(qconv(), group=0), qconv(), "channels do not fit the weight and the groups"),
     ]
     for name, node, feeds, want in cases:
         out_t = np.uint8 if node.op_type.startswith("QLinear") else np.int32   # the QLinear ones: y_zero_point's
