@@ -145,7 +145,8 @@ extern const gs_opdef gs_ops_index[];        /* ops_index.c: Trilu, CumSum, scat
 extern const gs_opdef gs_ops_attention[];    /* ops_attention.c: RotaryEmbedding, Attention */
 extern const gs_opdef gs_ops_sequence[];     /* ops_sequence.c: SequenceInsert, ConcatFromSequence... */
 extern const gs_opdef gs_ops_rnn[];          /* ops_rnn.c: LSTM */
-extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear */
+extern const gs_opdef gs_ops_quant[];        /* ops_quant.c: QuantizeLinear, DequantizeLinear, the
+                                                integer products (MatMulInteger, QLinearConv...) */
 extern const gs_opdef gs_ops_detect[];       /* ops_detect.c: NonZero, TopK, GatherND, NMS, RoiAlign */
 extern const gs_opdef gs_ops_sample[];       /* ops_sample.c: GridSample */
 
@@ -227,6 +228,78 @@ typedef struct gs_bcast {
 } gs_bcast;
 void gs_bcast_init(gs_bcast *b, const int64_t *out, int rout, const int64_t *in, int rin);
 int64_t gs_bcast_index(const gs_bcast *b, int64_t i);
+
+/* ---- ops_nn.c: MatMul's plan, shared with the integer products -------- */
+
+/* The shape of a MatMul of a by b (numpy batching: a 1-D a is a row, a 1-D b
+ * a column, and the output drops their dim), also planned for MatMulInteger
+ * and QLinearMatMul. */
+typedef struct gs_mm_plan {
+    int64_t m, k, n;
+    int64_t adims[GS_MAX_RANK], bdims[GS_MAX_RANK];  /* operands as matrices (1-D promoted) */
+    int ar, br;
+    int64_t batch[GS_MAX_RANK];                      /* broadcast batch dims */
+    int rb;
+    int64_t dims[GS_MAX_RANK];                       /* output dims */
+    int rank;
+    gs_bcast ba, bb;                                 /* output matrix to a's and to b's */
+} gs_mm_plan;
+/* Plan a x b into p; fails naming the problem (a rank 0 operand, inner dims
+ * that differ, batch dims that do not broadcast). Types are the caller's. */
+gs_status gs_op_mm_plan(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_mm_plan *p);
+/* For output matrix t (below gs_numel(p->batch, p->rb)), the index of the
+ * matrix of a and of b it multiplies (in their own batch dims). */
+void gs_op_mm_batch(const gs_mm_plan *p, int64_t t, int64_t *ta, int64_t *tb);
+/* MatMul's output shape from operands a and b (NULL: unknown) as n's output
+ * 0 of type dtype; nothing is set while a rank is unknown (or 0). */
+gs_status gs_op_infer_matmul(gs_graph *g, gs_node *n, const gs_value *a, const gs_value *b, int32_t dtype);
+/* MatMul's cost for any node whose input 0 is the left operand (MatMul,
+ * MatMulInteger, QLinearMatMul): 2 * output elements * K flops, bytes of
+ * every input and of the output. */
+void gs_op_cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c);
+
+/* ---- ops_conv.c: Conv's plan, shared with the integer convolutions ----- */
+
+/* A sliding window over nd spatial dims (Conv, ConvTranspose, the pools). */
+typedef struct gs_window {
+    int nd;                                            /* spatial dims */
+    int64_t kernel[GS_MAX_RANK], stride[GS_MAX_RANK], dil[GS_MAX_RANK];
+    int64_t pad0[GS_MAX_RANK], pad1[GS_MAX_RANK];      /* before and after each dim */
+    int64_t in[GS_MAX_RANK];                           /* spatial dims of the image */
+    int64_t out[GS_MAX_RANK];                          /* window positions per dim */
+} gs_window;
+/* A convolution of image x [N, C, spatial...] by weight w [M, C / group,
+ * kernel...] as one matrix product per image and group: output channels
+ * g * mg ... of image n are w's rows for them [mg, rows] times the im2col
+ * matrix [rows, osz] of x's channels g * cg ... of image n. */
+typedef struct gs_conv_plan {
+    gs_window win;
+    int64_t group, cg, mg;      /* groups; input and output channels of each */
+    int64_t isz, osz, ksz;      /* elements of an image plane, an output plane, a kernel */
+    int64_t rows;               /* rows of the im2col matrix: cg * ksz */
+    bool direct;                /* 1x1 kernel, unit strides, no pads: the image is its own im2col matrix */
+    int64_t dims[GS_MAX_RANK];  /* output dims [N, M, window positions...] */
+    int rank;
+} gs_conv_plan;
+/* Plan the convolution of node k->node (its group and window attributes)
+ * over x and w: checks their ranks, the channels against the groups, bias b
+ * (NULL, or one value per output channel) and that every size fits int64;
+ * fails naming the problem. Types are the caller's. */
+gs_status gs_op_conv_plan(gs_kcall *k, const gs_tensor *x, const gs_tensor *w, const gs_tensor *b,
+                          gs_conv_plan *p);
+/* The im2col matrix [p->rows, p->osz] of one group's image planes img (p->cg
+ * planes of p->isz elements) into col: row c * ksz + kk holds, at window
+ * position o, the element of plane c under kernel offset kk (0 in padding). */
+void gs_op_im2col(const gs_conv_plan *p, const float *img, float *col);
+/* Conv's output shape [N, M, positions...] from image x, weight w (or
+ * kernel_shape when w's dims are unknown) and n's attributes, as n's output 0
+ * of type dtype; nothing is set while x or w is unknown, or their ranks do
+ * not fit (x's below 3, or w's another). */
+gs_status gs_op_infer_conv(gs_graph *g, gs_node *n, const gs_value *x, const gs_value *w, int32_t dtype);
+/* Conv's cost for node n whose weight is input wk (Conv, ConvInteger: 1;
+ * QLinearConv: 3): two flops per output element and weight element of one
+ * output channel, bytes of every input and of the output. */
+void gs_op_cost_conv(const gs_graph *g, const gs_node *n, int wk, gs_cost *c);
 
 /* ---- interp.c: the reference interpreter ------------------------------ */
 

@@ -10,19 +10,16 @@
  * and no pads multiplies the image itself. ConvTranspose is the adjoint: one
  * GEMM makes the columns and col2im adds them back into the output image.
  * Pools visit each window directly; they are cheap next to convolutions.
+ * Conv's plan (shapes, groups, window), its im2col, shape inference and cost
+ * serve ConvInteger and QLinearConv too (ops_quant.c), which only multiply
+ * differently.
  */
 #include "gs_ops.h"
 
 #include <math.h>
 #include <string.h>
 
-typedef struct window {
-    int nd;                                            /* spatial dims */
-    int64_t kernel[GS_MAX_RANK], stride[GS_MAX_RANK], dil[GS_MAX_RANK];
-    int64_t pad0[GS_MAX_RANK], pad1[GS_MAX_RANK];      /* before and after each dim */
-    int64_t in[GS_MAX_RANK];                           /* spatial dims of the image */
-    int64_t out[GS_MAX_RANK];                          /* window positions per dim */
-} window;
+typedef gs_window window;   /* gs_ops.h: shared with ConvInteger and QLinearConv */
 
 /* window_init and transposed_window: a size overflows int64 (an infer
  * error, not an unknown shape). */
@@ -263,19 +260,53 @@ static bool pointwise(const window *w)
 /* ---- Conv ------------------------------------------------------------------ */
 
 /* Shape checks shared by Conv and ConvTranspose: x is [N, C, spatial...], w
- * has x's rank, the groups divide the channels, b has `outc` values. */
+ * has x's rank, the groups divide the channels (w is [M, C / group, ...], or
+ * transposed [C, M / group, ...]), b has one value per output channel, whose
+ * count goes to *outc. */
 static gs_status conv_check(gs_kcall *k, const gs_tensor *x, const gs_tensor *w, const gs_tensor *b,
-                            int64_t group, int64_t wc, int64_t outc)
+                            int64_t group, bool transposed, int64_t *outc)
 {
     if (x->rank < 3 || w->rank != x->rank)
         return gs_kfail(k, "input and weight ranks do not fit");
-    if (!gs_op_floatlike(x->dtype))
-        return gs_kunsupported(k, gs_dtype_name(x->dtype));
-    if (group <= 0 || x->dims[1] % group || outc % group || wc != x->dims[1])
+    int64_t grouped;   /* w's dim 1 times the groups */
+    if (group <= 0 || __builtin_mul_overflow(w->dims[1], group, &grouped))
         return gs_kfail(k, "channels do not fit the weight and the groups");
-    if (b && (b->rank != 1 || b->dims[0] != outc))
+    int64_t wc = transposed ? w->dims[0] : grouped;
+    *outc = transposed ? grouped : w->dims[0];
+    if (x->dims[1] % group || *outc % group || wc != x->dims[1])
+        return gs_kfail(k, "channels do not fit the weight and the groups");
+    if (b && (b->rank != 1 || b->dims[0] != *outc))
         return gs_kfail(k, "bias must have one value per output channel");
     return GS_OK;
+}
+
+gs_status gs_op_conv_plan(gs_kcall *k, const gs_tensor *x, const gs_tensor *w, const gs_tensor *b,
+                          gs_conv_plan *p)
+{
+    int64_t M;
+    p->group = gs_attr_int(k->node, "group", 1);
+    gs_status st = conv_check(k, x, w, b, p->group, false, &M);
+    if (st != GS_OK)
+        return st;
+    int nd = x->rank - 2;
+    const char *why = window_init(&p->win, k->node, x->dims + 2, nd, w->dims + 2, false);
+    if (why)
+        return gs_kfail(k, why);
+    p->cg = x->dims[1] / p->group, p->mg = M / p->group;
+    p->ksz = gs_numel(p->win.kernel, nd), p->isz = gs_numel(p->win.in, nd), p->osz = gs_numel(p->win.out, nd);
+    p->direct = pointwise(&p->win);
+    p->dims[0] = x->dims[0], p->dims[1] = M, p->rank = x->rank;
+    memcpy(p->dims + 2, p->win.out, (size_t)nd * sizeof *p->dims);
+    if (p->ksz < 0 || p->isz < 0 || p->osz < 0 || !gs_mul64_ok(p->cg, p->ksz, &p->rows) ||
+        gs_numel(p->dims, p->rank) < 0)
+        return gs_kfail(k, gs_conv_overflows);
+    return GS_OK;
+}
+
+void gs_op_im2col(const gs_conv_plan *p, const float *img, float *col)
+{
+    for (int64_t r = 0; r < p->rows; r++)
+        im2col_row(&p->win, r % p->ksz, img + r / p->ksz * p->isz, col + r * p->osz);
 }
 
 /* The float32 operands of Conv or ConvTranspose (b may be absent). */
@@ -306,36 +337,26 @@ static void conv_args_clear(gs_kcall *k, conv_args *a)
 static gs_status k_conv(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     const gs_tensor *x = in[0], *w = in[1], *b = nin > 2 ? in[2] : NULL;
-    int64_t group = gs_attr_int(k->node, "group", 1);
-    gs_status st = conv_check(k, x, w, b, group, w->rank > 1 ? w->dims[1] * group : 0, w->dims[0]);
+    if (!gs_op_floatlike(x->dtype))
+        return gs_kunsupported(k, gs_dtype_name(x->dtype));
+    gs_conv_plan p;
+    gs_status st = gs_op_conv_plan(k, x, w, b, &p);
     if (st != GS_OK)
         return st;
-    int nd = x->rank - 2;
-    window win;
-    const char *why = window_init(&win, k->node, x->dims + 2, nd, w->dims + 2, false);
-    if (why)
-        return gs_kfail(k, why);
-    int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0], cg = C / group, mg = M / group;
-    int64_t ksz = prod(win.kernel, nd), isz = prod(win.in, nd), osz = prod(win.out, nd), rows = cg * ksz;
-    int64_t dims[GS_MAX_RANK] = { N, M }, cold[2] = { rows, osz };
-    memcpy(dims + 2, win.out, (size_t)nd * sizeof *dims);
-    bool direct = pointwise(&win);
+    int64_t mg = p.mg, osz = p.osz, rows = p.rows, cold[2] = { rows, osz };
     conv_args a;
     gs_tensor f = { 0 }, col = { 0 };
     st = conv_args_init(k, x, w, b, &a);
     if (st == GS_OK)
-        st = gs_kmake(k, &f, GS_FLOAT, dims, x->rank);
-    if (st == GS_OK && !direct)
+        st = gs_kmake(k, &f, GS_FLOAT, p.dims, p.rank);
+    if (st == GS_OK && !p.direct)
         st = gs_kmake(k, &col, GS_FLOAT, cold, 2);
-    for (int64_t n = 0; st == GS_OK && n < N; n++)
-        for (int64_t g = 0; g < group; g++) {
-            const float *src = a.x + (n * C + g * cg) * isz, *cols = src;
-            if (!direct) {
-                for (int64_t r = 0; r < rows; r++)
-                    im2col_row(&win, r % ksz, src + r / ksz * isz, (float *)col.data + r * osz);
-                cols = col.data;
-            }
-            float *dst = (float *)f.data + (n * M + g * mg) * osz;
+    for (int64_t n = 0; st == GS_OK && n < p.dims[0]; n++)
+        for (int64_t g = 0; g < p.group; g++) {
+            const float *src = a.x + (n * p.group + g) * p.cg * p.isz, *cols = src;
+            if (!p.direct)
+                gs_op_im2col(&p, src, col.data), cols = col.data;
+            float *dst = (float *)f.data + (n * p.group + g) * mg * osz;
             for (int64_t m = 0; a.b && m < mg; m++)
                 for (int64_t o = 0; o < osz; o++)
                     dst[m * osz + o] = a.b[g * mg + m];
@@ -355,8 +376,10 @@ static gs_status k_conv(gs_kcall *k, const gs_tensor *const *in, int nin, gs_ten
 static gs_status k_convtranspose(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     const gs_tensor *x = in[0], *w = in[1], *b = nin > 2 ? in[2] : NULL;
-    int64_t group = gs_attr_int(k->node, "group", 1);
-    gs_status st = conv_check(k, x, w, b, group, w->dims[0], w->rank > 1 ? w->dims[1] * group : 0);
+    if (!gs_op_floatlike(x->dtype))
+        return gs_kunsupported(k, gs_dtype_name(x->dtype));
+    int64_t group = gs_attr_int(k->node, "group", 1), M;
+    gs_status st = conv_check(k, x, w, b, group, true, &M);
     if (st != GS_OK)
         return st;
     int nd = x->rank - 2;
@@ -364,7 +387,7 @@ static gs_status k_convtranspose(gs_kcall *k, const gs_tensor *const *in, int ni
     const char *why = transposed_window(&win, k->node, x->dims + 2, nd, w->dims + 2);
     if (why)
         return gs_kfail(k, why);
-    int64_t N = x->dims[0], C = x->dims[1], cg = C / group, mg = w->dims[1], M = mg * group;
+    int64_t N = x->dims[0], C = x->dims[1], cg = C / group, mg = w->dims[1];
     int64_t ksz = prod(win.kernel, nd), isz = prod(win.out, nd), osz = prod(win.in, nd), rows = mg * ksz;
     int64_t dims[GS_MAX_RANK] = { N, M }, cold[2] = { rows, isz };
     memcpy(dims + 2, win.in, (size_t)nd * sizeof *dims);
@@ -564,24 +587,24 @@ static bool kernel_of(const gs_node *n, const gs_value *w, int nd, int64_t *kern
     return kernel_shape(n, nd, kernel);
 }
 
-/* Output 0 (and an Indices output) as [N, channels, spatial...]: spatial
- * dims from window w, or unknown when w is NULL. */
-static gs_status infer_out(gs_graph *g, gs_node *n, const gs_value *x, gs_dim channels, const window *w)
+/* Output 0 (and an Indices output) as [N, channels, spatial...] of type
+ * dtype: spatial dims from window w, or unknown when w is NULL. */
+static gs_status infer_out(gs_graph *g, gs_node *n, const gs_value *x, int32_t dtype, gs_dim channels,
+                           const window *w)
 {
     gs_dim dims[GS_MAX_RANK];
     dims[0] = x->dims[0];
     dims[1] = channels;
     for (int i = 2; i < x->rank; i++)
         dims[i] = (gs_dim){ w ? w->out[i - 2] : -1, NULL };
-    gs_status st = gs_infer_set(g, n->out[0], x->dtype, x->rank, dims);
+    gs_status st = gs_infer_set(g, n->out[0], dtype, x->rank, dims);
     if (st == GS_OK && n->nout > 1)
         st = gs_infer_set(g, n->out[1], GS_INT64, x->rank, dims);
     return st;
 }
 
-static gs_status infer_conv(gs_graph *g, gs_node *n)
+gs_status gs_op_infer_conv(gs_graph *g, gs_node *n, const gs_value *x, const gs_value *w, int32_t dtype)
 {
-    const gs_value *x = val(g, n, 0), *w = val(g, n, 1);
     if (!x || !w || x->rank < 3 || (w->rank >= 0 && w->rank != x->rank))
         return GS_OK;
     int nd = x->rank - 2;
@@ -592,7 +615,13 @@ static gs_status infer_conv(gs_graph *g, gs_node *n)
                                                                      : "unknown";
     if (why == gs_conv_overflows)
         return gs_infer_overflow(g, n);
-    return infer_out(g, n, x, m, why ? NULL : &win);
+    return infer_out(g, n, x, dtype, m, why ? NULL : &win);
+}
+
+static gs_status infer_conv(gs_graph *g, gs_node *n)
+{
+    const gs_value *x = val(g, n, 0);
+    return gs_op_infer_conv(g, n, x, val(g, n, 1), x ? x->dtype : 0);
 }
 
 static gs_status infer_convtranspose(gs_graph *g, gs_node *n)
@@ -612,7 +641,7 @@ static gs_status infer_convtranspose(gs_graph *g, gs_node *n)
         return gs_infer_overflow(g, n);
     if (!why)   /* infer_out reads the window positions: here they are the output image */
         memcpy(win.out, win.in, sizeof win.out);
-    return infer_out(g, n, x, m, why ? NULL : &win);
+    return infer_out(g, n, x, x->dtype, m, why ? NULL : &win);
 }
 
 static gs_status infer_pool(gs_graph *g, gs_node *n)
@@ -627,7 +656,7 @@ static gs_status infer_pool(gs_graph *g, gs_node *n)
                           ? window_init(&win, n, in, nd, kernel, gs_attr_int(n, "ceil_mode", 0)) : "unknown";
     if (why == gs_conv_overflows)
         return gs_infer_overflow(g, n);
-    return infer_out(g, n, x, x->dims[1], why ? NULL : &win);
+    return infer_out(g, n, x, x->dtype, x->dims[1], why ? NULL : &win);
 }
 
 static gs_status infer_global(gs_graph *g, gs_node *n)
@@ -642,25 +671,33 @@ static gs_status infer_global(gs_graph *g, gs_node *n)
 }
 
 /* Conv: 2 * N * Cout * spatial_out * (Cin / group) * kernel, i.e. two per
- * output element and weight element of one output channel. ConvTranspose:
- * two per input element and weight element of one input channel. */
-static void cost_convlike(const gs_graph *g, const gs_node *n, gs_cost *c, const gs_value *per)
+ * output element and weight element of one output channel (w: the weight).
+ * ConvTranspose: two per input element and weight element of one input
+ * channel. */
+static void cost_convlike(const gs_graph *g, const gs_node *n, gs_cost *c, const gs_value *per, const gs_value *w)
 {
-    const gs_value *w = val(g, n, 1), *o = outval(g, n);
+    const gs_value *o = outval(g, n);
     double wper = w && w->rank > 0 && w->dims[0].v > 0 ? gs_value_elems(w) / (double)w->dims[0].v : gs_value_elems(w);
     c->flops = 2 * gs_value_elems(per) * wper;
-    c->bytes_read = gs_value_bytes(val(g, n, 0)) + gs_value_bytes(w) + gs_value_bytes(val(g, n, 2));
+    c->bytes_read = 0;
+    for (int i = 0; i < n->nin; i++)
+        c->bytes_read += gs_value_bytes(val(g, n, i));
     c->bytes_written = gs_value_bytes(o);
+}
+
+void gs_op_cost_conv(const gs_graph *g, const gs_node *n, int wk, gs_cost *c)
+{
+    cost_convlike(g, n, c, outval(g, n), val(g, n, wk));
 }
 
 static void cost_conv(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
-    cost_convlike(g, n, c, outval(g, n));
+    gs_op_cost_conv(g, n, 1, c);
 }
 
 static void cost_convtranspose(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
-    cost_convlike(g, n, c, val(g, n, 0));
+    cost_convlike(g, n, c, val(g, n, 0), val(g, n, 1));
 }
 
 /* Pools: one operation per output element and kernel element. */

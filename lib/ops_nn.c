@@ -122,17 +122,7 @@ void gs_op_gemm(int64_t m, int64_t n, int64_t k, float alpha, gs_fmat a, gs_fmat
 
 /* ---- MatMul: numpy batching, 1-D operands ---------------------------------- */
 
-typedef struct mm_plan {
-    int64_t m, k, n;
-    int64_t adims[GS_MAX_RANK], bdims[GS_MAX_RANK];  /* operands as matrices (1-D promoted) */
-    int ar, br;
-    int64_t batch[GS_MAX_RANK];                      /* broadcast batch dims */
-    int rb;
-    int64_t dims[GS_MAX_RANK];                       /* output dims */
-    int rank;
-} mm_plan;
-
-static gs_status mm_plan_init(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, mm_plan *p)
+gs_status gs_op_mm_plan(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_mm_plan *p)
 {
     if (a->rank < 1 || b->rank < 1)
         return gs_kfail(k, "operands must have rank 1 or more");
@@ -156,20 +146,27 @@ static gs_status mm_plan_init(gs_kcall *k, const gs_tensor *a, const gs_tensor *
         p->dims[p->rank++] = p->m;
     if (b->rank > 1)
         p->dims[p->rank++] = p->n;
+    gs_bcast_init(&p->ba, p->batch, p->rb, p->adims, p->ar - 2);
+    gs_bcast_init(&p->bb, p->batch, p->rb, p->bdims, p->br - 2);
     return GS_OK;
 }
 
+void gs_op_mm_batch(const gs_mm_plan *p, int64_t t, int64_t *ta, int64_t *tb)
+{
+    *ta = gs_bcast_index(&p->ba, t);
+    *tb = gs_bcast_index(&p->bb, t);
+}
+
 /* Integer MatMul: a plain triple loop with 64-bit accumulation. */
-static gs_status matmul_int(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, const mm_plan *p,
+static gs_status matmul_int(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, const gs_mm_plan *p,
                             gs_tensor *out)
 {
     gs_status st = gs_kmake(k, out, a->dtype, p->dims, p->rank);
-    gs_bcast ba, bb;
-    gs_bcast_init(&ba, p->batch, p->rb, p->adims, p->ar - 2);
-    gs_bcast_init(&bb, p->batch, p->rb, p->bdims, p->br - 2);
     int64_t nb = gs_numel(p->batch, p->rb), m = p->m, n = p->n, kk = p->k;
     for (int64_t t = 0; st == GS_OK && t < nb; t++) {
-        int64_t oa = gs_bcast_index(&ba, t) * m * kk, ob = gs_bcast_index(&bb, t) * kk * n;
+        int64_t oa, ob;
+        gs_op_mm_batch(p, t, &oa, &ob);
+        oa *= m * kk, ob *= kk * n;
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 int64_t acc = 0;
@@ -184,8 +181,8 @@ static gs_status matmul_int(gs_kcall *k, const gs_tensor *a, const gs_tensor *b,
 static gs_status k_matmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_tensor *out, int nout)
 {
     const gs_tensor *a = in[0], *b = in[1];
-    mm_plan p;
-    gs_status st = mm_plan_init(k, a, b, &p);
+    gs_mm_plan p;
+    gs_status st = gs_op_mm_plan(k, a, b, &p);
     if (st != GS_OK)
         return st;
     if (a->dtype != b->dtype)
@@ -200,13 +197,11 @@ static gs_status k_matmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     if (st == GS_OK)
         st = gs_kmake(k, &f, GS_FLOAT, p.dims, p.rank);
     if (st == GS_OK) {
-        gs_bcast ba, bb;
-        gs_bcast_init(&ba, p.batch, p.rb, p.adims, p.ar - 2);
-        gs_bcast_init(&bb, p.batch, p.rb, p.bdims, p.br - 2);
-        int64_t nb = gs_numel(p.batch, p.rb);
+        int64_t nb = gs_numel(p.batch, p.rb), ia, ib;
         for (int64_t t = 0; t < nb; t++) {
-            gs_fmat ma = { pa + gs_bcast_index(&ba, t) * p.m * p.k, p.k, 1 };
-            gs_fmat mb = { pb + gs_bcast_index(&bb, t) * p.k * p.n, p.n, 1 };
+            gs_op_mm_batch(&p, t, &ia, &ib);
+            gs_fmat ma = { pa + ia * p.m * p.k, p.k, 1 };
+            gs_fmat mb = { pb + ib * p.k * p.n, p.n, 1 };
             gs_op_gemm(p.m, p.n, p.k, 1.0f, ma, mb, (float *)f.data + t * p.m * p.n, p.n);
         }
         st = gs_op_from_float(k, &f, out, a->dtype);
@@ -331,22 +326,21 @@ static const gs_value *outval(const gs_graph *g, const gs_node *n)
     return n->nout > 0 && n->out[0] != GS_NONE ? &g->values[n->out[0]] : NULL;
 }
 
-static gs_status infer_matmul(gs_graph *g, gs_node *n)
+gs_status gs_op_infer_matmul(gs_graph *g, gs_node *n, const gs_value *a, const gs_value *b, int32_t dtype)
 {
-    const gs_value *a = val(g, n, 0), *b = val(g, n, 1);
     if (!a || !b || a->rank < 1 || b->rank < 1)
         return GS_OK;
     gs_dim dims[GS_MAX_RANK] = { 0 };
     int ra = a->rank, rb = b->rank, r = ra > rb ? ra : rb;
     if (ra == 1 || rb == 1) {   /* a vector operand drops its dim */
         if (ra == 1 && rb == 1)
-            return gs_infer_set(g, n->out[0], a->dtype, 0, dims);
+            return gs_infer_set(g, n->out[0], dtype, 0, dims);
         const gs_value *m = ra == 1 ? b : a;
         int k = 0;
         for (int i = 0; i < m->rank; i++)
             if (i != (ra == 1 ? m->rank - 2 : m->rank - 1))
                 dims[k++] = m->dims[i];
-        return gs_infer_set(g, n->out[0], a->dtype, k, dims);
+        return gs_infer_set(g, n->out[0], dtype, k, dims);
     }
     for (int i = 0; i < r - 2; i++) {   /* broadcast batch dims */
         int ia = i - (r - ra), ib = i - (r - rb);
@@ -356,7 +350,13 @@ static gs_status infer_matmul(gs_graph *g, gs_node *n)
     }
     dims[r - 2] = a->dims[ra - 2];
     dims[r - 1] = b->dims[rb - 1];
-    return gs_infer_set(g, n->out[0], a->dtype, r, dims);
+    return gs_infer_set(g, n->out[0], dtype, r, dims);
+}
+
+static gs_status infer_matmul(gs_graph *g, gs_node *n)
+{
+    const gs_value *a = val(g, n, 0);
+    return gs_op_infer_matmul(g, n, a, val(g, n, 1), a ? a->dtype : 0);
 }
 
 static gs_status infer_gemm(gs_graph *g, gs_node *n)
@@ -377,11 +377,13 @@ static void cost_gemmlike(const gs_graph *g, const gs_node *n, gs_cost *c, doubl
     const gs_value *o = outval(g, n);
     c->flops = 2 * gs_value_elems(o) * k;
     c->gemm_cols = o && o->rank > 0 ? gs_cost_dim(o->dims[o->rank - 1]) : 1;
-    c->bytes_read = gs_value_bytes(val(g, n, 0)) + gs_value_bytes(val(g, n, 1)) + gs_value_bytes(val(g, n, 2));
+    c->bytes_read = 0;
+    for (int i = 0; i < n->nin; i++)
+        c->bytes_read += gs_value_bytes(val(g, n, i));
     c->bytes_written = gs_value_bytes(o);
 }
 
-static void cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c)
+void gs_op_cost_matmul(const gs_graph *g, const gs_node *n, gs_cost *c)
 {
     const gs_value *a = val(g, n, 0);
     double k = a && a->rank > 0 ? gs_cost_dim(a->dims[a->rank - 1]) : 1;
@@ -400,7 +402,7 @@ static void cost_gemm(const gs_graph *g, const gs_node *n, gs_cost *c)
 
 const gs_opdef gs_ops_nn[] = {
     { "MatMul", 1, 0, 2, 2, 1, 1, 0, "(numpy batching; 1-D operands promoted and dropped)", infer_matmul,
-      cost_matmul, k_matmul, GS_RAISE_KEEP },
+      gs_op_cost_matmul, k_matmul, GS_RAISE_KEEP },
     { "Gemm", 1, 0, 2, 3, 1, 1, 0, "alpha:f=1 beta:f=1 transA:i=0 transB:i=0 (C optional, broadcast)",
       infer_gemm, cost_gemm, k_gemm, GS_RAISE_KEEP },
     { .name = NULL },
