@@ -243,11 +243,13 @@ typedef struct gs_mm_plan {
     int64_t dims[GS_MAX_RANK];                       /* output dims */
     int rank;
     gs_bcast ba, bb;                                 /* output matrix to a's and to b's */
+    int64_t count;                                   /* output matrices to compute: the batch's,
+                                                        none when they are empty ([2^40, 3, 0, 0]) */
 } gs_mm_plan;
 /* Plan a x b into p; fails naming the problem (a rank 0 operand, inner dims
  * that differ, batch dims that do not broadcast). Types are the caller's. */
 gs_status gs_op_mm_plan(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_mm_plan *p);
-/* For output matrix t (below gs_numel(p->batch, p->rb)), the index of the
+/* For output matrix t (below p->count), the index of the
  * matrix of a and of b it multiplies (in their own batch dims). */
 void gs_op_mm_batch(const gs_mm_plan *p, int64_t t, int64_t *ta, int64_t *tb);
 /* MatMul's output shape from operands a and b (NULL: unknown) as n's output

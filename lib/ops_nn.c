@@ -148,6 +148,7 @@ gs_status gs_op_mm_plan(gs_kcall *k, const gs_tensor *a, const gs_tensor *b, gs_
         p->dims[p->rank++] = p->n;
     gs_bcast_init(&p->ba, p->batch, p->rb, p->adims, p->ar - 2);
     gs_bcast_init(&p->bb, p->batch, p->rb, p->bdims, p->br - 2);
+    p->count = p->m && p->n ? gs_numel(p->batch, p->rb) : 0;
     return GS_OK;
 }
 
@@ -162,7 +163,7 @@ static gs_status matmul_int(gs_kcall *k, const gs_tensor *a, const gs_tensor *b,
                             gs_tensor *out)
 {
     gs_status st = gs_kmake(k, out, a->dtype, p->dims, p->rank);
-    int64_t nb = gs_numel(p->batch, p->rb), m = p->m, n = p->n, kk = p->k;
+    int64_t nb = p->count, m = p->m, n = p->n, kk = p->k;
     for (int64_t t = 0; st == GS_OK && t < nb; t++) {
         int64_t oa, ob;
         gs_op_mm_batch(p, t, &oa, &ob);
@@ -197,7 +198,7 @@ static gs_status k_matmul(gs_kcall *k, const gs_tensor *const *in, int nin, gs_t
     if (st == GS_OK)
         st = gs_kmake(k, &f, GS_FLOAT, p.dims, p.rank);
     if (st == GS_OK) {
-        int64_t nb = gs_numel(p.batch, p.rb), ia, ib;
+        int64_t nb = p.count, ia, ib;
         for (int64_t t = 0; t < nb; t++) {
             gs_op_mm_batch(&p, t, &ia, &ib);
             gs_fmat ma = { pa + ia * p.m * p.k, p.k, 1 };

@@ -408,7 +408,7 @@ static gs_status matmul_acc(gs_kcall *k, const qprod *q, const gs_mm_plan *p, gs
         st = centre(k, &q->a, &ca);
     if (st == GS_OK)
         st = centre(k, &q->b, &cb);
-    for (int64_t t = 0, nb = gs_numel(p->batch, p->rb), ia, ib; st == GS_OK && t < nb; t++) {
+    for (int64_t t = 0, nb = p->count, ia, ib; st == GS_OK && t < nb; t++) {
         gs_op_mm_batch(p, t, &ia, &ib);
         gemm_exact(p->m, p->n, p->k, (const float *)ca.data + ia * p->m * p->k,
                    (const float *)cb.data + ib * p->k * p->n, (double *)acc->data + t * p->m * p->n);
@@ -509,7 +509,7 @@ static gs_status requant_matmul(gs_kcall *k, const qprod *q, const gs_mm_plan *p
     qout y;
     gs_status st = qout_make(k, q, acc, out, &y);
     const double *v = acc->data;
-    for (int64_t t = 0, e = 0, nb = gs_numel(p->batch, p->rb), ia, ib; st == GS_OK && t < nb; t++) {
+    for (int64_t t = 0, e = 0, nb = p->count, ia, ib; st == GS_OK && t < nb; t++) {
         gs_op_mm_batch(p, t, &ia, &ib);
         for (int64_t i = 0; i < p->m; i++)
             for (int64_t j = 0; j < p->n; j++, e++)
