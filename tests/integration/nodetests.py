@@ -31,7 +31,8 @@ BAD_DATA = {"test_castlike_BFLOAT16_to_FLOAT", "test_castlike_BFLOAT16_to_FLOAT_
 # Ops every node test of which must pass (each kernel here was checked against all of its tests).
 CLAIMED = {"QuantizeLinear", "DequantizeLinear", "NonZero", "TopK", "GatherND", "NonMaxSuppression", "RoiAlign",
            "LSTM", "GRU", "RNN", "GridSample", "Hardmax", "LRN", "MeanVarianceNormalization", "Shrink",
-           "DepthToSpace", "SpaceToDepth", "OneHot", "EyeLike", "Compress", "ReverseSequence", "ReduceLogSum", "Resize"}
+           "DepthToSpace", "SpaceToDepth", "OneHot", "EyeLike", "Compress", "ReverseSequence", "ReduceLogSum", "Resize",
+           "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv"}
 
 
 def classify(graphsub, test):
