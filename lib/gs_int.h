@@ -302,7 +302,8 @@ gs_id gs_ir_add_node(gs_graph *g, const char *op, const char *domain, const char
                      const gs_id *in, int nin, const gs_id *out, int nout);
 gs_status gs_ir_add_use(gs_graph *g, gs_id v, gs_id node);
 void gs_ir_del_use(gs_graph *g, gs_id v, gs_id node);   /* removes one entry */
-/* Point input k of node at value v (updating use lists). */
+/* Point input k of node at value v (updating use lists); a k past the
+ * node's inputs lists the ones between as empty. */
 gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v);
 /* Every use of old is redirected to nv, and old's output/graph-output role is
  * moved too. A subgraph reads an outer value by name, so when old is

@@ -301,6 +301,16 @@ nomem:
 gs_status gs_ir_set_input(gs_graph *g, gs_id node, int k, gs_id v)
 {
     gs_node *n = &g->nodes[node];
+    if (k >= n->nin) {   /* the inputs before k that the node does not list: empty */
+        gs_id *in = gs_arena_alloc(&g->arena, (size_t)(k + 1) * sizeof *in);
+        if (!in)
+            return gs_nomem(g->ctx);
+        memcpy(in, n->in, (size_t)n->nin * sizeof *in);
+        for (int i = n->nin; i <= k; i++)
+            in[i] = GS_NONE;
+        n->in = in;
+        n->nin = k + 1;
+    }
     if (n->in[k] == v)
         return GS_OK;
     if (v != GS_NONE && gs_ir_add_use(g, v, node) != GS_OK)

@@ -115,8 +115,7 @@ static gs_status axes_to_input(gs_graph *g, gs_id id)
         return gs_err(g->ctx, GS_ERR_MODEL, "node '%s' (%s): bad axes", n->name, n->op);
     gs_tensor *t = gs_arena_alloc(g->perm, sizeof *t);
     int64_t *data = gs_arena_alloc(g->perm, (a->n ? a->n : 1) * sizeof *data);
-    gs_id *in = gs_arena_alloc(&g->arena, 2 * sizeof *in);
-    if (!t || !data || !in)
+    if (!t || !data)
         return gs_nomem(g->ctx);
     memcpy(data, a->ints, a->n * sizeof *data);
     t->dtype = GS_INT64;
@@ -129,13 +128,8 @@ static gs_status axes_to_input(gs_graph *g, gs_id id)
     gs_id v = gs_ir_add_init(g, base, t);
     if (v == GS_NONE)
         return g->ctx->last ? g->ctx->last : GS_ERR_NOMEM;
-    n = &g->nodes[id];   /* adding a value may not move nodes, but stay safe */
-    in[0] = n->in[0];
-    in[1] = GS_NONE;
-    n->in = in;
-    n->nin = 2;
     gs_status st = gs_ir_set_input(g, id, 1, v);
-    return st == GS_OK ? drop_attr(g, n, "axes") : st;
+    return st == GS_OK ? drop_attr(g, &g->nodes[id], "axes") : st;
 }
 
 /* Split(x){...} with no split input -> Split(x){..., num_outputs=N}. */

@@ -653,17 +653,7 @@ static gs_status add_slice_axes(region *R, gs_id id)
     gs_id v = t ? gs_ir_add_init(g, base, t) : GS_NONE;
     if (v == GS_NONE)
         return g->ctx->last ? g->ctx->last : gs_nomem(g->ctx);
-    gs_node *n = &g->nodes[id];
-    if (n->nin < 4) {   /* room for the axes input */
-        gs_id *in = gs_arena_alloc(&g->arena, 4 * sizeof *in);
-        if (!in)
-            return gs_nomem(g->ctx);
-        memcpy(in, n->in, (size_t)n->nin * sizeof *in);
-        in[3] = GS_NONE;
-        n->in = in;
-        n->nin = 4;
-    }
-    return gs_ir_set_input(g, id, 3, v);
+    return gs_ir_set_input(g, id, 3, v);   /* (past a Slice's three inputs: the list grows) */
 }
 
 /* A reduction's axes attribute in the entries' input layout. */
