@@ -33,6 +33,9 @@ ProtobufCAllocator gs_onnx_allocator(gs_pbmem *pm);
 /* ---- onnx_check.c ------------------------------------------------------ */
 
 gs_status gs_onnx_check(gs_ctx *ctx, const Onnx__ModelProto *mp, const char *path);
+/* Domains a and b are the same ("" and "ai.onnx" both name the default one;
+ * NULL is ""). */
+bool gs_onnx_same_domain(const char *a, const char *b);
 /* onnx_import.c: mark in used[0..n_functions) the model-local functions the
  * export of m writes: all of them, or once calls were expanded (m->inlined)
  * those a live node still calls, directly or through a function kept. */

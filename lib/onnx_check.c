@@ -299,12 +299,10 @@ static gs_status unique_attrs(chk *c, const char *node, const Onnx__NodeProto *n
     return dup ? bad(c, "%s: attribute '%s' appears twice", node, dup) : GS_OK;
 }
 
-static bool same_domain(const char *a, const char *b)
+bool gs_onnx_same_domain(const char *a, const char *b)
 {
-    if (!strcmp(a, "ai.onnx"))
-        a = "";
-    if (!strcmp(b, "ai.onnx"))
-        b = "";
+    a = !a || !strcmp(a, "ai.onnx") ? "" : a;
+    b = !b || !strcmp(b, "ai.onnx") ? "" : b;
     return !strcmp(a, b);
 }
 
@@ -313,7 +311,7 @@ static bool domain_imported(chk *c, const char *domain)
     if (c->ir < 3 && !c->mp->n_opset_import)
         return !*domain || !strcmp(domain, "ai.onnx");   /* the default ONNX opset 1 */
     for (size_t i = 0; i < c->mp->n_opset_import; i++)
-        if (same_domain(str(c->mp->opset_import[i]->domain), domain))
+        if (gs_onnx_same_domain(str(c->mp->opset_import[i]->domain), domain))
             return true;
     return false;
 }
@@ -532,7 +530,7 @@ static gs_status check_opsets(chk *c)
         if (!o->has_version || o->version < 1)
             return bad(c, "opset_import of domain '%s' has no version", str(o->domain));
         for (size_t j = 0; j < i; j++)
-            if (same_domain(str(mp->opset_import[j]->domain), str(o->domain)))
+            if (gs_onnx_same_domain(str(mp->opset_import[j]->domain), str(o->domain)))
                 return bad(c, "opset_import lists domain '%s' twice", str(o->domain));
     }
     return GS_OK;

@@ -893,20 +893,13 @@ static void names_free(gs_ctx *ctx, names *t)
     gs_dealloc(ctx, t->id);
 }
 
-static bool same_domain(const char *a, const char *b)
-{
-    a = a ? a : "", b = b ? b : "";
-    bool da = !*a || !strcmp(a, "ai.onnx"), db = !*b || !strcmp(b, "ai.onnx");
-    return da || db ? da && db : !strcmp(a, b);
-}
-
 /* The function node n calls, or NULL (none, or two of that name). */
 static const Onnx__FunctionProto *callee(const Onnx__ModelProto *mp, const gs_node *n)
 {
     const Onnx__FunctionProto *found = NULL;
     for (size_t i = 0; i < mp->n_functions; i++) {
         const Onnx__FunctionProto *f = mp->functions[i];
-        if (f->name && !strcmp(f->name, n->op) && same_domain(f->domain, n->domain)) {
+        if (f->name && !strcmp(f->name, n->op) && gs_onnx_same_domain(f->domain, n->domain)) {
             if (found)
                 return NULL;   /* overloads: which one is not known here */
             found = f;
@@ -922,7 +915,7 @@ static bool same_opsets(const gs_model *m, const Onnx__FunctionProto *f)
         const Onnx__OperatorSetIdProto *o = f->opset_import[i];
         bool found = false;
         for (int32_t k = 0; k < m->nopsets && !found; k++)
-            found = same_domain(m->opsets[k].domain, o->domain) && m->opsets[k].version == o->version;
+            found = gs_onnx_same_domain(m->opsets[k].domain, o->domain) && m->opsets[k].version == o->version;
         if (!found)
             return false;
     }
@@ -1092,7 +1085,7 @@ static gs_status inline_graph(imp *im, gs_graph *g, int *count)
             for (size_t j = 0; at->type == GS_A_GRAPHS && j < at->n && st == GS_OK; j++)
                 st = inline_graph(im, at->gs[j], count);
         }
-        const Onnx__FunctionProto *f = *n->domain && strcmp(n->domain, "ai.onnx") ? callee(mp, n) : NULL;
+        const Onnx__FunctionProto *f = !gs_onnx_same_domain(n->domain, "") ? callee(mp, n) : NULL;
         if (st != GS_OK || !f || !inlinable(im, f, n))
             continue;
         if (++*count > MAX_INLINED)
@@ -1119,8 +1112,8 @@ gs_status gs_onnx_inline_functions(gs_model *m, gs_graph *g, int *count)
 /* Whether a node of domain domain and op op calls function f. */
 static bool calls(const Onnx__FunctionProto *f, const char *domain, const char *op)
 {
-    return f->name && op && !strcmp(f->name, op) && f->domain && *f->domain && !same_domain(f->domain, "") &&
-           same_domain(f->domain, domain);
+    return f->name && op && !strcmp(f->name, op) && !gs_onnx_same_domain(f->domain, "") &&
+           gs_onnx_same_domain(f->domain, domain);
 }
 
 /* Mark in used the functions of mp that g's live nodes (bodies included) call. */
@@ -1174,7 +1167,7 @@ const char *gs_onnx_function_with_opset(gs_model *m)
     const char *name = NULL;
     for (size_t i = 0; i < mp->n_functions && !name; i++)
         for (size_t k = 0; used[i] && k < mp->functions[i]->n_opset_import && !name; k++)
-            if (same_domain(mp->functions[i]->opset_import[k]->domain, ""))
+            if (gs_onnx_same_domain(mp->functions[i]->opset_import[k]->domain, ""))
                 name = mp->functions[i]->name ? mp->functions[i]->name : "";
     gs_dealloc(m->ctx, used);
     return name;
