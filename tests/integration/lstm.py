@@ -114,18 +114,18 @@ def rnn_ref(x, w, r, b, lens, h0, direction, clip):
     return y, yh
 
 
-def build_rnn(name, spec, rng, T=5, N=3, I=4, H=6):
-    direction, use_lens, clip = spec
+def build_cell(name, op, gates, ref, attrs, direction, use_lens, rng, T=5, N=3, I=4, H=6):
+    """A GRU (3 gates) or RNN (1 gate) node with a bias, an initial state and, with use_lens,
+    sequence_lens [T, 2, 0]; ref(x, w, r, b, lens, h0) gives its outputs in numpy."""
     D = 2 if direction == "bidirectional" else 1
     u = lambda *s: rng.uniform(-1, 1, s).astype(np.float32)
-    x, w, r, b, h0 = u(T, N, I), u(D, H, I), u(D, H, H), u(D, 2 * H), u(D, N, H)
+    x, w, r, b, h0 = u(T, N, I), u(D, gates * H, I), u(D, gates * H, H), u(D, 2 * gates * H), u(D, N, H)
     lens = np.array([T, 2, 0], np.int32) if use_lens else None
-    want = [a.astype(np.float32) for a in rnn_ref(x.astype(np.float64), w, r, b, lens, h0, direction, clip)]
+    want = [a.astype(np.float32) for a in ref(x.astype(np.float64), w, r, b, lens, h0)]
     inits = [numpy_helper.from_array(a, k) for k, a in (("W", w), ("R", r), ("B", b), ("h0", h0))]
     if use_lens:
         inits.append(numpy_helper.from_array(lens, "lens"))
-    attrs = {"clip": clip} if clip else {}
-    node = helper.make_node("RNN", ["x", "W", "R", "B", "lens" if use_lens else "", "h0"], ["y", "yh"],
+    node = helper.make_node(op, ["x", "W", "R", "B", "lens" if use_lens else "", "h0"], ["y", "yh"],
                             hidden_size=H, direction=direction, **attrs)
     g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", F, list(x.shape))],
                           [helper.make_tensor_value_info(k, F, list(a.shape)) for k, a in zip(("y", "yh"), want)],
@@ -135,30 +135,22 @@ def build_rnn(name, spec, rng, T=5, N=3, I=4, H=6):
     return m, x, want
 
 
+def build_rnn(name, spec, rng):
+    direction, use_lens, clip = spec
+    ref = lambda x, w, r, b, lens, h0: rnn_ref(x, w, r, b, lens, h0, direction, clip)
+    return build_cell(name, "RNN", 1, ref, {"clip": clip} if clip else {}, direction, use_lens, rng)
+
+
 RNN_CASES = {
     "rnn-reverse-lens-clip": ("reverse", True, 0.8),
     "rnn-bidirectional": ("bidirectional", True, 0),
 }
 
 
-def build_gru(name, spec, rng, T=5, N=3, I=4, H=6):
+def build_gru(name, spec, rng):
     direction, use_lens, lbr = spec
-    D = 2 if direction == "bidirectional" else 1
-    u = lambda *s: rng.uniform(-1, 1, s).astype(np.float32)
-    x, w, r, b, h0 = u(T, N, I), u(D, 3 * H, I), u(D, 3 * H, H), u(D, 6 * H), u(D, N, H)
-    lens = np.array([T, 2, 0], np.int32) if use_lens else None
-    want = [a.astype(np.float32) for a in gru_ref(x.astype(np.float64), w, r, b, lens, h0, direction, lbr)]
-    inits = [numpy_helper.from_array(a, k) for k, a in (("W", w), ("R", r), ("B", b), ("h0", h0))]
-    if use_lens:
-        inits.append(numpy_helper.from_array(lens, "lens"))
-    node = helper.make_node("GRU", ["x", "W", "R", "B", "lens" if use_lens else "", "h0"], ["y", "yh"],
-                            hidden_size=H, direction=direction, linear_before_reset=lbr)
-    g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", F, list(x.shape))],
-                          [helper.make_tensor_value_info(k, F, list(a.shape)) for k, a in zip(("y", "yh"), want)],
-                          inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
-    onnx.checker.check_model(m)
-    return m, x, want
+    ref = lambda x, w, r, b, lens, h0: gru_ref(x, w, r, b, lens, h0, direction, lbr)
+    return build_cell(name, "GRU", 3, ref, {"linear_before_reset": lbr}, direction, use_lens, rng)
 
 
 GRU_CASES = {
