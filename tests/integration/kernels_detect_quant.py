@@ -38,7 +38,6 @@ A roi of NaN coordinates gives zeros (fixed sampling ratio) or is refused
 model while a QuantizeLinear of a constant float weight folds.
 
 usage: kernels_detect_quant.py GRAPHSUB"""
-import json
 import os
 import shutil
 import subprocess
@@ -48,6 +47,8 @@ import tempfile
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from opcase import run_interp, run_kernels_ort
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.join(HERE, "..", "..", "bench")
@@ -345,36 +346,6 @@ def cases():
     return out
 
 
-def run_interp(gs, tmp, name, m, feeds):
-    d = os.path.join(tmp, name)
-    os.makedirs(d)
-    path = os.path.join(d, "model.onnx")
-    onnx.save(m, path)
-    for k, (n, v) in enumerate(feeds.items()):
-        with open(os.path.join(d, f"input_{k}.pb"), "wb") as f:
-            f.write(numpy_helper.from_array(v, n).SerializeToString())
-    r = subprocess.run([gs, "run", path, "--data", d], capture_output=True, text=True)
-    if r.returncode:
-        return path, f"exit {r.returncode}: {r.stderr.strip()}"
-    outs = []
-    for k in range(len(m.graph.output)):
-        t = onnx.TensorProto()
-        with open(os.path.join(d, f"output_{k}.pb"), "rb") as f:
-            t.ParseFromString(f.read())
-        outs.append(numpy_helper.to_array(t))
-    return path, outs
-
-
-def run_ort(path, feeds):
-    case = {"model": path, "feeds": {n: {"dtype": str(v.dtype), "dims": list(v.shape), "data": v.ravel().tolist()}
-                                     for n, v in feeds.items()}}
-    cf = path + ".json"
-    with open(cf, "w") as f:
-        json.dump(case, f)
-    r = subprocess.run(["node", os.path.join(HERE, "kernels_ort.js"), cf], capture_output=True, text=True)
-    return json.loads(r.stdout) if r.returncode == 0 else r.stderr.strip()
-
-
 def same(got, want):
     if got.shape != want.shape:
         return False
@@ -498,7 +469,7 @@ def main():
                       f"{name}: as numpy computes it" + ("" if all(same(g, w) for g, w in zip(got, want))
                                                          else f": got {got}, want {want}"))
             if ort and name not in NUMPY_ONLY:
-                res = run_ort(path, feeds)
+                res = run_kernels_ort(path, feeds)
                 ok = isinstance(res, dict) and all(
                     same(g, np.array(res[o.name]["data"], g.dtype).reshape(res[o.name]["dims"]))
                     for g, o in zip(got, m.graph.output))

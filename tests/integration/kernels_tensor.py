@@ -21,7 +21,6 @@ for DepthToSpace, the depth of a constant for OneHot, the count of a
 constant condition for Compress.
 
 usage: kernels_tensor.py GRAPHSUB"""
-import json
 import os
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from opcase import run_interp, run_kernels_ort
 from ort_run import ort_modules
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -291,38 +291,6 @@ def inference_checks(gs, tmp):
         check(got == want, f"{name}: inferred {want}" + ("" if got == want else f", got {got}"))
 
 
-def run_interp(gs, tmp, name, m, feeds):
-    d = os.path.join(tmp, name)
-    os.makedirs(d)
-    path = os.path.join(d, "model.onnx")
-    onnx.save(m, path)
-    for k, (n, v) in enumerate(feeds.items()):
-        with open(os.path.join(d, f"input_{k}.pb"), "wb") as fp:
-            fp.write(numpy_helper.from_array(v, n).SerializeToString())
-    r = subprocess.run([gs, "run", path, "--data", d], capture_output=True, text=True)
-    if r.returncode:
-        return path, f"exit {r.returncode}: {r.stderr.strip()}"
-    outs = []
-    for k in range(len(m.graph.output)):
-        t = onnx.TensorProto()
-        with open(os.path.join(d, f"output_{k}.pb"), "rb") as fp:
-            t.ParseFromString(fp.read())
-        outs.append(numpy_helper.to_array(t))
-    return path, outs
-
-
-def run_ort(modules, path, feeds):
-    case = {"model": path, "feeds": {n: {"dtype": "bool" if v.dtype == np.bool_ else str(v.dtype),
-                                         "dims": list(v.shape), "data": v.ravel().tolist()}
-                                     for n, v in feeds.items()}}
-    with open(path + ".json", "w") as fp:
-        json.dump(case, fp)
-    env = dict(os.environ, ORT_NODE_MODULES=modules)
-    r = subprocess.run(["node", os.path.join(HERE, "kernels_ort.js"), path + ".json"], capture_output=True,
-                       text=True, env=env)
-    return json.loads(r.stdout) if r.returncode == 0 else r.stderr.strip()
-
-
 def same(got, want):
     if got.shape != want.shape or got.dtype != want.dtype:
         return False
@@ -339,7 +307,7 @@ def check_case(gs, tmp, ort, name, m, feeds, want):
     ok = all(same(g, w) for g, w in zip(got, want))
     check(ok, f"{name}: as numpy computes it" + ("" if ok else f": got {got}, want {want}"))
     if ort and all(v.dtype.type in ORT_TYPES for v in list(feeds.values()) + got):
-        res = run_ort(ort, path, feeds)
+        res = run_kernels_ort(path, feeds, ort)
         if isinstance(res, str) and "Could not find an implementation" in res:
             print(f"skip  {name}: ONNX Runtime has no kernel for these types")
             return

@@ -1,11 +1,13 @@
 """Shared harness of the integration tests that build a small model per
 case: optimize it with `--verify`, compare the ops left with the expected
 ones, and check the outputs against NumPy with `graphsub run --data`."""
+import json
 import os
 import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import onnx
 from onnx import numpy_helper
 
@@ -42,6 +44,43 @@ def check(gs, d, name, model, inputs, outputs, want, ordered=True, extra=()):
     ok = same and rc == 0
     print(f"{'ok' if ok else 'FAIL'} {name}: {ops} (want {want}), run exit {rc} {msg}")
     return ok
+
+
+def run_interp(gs, tmp, name, m, feeds):
+    """`graphsub run` of model m (saved as tmp/name/model.onnx) on feeds (name -> array): (the
+    model's path, its outputs as arrays), or (the path, "exit N: message")."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(m, path)
+    for k, (n, v) in enumerate(feeds.items()):
+        with open(os.path.join(d, f"input_{k}.pb"), "wb") as fh:
+            fh.write(numpy_helper.from_array(v, n).SerializeToString())
+    r = subprocess.run([gs, "run", path, "--data", d], capture_output=True, text=True)
+    if r.returncode:
+        return path, f"exit {r.returncode}: {r.stderr.strip()}"
+    outs = []
+    for k in range(len(m.graph.output)):
+        t = onnx.TensorProto()
+        with open(os.path.join(d, f"output_{k}.pb"), "rb") as fh:
+            t.ParseFromString(fh.read())
+        outs.append(numpy_helper.to_array(t))
+    return path, outs
+
+
+def run_kernels_ort(path, feeds, modules=None):
+    """ONNX Runtime at level disabled on the model at path (kernels_ort.js; feeds of float32, int64,
+    int32, uint8, int8 or bool): {output name: {dims, data}}, or its error message. modules: the
+    node_modules holding onnxruntime-node when not the default."""
+    case = {"model": path, "feeds": {n: {"dtype": "bool" if v.dtype == np.bool_ else str(v.dtype),
+                                         "dims": list(v.shape), "data": v.ravel().tolist()}
+                                     for n, v in feeds.items()}}
+    with open(path + ".json", "w") as fh:
+        json.dump(case, fh)
+    env = dict(os.environ, ORT_NODE_MODULES=modules) if modules else None
+    r = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels_ort.js"),
+                        path + ".json"], capture_output=True, text=True, env=env)
+    return json.loads(r.stdout) if r.returncode == 0 else r.stderr.strip()
 
 
 def main(cases, case):
