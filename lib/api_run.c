@@ -115,13 +115,13 @@ static gs_status fits(gs_ctx *ctx, const gs_value *v, const gs_array *a, int i)
     return GS_OK;
 }
 
-/* The graph a run of m executes: m's, or when m defines model-local
- * functions a clone with their calls expanded (*clone, which the caller
+/* The graph a run of m executes: m's, or when m calls model-local
+ * functions a clone with the calls expanded (*clone, which the caller
  * frees), so the interpreter runs only ops. */
 static gs_status runnable(gs_model *m, gs_graph **g, gs_graph **clone)
 {
     *g = m->graph, *clone = NULL;
-    if (!gs_onnx_has_functions(m))
+    if (!gs_onnx_calls_functions(m))
         return GS_OK;
     int count;
     if (!(*clone = gs_ir_clone(m->graph, NULL)))

@@ -471,8 +471,8 @@ gs_status gs_onnx_inline_functions(gs_model *m, gs_graph *g, int *count);
  * the default domain (raising the model's opset would leave it behind), or
  * NULL. */
 const char *gs_onnx_function_with_opset(gs_model *m);
-/* Whether m's file defines model-local functions. */
-bool gs_onnx_has_functions(const gs_model *m);
+/* Whether a live node of m (bodies included) calls a model-local function. */
+bool gs_onnx_calls_functions(const gs_model *m);
 /* Packed size of the model with every tensor inline (for the 2 GiB check). */
 gs_status gs_onnx_packed_size(gs_model *m, uint64_t *size);
 /* onnx_mem.c: free the unpacked ModelProto kept by a model (and its file

@@ -1173,8 +1173,16 @@ const char *gs_onnx_function_with_opset(gs_model *m)
     return name;
 }
 
-bool gs_onnx_has_functions(const gs_model *m)
+bool gs_onnx_calls_functions(const gs_model *m)
 {
-    const Onnx__ModelProto *mp = gs_model_root(m)->proto;
-    return mp && mp->n_functions;
+    const Onnx__ModelProto *mp = m->proto;
+    if (!mp || !mp->n_functions)
+        return false;
+    bool *used = gs_zalloc(m->ctx, mp->n_functions), any = !used;   /* no memory: the expansion says so */
+    if (used)
+        mark_called(mp, m->graph, used);
+    for (size_t i = 0; used && i < mp->n_functions; i++)
+        any |= used[i];
+    gs_dealloc(m->ctx, used);
+    return any;
 }
